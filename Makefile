@@ -1,0 +1,33 @@
+# Rebalance Desk — `make run` opens the console on a demo book, `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test bench screenshots clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## opens the console; a new database gets a generated demo book first
+run: $(STAMP)
+	$(PY) main.py open --demo
+
+## the whole test suite (offscreen Qt)
+test: $(STAMP)
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/bench_import.py
+
+## PNGs of each panel into docs/screenshots/ (needs xvfb-run: apt-get install xvfb)
+screenshots: $(STAMP)
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots docs/screenshots
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

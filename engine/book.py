@@ -1,0 +1,340 @@
+"""The book folder of CONTRACT.md §1: reading, structural validation, typed frames.
+
+Structural problems (unreadable file, missing column, wrong type, duplicate key, unknown
+reference, model weights not summing to 1) refuse the whole book with a :class:`BookError`
+naming file, line (as a spreadsheet shows it: the header is line 1) and column. Data-quality
+problems (blank price, unknown security in a lot, negative quantity, ...) are not errors
+here: the workflow's integrity checks turn them into suspensions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MAX_PROBLEMS_PER_FILE = 25
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    kind: str = "str"  # str | float | date | bool | enum
+    required: bool = False  # the column must be present (a * in CONTRACT.md)
+    nonblank: bool | None = None  # values must be present (default: same as required)
+    choices: tuple[str, ...] = ()
+    upper: bool = False  # normalise to upper case (symbols, sides)
+    lower: bool = False
+
+    @property
+    def must_have_value(self) -> bool:
+        return self.required if self.nonblank is None else self.nonblank
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    name: str
+    table: str
+    columns: tuple[Col, ...]
+    key: tuple[str, ...] = ()
+    required: bool = True
+
+
+SPECS: tuple[FileSpec, ...] = (
+    FileSpec("securities.csv", "securities", (
+        Col("symbol", required=True, upper=True), Col("name"), Col("asset_class", required=True),
+        Col("price", "float", required=True, nonblank=False), Col("price_date", "date", required=True),
+        Col("tags", lower=True), Col("rating", "float"), Col("substitute_group"),
+    ), key=("symbol",)),
+    FileSpec("models.csv", "model_weights", (
+        Col("model_id", required=True), Col("symbol", required=True, upper=True),
+        Col("weight", "float", required=True),
+    ), key=("model_id", "symbol")),
+    FileSpec("accounts.csv", "accounts", (
+        Col("account_id", required=True), Col("name"), Col("model_id", required=True),
+        Col("custodian", required=True), Col("cash", "float", required=True),
+        Col("taxable", "bool", required=True), Col("st_rate", "float"), Col("lt_rate", "float"),
+        Col("last_trade_date", "date"), Col("restrictions"), Col("group"),
+    ), key=("account_id",)),
+    FileSpec("lots.csv", "lots", (
+        Col("account_id", required=True), Col("lot_id", required=True),
+        Col("symbol", required=True, upper=True), Col("quantity", "float", required=True),
+        Col("unit_cost", "float", required=True), Col("acquired_date", "date", required=True),
+    ), key=("account_id", "lot_id")),
+    FileSpec("custodian_positions.csv", "custodian_positions", (
+        Col("account_id", required=True), Col("symbol", required=True, upper=True),
+        Col("quantity", "float", required=True),
+    ), key=("account_id", "symbol"), required=False),
+    FileSpec("feeds.csv", "feeds", (
+        Col("custodian", required=True), Col("file_date", "date", required=True),
+        Col("status", "enum", required=True, choices=("ok", "failed"), lower=True),
+    ), key=("custodian",), required=False),
+    FileSpec("transactions.csv", "transactions", (
+        Col("account_id", required=True), Col("symbol", required=True, upper=True),
+        Col("trade_date", "date", required=True),
+        Col("side", "enum", required=True, choices=("BUY", "SELL"), upper=True),
+        Col("quantity", "float", required=True), Col("price", "float", required=True),
+        Col("realized_gain", "float"),
+    ), required=False),
+    FileSpec("cash_requests.csv", "cash_requests", (
+        Col("request_id", required=True), Col("account_id", required=True),
+        Col("amount", "float", required=True), Col("due_date", "date", required=True),
+        Col("priority", "enum", required=True, choices=("high", "normal"), lower=True),
+        Col("note"),
+    ), key=("request_id",), required=False),
+    FileSpec("corporate_actions.csv", "corporate_actions", (
+        Col("symbol", required=True, upper=True), Col("effective_date", "date", required=True),
+        Col("kind", required=True, lower=True), Col("ratio", "float"), Col("new_symbol", upper=True),
+        Col("processed", "bool", required=True),
+    ), required=False),
+)
+SPEC_BY_NAME = {s.name: s for s in SPECS}
+TRUE = {"true", "t", "yes", "y", "1"}
+FALSE = {"false", "f", "no", "n", "0"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+class BookError(Exception):
+    """The book folder is structurally wrong; nothing was imported."""
+
+    def __init__(self, problems: list[Problem], folder: str | Path = ""):
+        self.problems = problems
+        self.folder = str(folder)
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        head = f"Book folder {self.folder} refused" if self.folder else "Book refused"
+        lines = [f"{head}: {len(self.problems)} structural problem(s); nothing was imported."]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+@dataclass
+class Book:
+    """A validated book: typed frames keyed by table name, plus its as-of date."""
+    as_of: date
+    frames: dict[str, pd.DataFrame]
+    folder: str = ""
+    checksum: str = ""
+    models: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        return self.frames[table]
+
+
+class _Collector:
+    def __init__(self):
+        self.problems: list[Problem] = []
+        self._per_file: dict[str, int] = {}
+        self._dropped: dict[str, int] = {}
+
+    def add(self, file: str, line: int | None, column: str | None, message: str) -> None:
+        n = self._per_file.get(file, 0)
+        self._per_file[file] = n + 1
+        if n < MAX_PROBLEMS_PER_FILE:
+            self.problems.append(Problem(file, line, column, message))
+        else:
+            self._dropped[file] = self._dropped.get(file, 0) + 1
+
+    def add_rows(self, file: str, mask: np.ndarray, column: str, values, message) -> None:
+        """One problem per row where ``mask`` is set; ``message(value)`` words it."""
+        idx = np.flatnonzero(mask)
+        room = max(0, MAX_PROBLEMS_PER_FILE - self._per_file.get(file, 0))
+        for i in idx[:room]:
+            self.add(file, int(i) + 2, column, message(values[i]))
+        extra = len(idx) - min(len(idx), room)
+        if extra:
+            self._per_file[file] = self._per_file.get(file, 0) + extra
+            self._dropped[file] = self._dropped.get(file, 0) + extra
+
+    def finish(self) -> list[Problem]:
+        out = list(self.problems)
+        for file, n in self._dropped.items():
+            out.append(Problem(file, None, None, f"... and {n} more problem(s) in this file"))
+        return out
+
+
+def folder_checksum(folder: Path) -> str:
+    h = hashlib.sha256()
+    for name in ["manifest.json"] + [s.name for s in SPECS]:
+        p = folder / name
+        if p.exists():
+            h.update(name.encode())
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_manifest(folder: Path, errs: _Collector) -> date | None:
+    path = folder / "manifest.json"
+    if not path.exists():
+        errs.add("manifest.json", None, None, "file is missing (expected {\"as_of\": \"YYYY-MM-DD\"})")
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return date.fromisoformat(str(data["as_of"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        errs.add("manifest.json", None, "as_of", f"cannot read the as-of date ({exc})")
+        return None
+
+
+def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pd.DataFrame | None:
+    path = folder / spec.name
+    if not path.exists():
+        if spec.required:
+            errs.add(spec.name, None, None, "file is missing")
+            return None
+        return pd.DataFrame({c.name: pd.Series([], dtype=object) for c in spec.columns})
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                         encoding="utf-8", skipinitialspace=False)
+    except UnicodeDecodeError as exc:
+        errs.add(spec.name, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
+        errs.add(spec.name, None, None, f"cannot be read as CSV: {str(exc).strip()}")
+        return None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c.name for c in spec.columns if c.required and c.name not in df.columns]
+    for name in missing:
+        errs.add(spec.name, 1, name, "required column is missing from the header")
+    if missing:
+        return None
+    return df
+
+
+def _convert(spec: FileSpec, raw: pd.DataFrame, errs: _Collector) -> pd.DataFrame:
+    out: dict[str, pd.Series | np.ndarray] = {}
+    n = len(raw)
+    for col in spec.columns:
+        if col.name in raw.columns:
+            s = raw[col.name].astype(object).to_numpy()
+            s = np.array([v.strip() for v in s], dtype=object) if n else s
+        else:
+            s = np.full(n, "", dtype=object)
+        blank = s == ""
+        if col.must_have_value and blank.any():
+            errs.add_rows(spec.name, blank, col.name, s, lambda v: "a value is required")
+        if col.kind == "float":
+            num = pd.to_numeric(pd.Series(s, dtype=object).where(~blank, None), errors="coerce").to_numpy(float)
+            bad = ~blank & ~np.isfinite(num)
+            errs.add_rows(spec.name, bad, col.name, s, lambda v: f"{v!r} is not a number")
+            out[col.name] = np.where(blank, np.nan, num)
+        elif col.kind == "date":
+            d = pd.to_datetime(pd.Series(s, dtype=object).where(~blank, None), format="%Y-%m-%d",
+                               errors="coerce")
+            bad = ~blank & d.isna().to_numpy()
+            errs.add_rows(spec.name, bad, col.name, s, lambda v: f"{v!r} is not a date (YYYY-MM-DD)")
+            out[col.name] = d.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+            out[col.name][blank | bad] = None
+        elif col.kind == "bool":
+            low = np.array([v.lower() for v in s], dtype=object) if n else s
+            is_t = np.isin(low, list(TRUE))
+            is_f = np.isin(low, list(FALSE))
+            bad = ~blank & ~is_t & ~is_f
+            errs.add_rows(spec.name, bad, col.name, s, lambda v: f"{v!r} is not true or false")
+            out[col.name] = is_t
+        else:
+            if col.upper:
+                s = np.array([v.upper() for v in s], dtype=object) if n else s
+            if col.lower:
+                s = np.array([v.lower() for v in s], dtype=object) if n else s
+            if col.kind == "enum":
+                bad = ~blank & ~np.isin(s, list(col.choices))
+                errs.add_rows(spec.name, bad, col.name, s,
+                              lambda v: f"{v!r} is not one of {', '.join(col.choices)}")
+            vals = s.copy()
+            vals[blank] = None
+            out[col.name] = vals
+    df = pd.DataFrame(out)
+    if spec.key and n:
+        dup = df.duplicated(list(spec.key), keep="first").to_numpy()
+        if dup.any():
+            first = df.drop_duplicates(list(spec.key)).reset_index().set_index(list(spec.key))["index"]
+            keys = df.loc[dup, list(spec.key)]
+            firsts = first.reindex(pd.MultiIndex.from_frame(keys) if len(spec.key) > 1
+                                   else keys[spec.key[0]]).to_numpy()
+            lines = np.flatnonzero(dup)
+            for k, (i, f) in enumerate(zip(lines, firsts)):
+                if k >= MAX_PROBLEMS_PER_FILE:
+                    errs.add(spec.name, None, None, f"... and {len(lines) - k} more duplicate key(s)")
+                    break
+                keytxt = ", ".join(f"{c}={df.at[i, c]}" for c in spec.key)
+                errs.add(spec.name, int(i) + 2, spec.key[-1],
+                         f"duplicate key ({keytxt}) first seen on line {int(f) + 2}")
+    return df
+
+
+def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:
+    def ref(file: str, table: str, column: str, known: np.ndarray, what: str, allow=()):
+        df = frames.get(table)
+        if df is None or not len(df):
+            return
+        vals = df[column].to_numpy(dtype=object)
+        bad = ~np.isin(vals, known) & ~pd.isna(vals) & ~np.isin(vals, list(allow))
+        errs.add_rows(file, bad, column, vals, lambda v: f"{v!r} is not {what}")
+
+    if frames.get("model_weights") is not None and frames.get("securities") is not None:
+        ref("models.csv", "model_weights", "symbol", frames["securities"]["symbol"].to_numpy(),
+            "a symbol of securities.csv (or CASH)", allow=("CASH",))
+        mw = frames["model_weights"]
+        if len(mw):
+            bad_w = (mw["weight"] < 0) | (mw["weight"] > 1)
+            errs.add_rows("models.csv", bad_w.to_numpy(), "weight", mw["weight"].to_numpy(),
+                          lambda v: f"{v} is outside 0..1")
+            sums = mw.groupby("model_id", sort=True)["weight"].sum()
+            last_line = mw.reset_index().groupby("model_id")["index"].max() + 2
+            for model_id, total in sums.items():
+                if abs(total - 1.0) > 1e-6:
+                    errs.add("models.csv", int(last_line[model_id]), "weight",
+                             f"weights of model {model_id} sum to {total:.6f}, not 1")
+    if frames.get("accounts") is not None:
+        if frames.get("model_weights") is not None:
+            ref("accounts.csv", "accounts", "model_id",
+                frames["model_weights"]["model_id"].unique(), "a model_id of models.csv")
+        known = frames["accounts"]["account_id"].to_numpy()
+        for spec in SPECS:
+            if spec.table in ("lots", "custodian_positions", "transactions", "cash_requests"):
+                ref(spec.name, spec.table, "account_id", known, "an account_id of accounts.csv")
+
+
+def read_book(folder: str | Path) -> Book:
+    """Read and validate a book folder; raise :class:`BookError` listing every structural problem."""
+    folder = Path(folder)
+    errs = _Collector()
+    if not folder.is_dir():
+        raise BookError([Problem(str(folder), None, None, "is not a folder")], folder)
+    as_of = _read_manifest(folder, errs)
+    frames: dict[str, pd.DataFrame] = {}
+    for spec in SPECS:
+        raw = _read_csv(folder, spec, errs)
+        if raw is not None:
+            frames[spec.table] = _convert(spec, raw, errs)
+    _check_references(frames, errs)
+    problems = errs.finish()
+    if problems:
+        raise BookError(problems, folder)
+    mw = frames["model_weights"]
+    models = pd.DataFrame({"model_id": pd.unique(mw["model_id"])})
+    return Book(as_of=as_of, frames=frames, folder=str(folder), checksum=folder_checksum(folder),
+                models=models)

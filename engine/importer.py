@@ -1,0 +1,46 @@
+"""Import a book folder as a new snapshot: all or nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from engine.book import Book, read_book
+from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from storage import repo
+
+
+def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
+                state: TaskState | None = None, allow_same: bool = False) -> int:
+    """Validate ``folder`` and write it as a new book snapshot in one transaction.
+
+    Raises :class:`engine.book.BookError` (structural problems; nothing written),
+    :class:`RefusedError` (the same files were already imported as the latest snapshot),
+    or :class:`Cancelled` (rolled back). Returns the new snapshot id.
+    """
+    state = ensure_state(state)
+    user = current_user(user)
+    state.progress(0.0, "reading book files")
+    book: Book = read_book(folder)
+    state.check()
+    with engine.connect() as conn:
+        latest = repo.snapshot_info(conn)
+    if latest is not None and latest.checksum == book.checksum and not allow_same:
+        raise RefusedError(f"{folder}: the same files were already imported as snapshot {latest.id} "
+                           f"(as of {latest.as_of}); nothing imported")
+    if latest is not None and book.as_of < latest.as_of:
+        raise RefusedError(f"{folder}: as of {book.as_of} is older than the current book "
+                           f"(as of {latest.as_of}); nothing imported")
+    state.progress(0.15, "writing snapshot")
+    frames = dict(book.frames)
+    frames["models"] = book.models
+    with engine.begin() as conn:
+        snap_id = repo.write_snapshot(
+            conn, as_of=book.as_of, frames=frames, source=str(Path(folder).resolve()),
+            checksum=book.checksum, user=user,
+            progress=lambda f, msg: state.progress(0.15 + 0.8 * f, msg), check=state.check)
+        repo.audit(conn, user, "IMPORT", detail=f"snapshot {snap_id} as of {book.as_of} from {folder}",
+                   after={"snapshot_id": snap_id, "accounts": len(book["accounts"]),
+                          "lots": len(book["lots"]), "checksum": book.checksum})
+    state.progress(1.0, f"imported snapshot {snap_id}")
+    return snap_id

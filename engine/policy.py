@@ -1,0 +1,164 @@
+"""The firm's policy: settings as data (resources/policy.toml), validated with pydantic.
+
+An invalid file is refused with a message naming the key (``tiers[2].review: ...``).
+"""
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.tasks import RefusedError
+
+DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "resources" / "policy.toml"
+MANDATE_KINDS = ("cash_high", "cash_normal", "restriction", "band")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Checks(_Strict):
+    stale_price_days: int = Field(3, ge=0)
+    recon_tolerance_shares: float = Field(0.001, ge=0)
+    feed_max_age_days: int = Field(0, ge=0)
+
+
+class Mandates(_Strict):
+    trade_now: tuple[Literal["cash_high", "cash_normal", "restriction", "band"], ...] = MANDATE_KINDS
+    cash_horizon_days: int = Field(10, ge=0)
+
+
+class Bands(_Strict):
+    absolute: float = Field(0.05, gt=0, le=1)
+    relative: float = Field(0.25, gt=0, le=1)
+    cutoff: float = Field(0.20, ge=0, le=1)
+
+
+class Trading(_Strict):
+    tradeoff_lambda: float = Field(1.0, ge=0)
+    cost_bps: float = Field(5.0, ge=0)
+    ticket_cost: float = Field(1.0, ge=0)
+    min_trade_dollars: float = Field(500.0, ge=0)
+    min_trade_shares: int = Field(1, ge=1)
+    harvest_min_loss_pct: float = Field(0.05, ge=0, le=1)
+    harvest_min_loss_dollars: float = Field(1000.0, ge=0)
+    wash_sale_days: int = Field(30, ge=0)
+    multi_lot_order_lines: bool = False
+    cross_class_substitution: bool = False
+    band_penalty: float = Field(100.0, ge=0)
+
+
+class Outliers(_Strict):
+    max_turnover_pct: float = Field(25.0, gt=0)
+    max_realized_tax_pct: float = Field(1.0, ge=0)
+    max_te_post: float = Field(0.01, ge=0)
+    max_single_trade_pct: float = Field(15.0, gt=0)
+
+
+class Tier(_Strict):
+    name: str = Field(min_length=1, max_length=32)
+    min_value: float = Field(ge=0)
+    max_value: float | None = None  # None = no upper bound
+    review: Literal["none", "outliers", "all"]
+    threshold_start_bps: float = Field(ge=0)
+    threshold_floor_bps: float = Field(ge=0)
+    half_life_days: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.max_value is not None and self.max_value <= self.min_value:
+            raise ValueError(f"max_value {self.max_value:,.0f} must be above min_value {self.min_value:,.0f}")
+        if self.threshold_floor_bps > self.threshold_start_bps:
+            raise ValueError("threshold_floor_bps must not exceed threshold_start_bps")
+        return self
+
+
+class Policy(_Strict):
+    checks: Checks = Checks()
+    mandates: Mandates = Mandates()
+    bands: Bands = Bands()
+    trading: Trading = Trading()
+    outliers: Outliers = Outliers()
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_cover_values(self):
+        tiers = sorted(self.tiers, key=lambda t: t.min_value)
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tiers: duplicate tier name in {names}")
+        if tiers[0].min_value != 0:
+            raise ValueError("tiers: the smallest tier must start at min_value = 0")
+        for a, b in zip(tiers, tiers[1:]):
+            if a.max_value is None or a.max_value != b.min_value:
+                raise ValueError(f"tiers: {a.name} ends at {a.max_value} but {b.name} starts at "
+                                 f"{b.min_value:,.0f}; tiers must be contiguous")
+        if tiers[-1].max_value is not None:
+            raise ValueError(f"tiers: the largest tier ({tiers[-1].name}) must have no max_value")
+        return self
+
+    def tier(self, name: str) -> Tier:
+        for t in self.tiers:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    # ------------------------------------------------------------------ text form
+    def to_toml(self) -> str:
+        data = self.model_dump(mode="json", exclude_none=True)
+        data["mandates"]["trade_now"] = list(data["mandates"]["trade_now"])
+        return tomli_w.dumps(data)
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.to_toml().encode()).hexdigest()
+
+
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def policy_from_dict(data: dict, source: str = "policy") -> Policy:
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if p not in ("function-after",))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            lines.append(f"  {_where(loc)}: {msg}")
+        raise RefusedError(f"{source}: invalid policy\n" + "\n".join(lines)) from None
+
+
+def policy_from_toml(text: str, source: str = "policy") -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RefusedError(f"{source}: not valid TOML ({exc})") from None
+    return policy_from_dict(data, source)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    path = Path(path) if path else DEFAULT_POLICY
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RefusedError(f"{path}: cannot read the policy file ({exc.strerror})") from None
+    return policy_from_toml(text, str(path))
+
+
+def default_policy() -> Policy:
+    return load_policy(DEFAULT_POLICY)

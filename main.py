@@ -1,0 +1,113 @@
+"""Rebalance Desk: `python main.py` opens the console; subcommands run the same workflow headless.
+
+Exit codes: 0 done, 2 bad input or refused action (message on stderr), 1 anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _engine(args):
+    from storage.db import make_engine
+
+    return make_engine(args.db)
+
+
+def cmd_sample(args) -> int:
+    from engine.sample import generate_sample
+    from engine.tasks import StderrProgress
+
+    bar = StderrProgress()
+    summary = generate_sample(args.dir, accounts=args.accounts, seed=args.seed, progress=bar)
+    bar.done()
+    planted = summary.get("planted", {})
+    out = {k: v for k, v in summary.items() if k != "planted"}
+    out["planted"] = {k: len(v) for k, v in planted.items()}
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def cmd_import(args) -> int:
+    from engine.importer import import_book
+    from engine.tasks import StderrProgress, TaskState
+
+    bar = StderrProgress()
+    snap = import_book(_engine(args), args.dir, user=args.user, state=TaskState(bar),
+                       allow_same=args.force)
+    bar.done()
+    print(f"imported {args.dir} as snapshot {snap}")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from storage.db import current_revision, describe
+
+    engine = _engine(args)
+    print(f"{describe(args.db)}: schema at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_open(args) -> int:
+    from ui.app import run_console
+
+    return run_console(db=args.db, demo=args.demo, user=args.user)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command")
+
+    def add(name, func, help_, db=True):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if db:
+            sp.add_argument("--db", help="database file path or SQLAlchemy URL (default: per-user database)")
+            sp.add_argument("--user", help="acting user for the audit log (default: OS login name)")
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add("sample", cmd_sample, "write a realistic sample book folder", db=False)
+    sp.add_argument("dir")
+    sp.add_argument("--accounts", type=int, default=2000)
+    sp.add_argument("--seed", type=int, default=1)
+
+    sp = add("import", cmd_import, "import a book folder (all or nothing)")
+    sp.add_argument("dir")
+    sp.add_argument("--force", action="store_true", help="import even if the same files were the latest import")
+
+    sp = add("open", cmd_open, "open the console (the default without a command)")
+    sp.add_argument("--demo", action="store_true",
+                    help="on a database with no book, generate and import a demo sample book first")
+
+    add("migrate", cmd_migrate, "create or upgrade the database schema")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from ui.app import run_console
+
+        return run_console()
+    from engine.book import BookError
+    from engine.tasks import Cancelled, RefusedError
+
+    try:
+        return args.func(args)
+    except (BookError, RefusedError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except Cancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing was committed", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Bulk reads and writes of DataFrames: executemany on SQLite, COPY on PostgreSQL.
+
+Never ORM objects one by one: a book has millions of lots.
+"""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table, select
+
+CHUNK = 200_000
+
+
+def _py(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, (np.floating,)):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+def _columns(df: pd.DataFrame) -> list[np.ndarray]:
+    cols = []
+    for name in df.columns:
+        arr = df[name].to_numpy()
+        if arr.dtype.kind == "f":
+            obj = arr.astype(object)
+            obj[np.isnan(arr)] = None
+            cols.append(obj)
+        elif arr.dtype.kind == "b":
+            cols.append(arr.astype(object))
+        elif arr.dtype.kind in "iu":
+            cols.append(arr.astype(object))
+        else:
+            obj = arr.astype(object)
+            mask = pd.isna(obj)
+            if mask.any():
+                obj = obj.copy()
+                obj[mask] = None
+            cols.append(obj)
+    return cols
+
+
+def insert_frame(conn: Connection, table: Table, df: pd.DataFrame, progress=None) -> int:
+    """Insert every row of ``df`` (columns named as the table's columns) into ``table``."""
+    if not len(df):
+        return 0
+    names = [table.c[c].name for c in df.columns]
+    if conn.dialect.name == "postgresql":
+        return _copy_postgres(conn, table, names, df, progress)
+    marks = ", ".join("?" for _ in names)
+    sql = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + n + chr(34) for n in names)}) VALUES ({marks})'
+    cols = _columns(df)
+    n = len(df)
+    dbapi = conn.connection.driver_connection
+    cur = dbapi.cursor()
+    try:
+        for start in range(0, n, CHUNK):
+            rows = zip(*(c[start:start + CHUNK] for c in cols))
+            cur.executemany(sql, rows)
+            if progress:
+                progress(min(n, start + CHUNK) / n)
+    finally:
+        cur.close()
+    return n
+
+
+def _copy_postgres(conn: Connection, table: Table, names: list[str], df: pd.DataFrame, progress) -> int:
+    cols = _columns(df)
+    n = len(df)
+    dbapi = conn.connection.driver_connection
+    with dbapi.cursor() as cur:
+        quoted = ", ".join(f'"{c}"' for c in names)
+        with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+            for start in range(0, n, CHUNK):
+                for row in zip(*(c[start:start + CHUNK] for c in cols)):
+                    copy.write_row(row)
+                if progress:
+                    progress(min(n, start + CHUNK) / n)
+    return n
+
+
+def read_frame(conn: Connection, stmt) -> pd.DataFrame:
+    """Run a select and return its rows as a DataFrame (columns named by the select)."""
+    result = conn.execute(stmt)
+    cols = list(result.keys())
+    rows = result.fetchall()
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    return pd.DataFrame.from_records(rows, columns=cols)
+
+
+def read_table(conn: Connection, table: Table, **where) -> pd.DataFrame:
+    stmt = select(table)
+    for k, v in where.items():
+        stmt = stmt.where(table.c[k] == v)
+    return read_frame(conn, stmt)

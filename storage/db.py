@@ -1,0 +1,109 @@
+"""The one place that makes engines and sessions from a path or a URL.
+
+SQLite (the embedded default) gets WAL and foreign keys on every connection; the same code
+runs on PostgreSQL through a ``postgresql+psycopg://`` URL. New databases are created by
+running the Alembic migrations, never by ``create_all``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+APP_NAME = "RebalanceDesk"
+MIGRATIONS = Path(__file__).with_name("migrations")
+ENV_DB = "REBALANCE_DESK_DB"
+
+
+def default_db() -> str:
+    """The per-user default database (``$REBALANCE_DESK_DB`` wins when set)."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return env
+    return str(Path(user_data_dir(APP_NAME, appauthor=False)) / "book.db")
+
+
+def db_url(db: str | os.PathLike | None) -> str:
+    """A SQLAlchemy URL from a file path or a URL (``None`` = the per-user default)."""
+    db = str(db) if db is not None else default_db()
+    if "://" in db:
+        return db
+    path = Path(db).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def describe(db: str | os.PathLike | None) -> str:
+    """A display form of the database: the path for SQLite, the URL without password otherwise."""
+    url = db_url(db)
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):]
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA cache_size=-200000")  # ~200 MB page cache for bulk work
+    cur.close()
+
+
+def make_engine(db: str | os.PathLike | None = None, *, migrate: bool = True) -> Engine:
+    """An engine for ``db``; migrates the schema to head first unless ``migrate`` is False."""
+    url = db_url(db)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+def alembic_config(engine: Engine | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op on an up-to-date database."""
+    if current_revision(engine) == head_revision():
+        return
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), "head")
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def table_names(engine: Engine) -> list[str]:
+    return inspect(engine).get_table_names()

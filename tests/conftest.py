@@ -1,0 +1,32 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("REBALANCE_DESK_USER", "tester")
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "book.db")
+
+
+@pytest.fixture
+def engine(db_path):
+    from storage.db import make_engine
+
+    eng = make_engine(db_path)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def book_dir(tmp_path):
+    from bookkit import write_book
+
+    return write_book(tmp_path / "book")
