@@ -42,6 +42,71 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    from engine.tasks import StderrProgress, TaskState
+    from engine.workflow import run_workflow
+
+    bar = StderrProgress()
+    outcome = run_workflow(_engine(args), policy_path=args.policy, workers=args.workers, user=args.user,
+                           state=TaskState(bar))
+    bar.done()
+    print(json.dumps(outcome.summary, indent=2))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from engine.workflow import write_report
+
+    n = write_report(_engine(args), args.out)
+    print(f"wrote {n:,} accounts to {args.out}")
+    return 0
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_hold(args) -> int:
+    from engine.overrides import add_hold
+
+    oid = add_hold(_engine(args), args.account, args.until, args.reason, user=args.user)
+    print(f"hold {oid}: account {args.account} held until {args.until}")
+    return 0
+
+
+def cmd_halt(args) -> int:
+    from engine.overrides import add_halt
+
+    oid = add_halt(_engine(args), args.symbol, args.until, args.reason, args.mode, user=args.user)
+    until = f" until {args.until}" if args.until else ""
+    print(f"halt {oid}: {args.symbol.upper()} halted ({args.mode}){until}")
+    return 0
+
+
+def cmd_end(args) -> int:
+    from engine.overrides import end_override
+
+    end_override(_engine(args), args.override_id, user=args.user)
+    print(f"override {args.override_id} ended")
+    return 0
+
+
+def cmd_overrides(args) -> int:
+    from engine.overrides import overrides_frame
+
+    df = overrides_frame(_engine(args))
+    if not args.all and len(df):
+        df = df[df["active"]]
+    cols = ["id", "kind", "account_id", "symbol", "mode", "until", "reason", "created_by", "ended_by", "active"]
+    print(df[cols].to_string(index=False) if len(df) else "no overrides")
+    return 0
+
+
 def cmd_migrate(args) -> int:
     from storage.db import current_revision, describe
 
@@ -76,6 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("import", cmd_import, "import a book folder (all or nothing)")
     sp.add_argument("dir")
     sp.add_argument("--force", action="store_true", help="import even if the same files were the latest import")
+
+    sp = add("run", cmd_run, "run the workflow on the imported book; prints a JSON summary")
+    sp.add_argument("--workers", type=int, help="optimizer processes (default: 2, or 1 on one core)")
+    sp.add_argument("--policy", help="policy TOML file (default: the newest saved policy)")
+
+    sp = add("report", cmd_report, "one CSV row per account of the latest run")
+    sp.add_argument("--out", required=True)
+
+    sp = add("hold", cmd_hold, "hold an account (manual override)")
+    sp.add_argument("account")
+    sp.add_argument("--until", type=_date, required=True, help="last day of the hold (YYYY-MM-DD)")
+    sp.add_argument("--reason", required=True)
+
+    sp = add("halt", cmd_halt, "halt a security")
+    sp.add_argument("symbol")
+    sp.add_argument("--until", type=_date, help="last day of the halt (default: until ended)")
+    sp.add_argument("--mode", choices=["freeze", "hold-accounts"], default="freeze")
+    sp.add_argument("--reason", required=True)
+
+    sp = add("end-override", cmd_end, "end a hold or halt early")
+    sp.add_argument("override_id", type=int)
+
+    sp = add("overrides", cmd_overrides, "list active overrides (--all: with history)")
+    sp.add_argument("--all", action="store_true")
 
     sp = add("open", cmd_open, "open the console (the default without a command)")
     sp.add_argument("--demo", action="store_true",

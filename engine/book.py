@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 MAX_PROBLEMS_PER_FILE = 25
 
@@ -206,66 +208,77 @@ def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pd.DataFrame | 
             return None
         return pd.DataFrame({c.name: pd.Series([], dtype=object) for c in spec.columns})
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                         encoding="utf-8", skipinitialspace=False)
+        with open(path, "rb") as f:
+            header = f.readline().decode("utf-8-sig").strip()
+        names = [h.strip().strip('"') for h in header.split(",")] if header else []
+        missing = [c.name for c in spec.columns if c.required and c.name not in names]
+        for name in missing:
+            errs.add(spec.name, 1, name, "required column is missing from the header")
+        if missing:
+            return None
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                include_columns=[c.name for c in spec.columns if c.name in names]))
     except UnicodeDecodeError as exc:
         errs.add(spec.name, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
         return None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-        errs.add(spec.name, None, None, f"cannot be read as CSV: {str(exc).strip()}")
+    except (pa.ArrowInvalid, OSError) as exc:
+        msg = str(exc).strip().splitlines()[0]
+        if "utf8" in msg.lower() or "utf-8" in msg.lower():
+            msg = f"not UTF-8 text ({msg})"
+        else:
+            msg = f"cannot be read as CSV: {msg}"
+        errs.add(spec.name, None, None, msg)
         return None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c.name for c in spec.columns if c.required and c.name not in df.columns]
-    for name in missing:
-        errs.add(spec.name, 1, name, "required column is missing from the header")
-    if missing:
-        return None
-    return df
+    return table.to_pandas(types_mapper=pd.ArrowDtype).astype("str") if table.num_rows else \
+        pd.DataFrame({n: pd.Series([], dtype=object) for n in table.column_names})
 
 
 def _convert(spec: FileSpec, raw: pd.DataFrame, errs: _Collector) -> pd.DataFrame:
     out: dict[str, pd.Series | np.ndarray] = {}
     n = len(raw)
     for col in spec.columns:
-        if col.name in raw.columns:
-            s = raw[col.name].astype(object).to_numpy()
-            s = np.array([v.strip() for v in s], dtype=object) if n else s
+        if col.name in raw.columns and n:
+            s = raw[col.name].astype("str").str.strip()
         else:
-            s = np.full(n, "", dtype=object)
-        blank = s == ""
+            s = pd.Series([""] * n, dtype="str")
+        if col.upper:
+            s = s.str.upper()
+        if col.lower:
+            s = s.str.lower()
+        blank = (s == "").to_numpy(bool)
         if col.must_have_value and blank.any():
-            errs.add_rows(spec.name, blank, col.name, s, lambda v: "a value is required")
+            errs.add_rows(spec.name, blank, col.name, s.to_numpy(object), lambda v: "a value is required")
         if col.kind == "float":
-            num = pd.to_numeric(pd.Series(s, dtype=object).where(~blank, None), errors="coerce").to_numpy(float)
+            num = pd.to_numeric(s.where(~blank, None), errors="coerce").to_numpy(float, na_value=np.nan)
             bad = ~blank & ~np.isfinite(num)
-            errs.add_rows(spec.name, bad, col.name, s, lambda v: f"{v!r} is not a number")
+            errs.add_rows(spec.name, bad, col.name, s.to_numpy(object), lambda v: f"{v!r} is not a number")
             out[col.name] = np.where(blank, np.nan, num)
         elif col.kind == "date":
-            d = pd.to_datetime(pd.Series(s, dtype=object).where(~blank, None), format="%Y-%m-%d",
-                               errors="coerce")
+            shape = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}").to_numpy(bool)
+            d = pd.to_datetime(s.where(shape & ~blank, None), format="%Y-%m-%d", errors="coerce")
             bad = ~blank & d.isna().to_numpy()
-            errs.add_rows(spec.name, bad, col.name, s, lambda v: f"{v!r} is not a date (YYYY-MM-DD)")
-            out[col.name] = d.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-            out[col.name][blank | bad] = None
+            errs.add_rows(spec.name, bad, col.name, s.to_numpy(object),
+                          lambda v: f"{v!r} is not a date (YYYY-MM-DD)")
+            vals = s.to_numpy(object)
+            vals[blank | bad] = None
+            out[col.name] = vals
         elif col.kind == "bool":
-            low = np.array([v.lower() for v in s], dtype=object) if n else s
-            is_t = np.isin(low, list(TRUE))
-            is_f = np.isin(low, list(FALSE))
+            low = s.str.lower()
+            is_t = low.isin(TRUE).to_numpy(bool)
+            is_f = low.isin(FALSE).to_numpy(bool)
             bad = ~blank & ~is_t & ~is_f
-            errs.add_rows(spec.name, bad, col.name, s, lambda v: f"{v!r} is not true or false")
+            errs.add_rows(spec.name, bad, col.name, s.to_numpy(object), lambda v: f"{v!r} is not true or false")
             out[col.name] = is_t
         else:
-            if col.upper:
-                s = np.array([v.upper() for v in s], dtype=object) if n else s
-            if col.lower:
-                s = np.array([v.lower() for v in s], dtype=object) if n else s
             if col.kind == "enum":
-                bad = ~blank & ~np.isin(s, list(col.choices))
-                errs.add_rows(spec.name, bad, col.name, s,
+                bad = ~blank & ~s.isin(col.choices).to_numpy(bool)
+                errs.add_rows(spec.name, bad, col.name, s.to_numpy(object),
                               lambda v: f"{v!r} is not one of {', '.join(col.choices)}")
-            vals = s.copy()
-            vals[blank] = None
-            out[col.name] = vals
+            out[col.name] = s.where(~blank, None) if blank.any() else s
     df = pd.DataFrame(out)
     if spec.key and n:
         dup = df.duplicated(list(spec.key), keep="first").to_numpy()
@@ -290,8 +303,9 @@ def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None
         df = frames.get(table)
         if df is None or not len(df):
             return
-        vals = df[column].to_numpy(dtype=object)
-        bad = ~np.isin(vals, known) & ~pd.isna(vals) & ~np.isin(vals, list(allow))
+        col = df[column]
+        vals = col.to_numpy(dtype=object)
+        bad = (~col.isin(set(known) | set(allow)) & col.notna()).to_numpy(bool)
         errs.add_rows(file, bad, column, vals, lambda v: f"{v!r} is not {what}")
 
     if frames.get("model_weights") is not None and frames.get("securities") is not None:

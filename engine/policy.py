@@ -37,6 +37,7 @@ class Bands(_Strict):
     absolute: float = Field(0.05, gt=0, le=1)
     relative: float = Field(0.25, gt=0, le=1)
     cutoff: float = Field(0.20, ge=0, le=1)
+    min_width: float = Field(0.01, ge=0, le=1)  # never a band narrower than this (classes off the model)
 
 
 class Trading(_Strict):

@@ -125,7 +125,7 @@ class Lot(Base):
     quantity: Mapped[float] = mapped_column(Float)
     unit_cost: Mapped[float] = mapped_column(Float)
     acquired_date: Mapped[date] = mapped_column(Date)
-    __table_args__ = (_account_fk(), Index("ix_lots_snapshot_symbol", "snapshot_id", "symbol"))
+    __table_args__ = (_account_fk(),)
 
 
 class CustodianPosition(Base):

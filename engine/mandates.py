@@ -1,0 +1,160 @@
+"""Per-account facts the workflow needs: value, tier, restrictions, cash needs, band breaches.
+
+Vectorized with pandas over the whole book; one row per account out.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from engine.policy import Policy
+
+CASH = "CASH"
+
+
+def assign_tiers(value: np.ndarray, group: np.ndarray, policy: Policy) -> np.ndarray:
+    """Tier name per account: its ``group`` when that names a tier, else by value (min ≤ v < max)."""
+    tiers = sorted(policy.tiers, key=lambda t: t.min_value)
+    mins = np.array([t.min_value for t in tiers])
+    names = np.array([t.name for t in tiers], dtype=object)
+    idx = np.clip(np.searchsorted(mins, np.nan_to_num(value, nan=0.0), side="right") - 1, 0, len(tiers) - 1)
+    out = names[idx]
+    known = {t.name.lower(): t.name for t in tiers}
+    grp = pd.Series(group, dtype=object).fillna("").astype(str).str.strip().str.lower()
+    explicit = grp.map(known)
+    has = explicit.notna().to_numpy()
+    out[has] = explicit.to_numpy(dtype=object)[has]
+    return out
+
+
+def threshold_bps(days_since_trade: np.ndarray, tiers: np.ndarray, policy: Policy) -> np.ndarray:
+    """floor + (start − floor) · 2^(−days / half_life), per tier; never traded = floor."""
+    start = np.array([policy.tier(t).threshold_start_bps for t in tiers], dtype=float)
+    floor = np.array([policy.tier(t).threshold_floor_bps for t in tiers], dtype=float)
+    half = np.array([policy.tier(t).half_life_days for t in tiers], dtype=float)
+    days = np.where(np.isnan(days_since_trade), np.inf, np.maximum(days_since_trade, 0.0))
+    return floor + (start - floor) * np.exp2(-days / half)
+
+
+def band_width(target: np.ndarray, policy: Policy) -> np.ndarray:
+    b = policy.bands
+    return np.maximum(np.where(target >= b.cutoff, b.absolute, b.relative * target), b.min_width)
+
+
+def restricted_pairs(accounts: pd.DataFrame, securities: pd.DataFrame) -> pd.DataFrame:
+    """DataFrame[account_id, symbol, rule] of every (account, security) the account restricts."""
+    r = accounts[["account_id", "restrictions"]].dropna()
+    r = r[r["restrictions"].astype(str).str.strip() != ""]
+    if not len(r):
+        return pd.DataFrame({"account_id": [], "symbol": [], "rule": []}, dtype=object)
+    r = r.assign(rule=r["restrictions"].astype(str).str.split(";")).explode("rule")
+    r["rule"] = r["rule"].str.strip()
+    r = r[r["rule"] != ""]
+    kind = r["rule"].str.split(":", n=1).str[0].str.lower()
+    word = r["rule"].str.split(":", n=1).str[1].fillna("").str.strip()
+    syms = r[kind == "sym"].assign(symbol=word[kind == "sym"].str.upper())[["account_id", "symbol", "rule"]]
+    tag_rules = r[kind == "tag"].assign(tag=word[kind == "tag"].str.lower())
+    tags = securities[["symbol", "tags"]].dropna()
+    tags = tags.assign(tag=tags["tags"].astype(str).str.split(";")).explode("tag")
+    tags["tag"] = tags["tag"].str.strip().str.lower()
+    by_tag = tag_rules.merge(tags[["symbol", "tag"]], on="tag")[["account_id", "symbol", "rule"]]
+    return pd.concat([syms, by_tag], ignore_index=True).drop_duplicates(["account_id", "symbol"])
+
+
+def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
+                  closed_requests: set[str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """One row per account: value, tier, days since last trade, mandates and their detail.
+
+    Returns (facts, extras) where extras holds frames the optimizer inputs are built from.
+    """
+    acc = frames["accounts"].copy()
+    sec = frames["securities"]
+    lots = frames["lots"]
+    price = sec.set_index("symbol")["price"].astype(float)
+    aclass = sec.set_index("symbol")["asset_class"]
+
+    hold = lots.groupby(["account_id", "symbol"], sort=False, as_index=False)["quantity"].sum()
+    hold["price"] = hold["symbol"].map(price).to_numpy(float)
+    hold["mv"] = np.nan_to_num(hold["quantity"].to_numpy(float) * hold["price"].to_numpy(float))
+    hold["asset_class"] = hold["symbol"].map(aclass)
+    invested = hold.groupby("account_id", sort=False)["mv"].sum()
+    acc["cash"] = acc["cash"].astype(float)
+    acc["value"] = acc["cash"].to_numpy() + acc["account_id"].map(invested).fillna(0.0).to_numpy()
+    acc["tier"] = assign_tiers(acc["value"].to_numpy(float), acc["group"].to_numpy(object), policy)
+    last = pd.to_datetime(acc["last_trade_date"])
+    acc["days_since_trade"] = (pd.Timestamp(as_of) - last).dt.days.astype(float).to_numpy()
+
+    # model weights, cash and asset-class targets
+    mw = frames["model_weights"]
+    model_cash = mw[mw["symbol"] == CASH].groupby("model_id")["weight"].sum()
+    acc["model_cash_w"] = acc["model_id"].map(model_cash).fillna(0.0).to_numpy(float)
+    mws = mw[mw["symbol"] != CASH].assign(asset_class=lambda d: d["symbol"].map(aclass))
+    class_target = (mws.groupby(["model_id", "asset_class"], as_index=False)["weight"].sum()
+                    .rename(columns={"weight": "target"}))
+
+    # restrictions: held restricted securities must be sold
+    restricted = restricted_pairs(acc, sec)
+    held_restricted = restricted.merge(hold[hold["quantity"] > 0][["account_id", "symbol"]],
+                                       on=["account_id", "symbol"])
+    r_held = held_restricted.groupby("account_id")["symbol"].agg(lambda s: ";".join(sorted(s)))
+    acc["restricted_held"] = acc["account_id"].map(r_held).fillna("").to_numpy(object)
+
+    # cash requests due within the horizon and not already filled or being handled
+    cr = frames["cash_requests"]
+    horizon = pd.Timestamp(as_of + timedelta(days=policy.mandates.cash_horizon_days))
+    due = cr[(pd.to_datetime(cr["due_date"]) <= horizon)]
+    if closed_requests:
+        due = due[~due["request_id"].isin(list(closed_requests))]
+    need = due.groupby("account_id")["amount"].sum()
+    high = due[due["priority"] == "high"].groupby("account_id")["amount"].sum()
+    acc["cash_needed"] = acc["account_id"].map(need).fillna(0.0).to_numpy(float)
+    acc["cash_high"] = acc["account_id"].map(high).fillna(0.0).to_numpy(float)
+    shortfall = acc["cash_needed"] + acc["model_cash_w"] * acc["value"] - acc["cash"]
+    acc["cash_shortfall"] = np.maximum(shortfall.to_numpy(float), 0.0)
+    all_high = cr[cr["priority"] == "high"]
+    if closed_requests:
+        all_high = all_high[~all_high["request_id"].isin(list(closed_requests))]
+    acc["has_high_request"] = acc["account_id"].isin(set(all_high["account_id"])).to_numpy(bool)
+    acc["pending_request"] = acc["account_id"].map(need).fillna(0.0).to_numpy(float)
+
+    # asset-class bands (the 5/25 rule) on current weights
+    cls = hold.groupby(["account_id", "asset_class"], as_index=False)["mv"].sum()
+    cls = cls.merge(acc[["account_id", "model_id", "value"]], on="account_id")
+    cls = cls.merge(class_target, on=["model_id", "asset_class"], how="left")
+    # classes of the model the account does not hold at all
+    missing = class_target.merge(acc[["account_id", "model_id", "value"]], on="model_id")
+    missing = missing.merge(cls[["account_id", "asset_class"]].dropna(), on=["account_id", "asset_class"],
+                            how="left", indicator=True)
+    missing = missing[missing["_merge"] == "left_only"].drop(columns="_merge").assign(mv=0.0)
+    cls = pd.concat([cls, missing], ignore_index=True)
+    cls["weight"] = np.where(cls["value"] > 0, cls["mv"] / cls["value"].where(cls["value"] > 0, 1.0), 0.0)
+    cls["target"] = cls["target"].fillna(0.0)
+    width = band_width(cls["target"].to_numpy(float), policy)
+    cls["lo"] = np.maximum(cls["target"] - width, 0.0)
+    cls["hi"] = np.minimum(cls["target"] + width, 1.0)
+    out = cls[(cls["weight"] < cls["lo"] - 1e-9) | (cls["weight"] > cls["hi"] + 1e-9)]
+    words = [f"{c} {w:.1%} outside {lo:.1%}–{hi:.1%}"
+             for c, w, lo, hi in zip(out["asset_class"], out["weight"], out["lo"], out["hi"])]
+    band_detail = pd.Series(words, index=out["account_id"].to_numpy(), dtype=object)
+    band_detail = band_detail.groupby(level=0).agg("; ".join) if len(band_detail) else band_detail
+    acc["band_breach"] = acc["account_id"].map(band_detail).fillna("").to_numpy(object)
+
+    kinds = []
+    for hi_amt, short, restricted_h, band in zip(acc["cash_high"], acc["cash_shortfall"],
+                                                 acc["restricted_held"], acc["band_breach"]):
+        k = []
+        if short > 0.005:
+            k.append("cash_high" if hi_amt > 0 else "cash_normal")
+        if restricted_h:
+            k.append("restriction")
+        if band:
+            k.append("band")
+        kinds.append(";".join(k))
+    acc["mandates"] = kinds
+    now = set(policy.mandates.trade_now)
+    acc["mandate_now"] = [bool(set(k.split(";")) & now) if k else False for k in kinds]
+    extras = {"holdings": hold, "restricted": restricted, "class_bands": cls,
+              "class_target": class_target}
+    return acc.reset_index(drop=True), extras

@@ -1,0 +1,134 @@
+"""Manual overrides: account holds and security halts (freeze / hold-accounts), with expiry.
+
+An override applies on a book date when it has not been ended and its ``until`` (the last
+day it applies, inclusive) is not before that date. Expired ones stay in history.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Engine, select, update
+
+from engine.tasks import RefusedError, current_user
+from storage import models as m
+from storage import repo
+from storage.bulk import read_frame
+
+HALT_MODES = ("freeze", "hold-accounts")
+
+
+@dataclass(frozen=True)
+class ActiveOverrides:
+    holds: dict[str, str]            # account_id -> reason
+    freeze: dict[str, str]           # symbol -> reason
+    hold_accounts: dict[str, str]    # symbol -> reason
+
+
+def _book_date(conn) -> date:
+    snap = repo.snapshot_info(conn)
+    return snap.as_of if snap is not None else date.today()
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RefusedError("a reason is required")
+    return reason
+
+
+def add_hold(engine: Engine, account_id: str, until: date | None, reason: str, *,
+             user: str | None = None) -> int:
+    user = current_user(user)
+    reason = _require_reason(reason)
+    with engine.begin() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            raise RefusedError("no book imported yet: import a book before holding accounts")
+        exists = conn.execute(select(m.Account.account_id).where(
+            m.Account.snapshot_id == snap.id, m.Account.account_id == account_id)).first()
+        if not exists:
+            raise RefusedError(f"account {account_id} is not in the book as of {snap.as_of}")
+        if until is not None and until < snap.as_of:
+            raise RefusedError(f"--until {until} is before the book date {snap.as_of}")
+        oid = conn.execute(m.Override.__table__.insert().values(
+            kind="HOLD", account_id=account_id, reason=reason, until=until, created_at=repo.now(),
+            created_by=user, version=1).returning(m.Override.id)).scalar_one()
+        repo.audit(conn, user, "HOLD_ADD", account_id=account_id, detail=reason,
+                   after={"override_id": oid, "until": until, "reason": reason})
+    return oid
+
+
+def add_halt(engine: Engine, symbol: str, until: date | None, reason: str, mode: str = "freeze", *,
+             user: str | None = None) -> int:
+    user = current_user(user)
+    reason = _require_reason(reason)
+    symbol = symbol.strip().upper()
+    if mode not in HALT_MODES:
+        raise RefusedError(f"--mode {mode!r} is not one of {', '.join(HALT_MODES)}")
+    with engine.begin() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            raise RefusedError("no book imported yet: import a book before halting securities")
+        exists = conn.execute(select(m.Security.symbol).where(
+            m.Security.snapshot_id == snap.id, m.Security.symbol == symbol)).first()
+        if not exists:
+            raise RefusedError(f"symbol {symbol} is not in the security master as of {snap.as_of}")
+        if until is not None and until < snap.as_of:
+            raise RefusedError(f"--until {until} is before the book date {snap.as_of}")
+        oid = conn.execute(m.Override.__table__.insert().values(
+            kind="HALT", symbol=symbol, mode=mode, reason=reason, until=until, created_at=repo.now(),
+            created_by=user, version=1).returning(m.Override.id)).scalar_one()
+        repo.audit(conn, user, "HALT_ADD", symbol=symbol, detail=f"{mode}: {reason}",
+                   after={"override_id": oid, "mode": mode, "until": until, "reason": reason})
+    return oid
+
+
+def end_override(engine: Engine, override_id: int, *, user: str | None = None) -> None:
+    user = current_user(user)
+    t = m.Override.__table__
+    with engine.begin() as conn:
+        row = conn.execute(select(t).where(t.c.id == override_id)).mappings().first()
+        if row is None:
+            raise RefusedError(f"override {override_id} does not exist")
+        if row["ended_at"] is not None:
+            raise RefusedError(f"override {override_id} was already ended by {row['ended_by']}")
+        done = conn.execute(update(t).where(t.c.id == override_id, t.c.version == row["version"])
+                            .values(ended_at=repo.now(), ended_by=user, version=row["version"] + 1))
+        if done.rowcount != 1:
+            raise RefusedError(f"override {override_id} was changed by someone else; refresh and retry")
+        action = "HOLD_END" if row["kind"] == "HOLD" else "HALT_END"
+        repo.audit(conn, user, action, account_id=row["account_id"], symbol=row["symbol"],
+                   detail=row["reason"], before={"until": row["until"], "ended_at": None},
+                   after={"ended_at": repo.now()})
+
+
+def overrides_frame(engine_or_conn, on: date | None = None) -> pd.DataFrame:
+    """Every override with an ``active`` column for the book date ``on`` (default: latest book)."""
+    def read(conn):
+        day = on or _book_date(conn)
+        df = read_frame(conn, select(m.Override.__table__).order_by(m.Override.id))
+        until = pd.to_datetime(df["until"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+        df["active"] = (df["ended_at"].isna() & (until.isna() | (until >= pd.Timestamp(day)))).to_numpy(bool) \
+            if len(df) else pd.Series([], dtype=bool)
+        return df
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return read(conn)
+    return read(engine_or_conn)
+
+
+def active_overrides(conn, on: date) -> ActiveOverrides:
+    df = overrides_frame(conn, on)
+    df = df[df["active"]] if len(df) else df
+    holds, freeze, hold_acc = {}, {}, {}
+    for r in df.itertuples(index=False):
+        until = f" until {r.until}" if r.until else ""
+        if r.kind == "HOLD":
+            holds[r.account_id] = f"{r.reason}{until} (by {r.created_by})"
+        elif r.mode == "freeze":
+            freeze[r.symbol] = f"{r.reason}{until}"
+        else:
+            hold_acc[r.symbol] = f"{r.reason}{until}"
+    return ActiveOverrides(holds, freeze, hold_acc)

@@ -1,0 +1,497 @@
+"""The day's run: checks → overrides → mandates → optimize + score → route by tier → persist.
+
+One run = one book snapshot + one policy. Every account ends in exactly one category:
+SUSPENDED, HELD, MANDATE, SCORE or NO_TRADE. The run is one database transaction.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, wait, FIRST_COMPLETED
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select, update
+
+from engine.checks import run_checks
+from engine.mandates import account_facts, threshold_bps
+from engine.optimizer import AccountInput, AccountResult, OptimizerSettings, optimize_many
+from engine.overrides import active_overrides
+from engine.policy import Policy, default_policy, load_policy
+from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from storage import models as m
+from storage import repo
+from storage.bulk import insert_frame, read_frame
+
+CATEGORIES = ("SUSPENDED", "HELD", "MANDATE", "SCORE", "NO_TRADE")
+CHUNK = 250
+
+
+@dataclass
+class RunOutcome:
+    run_id: int
+    summary: dict
+    proposals: pd.DataFrame = field(repr=False, default=None)
+
+
+def optimizer_settings(policy: Policy) -> OptimizerSettings:
+    t = policy.trading
+    return OptimizerSettings(tradeoff_lambda=t.tradeoff_lambda, cost_bps=t.cost_bps,
+                             ticket_cost=t.ticket_cost, min_trade_dollars=t.min_trade_dollars,
+                             min_trade_shares=t.min_trade_shares,
+                             harvest_min_loss_pct=t.harvest_min_loss_pct,
+                             harvest_min_loss_dollars=t.harvest_min_loss_dollars,
+                             band_penalty=t.band_penalty)
+
+
+# --------------------------------------------------------------------------- inputs
+class InputBuilder:
+    """Builds one AccountInput per candidate account from whole-book frames (index once)."""
+
+    def __init__(self, frames, facts: pd.DataFrame, extras: dict, as_of: date, policy: Policy,
+                 freeze: set[str]):
+        sec = frames["securities"].reset_index(drop=True)
+        self.symbols = sec["symbol"].to_numpy(object)
+        self.index = {s: i for i, s in enumerate(self.symbols)}
+        self.price = sec["price"].astype(float).to_numpy()
+        self.aclass = sec["asset_class"].to_numpy(object)
+        grp = sec["substitute_group"].to_numpy(object)
+        self.group = np.array([g if isinstance(g, str) and g else s for g, s in zip(grp, self.symbols)],
+                              dtype=object)
+        self.rating = pd.to_numeric(sec["rating"], errors="coerce").to_numpy(float)
+        priced = np.isfinite(self.price) & (self.price > 0)
+        frozen = np.isin(self.symbols, list(freeze))
+        self.base_buy = priced & ~frozen
+        self.base_sell = ~frozen
+        # substitutes: same group (and same class unless cross-class substitution is allowed)
+        key = self.group if policy.trading.cross_class_substitution else \
+            np.array([f"{g}\x00{c}" for g, c in zip(self.group, self.aclass)], dtype=object)
+        members: dict[str, list[int]] = {}
+        for i, k in enumerate(key):
+            members.setdefault(k, []).append(i)
+        self.subs = [np.array(members[k]) for k in key]
+        # models: universe (model securities and their substitutes) and targets
+        mw = frames["model_weights"]
+        mw = mw[mw["symbol"] != "CASH"]
+        self.models = {}
+        for mid, g in mw.groupby("model_id"):
+            idx = np.array([self.index[s] for s in g["symbol"]])
+            tgt = np.zeros(len(self.symbols))
+            tgt[idx] = g["weight"].to_numpy(float)
+            univ = np.unique(np.concatenate([self.subs[i] for i in idx])) if len(idx) else idx
+            self.models[mid] = (univ, tgt)
+        # lots grouped by account
+        lots = frames["lots"]
+        lots = lots[lots["symbol"].isin(self.index)]
+        lots = lots.sort_values("account_id", kind="stable")
+        self.lot_acc = lots["account_id"].to_numpy(object)
+        self.lot_id = lots["lot_id"].to_numpy(object)
+        self.lot_sec = lots["symbol"].map(self.index).to_numpy(np.int64)
+        self.lot_qty = lots["quantity"].to_numpy(float)
+        self.lot_cost = lots["unit_cost"].to_numpy(float)
+        acq = pd.to_datetime(lots["acquired_date"])
+        self.lot_short = (acq > pd.Timestamp(as_of - timedelta(days=365))).to_numpy(bool)
+        window = pd.Timestamp(as_of - timedelta(days=policy.trading.wash_sale_days))
+        recent_buy_lot = (acq >= window).to_numpy(bool)
+        starts = {}
+        if len(self.lot_acc):
+            uniq, first = np.unique(self.lot_acc, return_index=True)
+            bounds = np.append(first, len(self.lot_acc))
+            order = np.argsort(first)
+            uniq, bounds_s = uniq[order], np.sort(first)
+            ends = np.append(bounds_s[1:], len(self.lot_acc))
+            starts = {a: (s, e) for a, s, e in zip(uniq, bounds_s, ends)}
+        self.slices = starts
+        # wash sales: securities bought recently (no loss sale) or sold at a loss (no buy)
+        tx = frames["transactions"]
+        tx = tx[pd.to_datetime(tx["trade_date"]) >= window]
+        bought = tx[tx["side"] == "BUY"][["account_id", "symbol"]]
+        bought = pd.concat([bought, pd.DataFrame({"account_id": self.lot_acc[recent_buy_lot],
+                                                  "symbol": self.symbols[self.lot_sec[recent_buy_lot]]})])
+        self.recent_buys = bought.groupby("account_id")["symbol"].agg(set).to_dict()
+        loss = tx[(tx["side"] == "SELL") & (pd.to_numeric(tx["realized_gain"]) < 0)]
+        self.loss_sold = loss.groupby("account_id")["symbol"].agg(set).to_dict()
+        rp = extras["restricted"]
+        self.restricted = rp.groupby("account_id")["symbol"].agg(set).to_dict() if len(rp) else {}
+        cb = extras["class_bands"]
+        self.bands = {a: dict(zip(g["asset_class"], zip(g["lo"], g["hi"])))
+                      for a, g in cb.groupby("account_id")} if len(cb) else {}
+        self.facts = facts.set_index("account_id")
+
+    def build(self, account_id: str) -> AccountInput:
+        f = self.facts.loc[account_id]
+        s, e = self.slices.get(account_id, (0, 0))
+        lsec = self.lot_sec[s:e]
+        univ_m, tgt = self.models.get(f["model_id"], (np.array([], dtype=np.int64), np.zeros(len(self.symbols))))
+        held = np.unique(lsec)
+        parts = [univ_m, held] + [self.subs[i] for i in held]
+        univ = np.unique(np.concatenate(parts)).astype(np.int64) if len(parts) else univ_m
+        pos = np.searchsorted(univ, lsec)
+        syms = self.symbols[univ]
+        restricted = self.restricted.get(account_id, set())
+        rmask = np.isin(syms, list(restricted)) if restricted else np.zeros(len(univ), bool)
+        lossb = self.loss_sold.get(account_id, set())
+        lmask = np.isin(syms, list(lossb)) if lossb else np.zeros(len(univ), bool)
+        can_buy = self.base_buy[univ] & ~rmask & ~lmask
+        can_sell = self.base_sell[univ].copy()
+        held_mask = np.zeros(len(univ), bool)
+        held_mask[np.unique(pos)] = True
+        must_sell = rmask & held_mask & can_sell
+        recent = self.recent_buys.get(account_id, set())
+        blocked = np.isin(syms[pos], list(recent)) if recent else np.zeros(len(pos), bool)
+        taxable = bool(f["taxable"])
+        st = float(f["st_rate"]) if taxable and pd.notna(f["st_rate"]) else (0.37 if taxable else 0.0)
+        lt = float(f["lt_rate"]) if taxable and pd.notna(f["lt_rate"]) else (0.20 if taxable else 0.0)
+        return AccountInput(
+            account_id=account_id, cash=float(f["cash"]), taxable=taxable, st_rate=st, lt_rate=lt,
+            symbols=syms, price=np.nan_to_num(self.price[univ], nan=0.0), asset_class=self.aclass[univ],
+            drift_group=self.group[univ], target_w=tgt[univ], rating=self.rating[univ],
+            can_buy=can_buy, can_sell=can_sell, must_sell=must_sell,
+            model_cash_w=float(f["model_cash_w"]), cash_needed=float(f["cash_needed"]),
+            class_bands=self.bands.get(account_id, {}),
+            lot_id=self.lot_id[s:e], lot_sec=pos.astype(np.int64), lot_qty=self.lot_qty[s:e],
+            lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
+            lot_loss_sale_blocked=blocked)
+
+
+def _solve_chunk(inputs, settings):
+    return optimize_many(inputs, settings)
+
+
+def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSettings, *,
+                      workers: int = 1, executor: Executor | None = None,
+                      state: TaskState | None = None, progress=None) -> dict[str, AccountResult]:
+    """Optimize accounts in chunks through an Executor (a process pool unless workers == 1)."""
+    state = ensure_state(state)
+    ids = list(account_ids)
+    results: dict[str, AccountResult] = {}
+    total = len(ids) or 1
+    chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+    if executor is None and workers <= 1:
+        for chunk in chunks:
+            state.check()
+            for r in optimize_many([builder.build(a) for a in chunk], settings):
+                results[r.account_id] = r
+            if progress:
+                progress(len(results) / total)
+        return results
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    try:
+        pending = set()
+        it = iter(chunks)
+        window = 3 * max(1, workers)
+        while True:
+            while len(pending) < window:
+                chunk = next(it, None)
+                if chunk is None:
+                    break
+                pending.add(pool.submit(_solve_chunk, [builder.build(a) for a in chunk], settings))
+            if not pending:
+                break
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                for r in fut.result():
+                    results[r.account_id] = r
+            if progress:
+                progress(len(results) / total)
+            if state.cancelled:
+                for fut in pending:
+                    fut.cancel()
+                state.check()
+    finally:
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+# --------------------------------------------------------------------------- the run
+def _store_policy(conn, policy: Policy, user: str) -> int:
+    t = m.Policy.__table__
+    row = conn.execute(select(t.c.id).where(t.c.checksum == policy.checksum)
+                       .order_by(t.c.id.desc()).limit(1)).first()
+    if row:
+        return row[0]
+    return conn.execute(insert(t).values(created_at=repo.now(), created_by=user, checksum=policy.checksum,
+                                         body=policy.to_toml(), note="used by a run")
+                        .returning(t.c.id)).scalar_one()
+
+
+def current_policy(engine_or_conn) -> Policy:
+    """The newest saved policy version, else the default file."""
+    from engine.policy import policy_from_toml
+
+    def read(conn):
+        t = m.Policy.__table__
+        row = conn.execute(select(t.c.body, t.c.id).order_by(t.c.id.desc()).limit(1)).first()
+        return policy_from_toml(row[0], f"policy version {row[1]}") if row else default_policy()
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return read(conn)
+    return read(engine_or_conn)
+
+
+def _sync_suspensions(conn, susp: pd.DataFrame, snap_id: int, user: str) -> pd.DataFrame:
+    """Open new suspensions, refresh ongoing ones, resolve those whose data was fixed."""
+    t = m.Suspension.__table__
+    open_ = read_frame(conn, select(t.c.id, t.c.account_id, t.c.code, t.c.since)
+                       .where(t.c.resolved_at.is_(None)))
+    now = repo.now()
+    key_open = dict(zip(zip(open_["account_id"], open_["code"]), zip(open_["id"], open_["since"])))
+    cur_keys = set(zip(susp["account_id"], susp["code"]))
+    new = susp[[k not in key_open for k in zip(susp["account_id"], susp["code"])]]
+    if len(new):
+        insert_frame(conn, t, pd.DataFrame({
+            "account_id": new["account_id"].to_numpy(object), "code": new["code"].to_numpy(object),
+            "detail": new["detail"].to_numpy(object), "first_snapshot_id": snap_id,
+            "last_snapshot_id": snap_id, "since": now}))
+    ongoing = [(i, since) for k, (i, since) in key_open.items() if k in cur_keys]
+    if ongoing:
+        conn.execute(update(t).where(t.c.id.in_([i for i, _ in ongoing])).values(last_snapshot_id=snap_id))
+    fixed = [(k, i) for k, (i, _) in key_open.items() if k not in cur_keys]
+    if fixed:
+        ids = [i for _, i in fixed]
+        for start in range(0, len(ids), 5000):
+            conn.execute(update(t).where(t.c.id.in_(ids[start:start + 5000]))
+                         .values(resolved_at=now, resolved_snapshot_id=snap_id))
+        for (acc, code), _ in fixed[:10000]:
+            repo.audit(conn, user, "SUSPENSION_RESOLVED", account_id=acc, detail=code,
+                       after={"resolved_snapshot_id": snap_id}, at=now)
+    since = read_frame(conn, select(t.c.account_id, t.c.code, t.c.since).where(t.c.resolved_at.is_(None)))
+    return susp.merge(since, on=["account_id", "code"], how="left")
+
+
+def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: str | None = None,
+                 workers: int | None = None, executor: Executor | None = None,
+                 user: str | None = None, state: TaskState | None = None) -> RunOutcome:
+    state = ensure_state(state)
+    user = current_user(user)
+    workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    state.progress(0.0, "loading the book")
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            raise RefusedError("no book imported yet: run `import DIR` first")
+        frames = repo.read_book_frames(conn, snap.id)
+        if policy is None:
+            policy = load_policy(policy_path) if policy_path else current_policy(conn)
+        ov = active_overrides(conn, snap.as_of)
+        tt = m.Trade.__table__
+        exported = set(r[0] for r in conn.execute(select(tt.c.account_id).distinct().where(
+            tt.c.snapshot_id == snap.id, tt.c.batch_id.is_not(None))))
+        cs = m.CashRequestState.__table__
+        closed = set(r[0] for r in conn.execute(select(cs.c.request_id).where(
+            cs.c.status.in_(["filled", "handling"]))))
+    timings["load"] = time.perf_counter() - t0
+    state.check()
+
+    t1 = time.perf_counter()
+    state.progress(0.05, "integrity checks")
+    susp = run_checks(frames, snap.as_of, policy)
+    facts, extras = account_facts(frames, snap.as_of, policy, closed)
+    timings["checks_overrides_mandates"] = time.perf_counter() - t1
+    state.check()
+
+    acc = facts
+    n = len(acc)
+    category = np.full(n, "", dtype=object)
+    reasons = [[] for _ in range(n)]
+    ids = acc["account_id"].to_numpy(object)
+    pos = {a: i for i, a in enumerate(ids)}
+    susp_codes = susp.groupby("account_id")["code"].agg(list).to_dict() if len(susp) else {}
+    for a, codes in susp_codes.items():
+        i = pos.get(a)
+        if i is not None:
+            category[i] = "SUSPENDED"
+            reasons[i].extend(codes)
+    urgent = (category == "SUSPENDED") & acc["has_high_request"].to_numpy(bool)
+    for i in np.flatnonzero(urgent):
+        reasons[i].append("URGENT")
+    for a, why in ov.holds.items():
+        i = pos.get(a)
+        if i is not None and not category[i]:
+            category[i] = "HELD"
+            reasons[i].append(f"HOLD: {why}")
+    for a in exported:
+        i = pos.get(a)
+        if i is not None and not category[i]:
+            category[i] = "HELD"
+            reasons[i].append("PENDING_EXECUTION")
+
+    t2 = time.perf_counter()
+    state.progress(0.1, "preparing the optimizer")
+    builder = InputBuilder(frames, acc, extras, snap.as_of, policy, set(ov.freeze))
+    cand = ids[category == ""]
+    settings = optimizer_settings(policy)
+    timings["prepare"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    results = optimize_accounts(builder, cand, settings, workers=workers, executor=executor, state=state,
+                                progress=lambda f: state.progress(0.1 + 0.75 * f,
+                                                                  f"optimizing {len(cand):,} accounts"))
+    timings["optimize"] = time.perf_counter() - t3
+    timings["solver"] = float(sum(r.solve_time for r in results.values()))
+    state.check()
+
+    t4 = time.perf_counter()
+    state.progress(0.86, "scoring and routing")
+    thr = threshold_bps(acc["days_since_trade"].to_numpy(float), acc["tier"].to_numpy(object), policy)
+    out = policy.outliers
+    tiers = {t.name: t for t in policy.tiers}
+    cols = {k: np.full(n, np.nan) for k in ("score", "score_bps", "drift_benefit", "harvest_benefit",
+                                             "rating_benefit", "trading_cost", "tax_cost", "te_pre",
+                                             "te_post", "turnover", "realized_tax")}
+    flags = [""] * n
+    review = np.full(n, "none", dtype=object)
+    status = np.full(n, "NONE", dtype=object)
+    detail = [None] * n
+    mandate_now = acc["mandate_now"].to_numpy(bool)
+    mandates = acc["mandates"].to_numpy(object)
+    for a, r in results.items():
+        i = pos[a]
+        if r.status != "optimal":
+            category[i] = "SUSPENDED"
+            reasons[i].append(f"OPTIMIZER_FAILED: {r.status}")
+            continue
+        for k in cols:
+            cols[k][i] = getattr(r, k)
+        halted = sorted({t.symbol for t in r.trades if t.symbol in ov.hold_accounts})
+        if halted:
+            category[i] = "HELD"
+            reasons[i].extend(f"HALT: proposal would trade {s} ({ov.hold_accounts[s]})" for s in halted)
+            continue
+        v = max(r.value, 1e-9)
+        f = []
+        if r.turnover * 100 > out.max_turnover_pct:
+            f.append("TURNOVER")
+        if r.realized_tax / v * 100 > out.max_realized_tax_pct:
+            f.append("TAX")
+        if r.te_post > out.max_te_post:
+            f.append("TRACKING_ERROR")
+        if r.largest_trade / v * 100 > out.max_single_trade_pct:
+            f.append("LARGE_TRADE")
+        flags[i] = ";".join(f)
+        detail[i] = {"class_weights_pre": r.class_weights_pre, "class_weights_post": r.class_weights_post,
+                     "class_targets": r.class_targets, "cash_post": r.cash_post,
+                     "cash_required": r.cash_required, "cash_shortfall": r.cash_shortfall}
+        if mandate_now[i] and r.trades:
+            category[i] = "MANDATE"
+            reasons[i].extend(f"MANDATE:{k}" for k in mandates[i].split(";")
+                              if k in policy.mandates.trade_now)
+        elif r.trades and r.score_bps >= thr[i]:
+            category[i] = "SCORE"
+            if mandates[i]:
+                reasons[i].extend(f"WAITING:{k}" for k in mandates[i].split(";"))
+        else:
+            category[i] = "NO_TRADE"
+            if mandates[i]:
+                reasons[i].extend(f"WAITING:{k}" for k in mandates[i].split(";"))
+        if category[i] in ("MANDATE", "SCORE"):
+            mode = tiers[acc["tier"].iat[i]].review
+            needs = mode == "all" or (mode == "outliers" and bool(f))
+            review[i] = "review" if needs else "auto"
+            status[i] = "PROPOSED" if needs else "APPROVED"
+    category[category == ""] = "NO_TRADE"
+    timings["score_route"] = time.perf_counter() - t4
+
+    t5 = time.perf_counter()
+    state.progress(0.9, "saving the run")
+    now = repo.now()
+    props = pd.DataFrame({
+        "account_id": ids, "category": category, "urgent": urgent, "tier": acc["tier"].to_numpy(object),
+        "review": review, "status": status, "value": acc["value"].to_numpy(float),
+        **cols, "threshold_bps": thr, "mandates": mandates, "flags": flags,
+        "reasons": [";".join(r) for r in reasons],
+    })
+    summary = {
+        "as_of": str(snap.as_of), "snapshot_id": snap.id, "accounts": int(n),
+        "categories": {c: int((category == c).sum()) for c in CATEGORIES},
+        "tiers": {t.name: {c: int(((category == c) & (props["tier"] == t.name).to_numpy()).sum())
+                           for c in CATEGORIES} for t in policy.tiers},
+        "review": {"auto": int((review == "auto").sum()), "review": int((review == "review").sum())},
+        "urgent": int(urgent.sum()), "trades": int(sum(len(results[a].trades) for a in ids[
+            np.isin(category, ["MANDATE", "SCORE"])])),
+    }
+    with engine.begin() as conn:
+        policy_id = _store_policy(conn, policy, user)
+        run_id = conn.execute(insert(m.Run.__table__).values(
+            snapshot_id=snap.id, policy_id=policy_id, as_of=snap.as_of, started_at=now, finished_at=None,
+            created_by=user, status="running", workers=workers).returning(m.Run.id)).scalar_one()
+        susp_since = _sync_suspensions(conn, susp, snap.id, user)
+        state.check()
+        pf = props.copy()
+        pf.insert(0, "run_id", run_id)
+        pf["detail"] = [None if d is None else json.dumps(d) for d in detail]
+        pf["decided_by"] = np.where(status == "APPROVED", "auto", None)
+        pf["decided_at"] = np.where(status == "APPROVED", now, None)
+        pf["version"] = 1
+        insert_frame(conn, m.Proposal.__table__, pf)
+        state.check()
+        pid = dict(conn.execute(select(m.Proposal.account_id, m.Proposal.id)
+                                .where(m.Proposal.run_id == run_id)).all())
+        custodian = acc.set_index("account_id")["custodian"]
+        rows = []
+        for i in np.flatnonzero(np.isin(category, ["MANDATE", "SCORE"])):
+            a = ids[i]
+            for t in results[a].trades:
+                rows.append((pid[a], snap.id, a, custodian[a], t.symbol, t.side, int(t.shares), t.est_price,
+                             t.value, ";".join(f"{l}:{q}" for l, q in t.lots) or None, category[i],
+                             t.reason, status[i], user, now))
+        if rows:
+            tf = pd.DataFrame.from_records(rows, columns=[
+                "proposal_id", "snapshot_id", "account_id", "custodian", "symbol", "side", "quantity",
+                "est_price", "est_value", "lots", "category", "reason", "status", "created_by", "created_at"])
+            insert_frame(conn, m.Trade.__table__, tf)
+        timings["persist"] = time.perf_counter() - t5
+        timings["total"] = time.perf_counter() - t0
+        summary["run_id"] = run_id
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        conn.execute(update(m.Run.__table__).where(m.Run.id == run_id).values(
+            status="done", finished_at=repo.now(), timings=json.dumps(summary["timings"]),
+            summary=json.dumps(summary)))
+        repo.audit(conn, user, "RUN", detail=f"run {run_id} on snapshot {snap.id} as of {snap.as_of}",
+                   after=summary["categories"])
+    state.progress(1.0, f"run {run_id} done")
+    props["since"] = props["account_id"].map(
+        susp_since.groupby("account_id")["since"].min() if len(susp_since) else {})
+    return RunOutcome(run_id, summary, props)
+
+
+# --------------------------------------------------------------------------- report
+REPORT_COLUMNS = ["account_id", "category", "tier", "review", "status", "score_bps", "threshold_bps",
+                  "flags", "reasons"]
+EXTRA_COLUMNS = ["value", "score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost",
+                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent"]
+
+
+def latest_run_id(conn) -> int | None:
+    t = m.Run.__table__
+    return conn.execute(select(t.c.id).where(t.c.status == "done").order_by(t.c.id.desc()).limit(1)).scalar()
+
+
+def proposals_frame(conn, run_id: int | None = None) -> pd.DataFrame:
+    run_id = run_id or latest_run_id(conn)
+    if run_id is None:
+        raise RefusedError("no run yet: use `run` first")
+    t = m.Proposal.__table__
+    return read_frame(conn, select(t).where(t.c.run_id == run_id).order_by(t.c.account_id))
+
+
+def write_report(engine: Engine, out: str) -> int:
+    with engine.connect() as conn:
+        df = proposals_frame(conn)
+    df = df[REPORT_COLUMNS + EXTRA_COLUMNS].copy()
+    for c in ("score_bps", "threshold_bps"):
+        df[c] = df[c].astype(float).round(2)
+    for c in ("score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost", "tax_cost",
+              "realized_tax", "value"):
+        df[c] = df[c].astype(float).round(2)
+    for c in ("te_pre", "te_post", "turnover"):
+        df[c] = df[c].astype(float).round(6)
+    from engine.files import atomic_write_text
+    atomic_write_text(out, df.to_csv(index=False))
+    return len(df)
