@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 MAX_PROBLEMS_PER_FILE = 25
@@ -143,6 +144,16 @@ class Book:
         return self.frames[table]
 
 
+class _LazyValues:
+    """Row values of an arrow column, converted to Python only for the rows reported."""
+
+    def __init__(self, arr):
+        self.arr = arr
+
+    def __getitem__(self, i):
+        return self.arr[int(i)].as_py()
+
+
 class _Collector:
     def __init__(self):
         self.problems: list[Problem] = []
@@ -200,13 +211,13 @@ def _read_manifest(folder: Path, errs: _Collector) -> date | None:
         return None
 
 
-def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pd.DataFrame | None:
+def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pa.Table | None:
     path = folder / spec.name
     if not path.exists():
         if spec.required:
             errs.add(spec.name, None, None, "file is missing")
             return None
-        return pd.DataFrame({c.name: pd.Series([], dtype=object) for c in spec.columns})
+        return pa.table({c.name: pa.array([], pa.string()) for c in spec.columns})
     try:
         with open(path, "rb") as f:
             header = f.readline().decode("utf-8-sig").strip()
@@ -233,52 +244,72 @@ def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pd.DataFrame | 
             msg = f"cannot be read as CSV: {msg}"
         errs.add(spec.name, None, None, msg)
         return None
-    return table.to_pandas(types_mapper=pd.ArrowDtype).astype("str") if table.num_rows else \
-        pd.DataFrame({n: pd.Series([], dtype=object) for n in table.column_names})
+    return table
 
 
-def _convert(spec: FileSpec, raw: pd.DataFrame, errs: _Collector) -> pd.DataFrame:
+def _float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(values with NaN for blanks, mask of non-numbers); arrow's cast first, pandas on failure."""
+    nulled = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    try:
+        vals = pc.cast(nulled, pa.float64()).to_numpy(zero_copy_only=False)
+        return vals, ~np.isfinite(vals) & ~pc.is_null(nulled).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        num = pd.to_numeric(pd.Series(nulled.to_pandas(), dtype=object), errors="coerce").to_numpy(float)
+        return num, ~np.isfinite(num) & ~pc.equal(arr, "").to_numpy(zero_copy_only=False)
+
+
+def _dates_bad(arr: pa.Array, blank: np.ndarray) -> np.ndarray:
+    nulled = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    shape = pc.match_substring_regex(nulled, r"^\d{4}-\d{2}-\d{2}$").to_numpy(zero_copy_only=False)
+    try:
+        pc.cast(nulled, pa.date32())
+        return ~blank & ~np.where(pd.isna(shape), False, shape).astype(bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        d = pd.to_datetime(pd.Series(nulled.to_pandas(), dtype=object), format="%Y-%m-%d", errors="coerce")
+        return ~blank & (d.isna().to_numpy() | ~np.where(pd.isna(shape), False, shape).astype(bool))
+
+
+def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
     out: dict[str, pd.Series | np.ndarray] = {}
-    n = len(raw)
+    n = raw.num_rows
     for col in spec.columns:
-        if col.name in raw.columns and n:
-            s = raw[col.name].astype("str").str.strip()
+        if col.name in raw.column_names and n:
+            arr = pc.utf8_trim_whitespace(raw.column(col.name).combine_chunks().cast(pa.string()))
         else:
-            s = pd.Series([""] * n, dtype="str")
+            arr = pa.array([""] * n, pa.string())
         if col.upper:
-            s = s.str.upper()
+            arr = pc.utf8_upper(arr)
         if col.lower:
-            s = s.str.lower()
-        blank = (s == "").to_numpy(bool)
+            arr = pc.utf8_lower(arr)
+        blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
+        vals = _LazyValues(arr)
         if col.must_have_value and blank.any():
-            errs.add_rows(spec.name, blank, col.name, s.to_numpy(object), lambda v: "a value is required")
+            errs.add_rows(spec.name, blank, col.name, vals, lambda v: "a value is required")
         if col.kind == "float":
-            num = pd.to_numeric(s.where(~blank, None), errors="coerce").to_numpy(float, na_value=np.nan)
-            bad = ~blank & ~np.isfinite(num)
-            errs.add_rows(spec.name, bad, col.name, s.to_numpy(object), lambda v: f"{v!r} is not a number")
+            num, bad = _float(arr)
+            errs.add_rows(spec.name, bad, col.name, vals, lambda v: f"{v!r} is not a number")
             out[col.name] = np.where(blank, np.nan, num)
         elif col.kind == "date":
-            shape = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}").to_numpy(bool)
-            d = pd.to_datetime(s.where(shape & ~blank, None), format="%Y-%m-%d", errors="coerce")
-            bad = ~blank & d.isna().to_numpy()
-            errs.add_rows(spec.name, bad, col.name, s.to_numpy(object),
-                          lambda v: f"{v!r} is not a date (YYYY-MM-DD)")
-            vals = s.to_numpy(object)
-            vals[blank | bad] = None
-            out[col.name] = vals
+            bad = _dates_bad(arr, blank)
+            errs.add_rows(spec.name, bad, col.name, vals, lambda v: f"{v!r} is not a date (YYYY-MM-DD)")
+            out[col.name] = pd.Series(pd.array(pc.if_else(pa.array(blank | bad), pa.scalar(None, pa.string()),
+                                                          arr), dtype="str"))
         elif col.kind == "bool":
-            low = s.str.lower()
-            is_t = low.isin(TRUE).to_numpy(bool)
-            is_f = low.isin(FALSE).to_numpy(bool)
+            low = pc.utf8_lower(arr)
+            is_t = pc.is_in(low, value_set=pa.array(sorted(TRUE))).to_numpy(zero_copy_only=False)
+            is_f = pc.is_in(low, value_set=pa.array(sorted(FALSE))).to_numpy(zero_copy_only=False)
             bad = ~blank & ~is_t & ~is_f
-            errs.add_rows(spec.name, bad, col.name, s.to_numpy(object), lambda v: f"{v!r} is not true or false")
+            errs.add_rows(spec.name, bad, col.name, vals, lambda v: f"{v!r} is not true or false")
             out[col.name] = is_t
         else:
             if col.kind == "enum":
-                bad = ~blank & ~s.isin(col.choices).to_numpy(bool)
-                errs.add_rows(spec.name, bad, col.name, s.to_numpy(object),
+                ok = pc.is_in(arr, value_set=pa.array(list(col.choices))).to_numpy(zero_copy_only=False)
+                bad = ~blank & ~ok
+                errs.add_rows(spec.name, bad, col.name, vals,
                               lambda v: f"{v!r} is not one of {', '.join(col.choices)}")
-            out[col.name] = s.where(~blank, None) if blank.any() else s
+            if blank.any():
+                arr = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), arr)
+            out[col.name] = pd.Series(pd.array(arr, dtype="str"))
     df = pd.DataFrame(out)
     if spec.key and n:
         dup = df.duplicated(list(spec.key), keep="first").to_numpy()
@@ -303,10 +334,11 @@ def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None
         df = frames.get(table)
         if df is None or not len(df):
             return
-        col = df[column]
-        vals = col.to_numpy(dtype=object)
-        bad = (~col.isin(set(known) | set(allow)) & col.notna()).to_numpy(bool)
-        errs.add_rows(file, bad, column, vals, lambda v: f"{v!r} is not {what}")
+        col = pa.array(df[column].array)
+        value_set = pa.array(sorted(set(known) | set(allow)), pa.string())
+        ok = pc.is_in(col, value_set=value_set).to_numpy(zero_copy_only=False)
+        bad = ~ok & ~pc.is_null(col).to_numpy(zero_copy_only=False)
+        errs.add_rows(file, bad, column, _LazyValues(col), lambda v: f"{v!r} is not {what}")
 
     if frames.get("model_weights") is not None and frames.get("securities") is not None:
         ref("models.csv", "model_weights", "symbol", frames["securities"]["symbol"].to_numpy(),

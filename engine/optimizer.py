@@ -201,13 +201,19 @@ class AccountResult:
 
 # --------------------------------------------------------------------------- preparation
 class _Prep:
-    """Derived arrays of one account (fractions of V unless named *_d for dollars)."""
+    """Derived arrays of one account (fractions of V unless named *_d for dollars).
+
+    Lot-level arrays (index l) serve rounding and the score.  The QP works on *buckets*:
+    sellable lots of one security with identical objective data (must-sell flag, loss flag,
+    tax per dollar) are interchangeable in the QP, so they share one variable (exact).
+    """
 
     __slots__ = (
         "inp", "S", "L", "V", "price", "lot_sec", "qty", "cost", "lot_val", "h0", "c0", "creq",
         "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig_k", "cg", "ck", "kappa", "rho", "rv",
-        "loss", "gain_frac", "rate", "tax_true", "tax_obj", "candidate", "must_lot", "sell_ok",
-        "buy_ok", "band_k", "band_lo", "band_hi", "lam",
+        "loss", "tax_true", "tax_obj", "candidate", "must_lot", "sell_ok", "buy_ok", "must_sec",
+        "band_k", "band_lo", "band_hi", "lam", "idio2", "buy_eff",
+        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss",
     )
 
 
@@ -220,12 +226,15 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     L = lot_sec.shape[0]
     qty = np.asarray(inp.lot_qty, dtype=float)
     cost = np.asarray(inp.lot_unit_cost, dtype=float)
-    if S and not (np.all(np.isfinite(price)) and price.min() > 0):
+    if S and not (np.isfinite(price).all() and price.min() > 0):
         raise ValueError("price must be finite and > 0")
-    if L and (lot_sec.min() < 0 or lot_sec.max() >= S):
-        raise ValueError("lot_sec out of range")
-    if L and not (np.all(np.isfinite(qty)) and qty.min() >= 0 and np.all(np.isfinite(cost))):
-        raise ValueError("lot quantities must be finite and >= 0, costs finite")
+    if L:
+        if lot_sec.min() < 0 or lot_sec.max() >= S:
+            raise ValueError("lot_sec out of range")
+        if not (np.isfinite(qty).all() and qty.min() >= 0 and np.isfinite(cost).all()):
+            raise ValueError("lot quantities must be finite and >= 0, unit costs finite")
+    if not math.isfinite(inp.cash):
+        raise ValueError("cash must be finite")
     lot_px = price[lot_sec]
     lot_val_d = qty * lot_px
     V = float(inp.cash) + float(lot_val_d.sum())
@@ -233,66 +242,99 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     if V <= 0:
         return p
     p.price, p.lot_sec, p.qty, p.cost = price, lot_sec, qty, cost
-    p.lot_val = lot_val_d / V
-    p.h0 = np.bincount(lot_sec, p.lot_val, S)
+    p.lot_val = lot_val = lot_val_d / V
+    p.h0 = np.bincount(lot_sec, lot_val, S)
     p.c0 = float(inp.cash) / V
     p.creq = float(inp.model_cash_w) + float(inp.cash_needed) / V
 
-    classes, ci = np.unique(np.asarray(inp.asset_class), return_inverse=True)
-    _, gi = np.unique(np.asarray(inp.drift_group), return_inverse=True)
-    p.ci, p.gi = ci.ravel(), gi.ravel()
+    classes, p.ci = _codes(inp.asset_class)
+    groups, p.gi = _codes(inp.drift_group)
     p.classes = classes
-    p.K, p.G = len(classes), int(gi.max()) + 1 if S else 0
+    p.K = len(classes)
+    p.G = len(groups)
     target = np.asarray(inp.target_w, dtype=float)
     p.Tg = np.bincount(p.gi, target, p.G)
     p.Tk = np.bincount(p.ci, target, p.K)
-    sig = np.full(p.K, st.class_vol)
+    sig = np.full(p.K, float(st.class_vol))
     if st.class_vols:
         over = dict(st.class_vols)
         for k, name in enumerate(classes):
             if name in over:
                 sig[k] = over[name]
     p.sig_k = sig
-    p.lam = float(st.tradeoff_lambda)
-    p.cg = p.lam * st.idio_vol**2 / st.te_ref
-    p.ck = p.lam * sig**2 / st.te_ref
+    p.lam = lam = float(st.tradeoff_lambda)
+    p.idio2 = float(st.idio_vol) ** 2
+    p.cg = lam * p.idio2 / st.te_ref
+    p.ck = lam * sig**2 / st.te_ref
     p.kappa = st.cost_bps * 1e-4
     rating = np.asarray(inp.rating, dtype=float)
-    p.rho = np.clip(np.nan_to_num((5.5 - rating) / 4.5, nan=0.0), -1.0, 1.0)
+    rho = (5.5 - rating) / 4.5
+    rho[np.isnan(rho)] = 0.0
+    p.rho = np.clip(rho, -1.0, 1.0)
     p.rv = st.rating_value_bps * 1e-4
 
     can_buy = np.asarray(inp.can_buy, dtype=bool)
     can_sell = np.asarray(inp.can_sell, dtype=bool)
     must = np.asarray(inp.must_sell, dtype=bool)
     blocked = np.asarray(inp.lot_loss_sale_blocked, dtype=bool)
-    loss = cost > lot_px
-    p.loss = loss
-    p.gain_frac = 1.0 - cost / lot_px
+    p.loss = loss = cost > lot_px
+    held = qty > 0
+    must_lot = must[lot_sec] & can_sell[lot_sec] & held
     if inp.taxable:
         rate = np.where(np.asarray(inp.lot_short_term, dtype=bool), inp.st_rate, inp.lt_rate)
+        tax_true = rate * (1.0 - cost / lot_px)
+        tax_true[must_lot & blocked & loss] = 0.0  # wash sale: the loss is disallowed
+        loss_d = (cost - lot_px) * qty
+        p.candidate = loss & (loss_d >= st.harvest_min_loss_pct * cost * qty) & (
+            loss_d >= st.harvest_min_loss_dollars)
+        p.tax_obj = np.where(loss & ~p.candidate, 0.0, tax_true)
     else:
-        rate = np.zeros(L)
-    must_lot = must[lot_sec] & can_sell[lot_sec] & (qty > 0)
-    tax_true = rate * p.gain_frac
-    tax_true[must_lot & blocked & loss] = 0.0  # wash sale: loss disallowed
-    p.rate, p.tax_true = rate, tax_true
-    loss_d = (cost - lot_px) * qty
-    p.candidate = loss & (cost - lot_px >= st.harvest_min_loss_pct * cost) & (
-        loss_d >= st.harvest_min_loss_dollars)
-    p.tax_obj = np.where(loss & ~p.candidate, 0.0, tax_true)
+        tax_true = np.zeros(L)
+        p.candidate = np.zeros(L, dtype=bool)
+        p.tax_obj = tax_true
+    p.tax_true = tax_true
     p.must_lot = must_lot
-    p.sell_ok = can_sell[lot_sec] & (qty > 0) & (~(blocked & loss) | must_lot)
+    p.sell_ok = sell_ok = can_sell[lot_sec] & held & (~(blocked & loss) | must_lot)
     p.buy_ok = can_buy & ~must
+    p.must_sec = np.bincount(lot_sec, must_lot, S) > 0 if L else np.zeros(S, dtype=bool)
+    # direction rule: a security holding a harvestable loss is not bought when a buyable
+    # substitute exists (buying the substitute is the same exposure and keeps the harvest open)
+    harv = p.candidate & sell_ok & ~must_lot
+    p.buy_eff = p.buy_ok
+    if harv.any():
+        hs = np.bincount(lot_sec, harv, S) > 0
+        clean_subs = np.bincount(p.gi, p.buy_ok & ~hs, p.G)[p.gi]
+        p.buy_eff = p.buy_ok & ~(hs & (clean_subs > 0))
+
+    # buckets of interchangeable sellable lots
+    idx = np.flatnonzero(sell_ok)
+    if len(idx):
+        bs, bm, bl, bt = lot_sec[idx], must_lot[idx], loss[idx], p.tax_obj[idx]
+        order = np.lexsort((bt, bl, bm, bs))
+        bs, bm, bl, bt = bs[order], bm[order], bl[order], bt[order]
+        start = np.empty(len(idx), dtype=bool)
+        start[0] = True
+        start[1:] = (bs[1:] != bs[:-1]) | (bm[1:] != bm[:-1]) | (bl[1:] != bl[:-1]) | (
+            bt[1:] != bt[:-1])
+        st_idx = np.flatnonzero(start)
+        p.b_sec, p.b_must, p.b_loss, p.b_tax = bs[st_idx], bm[st_idx], bl[st_idx], bt[st_idx]
+        p.b_val = np.add.reduceat(lot_val[idx][order], st_idx)
+    else:
+        p.b_sec = np.zeros(0, dtype=np.intp)
+        p.b_must = p.b_loss = np.zeros(0, dtype=bool)
+        p.b_tax = p.b_val = np.zeros(0)
+    p.B = len(p.b_sec)
 
     # bands on classes present in the account
     bk, blo, bhi = [], [], []
     if inp.class_bands:
+        get = inp.class_bands.get
         for k, name in enumerate(classes):
-            band = inp.class_bands.get(name)
+            band = get(name)
             if band is not None:
                 lo, hi = band
-                lo = -_INF if lo is None or not np.isfinite(lo) else float(lo)
-                hi = _INF if hi is None or not np.isfinite(hi) else float(hi)
+                lo = -_INF if lo is None or not math.isfinite(lo) else float(lo)
+                hi = _INF if hi is None or not math.isfinite(hi) else float(hi)
                 if lo > -_INF or hi < _INF:
                     bk.append(k)
                     blo.append(lo)
@@ -303,18 +345,28 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     return p
 
 
-def tracking_error(inp: AccountInput, settings: OptimizerSettings, w: np.ndarray | None = None) -> float:
-    """TE of weights ``w`` (fractions of V per security; default: current holdings)."""
+def _codes(values) -> tuple[list, np.ndarray]:
+    """Distinct values (first-seen order) and the code of each element (faster than np.unique
+    on short string arrays)."""
+    seen: dict = {}
+    codes = [seen.setdefault(v, len(seen)) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+    return list(seen), np.array(codes, dtype=np.intp)
+
+
+def _te2(p: _Prep, w: np.ndarray) -> float:
+    """Squared tracking error of security weights w (fractions of V)."""
+    ag = np.bincount(p.gi, w, p.G) - p.Tg
+    ak = np.bincount(p.ci, w, p.K) - p.Tk
+    return float(p.idio2 * (ag @ ag) + (p.sig_k**2 * ak) @ ak)
+
+
+def tracking_error(inp: AccountInput, settings: OptimizerSettings,
+                   w: np.ndarray | None = None) -> float:
+    """TE (fraction) of weights ``w`` per security (fractions of V; default: current holdings)."""
     p = _prepare(inp, settings)
     if p.V <= 0:
         return 0.0
-    return math.sqrt(_te2_plain(p, p.h0 if w is None else np.asarray(w, float), settings))
-
-
-def _te2_plain(p: _Prep, w: np.ndarray, st: OptimizerSettings) -> float:
-    ag = np.bincount(p.gi, w, p.G) - p.Tg
-    ak = np.bincount(p.ci, w, p.K) - p.Tk
-    return float(st.idio_vol**2 * (ag @ ag) + (p.sig_k**2 * ak) @ ak)
+    return math.sqrt(_te2(p, p.h0 if w is None else np.asarray(w, dtype=float)))
 
 
 # --------------------------------------------------------------------------- QP assembly
@@ -323,8 +375,8 @@ def _csc_checked(data, indices, indptr, shape):
 
 
 def _csc_fast(data, indices, indptr, shape):
-    # scipy's constructor validates its input (~40 us a matrix, 3 matrices a solve); ours is
-    # built valid by construction, so set the fields directly.  Verified at import below.
+    # scipy's constructor validates its input (~40 us a matrix, 3 matrices an account); ours
+    # are valid by construction, so set the fields directly.  Checked once at import below.
     m = sp.csc_matrix.__new__(sp.csc_matrix)
     m.data, m.indices, m.indptr, m._shape = data, indices, indptr, shape
     return m
@@ -352,14 +404,14 @@ class _QP:
 def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     """Relaxed QP in PIQP form: min 1/2 z'Pz + c'z, A z = b, hl <= Gm z <= hu, xl <= z <= xu.
 
-    z = [x (L lots sold), y (S bought), g (G group weights), e (K class weights),
+    z = [x (B lot buckets sold), y (S bought), g (G group weights), e (K class weights),
     band slack lo (nb), band slack hi (nb), cash shortfall sc, post-trade cash cp].
     Every dense relation (group/class sums, the cash balance) is an equality row so the KKT
-    system stays sparse; the only inequality rows have 2-3 non-zeros.
+    system stays sparse; the inequality rows have 2-3 non-zeros each.
     """
-    L, S, G, K = p.L, p.S, p.G, p.K
+    B, S, G, K = p.B, p.S, p.G, p.K
     nb = len(p.band_k)
-    oy, og = L, L + S
+    oy, og = B, B + S
     oe = og + G
     ob = oe + K
     osc = ob + 2 * nb
@@ -369,6 +421,7 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     q.n, q.oy, q.og, q.oe, q.ob, q.osc, q.ocp, q.nb = n, oy, og, oe, ob, osc, ocp, nb
     kap = p.kappa
     i32 = np.int32
+    bsec = p.b_sec
 
     # objective
     Pd = np.zeros(n)
@@ -377,8 +430,7 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     ar = np.arange(n + 1, dtype=i32)
     q.P = _csc(Pd, ar[:n], ar, (n, n))
     c = np.zeros(n)
-    sec = p.lot_sec
-    c[:L] = kap + p.tax_obj + p.rv * p.rho[sec]
+    c[:B] = kap + p.b_tax + p.rv * p.rho[bsec]
     c[oy:og] = kap - p.rv * p.rho
     c[og:oe] = -2.0 * p.cg * p.Tg
     c[oe:ob] = -2.0 * p.ck * p.Tk
@@ -389,17 +441,16 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
 
     # equality rows: 0..G-1 group weights, G..G+K-1 class weights, G+K cash balance
     rc = G + K
-    nnz = 3 * (L + S) + G + K + 1
-    a_idx = np.empty(nnz, dtype=i32)
-    a_val = np.empty(nnz)
-    o = 3 * L
-    a_idx[0:o:3] = p.gi[sec]
-    a_idx[1:o:3] = p.ci[sec] + G
+    o = 3 * B
+    o2 = o + 3 * S
+    a_idx = np.empty(o2 + G + K + 1, dtype=i32)
+    a_val = np.empty(o2 + G + K + 1)
+    a_idx[0:o:3] = p.gi[bsec]
+    a_idx[1:o:3] = p.ci[bsec] + G
     a_idx[2:o:3] = rc
     a_val[0:o:3] = 1.0
     a_val[1:o:3] = 1.0
     a_val[2:o:3] = -(1.0 - kap)
-    o2 = o + 3 * S
     a_idx[o:o2:3] = p.gi
     a_idx[o + 1:o2:3] = p.ci + G
     a_idx[o + 2:o2:3] = rc
@@ -408,31 +459,33 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     a_val[o + 2:o2:3] = 1.0 + kap
     a_idx[o2:] = np.arange(G + K + 1)
     a_val[o2:] = 1.0
-    cnt = np.zeros(n, dtype=i32)
-    cnt[:og] = 3
-    cnt[og:ob] = 1
-    cnt[ocp] = 1
-    a_ptr = np.zeros(n + 1, dtype=i32)
-    np.cumsum(cnt, out=a_ptr[1:])
+    a_ptr = np.empty(n + 1, dtype=i32)
+    a_ptr[:og + 1] = np.arange(0, 3 * og + 1, 3)
+    a_ptr[og + 1:ob + 1] = 3 * og + np.arange(1, G + K + 1)
+    a_ptr[ob + 1:] = a_ptr[ob]
+    a_ptr[n] = a_ptr[ob] + 1
     q.A = _csc(a_val, a_idx, a_ptr, (rc + 1, n))
     q.b = np.concatenate([np.bincount(p.gi, p.h0, G), np.bincount(p.ci, p.h0, K), [p.c0]])
 
     # inequality rows: 0 cash requirement (cp + sc >= creq), 1..nb bands
-    cnt = np.zeros(n, dtype=i32)
     g_idx = np.zeros(3 * nb + 2, dtype=i32)
     g_val = np.ones(3 * nb + 2)
+    g_ptr = np.empty(n + 1, dtype=i32)
     if nb:
-        order = np.argsort(p.band_k, kind="stable")  # e columns appear in class order
+        cnt = np.zeros(n, dtype=i32)
         cnt[oe + p.band_k] = 1
-        cnt[ob:osc] = 1
+        cnt[ob:ocp + 1] = 1
+        g_ptr[0] = 0
+        np.cumsum(cnt, out=g_ptr[1:])
+        order = np.argsort(p.band_k, kind="stable")  # e columns appear in class order
         g_idx[:nb] = 1 + order
         g_idx[nb:2 * nb] = 1 + np.arange(nb)
         g_idx[2 * nb:3 * nb] = 1 + np.arange(nb)
         g_val[2 * nb:3 * nb] = -1.0
-    cnt[osc] = 1
-    cnt[ocp] = 1
-    g_ptr = np.zeros(n + 1, dtype=i32)
-    np.cumsum(cnt, out=g_ptr[1:])
+    else:
+        g_ptr[:osc + 1] = 0
+        g_ptr[osc + 1] = 1
+        g_ptr[ocp + 1] = 2
     q.Gm = _csc(g_val, g_idx, g_ptr, (1 + nb, n))
     q.hl = np.concatenate([[p.creq], p.band_lo])
     q.hu = np.concatenate([[_INF], p.band_hi])
@@ -440,9 +493,9 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     # bounds
     xl = np.zeros(n)
     xu = np.full(n, _INF)
-    xu[:L] = np.where(p.sell_ok, p.lot_val, 0.0)
-    xl[:L] = np.where(p.must_lot, p.lot_val, 0.0)
-    xu[oy:og] = np.where(p.buy_ok, _INF, 0.0)
+    xu[:B] = p.b_val
+    xl[:B] = np.where(p.b_must, p.b_val, 0.0)
+    xu[oy:og][~p.buy_eff] = 0.0
     xl[og:ob] = -_INF
     xl[ocp] = min(0.0, p.c0)  # never leave cash worse than it was
     q.xl, q.xu = xl, xu
@@ -455,19 +508,20 @@ class _SolverError(Exception):
 
 
 class _Session:
-    """Solves one account's QP repeatedly, changing only variable bounds."""
+    """Solves one account's QP repeatedly; later solves change only variable bounds."""
+
+    __slots__ = ("q", "order", "piqp", "solve_time", "n_solves")
 
     def __init__(self, q: _QP, st: OptimizerSettings):
         self.q = q
-        self.primary = st.solver.upper()
+        self.order = ("CLARABEL", "PIQP") if st.solver.upper() == "CLARABEL" else ("PIQP", "CLARABEL")
         self.piqp = None
         self.solve_time = 0.0
         self.n_solves = 0
 
     def solve(self, xl: np.ndarray, xu: np.ndarray) -> np.ndarray:
-        order = ["PIQP", "CLARABEL"] if self.primary != "CLARABEL" else ["CLARABEL", "PIQP"]
         errors = []
-        for name in order:
+        for name in self.order:
             try:
                 if name == "PIQP":
                     return self._piqp(xl, xu)
@@ -477,27 +531,23 @@ class _Session:
         raise _SolverError("; ".join(errors))
 
     def _piqp(self, xl, xu):
-        import piqp
-
         q = self.q
         t0 = time.perf_counter()
-        if self.piqp is None:
-            s = piqp.SparseSolver()
+        s = self.piqp
+        if s is None:
+            s = _piqp_mod().SparseSolver()
             s.settings.verbose = False
-            s.settings.eps_abs = 1e-9
-            s.settings.eps_rel = 1e-9
             s.setup(q.P, q.c, q.A, q.b, q.Gm, q.hl, q.hu, xl, xu)
             self.piqp = s
         else:
-            s = self.piqp
             s.update(x_l=xl, x_u=xu)
         status = s.solve()
         self.solve_time += time.perf_counter() - t0
         self.n_solves += 1
-        if status != piqp.PIQP_SOLVED:
+        if status != _piqp_mod().PIQP_SOLVED:
             self.piqp = None
-            raise _SolverError(str(status).split(".")[-1])
-        return np.clip(np.asarray(s.result.x), xl, xu)
+            raise _SolverError(str(status).rsplit(".", 1)[-1])
+        return np.clip(s.result.x, xl, xu)
 
     def _clarabel(self, xl, xu):
         import clarabel
@@ -506,25 +556,23 @@ class _Session:
         t0 = time.perf_counter()
         n = q.n
         eye = sp.identity(n, format="csr")
-        fin_l = np.isfinite(xl)
-        fin_u = np.isfinite(xu)
-        eq_bounds = fin_l & fin_u & (xl == xu)
+        fixed = np.isfinite(xl) & (xl == xu)
+        lo = np.isfinite(xl) & ~fixed
+        up = np.isfinite(xu) & ~fixed
         gl = np.isfinite(q.hl)
         gu = np.isfinite(q.hu)
         Gr = q.Gm.tocsr()
-        blocks_eq = [q.A.tocsr(), eye[eq_bounds]]
-        b_eq = [q.b, xl[eq_bounds]]
-        blocks_in = [-Gr[gl], Gr[gu], -eye[fin_l & ~eq_bounds], eye[fin_u & ~eq_bounds]]
-        b_in = [-q.hl[gl], q.hu[gu], -xl[fin_l & ~eq_bounds], xu[fin_u & ~eq_bounds]]
+        blocks_eq = [q.A.tocsr(), eye[fixed]]
+        b_eq = [q.b, xl[fixed]]
+        blocks_in = [-Gr[gl], Gr[gu], -eye[lo], eye[up]]
+        b_in = [-q.hl[gl], q.hu[gu], -xl[lo], xu[up]]
         Amat = sp.vstack(blocks_eq + blocks_in, format="csc")
         bvec = np.concatenate(b_eq + b_in)
         m_eq = sum(bl.shape[0] for bl in blocks_eq)
-        m_in = Amat.shape[0] - m_eq
-        cones = [clarabel.ZeroConeT(m_eq), clarabel.NonnegativeConeT(m_in)]
+        cones = [clarabel.ZeroConeT(m_eq), clarabel.NonnegativeConeT(Amat.shape[0] - m_eq)]
         cs = clarabel.DefaultSettings()
         cs.verbose = False
-        solver = clarabel.DefaultSolver(sp.triu(q.P, format="csc"), q.c, Amat, bvec, cones, cs)
-        r = solver.solve()
+        r = clarabel.DefaultSolver(sp.triu(q.P, format="csc"), q.c, Amat, bvec, cones, cs).solve()
         self.solve_time += time.perf_counter() - t0
         self.n_solves += 1
         status = str(r.status)
@@ -533,224 +581,224 @@ class _Session:
         return np.clip(np.asarray(r.x), xl, xu)
 
 
+_PIQP = None
+
+
+def _piqp_mod():
+    global _PIQP
+    if _PIQP is None:
+        import piqp
+
+        _PIQP = piqp
+    return _PIQP
+
+
 # --------------------------------------------------------------------------- main entry
 def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountResult:
-    """Optimize one account.  Solver failures give status "failed: ..."; bad input raises."""
+    """Optimize one account.  Solver failures give status "failed: ..."; bad input raises
+    ValueError (``optimize_many`` turns that into a failed result too)."""
     p = _prepare(inp, settings)
+    S = p.S
     if p.V <= 0:
-        res = AccountResult(inp.account_id, "optimal" if p.V == 0 else "failed: account value <= 0",
-                            [])
+        res = AccountResult(inp.account_id,
+                            "optimal" if p.V == 0 else "failed: account value <= 0", [])
         res.value = p.V
         res.cash_post = float(inp.cash)
         return res
     st = settings
+    none = np.zeros(S, dtype=np.int64)
     if _no_trade_is_optimal(p):
-        return _finish(p, st, np.zeros(p.S, dtype=np.int64), np.zeros(p.S, dtype=np.int64),
-                       {}, "optimal", 0, 0.0)
+        return _finish(p, st, none, none, None, "optimal", 0, 0.0)
 
     q = _build_qp(p, st)
     sess = _Session(q, st)
-    L, S = p.L, p.S
+    B, V = p.B, p.V
     oy, og = q.oy, q.og
-    xl, xu = q.xl.copy(), q.xu.copy()
+    xl, xu = q.xl, q.xu
     try:
         z = sess.solve(xl, xu)
-        # --- fix directions where a security is both bought and loss-sold
-        V = p.V
+        x, y = z[:B], z[oy:og]
         tol = max(1.0 / V, 1e-7)  # solver noise: under $1 (or 1e-7 V) is no trade
-        x, y = z[:L], z[oy:og]
-        loss_lot = p.loss & ~p.must_lot
-        loss_sold = np.bincount(p.lot_sec, np.where(loss_lot, x, 0.0), S)
-        has_loss = np.bincount(p.lot_sec, (loss_lot & (xu[:L] > 0)).astype(float), S) > 0
-        can_conflict = has_loss & (xu[oy:og] > 0)
+        bsec = p.b_sec
+        xl, xu = xl.copy(), xu.copy()
+        xub, xuy = xu[:B], xu[oy:og]  # views
+        # (a) trade direction per security: never buy and loss-sell the same security
+        loss_b = p.b_loss & ~p.b_must
+        loss_sold = np.bincount(bsec, x * loss_b, S)
+        can_conflict = (np.bincount(bsec, loss_b, S) > 0) & (xuy > 0)
         conflict = can_conflict & (loss_sold > tol) & (y > tol)
-        if conflict.any():
+        # (b) minimum trade size (not for restriction sales; not next to a conflict, whose
+        #     group is about to be re-balanced through a substitute)
+        sold_d = np.bincount(bsec, x, S) * V
+        bought_d = y * V
+        min_d = np.maximum(st.min_trade_dollars, st.min_trade_shares * p.price)
+        noise = tol * V
+        calm = ~(np.bincount(p.gi, conflict, p.G) > 0)[p.gi]
+        tiny_buy = (bought_d > noise) & (bought_d < min_d) & calm
+        tiny_sell = (sold_d > noise) & (sold_d < min_d) & calm & ~p.must_sec
+        if conflict.any() or tiny_buy.any() or tiny_sell.any():
             sell_side = can_conflict & (loss_sold > tol) & (loss_sold >= y)
             buy_side = can_conflict & ~sell_side
-            xu[oy:og][sell_side] = 0.0
-            freeze = buy_side[p.lot_sec] & loss_lot
-            xu[:L][freeze] = 0.0
-            z = sess.solve(xl, xu)
-        # --- minimum trade size: pin tiny trades to zero and re-solve once
-        x, y = z[:L], z[oy:og]
-        sold = np.bincount(p.lot_sec, x, S) * V
-        bought = y * V
-        min_d = np.maximum(st.min_trade_dollars, st.min_trade_shares * p.price)
-        must_sec = np.bincount(p.lot_sec, p.must_lot.astype(float), S) > 0
-        noise = tol * V
-        tiny_buy = (bought > noise) & (bought < min_d)
-        tiny_sell = (sold > noise) & (sold < min_d) & ~must_sec
-        if tiny_buy.any() or tiny_sell.any():
-            xu[oy:og][tiny_buy] = 0.0
-            xu[:L][tiny_sell[p.lot_sec]] = 0.0
-            xl[:L] = np.minimum(xl[:L], xu[:L])
+            xuy[sell_side | tiny_buy] = 0.0
+            xub[(buy_side[bsec] & loss_b) | tiny_sell[bsec]] = 0.0
+            np.minimum(xl, xu, out=xl)
             z = sess.solve(xl, xu)
     except _SolverError as exc:
-        res = _finish(p, st, np.zeros(S, dtype=np.int64), np.zeros(S, dtype=np.int64), {},
-                      f"failed: {exc}", sess.n_solves, sess.solve_time)
-        res.trades = []
-        return res
-    buy_sh, sell_sh, lots = _round(p, st, z[:L] * p.V, z[oy:og] * p.V, xu[oy:og] > 0)
-    return _finish(p, st, buy_sh, sell_sh, lots, "optimal", sess.n_solves, sess.solve_time)
+        return _finish(p, st, none, none, None, f"failed: {exc}", sess.n_solves,
+                       sess.solve_time)
+    sold_d = np.bincount(p.b_sec, z[:B], S) * V
+    buy_sh, sell_sh, lot_sh = _round(p, st, sold_d, z[oy:og] * V)
+    return _finish(p, st, buy_sh, sell_sh, lot_sh, "optimal", sess.n_solves, sess.solve_time)
 
 
 def _no_trade_is_optimal(p: _Prep) -> bool:
-    """Exact certificate that x = y = 0 solves the (convex) problem."""
-    if p.must_lot.any() or p.c0 < p.creq:
+    """Exact certificate that x = y = 0 solves the (convex) problem: no mandate is active and
+    no single buy or lot sale has a negative directional derivative of the objective."""
+    if p.B and p.b_must.any() or p.c0 < p.creq:
         return False
     Wk = np.bincount(p.ci, p.h0, p.K)
     if len(p.band_k):
         wb = Wk[p.band_k]
-        if np.any(wb < p.band_lo - 1e-12) or np.any(wb > p.band_hi + 1e-12):
+        if (wb < p.band_lo - 1e-12).any() or (wb > p.band_hi + 1e-12).any():
             return False
     ag = np.bincount(p.gi, p.h0, p.G) - p.Tg
-    grad = 2.0 * p.cg * ag[p.gi] + 2.0 * p.ck[p.ci] * (Wk - p.Tk)[p.ci]
+    grad = 2.0 * p.cg * ag[p.gi] + 2.0 * (p.ck * (Wk - p.Tk))[p.ci]
     buy_m = p.kappa - p.rv * p.rho + grad
-    if np.any(buy_m[p.buy_ok] < 0):
+    if (buy_m[p.buy_eff] < 0).any():
         return False
-    sec = p.lot_sec
-    sell_m = p.kappa + p.tax_obj + p.rv * p.rho[sec] - grad[sec]
-    return not np.any(sell_m[p.sell_ok] < 0)
+    bsec = p.b_sec
+    sell_m = p.kappa + p.b_tax + p.rv * p.rho[bsec] - grad[bsec]
+    return not (sell_m < 0).any()
 
 
 # --------------------------------------------------------------------------- rounding
-def _round(p: _Prep, st: OptimizerSettings, x_d: np.ndarray, y_d: np.ndarray, buy_allowed):
-    """Whole shares, minimum size, cash re-check, lot naming.  Returns buy/sell shares and lots."""
+def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray):
+    """Whole shares, minimum size, cash re-check, lot naming.
+
+    Returns buy shares[S], sell shares[S] and shares sold per lot[L] (int64)."""
     S = p.S
     price = p.price
     sec = p.lot_sec
     kap = p.kappa
-    sold = np.bincount(sec, x_d, S)
-    bought = np.where(p.buy_ok, y_d, 0.0)
+    bought = np.where(p.buy_ok, bought, 0.0)
     both = (sold > 0) & (bought > 0)
     if both.any():  # a buy against a same-security sale is pure cost: net them
         m = np.minimum(sold, bought)
         sold = np.where(both, sold - m, sold)
         bought = np.where(both, bought - m, bought)
-    # sellable whole shares per security (lots in rule order take floor(qty) each)
+    # whole shares available to sell per security (each eligible lot gives floor(qty))
     lot_whole = np.where(p.sell_ok, np.floor(p.qty + 1e-9), 0.0)
     avail = np.bincount(sec, lot_whole, S).astype(np.int64)
-    must_sec = np.bincount(sec, p.must_lot.astype(float), S) > 0
+    must_sec = p.must_sec
     sell_sh = np.minimum(np.rint(sold / price), avail).astype(np.int64)
     sell_sh[must_sec] = avail[must_sec]
     buy_sh = np.rint(bought / price).astype(np.int64)
-    buy_sh[~p.buy_ok] = 0
     min_d = st.min_trade_dollars
     min_s = max(int(st.min_trade_shares), 1)
+    small = (sell_sh > 0) & ((sell_sh < min_s) | (sell_sh * price < min_d)) & ~must_sec
+    sell_sh[small] = 0
+    buy_sh[(buy_sh > 0) & ((buy_sh < min_s) | (buy_sh * price < min_d))] = 0
+    sell_sh[buy_sh > 0] = 0  # a security is either bought or sold
 
-    def small(sh):
-        return (sh > 0) & ((sh < min_s) | (sh * price < min_d))
-
-    sell_sh[small(sell_sh) & ~must_sec] = 0
-    buy_sh[small(buy_sh)] = 0
-    # a security is either bought or sold
-    sell_sh[buy_sh > 0] = 0
-
-    # cash re-check (ticket costs included)
+    # cash re-check (ticket costs included): trim buys, then sell more
     V = p.V
-    cash0 = p.c0 * V
-    creq = p.creq * V
     tick = st.ticket_cost
-
-    def cash_after():
-        sv = float(sell_sh @ price)
-        bv = float(buy_sh @ price)
-        n = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh))
-        return cash0 + (1 - kap) * sv - (1 + kap) * bv - tick * n
-
-    deficit = creq - cash_after()
+    sv = float(sell_sh @ price)
+    bv = float(buy_sh @ price)
+    n_lines = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh))
+    deficit = p.creq * V - (p.c0 * V + (1 - kap) * sv - (1 + kap) * bv - tick * n_lines)
     if deficit > 1e-6:
-        # (a) trim buys, largest first
-        for s in np.argsort(-(buy_sh * price)):
-            if deficit <= 1e-6 or buy_sh[s] == 0:
-                break
-            need = int(math.ceil(deficit / ((1 + kap) * price[s]) - 1e-9))
-            new = buy_sh[s] - need
-            if new <= 0 or new < min_s or new * price[s] < min_d:
-                new = 0
-            freed = (buy_sh[s] - new) * price[s] * (1 + kap) + (tick if new == 0 else 0.0)
-            buy_sh[s] = new
-            deficit -= freed
-        # (b) sell more: existing sales first (largest first), then the most overweight groups
-        if deficit > 1e-6:
-            room = avail - sell_sh
-            cand = np.flatnonzero((room > 0) & (buy_sh == 0))
-            if len(cand):
-                over = (np.bincount(p.gi, p.h0, p.G) - p.Tg)[p.gi]
-                key = np.where(sell_sh[cand] > 0, 1e12 + sell_sh[cand] * price[cand], over[cand])
-                for s in cand[np.argsort(-key)]:
-                    if deficit <= 1e-6:
-                        break
-                    new_line = sell_sh[s] == 0
-                    need = int(math.ceil((deficit + (tick if new_line else 0.0))
-                                         / ((1 - kap) * price[s]) - 1e-9))
-                    if new_line:
-                        need = max(need, min_s, int(math.ceil(min_d / price[s] - 1e-9)))
-                    add = min(need, int(room[s]))
-                    if new_line and (add < min_s or add * price[s] < min_d) and add < room[s]:
-                        continue
-                    sell_sh[s] += add
-                    deficit -= add * price[s] * (1 - kap) - (tick if new_line else 0.0)
+        deficit = _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
 
     # lots: losses first, then highest basis == highest unit cost first; eligible lots only
-    lots: dict[int, tuple[tuple[str, int], ...]] = {}
-    sells = np.flatnonzero(sell_sh)
-    if len(sells):
-        order = np.lexsort((-p.cost, sec))
-        sec_sorted = sec[order]
-        starts = np.searchsorted(sec_sorted, sells, side="left")
-        ends = np.searchsorted(sec_sorted, sells, side="right")
-        lot_ids = p.inp.lot_id
-        for s, a, b in zip(sells.tolist(), starts.tolist(), ends.tolist()):
-            left = int(sell_sh[s])
-            out = []
-            for li in order[a:b].tolist():
-                if left <= 0:
-                    break
-                take = min(left, int(lot_whole[li]))
-                if take > 0:
-                    out.append((str(lot_ids[li]), take))
-                    left -= take
-            lots[s] = tuple(out)
-    return buy_sh, sell_sh, lots
+    lot_sh = np.zeros(p.L, dtype=np.int64)
+    if sell_sh.any():
+        elig = np.flatnonzero((lot_whole > 0) & (sell_sh[sec] > 0))
+        order = elig[np.lexsort((-p.cost[elig], sec[elig]))]
+        ss = sec[order]
+        ws = lot_whole[order]
+        cs = np.cumsum(ws)
+        first = np.searchsorted(ss, ss, side="left")
+        before = cs - ws - (cs[first] - ws[first])  # shares of the same security ahead
+        lot_sh[order] = np.clip(sell_sh[ss] - before, 0, ws)
+    return buy_sh, sell_sh, lot_sh
+
+
+def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
+    price = p.price
+    kap = p.kappa
+    tick = st.ticket_cost
+    # (a) trim buys, largest first
+    for s in np.argsort(-(buy_sh * price)).tolist():
+        if deficit <= 1e-6 or buy_sh[s] == 0:
+            break
+        need = int(math.ceil(deficit / ((1 + kap) * price[s]) - 1e-9))
+        new = buy_sh[s] - need
+        if new <= 0 or new < min_s or new * price[s] < min_d:
+            new = 0
+        deficit -= (buy_sh[s] - new) * price[s] * (1 + kap) + (tick if new == 0 else 0.0)
+        buy_sh[s] = new
+    if deficit <= 1e-6:
+        return deficit
+    # (b) sell more: securities already sold first (largest first), then the most overweight
+    room = avail - sell_sh
+    cand = np.flatnonzero((room > 0) & (buy_sh == 0))
+    if not len(cand):
+        return deficit
+    over = (np.bincount(p.gi, p.h0, p.G) - p.Tg)[p.gi]
+    key = np.where(sell_sh[cand] > 0, 1e12 + sell_sh[cand] * price[cand], over[cand])
+    for s in cand[np.argsort(-key)].tolist():
+        if deficit <= 1e-6:
+            break
+        new_line = sell_sh[s] == 0
+        extra = tick if new_line else 0.0
+        need = int(math.ceil((deficit + extra) / ((1 - kap) * price[s]) - 1e-9))
+        if new_line:
+            need = max(need, min_s, int(math.ceil(min_d / price[s] - 1e-9)))
+        add = min(need, int(room[s]))
+        if new_line and (add < min_s or add * price[s] < min_d):
+            continue
+        sell_sh[s] += add
+        deficit -= add * price[s] * (1 - kap) - extra
+    return deficit
 
 
 # --------------------------------------------------------------------------- score
-def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lots, status, n_solves, solve_time):
+def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_solves,
+            solve_time) -> AccountResult:
     inp = p.inp
     V = p.V
     price = p.price
-    kap = p.kappa
-    S = p.S
-    # realized gains / tax per sold lot
-    lot_index = {}
-    sold_lot_sh = np.zeros(p.L)
-    if lots:
-        lot_index = {str(l): i for i, l in enumerate(inp.lot_id)} if len(lots) else {}
-        for s, pairs in lots.items():
-            for lid, sh in pairs:
-                sold_lot_sh[lot_index[lid]] += sh
-    lot_px = price[p.lot_sec]
-    gain = sold_lot_sh * (lot_px - p.cost)
-    tax = sold_lot_sh * lot_px * p.tax_true
-    tax_cost = float(tax[tax > 0].sum())
-    harvest = float(-tax[tax < 0].sum())
     sell_val = sell_sh * price
     buy_val = buy_sh * price
-    traded = float(sell_val.sum() + buy_val.sum())
+    sv = float(sell_val.sum())
+    bv = float(buy_val.sum())
+    traded = sv + bv
     n_lines = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh))
-    trading_cost = kap * traded + st.ticket_cost * n_lines
+    trading_cost = p.kappa * traded + st.ticket_cost * n_lines
     w0 = p.h0
-    w1 = w0 + (buy_val - sell_val) / V
-    te0 = _te2_plain(p, w0, st)
-    te1 = _te2_plain(p, w1, st) if n_lines else te0
-    drift = p.lam * V * (te0 - te1) / st.te_ref
-    rating = p.rv * float(p.rho @ (buy_val - sell_val))
-    score = drift + harvest + rating - trading_cost - tax_cost
-    cash_post = p.c0 * V + float(sell_val.sum()) - float(buy_val.sum()) - trading_cost
-    creq = p.creq * V
+    te0 = _te2(p, w0)
     Wk0 = np.bincount(p.ci, w0, p.K)
-    Wk1 = np.bincount(p.ci, w1, p.K) if n_lines else Wk0
+    creq = p.creq * V
+    cash_post = p.c0 * V + sv - bv - trading_cost
+    if n_lines:
+        lot_px = price[p.lot_sec]
+        sold_val = lot_sh * lot_px
+        gain = float(lot_sh @ (lot_px - p.cost))
+        tax = sold_val * p.tax_true
+        tax_cost = float(tax[tax > 0].sum())
+        harvest = float(-tax[tax < 0].sum())
+        w1 = w0 + (buy_val - sell_val) / V
+        te1 = _te2(p, w1)
+        Wk1 = np.bincount(p.ci, w1, p.K)
+        rating = p.rv * float(p.rho @ (buy_val - sell_val))
+        trades = _trade_lines(p, buy_sh, sell_sh, lot_sh, Wk0)
+        largest = float(max(sell_val.max(), buy_val.max()))
+    else:
+        gain = tax_cost = harvest = rating = largest = 0.0
+        te1, Wk1, trades = te0, Wk0, []
+    drift = p.lam * V * (te0 - te1) / st.te_ref
+    score = drift + harvest + rating - trading_cost - tax_cost
     classes = [str(c) for c in p.classes]
     cw_pre = dict(zip(classes, Wk0.tolist()))
     cw_pre["CASH"] = p.c0
@@ -758,72 +806,88 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lots, status, n_so
     cw_post["CASH"] = cash_post / V
     ctg = dict(zip(classes, p.Tk.tolist()))
     ctg["CASH"] = float(inp.model_cash_w)
-
-    trades: list[TradeLine] = []
-    if n_lines:
-        trades = _trade_lines(p, buy_sh, sell_sh, lots, sold_lot_sh, Wk0, creq)
-    res = AccountResult(
+    short = creq - cash_post
+    return AccountResult(
         account_id=inp.account_id, status=status, trades=trades,
         drift_benefit=drift, harvest_benefit=harvest, rating_benefit=rating,
         trading_cost=trading_cost, tax_cost=tax_cost, score=score, score_bps=score / V * 1e4,
         te_pre=math.sqrt(max(te0, 0.0)), te_post=math.sqrt(max(te1, 0.0)),
-        turnover=traded / V, realized_gain=float(gain.sum()), realized_tax=tax_cost - harvest,
-        largest_trade=float(max(sell_val.max(initial=0.0), buy_val.max(initial=0.0))),
+        turnover=traded / V, realized_gain=gain, realized_tax=tax_cost - harvest,
+        largest_trade=largest,
         class_weights_pre=cw_pre, class_weights_post=cw_post, class_targets=ctg,
         value=V, cash_post=cash_post, cash_required=creq,
-        cash_shortfall=max(0.0, creq - cash_post) if n_lines or p.c0 < p.creq else 0.0,
+        cash_shortfall=short if short > 0.005 else 0.0,
         n_solves=n_solves, solve_time=solve_time,
     )
-    if res.cash_shortfall < 0.005:
-        res.cash_shortfall = 0.0
-    return res
 
 
-def _trade_lines(p, buy_sh, sell_sh, lots, sold_lot_sh, Wk0, creq):
+def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
+    """Order lines with lots and reasons (precedence: restriction, band, harvest, cash, drift)."""
     inp = p.inp
     price = p.price
-    syms = inp.symbols
     S = p.S
-    must_sec = np.bincount(p.lot_sec, p.must_lot.astype(float), S) > 0
-    lo = np.full(p.K, -_INF)
-    hi = np.full(p.K, _INF)
-    if len(p.band_k):
-        lo[p.band_k] = p.band_lo
-        hi[p.band_k] = p.band_hi
-    over_band = (Wk0 > hi + 1e-9)[p.ci]
-    under_band = (Wk0 < lo - 1e-9)[p.ci]
-    harvest_lot = (sold_lot_sh > 0) & p.candidate & (p.tax_true < 0)
-    harvest_sec = np.bincount(p.lot_sec, harvest_lot.astype(float), S) > 0
-    harvest_grp = np.bincount(p.gi, harvest_sec.astype(float), p.G) > 0
-    reason = np.full(S, "drift", dtype=object)
     sell = sell_sh > 0
     buy = buy_sh > 0
-    reason[buy & harvest_grp[p.gi]] = "harvest"
-    reason[sell & harvest_sec] = "harvest"
-    reason[buy & under_band] = "band"
-    reason[sell & over_band] = "band"
-    # cash: sales (not otherwise explained) that raise the cash requirement
-    # only cash requests count here; a shortfall against the model cash weight is drift
-    deficit = min(float(inp.cash_needed), creq - p.c0 * p.V)
-    deficit -= float((sell_sh * price)[must_sec].sum())
+    traded = np.flatnonzero(sell | buy)
+    reason = np.full(S, "drift", dtype=object)
+    # harvest: a sale that realizes a harvest-candidate loss, and buys in the same group
+    harvest_lot = (lot_sh > 0) & p.candidate & (p.tax_true < 0)
+    if harvest_lot.any():
+        harvest_sec = np.bincount(p.lot_sec, harvest_lot, S) > 0
+        harvest_grp = np.bincount(p.gi, harvest_sec, p.G) > 0
+        reason[buy & harvest_grp[p.gi]] = "harvest"
+        reason[harvest_sec & sell] = "harvest"
+    # cash: other sales that raise the cash requests (a shortfall against the model cash
+    # weight alone is drift)
+    deficit = min(float(inp.cash_needed), (p.creq - p.c0) * p.V)
+    deficit -= float((sell_sh * price)[p.must_sec].sum())
     if deficit > 0:
-        cand = np.flatnonzero(sell & ~must_sec & (reason == "drift"))
+        cand = np.flatnonzero(sell & ~p.must_sec & (reason == "drift"))
         vals = sell_sh[cand] * price[cand]
-        for s, v in zip(cand[np.argsort(-vals)].tolist(), np.sort(vals)[::-1].tolist()):
+        order = np.argsort(-vals)
+        for s, v in zip(cand[order].tolist(), vals[order].tolist()):
             if deficit <= 0:
                 break
             reason[s] = "cash"
             deficit -= v
-    reason[sell & must_sec] = "restriction"
+    # band: trades that move a class from outside its band toward it
+    if len(p.band_k):
+        wb = Wk0[p.band_k]
+        over = np.zeros(p.K, dtype=bool)
+        under = np.zeros(p.K, dtype=bool)
+        over[p.band_k] = wb > p.band_hi + 1e-9
+        under[p.band_k] = wb < p.band_lo - 1e-9
+        reason[sell & over[p.ci]] = "band"
+        reason[buy & under[p.ci]] = "band"
+    reason[sell & p.must_sec] = "restriction"
+
+    syms = inp.symbols
+    sec = p.lot_sec
+    lots_of = {}
+    sold_lots = np.flatnonzero(lot_sh)
+    if len(sold_lots):
+        # lots in naming order (highest unit cost first), grouped by security
+        sold_lots = sold_lots[np.lexsort((-p.cost[sold_lots], sec[sold_lots]))]
+        ls = sec[sold_lots]
+        cut = (np.flatnonzero(ls[1:] != ls[:-1]) + 1).tolist()
+        ids = [str(i) for i in np.asarray(inp.lot_id)[sold_lots].tolist()]
+        pairs = list(zip(ids, lot_sh[sold_lots].tolist()))
+        for s0, a, b in zip(ls[[0] + cut].tolist(), [0] + cut, cut + [len(pairs)]):
+            lots_of[s0] = tuple(pairs[a:b])
     out = []
-    for s in np.flatnonzero(sell | buy).tolist():
-        px = float(price[s])
-        if sell_sh[s] > 0:
-            sh = int(sell_sh[s])
-            out.append(TradeLine(str(syms[s]), "SELL", sh, px, sh * px, lots.get(s, ()), reason[s]))
+    px_l = price[traded].tolist()
+    sym_l = [str(v) for v in np.asarray(syms)[traded].tolist()]
+    sell_l = sell_sh[traded].tolist()
+    buy_l = buy_sh[traded].tolist()
+    why = reason[traded].tolist()
+    for j, s in enumerate(traded.tolist()):
+        px = px_l[j]
+        if sell_l[j] > 0:
+            sh = sell_l[j]
+            out.append(TradeLine(sym_l[j], "SELL", sh, px, sh * px, lots_of.get(s, ()), why[j]))
         else:
-            sh = int(buy_sh[s])
-            out.append(TradeLine(str(syms[s]), "BUY", sh, px, sh * px, (), reason[s]))
+            sh = buy_l[j]
+            out.append(TradeLine(sym_l[j], "BUY", sh, px, sh * px, (), why[j]))
     return out
 
 
@@ -831,15 +895,15 @@ def optimize_many(inputs: Iterable[AccountInput], settings: OptimizerSettings,
                   progress: Callable[[int], None] | None = None) -> list[AccountResult]:
     """Optimize accounts in order; never raises for one account (status "failed: ...").
 
-    ``progress(done)`` is called after every account.  Run chunks of accounts through an
-    executor (process pool) for parallelism; each worker process does its own solves.
+    ``progress(done)`` is called after every account.  Parallelism: hand chunks of accounts
+    to an executor's workers (each worker process calls this on its chunk).
     """
     out = []
     for i, inp in enumerate(inputs, 1):
         try:
             res = optimize_account(inp, settings)
         except Exception as exc:  # noqa: BLE001 - one bad account never stops the book
-            res = AccountResult(getattr(inp, "account_id", "?"),
+            res = AccountResult(str(getattr(inp, "account_id", "?")),
                                 f"failed: {type(exc).__name__}: {exc}", [])
         out.append(res)
         if progress is not None:
@@ -870,8 +934,8 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
     short = cp.Variable(nonneg=True)
     cons = [x >= 0, x <= np.where(p.sell_ok, p.lot_val, 0.0), y >= 0,
             cash + short >= p.creq, short <= max(0.0, p.creq - min(0.0, p.c0))]
-    if (~p.buy_ok).any():
-        cons.append(y[np.flatnonzero(~p.buy_ok)] == 0)
+    if (~p.buy_eff).any():
+        cons.append(y[np.flatnonzero(~p.buy_eff)] == 0)
     if p.must_lot.any():
         mi = np.flatnonzero(p.must_lot)
         cons.append(x[mi] == p.lot_val[mi])
