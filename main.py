@@ -107,6 +107,76 @@ def cmd_overrides(args) -> int:
     return 0
 
 
+def cmd_approve(args) -> int:
+    from engine.review import decide
+
+    d = decide(_engine(args), args.accounts, approve=not args.reject, user=args.user)
+    verb = "rejected" if args.reject else "approved"
+    print(f"{verb} {len(d.approved or d.rejected):,} account(s)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from engine.exporter import export_batch
+    from engine.tasks import StderrProgress, TaskState
+
+    bar = StderrProgress()
+    res = export_batch(_engine(args), args.out, formats=args.format.split(","), user=args.user,
+                       state=TaskState(bar))
+    bar.done()
+    if res is None:
+        print("nothing to export: no approved trade is waiting")
+        return 0
+    print(f"batch {res.batch_id}: {res.n_lines:,} order lines, {res.n_trades:,} trades, "
+          f"{res.n_accounts:,} accounts")
+    for path, digest in res.files:
+        print(f"  {path}" + (f"  sha256 {digest}" if digest else ""))
+    if res.skipped_stale:
+        print(f"  {res.skipped_stale:,} approved trade(s) of a stale run were not exported: run again",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_manual(args) -> int:
+    from engine.manual import ManualTrade, enter_manual_trades
+
+    trades = []
+    for spec in args.trade:
+        parts = spec.split(":")
+        if len(parts) not in (3, 4) or not parts[2].isdigit():
+            raise_refused(f"--trade {spec!r}: expected SIDE:SYMBOL:QUANTITY[:LOT]")
+        trades.append(ManualTrade(parts[1], parts[0].upper(), int(parts[2]), parts[3] if len(parts) == 4 else None))
+    ids = enter_manual_trades(_engine(args), args.account, trades, user=args.user, request_id=args.request)
+    print(f"entered {len(ids)} manual trade(s) for {args.account}: they go into the next export")
+    return 0
+
+
+def raise_refused(msg: str):
+    from engine.tasks import RefusedError
+
+    raise RefusedError(msg)
+
+
+def cmd_audit(args) -> int:
+    from storage import repo
+
+    with _engine(args).connect() as conn:
+        df = repo.audit_frame(conn, since=args.since)
+    if args.account:
+        df = df[df["account_id"] == args.account]
+    if not len(df):
+        print("no audit entries")
+        return 0
+    for r in df.itertuples(index=False):
+        what = " ".join(x for x in (r.account_id, r.symbol) if isinstance(x, str))
+        before = r.before if isinstance(r.before, str) else ""
+        after = r.after if isinstance(r.after, str) else ""
+        change = f"  {before or '{}'} -> {after or '{}'}" if before or after else ""
+        detail = r.detail if isinstance(r.detail, str) else ""
+        print(f"{r.at:%Y-%m-%d %H:%M:%S}  {r.username:<12} {r.action:<20} {what:<16} {detail}{change}")
+    return 0
+
+
 def cmd_migrate(args) -> int:
     from storage.db import current_revision, describe
 
@@ -148,6 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("report", cmd_report, "one CSV row per account of the latest run")
     sp.add_argument("--out", required=True)
+
+    sp = add("approve", cmd_approve, "approve (or reject) the latest run's proposals of these accounts")
+    sp.add_argument("accounts", nargs="+")
+    sp.add_argument("--reject", action="store_true")
+
+    sp = add("export", cmd_export, "one batch of every approved, not yet exported trade")
+    sp.add_argument("--out", required=True, help="folder for the batch files")
+    sp.add_argument("--format", default="csv,fix", help="comma-separated: csv,fix,xlsx (default csv,fix)")
+
+    sp = add("manual", cmd_manual, "enter manual trades for an account (e.g. a suspended cash-out)")
+    sp.add_argument("account")
+    sp.add_argument("--trade", action="append", required=True, help="SIDE:SYMBOL:QUANTITY[:LOT], repeatable")
+    sp.add_argument("--request", help="the cash request these trades handle")
+
+    sp = add("audit", cmd_audit, "print the audit log")
+    sp.add_argument("--since", type=_date)
+    sp.add_argument("--account")
 
     sp = add("hold", cmd_hold, "hold an account (manual override)")
     sp.add_argument("account")

@@ -350,6 +350,10 @@ def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: s
     status = np.full(n, "NONE", dtype=object)
     detail = [None] * n
     mandate_now = acc["mandate_now"].to_numpy(bool)
+    restricted_held = acc["restricted_held"].to_numpy(object)
+    hold_df = extras["holdings"]
+    hold_df = hold_df[hold_df["account_id"].isin(set(results))] if len(results) else hold_df.iloc[:0]
+    held_qty = dict(zip(zip(hold_df["account_id"], hold_df["symbol"]), hold_df["quantity"]))
     mandates = acc["mandates"].to_numpy(object)
     for a, r in results.items():
         i = pos[a]
@@ -376,8 +380,14 @@ def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: s
             f.append("LARGE_TRADE")
         flags[i] = ";".join(f)
         detail[i] = {"class_weights_pre": r.class_weights_pre, "class_weights_post": r.class_weights_post,
-                     "class_targets": r.class_targets, "cash_post": r.cash_post,
-                     "cash_required": r.cash_required, "cash_shortfall": r.cash_shortfall}
+                     "class_targets": r.class_targets, "class_bands": builder.bands.get(a, {}),
+                     "cash_post": r.cash_post, "cash_required": r.cash_required,
+                     "cash_shortfall": r.cash_shortfall, "cash_needed": float(acc["cash_needed"].iat[i]),
+                     "must_sell": {sym: held_qty.get((a, sym), 0.0)
+                                   for sym in (restricted_held[i].split(";") if restricted_held[i] else [])
+                                   if sym not in ov.freeze},
+                     "frozen": sorted(ov.freeze),
+                     "no_buy": sorted(builder.restricted.get(a, set()) | builder.loss_sold.get(a, set()))}
         if mandate_now[i] and r.trades:
             category[i] = "MANDATE"
             reasons[i].extend(f"MANDATE:{k}" for k in mandates[i].split(";")

@@ -1,0 +1,205 @@
+"""Manual trades for suspended accounts (the URGENT cash-out queue).
+
+An operator enters order lines for one account; they are checked against what the custodian
+holds (never more than held), unknown symbols are a warning (that is why the account is
+suspended), and they go into the next batch as category MANUAL with who entered them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select
+
+from engine.review import allocate_lots
+from engine.tasks import RefusedError, current_user
+from storage import models as m
+from storage import repo
+from storage.bulk import insert_frame, read_frame
+
+
+@dataclass(frozen=True)
+class ManualTrade:
+    symbol: str
+    side: str
+    quantity: int
+    lot_id: str | None = None
+
+
+@dataclass
+class ManualCheck:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    cash_raised: float = 0.0
+    cash_requested: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def manual_context(engine: Engine, account_id: str) -> dict:
+    """What the manual-trade dialog shows: the account, its holdings, lots and cash requests."""
+    with engine.connect() as conn:
+        return _context(conn, account_id)
+
+
+def _context(conn, account_id: str) -> dict:
+    snap = repo.snapshot_info(conn)
+    if snap is None:
+        raise RefusedError("no book imported yet")
+    a = m.Account.__table__
+    acc = conn.execute(select(a).where(a.c.snapshot_id == snap.id, a.c.account_id == account_id)).mappings().first()
+    if acc is None:
+        raise RefusedError(f"account {account_id} is not in the book as of {snap.as_of}")
+    lots = read_frame(conn, select(m.Lot.lot_id, m.Lot.symbol, m.Lot.quantity, m.Lot.unit_cost,
+                                   m.Lot.acquired_date)
+                      .where(m.Lot.snapshot_id == snap.id, m.Lot.account_id == account_id)
+                      .order_by(m.Lot.symbol, m.Lot.lot_id))
+    pos = read_frame(conn, select(m.CustodianPosition.symbol, m.CustodianPosition.quantity).where(
+        m.CustodianPosition.snapshot_id == snap.id, m.CustodianPosition.account_id == account_id))
+    syms = sorted(set(lots["symbol"]) | set(pos["symbol"]))
+    prices = dict(conn.execute(select(m.Security.symbol, m.Security.price).where(
+        m.Security.snapshot_id == snap.id, m.Security.symbol.in_(syms))).all()) if syms else {}
+    lot_q = lots.groupby("symbol")["quantity"].sum() if len(lots) else pd.Series(dtype=float)
+    cus_q = pos.set_index("symbol")["quantity"] if len(pos) else pd.Series(dtype=float)
+    has_custodian = conn.execute(select(m.CustodianPosition.account_id).where(
+        m.CustodianPosition.snapshot_id == snap.id).limit(1)).first() is not None
+    hold = pd.DataFrame({"symbol": syms})
+    hold["lot_qty"] = hold["symbol"].map(lot_q).fillna(0.0).astype(float)
+    hold["custodian_qty"] = (hold["symbol"].map(cus_q).fillna(0.0).astype(float) if has_custodian
+                             else hold["lot_qty"])
+    hold["price"] = hold["symbol"].map(lambda s: prices.get(s)).astype(float)
+    hold["value"] = hold["custodian_qty"] * hold["price"]
+    cr = m.CashRequest.__table__
+    cs = m.CashRequestState.__table__
+    req = read_frame(conn, select(cr.c.request_id, cr.c.amount, cr.c.due_date, cr.c.priority, cr.c.note,
+                                  cs.c.status).select_from(cr.outerjoin(cs, cs.c.request_id == cr.c.request_id))
+                     .where(cr.c.snapshot_id == snap.id, cr.c.account_id == account_id))
+    if len(req):
+        req["status"] = req["status"].fillna("open")
+    pending = read_frame(conn, select(m.Trade.symbol, m.Trade.side, m.Trade.quantity).where(
+        m.Trade.account_id == account_id, m.Trade.category == "MANUAL", m.Trade.batch_id.is_(None),
+        m.Trade.status == "APPROVED"))
+    return {"snapshot_id": snap.id, "as_of": snap.as_of, "account": dict(acc), "holdings": hold,
+            "lots": lots, "requests": req, "prices": prices, "pending": pending}
+
+
+def _check(ctx: dict, trades: list[ManualTrade]) -> ManualCheck:
+    res = ManualCheck()
+    hold = ctx["holdings"].set_index("symbol")
+    lots = ctx["lots"]
+    prices = ctx["prices"]
+    req = ctx["requests"]
+    if len(req):
+        res.cash_requested = float(req[req["status"] != "filled"]["amount"].sum())
+    if not trades:
+        res.errors.append("enter at least one trade")
+        return res
+    sold: dict[str, float] = {}
+    pend = ctx["pending"]
+    for sym, q in pend[pend["side"] == "SELL"].groupby("symbol")["quantity"].sum().items() if len(pend) else []:
+        sold[sym] = float(q)
+    buys_value = 0.0
+    for n, t in enumerate(trades, 1):
+        sym = (t.symbol or "").strip().upper()
+        where = f"line {n} ({t.side} {t.quantity} {sym or '?'})"
+        if not sym:
+            res.errors.append(f"{where}: a symbol is required")
+            continue
+        if t.side not in ("BUY", "SELL"):
+            res.errors.append(f"{where}: side must be BUY or SELL")
+            continue
+        if not isinstance(t.quantity, (int, np.integer)) or t.quantity <= 0:
+            res.errors.append(f"{where}: quantity must be a whole number of shares above 0")
+            continue
+        price = prices.get(sym)
+        if sym not in prices:
+            res.warnings.append(f"{where}: {sym} is not in the security master; no price to estimate cash")
+        elif price is None or pd.isna(price):
+            res.warnings.append(f"{where}: {sym} has no price; cash estimate leaves it out")
+        px = 0.0 if price is None or pd.isna(price) else float(price)
+        if t.side == "SELL":
+            held = float(hold["custodian_qty"].get(sym, 0.0)) if sym in hold.index else 0.0
+            sold[sym] = sold.get(sym, 0.0) + t.quantity
+            if sold[sym] > held + 1e-9:
+                res.errors.append(f"{where}: sells {sold[sym]:,.0f} {sym} in all but the custodian holds {held:,.0f}")
+            if t.lot_id:
+                lot = lots[(lots["lot_id"] == t.lot_id) & (lots["symbol"] == sym)]
+                if not len(lot):
+                    res.errors.append(f"{where}: lot {t.lot_id} does not hold {sym}")
+                elif t.quantity > float(lot["quantity"].iloc[0]) + 1e-9:
+                    res.errors.append(f"{where}: lot {t.lot_id} holds only {float(lot['quantity'].iloc[0]):,.0f}")
+            res.cash_raised += t.quantity * px
+        else:
+            res.cash_raised -= t.quantity * px
+            buys_value += t.quantity * px
+    cash = float(ctx["account"]["cash"])
+    if buys_value and cash + res.cash_raised < -0.005:
+        res.errors.append(f"buys overspend cash: ${-(cash + res.cash_raised):,.2f} short")
+    return res
+
+
+def check_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrade]) -> ManualCheck:
+    with engine.connect() as conn:
+        return _check(_context(conn, account_id), trades)
+
+
+def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrade], *, user: str | None = None,
+                        request_id: str | None = None) -> list[int]:
+    """Record the trades (category MANUAL, approved by entering them) for the next batch."""
+    user = current_user(user)
+    with engine.begin() as conn:
+        ctx = _context(conn, account_id)
+        chk = _check(ctx, trades)
+        if chk.errors:
+            raise RefusedError(f"manual trades for {account_id} refused:\n  " + "\n  ".join(chk.errors))
+        now = repo.now()
+        rows = []
+        for t in trades:
+            sym = t.symbol.strip().upper()
+            px = ctx["prices"].get(sym)
+            px = None if px is None or pd.isna(px) else float(px)
+            lots = None
+            if t.side == "SELL":
+                if t.lot_id:
+                    lots = f"{t.lot_id}:{t.quantity}"
+                elif px is not None:
+                    alloc = allocate_lots(ctx["lots"][ctx["lots"]["symbol"] == sym], t.quantity, px)
+                    if sum(q for _, q in alloc) == t.quantity:
+                        lots = ";".join(f"{l}:{q}" for l, q in alloc)
+            rows.append({"proposal_id": None, "snapshot_id": ctx["snapshot_id"], "account_id": account_id,
+                         "custodian": ctx["account"]["custodian"], "symbol": sym, "side": t.side,
+                         "quantity": int(t.quantity), "est_price": px,
+                         "est_value": None if px is None else px * t.quantity, "lots": lots,
+                         "category": "MANUAL", "reason": f"manual: entered by {user}"
+                         + (f" for cash request {request_id}" if request_id else ""),
+                         "status": "APPROVED", "created_by": user, "created_at": now})
+        first = conn.execute(select(m.Trade.id).order_by(m.Trade.id.desc()).limit(1)).scalar() or 0
+        insert_frame(conn, m.Trade.__table__, pd.DataFrame(rows))
+        ids = [r[0] for r in conn.execute(select(m.Trade.id).where(
+            m.Trade.id > first, m.Trade.account_id == account_id, m.Trade.category == "MANUAL",
+            m.Trade.created_at == now).order_by(m.Trade.id))]
+        for r, tid in zip(rows, ids):
+            repo.audit(conn, user, "MANUAL_TRADE", account_id=account_id, symbol=r["symbol"],
+                       detail=f"trade {tid}: {r['side']} {r['quantity']:,} {r['symbol']}",
+                       after={k: r[k] for k in ("side", "quantity", "est_price", "lots")}, at=now)
+        req = ctx["requests"]
+        handle = [request_id] if request_id else (
+            list(req[(req["priority"] == "high") & (req["status"] == "open")]["request_id"]) if len(req) else [])
+        for rid in handle:
+            _set_request_state(conn, rid, account_id, "handling", user, None)
+            repo.audit(conn, user, "CASH_REQUEST_HANDLING", account_id=account_id, detail=rid,
+                       after={"status": "handling"}, at=now)
+    return ids
+
+
+def _set_request_state(conn, request_id: str, account_id: str, status: str, user: str, batch_id) -> None:
+    t = m.CashRequestState.__table__
+    exists = conn.execute(select(t.c.request_id).where(t.c.request_id == request_id)).first()
+    values = {"status": status, "updated_at": repo.now(), "updated_by": user, "batch_id": batch_id}
+    if exists:
+        conn.execute(t.update().where(t.c.request_id == request_id).values(**values))
+    else:
+        conn.execute(insert(t).values(request_id=request_id, account_id=account_id, **values))

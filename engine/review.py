@@ -1,0 +1,235 @@
+"""Review decisions on a run's proposals: approve, reject, edit a trade — with the checks.
+
+State machine per proposal (category MANDATE or SCORE):
+    auto   → APPROVED by the run itself
+    review → PROPOSED → APPROVED | REJECTED (a reviewer may change their mind until export)
+    edit   → the proposal goes (back) to PROPOSED and needs an approval
+A proposal of a run that is not the latest of the latest book is stale: refused.
+Every decision is audited with the user; the version column catches concurrent changes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select, update
+
+from engine.tasks import RefusedError, current_user
+from storage import models as m
+from storage import repo
+from storage.bulk import read_frame
+
+P = m.Proposal.__table__
+T = m.Trade.__table__
+TRADING = ("MANDATE", "SCORE")
+
+
+@dataclass(frozen=True)
+class Decision:
+    approved: list[str]
+    rejected: list[str]
+
+
+def latest_run(conn) -> tuple[int, int]:
+    """(run_id, snapshot_id) of the newest finished run; refuses if none."""
+    r = m.Run.__table__
+    row = conn.execute(select(r.c.id, r.c.snapshot_id).where(r.c.status == "done")
+                       .order_by(r.c.id.desc()).limit(1)).first()
+    if row is None:
+        raise RefusedError("no run yet: run the workflow first")
+    return row[0], row[1]
+
+
+def check_not_stale(conn, run_id: int) -> None:
+    r = m.Run.__table__
+    run = conn.execute(select(r.c.id, r.c.snapshot_id, r.c.as_of).where(r.c.id == run_id)).first()
+    snap = repo.snapshot_info(conn)
+    if snap is not None and run.snapshot_id != snap.id:
+        raise RefusedError(f"run {run_id} was made on the book as of {run.as_of} (snapshot {run.snapshot_id}); "
+                           f"a newer book (snapshot {snap.id}, as of {snap.as_of}) was imported since: "
+                           "run the workflow again")
+    newest = conn.execute(select(func.max(r.c.id)).where(r.c.status == "done")).scalar()
+    if newest != run_id:
+        raise RefusedError(f"run {run_id} is superseded by run {newest}: review the newest run")
+
+
+def _exported(conn, proposal_ids) -> set[int]:
+    if not proposal_ids:
+        return set()
+    return {r[0] for r in conn.execute(select(T.c.proposal_id).distinct().where(
+        T.c.proposal_id.in_(list(proposal_ids)), T.c.batch_id.is_not(None)))}
+
+
+def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user: str | None = None,
+           run_id: int | None = None, expected_versions: dict[str, int] | None = None) -> Decision:
+    """Approve (or reject) the proposals of ``account_ids`` in the latest run, in one transaction."""
+    user = current_user(user)
+    action, status = ("APPROVE", "APPROVED") if approve else ("REJECT", "REJECTED")
+    ids = list(dict.fromkeys(account_ids))
+    if not ids:
+        raise RefusedError("no accounts given")
+    with engine.begin() as conn:
+        run_id = run_id or latest_run(conn)[0]
+        check_not_stale(conn, run_id)
+        rows = read_frame(conn, select(P.c.id, P.c.account_id, P.c.category, P.c.status, P.c.version)
+                          .where(P.c.run_id == run_id, P.c.account_id.in_(ids)))
+        found = dict(zip(rows["account_id"], rows.itertuples(index=False)))
+        problems = []
+        for a in ids:
+            r = found.get(a)
+            if r is None:
+                problems.append(f"{a}: not in run {run_id}")
+            elif r.category not in TRADING:
+                problems.append(f"{a}: nothing to {action.lower()} (category {r.category})")
+            elif expected_versions and expected_versions.get(a, r.version) != r.version:
+                problems.append(f"{a}: changed by someone else since you loaded it; refresh and retry")
+        exported = _exported(conn, [found[a].id for a in ids if a in found])
+        problems += [f"{a}: already exported" for a in ids if a in found and found[a].id in exported]
+        if problems:
+            raise RefusedError(f"{action.lower()} refused; nothing changed:\n  " + "\n  ".join(problems))
+        now = repo.now()
+        for a in ids:
+            r = found[a]
+            if r.status == status:
+                continue
+            done = conn.execute(update(P).where(P.c.id == r.id, P.c.version == r.version).values(
+                status=status, decided_by=user, decided_at=now, version=r.version + 1))
+            if done.rowcount != 1:
+                raise RefusedError(f"{a}: changed by someone else meanwhile; nothing changed")
+            conn.execute(update(T).where(T.c.proposal_id == r.id, T.c.status != "REMOVED").values(status=status))
+            repo.audit(conn, user, action, account_id=a, detail=f"run {run_id}",
+                       before={"status": r.status}, after={"status": status}, at=now)
+    return Decision(ids if approve else [], [] if approve else ids)
+
+
+def approve(engine, account_ids, **kw) -> Decision:
+    return decide(engine, account_ids, approve=True, **kw)
+
+
+def reject(engine, account_ids, **kw) -> Decision:
+    return decide(engine, account_ids, approve=False, **kw)
+
+
+# --------------------------------------------------------------------------- edits
+def allocate_lots(lots: pd.DataFrame, quantity: int, price: float) -> list[tuple[str, int]]:
+    """Lots to sell ``quantity`` shares from: losses first (deepest first), then highest basis."""
+    df = lots[lots["quantity"] > 0].copy()
+    df["gain"] = price - df["unit_cost"].astype(float)
+    df = df.sort_values(["gain", "unit_cost"], ascending=[True, False], kind="stable")
+    df = pd.concat([df[df["gain"] < 0], df[df["gain"] >= 0].sort_values("unit_cost", ascending=False,
+                                                                         kind="stable")])
+    out, left = [], int(quantity)
+    for lot_id, q in zip(df["lot_id"], df["quantity"]):
+        if left <= 0:
+            break
+        take = int(min(left, np.floor(q)))
+        if take > 0:
+            out.append((lot_id, take))
+            left -= take
+    return out
+
+
+def account_trades_check(conn, snapshot_id: int, account_id: str, trades: pd.DataFrame,
+                         cash_needed: float, cost_bps: float, ticket_cost: float,
+                         restricted_sell_all: dict[str, float] | None = None) -> list[str]:
+    """Reasons a set of order lines breaks the account's constraints (empty = fine)."""
+    problems = []
+    acc = conn.execute(select(m.Account.cash).where(m.Account.snapshot_id == snapshot_id,
+                                                    m.Account.account_id == account_id)).first()
+    cash = float(acc[0]) if acc else 0.0
+    held = dict(conn.execute(select(m.Lot.symbol, func.sum(m.Lot.quantity)).where(
+        m.Lot.snapshot_id == snapshot_id, m.Lot.account_id == account_id).group_by(m.Lot.symbol)).all())
+    k = cost_bps / 1e4
+    sells = trades[trades["side"] == "SELL"]
+    buys = trades[trades["side"] == "BUY"]
+    for sym, q in sells.groupby("symbol")["quantity"].sum().items():
+        if q > held.get(sym, 0) + 1e-9:
+            problems.append(f"sells {q:,.0f} {sym} but the account holds {held.get(sym, 0):,.0f}")
+    for sym, need in (restricted_sell_all or {}).items():
+        sold = float(sells[sells["symbol"] == sym]["quantity"].sum())
+        if sold + 1e-9 < need:
+            problems.append(f"{sym} is restricted: all {need:,.0f} shares must be sold (only {sold:,.0f})")
+    cash_post = (cash + float((sells["quantity"] * sells["est_price"]).sum()) * (1 - k)
+                 - float((buys["quantity"] * buys["est_price"]).sum()) * (1 + k) - ticket_cost * len(trades))
+    if cash_post < -0.005:
+        problems.append(f"overspends cash: ${-cash_post:,.2f} short after the trades (cash ${cash:,.2f})")
+    elif cash_post + 0.005 < cash_needed:
+        problems.append(f"leaves ${cash_post:,.2f} cash, short of the ${cash_needed:,.2f} cash request due")
+    return problems
+
+
+def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, remove: bool = False,
+               user: str | None = None) -> None:
+    """Change a proposed trade's quantity, or remove it; refused (with the reason) if the
+    account's constraints would break. The proposal then needs an approval."""
+    from engine.workflow import current_policy
+
+    user = current_user(user)
+    if not remove and (quantity is None or int(quantity) != quantity or quantity <= 0):
+        raise RefusedError("the quantity must be a whole number of shares above 0 (or remove the trade)")
+    with engine.begin() as conn:
+        tr = conn.execute(select(T).where(T.c.id == trade_id)).mappings().first()
+        if tr is None or tr["proposal_id"] is None:
+            raise RefusedError(f"trade {trade_id} is not a proposed trade")
+        if tr["batch_id"] is not None:
+            raise RefusedError(f"trade {trade_id} was exported in batch {tr['batch_id']}; it cannot change")
+        if tr["status"] == "REMOVED":
+            raise RefusedError(f"trade {trade_id} was already removed")
+        prop = conn.execute(select(P).where(P.c.id == tr["proposal_id"])).mappings().first()
+        check_not_stale(conn, prop["run_id"])
+        policy = current_policy(conn)
+        detail = json.loads(prop["detail"] or "{}")
+        trades = read_frame(conn, select(T.c.id, T.c.symbol, T.c.side, T.c.quantity, T.c.est_price)
+                            .where(T.c.proposal_id == prop["id"], T.c.status != "REMOVED"))
+        if remove:
+            trades = trades[trades["id"] != trade_id]
+        else:
+            trades.loc[trades["id"] == trade_id, "quantity"] = int(quantity)
+        restricted = detail.get("must_sell", {})
+        frozen = set(detail.get("frozen", []))
+        problems = []
+        if tr["symbol"] in frozen:
+            problems.append(f"{tr['symbol']} is halted (freeze): it cannot be traded")
+        if tr["side"] == "BUY" and not remove and tr["symbol"] in set(detail.get("no_buy", [])) \
+                and quantity > tr["quantity"]:
+            problems.append(f"{tr['symbol']} may not be bought (restriction or wash sale)")
+        problems += account_trades_check(conn, tr["snapshot_id"], tr["account_id"], trades,
+                                         float(detail.get("cash_needed", 0.0)), policy.trading.cost_bps,
+                                         policy.trading.ticket_cost, restricted)
+        if problems:
+            raise RefusedError(f"edit of {tr['side']} {tr['symbol']} refused for {tr['account_id']}: "
+                               + "; ".join(problems))
+        before = {"quantity": tr["quantity"], "lots": tr["lots"], "status": tr["status"]}
+        if remove:
+            conn.execute(update(T).where(T.c.id == trade_id).values(status="REMOVED"))
+            after = {"removed": True}
+        else:
+            lots = tr["lots"]
+            if tr["side"] == "SELL":
+                lot_df = read_frame(conn, select(m.Lot.lot_id, m.Lot.quantity, m.Lot.unit_cost).where(
+                    m.Lot.snapshot_id == tr["snapshot_id"], m.Lot.account_id == tr["account_id"],
+                    m.Lot.symbol == tr["symbol"]))
+                lots = ";".join(f"{l}:{q}" for l, q in allocate_lots(lot_df, int(quantity), tr["est_price"]))
+            conn.execute(update(T).where(T.c.id == trade_id).values(
+                quantity=int(quantity), est_value=int(quantity) * tr["est_price"], lots=lots, status="PROPOSED"))
+            after = {"quantity": int(quantity), "lots": lots}
+        conn.execute(update(T).where(T.c.proposal_id == prop["id"], T.c.status != "REMOVED")
+                     .values(status="PROPOSED"))
+        done = conn.execute(update(P).where(P.c.id == prop["id"], P.c.version == prop["version"]).values(
+            status="PROPOSED", review="review", decided_by=None, decided_at=None, version=prop["version"] + 1))
+        if done.rowcount != 1:
+            raise RefusedError(f"{tr['account_id']}: changed by someone else meanwhile; nothing changed")
+        repo.audit(conn, user, "EDIT" if not remove else "REMOVE_TRADE", account_id=tr["account_id"],
+                   symbol=tr["symbol"], detail=f"trade {trade_id} {tr['side']} {tr['symbol']}",
+                   before=before, after=after)
+
+
+def proposal_trades(engine: Engine, account_id: str, run_id: int | None = None) -> pd.DataFrame:
+    with engine.connect() as conn:
+        run_id = run_id or latest_run(conn)[0]
+        pid = conn.execute(select(P.c.id).where(P.c.run_id == run_id, P.c.account_id == account_id)).scalar()
+        if pid is None:
+            raise RefusedError(f"{account_id}: not in run {run_id}")
+        return read_frame(conn, select(T).where(T.c.proposal_id == pid).order_by(T.c.side.desc(), T.c.symbol))
