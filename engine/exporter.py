@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import simplefix
 from sqlalchemy import Engine, func, insert, select, update
 
 from engine.files import atomic_write_bytes
@@ -85,19 +84,26 @@ def order_lines(trades: pd.DataFrame, multi_lot: bool) -> pd.DataFrame:
         key = ["account_id", "symbol", "side", "lots"]
     else:
         key = ["account_id", "symbol", "side"]
-    t["lot_ids"] = t["lots"].map(lambda s: ";".join(p.split(":")[0] for p in s.split(";") if p))
-    t["w"] = t["est_price"].fillna(0.0) * t["quantity"]
+    t["lot_ids"] = t["lots"].str.replace(r":\d+", "", regex=True)
+    rank = {"MANUAL": 0, "MANDATE": 1, "SCORE": 2}
+    t["crank"] = t["category"].map(rank).fillna(3).astype(int)
+    t["reason"] = t["reason"].fillna("")
     g = t.groupby(key, sort=False, as_index=False).agg(
-        custodian=("custodian", "first"), quantity=("quantity", "sum"), w=("w", "sum"),
-        est_price=("est_price", "first"), lot_id=("lot_ids", lambda s: ";".join(x for x in s if x)),
-        category=("category", lambda s: "MANUAL" if (s == "MANUAL").any() else (
-            "MANDATE" if (s == "MANDATE").any() else s.iloc[0])),
-        reason=("reason", lambda s: ";".join(dict.fromkeys(x for x in s if x))),
-        trade_ids=("id", list))
+        custodian=("custodian", "first"), quantity=("quantity", "sum"), est_price=("est_price", "first"),
+        crank=("crank", "min"), lot_id=("lot_ids", "first"), reason=("reason", "first"))
+    multi = t[t.duplicated(key, keep=False)]
+    if len(multi):  # the few lines made of several trades: join their lots and reasons
+        joined = multi.groupby(key, sort=False).agg(
+            lot_id=("lot_ids", lambda s: ";".join(x for x in s if x)),
+            reason=("reason", lambda s: ";".join(dict.fromkeys(x for x in s if x))))
+        g = g.set_index(key)
+        g.loc[joined.index, ["lot_id", "reason"]] = joined[["lot_id", "reason"]].to_numpy()
+        g = g.reset_index()
+    g["category"] = g["crank"].map({v: k for k, v in rank.items()}).fillna("SCORE")
     g["est_price"] = g["est_price"].astype(float)
     g["est_value"] = (g["quantity"] * g["est_price"]).round(2)
     g = g.sort_values(["account_id", "side", "symbol"], ascending=[True, False, True], kind="stable")
-    return g.drop(columns=["w"] + (["lots"] if "lots" in g else [])).reset_index(drop=True)
+    return g.drop(columns=["crank"] + (["lots"] if "lots" in g else [])).reset_index(drop=True)
 
 
 def _csv_bytes(lines: pd.DataFrame, batch_id: str) -> bytes:
@@ -108,27 +114,23 @@ def _csv_bytes(lines: pd.DataFrame, batch_id: str) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def fix_message(fields: list[tuple[int, object]]) -> bytes:
+    """One FIX 4.4 message: BeginString, BodyLength (9) and CheckSum (10) around ``fields``
+    (header and body tags in order, starting with 35). Checked against simplefix in the tests."""
+    body = "".join(f"{tag}={value}\x01" for tag, value in fields).encode()
+    head = b"8=FIX.4.4\x019=" + str(len(body)).encode() + b"\x01"
+    msg = head + body
+    return msg + b"10=" + f"{sum(msg) % 256:03d}".encode() + b"\x01"
+
+
 def _fix_bytes(lines: pd.DataFrame, batch_id: str, when: datetime) -> bytes:
     stamp = when.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+    cols = [lines[c].astype(object).tolist() for c in ("account_id", "custodian", "symbol", "side", "quantity")]
     out = []
-    for seq, (acc, cust, sym, side, qty) in enumerate(zip(lines["account_id"], lines["custodian"],
-                                                          lines["symbol"], lines["side"], lines["quantity"]), 1):
-        msg = simplefix.FixMessage()
-        msg.append_pair(8, "FIX.4.4", header=True)
-        msg.append_pair(35, "D", header=True)
-        msg.append_pair(49, SENDER, header=True)
-        msg.append_pair(56, cust, header=True)
-        msg.append_pair(34, seq, header=True)
-        msg.append_pair(52, stamp, header=True)
-        msg.append_pair(11, f"{batch_id}-{seq:06d}")
-        msg.append_pair(1, acc)
-        msg.append_pair(21, 1)
-        msg.append_pair(55, sym)
-        msg.append_pair(54, 1 if side == "BUY" else 2)
-        msg.append_pair(60, stamp)
-        msg.append_pair(38, int(qty))
-        msg.append_pair(40, 1)
-        out.append(msg.encode())
+    for seq, (acc, cust, sym, side, qty) in enumerate(zip(*cols), 1):
+        out.append(fix_message([(35, "D"), (49, SENDER), (56, cust), (34, seq), (52, stamp),
+                                (11, f"{batch_id}-{seq:06d}"), (1, acc), (21, 1), (55, sym),
+                                (54, 1 if side == "BUY" else 2), (60, stamp), (38, int(qty)), (40, 1)]))
     return b"\n".join(out) + (b"\n" if out else b"")
 
 

@@ -36,39 +36,49 @@ Objective (dollars)::
   A higher ``tradeoff_lambda`` makes drift matter more against tax dollars.
 * ``tax_l = rate_l * (1 - unit_cost_l / price)`` per dollar sold (short- or long-term rate;
   0 when the account is not taxable).  A loss lot has negative tax (a benefit).  Only
-  *harvest candidates* (loss >= ``harvest_min_loss_pct`` of cost and >= ``harvest_min_loss_dollars``)
-  carry that benefit in the objective; smaller losses are tax-neutral there, so tiny losses do
-  not cause churn.  The score always uses the true tax.
+  *harvest candidates* (loss >= ``harvest_min_loss_pct`` of cost and
+  >= ``harvest_min_loss_dollars``) carry that benefit in the objective; smaller losses are
+  tax-neutral there, so tiny losses do not cause churn.  The score always uses the true tax.
 * ``rho_s = (5.5 - rating_s) / 4.5`` in [-1, 1] (1 best -> +1, 10 worst -> -1, unrated -> 0);
   ``rating_value = rating_value_bps / 1e4``.
 * Constraints: cash after trade >= model cash weight * V + cash_needed (softened by a large
-  penalty so a frozen account still gets a best effort; the shortfall is reported); no buys of
-  ``!can_buy``, no sells of ``!can_sell``, ``must_sell`` holdings sold in full (and never
-  bought), asset-class bands ``lo <= W_k <= hi`` softened with ``band_penalty``; long only.
+  penalty so a frozen account still gets a best effort; the shortfall is reported; cash never
+  ends below min(0, current cash)); no buys of ``!can_buy``, no sells of ``!can_sell`` (a halt
+  beats a restriction), ``must_sell`` holdings sold in full (and never bought), asset-class
+  bands ``lo <= W_k <= hi`` softened with ``band_penalty``; long only.
   A lot with ``lot_loss_sale_blocked`` is never sold at a loss, except when its security is
   ``must_sell`` (a restriction is a mandate; the wash-sale loss is then disallowed and counted
   as zero tax benefit).
+* Weights are fractions of the pre-trade V before and after the trades (costs are small).
+  Bands are read for the asset classes of the account's securities; other keys (e.g. "CASH")
+  are ignored.  Pre-/post-trade class weights are reported with a "CASH" entry.
 
 Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay convex)
 1. Optimality certificate for "no trade": if no mandate is active (no must-sell, cash met,
-   inside every band) and every marginal buy and lot sale has a non-negative directional
-   derivative at the current portfolio, doing nothing is optimal -> return at once.
-2. Relaxed solve (buys and loss sales of the same security both allowed).
-3. Securities that were both bought and loss-sold get one direction: SELL (no buy) when the
-   loss sold >= the amount bought, else BUY (no loss sales); securities that could conflict
-   but did not trade are BUY-side (loss lots frozen).  Re-solve only if a conflict existed.
-4. Trades under the minimum size (dollars or shares) are pinned to zero and the problem is
-   re-solved once (restriction sales are exempt).
-5. Round to whole shares (never more than held, per lot), drop lines still under the minimum,
-   net a buy against a same-security (gain) sale, re-check cash (trim buys, then add sales) and
-   name lots: losses first, then highest basis (= highest unit cost first).
+   inside every band) and no single buy or lot sale has a negative directional derivative of
+   the objective at the current portfolio, doing nothing is optimal -> return at once, no solve.
+2. Direction rule before solving: a security holding a harvest-candidate loss is not bought
+   when its drift group has a buyable security without such a loss (the same exposure, and the
+   harvest stays open).
+3. First solve.  Then (a) every security that was both bought and loss-sold gets one
+   direction: SELL (no buys) when the loss sold >= the amount bought, else BUY (loss lots
+   frozen); every other security that could conflict is BUY-side.  (b) Trades under the minimum
+   size (dollars or shares) are pinned to zero (restriction sales are exempt; groups with a
+   conflict are left free, they are about to be re-balanced through a substitute).  If (a) or
+   (b) changed anything, solve once more (only bounds change: PIQP reuses its factorization
+   set-up).
+4. Round to whole shares (never more than held, per lot: each lot gives floor(qty)), drop
+   lines still under the minimum, net a buy against a same-security sale, re-check cash with
+   ticket costs (trim buys largest first, then sell more: securities already sold first, then
+   the most overweight groups) and name lots: losses first, then highest basis (= highest unit
+   cost first; a blocked lot at a loss is never named unless the holding is restricted).
 
-The QP is assembled directly in solver form (sparse CSC, ~5 non-zeros per lot) and solved by
-PIQP; later solves of the same account only update variable bounds, reusing PIQP's symbolic
-factorization.  This was measured against a cvxpy DPP problem compiled once per padded shape:
-cvxpy's per-solve overhead (parameter mapping, solver-interface setup, unpacking) dominated the
-solver time, see bench/bench_optimizer.py.  :func:`build_cvxpy_problem` states the same
-relaxed problem in cvxpy; the tests check that both give the same optimum.
+The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
+security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
+one cvxpy DPP problem compiled per padded shape (bench/bench_optimizer.py --cvxpy-dpp): cvxpy's
+per-solve overhead (parameter tensors, solver-interface set-up, unpacking) was ~5x this
+module's whole per-account time.  :func:`build_cvxpy_problem` states the first-solve problem in
+cvxpy over individual lots; the tests check that both have the same optimum.
 
 Score (computed on the final, rounded trades, in dollars; ``score_bps`` = score / V * 1e4)::
 
@@ -85,8 +95,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -111,9 +121,9 @@ _INF = np.inf
 class OptimizerSettings:
     """Firm policy for the optimizer.  Money amounts are dollars."""
 
-    tradeoff_lambda: float = 1.0  # dispersion-vs-tax weight (higher = care more about drift)
+    tradeoff_lambda: float = 1.0  # dispersion-vs-tax weight (higher = care more for drift)
     cost_bps: float = 5.0  # trading cost, bps of traded value
-    ticket_cost: float = 0.0  # $ per order line (score and cash check; not in the convex objective)
+    ticket_cost: float = 0.0  # $ per order line (score and cash check; not in the QP)
     min_trade_dollars: float = 500.0
     min_trade_shares: int = 1
     harvest_min_loss_pct: float = 0.05  # harvest candidate: loss >= this fraction of cost ...
@@ -123,10 +133,10 @@ class OptimizerSettings:
     # --- risk proxy and valuation (added) ---
     te_ref: float = 0.01  # drift $ = lambda * V * TE^2 / te_ref
     class_vol: float = 0.15  # default asset-class factor vol
-    class_vols: tuple[tuple[str, float], ...] = ()  # per-class overrides, e.g. (("FIXED_INCOME", .05),)
+    class_vols: tuple[tuple[str, float], ...] = ()  # overrides, e.g. (("FIXED_INCOME", .05),)
     idio_vol: float = 0.10  # idiosyncratic vol of a drift (substitute) group
     rating_value_bps: float = 10.0  # $ value (bps of moved value) per unit of rating score rho
-    cash_penalty: float = 1000.0  # $ of objective per $ of unmet cash requirement (x max(1, lambda))
+    cash_penalty: float = 1000.0  # objective $ per $ of unmet cash need (x max(1, lambda))
 
 
 @dataclass
@@ -158,7 +168,7 @@ class AccountInput:
     lot_loss_sale_blocked: np.ndarray  # bool[L]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TradeLine:
     symbol: str
     side: str  # "BUY" | "SELL"
@@ -203,16 +213,16 @@ class AccountResult:
 class _Prep:
     """Derived arrays of one account (fractions of V unless named *_d for dollars).
 
-    Lot-level arrays (index l) serve rounding and the score.  The QP works on *buckets*:
-    sellable lots of one security with identical objective data (must-sell flag, loss flag,
-    tax per dollar) are interchangeable in the QP, so they share one variable (exact).
+    Lot-level arrays (index l) serve rounding and the score.  The QP works on *buckets* of
+    sellable lots: in a tax-exempt account all lots of a security with the same loss flag are
+    interchangeable in the QP and share one variable (exact); in a taxable one a bucket is a lot.
     """
 
     __slots__ = (
         "inp", "S", "L", "V", "price", "lot_sec", "qty", "cost", "lot_val", "h0", "c0", "creq",
-        "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig_k", "cg", "ck", "kappa", "rho", "rv",
-        "loss", "tax_true", "tax_obj", "candidate", "must_lot", "sell_ok", "buy_ok", "must_sec",
-        "band_k", "band_lo", "band_hi", "lam", "idio2", "buy_eff",
+        "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig2", "cg", "ck", "kappa", "rho", "rv",
+        "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
+        "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss",
     )
 
@@ -221,108 +231,134 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p = _Prep()
     p.inp = inp
     price = np.asarray(inp.price, dtype=float)
-    S = price.shape[0]
+    S = len(price)
     lot_sec = np.asarray(inp.lot_sec, dtype=np.intp)
-    L = lot_sec.shape[0]
+    L = len(lot_sec)
     qty = np.asarray(inp.lot_qty, dtype=float)
     cost = np.asarray(inp.lot_unit_cost, dtype=float)
-    if S and not (np.isfinite(price).all() and price.min() > 0):
-        raise ValueError("price must be finite and > 0")
-    if L:
-        if lot_sec.min() < 0 or lot_sec.max() >= S:
-            raise ValueError("lot_sec out of range")
-        if not (np.isfinite(qty).all() and qty.min() >= 0 and np.isfinite(cost).all()):
-            raise ValueError("lot quantities must be finite and >= 0, unit costs finite")
-    if not math.isfinite(inp.cash):
+    cash = float(inp.cash)
+    if L and not (lot_sec.min() >= 0 and lot_sec.max() < S):
+        raise ValueError("lot_sec out of range")
+    unpriced = None
+    if S and not (price.min() > 0 and math.isfinite(price.sum())):
+        # an unpriced security that is not held is simply not tradable; a held one is bad data
+        unpriced = ~(price > 0) | ~np.isfinite(price)
+        if L and unpriced[lot_sec].any():
+            bad = np.asarray(inp.symbols)[lot_sec[unpriced[lot_sec]]]
+            raise ValueError(f"held security without a valid price: {', '.join(map(str, bad[:5]))}")
+        price = np.where(unpriced, 1.0, price)
+    if L and not (qty.min() >= 0 and math.isfinite(qty.sum()) and math.isfinite(cost.sum())):
+        raise ValueError("lot quantities must be finite and >= 0, unit costs finite")
+    if not math.isfinite(cash):
         raise ValueError("cash must be finite")
     lot_px = price[lot_sec]
-    lot_val_d = qty * lot_px
-    V = float(inp.cash) + float(lot_val_d.sum())
+    lot_val = qty * lot_px
+    V = cash + float(lot_val.sum())
     p.S, p.L, p.V = S, L, V
     if V <= 0:
         return p
-    p.price, p.lot_sec, p.qty, p.cost = price, lot_sec, qty, cost
-    p.lot_val = lot_val = lot_val_d / V
-    p.h0 = np.bincount(lot_sec, lot_val, S)
-    p.c0 = float(inp.cash) / V
+    lot_val *= 1.0 / V
+    p.price, p.lot_sec, p.qty, p.cost, p.lot_val = price, lot_sec, qty, cost, lot_val
+    p.h0 = np.bincount(lot_sec, lot_val, S) if L else np.zeros(S)
+    p.c0 = cash / V
     p.creq = float(inp.model_cash_w) + float(inp.cash_needed) / V
 
     classes, p.ci = _codes(inp.asset_class)
     groups, p.gi = _codes(inp.drift_group)
     p.classes = classes
-    p.K = len(classes)
+    p.K = K = len(classes)
     p.G = len(groups)
     target = np.asarray(inp.target_w, dtype=float)
     p.Tg = np.bincount(p.gi, target, p.G)
-    p.Tk = np.bincount(p.ci, target, p.K)
-    sig = np.full(p.K, float(st.class_vol))
+    p.Tk = np.bincount(p.ci, target, K)
+    p.Wk0 = np.bincount(p.ci, p.h0, K)
+    p.ag0 = np.bincount(p.gi, p.h0, p.G) - p.Tg
+    vol = st.class_vol
     if st.class_vols:
         over = dict(st.class_vols)
-        for k, name in enumerate(classes):
-            if name in over:
-                sig[k] = over[name]
-    p.sig_k = sig
+        sig2 = np.array([over.get(c, vol) for c in classes], dtype=float) ** 2
+    else:
+        sig2 = np.empty(K)
+        sig2.fill(vol * vol)
+    p.sig2 = sig2
     p.lam = lam = float(st.tradeoff_lambda)
     p.idio2 = float(st.idio_vol) ** 2
+    ak = p.Wk0 - p.Tk
+    p.te0 = float(p.idio2 * (p.ag0 @ p.ag0) + (sig2 * ak) @ ak)
     p.cg = lam * p.idio2 / st.te_ref
-    p.ck = lam * sig**2 / st.te_ref
+    p.ck = sig2 * (lam / st.te_ref)
     p.kappa = st.cost_bps * 1e-4
-    rating = np.asarray(inp.rating, dtype=float)
-    rho = (5.5 - rating) / 4.5
-    rho[np.isnan(rho)] = 0.0
-    p.rho = np.clip(rho, -1.0, 1.0)
+    rho = (5.5 - np.asarray(inp.rating, dtype=float)) * (1.0 / 4.5)
+    rho[np.isnan(rho)] = 0.0  # unrated
+    np.minimum(rho, 1.0, out=rho)
+    np.maximum(rho, -1.0, out=rho)
+    p.rho = rho
     p.rv = st.rating_value_bps * 1e-4
 
-    can_buy = np.asarray(inp.can_buy, dtype=bool)
     can_sell = np.asarray(inp.can_sell, dtype=bool)
     must = np.asarray(inp.must_sell, dtype=bool)
-    blocked = np.asarray(inp.lot_loss_sale_blocked, dtype=bool)
-    p.loss = loss = cost > lot_px
+    p.buy_ok = buy_ok = np.asarray(inp.can_buy, dtype=bool) & ~must  # never buy a restricted one
+    if unpriced is not None:
+        buy_ok &= ~unpriced
+    must = must & can_sell  # a halt beats a restriction: it is sold once the halt lifts
+    loss = cost > lot_px
     held = qty > 0
-    must_lot = must[lot_sec] & can_sell[lot_sec] & held
-    if inp.taxable:
-        rate = np.where(np.asarray(inp.lot_short_term, dtype=bool), inp.st_rate, inp.lt_rate)
-        tax_true = rate * (1.0 - cost / lot_px)
-        tax_true[must_lot & blocked & loss] = 0.0  # wash sale: the loss is disallowed
-        loss_d = (cost - lot_px) * qty
-        p.candidate = loss & (loss_d >= st.harvest_min_loss_pct * cost * qty) & (
-            loss_d >= st.harvest_min_loss_dollars)
-        p.tax_obj = np.where(loss & ~p.candidate, 0.0, tax_true)
+    sell_ok = can_sell[lot_sec] & held
+    p.any_must = any_must = bool(must.any())
+    blocked_loss = np.asarray(inp.lot_loss_sale_blocked, dtype=bool) & loss
+    if any_must:
+        must_lot = must[lot_sec] & held
+        sell_ok &= ~blocked_loss | must_lot
+        p.must_sec = np.bincount(lot_sec, must_lot, S) > 0
     else:
-        tax_true = np.zeros(L)
-        p.candidate = np.zeros(L, dtype=bool)
-        p.tax_obj = tax_true
-    p.tax_true = tax_true
-    p.must_lot = must_lot
-    p.sell_ok = sell_ok = can_sell[lot_sec] & held & (~(blocked & loss) | must_lot)
-    p.buy_ok = can_buy & ~must
-    p.must_sec = np.bincount(lot_sec, must_lot, S) > 0 if L else np.zeros(S, dtype=bool)
-    # direction rule: a security holding a harvestable loss is not bought when a buyable
-    # substitute exists (buying the substitute is the same exposure and keeps the harvest open)
-    harv = p.candidate & sell_ok & ~must_lot
-    p.buy_eff = p.buy_ok
-    if harv.any():
-        hs = np.bincount(lot_sec, harv, S) > 0
-        clean_subs = np.bincount(p.gi, p.buy_ok & ~hs, p.G)[p.gi]
-        p.buy_eff = p.buy_ok & ~(hs & (clean_subs > 0))
+        must_lot = None
+        sell_ok &= ~blocked_loss
+        p.must_sec = must
+    p.sell_ok = sell_ok
+    if inp.taxable:
+        short = np.asarray(inp.lot_short_term, dtype=bool)
+        rate = inp.lt_rate + (inp.st_rate - inp.lt_rate) * short
+        tax_true = rate * (1.0 - cost / lot_px)
+        if any_must:
+            tax_true[must_lot & blocked_loss] = 0.0  # wash sale: the loss is disallowed
+        loss_ps = cost - lot_px
+        cand = loss & (loss_ps >= st.harvest_min_loss_pct * cost) & (
+            loss_ps * qty >= st.harvest_min_loss_dollars)
+        tax_obj = tax_true * (~loss | cand)
+    else:
+        tax_obj = tax_true = np.zeros(L)
+        cand = tax_true != 0.0
+    p.tax_true, p.candidate = tax_true, cand
 
-    # buckets of interchangeable sellable lots
-    idx = np.flatnonzero(sell_ok)
-    if len(idx):
-        bs, bm, bl, bt = lot_sec[idx], must_lot[idx], loss[idx], p.tax_obj[idx]
-        order = np.lexsort((bt, bl, bm, bs))
-        bs, bm, bl, bt = bs[order], bm[order], bl[order], bt[order]
+    # direction rule: a security holding a harvestable loss is not bought when a buyable
+    # substitute without such a loss exists (same exposure, and the harvest stays open)
+    p.buy_eff = buy_ok
+    if inp.taxable:
+        harv = cand & sell_ok
+        if any_must:
+            harv &= ~must_lot
+        if harv.any():
+            hs = np.bincount(lot_sec, harv, S) > 0
+            clean = np.bincount(p.gi, buy_ok & ~hs, p.G)[p.gi]
+            p.buy_eff = buy_ok & ~(hs & (clean > 0))
+
+    # QP variables for sellable lots.  Tax-exempt: one bucket per security and loss flag (all
+    # its lots are interchangeable in the QP); taxable: one per lot (tax per dollar differs).
+    idx = sell_ok.nonzero()[0]
+    if len(idx) and not inp.taxable:
+        bs, bl = lot_sec[idx], loss[idx]
+        order = np.lexsort((bl, bs))
+        bs, bl = bs[order], bl[order]
         start = np.empty(len(idx), dtype=bool)
         start[0] = True
-        start[1:] = (bs[1:] != bs[:-1]) | (bm[1:] != bm[:-1]) | (bl[1:] != bl[:-1]) | (
-            bt[1:] != bt[:-1])
-        st_idx = np.flatnonzero(start)
-        p.b_sec, p.b_must, p.b_loss, p.b_tax = bs[st_idx], bm[st_idx], bl[st_idx], bt[st_idx]
-        p.b_val = np.add.reduceat(lot_val[idx][order], st_idx)
+        np.not_equal(bs[1:], bs[:-1], out=start[1:])
+        start[1:] |= bl[1:] != bl[:-1]
+        si = start.nonzero()[0]
+        p.b_sec, p.b_loss, p.b_tax = bs[si], bl[si], np.zeros(len(si))
+        p.b_val = np.add.reduceat(lot_val[idx[order]], si)
     else:
-        p.b_sec = np.zeros(0, dtype=np.intp)
-        p.b_must = p.b_loss = np.zeros(0, dtype=bool)
-        p.b_tax = p.b_val = np.zeros(0)
+        p.b_sec, p.b_loss, p.b_tax, p.b_val = lot_sec[idx], loss[idx], tax_obj[idx], lot_val[idx]
+    p.b_must = must[p.b_sec] if any_must else None
     p.B = len(p.b_sec)
 
     # bands on classes present in the account
@@ -339,9 +375,9 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
                     bk.append(k)
                     blo.append(lo)
                     bhi.append(hi)
-    p.band_k = np.asarray(bk, dtype=np.intp)
-    p.band_lo = np.asarray(blo, dtype=float)
-    p.band_hi = np.asarray(bhi, dtype=float)
+    p.band_k = np.array(bk, dtype=np.intp)
+    p.band_lo = np.array(blo, dtype=float)
+    p.band_hi = np.array(bhi, dtype=float)
     return p
 
 
@@ -349,15 +385,16 @@ def _codes(values) -> tuple[list, np.ndarray]:
     """Distinct values (first-seen order) and the code of each element (faster than np.unique
     on short string arrays)."""
     seen: dict = {}
-    codes = [seen.setdefault(v, len(seen)) for v in (values.tolist() if hasattr(values, "tolist") else values)]
-    return list(seen), np.array(codes, dtype=np.intp)
+    vals = values.tolist() if hasattr(values, "tolist") else list(values)
+    codes = [seen.setdefault(v, len(seen)) for v in vals]
+    return [str(v) for v in seen], np.array(codes, dtype=np.intp)
 
 
 def _te2(p: _Prep, w: np.ndarray) -> float:
     """Squared tracking error of security weights w (fractions of V)."""
     ag = np.bincount(p.gi, w, p.G) - p.Tg
     ak = np.bincount(p.ci, w, p.K) - p.Tk
-    return float(p.idio2 * (ag @ ag) + (p.sig_k**2 * ak) @ ak)
+    return float(p.idio2 * (ag @ ag) + (p.sig2 * ak) @ ak)
 
 
 def tracking_error(inp: AccountInput, settings: OptimizerSettings,
@@ -394,11 +431,16 @@ def _pick_csc():
 
 
 _csc = _pick_csc()
+_AR = np.arange(4096, dtype=np.int32)
+
+
+def _arange(n: int) -> np.ndarray:
+    return _AR[:n] if n <= 4096 else np.arange(n, dtype=np.int32)
 
 
 class _QP:
     __slots__ = ("n", "P", "c", "A", "b", "Gm", "hl", "hu", "xl", "xu", "oy", "og", "oe",
-                 "ob", "osc", "ocp", "nb", "const")
+                 "ob", "osc", "ocp", "nb")
 
 
 def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
@@ -407,11 +449,13 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     z = [x (B lot buckets sold), y (S bought), g (G group weights), e (K class weights),
     band slack lo (nb), band slack hi (nb), cash shortfall sc, post-trade cash cp].
     Every dense relation (group/class sums, the cash balance) is an equality row so the KKT
-    system stays sparse; the inequality rows have 2-3 non-zeros each.
+    system stays sparse; the inequality rows have 2-3 non-zeros each.  The objective is the
+    dollar objective / V without its constant.
     """
     B, S, G, K = p.B, p.S, p.G, p.K
     nb = len(p.band_k)
-    oy, og = B, B + S
+    oy = B
+    og = B + S
     oe = og + G
     ob = oe + K
     osc = ob + 2 * nb
@@ -422,84 +466,105 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     kap = p.kappa
     i32 = np.int32
     bsec = p.b_sec
+    gi, ci = p.gi, p.ci
 
     # objective
     Pd = np.zeros(n)
     Pd[og:oe] = 2.0 * p.cg
     Pd[oe:ob] = 2.0 * p.ck
-    ar = np.arange(n + 1, dtype=i32)
+    ar = _arange(n + 1)
     q.P = _csc(Pd, ar[:n], ar, (n, n))
-    c = np.zeros(n)
-    c[:B] = kap + p.b_tax + p.rv * p.rho[bsec]
-    c[oy:og] = kap - p.rv * p.rho
-    c[og:oe] = -2.0 * p.cg * p.Tg
-    c[oe:ob] = -2.0 * p.ck * p.Tk
+    c = np.empty(n)
+    rvr = p.rv * p.rho
+    c[:B] = p.b_tax + rvr[bsec]
+    c[:B] += kap
+    np.subtract(kap, rvr, out=c[oy:og])
+    np.multiply(p.Tg, -2.0 * p.cg, out=c[og:oe])
+    np.multiply(p.Tk, p.ck, out=c[oe:ob])
+    c[oe:ob] *= -2.0
     c[ob:osc] = st.band_penalty
     c[osc] = st.cash_penalty * max(1.0, p.lam)
+    c[ocp] = 0.0
     q.c = c
-    q.const = float(p.cg * (p.Tg @ p.Tg) + (p.ck * p.Tk) @ p.Tk)
 
     # equality rows: 0..G-1 group weights, G..G+K-1 class weights, G+K cash balance
     rc = G + K
     o = 3 * B
     o2 = o + 3 * S
-    a_idx = np.empty(o2 + G + K + 1, dtype=i32)
-    a_val = np.empty(o2 + G + K + 1)
-    a_idx[0:o:3] = p.gi[bsec]
-    a_idx[1:o:3] = p.ci[bsec] + G
-    a_idx[2:o:3] = rc
-    a_val[0:o:3] = 1.0
-    a_val[1:o:3] = 1.0
-    a_val[2:o:3] = -(1.0 - kap)
-    a_idx[o:o2:3] = p.gi
-    a_idx[o + 1:o2:3] = p.ci + G
-    a_idx[o + 2:o2:3] = rc
-    a_val[o:o2:3] = -1.0
-    a_val[o + 1:o2:3] = -1.0
+    m = o2 + rc + 1
+    a_idx = np.empty(m, dtype=i32)
+    a_val = np.empty(m)
+    a_idx[0:o:3] = gi[bsec]
+    a_idx[1:o:3] = ci[bsec]
+    a_idx[1:o:3] += G
+    a_idx[2:o2:3] = rc
+    a_idx[o:o2:3] = gi
+    a_idx[o + 1:o2:3] = ci
+    a_idx[o + 1:o2:3] += G
+    a_val[0:o] = 1.0
+    a_val[2:o:3] = kap - 1.0
+    a_val[o:o2] = -1.0
     a_val[o + 2:o2:3] = 1.0 + kap
-    a_idx[o2:] = np.arange(G + K + 1)
+    a_idx[o2:] = ar[:rc + 1]
     a_val[o2:] = 1.0
     a_ptr = np.empty(n + 1, dtype=i32)
-    a_ptr[:og + 1] = np.arange(0, 3 * og + 1, 3)
-    a_ptr[og + 1:ob + 1] = 3 * og + np.arange(1, G + K + 1)
-    a_ptr[ob + 1:] = a_ptr[ob]
-    a_ptr[n] = a_ptr[ob] + 1
+    np.multiply(ar[:og + 1], 3, out=a_ptr[:og + 1])
+    np.add(ar[1:rc + 1], 3 * og, out=a_ptr[og + 1:ob + 1])
+    a_ptr[ob + 1:] = 3 * og + rc
+    a_ptr[n] = m
     q.A = _csc(a_val, a_idx, a_ptr, (rc + 1, n))
-    q.b = np.concatenate([np.bincount(p.gi, p.h0, G), np.bincount(p.ci, p.h0, K), [p.c0]])
+    b = np.empty(rc + 1)
+    b[:G] = p.ag0
+    b[:G] += p.Tg
+    b[G:rc] = p.Wk0
+    b[rc] = p.c0
+    q.b = b
 
     # inequality rows: 0 cash requirement (cp + sc >= creq), 1..nb bands
-    g_idx = np.zeros(3 * nb + 2, dtype=i32)
-    g_val = np.ones(3 * nb + 2)
+    g_val = np.empty(3 * nb + 2)
+    g_val.fill(1.0)
     g_ptr = np.empty(n + 1, dtype=i32)
+    hl = np.empty(nb + 1)
+    hu = np.empty(nb + 1)
+    hl[0] = p.creq
+    hu[0] = _INF
     if nb:
+        g_idx = np.zeros(3 * nb + 2, dtype=i32)
         cnt = np.zeros(n, dtype=i32)
         cnt[oe + p.band_k] = 1
-        cnt[ob:ocp + 1] = 1
+        cnt[ob:] = 1
         g_ptr[0] = 0
-        np.cumsum(cnt, out=g_ptr[1:])
-        order = np.argsort(p.band_k, kind="stable")  # e columns appear in class order
-        g_idx[:nb] = 1 + order
-        g_idx[nb:2 * nb] = 1 + np.arange(nb)
-        g_idx[2 * nb:3 * nb] = 1 + np.arange(nb)
+        np.add.accumulate(cnt, out=g_ptr[1:])
+        g_idx[:nb] = ar[1:nb + 1]  # band_k is increasing: e columns come in band order
+        g_idx[nb:2 * nb] = ar[1:nb + 1]
+        g_idx[2 * nb:3 * nb] = ar[1:nb + 1]
         g_val[2 * nb:3 * nb] = -1.0
+        hl[1:] = p.band_lo
+        hu[1:] = p.band_hi
     else:
+        g_idx = _ZERO2
         g_ptr[:osc + 1] = 0
         g_ptr[osc + 1] = 1
         g_ptr[ocp + 1] = 2
     q.Gm = _csc(g_val, g_idx, g_ptr, (1 + nb, n))
-    q.hl = np.concatenate([[p.creq], p.band_lo])
-    q.hu = np.concatenate([[_INF], p.band_hi])
+    q.hl, q.hu = hl, hu
 
     # bounds
     xl = np.zeros(n)
-    xu = np.full(n, _INF)
+    xu = np.empty(n)
     xu[:B] = p.b_val
-    xl[:B] = np.where(p.b_must, p.b_val, 0.0)
+    if p.b_must is not None:
+        xl[:B][p.b_must] = p.b_val[p.b_must]
+    xu[oy:og] = _INF
     xu[oy:og][~p.buy_eff] = 0.0
     xl[og:ob] = -_INF
+    xu[og:] = _INF
     xl[ocp] = min(0.0, p.c0)  # never leave cash worse than it was
     q.xl, q.xu = xl, xu
     return q
+
+
+_ZERO2 = np.zeros(2, dtype=np.int32)
 
 
 # --------------------------------------------------------------------------- solvers
@@ -514,7 +579,7 @@ class _Session:
 
     def __init__(self, q: _QP, st: OptimizerSettings):
         self.q = q
-        self.order = ("CLARABEL", "PIQP") if st.solver.upper() == "CLARABEL" else ("PIQP", "CLARABEL")
+        self.order = _ORDER_CLARABEL if st.solver.upper() == "CLARABEL" else _ORDER_PIQP
         self.piqp = None
         self.solve_time = 0.0
         self.n_solves = 0
@@ -532,11 +597,14 @@ class _Session:
 
     def _piqp(self, xl, xu):
         q = self.q
+        piqp = _piqp_mod()
         t0 = time.perf_counter()
         s = self.piqp
         if s is None:
-            s = _piqp_mod().SparseSolver()
+            s = piqp.SparseSolver()
             s.settings.verbose = False
+            s.settings.preconditioner_iter = 2  # the QP is well scaled (fractions of V)
+            s.settings.preconditioner_scale_cost = True
             s.setup(q.P, q.c, q.A, q.b, q.Gm, q.hl, q.hu, xl, xu)
             self.piqp = s
         else:
@@ -544,10 +612,12 @@ class _Session:
         status = s.solve()
         self.solve_time += time.perf_counter() - t0
         self.n_solves += 1
-        if status != _piqp_mod().PIQP_SOLVED:
+        if status != piqp.PIQP_SOLVED:
             self.piqp = None
             raise _SolverError(str(status).rsplit(".", 1)[-1])
-        return np.clip(s.result.x, xl, xu)
+        z = np.minimum(s.result.x, xu)  # copy: result.x is the solver's read-only buffer
+        np.maximum(z, xl, out=z)
+        return z
 
     def _clarabel(self, xl, xu):
         import clarabel
@@ -561,8 +631,8 @@ class _Session:
         up = np.isfinite(xu) & ~fixed
         gl = np.isfinite(q.hl)
         gu = np.isfinite(q.hu)
-        Gr = q.Gm.tocsr()
-        blocks_eq = [q.A.tocsr(), eye[fixed]]
+        Gr = sp.csr_matrix(q.Gm)
+        blocks_eq = [sp.csr_matrix(q.A), eye[fixed]]
         b_eq = [q.b, xl[fixed]]
         blocks_in = [-Gr[gl], Gr[gu], -eye[lo], eye[up]]
         b_in = [-q.hl[gl], q.hu[gu], -xl[lo], xu[up]]
@@ -572,7 +642,8 @@ class _Session:
         cones = [clarabel.ZeroConeT(m_eq), clarabel.NonnegativeConeT(Amat.shape[0] - m_eq)]
         cs = clarabel.DefaultSettings()
         cs.verbose = False
-        r = clarabel.DefaultSolver(sp.triu(q.P, format="csc"), q.c, Amat, bvec, cones, cs).solve()
+        P = sp.triu(sp.csc_matrix(q.P), format="csc")
+        r = clarabel.DefaultSolver(P, q.c, Amat, bvec, cones, cs).solve()
         self.solve_time += time.perf_counter() - t0
         self.n_solves += 1
         status = str(r.status)
@@ -581,6 +652,8 @@ class _Session:
         return np.clip(np.asarray(r.x), xl, xu)
 
 
+_ORDER_PIQP = ("PIQP", "CLARABEL")
+_ORDER_CLARABEL = ("CLARABEL", "PIQP")
 _PIQP = None
 
 
@@ -606,9 +679,8 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
         res.cash_post = float(inp.cash)
         return res
     st = settings
-    none = np.zeros(S, dtype=np.int64)
     if _no_trade_is_optimal(p):
-        return _finish(p, st, none, none, None, "optimal", 0, 0.0)
+        return _finish(p, st, None, None, None, "optimal", 0, 0.0)
 
     q = _build_qp(p, st)
     sess = _Session(q, st)
@@ -620,55 +692,66 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
         x, y = z[:B], z[oy:og]
         tol = max(1.0 / V, 1e-7)  # solver noise: under $1 (or 1e-7 V) is no trade
         bsec = p.b_sec
-        xl, xu = xl.copy(), xu.copy()
-        xub, xuy = xu[:B], xu[oy:og]  # views
         # (a) trade direction per security: never buy and loss-sell the same security
-        loss_b = p.b_loss & ~p.b_must
+        loss_b = p.b_loss if p.b_must is None else p.b_loss & ~p.b_must
         loss_sold = np.bincount(bsec, x * loss_b, S)
-        can_conflict = (np.bincount(bsec, loss_b, S) > 0) & (xuy > 0)
+        can_conflict = (np.bincount(bsec, loss_b, S) > 0) & p.buy_eff
         conflict = can_conflict & (loss_sold > tol) & (y > tol)
-        # (b) minimum trade size (not for restriction sales; not next to a conflict, whose
-        #     group is about to be re-balanced through a substitute)
-        sold_d = np.bincount(bsec, x, S) * V
-        bought_d = y * V
-        min_d = np.maximum(st.min_trade_dollars, st.min_trade_shares * p.price)
-        noise = tol * V
-        calm = ~(np.bincount(p.gi, conflict, p.G) > 0)[p.gi]
-        tiny_buy = (bought_d > noise) & (bought_d < min_d) & calm
-        tiny_sell = (sold_d > noise) & (sold_d < min_d) & calm & ~p.must_sec
-        if conflict.any() or tiny_buy.any() or tiny_sell.any():
+        # (b) minimum trade size (not for restriction sales; not in a group with a conflict,
+        #     which is about to be re-balanced through a substitute)
+        sold = np.bincount(bsec, x, S)
+        min_w = np.maximum(st.min_trade_shares * p.price, st.min_trade_dollars) * (1.0 / V)
+        tiny_buy = (y > tol) & (y < min_w)
+        tiny_sell = (sold > tol) & (sold < min_w)
+        if p.any_must:
+            tiny_sell &= ~p.must_sec
+        has_conflict = conflict.any()
+        if has_conflict:
+            calm = (np.bincount(p.gi, conflict, p.G) == 0)[p.gi]
+            tiny_buy &= calm
+            tiny_sell &= calm
+        if has_conflict or tiny_buy.any() or tiny_sell.any():
+            xl, xu = xl.copy(), xu.copy()
             sell_side = can_conflict & (loss_sold > tol) & (loss_sold >= y)
             buy_side = can_conflict & ~sell_side
-            xuy[sell_side | tiny_buy] = 0.0
-            xub[(buy_side[bsec] & loss_b) | tiny_sell[bsec]] = 0.0
+            xu[oy:og][sell_side | tiny_buy] = 0.0
+            xu[:B][(buy_side[bsec] & loss_b) | tiny_sell[bsec]] = 0.0
             np.minimum(xl, xu, out=xl)
             z = sess.solve(xl, xu)
     except _SolverError as exc:
-        return _finish(p, st, none, none, None, f"failed: {exc}", sess.n_solves,
+        return _finish(p, st, None, None, None, f"failed: {exc}", sess.n_solves,
                        sess.solve_time)
-    sold_d = np.bincount(p.b_sec, z[:B], S) * V
-    buy_sh, sell_sh, lot_sh = _round(p, st, sold_d, z[oy:og] * V)
+    sold = np.bincount(p.b_sec, z[:B], S) if B else np.zeros(S)
+    sold *= V
+    bought = z[oy:og] * V
+    buy_sh, sell_sh, lot_sh = _round(p, st, sold, bought)
     return _finish(p, st, buy_sh, sell_sh, lot_sh, "optimal", sess.n_solves, sess.solve_time)
 
 
 def _no_trade_is_optimal(p: _Prep) -> bool:
     """Exact certificate that x = y = 0 solves the (convex) problem: no mandate is active and
     no single buy or lot sale has a negative directional derivative of the objective."""
-    if p.B and p.b_must.any() or p.c0 < p.creq:
+    if p.any_must or p.c0 < p.creq:
         return False
-    Wk = np.bincount(p.ci, p.h0, p.K)
+    Wk = p.Wk0
     if len(p.band_k):
         wb = Wk[p.band_k]
         if (wb < p.band_lo - 1e-12).any() or (wb > p.band_hi + 1e-12).any():
             return False
-    ag = np.bincount(p.gi, p.h0, p.G) - p.Tg
-    grad = 2.0 * p.cg * ag[p.gi] + 2.0 * (p.ck * (Wk - p.Tk))[p.ci]
-    buy_m = p.kappa - p.rv * p.rho + grad
-    if (buy_m[p.buy_eff] < 0).any():
+    ag = p.ag0
+    Wk = Wk - p.Tk
+    Wk *= p.ck
+    grad = ag[p.gi]
+    grad *= p.cg
+    grad += Wk[p.ci]
+    grad *= 2.0
+    rvr = p.rv * p.rho
+    buy_m = grad - rvr
+    if (buy_m[p.buy_eff] < -p.kappa).any():
         return False
     bsec = p.b_sec
-    sell_m = p.kappa + p.b_tax + p.rv * p.rho[bsec] - grad[bsec]
-    return not (sell_m < 0).any()
+    sell_m = p.b_tax + (rvr - grad)[bsec]
+    return not (sell_m < -p.kappa).any()
 
 
 # --------------------------------------------------------------------------- rounding
@@ -676,51 +759,60 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     """Whole shares, minimum size, cash re-check, lot naming.
 
     Returns buy shares[S], sell shares[S] and shares sold per lot[L] (int64)."""
-    S = p.S
     price = p.price
     sec = p.lot_sec
     kap = p.kappa
-    bought = np.where(p.buy_ok, bought, 0.0)
     both = (sold > 0) & (bought > 0)
     if both.any():  # a buy against a same-security sale is pure cost: net them
-        m = np.minimum(sold, bought)
-        sold = np.where(both, sold - m, sold)
-        bought = np.where(both, bought - m, bought)
+        m = np.minimum(sold, bought) * both
+        sold -= m
+        bought -= m
     # whole shares available to sell per security (each eligible lot gives floor(qty))
-    lot_whole = np.where(p.sell_ok, np.floor(p.qty + 1e-9), 0.0)
-    avail = np.bincount(sec, lot_whole, S).astype(np.int64)
-    must_sec = p.must_sec
-    sell_sh = np.minimum(np.rint(sold / price), avail).astype(np.int64)
-    sell_sh[must_sec] = avail[must_sec]
+    lot_whole = np.floor(p.qty + 1e-9)
+    lot_whole *= p.sell_ok
+    avail = np.bincount(sec, lot_whole, p.S).astype(np.int64)
+    sell_sh = np.rint(sold / price).astype(np.int64)
+    np.minimum(sell_sh, avail, out=sell_sh)
     buy_sh = np.rint(bought / price).astype(np.int64)
+    buy_sh *= p.buy_ok
     min_d = st.min_trade_dollars
     min_s = max(int(st.min_trade_shares), 1)
-    small = (sell_sh > 0) & ((sell_sh < min_s) | (sell_sh * price < min_d)) & ~must_sec
+    small = (buy_sh < min_s) | (buy_sh * price < min_d)
+    buy_sh[small] = 0
+    small = (sell_sh < min_s) | (sell_sh * price < min_d) | (buy_sh > 0)
+    if p.any_must:
+        must = p.must_sec
+        sell_sh[must] = avail[must]
+        small &= ~must
     sell_sh[small] = 0
-    buy_sh[(buy_sh > 0) & ((buy_sh < min_s) | (buy_sh * price < min_d))] = 0
-    sell_sh[buy_sh > 0] = 0  # a security is either bought or sold
 
     # cash re-check (ticket costs included): trim buys, then sell more
     V = p.V
     tick = st.ticket_cost
     sv = float(sell_sh @ price)
     bv = float(buy_sh @ price)
-    n_lines = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh))
-    deficit = p.creq * V - (p.c0 * V + (1 - kap) * sv - (1 + kap) * bv - tick * n_lines)
+    n_lines = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh)) if tick else 0
+    deficit = (p.creq - p.c0) * V - (1 - kap) * sv + (1 + kap) * bv + tick * n_lines
     if deficit > 1e-6:
-        deficit = _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
+        _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
 
     # lots: losses first, then highest basis == highest unit cost first; eligible lots only
     lot_sh = np.zeros(p.L, dtype=np.int64)
-    if sell_sh.any():
-        elig = np.flatnonzero((lot_whole > 0) & (sell_sh[sec] > 0))
+    selling = sell_sh[sec] > 0
+    selling &= lot_whole > 0
+    elig = (selling).nonzero()[0]
+    if len(elig):
         order = elig[np.lexsort((-p.cost[elig], sec[elig]))]
         ss = sec[order]
         ws = lot_whole[order]
-        cs = np.cumsum(ws)
-        first = np.searchsorted(ss, ss, side="left")
-        before = cs - ws - (cs[first] - ws[first])  # shares of the same security ahead
-        lot_sh[order] = np.clip(sell_sh[ss] - before, 0, ws)
+        cs = np.add.accumulate(ws)
+        cs -= ws  # shares in earlier lots (all securities)
+        first = np.searchsorted(ss, ss)
+        cs -= cs[first]  # shares in earlier lots of the same security
+        take = sell_sh[ss] - cs
+        np.minimum(take, ws, out=take)
+        np.maximum(take, 0, out=take)
+        lot_sh[order] = take
     return buy_sh, sell_sh, lot_sh
 
 
@@ -732,11 +824,12 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
     for s in np.argsort(-(buy_sh * price)).tolist():
         if deficit <= 1e-6 or buy_sh[s] == 0:
             break
-        need = int(math.ceil(deficit / ((1 + kap) * price[s]) - 1e-9))
-        new = buy_sh[s] - need
-        if new <= 0 or new < min_s or new * price[s] < min_d:
+        px = float(price[s])
+        need = int(math.ceil(deficit / ((1 + kap) * px) - 1e-9))
+        new = int(buy_sh[s]) - need
+        if new < min_s or new * px < min_d:
             new = 0
-        deficit -= (buy_sh[s] - new) * price[s] * (1 + kap) + (tick if new == 0 else 0.0)
+        deficit -= (buy_sh[s] - new) * px * (1 + kap) + (tick if new == 0 else 0.0)
         buy_sh[s] = new
     if deficit <= 1e-6:
         return deficit
@@ -745,21 +838,22 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
     cand = np.flatnonzero((room > 0) & (buy_sh == 0))
     if not len(cand):
         return deficit
-    over = (np.bincount(p.gi, p.h0, p.G) - p.Tg)[p.gi]
+    over = p.ag0[p.gi]
     key = np.where(sell_sh[cand] > 0, 1e12 + sell_sh[cand] * price[cand], over[cand])
     for s in cand[np.argsort(-key)].tolist():
         if deficit <= 1e-6:
             break
+        px = float(price[s])
         new_line = sell_sh[s] == 0
         extra = tick if new_line else 0.0
-        need = int(math.ceil((deficit + extra) / ((1 - kap) * price[s]) - 1e-9))
+        need = int(math.ceil((deficit + extra) / ((1 - kap) * px) - 1e-9))
         if new_line:
-            need = max(need, min_s, int(math.ceil(min_d / price[s] - 1e-9)))
+            need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
         add = min(need, int(room[s]))
-        if new_line and (add < min_s or add * price[s] < min_d):
+        if new_line and (add < min_s or add * px < min_d):
             continue
         sell_sh[s] += add
-        deficit -= add * price[s] * (1 - kap) - extra
+        deficit -= add * px * (1 - kap) - extra
     return deficit
 
 
@@ -768,126 +862,131 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
             solve_time) -> AccountResult:
     inp = p.inp
     V = p.V
-    price = p.price
-    sell_val = sell_sh * price
-    buy_val = buy_sh * price
-    sv = float(sell_val.sum())
-    bv = float(buy_val.sum())
-    traded = sv + bv
-    n_lines = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh))
-    trading_cost = p.kappa * traded + st.ticket_cost * n_lines
     w0 = p.h0
-    te0 = _te2(p, w0)
-    Wk0 = np.bincount(p.ci, w0, p.K)
+    te0 = p.te0
+    Wk0 = p.Wk0
     creq = p.creq * V
-    cash_post = p.c0 * V + sv - bv - trading_cost
-    if n_lines:
+    classes = p.classes
+    lines = 0 if buy_sh is None else int(np.count_nonzero(buy_sh) + np.count_nonzero(sell_sh))
+    if lines:
+        price = p.price
+        sell_val = sell_sh * price
+        buy_val = buy_sh * price
+        sv = float(sell_val.sum())
+        bv = float(buy_val.sum())
+        traded = sv + bv
+        trading_cost = p.kappa * traded + st.ticket_cost * lines
         lot_px = price[p.lot_sec]
-        sold_val = lot_sh * lot_px
         gain = float(lot_sh @ (lot_px - p.cost))
-        tax = sold_val * p.tax_true
+        tax = lot_sh * lot_px
+        tax *= p.tax_true
         tax_cost = float(tax[tax > 0].sum())
-        harvest = float(-tax[tax < 0].sum())
-        w1 = w0 + (buy_val - sell_val) / V
+        harvest = -float(tax[tax < 0].sum())
+        net = buy_val - sell_val
+        w1 = net * (1.0 / V)
+        w1 += w0
         te1 = _te2(p, w1)
         Wk1 = np.bincount(p.ci, w1, p.K)
-        rating = p.rv * float(p.rho @ (buy_val - sell_val))
-        trades = _trade_lines(p, buy_sh, sell_sh, lot_sh, Wk0)
+        rating = p.rv * float(p.rho @ net)
         largest = float(max(sell_val.max(), buy_val.max()))
+        cash_post = p.c0 * V + sv - bv - trading_cost
+        trades = _trade_lines(p, buy_sh, sell_sh, lot_sh, Wk0)
+        cw_post = dict(zip(classes, Wk1.tolist()))
     else:
-        gain = tax_cost = harvest = rating = largest = 0.0
-        te1, Wk1, trades = te0, Wk0, []
+        traded = trading_cost = gain = tax_cost = harvest = rating = largest = 0.0
+        te1 = te0
+        cash_post = p.c0 * V
+        trades = []
+        cw_post = dict(zip(classes, Wk0.tolist()))
     drift = p.lam * V * (te0 - te1) / st.te_ref
     score = drift + harvest + rating - trading_cost - tax_cost
-    classes = [str(c) for c in p.classes]
     cw_pre = dict(zip(classes, Wk0.tolist()))
     cw_pre["CASH"] = p.c0
-    cw_post = dict(zip(classes, Wk1.tolist()))
     cw_post["CASH"] = cash_post / V
     ctg = dict(zip(classes, p.Tk.tolist()))
     ctg["CASH"] = float(inp.model_cash_w)
     short = creq - cash_post
     return AccountResult(
-        account_id=inp.account_id, status=status, trades=trades,
-        drift_benefit=drift, harvest_benefit=harvest, rating_benefit=rating,
-        trading_cost=trading_cost, tax_cost=tax_cost, score=score, score_bps=score / V * 1e4,
-        te_pre=math.sqrt(max(te0, 0.0)), te_post=math.sqrt(max(te1, 0.0)),
-        turnover=traded / V, realized_gain=gain, realized_tax=tax_cost - harvest,
-        largest_trade=largest,
-        class_weights_pre=cw_pre, class_weights_post=cw_post, class_targets=ctg,
-        value=V, cash_post=cash_post, cash_required=creq,
-        cash_shortfall=short if short > 0.005 else 0.0,
-        n_solves=n_solves, solve_time=solve_time,
+        account_id=inp.account_id, status=status, trades=trades, drift_benefit=drift,
+        harvest_benefit=harvest, rating_benefit=rating, trading_cost=trading_cost,
+        tax_cost=tax_cost, score=score, score_bps=score / V * 1e4, te_pre=math.sqrt(te0),
+        te_post=math.sqrt(te1), turnover=traded / V, realized_gain=gain,
+        realized_tax=tax_cost - harvest, largest_trade=largest, class_weights_pre=cw_pre,
+        class_weights_post=cw_post, class_targets=ctg, value=V, cash_post=cash_post,
+        cash_required=creq, cash_shortfall=short if short > 0.005 else 0.0, n_solves=n_solves,
+        solve_time=solve_time,
     )
+
+
+_WHY = ("drift", "cash", "harvest", "band", "restriction")  # increasing precedence
 
 
 def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
     """Order lines with lots and reasons (precedence: restriction, band, harvest, cash, drift)."""
     inp = p.inp
     price = p.price
-    S = p.S
-    sell = sell_sh > 0
-    buy = buy_sh > 0
-    traded = np.flatnonzero(sell | buy)
-    reason = np.full(S, "drift", dtype=object)
+    traded = ((sell_sh > 0) | (buy_sh > 0)).nonzero()[0]
+    t_sell = sell_sh[traded]
+    t_buy = buy_sh[traded]
+    is_sell = t_sell > 0
+    why = np.zeros(len(traded), dtype=np.int8)
     # harvest: a sale that realizes a harvest-candidate loss, and buys in the same group
-    harvest_lot = (lot_sh > 0) & p.candidate & (p.tax_true < 0)
+    harvest_lot = lot_sh > 0
+    harvest_lot &= p.candidate
     if harvest_lot.any():
-        harvest_sec = np.bincount(p.lot_sec, harvest_lot, S) > 0
+        harvest_lot &= p.tax_true < 0
+        harvest_sec = np.bincount(p.lot_sec, harvest_lot, p.S) > 0
         harvest_grp = np.bincount(p.gi, harvest_sec, p.G) > 0
-        reason[buy & harvest_grp[p.gi]] = "harvest"
-        reason[harvest_sec & sell] = "harvest"
+        hv = np.where(is_sell, harvest_sec[traded], harvest_grp[p.gi[traded]])
+        why[hv] = 2
     # cash: other sales that raise the cash requests (a shortfall against the model cash
     # weight alone is drift)
-    deficit = min(float(inp.cash_needed), (p.creq - p.c0) * p.V)
-    deficit -= float((sell_sh * price)[p.must_sec].sum())
-    if deficit > 0:
-        cand = np.flatnonzero(sell & ~p.must_sec & (reason == "drift"))
-        vals = sell_sh[cand] * price[cand]
-        order = np.argsort(-vals)
-        for s, v in zip(cand[order].tolist(), vals[order].tolist()):
-            if deficit <= 0:
-                break
-            reason[s] = "cash"
-            deficit -= v
+    need = float(inp.cash_needed)
+    if need > 0:
+        deficit = min(need, (p.creq - p.c0) * p.V)
+        if p.any_must:
+            deficit -= float(sell_sh[p.must_sec] @ price[p.must_sec])
+        if deficit > 0:
+            cand = (is_sell & (why == 0)).nonzero()[0]
+            vals = t_sell[cand] * price[traded[cand]]
+            order = np.argsort(-vals)
+            for j, v in zip(cand[order].tolist(), vals[order].tolist()):
+                if deficit <= 0:
+                    break
+                why[j] = 1
+                deficit -= v
     # band: trades that move a class from outside its band toward it
     if len(p.band_k):
         wb = Wk0[p.band_k]
-        over = np.zeros(p.K, dtype=bool)
-        under = np.zeros(p.K, dtype=bool)
-        over[p.band_k] = wb > p.band_hi + 1e-9
-        under[p.band_k] = wb < p.band_lo - 1e-9
-        reason[sell & over[p.ci]] = "band"
-        reason[buy & under[p.ci]] = "band"
-    reason[sell & p.must_sec] = "restriction"
+        out_hi = np.zeros(p.K, dtype=bool)
+        out_lo = np.zeros(p.K, dtype=bool)
+        out_hi[p.band_k] = wb > p.band_hi + 1e-9
+        out_lo[p.band_k] = wb < p.band_lo - 1e-9
+        tc = p.ci[traded]
+        why[np.where(is_sell, out_hi[tc], out_lo[tc])] = 3
+    if p.any_must:
+        why[is_sell & p.must_sec[traded]] = 4
 
-    syms = inp.symbols
     sec = p.lot_sec
     lots_of = {}
-    sold_lots = np.flatnonzero(lot_sh)
+    sold_lots = lot_sh.nonzero()[0]
     if len(sold_lots):
         # lots in naming order (highest unit cost first), grouped by security
         sold_lots = sold_lots[np.lexsort((-p.cost[sold_lots], sec[sold_lots]))]
         ls = sec[sold_lots]
-        cut = (np.flatnonzero(ls[1:] != ls[:-1]) + 1).tolist()
+        cut = ((ls[1:] != ls[:-1]).nonzero()[0] + 1).tolist()
         ids = [str(i) for i in np.asarray(inp.lot_id)[sold_lots].tolist()]
         pairs = list(zip(ids, lot_sh[sold_lots].tolist()))
         for s0, a, b in zip(ls[[0] + cut].tolist(), [0] + cut, cut + [len(pairs)]):
             lots_of[s0] = tuple(pairs[a:b])
     out = []
-    px_l = price[traded].tolist()
-    sym_l = [str(v) for v in np.asarray(syms)[traded].tolist()]
-    sell_l = sell_sh[traded].tolist()
-    buy_l = buy_sh[traded].tolist()
-    why = reason[traded].tolist()
-    for j, s in enumerate(traded.tolist()):
-        px = px_l[j]
-        if sell_l[j] > 0:
-            sh = sell_l[j]
-            out.append(TradeLine(sym_l[j], "SELL", sh, px, sh * px, lots_of.get(s, ()), why[j]))
+    syms = [str(v) for v in np.asarray(inp.symbols)[traded].tolist()]
+    for s, sym, px, sh_s, sh_b, w in zip(traded.tolist(), syms, price[traded].tolist(),
+                                         t_sell.tolist(), t_buy.tolist(), why.tolist()):
+        if sh_s > 0:
+            out.append(TradeLine(sym, "SELL", sh_s, px, sh_s * px, lots_of.get(s, ()), _WHY[w]))
         else:
-            sh = buy_l[j]
-            out.append(TradeLine(sym_l[j], "BUY", sh, px, sh * px, (), why[j]))
+            out.append(TradeLine(sym, "BUY", sh_b, px, sh_b * px, (), _WHY[w]))
     return out
 
 
@@ -913,10 +1012,12 @@ def optimize_many(inputs: Iterable[AccountInput], settings: OptimizerSettings,
 
 # --------------------------------------------------------------------------- cvxpy reference
 def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
-    """The relaxed (step 2) problem stated in cvxpy; returns (problem, x, y).
+    """The relaxed first-solve problem stated in cvxpy over individual lots; returns
+    (problem, x, y).
 
-    Objective value is in fractions of V (dollars / V) without the constant drift term, like
-    the assembled QP.  Used by the tests to check the hand-assembled QP; not in the hot path.
+    Its optimal value equals the assembled QP's (fractions of V, without the constant drift
+    term).  Used by the tests to check the hand-assembled QP and the lot buckets; not in the
+    hot path.
     """
     import cvxpy as cp
 
@@ -932,12 +1033,13 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
     ak = Ks @ w - p.Tk
     cash = p.c0 + (1 - p.kappa) * cp.sum(x) - (1 + p.kappa) * cp.sum(y)
     short = cp.Variable(nonneg=True)
-    cons = [x >= 0, x <= np.where(p.sell_ok, p.lot_val, 0.0), y >= 0,
-            cash + short >= p.creq, short <= max(0.0, p.creq - min(0.0, p.c0))]
+    cons = [x >= 0, x <= p.lot_val * p.sell_ok, y >= 0, cash + short >= p.creq,
+            cash >= min(0.0, p.c0)]
     if (~p.buy_eff).any():
         cons.append(y[np.flatnonzero(~p.buy_eff)] == 0)
-    if p.must_lot.any():
-        mi = np.flatnonzero(p.must_lot)
+    must_lot = p.must_sec[p.lot_sec] & p.sell_ok
+    if must_lot.any():
+        mi = np.flatnonzero(must_lot)
         cons.append(x[mi] == p.lot_val[mi])
     pen = 0
     if len(p.band_k):
@@ -951,8 +1053,11 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
         if fin_hi.any():
             cons.append((Wb - shi)[np.flatnonzero(fin_hi)] <= p.band_hi[fin_hi])
         pen = settings.band_penalty * (cp.sum(slo) + cp.sum(shi))
+    lot_px = p.price[p.lot_sec]
+    loss = p.cost > lot_px
+    tax_obj = p.tax_true * (~loss | p.candidate)
     obj = (p.cg * cp.sum_squares(ag) + cp.sum(cp.multiply(p.ck, cp.square(ak)))
-           + (p.kappa + p.tax_obj + p.rv * p.rho[p.lot_sec]) @ x + (p.kappa - p.rv * p.rho) @ y
+           + (p.kappa + tax_obj + p.rv * p.rho[p.lot_sec]) @ x + (p.kappa - p.rv * p.rho) @ y
            + pen + settings.cash_penalty * max(1.0, p.lam) * short)
     const = float(p.cg * (p.Tg @ p.Tg) + (p.ck * p.Tk) @ p.Tk)
     prob = cp.Problem(cp.Minimize(obj - const), cons)

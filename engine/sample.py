@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
@@ -561,7 +561,10 @@ def _build_models(rng: np.random.Generator, sec: pd.DataFrame) -> pd.DataFrame:
         wts = np.array(cls_w)
         wts = wts / wts.sum() * (1.0 - cash_w)
         wts = np.round(wts, 6)
-        cash = round(1.0 - float(wts.sum()), 6)
+        # the model cash is exact; the largest position absorbs the rounding
+        big = int(np.argmax(wts))
+        wts[big] = round(1.0 - cash_w - (float(wts.sum()) - float(wts[big])), 6)
+        cash = cash_w
         for i, w in zip(chosen, wts):
             out.append((model_id, int(i), float(w)))
         out.append((model_id, -1, cash))

@@ -109,7 +109,7 @@ def read_frame(conn: Connection, stmt) -> pd.DataFrame:
     """Run a select and return its rows as a DataFrame (columns named by the select)."""
     result = conn.execute(stmt)
     cols = list(result.keys())
-    rows = result.fetchall()
+    rows = [tuple(r) for r in result.fetchall()]
     if not rows:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     return pd.DataFrame.from_records(rows, columns=cols)

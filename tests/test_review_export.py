@@ -194,6 +194,17 @@ def parse_fix(line: bytes) -> dict:
     return d
 
 
+def test_fix_encoder_matches_simplefix():
+    fields = [(35, "D"), (49, "REBALDESK"), (56, "SCHWAB"), (34, 7), (52, "20261120-12:00:00.000"),
+              (11, "B1-000007"), (1, "A1"), (21, 1), (55, "AAA"), (54, 2), (60, "20261120-12:00:00.000"),
+              (38, 150), (40, 1)]
+    ref = simplefix.FixMessage()
+    ref.append_pair(8, "FIX.4.4", header=True)
+    for tag, value in fields:
+        ref.append_pair(tag, value, header=tag in (35, 49, 56, 34, 52))
+    assert exporter.fix_message(fields) == ref.encode()
+
+
 def test_every_fix_line_is_valid(engine, book_dir, tmp_path):
     import_book(engine, book_dir)
     run_workflow(engine, workers=1)
