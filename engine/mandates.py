@@ -112,7 +112,9 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     acc["cash_needed"] = acc["account_id"].map(need).fillna(0.0).to_numpy(float)
     acc["cash_high"] = acc["account_id"].map(high).fillna(0.0).to_numpy(float)
     shortfall = acc["cash_needed"] + acc["model_cash_w"] * acc["value"] - acc["cash"]
-    acc["cash_shortfall"] = np.maximum(shortfall.to_numpy(float), 0.0)
+    # a cash mandate is a due request the account's cash (above model cash) does not cover
+    acc["cash_shortfall"] = np.where(acc["cash_needed"].to_numpy(float) > 0,
+                                     np.maximum(shortfall.to_numpy(float), 0.0), 0.0)
     all_high = cr[cr["priority"] == "high"]
     if closed_requests:
         all_high = all_high[~all_high["request_id"].isin(list(closed_requests))]

@@ -675,7 +675,7 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 1,
     days_since = rng.integers(0, 401, N)
     never = rng.random(N) < 0.06
     mix = rng.choice(3, size=N, p=[0.5, 0.35, 0.15])
-    drift_scale = np.array([0.03, 0.10, 0.28])[mix] * (0.4 + days_since / 400.0)
+    drift_scale = np.array([0.008, 0.03, 0.12])[mix] * (0.4 + days_since / 400.0)
     drift_scale = np.where(never, drift_scale * 1.5, drift_scale)
 
     # restrictions (~10%): half of them still hold what they restrict (mandate to sell)
@@ -748,7 +748,7 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 1,
     H = len(h_acct)
 
     # drift: per-holding noise plus per-account asset-class shocks, then normalise
-    shock = rng.normal(0, 1, (N, len(ASSET_CLASSES))) * 0.7
+    shock = rng.normal(0, 1, (N, len(ASSET_CLASSES))) * 0.4
     z = rng.normal(0, 1, H)
     ds = drift_scale[h_acct]
     raw = h_w * np.exp(ds * (z + shock[h_acct, sec_ac[h_sec]]))

@@ -161,10 +161,24 @@ def _solve_chunk(inputs, settings):
     return optimize_many(inputs, settings)
 
 
+_FORKED_BUILDER: InputBuilder | None = None
+
+
+def _solve_ids(account_ids, settings):
+    """In a forked worker: build the inputs from the inherited book, then optimize."""
+    return optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
+
+
 def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSettings, *,
                       workers: int = 1, executor: Executor | None = None,
                       state: TaskState | None = None, progress=None) -> dict[str, AccountResult]:
-    """Optimize accounts in chunks through an Executor (a process pool unless workers == 1)."""
+    """Optimize accounts in chunks through an Executor.
+
+    With no executor and ``workers > 1``, a local process pool is forked after the book is
+    indexed, so workers build their own inputs and only account ids and results cross process
+    boundaries. A given executor (e.g. dask's ``Client.get_executor()``) receives built inputs.
+    """
+    global _FORKED_BUILDER
     state = ensure_state(state)
     ids = list(account_ids)
     results: dict[str, AccountResult] = {}
@@ -179,7 +193,19 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
                 progress(len(results) / total)
         return results
     own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    if own:
+        import multiprocessing
+
+        _FORKED_BUILDER = builder
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+        def submit(chunk):
+            return pool.submit(_solve_ids, chunk, settings)
+    else:
+        pool = executor
+
+        def submit(chunk):
+            return pool.submit(_solve_chunk, [builder.build(a) for a in chunk], settings)
     try:
         pending = set()
         it = iter(chunks)
@@ -189,7 +215,7 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
                 chunk = next(it, None)
                 if chunk is None:
                     break
-                pending.add(pool.submit(_solve_chunk, [builder.build(a) for a in chunk], settings))
+                pending.add(submit(chunk))
             if not pending:
                 break
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -205,6 +231,7 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
+            _FORKED_BUILDER = None
     return results
 
 
