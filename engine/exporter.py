@@ -283,3 +283,9 @@ def batches_frame(engine: Engine) -> pd.DataFrame:
     B = m.ExportBatch.__table__
     with engine.connect() as conn:
         return read_frame(conn, select(B).where(B.c.n_trades > 0).order_by(B.c.created_at.desc()))
+
+
+def batch_trades(engine: Engine, batch_id: str) -> pd.DataFrame:
+    """The trades locked to one batch."""
+    with engine.connect() as conn:
+        return read_frame(conn, select(T).where(T.c.batch_id == batch_id).order_by(T.c.account_id, T.c.id))

@@ -1,5 +1,6 @@
 """Review state machine, edits, manual trades, batch export exactly once, audit."""
 import csv
+from datetime import date, timedelta
 import json
 from pathlib import Path
 
@@ -304,3 +305,17 @@ def test_audit_log_has_every_action_with_its_user(engine, tmp_path, db_path, cap
     assert main.main(["audit", "--db", db_path]) == 0
     printed = capsys.readouterr().out
     assert "MANUAL_TRADE" in printed and "ops4" in printed and "A2" in printed
+
+
+def test_audit_filters(engine, book_dir, tmp_path):
+    from engine.audit import audit_entries, audit_facets
+    from engine.overrides import add_hold
+
+    import_book(engine, book_dir, user="ops1")
+    add_hold(engine, "A1", None, "call", user="ops2")
+    add_hold(engine, "A2", None, "call", user="ops2")
+    assert list(audit_entries(engine, user="ops2")["account_id"]) == ["A2", "A1"]  # newest first
+    assert list(audit_entries(engine, action="IMPORT")["username"]) == ["ops1"]
+    assert len(audit_entries(engine, account_id="A1")) == 1
+    assert len(audit_entries(engine, since=date.today() + timedelta(days=1))) == 0
+    assert audit_facets(engine) == {"users": ["ops1", "ops2"], "actions": ["HOLD_ADD", "IMPORT"]}
