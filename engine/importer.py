@@ -42,5 +42,9 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
         repo.audit(conn, user, "IMPORT", detail=f"snapshot {snap_id} as of {book.as_of} from {folder}",
                    after={"snapshot_id": snap_id, "accounts": len(book["accounts"]),
                           "lots": len(book["lots"]), "checksum": book.checksum})
+    from storage import snapshot_cache
+
+    state.progress(0.97, "caching the snapshot")
+    snapshot_cache.store(book.checksum, {t: repo.normalize_frame(f, t) for t, f in frames.items()})
     state.progress(1.0, f"imported snapshot {snap_id}")
     return snap_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
@@ -68,15 +69,73 @@ def snapshot_info(conn: Connection, snapshot_id: int | None = None) -> SnapshotI
 
 
 def read_book_frames(conn: Connection, snapshot_id: int, tables=BOOK_TABLES) -> dict[str, pd.DataFrame]:
-    """The frames of one snapshot, with the column names of the book files."""
+    """The frames of one snapshot, with the column names of the book files.
+
+    Dates come back as ISO strings, booleans as bool, text as pandas strings. Served from the
+    local snapshot cache when it holds this snapshot (see storage.snapshot_cache).
+    """
+    from storage import snapshot_cache
+
+    info = snapshot_info(conn, snapshot_id)
+    checksum = info.checksum if info is not None else ""
+    cached = snapshot_cache.load(checksum, BOOK_TABLES)
+    if cached is not None:
+        return {name: cached[name] for name in tables}
     out = {}
-    for name in tables:
+    for name in BOOK_TABLES if tables == BOOK_TABLES else tables:
         t = TABLES[name]
         cols = [c for c in t.c if c.name not in ("snapshot_id", "id")]
-        df = read_frame(conn, select(*cols).where(t.c.snapshot_id == snapshot_id))
+        df = fast_frame(conn, select(*cols).where(t.c.snapshot_id == snapshot_id), cols)
         inv = {v: k for k, v in RENAMES.get(name, {}).items()}
         out[name] = df.rename(columns=inv)
+    if tables == BOOK_TABLES:
+        snapshot_cache.store(checksum, out)
     return out
+
+
+def normalize_frame(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The frame of a book table in the exact column types :func:`read_book_frames` returns."""
+    t = TABLES[table]
+    inv = {v: k for k, v in RENAMES.get(table, {}).items()}
+    cols = [c for c in t.c if c.name not in ("snapshot_id", "id")]
+    data = {}
+    for c in cols:
+        name = inv.get(c.name, c.name)
+        s = df[name] if name in df else pd.Series([None] * len(df), dtype=object)
+        kind = c.type.python_type if hasattr(c.type, "python_type") else object
+        if kind is bool:
+            data[name] = s.fillna(False).to_numpy(bool)
+        elif kind is float:
+            data[name] = pd.to_numeric(s, errors="coerce").to_numpy(float)
+        elif kind is int:
+            data[name] = s.to_numpy()
+        else:
+            data[name] = pd.array([None if v is None or (isinstance(v, float) and v != v) else str(v)
+                                   for v in s], dtype="str") if s.dtype == object else s.astype("str")
+    return pd.DataFrame(data)
+
+
+def fast_frame(conn: Connection, stmt, cols) -> pd.DataFrame:
+    """A select read through the DBAPI cursor (no per-row ORM processing)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    cur = conn.exec_driver_sql(str(compiled))
+    rows = cur.fetchall()
+    names = [c.name for c in cols]
+    if not rows:
+        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    data = {}
+    for n, c, values in zip(names, cols, zip(*rows)):
+        kind = c.type.python_type if hasattr(c.type, "python_type") else object
+        if kind is bool:
+            data[n] = np.array(values, dtype=bool)
+        elif kind is float:
+            data[n] = np.array([float("nan") if v is None else v for v in values], dtype=float) \
+                if None in values else np.array(values, dtype=float)
+        elif kind is date:
+            data[n] = pd.array([None if v is None else str(v) for v in values], dtype="str")
+        else:
+            data[n] = pd.array(values, dtype="str") if kind is str else list(values)
+    return pd.DataFrame(data)
 
 
 def table_counts(conn: Connection) -> dict[str, int]:

@@ -1,4 +1,5 @@
 import os
+import tempfile
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("REBALANCE_DESK_USER", "tester")
+os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-"))
 
 
 @pytest.fixture

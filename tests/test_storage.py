@@ -50,3 +50,37 @@ def test_default_database_is_per_user(monkeypatch):
     monkeypatch.delenv(db.ENV_DB, raising=False)
     path = db.default_db()
     assert path.endswith("book.db") and "RebalanceDesk" in path
+
+
+def test_snapshot_cache_serves_the_same_frames_as_the_database(engine, book_dir, monkeypatch, tmp_path):
+    import pandas as pd
+
+    from engine.importer import import_book
+    from storage import repo
+
+    monkeypatch.setenv("REBALANCE_DESK_CACHE", str(tmp_path / "cache"))
+    import_book(engine, book_dir)  # the import writes the cache
+    assert any((tmp_path / "cache").iterdir())
+    with engine.connect() as conn:
+        cached = repo.read_book_frames(conn, 1)
+    monkeypatch.setenv("REBALANCE_DESK_CACHE", "off")
+    with engine.connect() as conn:
+        fresh = repo.read_book_frames(conn, 1)
+    for name, df in fresh.items():
+        a = cached[name].sort_values(list(df.columns[:2])).reset_index(drop=True)
+        b = df.sort_values(list(df.columns[:2])).reset_index(drop=True)
+        assert a.dtypes.to_dict() == b.dtypes.to_dict(), name
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_damaged_cache_entry_is_rebuilt(engine, book_dir, monkeypatch, tmp_path):
+    from engine.importer import import_book
+    from storage import repo
+
+    monkeypatch.setenv("REBALANCE_DESK_CACHE", str(tmp_path / "cache"))
+    import_book(engine, book_dir)
+    entry = next((tmp_path / "cache").iterdir())
+    (entry / "lots.arrow").write_bytes(b"garbage")
+    with engine.connect() as conn:
+        lots = repo.read_book_frames(conn, 1)["lots"]
+    assert len(lots) == 7 and (entry / "lots.arrow").stat().st_size > 100
