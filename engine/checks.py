@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from engine.frames import lookup
 from engine.policy import Policy
 
 CODES = ("UNKNOWN_SECURITY", "MISSING_PRICE", "STALE_PRICE", "RECON_BREAK", "CORP_ACTION_PENDING",
@@ -47,7 +48,7 @@ def run_checks(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy) -> 
     known = held[held["symbol"].isin(sec.index)]
     price = sec["price"].astype(float)
     # MISSING_PRICE
-    no_price = known[known["symbol"].map(price).isna().to_numpy()]
+    no_price = known[np.isnan(lookup(known["symbol"], price).astype(float))]
     if len(no_price):
         out.append(_rows(no_price, "MISSING_PRICE", no_price["symbol"] + " has no price"))
     # STALE_PRICE

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from engine.frames import lookup
 from engine.policy import Policy
 
 CASH = "CASH"
@@ -76,9 +77,9 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     aclass = sec.set_index("symbol")["asset_class"]
 
     hold = lots.groupby(["account_id", "symbol"], sort=False, as_index=False)["quantity"].sum()
-    hold["price"] = hold["symbol"].map(price).to_numpy(float)
+    hold["price"] = lookup(hold["symbol"], price).astype(float)
     hold["mv"] = np.nan_to_num(hold["quantity"].to_numpy(float) * hold["price"].to_numpy(float))
-    hold["asset_class"] = hold["symbol"].map(aclass)
+    hold["asset_class"] = pd.array(lookup(hold["symbol"], aclass, None), dtype="str")
     invested = hold.groupby("account_id", sort=False)["mv"].sum()
     acc["cash"] = acc["cash"].astype(float)
     acc["value"] = acc["cash"].to_numpy() + acc["account_id"].map(invested).fillna(0.0).to_numpy()

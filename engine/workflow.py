@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
 from engine.checks import run_checks
+from engine.frames import lookup, sets_by
 from engine.mandates import account_facts, threshold_bps
 from engine.optimizer import AccountInput, AccountResult, OptimizerSettings, optimize_many
 from engine.overrides import active_overrides
@@ -87,9 +88,10 @@ class InputBuilder:
         lots = frames["lots"]
         lots = lots[lots["symbol"].isin(self.index)]
         lots = lots.sort_values("account_id", kind="stable")
+        sec_index = pd.Series(np.arange(len(self.symbols)), index=self.symbols)
         self.lot_acc = lots["account_id"].to_numpy(object)
         self.lot_id = lots["lot_id"].to_numpy(object)
-        self.lot_sec = lots["symbol"].map(self.index).to_numpy(np.int64)
+        self.lot_sec = lookup(lots["symbol"], sec_index).astype(np.int64)
         self.lot_qty = lots["quantity"].to_numpy(float)
         self.lot_cost = lots["unit_cost"].to_numpy(float)
         acq = pd.to_datetime(lots["acquired_date"])
@@ -111,21 +113,30 @@ class InputBuilder:
         bought = tx[tx["side"] == "BUY"][["account_id", "symbol"]]
         bought = pd.concat([bought, pd.DataFrame({"account_id": self.lot_acc[recent_buy_lot],
                                                   "symbol": self.symbols[self.lot_sec[recent_buy_lot]]})])
-        self.recent_buys = bought.groupby("account_id")["symbol"].agg(set).to_dict()
+        self.recent_buys = sets_by(bought["account_id"], bought["symbol"])
         loss = tx[(tx["side"] == "SELL") & (pd.to_numeric(tx["realized_gain"]) < 0)]
-        self.loss_sold = loss.groupby("account_id")["symbol"].agg(set).to_dict()
+        self.loss_sold = sets_by(loss["account_id"], loss["symbol"])
         rp = extras["restricted"]
-        self.restricted = rp.groupby("account_id")["symbol"].agg(set).to_dict() if len(rp) else {}
+        self.restricted = sets_by(rp["account_id"], rp["symbol"])
         cb = extras["class_bands"]
-        self.bands = {a: dict(zip(g["asset_class"], zip(g["lo"], g["hi"])))
-                      for a, g in cb.groupby("account_id")} if len(cb) else {}
-        self.facts = facts.set_index("account_id")
+        self.bands: dict[str, dict] = {}
+        for a, c, lo, hi in zip(cb["account_id"].tolist(), cb["asset_class"].tolist(), cb["lo"].tolist(),
+                                cb["hi"].tolist()):
+            self.bands.setdefault(a, {})[c] = (lo, hi)
+        taxable = facts["taxable"].to_numpy(bool)
+        st = facts["st_rate"].to_numpy(float)
+        lt = facts["lt_rate"].to_numpy(float)
+        st = np.where(taxable, np.where(np.isnan(st), 0.37, st), 0.0)
+        lt = np.where(taxable, np.where(np.isnan(lt), 0.20, lt), 0.0)
+        self.facts = dict(zip(facts["account_id"].tolist(), zip(
+            facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
+            lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
 
     def build(self, account_id: str) -> AccountInput:
-        f = self.facts.loc[account_id]
+        model_id, cash, taxable, st, lt, model_cash_w, cash_needed = self.facts[account_id]
         s, e = self.slices.get(account_id, (0, 0))
         lsec = self.lot_sec[s:e]
-        univ_m, tgt = self.models.get(f["model_id"], (np.array([], dtype=np.int64), np.zeros(len(self.symbols))))
+        univ_m, tgt = self.models.get(model_id, (np.array([], dtype=np.int64), np.zeros(len(self.symbols))))
         held = np.unique(lsec)
         parts = [univ_m, held] + [self.subs[i] for i in held]
         univ = np.unique(np.concatenate(parts)).astype(np.int64) if len(parts) else univ_m
@@ -142,15 +153,12 @@ class InputBuilder:
         must_sell = rmask & held_mask & can_sell
         recent = self.recent_buys.get(account_id, set())
         blocked = np.isin(syms[pos], list(recent)) if recent else np.zeros(len(pos), bool)
-        taxable = bool(f["taxable"])
-        st = float(f["st_rate"]) if taxable and pd.notna(f["st_rate"]) else (0.37 if taxable else 0.0)
-        lt = float(f["lt_rate"]) if taxable and pd.notna(f["lt_rate"]) else (0.20 if taxable else 0.0)
         return AccountInput(
-            account_id=account_id, cash=float(f["cash"]), taxable=taxable, st_rate=st, lt_rate=lt,
+            account_id=account_id, cash=cash, taxable=taxable, st_rate=st, lt_rate=lt,
             symbols=syms, price=np.nan_to_num(self.price[univ], nan=0.0), asset_class=self.aclass[univ],
             drift_group=self.group[univ], target_w=tgt[univ], rating=self.rating[univ],
             can_buy=can_buy, can_sell=can_sell, must_sell=must_sell,
-            model_cash_w=float(f["model_cash_w"]), cash_needed=float(f["cash_needed"]),
+            model_cash_w=model_cash_w, cash_needed=cash_needed,
             class_bands=self.bands.get(account_id, {}),
             lot_id=self.lot_id[s:e], lot_sec=pos.astype(np.int64), lot_qty=self.lot_qty[s:e],
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
