@@ -1,0 +1,796 @@
+"""Cost/benefit charts of one run: the "Charts" panel of the console.
+
+:class:`ChartsPanel` is self-contained: give it a run's proposals, the policy and (optionally)
+the days since each account last traded with :meth:`ChartsPanel.set_data`; it never touches
+the database nor changes the policy. Four plots:
+
+(a) **Score distribution** of the selected tier (histogram, bps). Only the accounts a threshold
+    decides are counted (SCORE or NO_TRADE with trades; MANDATE accounts trade anyway and
+    SUSPENDED/HELD ones never do). The tier's policy start and floor are dashed lines; the solid
+    line is a *flat preview threshold* that can be dragged: the label above the plots says how
+    many accounts would trade at that threshold, their turnover and realized tax
+    (:class:`engine.preview.ThresholdPreviewer`, equal to what a run with that flat threshold
+    does). The part of the histogram that would trade is drawn darker. "Save to policy…" asks
+    for confirmation and emits ``saveThreshold(tier, bps)``; the main window stores the policy
+    made by :func:`engine.preview.policy_with_threshold` (flat: start = floor = bps, so the next
+    run trades exactly what was previewed).
+(b) **Benefit vs cost** per account, coloured by tier, both axes symmetric-log dollars
+    (benefit = drift + harvest + rating benefit, cost = trading cost + tax cost; benefit can be
+    negative). Points above the diagonal have a positive score. Clicking a point emits
+    ``accountActivated(account_id)``.
+(c) **Threshold decay** per tier (``floor + (start − floor)·2^(−days/half_life)``) with the
+    selected tier's score accounts at (days since last trade, score). Accounts that never traded
+    (threshold = floor) or traded before the right edge are drawn at the right edge.
+    ``days_since_trade`` is not a column of the proposals: pass it to :meth:`set_data`
+    (:func:`engine.preview.days_since_trade` reads it from the run's book snapshot) or as a
+    ``days_since_trade`` column of the proposals; without it only the curves are drawn.
+(d) **Categories per tier** (grouped bars) with the previewed SCORE / NO_TRADE counts of the
+    selected tier as outlines.
+
+Made for 100,000 accounts: scatter plots are one ScatterPlotItem per tier fed with numpy
+arrays (pxMode, one brush per item, no per-point Python objects; clicks create SpotItems only
+for the points under the cursor), histograms are np.histogram + a stepMode curve, and a drag
+step costs one searchsorted per update.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
+from pyqtgraph.graphicsItems.ScatterPlotItem import _DEFAULT_STYLE, SpotItem
+
+from engine.policy import Policy
+from engine.preview import ThresholdPreviewer, score_eligible
+
+__all__ = ["ChartsPanel", "AccountScatter", "SymlogDollarAxis", "symlog", "inv_symlog", "money",
+           "TIER_COLORS", "CATEGORY_COLORS"]
+
+TIER_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#9D755D", "#EECA3B")
+CATEGORY_COLORS = {"SUSPENDED": "#D62728", "HELD": "#FF9F1C", "MANDATE": "#7B61B5", "SCORE": "#2CA02C",
+                   "NO_TRADE": "#A0A0A0"}
+CATEGORIES = tuple(CATEGORY_COLORS)
+TEXT = "#222222"
+GRID_ALPHA = 0.15
+POINT_SIZE = 5
+DECIMALS = 1  # preview thresholds are rounded to 0.1 bps (what is shown is what is saved)
+
+
+# --------------------------------------------------------------------------- helpers
+def symlog(v):
+    """Symmetric log in dollars: sign(v)·log10(1 + |v|) (linear near 0, log beyond $10)."""
+    v = np.asarray(v, dtype=float)
+    return np.sign(v) * np.log10(1.0 + np.abs(v))
+
+
+def inv_symlog(t):
+    t = np.asarray(t, dtype=float)
+    return np.sign(t) * (10.0 ** np.abs(t) - 1.0)
+
+
+def money(v: float, signed: bool = False) -> str:
+    """$1,234,567 / −$1,234 (a real minus sign); ``signed`` adds + to positive values."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    s = f"${abs(v):,.0f}"
+    if round(v) < 0:
+        return "−" + s
+    return ("+" + s) if signed and round(v) > 0 else s
+
+
+def _color(hex_: str, alpha: int = 255) -> QColor:
+    c = QColor(hex_)
+    c.setAlpha(alpha)
+    return c
+
+
+def _font(pt: float = 9, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPointSizeF(pt)
+    f.setBold(bold)
+    return f
+
+
+class CountAxis(pg.AxisItem):
+    """Plain numbers with thousands separators (no SI prefixes)."""
+
+    def tickStrings(self, values, scale, spacing):
+        decimals = 0 if spacing >= 1 else max(0, int(math.ceil(-math.log10(spacing))))
+        return [f"{v * scale:,.{decimals}f}" for v in values]
+
+
+class SymlogDollarAxis(pg.AxisItem):
+    """Axis of :func:`symlog` dollars: labelled ticks at $0, ±$10, ±$100, … (thousands
+    separators), unlabelled minor ticks at 2× and 5×; every other decade when space is short."""
+
+    def tickValues(self, minVal, maxVal, size):
+        lo, hi = sorted((minVal, maxVal))
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo <= 0 or size <= 0:
+            return []
+        kmax = int(math.ceil(max(abs(lo), abs(hi)))) + 1
+        cands = [(0, 0.0)] + [(k, s * 10.0 ** k) for k in range(1, kmax + 1) for s in (1, -1)]
+        per_decade = size / (hi - lo)  # pixels per decade
+        min_px = 84 if self.orientation in ("top", "bottom") else 26
+        step = max(1, int(math.ceil(min_px / per_decade)))
+        majors = sorted(float(symlog(v)) for k, v in cands if k % step == 0)
+        majors = [t for t in majors if lo <= t <= hi]
+        minors = []
+        if step == 1 and per_decade > 60:
+            for k in range(0, kmax + 1):
+                for m in (2, 5):
+                    for s in (1, -1):
+                        t = float(symlog(s * m * 10.0 ** k))
+                        if lo <= t <= hi:
+                            minors.append(t)
+        return [(1.0, majors), (0.5, sorted(minors))]
+
+    def tickStrings(self, values, scale, spacing):
+        if spacing < 1.0:
+            return ["" for _ in values]
+        out = []
+        for t in values:
+            v = float(inv_symlog(t))
+            mag = 10.0 ** round(math.log10(abs(v))) if abs(v) >= 1 else 0.0
+            out.append(money(math.copysign(mag, v)) if mag else "$0")
+        return out
+
+
+class AccountScatter(pg.ScatterPlotItem):
+    """A ScatterPlotItem whose click hit-test only makes SpotItems for the points under the
+    cursor (nearest first) instead of one Python object per point of the whole plot.
+    ``ids`` (object array, one account id per point) is kept as the points' data."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ids = np.empty(0, dtype=object)
+
+    def set_points(self, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> None:
+        self.ids = np.asarray(ids, dtype=object)
+        self.setData(x=np.asarray(x, float), y=np.asarray(y, float), data=self.ids)
+
+    def updateSpots(self, dataSet=None):
+        """pyqtgraph looks up the symbol atlas once per point (a Python loop: ~0.5 s for 100,000
+        points); when every point uses the item's own style, look it up once for all."""
+        if dataSet is None:
+            dataSet = self.data
+        if not (self.opts["pxMode"] and self.opts["useCache"] and len(dataSet)) or not self._uniform(dataSet):
+            return super().updateSpots(dataSet)
+        mask = dataSet["sourceRect"]["w"] == 0
+        if mask.any():
+            style = (self.opts["symbol"], self.opts["size"], self.opts["pen"], self.opts["brush"])
+            dataSet["sourceRect"][mask] = self.fragmentAtlas[[style]][0]
+            self.invalidate()
+        self._updateMaxSpotSizes(data=dataSet)
+
+    @staticmethod
+    def _uniform(dataSet) -> bool:
+        return (bool(np.all(dataSet["size"] == _DEFAULT_STYLE["size"]))
+                and all(bool(np.equal(dataSet[k], None).all()) for k in ("symbol", "pen", "brush")))
+
+    def pointsAt(self, pos):
+        idx = np.flatnonzero(self._maskAt(pos))
+        if len(idx) > 1:
+            px, py = self.pixelVectors()
+            sx = px.length() if px is not None and px.length() > 0 else 1.0
+            sy = py.length() if py is not None and py.length() > 0 else 1.0
+            d = ((self.data["x"][idx] - pos.x()) / sx) ** 2 + ((self.data["y"][idx] - pos.y()) / sy) ** 2
+            idx = idx[np.argsort(d, kind="stable")]
+        out = []
+        for i in idx.tolist():
+            rec = self.data[i]
+            if rec["item"] is None:
+                rec["item"] = SpotItem(rec, self, i)
+            out.append(rec["item"])
+        return out
+
+
+def _plot(left=None, bottom=None, xgrid: bool = False) -> pg.PlotWidget:
+    axes = {"left": left or CountAxis("left"), "bottom": bottom or CountAxis("bottom")}
+    w = pg.PlotWidget(background="w", axisItems=axes)
+    pi = w.getPlotItem()
+    pi.hideButtons()
+    pi.setMenuEnabled(False)
+    for name in ("left", "bottom"):
+        ax = pi.getAxis(name)
+        ax.setPen(pg.mkPen("#888888"))
+        ax.setTextPen(pg.mkPen(TEXT))
+        ax.setTickFont(_font(8.5))
+    pi.getAxis("left").setWidth(62)
+    pi.showGrid(x=xgrid, y=True, alpha=GRID_ALPHA)
+    w.setMinimumSize(320, 220)
+    w.setAntialiasing(False)
+    return w
+
+
+def _title(w: pg.PlotWidget, text: str) -> None:
+    w.getPlotItem().setTitle(text, color=TEXT, size="10pt", bold=True)
+
+
+def _axis_label(w: pg.PlotWidget, side: str, text: str) -> None:
+    w.getPlotItem().getAxis(side).setLabel(text, **{"color": TEXT, "font-size": "9pt"})
+
+
+def _legend(w: pg.PlotWidget, offset=(-10, 10), cols: int = 1) -> pg.LegendItem:
+    leg = w.getPlotItem().addLegend(offset=offset, brush=pg.mkBrush(255, 255, 255, 215),
+                                    pen=pg.mkPen("#bbbbbb"), labelTextColor=TEXT, labelTextSize="8.5pt",
+                                    colCount=cols, verSpacing=-4)
+    return leg
+
+
+# --------------------------------------------------------------------------- the panel
+class ChartsPanel(QWidget):
+    """Cost/benefit charts of a run; see the module docstring.
+
+    Signals: ``accountActivated(account_id)`` when a point is clicked; ``saveThreshold(tier,
+    bps)`` when the user confirms "Save to policy…" (the receiver saves
+    ``engine.preview.policy_with_threshold(policy, tier, bps)`` — a flat threshold).
+    """
+
+    accountActivated = Signal(str)
+    saveThreshold = Signal(str, float)
+    #: ask before emitting saveThreshold (tests and embedding code may switch it off)
+    confirm_save = True
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("charts_panel")
+        self._props = pd.DataFrame()
+        self._policy: Policy | None = None
+        self._previewer: ThresholdPreviewer | None = None
+        self._tier_color: dict[str, str] = {}
+        self._tier_value: dict[str, float] = {}  # the preview threshold per tier
+        self._hist_sorted = np.empty(0)  # clipped, sorted scores of the selected tier
+        self._hist_edges = np.empty(0)
+        self._days: np.ndarray | None = None
+        self._last: dict | None = None
+        self._updating = False
+
+        # ---- controls
+        self.tier_combo = QComboBox()
+        self.tier_combo.setObjectName("charts_tier")
+        self.tier_combo.setMinimumContentsLength(10)
+        self.reset_button = QPushButton("Reset to policy floor")
+        self.reset_button.setToolTip("Move the preview threshold back to the tier's policy floor")
+        self.save_button = QPushButton("Save to policy…")
+        self.save_button.setObjectName("charts_save")
+        self.save_button.setToolTip("Make the previewed threshold the tier's flat threshold "
+                                    "(start = floor) in a new policy version")
+        self.preview_label = QLabel()
+        self.preview_label.setObjectName("charts_preview")
+        self.preview_label.setTextFormat(Qt.TextFormat.RichText)
+        self.preview_label.setWordWrap(True)
+        self.preview_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.selection_label = QLabel()
+        self.selection_label.setObjectName("charts_selection")
+        self.selection_label.setTextFormat(Qt.TextFormat.RichText)
+        self.selection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Tier:"))
+        top.addWidget(self.tier_combo)
+        top.addSpacing(12)
+        top.addWidget(self.selection_label, 1)
+        top.addWidget(self.reset_button)
+        top.addWidget(self.save_button)
+
+        # ---- (a) histogram
+        self.hist_plot = _plot()
+        _axis_label(self.hist_plot, "bottom", "score (bps of account value)")
+        _axis_label(self.hist_plot, "left", "accounts")
+        self.hist_plot.setMouseEnabled(x=False, y=False)
+        self._hist_all = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen("#999999", width=1))
+        self._hist_above = pg.PlotDataItem(stepMode="center", fillLevel=0)
+        self.hist_plot.addItem(self._hist_all)
+        self.hist_plot.addItem(self._hist_above)
+        self._start_line = pg.InfiniteLine(angle=90, movable=False,
+                                           pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DashLine),
+                                           label="start {value:.0f}", labelOpts={
+                                               "position": 0.80, "color": "#555555", "anchors": [(0, 0.5), (0, 0.5)]})
+        self._floor_line = pg.InfiniteLine(angle=90, movable=False,
+                                           pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DotLine),
+                                           label="floor {value:.0f}", labelOpts={
+                                               "position": 0.65, "color": "#555555", "anchors": [(0, 0.5), (0, 0.5)]})
+        self.threshold_line = pg.InfiniteLine(
+            angle=90, movable=True, pen=pg.mkPen("#111111", width=2.5),
+            hoverPen=pg.mkPen("#D62728", width=3.5), label="preview {value:.1f} bps ⇆",
+            labelOpts={"position": 0.94, "color": "#111111", "fill": (255, 255, 255, 220),
+                       "anchors": [(0, 0.5), (0, 0.5)]})
+        self.threshold_line.setZValue(20)
+        self.threshold_line.setCursor(Qt.CursorShape.SizeHorCursor)
+        for item in (self._start_line, self._floor_line, self.threshold_line):
+            self.hist_plot.addItem(item, ignoreBounds=True)
+        self.threshold_line.sigPositionChanged.connect(self._on_threshold_moved)
+
+        # ---- (b) benefit vs cost
+        self.scatter_plot = _plot(SymlogDollarAxis("left"), SymlogDollarAxis("bottom"), xgrid=True)
+        self.scatter_plot.getPlotItem().getAxis("left").setWidth(86)
+        _axis_label(self.scatter_plot, "bottom", "cost: trading + tax ($, log scale)")
+        _axis_label(self.scatter_plot, "left", "benefit: drift + harvest + rating ($, log scale)")
+        _title(self.scatter_plot, "Benefit vs cost per account (click a point to open it)")
+        self._scatter_legend = _legend(self.scatter_plot, offset=(-10, -10))  # bottom right: cost > benefit
+        self._diag = pg.PlotCurveItem(pen=pg.mkPen("#666666", width=1, style=Qt.PenStyle.DashLine))
+        self.scatter_plot.addItem(self._diag, ignoreBounds=True)
+        self._diag_label = pg.TextItem("benefit = cost (score 0)", color="#555555", anchor=(1, 0))
+        self._diag_label.setFont(_font(8))
+        self.scatter_plot.addItem(self._diag_label, ignoreBounds=True)
+        self.scatter_items: dict[str, AccountScatter] = {}
+        self._selected = pg.ScatterPlotItem(size=14, symbol="o", pen=pg.mkPen("#000000", width=2),
+                                            brush=None)
+        self._selected.setZValue(50)
+        self.scatter_plot.addItem(self._selected, ignoreBounds=True)
+
+        # ---- (c) decay
+        self.decay_plot = _plot()
+        _axis_label(self.decay_plot, "bottom", "days since last trade (never traded or older: right edge)")
+        _axis_label(self.decay_plot, "left", "threshold / score (bps)")
+        self._decay_legend = _legend(self.decay_plot, offset=(-10, 10), cols=2)
+        self.decay_curves: dict[str, pg.PlotCurveItem] = {}
+        self.decay_points = AccountScatter(size=POINT_SIZE, pen=None, pxMode=True, hoverable=False)
+        self.decay_points_score = AccountScatter(size=POINT_SIZE, pen=None, pxMode=True, hoverable=False)
+        self._decay_flat = pg.InfiniteLine(angle=0, movable=False,
+                                           pen=pg.mkPen("#111111", width=1.5, style=Qt.PenStyle.DashLine),
+                                           label="preview {value:.1f}", labelOpts={
+                                               "position": 0.03, "color": "#111111", "anchors": [(0, 1), (0, 1)]})
+        self._decay_edge = pg.InfiniteLine(angle=90, movable=False,
+                                           pen=pg.mkPen("#999999", width=1, style=Qt.PenStyle.DotLine))
+        self.decay_plot.addItem(self._decay_edge, ignoreBounds=True)
+        self.decay_plot.addItem(self._decay_flat, ignoreBounds=True)
+        self.decay_plot.addItem(self.decay_points)
+        self.decay_plot.addItem(self.decay_points_score)
+        self._decay_note = pg.TextItem("", color="#555555", anchor=(0.5, 0.5))
+        self.decay_plot.addItem(self._decay_note, ignoreBounds=True)
+
+        # ---- (d) categories
+        self.category_plot = _plot()
+        _axis_label(self.category_plot, "left", "accounts")
+        _title(self.category_plot, "Categories per tier (outline: preview)")
+        self.category_plot.setMouseEnabled(x=False, y=False)
+        self._cat_legend = _legend(self.category_plot, offset=(-10, 10))
+        self.category_bars: dict[str, pg.BarGraphItem] = {}
+        self._cat_preview = pg.BarGraphItem(x=[], height=[], width=0.15, brush=None,
+                                            pen=pg.mkPen("#111111", width=1.5, style=Qt.PenStyle.DashLine))
+        self._cat_preview.setZValue(10)
+        self.category_plot.addItem(self._cat_preview)
+
+        for w in (self.decay_points, self.decay_points_score):
+            w.sigClicked.connect(self._on_points_clicked)
+
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(6)
+        grid.addWidget(self.hist_plot, 0, 0)
+        grid.addWidget(self.decay_plot, 0, 1)
+        grid.addWidget(self.scatter_plot, 1, 0)
+        grid.addWidget(self.category_plot, 1, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.preview_label)
+        lay.addLayout(grid, 1)
+
+        self.tier_combo.currentTextChanged.connect(self._on_tier_changed)
+        self.reset_button.clicked.connect(self.reset_threshold)
+        self.save_button.clicked.connect(self._on_save)
+        self._set_enabled(False)
+        self.preview_label.setText("No run yet: run the book to see its cost/benefit charts.")
+
+    # ------------------------------------------------------------------ public API
+    def set_data(self, proposals: pd.DataFrame | None, policy: Policy,
+                 days_since_trade: pd.Series | None = None) -> None:
+        """Show a run. ``proposals``: one row per account (engine.workflow.proposals_frame);
+        ``policy``: whose tiers give the threshold curves and the preview's starting point;
+        ``days_since_trade``: Series indexed by account_id (NaN = never traded), else the
+        proposals' ``days_since_trade`` column if any."""
+        props = proposals if proposals is not None else pd.DataFrame()
+        self._props = props.reset_index(drop=True)
+        self._policy = policy
+        n = len(self._props)
+        self._previewer = ThresholdPreviewer(self._props) if n else None
+        self._tier_codes, self._tier_names = self._codes("tier")
+        self._cat_codes, self._cat_names = self._codes("category")
+        tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)]
+        tiers += sorted(set(self._tier_names) - set(tiers))  # tiers of the run the policy lacks
+        self._tiers = tiers
+        self._tier_color = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
+        self._tier_value = {t: self._policy_floor(t) for t in tiers}
+        if "account_id" in self._props.columns:
+            acc = self._props["account_id"]
+            if not (pd.api.types.is_string_dtype(acc) or acc.dtype == object):
+                acc = acc.astype(str)
+            self._ids = acc.to_numpy(dtype=object, na_value="")
+        else:
+            self._ids = np.full(n, "", dtype=object)
+        self._elig = score_eligible(self._props) if n else np.zeros(0, bool)
+        if days_since_trade is not None:
+            d = pd.Series(days_since_trade)
+            self._days = pd.to_numeric(d.reindex(self._ids), errors="coerce").to_numpy(float)
+        elif "days_since_trade" in self._props.columns:
+            self._days = pd.to_numeric(self._props["days_since_trade"], errors="coerce").to_numpy(float)
+        else:
+            self._days = None
+        self._selected.clear()
+        self.selection_label.setText("")
+        self._build_scatter()
+        self._build_categories()
+        self._build_decay_curves()
+        current = self.tier_combo.currentText()
+        self.tier_combo.blockSignals(True)
+        self.tier_combo.clear()
+        self.tier_combo.addItems(tiers)
+        self.tier_combo.blockSignals(False)
+        self._set_enabled(self._previewer is not None)
+        if self._previewer is None:
+            self._last = None
+            self._hist_all.setData(x=[], y=[])
+            self._hist_above.setData(x=[], y=[])
+            for item in (self.decay_points, self.decay_points_score):
+                item.clear()
+                item.ids = np.empty(0, dtype=object)
+            self._cat_preview.setOpts(x=[], height=[])
+            self.preview_label.setText("No run yet: run the book to see its cost/benefit charts.")
+        pick = current if current in tiers else self._default_tier()
+        self.tier_combo.blockSignals(True)
+        self.tier_combo.setCurrentText(pick)
+        self.tier_combo.blockSignals(False)
+        self._on_tier_changed(pick)
+
+    def current_tier(self) -> str:
+        return self.tier_combo.currentText()
+
+    def set_tier(self, tier: str) -> None:
+        self.tier_combo.setCurrentText(tier)
+
+    def threshold(self) -> float:
+        """The preview threshold of the selected tier, as previewed and saved (0.1 bps)."""
+        return round(float(self.threshold_line.value()), DECIMALS)
+
+    def set_threshold(self, bps: float) -> None:
+        """Move the preview line (as a drag would)."""
+        self.threshold_line.setValue(float(bps))
+
+    def reset_threshold(self) -> None:
+        self.set_threshold(self._policy_floor(self.current_tier()))
+
+    def select_account(self, account_id: str) -> bool:
+        """Highlight an account (ring on the benefit/cost plot) without emitting a signal."""
+        rows = np.flatnonzero(self._ids == str(account_id)) if len(self._props) else []
+        if not len(rows):
+            return False
+        self._show_selection(str(account_id), int(rows[0]))
+        return True
+
+    def last_preview(self) -> dict | None:
+        """The preview shown now (engine.preview.ThresholdPreviewer.preview's dict)."""
+        return self._last
+
+    # ------------------------------------------------------------------ building
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.tier_combo, self.reset_button, self.save_button):
+            w.setEnabled(on)
+        self.threshold_line.setVisible(on)
+
+    def _default_tier(self) -> str:
+        if self._previewer is None or not self._tiers:
+            return self._tiers[0] if getattr(self, "_tiers", None) else ""
+        counts = {t: len(self._previewer.scores(t)) for t in self._tiers}
+        return max(self._tiers, key=lambda t: counts[t])
+
+    def _policy_floor(self, tier: str) -> float:
+        try:
+            return float(self._policy.tier(tier).threshold_floor_bps)
+        except (KeyError, AttributeError):
+            return 0.0
+
+    def _codes(self, col: str) -> tuple[np.ndarray, list[str]]:
+        if col not in self._props.columns or not len(self._props):
+            return np.full(len(self._props), -1), []
+        codes, names = pd.factorize(self._props[col])
+        return codes, [str(n) for n in names]
+
+    def _mask(self, kind: str, value: str) -> np.ndarray:
+        """Rows whose tier / category is ``value`` (integer codes: no string comparisons)."""
+        codes, names = (self._tier_codes, self._tier_names) if kind == "tier" else \
+            (self._cat_codes, self._cat_names)
+        if value not in names:
+            return np.zeros(len(codes), dtype=bool)
+        return codes == names.index(value)
+
+    def _col(self, name: str) -> np.ndarray:
+        if name not in self._props.columns:
+            return np.zeros(len(self._props))
+        return pd.to_numeric(self._props[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+    def _build_scatter(self) -> None:
+        plot = self.scatter_plot
+        for item in self.scatter_items.values():
+            plot.removeItem(item)
+            self._scatter_legend.removeItem(item)
+        self.scatter_items = {}
+        if not len(self._props):
+            self._diag.setData([], [])
+            return
+        benefit = np.nansum([self._col(c) for c in ("drift_benefit", "harvest_benefit", "rating_benefit")], axis=0)
+        cost = np.nansum([self._col(c) for c in ("trading_cost", "tax_cost")], axis=0)
+        has = np.isfinite(self._col("score"))
+        self._bx, self._by = symlog(cost), symlog(benefit)
+        self._benefit, self._cost = benefit, cost
+        for t in self._tiers:  # smallest tier first = drawn below the larger (rarer) ones
+            sel = np.flatnonzero(has & self._mask("tier", t))
+            if not len(sel):
+                continue
+            c = self._tier_color[t]
+            item = AccountScatter(size=POINT_SIZE, pen=None, brush=pg.mkBrush(_color(c, 170)), pxMode=True,
+                                  hoverable=False, name=f"{t} ({len(sel):,})")
+            item.rows = sel
+            item.set_points(self._bx[sel], self._by[sel], self._ids[sel])
+            item.sigClicked.connect(self._on_points_clicked)
+            plot.addItem(item)
+            self.scatter_items[t] = item
+        if has.any():
+            hi = float(max(np.nanmax(self._bx[has]), np.nanmax(self._by[has]), 1.0))
+            lo_y = float(min(np.nanmin(self._by[has]), 0.0))
+            self._diag.setData([0.0, hi], [0.0, hi])
+            self._diag_label.setPos(hi * 0.97, hi * 0.97)
+            plot.getPlotItem().setXRange(-0.12, hi * 1.02, padding=0)  # room for the $0 tick
+            plot.getPlotItem().setYRange(lo_y - 0.1, hi * 1.02, padding=0)
+
+    def _build_categories(self) -> None:
+        plot = self.category_plot
+        for item in self.category_bars.values():
+            plot.removeItem(item)
+            self._cat_legend.removeItem(item)
+        self.category_bars = {}
+        tiers = self._tiers
+        x0 = np.arange(len(tiers), dtype=float)
+        width = 0.8 / len(CATEGORIES)
+        self._cat_offsets = {c: (i - (len(CATEGORIES) - 1) / 2) * width for i, c in enumerate(CATEGORIES)}
+        self._cat_width = width * 0.92
+        if len(self._props):
+            ct = pd.DataFrame({c: [int(np.count_nonzero(self._mask("tier", t) & self._mask("category", c)))
+                                   for t in tiers] for c in CATEGORIES}, index=tiers)
+        else:
+            ct = pd.DataFrame(0, index=tiers, columns=list(CATEGORIES))
+        self._cat_counts = ct
+        for c in CATEGORIES:
+            bar = pg.BarGraphItem(x=x0 + self._cat_offsets[c], height=ct[c].to_numpy(float), width=self._cat_width,
+                                  brush=pg.mkBrush(CATEGORY_COLORS[c]), pen=pg.mkPen(None),
+                                  name=f"{c.replace('_', ' ').title()}")
+            plot.addItem(bar)
+            self.category_bars[c] = bar
+        totals = ct.sum(axis=1)
+        ticks = [(i, f"{t} ({int(totals[t]):,})") for i, t in enumerate(tiers)]
+        plot.getPlotItem().getAxis("bottom").setTicks([ticks, []])
+        top = float(ct.to_numpy().max()) if ct.size else 1.0
+        plot.getPlotItem().setXRange(-0.5, len(tiers) - 0.5, padding=0.02)
+        plot.getPlotItem().setYRange(0, max(top, 1.0) * 1.32, padding=0)
+
+    def _build_decay_curves(self) -> None:
+        plot = self.decay_plot
+        for item in self.decay_curves.values():
+            plot.removeItem(item)
+            self._decay_legend.removeItem(item)
+        self.decay_curves = {}
+        self._decay_legend.removeItem(self.decay_points_score)
+        self._decay_legend.removeItem(self.decay_points)
+        pol = self._policy
+        halves = [pol.tier(t).half_life_days for t in self._tiers if self._in_policy(t)] or [60.0]
+        xmax = float(max(90.0, 5.0 * max(halves)))
+        if self._days is not None and np.isfinite(self._days).any():
+            xmax = float(min(max(xmax, np.nanpercentile(self._days, 90)), 4 * xmax))
+        self._decay_xmax = xmax
+        self._decay_edge.setValue(xmax)
+        days = np.linspace(0.0, xmax, 241)
+        for t in self._tiers:
+            if not self._in_policy(t):
+                continue
+            tr = pol.tier(t)
+            y = tr.threshold_floor_bps + (tr.threshold_start_bps - tr.threshold_floor_bps) * np.exp2(
+                -days / tr.half_life_days)
+            curve = pg.PlotCurveItem(days, y, pen=pg.mkPen(self._tier_color[t], width=2),
+                                     name=f"{t} {tr.threshold_start_bps:g}→{tr.threshold_floor_bps:g} bps")
+            plot.addItem(curve)
+            self.decay_curves[t] = curve
+        self._decay_legend.addItem(self.decay_points_score, "traded (run)")
+        self._decay_legend.addItem(self.decay_points, "no trade (run)")
+        self.decay_plot.setToolTip("\n".join(
+            f"{t}: threshold = {pol.tier(t).threshold_floor_bps:g} + ({pol.tier(t).threshold_start_bps:g} − "
+            f"{pol.tier(t).threshold_floor_bps:g})·2^(−days/{pol.tier(t).half_life_days:g}) bps"
+            for t in self._tiers if self._in_policy(t)) +
+            "\nPoints: the selected tier's score accounts at (days since last trade, score); accounts that "
+            "never traded or traded before the right edge are drawn at the edge (dotted line).")
+
+    def _in_policy(self, tier: str) -> bool:
+        try:
+            self._policy.tier(tier)
+            return True
+        except (KeyError, AttributeError):
+            return False
+
+    # ------------------------------------------------------------------ tier-dependent
+    def _on_tier_changed(self, tier: str) -> None:
+        if not tier or self._previewer is None:
+            return
+        color = self._tier_color.get(tier, TIER_COLORS[0])
+        scores = np.asarray(self._previewer.scores(tier), dtype=float)
+        tr = self._policy.tier(tier) if self._in_policy(tier) else None
+        start = tr.threshold_start_bps if tr else 0.0
+        floor = tr.threshold_floor_bps if tr else 0.0
+        if len(scores):
+            lo = min(float(np.percentile(scores, 0.5)), 0.0)
+            hi = max(float(np.percentile(scores, 99.5)), start * 1.25, floor * 1.25, 10.0)
+        else:
+            lo, hi = 0.0, max(start * 1.5, 10.0)
+        nbins = int(np.clip(2 * math.sqrt(max(len(scores), 1)), 20, 120))
+        edges = np.linspace(lo, hi, nbins + 1)
+        clipped = np.clip(scores, lo, hi)
+        counts, _ = np.histogram(clipped, bins=edges)
+        self._hist_edges = edges
+        self._hist_sorted = np.sort(clipped)
+        self._hist_all.setData(x=edges, y=counts.astype(float), stepMode="center", fillLevel=0,
+                               brush=pg.mkBrush(_color(color, 60)), pen=pg.mkPen(_color(color, 140), width=1))
+        self._hist_above.setPen(pg.mkPen(color, width=1))
+        self._hist_above.setBrush(pg.mkBrush(_color(color, 210)))
+        pi = self.hist_plot.getPlotItem()
+        pi.setXRange(lo, hi, padding=0.01)
+        pi.setYRange(0, max(float(counts.max()) if len(counts) else 1.0, 1.0) * 1.18, padding=0)
+        _title(self.hist_plot, f"Score distribution: {tier}, {len(scores):,} score accounts — drag the line")
+        self.hist_plot.setToolTip(
+            f"Scores of the {tier} accounts whose trading a threshold decides (SCORE or NO_TRADE with "
+            f"trades), {nbins} bins from {lo:,.0f} to {hi:,.0f} bps; scores outside fall in the edge bins.\n"
+            "Dashed: the policy's start and floor. Solid: the preview threshold (drag it).")
+        self._start_line.setValue(start)
+        self._floor_line.setValue(floor)
+        self._start_line.setVisible(tr is not None and start != floor)
+        self._floor_line.label.format = "floor {value:.0f}" if start != floor else "policy {value:.0f} (flat)"
+        self._floor_line.setVisible(tr is not None)
+        self._updating = True  # setBounds may move the line: not a user's preview
+        try:
+            self.threshold_line.setBounds((lo, hi))
+        finally:
+            self._updating = False
+        # decay plot: the tier's accounts
+        self._draw_decay_points(tier)
+        for t, curve in self.decay_curves.items():
+            curve.setPen(pg.mkPen(self._tier_color[t], width=3.5 if t == tier else 1.2))
+            curve.setZValue(5 if t == tier else 1)
+        _title(self.decay_plot, f"Threshold vs days since last trade ({tier} accounts)")
+        self._updating = True
+        try:
+            self.threshold_line.setValue(self._tier_value.get(tier, floor))
+        finally:
+            self._updating = False
+        self._on_threshold_moved()
+
+    def _draw_decay_points(self, tier: str) -> None:
+        xmax = self._decay_xmax
+        if self._days is None:
+            self.decay_points.clear()
+            self.decay_points_score.clear()
+            self._decay_note.setText("days since last trade not available for this run")
+            self._decay_note.setPos(xmax / 2, self._decay_y_range(tier)[1] * 0.5)
+            self.decay_plot.getPlotItem().setXRange(0, xmax, padding=0.01)
+            self.decay_plot.getPlotItem().setYRange(*self._decay_y_range(tier), padding=0)
+            return
+        self._decay_note.setText("")
+        sel = self._elig & self._mask("tier", tier)
+        x = np.where(np.isfinite(self._days), np.clip(self._days, 0.0, xmax), xmax)
+        y = self._col("score_bps")
+        color = self._tier_color.get(tier, TIER_COLORS[0])
+        for item, mask, brush in ((self.decay_points, sel & self._mask("category", "NO_TRADE"), _color("#8C8C8C", 120)),
+                                  (self.decay_points_score, sel & self._mask("category", "SCORE"), _color(color, 200))):
+            rows = np.flatnonzero(mask)
+            item.rows = rows
+            item.setBrush(pg.mkBrush(brush))
+            item.set_points(x[rows], y[rows], self._ids[rows])
+        self.decay_plot.getPlotItem().setXRange(0, xmax, padding=0.01)
+        self.decay_plot.getPlotItem().setYRange(*self._decay_y_range(tier), padding=0)
+
+    def _decay_y_range(self, tier: str) -> tuple[float, float]:
+        starts = [self._policy.tier(t).threshold_start_bps for t in self._tiers if self._in_policy(t)] or [100.0]
+        hi = max(starts) * 1.6
+        lo = 0.0
+        if self._previewer is not None:
+            s = np.asarray(self._previewer.scores(tier))
+            if len(s):
+                hi = max(hi, min(float(np.percentile(s, 90)), max(starts) * 4))
+                lo = min(0.0, float(np.percentile(s, 2)))
+        return lo - 5.0, hi * 1.25  # headroom for the legend
+
+    # ------------------------------------------------------------------ the drag
+    def _on_threshold_moved(self, *_):
+        if self._updating or self._previewer is None:
+            return
+        tier = self.current_tier()
+        x = self.threshold()
+        self._tier_value[tier] = float(self.threshold_line.value())
+        p = self._previewer.preview(tier, x)
+        self._last = p
+        # the part of the histogram that trades at x
+        s, e = self._hist_sorted, self._hist_edges
+        if len(s) and len(e) and x < e[-1]:
+            xe = np.concatenate([[max(x, e[0])], e[e > x]])
+            pos = np.searchsorted(s, xe, side="left")
+            pos[-1] = len(s)
+            self._hist_above.setData(x=xe, y=np.diff(pos).astype(float), stepMode="center", fillLevel=0)
+        else:
+            self._hist_above.setData(x=[], y=[])
+        self._decay_flat.setValue(x)
+        # preview outlines on the category chart
+        if tier in self._tiers:
+            i = self._tiers.index(tier)
+            run_nt = float(self._cat_counts.loc[tier, "NO_TRADE"])
+            run_sc = float(self._cat_counts.loc[tier, "SCORE"])
+            self._cat_preview.setOpts(
+                x=[i + self._cat_offsets["SCORE"], i + self._cat_offsets["NO_TRADE"]],
+                height=[p["accounts"], run_nt + run_sc - p["accounts"]], width=self._cat_width)
+        self.preview_label.setText(self._preview_text(p))
+
+    @staticmethod
+    def _preview_text(p: dict) -> str:
+        delta = p["accounts"] - p["run_score_accounts"]
+        dtxt = "same as" if delta == 0 else f"{delta:+,} vs"
+
+        def nb(text: str) -> str:
+            """Keep a figure with its words on one line (Qt's rich text ignores <nobr> and
+            white-space: nowrap inside a wrapping QLabel; non-breaking spaces and a word joiner
+            after the minus sign work)."""
+            return text.replace(" ", "&nbsp;").replace("−", "−\u2060")
+
+        return (
+            f"<b>{p['tier']} at a flat {p['threshold_bps']:.1f} bps:</b> "
+            f"<b>{p['accounts']:,}</b> of {p['eligible']:,} score accounts trade ({dtxt} this run) · "
+            + nb(f"turnover <b>{money(p['turnover'])}</b>") + " · "
+            + nb(f"realized tax <b>{money(p['realized_tax'])}</b>")
+            + f"<br><span style='color:#555'>plus {p['mandate_accounts']:,} mandate accounts that trade "
+            "regardless (" + nb(f"turnover {money(p['mandate_turnover'])}") + ", "
+            + nb(f"realized tax {money(p['mandate_realized_tax'])}") + ") · "
+            + nb(f"total {p['total_accounts']:,} of {p['tier_accounts']:,} accounts") + " · "
+            + nb(f"turnover {money(p['total_turnover'])}") + " · "
+            + nb(f"realized tax {money(p['total_realized_tax'])}")
+            + ". Preview only: the policy is unchanged.</span>")
+
+    # ------------------------------------------------------------------ clicks and save
+    def _on_points_clicked(self, item, points, ev=None) -> None:
+        if points is None or len(points) == 0:
+            return
+        spot = points[0]
+        i = spot.index()
+        account = str(item.ids[i])
+        row = int(item.rows[i]) if hasattr(item, "rows") else None
+        self._show_selection(account, row)
+        self.accountActivated.emit(account)
+
+    def _show_selection(self, account: str, row: int | None) -> None:
+        if row is None or not len(self._props):
+            return
+        r = self._props.iloc[row]
+        self._selected.setData(x=[self._bx[row]], y=[self._by[row]])
+        score = r.get("score_bps")
+        self.selection_label.setText(
+            f"<b>{account}</b> · {r.get('tier')} · {r.get('category')} · benefit {money(self._benefit[row])}"
+            f" · cost {money(self._cost[row])} · score "
+            f"{'–' if pd.isna(score) else f'{float(score):,.1f} bps'}")
+
+    def _on_save(self) -> None:
+        tier, bps = self.current_tier(), self.threshold()
+        if not tier:
+            return
+        if self.confirm_save:
+            tr = self._policy.tier(tier) if self._in_policy(tier) else None
+            was = (f"now start {tr.threshold_start_bps:g} bps → floor {tr.threshold_floor_bps:g} bps, "
+                   f"half-life {tr.half_life_days:g} days" if tr else "not in the policy")
+            p = self._last or {}
+            text = (f"Set the {tier} threshold to a flat {bps:.1f} bps (start = floor = {bps:.1f}; {was})?\n\n"
+                    f"On this run's book: {p.get('accounts', 0):,} score accounts would trade, turnover "
+                    f"{money(p.get('turnover', 0.0))}, realized tax {money(p.get('realized_tax', 0.0))}.\n"
+                    "The next run uses the new policy version.")
+            answer = QMessageBox.question(self, "Save threshold to policy", text,
+                                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+                                          QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Save:
+                return
+        self.saveThreshold.emit(tier, float(bps))
