@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from engine.frames import lookup
+from engine.frames import holdings, lookup
 from engine.policy import Policy
 
 CODES = ("UNKNOWN_SECURITY", "MISSING_PRICE", "STALE_PRICE", "RECON_BREAK", "CORP_ACTION_PENDING",
@@ -28,15 +28,19 @@ def _rows(df: pd.DataFrame, code: str, detail: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"account_id": out.index, "code": code, "detail": out.to_numpy()})
 
 
-def run_checks(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy) -> pd.DataFrame:
-    """Every suspension of the book: DataFrame[account_id, code, detail]."""
+def run_checks(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
+               hold: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every suspension of the book: DataFrame[account_id, code, detail].
+
+    ``hold`` (engine.frames.holdings of the lots) may be passed in when already computed."""
     sec = frames["securities"].set_index("symbol")
     lots = frames["lots"]
     pos = frames["custodian_positions"]
     accounts = frames["accounts"]
     out: list[pd.DataFrame] = []
 
-    held = lots[["account_id", "symbol"]].drop_duplicates()
+    hold = holdings(lots) if hold is None else hold
+    held = hold[["account_id", "symbol"]]
     held_all = pd.concat([held, pos[["account_id", "symbol"]]]).drop_duplicates()
 
     # UNKNOWN_SECURITY: a lot or a custodian position in a symbol the master does not know
@@ -65,7 +69,7 @@ def run_checks(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy) -> 
 
     # RECON_BREAK: lots vs custodian share counts (only when the custodian file came)
     if len(pos):
-        lot_q = lots.groupby(["account_id", "symbol"], sort=False)["quantity"].sum().rename("lots")
+        lot_q = hold.set_index(["account_id", "symbol"])["quantity"].rename("lots")
         cus_q = pos.groupby(["account_id", "symbol"], sort=False)["quantity"].sum().rename("custodian")
         rec = pd.concat([lot_q, cus_q], axis=1).fillna(0.0)
         brk = rec[(rec["lots"] - rec["custodian"]).abs() > policy.checks.recon_tolerance_shares].reset_index()

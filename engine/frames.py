@@ -33,3 +33,8 @@ def sets_by(keys: pd.Series, values: pd.Series) -> dict:
     for k, v in zip(keys.tolist(), values.tolist()):
         out.setdefault(k, set()).add(v)
     return out
+
+
+def holdings(lots: pd.DataFrame) -> pd.DataFrame:
+    """Shares per account and symbol: DataFrame[account_id, symbol, quantity] (sum of lots)."""
+    return lots.groupby(["account_id", "symbol"], sort=False, as_index=False)["quantity"].sum()

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from engine.frames import lookup
+from engine.frames import holdings, lookup
 from engine.policy import Policy
 
 CASH = "CASH"
@@ -65,7 +65,8 @@ def restricted_pairs(accounts: pd.DataFrame, securities: pd.DataFrame) -> pd.Dat
 
 
 def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
-                  closed_requests: set[str] | None = None) -> tuple[pd.DataFrame, dict]:
+                  closed_requests: set[str] | None = None,
+                  hold: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
     """One row per account: value, tier, days since last trade, mandates and their detail.
 
     Returns (facts, extras) where extras holds frames the optimizer inputs are built from.
@@ -76,7 +77,7 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     price = sec.set_index("symbol")["price"].astype(float)
     aclass = sec.set_index("symbol")["asset_class"]
 
-    hold = lots.groupby(["account_id", "symbol"], sort=False, as_index=False)["quantity"].sum()
+    hold = (holdings(lots) if hold is None else hold).copy()
     hold["price"] = lookup(hold["symbol"], price).astype(float)
     hold["mv"] = np.nan_to_num(hold["quantity"].to_numpy(float) * hold["price"].to_numpy(float))
     hold["asset_class"] = pd.array(lookup(hold["symbol"], aclass, None), dtype="str")

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
 from engine.checks import run_checks
-from engine.frames import lookup, sets_by
+from engine.frames import holdings, lookup, sets_by
 from engine.mandates import account_facts, threshold_bps
 from engine.optimizer import AccountInput, AccountResult, OptimizerSettings, optimize_many
 from engine.overrides import active_overrides
@@ -327,8 +327,9 @@ def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: s
 
     t1 = time.perf_counter()
     state.progress(0.05, "integrity checks")
-    susp = run_checks(frames, snap.as_of, policy)
-    facts, extras = account_facts(frames, snap.as_of, policy, closed)
+    hold = holdings(frames["lots"])
+    susp = run_checks(frames, snap.as_of, policy, hold)
+    facts, extras = account_facts(frames, snap.as_of, policy, closed, hold)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
 
