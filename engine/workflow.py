@@ -479,7 +479,8 @@ def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: s
         state.check()
         pid = dict(conn.execute(select(m.Proposal.account_id, m.Proposal.id)
                                 .where(m.Proposal.run_id == run_id)).all())
-        custodian = acc.set_index("account_id")["custodian"]
+        timings["persist_proposals"] = time.perf_counter() - t5
+        custodian = dict(zip(acc["account_id"].tolist(), acc["custodian"].tolist()))
         rows = []
         for i in np.flatnonzero(np.isin(category, ["MANDATE", "SCORE"])):
             a = ids[i]
@@ -493,6 +494,7 @@ def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: s
                 "est_price", "est_value", "lots", "category", "reason", "status", "created_by", "created_at"])
             insert_frame(conn, m.Trade.__table__, tf)
         timings["persist"] = time.perf_counter() - t5
+        timings["persist_trades"] = timings["persist"] - timings["persist_proposals"]
         timings["total"] = time.perf_counter() - t0
         summary["run_id"] = run_id
         summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
