@@ -187,19 +187,16 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
     from engine.workflow import current_policy
 
     with engine.begin() as conn:
+        repo.take_lock(conn, "export", user)  # one export at a time, across workstations
         trades, stale = _exportable(conn)
         if not len(trades):
             raise _NothingToExport
         policy = current_policy(conn)
         when = datetime.now(timezone.utc).replace(tzinfo=None)
         batch_id = _next_batch_id(conn, when)
-        # take the write lock now so two exports cannot interleave (SQLite: RESERVED lock)
         conn.execute(insert(m.ExportBatch.__table__).values(
             id=batch_id, created_at=when, created_by=user, snapshot_id=int(trades["snapshot_id"].max()),
             out_dir=str(out_dir.resolve()), n_trades=0, n_accounts=0, manifest="{}"))
-        trades, stale = _exportable(conn)  # re-read under the lock
-        if not len(trades):
-            raise _NothingToExport
         lines = order_lines(trades, policy.trading.multi_lot_order_lines)
         state.check()
         try:

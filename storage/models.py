@@ -354,3 +354,12 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     before: Mapped[str | None] = mapped_column(Text)  # JSON
     after: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+class AppLock(Base):
+    """Named application locks: updating a row serializes the holders until commit (the
+    export lock makes two clicks on two workstations produce one batch)."""
+    __tablename__ = "app_locks"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    held_by: Mapped[str | None] = mapped_column(String(64))
+    held_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -160,3 +160,11 @@ def audit_frame(conn: Connection, since: datetime | None = None) -> pd.DataFrame
     if since is not None:
         stmt = stmt.where(t.c.at >= since)
     return read_frame(conn, stmt)
+
+
+def take_lock(conn: Connection, name: str, user: str) -> None:
+    """Hold the named application lock until the caller's transaction ends."""
+    t = m.AppLock.__table__
+    done = conn.execute(t.update().where(t.c.name == name).values(held_by=user, held_at=now()))
+    if done.rowcount == 0:
+        conn.execute(insert(t).values(name=name, held_by=user, held_at=now()))

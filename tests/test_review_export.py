@@ -319,3 +319,34 @@ def test_audit_filters(engine, book_dir, tmp_path):
     assert len(audit_entries(engine, account_id="A1")) == 1
     assert len(audit_entries(engine, since=date.today() + timedelta(days=1))) == 0
     assert audit_facets(engine) == {"users": ["ops1", "ops2"], "actions": ["HOLD_ADD", "IMPORT"]}
+
+
+def test_two_concurrent_exports_send_each_trade_once(engine, book_dir, db_path, tmp_path):
+    import threading
+
+    from storage.db import make_engine
+
+    import_book(engine, book_dir)
+    run_workflow(engine, workers=1)
+    total = export_preview(engine)["trades"]
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def click(n):
+        eng = make_engine(db_path)  # a second workstation: its own engine and connections
+        barrier.wait()
+        try:
+            results.append(export_batch(eng, tmp_path / f"out{n}", user=f"desk{n}"))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=click, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    done = [r for r in results if r is not None]
+    assert len(done) == 1 and done[0].n_trades == total
+    with engine.connect() as conn:
+        assert conn.execute(select(m.ExportBatch.id)).all() == [(done[0].batch_id,)]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 03:45:52.045523
+Create Date: 2026-11-24 05:03:51.270739
 """
 from alembic import op
 import sqlalchemy as sa
@@ -16,6 +16,12 @@ depends_on = None
 
 def upgrade() -> None:
 
+    op.create_table('app_locks',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('held_by', sa.String(length=64), nullable=True),
+    sa.Column('held_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_app_locks'))
+    )
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
@@ -33,6 +39,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_username'), ['username'], unique=False)
+    op.bulk_insert(sa.table('app_locks', sa.column('name', sa.String)), [{'name': 'export'}])
 
     op.create_table('book_snapshots',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -406,4 +413,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_log_account_id'))
 
     op.drop_table('audit_log')
+    op.drop_table('app_locks')
 
