@@ -18,7 +18,6 @@ from sqlalchemy import Engine, Integer, and_, cast, func, select
 from engine.workflow import CATEGORIES
 from storage import models as m
 from storage import repo
-from storage.bulk import read_frame
 
 P = m.Proposal.__table__
 R = m.Run.__table__

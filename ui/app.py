@@ -7,7 +7,8 @@ import sys
 def run_console(db: str | None = None, demo: bool = False, user: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from engine.tasks import StderrProgress, TaskState, current_user
+    from engine import views
+    from engine.tasks import current_user
     from storage.db import make_engine
     from ui.main_window import MainWindow
 
@@ -15,12 +16,8 @@ def run_console(db: str | None = None, demo: bool = False, user: str | None = No
     app.setOrganizationName("RebalanceDesk")
     app.setApplicationName("Rebalance Desk")
     engine = make_engine(db)
-    if demo:
-        from engine.demo import ensure_demo_book
-
-        bar = StderrProgress()
-        ensure_demo_book(engine, state=TaskState(bar), user=user)
-        bar.done()
     window = MainWindow(engine, db=db, user=current_user(user))
     window.show()
+    if demo and views.status(engine)["snapshot"] is None:
+        window.start_demo()  # generated and imported on the worker, with progress and cancel
     return app.exec()

@@ -1,84 +1,561 @@
-"""The main window: navigation, header, panels and the status bar."""
+"""The main window: navigation with badges, the header, panels, actions and the task bar.
+
+Panels plug into navigation slots through :data:`FACTORIES` (name -> ``factory(ctx)``) or
+:meth:`MainWindow.set_panel`; see :mod:`ui.panel` for what a panel may implement.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QStackedWidget, QVBoxLayout, QWidget)
+import os
+from multiprocessing import get_context
+from pathlib import Path
 
-from storage import repo
+from PySide6.QtCore import QObject, QRunnable, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QProgressBar, QPushButton, QSplitter, QStackedWidget, QStyle,
+                               QToolBar, QVBoxLayout, QWidget)
+
+from engine import views
+from engine.tasks import RefusedError
 from storage.db import describe
+from ui import dialogs, fmt
+from ui.overrides_panel import OverridesPanel
+from ui.panel import AppContext, Placeholder
+from ui.policy_panel import PolicyPanel
+from ui.suspended_panel import SuspendedPanel
+from ui.tasks import Scaled, Task
+from ui.today_panel import TodayPanel
+from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
 PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Charts", "Batches", "Audit", "Policy")
+# name -> factory(ctx) -> QWidget; slots without a factory show a placeholder
+FACTORIES = {"Today": TodayPanel, "Suspended": SuspendedPanel, "Overrides": OverridesPanel, "Policy": PolicyPanel}
+STYLESHEET = Path(__file__).resolve().parents[1] / "resources" / "console.qss"
+DEFAULT_FORMATS = ("csv", "fix")
+
+
+def _db_label(engine, db) -> str:
+    if db is not None:
+        return describe(db)
+    url = engine.url.render_as_string(hide_password=True)
+    return url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
+
+
+class _Reads(QObject):
+    """Results of background reads, delivered in the GUI thread."""
+    done = Signal(int, object)
+    error = Signal(int, object)
+
+
+class Header(QFrame):
+    """Book as-of date, the last run and its status, and the acting user."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("header")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(16, 8, 16, 8)
+        lay.setSpacing(28)
+        self.values = {}
+        for key, caption in (("book", "BOOK AS OF"), ("run", "LAST RUN"), ("policy", "POLICY"), ("user", "USER")):
+            box = QVBoxLayout()
+            box.setSpacing(0)
+            c = QLabel(caption)
+            c.setObjectName("headerCaption")
+            v = QLabel("–")
+            v.setObjectName(f"header_{key}")
+            v.setProperty("headerValue", True)
+            v.setTextFormat(Qt.TextFormat.RichText)
+            box.addWidget(c)
+            box.addWidget(v)
+            lay.addLayout(box)
+            self.values[key] = v
+        lay.addStretch(1)
+
+    def set(self, status: dict, user: str) -> None:
+        snap, run, pol = status["snapshot"], status["run"], status["policy"]
+        self.values["book"].setText(
+            f"<b>{fmt.day(snap['as_of'])}</b> · {snap['n_accounts']:,} accounts" if snap else "<b>No book imported</b>")
+        if run is None:
+            self.values["run"].setText("<b>No run yet</b>")
+        else:
+            colour = {"done": "#1b7f3b", "failed": "#b3261e"}.get(run["status"], "#8a5a00")
+            state = run["status"]
+            if run["stale"]:
+                colour, state = "#8a5a00", f"{run['status']} · older book: run again"
+            secs = ((run.get("summary") or {}).get("timings") or {}).get("total")
+            took = f" · {secs:,.1f} s" if secs is not None else ""
+            self.values["run"].setText(
+                f"<b>Run {run['id']}</b> · <span style='color:{colour}'><b>{state}</b></span> · "
+                f"{fmt.local_time(run['finished_at'] or run['started_at'])}{took} · by {run['created_by']}")
+        self.values["policy"].setText(f"<b>Version {pol['id']}</b>" if pol else "<b>Default</b>")
+        self.values["user"].setText(f"<b>{user}</b>")
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine, db: str | None = None, user: str = ""):
+    def __init__(self, engine, db: str | None = None, user: str = "", *, settings: QSettings | None = None,
+                 workers: int | None = None):
         super().__init__()
+        self.setObjectName("mainWindow")
         self.engine = engine
         self.user = user
+        self.db = db
+        self.ctx = AppContext(engine, user=user, db_label=_db_label(engine, db), settings=settings,
+                              workers=workers, parent=self)
+        self.settings = self.ctx.settings
+        self._has_book = True  # until the header knows
         self.setWindowTitle("Rebalance Desk")
-        self.resize(1280, 800)
+        self.resize(1440, 900)
+        if STYLESHEET.exists():
+            self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
 
+        self._build_actions()
+        self.header = Header()
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
-        self.nav.setFixedWidth(180)
+        self.nav.setItemDelegate(NavDelegate(self.nav))
+        self.nav.setMinimumWidth(170)
+        self.nav.setUniformItemSizes(True)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("stack")
+        self.panels: dict[str, QWidget] = {}
         for name in PANELS:
             QListWidgetItem(name, self.nav)
-        self.stack = QStackedWidget()
-        self.header = QLabel()
-        self.header.setObjectName("header")
-        self.header.setTextFormat(Qt.TextFormat.RichText)
-        for name in PANELS:
-            self.stack.addWidget(self._placeholder(name))
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
-        self.nav.setCurrentRow(0)
+            factory = FACTORIES.get(name)
+            widget = factory(self.ctx) if factory else Placeholder(self.ctx, name)
+            self.panels[name] = widget
+            self.stack.addWidget(widget)
 
-        right = QVBoxLayout()
-        right.addWidget(self.header)
-        right.addWidget(self.stack, 1)
-        body = QHBoxLayout()
-        body.addWidget(self.nav)
-        body.addLayout(right, 1)
-        central = QWidget()
-        central.setLayout(body)
-        self.setCentralWidget(central)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setObjectName("mainSplit")
+        self.split.addWidget(self.nav)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.setSpacing(0)
+        rl.addWidget(self.header)
+        rl.addWidget(self.stack, 1)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(0, 0)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([190, 1250])
+        self.setCentralWidget(self.split)
 
-        self.db_label = QLabel(f"Database: {describe(db)}")
-        self.asof_label = QLabel()
+        # status bar: database · task progress · cancel
+        self.db_label = QLabel(f"Database: {self.ctx.db_label}")
+        self.db_label.setObjectName("dbLabel")
+        self.task_label = QLabel()
+        self.task_label.setObjectName("taskLabel")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("taskProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(240)
+        self.progress.setFormat("%p%")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelTask")
+        self.cancel_button.clicked.connect(self.cancel_task)
         self.statusBar().addWidget(self.db_label, 1)
-        self.statusBar().addPermanentWidget(self.asof_label)
-        self.refresh()
-        geometry = QSettings().value("main/geometry")
+        self.statusBar().addPermanentWidget(self.task_label)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+        self._show_task(None)
+
+        self._dirty = set(PANELS)
+        # header and badge reads run on their own thread (never behind a long task)
+        self._reads = QThreadPool(self)
+        self._reads.setMaxThreadCount(1)
+        self._reads_bridge = _Reads(self)
+        self._reads_bridge.done.connect(self._apply_overview)
+        self._reads_bridge.error.connect(self._overview_failed)
+        self._header_gen = 0
+        self.header_applied = 0  # the refresh generation the header shows
+        self.nav.currentRowChanged.connect(self._on_nav)
+        self.ctx.changed.connect(self._on_changed)
+        self.ctx.navigate.connect(self.show_panel)
+        self.ctx.request.connect(self._on_request)
+        self.ctx.tasks.started.connect(self._task_started)
+        self.ctx.tasks.ended.connect(self._task_ended)
+        self._restore()
+        row = int(self.settings.value("main/panel", 0) or 0)
+        self.nav.setCurrentRow(row if 0 <= row < len(PANELS) else 0)
+        self._refresh_current()
+        self.refresh_header()
+
+    # ------------------------------------------------------------------ actions
+    def _build_actions(self) -> None:
+        style = self.style()
+
+        def act(text, slot, shortcut=None, icon=None, tip=""):
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            if icon is not None:
+                a.setIcon(style.standardIcon(icon))
+            a.setToolTip(f"{tip or text} ({QKeySequence(shortcut).toString()})" if shortcut else (tip or text))
+            a.setStatusTip(tip or text)
+            a.triggered.connect(lambda checked=False: slot())
+            return a
+
+        SP = QStyle.StandardPixmap
+        self.import_action = act("Import book…", self.import_book, "Ctrl+I", SP.SP_DialogOpenButton,
+                                 "Import a book folder (all or nothing)")
+        self.sample_action = act("Generate sample…", self.generate_sample, None, SP.SP_FileDialogNewFolder,
+                                 "Write a realistic sample book folder and import it")
+        self.run_action = act("Run", self.run_workflow, "Ctrl+R", SP.SP_MediaPlay,
+                              "Run the workflow on the imported book")
+        self.export_action = act("Export approved…", self.export_approved, "Ctrl+E", SP.SP_DialogSaveButton,
+                                 "Export one batch of every approved, not yet exported trade")
+        self.refresh_action = act("Refresh", lambda: self._on_changed("refresh"), "F5", SP.SP_BrowserReload,
+                                  "Reload from the database")
+        self.task_actions = [self.import_action, self.sample_action, self.run_action, self.export_action]
+        tb = QToolBar("Actions")
+        tb.setObjectName("actions")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(18, 18))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.import_action, self.sample_action, None, self.run_action, self.export_action, None,
+                  self.refresh_action):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        self.addToolBar(tb)
+        menu = self.menuBar().addMenu("&File")
+        for a in (self.import_action, self.sample_action, self.export_action):
+            menu.addAction(a)
+        menu.addSeparator()
+        menu.addAction(act("Quit", self.close, "Ctrl+Q"))
+        menu = self.menuBar().addMenu("&Run")
+        menu.addAction(self.run_action)
+        menu.addAction(act("Cancel the running task", self.cancel_task, "Esc"))
+        menu = self.menuBar().addMenu("&View")
+        for i, name in enumerate(PANELS, 1):
+            menu.addAction(act(name, lambda n=name: self.show_panel(n), f"Ctrl+{i}"))
+        menu.addSeparator()
+        menu.addAction(self.refresh_action)
+
+    def _on_request(self, what: str) -> None:
+        {"import": self.import_book, "sample": self.generate_sample, "run": self.run_workflow,
+         "export": self.export_approved}[what]()
+
+    # ------------------------------------------------------------------ panels
+    def set_panel(self, name: str, widget: QWidget) -> None:
+        """Put ``widget`` into the navigation slot ``name`` (replacing a placeholder)."""
+        i = PANELS.index(name)
+        old = self.panels[name]
+        self.stack.insertWidget(i, widget)
+        self.stack.removeWidget(old)
+        old.deleteLater()
+        self.panels[name] = widget
+        if hasattr(widget, "restore_state"):
+            widget.restore_state(self.settings)
+        self._dirty.add(name)
+        if self.nav.currentRow() == i:
+            self.stack.setCurrentIndex(i)
+            self._refresh_current()
+
+    def panel(self, name: str) -> QWidget:
+        return self.panels[name]
+
+    def current_panel_name(self) -> str:
+        return PANELS[max(0, self.nav.currentRow())]
+
+    def show_panel(self, name: str, payload=None) -> None:
+        self.nav.setCurrentRow(PANELS.index(name))
+        if payload is not None and hasattr(self.panels[name], "focus"):
+            self.panels[name].focus(payload)
+
+    def _on_nav(self, row: int) -> None:
+        self.stack.setCurrentIndex(row)
+        self._refresh_current()
+
+    def _refresh_current(self) -> None:
+        name = self.current_panel_name()
+        if name not in self._dirty:
+            return
+        self._dirty.discard(name)
+        widget = self.panels[name]
+        if hasattr(widget, "refresh"):
+            try:
+                widget.refresh()
+            except Exception as exc:  # a broken panel must not take the console down
+                self._dirty.add(name)
+                dialogs.show_error(self, f"{name}: could not load", exc)
+
+    def _on_changed(self, kind: str) -> None:
+        """Something changed: the visible panel reloads first; the header and badges follow, read
+        on a background thread (the other panels reload when shown)."""
+        self._dirty = set(PANELS)
+        self.ctx.overview = None
+        self._refresh_current()
+        self._header_gen += 1  # what the header shows is outdated from now on
+        QTimer.singleShot(0, lambda: self.refresh_header(background=True))  # after the panel painted
+
+    def refresh_header(self, background: bool = False) -> None:
+        """Header and badges from ``engine.views.today`` (the Today panel's, when it just loaded it)."""
+        self._header_gen += 1
+        if self.ctx.overview is not None or not background:
+            self._apply_overview(self._header_gen, self.ctx.overview or views.today(self.engine, top=0))
+            return
+        engine, gen, bridge = self.engine, self._header_gen, self._reads_bridge
+
+        def read():
+            try:
+                bridge.done.emit(gen, views.today(engine, top=0))
+            except Exception as exc:  # noqa: BLE001 - reported in the status bar
+                bridge.error.emit(gen, exc)
+
+        self._reads.start(QRunnable.create(read))
+
+    def _overview_failed(self, gen: int, exc) -> None:
+        if gen == self._header_gen:
+            self.statusBar().showMessage(f"Could not refresh the header: {exc}", 10000)
+
+    def _apply_overview(self, gen: int, overview: dict) -> None:
+        if gen != self._header_gen:  # a newer refresh is on its way
+            return
+        self.header_applied = gen
+        self.header.set(overview["status"], self.user)
+        self._has_book = overview["status"]["snapshot"] is not None
+        self._update_actions()
+        badges = overview["badges"]
+        for i, name in enumerate(PANELS):
+            item = self.nav.item(i)
+            n, alert = badges.get(name, (0, False))
+            item.setData(BadgeRole, n)
+            item.setData(BadgeAlertRole, alert)
+            item.setToolTip({"Suspended": f"{n:,} suspended accounts", "Overrides": f"{n:,} active overrides",
+                             "Proposals": f"{n:,} proposals awaiting review", "Today": f"{n:,} urgent accounts",
+                             "Batches": f"{n:,} approved trades not yet exported"}.get(name, name))
+
+    # ------------------------------------------------------------------ tasks
+    def _start(self, title: str, fn, on_done, on_error=None) -> Task | None:
+        if self.ctx.tasks.busy:
+            dialogs.info(self, "Busy", f"{self.ctx.tasks.current.title} is still running.",
+                         "Wait for it to finish or cancel it first.")
+            return None
+        task = self.ctx.run_task(title, fn, on_done=on_done,
+                                 on_error=on_error or (lambda exc: self._task_failed(title, exc)),
+                                 on_cancel=lambda: self.statusBar().showMessage(
+                                     f"{title}: cancelled; nothing was changed.", 8000))
+        task.progress.connect(self._task_progress)
+        return task
+
+    def _task_started(self, task: Task) -> None:
+        self._show_task(task)
+
+    def _task_ended(self, task: Task) -> None:
+        self._show_task(None)
+
+    def _show_task(self, task: Task | None) -> None:
+        busy = task is not None
+        for w in (self.task_label, self.progress, self.cancel_button):
+            w.setVisible(busy)
+        self._update_actions()
+        if busy:
+            self.task_label.setText(f"{task.title}…")
+            self.progress.setValue(0)
+            self.cancel_button.setEnabled(True)
+            self.cancel_button.setText("Cancel")
+
+    def _update_actions(self) -> None:
+        busy = self.ctx.tasks.busy
+        for a in self.task_actions:
+            a.setEnabled(not busy)
+        if not busy and not self._has_book:
+            self.run_action.setEnabled(False)
+            self.run_action.setStatusTip("Import a book first")
+
+    def _task_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        task = self.ctx.tasks.current
+        if task is not None and not task.cancel_requested:
+            self.task_label.setText(f"{task.title}: {message}" if message else f"{task.title}…")
+
+    def cancel_task(self) -> None:
+        task = self.ctx.tasks.current
+        if task is None:
+            return
+        task.cancel()
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Cancelling…")
+        self.task_label.setText(f"{task.title}: cancelling, rolling back…")
+
+    def _task_failed(self, title: str, exc: BaseException) -> None:
+        dialogs.show_error(self, title, exc)
+
+    # ------------------------------------------------------------------ import / sample
+    def import_book(self, folder: str | None = None, allow_same: bool = False) -> Task | None:
+        if folder is None:
+            folder = dialogs.choose_folder(self, "Import a book folder", str(self.settings.value("paths/import", "")))
+            if not folder:
+                return None
+        self.settings.setValue("paths/import", str(Path(folder).parent))
+        from engine.importer import import_book
+
+        engine, user = self.engine, self.user
+
+        def work(state):
+            return import_book(engine, folder, user=user, state=state, allow_same=allow_same)
+
+        def failed(exc):
+            if isinstance(exc, RefusedError) and "already imported" in str(exc) and dialogs.confirm(
+                    self, "Import book", str(exc).split(";")[0] + ".", "Import the same files again as a new "
+                    "snapshot? Runs on it start from scratch.", ok="Import again"):
+                self.import_book(folder, allow_same=True)
+            else:
+                self._task_failed("Import book", exc)
+
+        return self._start(f"Importing {Path(folder).name}", work,
+                           on_done=lambda snap: self._imported(snap, folder), on_error=failed)
+
+    def _imported(self, snapshot_id, folder) -> None:
+        self.statusBar().showMessage(f"Imported {folder} as snapshot {snapshot_id}. Run the workflow next (Ctrl+R).",
+                                     10000)
+        self.ctx.notify("import")
+
+    def generate_sample(self, folder: str | None = None, accounts: int | None = None) -> Task | None:
+        if folder is None:
+            folder = dialogs.choose_folder(self, "Folder for the sample book", str(self.settings.value("paths/sample", "")))
+            if not folder:
+                return None
+        if accounts is None:
+            accounts, ok = QInputDialog.getInt(self, "Generate sample", "Accounts in the sample book:", 2000, 1,
+                                               999_999, 500)
+            if not ok:
+                return None
+        self.settings.setValue("paths/sample", folder)
+        target = Path(folder) / f"sample-book-{accounts}"
+        from engine.importer import import_book
+        from engine.sample import generate_sample
+
+        engine, user = self.engine, self.user
+
+        def work(state):
+            gen = Scaled(state, 0.0, 0.4)
+            generate_sample(target, accounts=accounts, seed=7, progress=gen.callback)
+            return import_book(engine, target, user=user, state=Scaled(state, 0.4, 1.0), allow_same=True)
+
+        return self._start(f"Generating a sample of {accounts:,} accounts", work,
+                           on_done=lambda snap: self._imported(snap, target))
+
+    def start_demo(self) -> Task | None:
+        """On a database with no book, generate and import the demo book (``open --demo``)."""
+        from engine.demo import ensure_demo_book
+
+        engine, user = self.engine, self.user
+        return self._start("Preparing the demo book", lambda state: ensure_demo_book(engine, state=state, user=user),
+                           on_done=lambda snap: self._imported(snap, "the demo book") if snap else None)
+
+    # ------------------------------------------------------------------ run
+    def run_workflow(self) -> Task | None:
+        from engine.workflow import run_workflow
+
+        engine, user = self.engine, self.user
+        workers = self.ctx.workers or int(self.settings.value("run/workers", 0) or 0) or max(1, min(2, os.cpu_count() or 1))
+
+        def work(state):
+            if workers <= 1:
+                return run_workflow(engine, workers=1, user=user, state=state)
+            # worker processes come from a fork server, never forked from this threaded GUI process
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+            try:
+                return run_workflow(engine, workers=workers, executor=pool, user=user, state=state)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+        return self._start("Running the workflow", work, on_done=self._ran)
+
+    def _ran(self, outcome) -> None:
+        c = outcome.summary.get("categories", {})
+        self.statusBar().showMessage(
+            f"Run {outcome.run_id} done: " + ", ".join(f"{v:,} {k.lower().replace('_', ' ')}" for k, v in c.items()),
+            15000)
+        self.ctx.notify("run")
+
+    # ------------------------------------------------------------------ export
+    def export_approved(self) -> Task | None:
+        from engine.exporter import export_preview
+
+        engine = self.engine
+        return self._start("Checking approved trades", lambda state: export_preview(engine),
+                           on_done=self._confirm_export)
+
+    def _confirm_export(self, preview: dict) -> None:
+        stale = int(preview.get("stale", 0) or 0)
+        stale_note = (f"{stale:,} approved trade(s) of an older run will not be sent: run again to "
+                      "propose them on the current book." if stale else "")
+        if not preview["trades"]:
+            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting.", stale_note)
+            return
+        formats = tuple(str(self.settings.value("export/formats", ",".join(DEFAULT_FORMATS))).split(","))
+        text = (f"Export {preview['trades']:,} trade{'s' if preview['trades'] != 1 else ''} for "
+                f"{preview['accounts']:,} account{'s' if preview['accounts'] != 1 else ''} "
+                f"({fmt.money(preview.get('value', 0.0))} estimated)?")
+        informative = (f"One batch ({', '.join(f.upper() for f in formats)} and a manifest with SHA-256 "
+                       "checksums); each trade is locked to it and never sent again."
+                       + (f"\n\n{stale_note}" if stale_note else ""))
+        if not dialogs.confirm(self, "Export approved", text, informative, ok="Choose folder…"):
+            return
+        folder = dialogs.choose_folder(self, "Export the batch into", str(self.settings.value("paths/export", "")))
+        if not folder:
+            return
+        self.settings.setValue("paths/export", folder)
+        from engine.exporter import export_batch
+
+        engine, user = self.engine, self.user
+        self._start("Exporting the batch",
+                    lambda state: export_batch(engine, folder, formats, user=user, state=state),
+                    on_done=self._exported)
+
+    def _exported(self, res) -> None:
+        if res is None:
+            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting.")
+        else:
+            lines = getattr(res, "n_lines", None)
+            files = "\n".join(f"{p}" + (f"\n    sha256 {d}" if d else "") for p, d in res.files)
+            dialogs.info(self, "Export approved", f"Batch {res.batch_id} exported.",
+                         (f"{lines:,} order lines, " if lines is not None else "")
+                         + f"{res.n_trades:,} trades, {res.n_accounts:,} accounts.", files)
+            self.statusBar().showMessage(f"Batch {res.batch_id} exported: {res.n_trades:,} trades, "
+                                         f"{res.n_accounts:,} accounts.", 15000)
+        self.ctx.notify("export")
+
+    # ------------------------------------------------------------------ settings
+    def _restore(self) -> None:
+        s = self.settings
+        geometry = s.value("main/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        state = s.value("main/state")
+        if state is not None:
+            self.restoreState(state)
+        split = s.value("main/split")
+        if split is not None:
+            self.split.restoreState(split)
+        for w in self.panels.values():
+            if hasattr(w, "restore_state"):
+                w.restore_state(s)
 
-    def _placeholder(self, name: str) -> QWidget:
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        label = QLabel()
-        label.setObjectName(f"empty_{name.lower()}")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setWordWrap(True)
-        lay.addWidget(label)
-        return w
-
-    def refresh(self) -> None:
-        with self.engine.connect() as conn:
-            snap = repo.snapshot_info(conn)
-        if snap is None:
-            self.asof_label.setText("No book imported")
-            self.header.setText("<h2>Rebalance Desk</h2>"
-                                "<p>Import a book folder or generate a sample to begin.</p>")
-        else:
-            self.asof_label.setText(f"Book as of {snap.as_of:%Y-%m-%d} · {snap.n_accounts:,} accounts")
-            self.header.setText(f"<h2>Book as of {snap.as_of:%Y-%m-%d}</h2>"
-                                f"<p>{snap.n_accounts:,} accounts · {snap.n_lots:,} lots · "
-                                f"user {self.user}</p>")
-        empty = "Import a book folder or generate a sample." if snap is None else "Coming soon."
-        for i, name in enumerate(PANELS):
-            label = self.stack.widget(i).findChild(QLabel, f"empty_{name.lower()}")
-            label.setText(f"<h3>{name}</h3><p>{empty}</p>")
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("main/geometry", self.saveGeometry())
+        s.setValue("main/state", self.saveState())
+        s.setValue("main/split", self.split.saveState())
+        s.setValue("main/panel", self.nav.currentRow())
+        for w in self.panels.values():
+            if hasattr(w, "save_state"):
+                w.save_state(s)
+        s.sync()
 
     def closeEvent(self, event) -> None:
-        QSettings().setValue("main/geometry", self.saveGeometry())
+        task = self.ctx.tasks.current
+        if task is not None:
+            if not dialogs.confirm(self, "Quit", f"{task.title} is still running.",
+                                   "Cancel it (nothing it was writing is kept) and quit?", ok="Cancel and quit"):
+                event.ignore()
+                return
+            task.cancel()
+            self.ctx.tasks.wait()
+        self._reads.waitForDone(10_000)
+        self.save_settings()
         super().closeEvent(event)

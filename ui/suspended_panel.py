@@ -1,0 +1,250 @@
+"""Suspended accounts: who is stopped by bad data, why in words, and the manual-trade queue."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from engine import views
+from ui import fmt
+from ui.models import Col, FrameModel
+from ui.panel import AppContext, Panel
+from ui.widgets import Banner, DataTable
+
+ALL = "All reasons"
+
+COLUMNS = [
+    Col("account_id", "Account"),
+    Col("name", "Name"),
+    Col("value", "Value", "money", "Account value (holdings at the book's prices plus cash)"),
+    Col("tier", "Tier"),
+    Col("reasons", "Reasons", tip="Why the account is suspended; hover for the detail", tooltip_key="detail"),
+    Col("since", "Since", "date", "When the oldest open reason was first found"),
+    Col("urgent", "Urgent", "bool", "A high-priority cash request is waiting: trade it by hand"),
+    Col("pending_cash", "Cash requested", "money_nz", "Unfilled cash requests of the account"),
+    Col("due", "Due", "date", "The next cash request due date"),
+]
+
+
+class SuspendedPanel(Panel):
+    title = "Suspended"
+
+    def __init__(self, ctx: AppContext, parent=None):
+        super().__init__(ctx, parent)
+        self.current: str | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        self.banner = Banner()
+        outer.addWidget(self.banner)
+
+        bar = QHBoxLayout()
+        self.filter = QLineEdit()
+        self.filter.setObjectName("suspendedFilter")
+        self.filter.setPlaceholderText("Filter: account, name, tier, reason or detail (e.g. AAA, RECON)")
+        self.filter.setClearButtonEnabled(True)
+        self.reason = QComboBox()
+        self.reason.setObjectName("suspendedReason")
+        self.reason.addItem(ALL)
+        self.urgent_only = QCheckBox("Urgent only")
+        self.count = QLabel()
+        self.count.setObjectName("countLabel")
+        bar.addWidget(self.filter, 3)
+        bar.addWidget(self.reason, 1)
+        bar.addWidget(self.urgent_only)
+        bar.addStretch(0)
+        bar.addWidget(self.count)
+        outer.addLayout(bar)
+
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setObjectName("suspendedSplit")
+        self.model = FrameModel(COLUMNS, self, emphasis="urgent")
+        self.table = DataTable(self.model, "suspendedTable")
+        self.table.max_column_width = 190
+        self.split.addWidget(self.table)
+
+        side = QWidget()
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(12, 0, 0, 0)
+        self.detail = QLabel()
+        self.detail.setObjectName("suspendedDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.detail)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        sl.addWidget(scroll, 1)
+        self.manual_button = QPushButton("Enter manual trades…")
+        self.manual_button.setObjectName("manualButton")
+        self.manual_button.setProperty("primary", True)
+        self.manual_button.setEnabled(False)
+        self.manual_button.setToolTip("Trade this suspended account by hand (e.g. to raise a cash request); "
+                                      "the trades go into the next export")
+        self.manual_button.clicked.connect(self.open_manual)
+        sl.addWidget(self.manual_button)
+        self.split.addWidget(side)
+        self.split.setStretchFactor(0, 4)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([1100, 300])
+        side.setMinimumWidth(280)
+        outer.addWidget(self.split, 1)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(120)
+        self._debounce.timeout.connect(self.apply_filter)
+        self.filter.textChanged.connect(lambda _: self._debounce.start())
+        self.reason.currentIndexChanged.connect(lambda _: self.apply_filter())
+        self.urgent_only.toggled.connect(lambda _: self.apply_filter())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
+        self.model.modelReset.connect(self._reselect)
+        self.model.layoutChanged.connect(lambda *_: self._update_count())
+        self._show_detail(None)
+
+    # ------------------------------------------------------------------ data
+    def refresh(self) -> None:
+        df = views.suspended_accounts(self.ctx.engine)
+        st = views.status(self.ctx.engine)
+        run = st["run"]
+        if run is None:
+            self.banner.show_message("No run yet: accounts are checked when the workflow runs (Ctrl+R)."
+                                     if st["snapshot"] else "Import a book folder or generate a sample.", "info")
+        elif run["stale"]:
+            self.banner.show_message(f"These are the suspensions of run {run['id']}; a newer book was imported "
+                                     "since: run again (Ctrl+R) to check it.", "warn")
+        else:
+            self.banner.show_message("")
+        codes = sorted({c for r in df["reasons"] for c in r.split("; ") if c})
+        keep = self.reason.currentText()
+        self.reason.blockSignals(True)
+        self.reason.clear()
+        self.reason.addItem(ALL)
+        for c in codes:
+            self.reason.addItem(c)
+            self.reason.setItemData(self.reason.count() - 1, views.reason_title(c), Qt.ItemDataRole.ToolTipRole)
+        self.reason.setCurrentIndex(max(0, self.reason.findText(keep)))
+        self.reason.blockSignals(False)
+        self.model.set_frame(df)
+        self._apply_masks()
+        self.table.fit_columns()
+        self._update_count()
+
+    def _apply_masks(self) -> None:
+        df = self.model.frame()
+        code = self.reason.currentText()
+        mask = None
+        if code and code != ALL and len(df):
+            mask = df["reasons"].str.split("; ").map(lambda cs: code in cs).to_numpy(bool)
+        if self.urgent_only.isChecked() and len(df):
+            urgent = df["urgent"].to_numpy(bool)
+            mask = urgent if mask is None else mask & urgent
+        self.model.set_mask("reason", mask)
+        self.model.set_mask("text", self.model.text_mask(
+            self.filter.text(), ["account_id", "name", "tier", "reasons", "detail", "custodian"]))
+
+    def apply_filter(self) -> None:
+        self._apply_masks()
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.model.rowCount(), self.model.total_rows()
+        urgent = int(self.model.frame()["urgent"].sum()) if total else 0
+        self.count.setText(f"{shown:,} of {total:,} accounts · {urgent:,} urgent" if shown != total
+                           else f"{total:,} accounts · {urgent:,} urgent")
+
+    def _reselect(self) -> None:
+        row = self.model.find("account_id", self.current) if self.current else -1
+        if row >= 0:
+            self.table.select_row(row)
+        else:
+            self._show_detail(None)
+
+    def _on_select(self) -> None:
+        row = self.table.selected_row()
+        if row < 0:
+            return
+        account = self.model.value(row, "account_id")
+        if account != self.current:
+            self.current = account
+            self._show_detail(account)
+
+    def focus(self, payload) -> None:
+        if not payload:
+            return
+        self.current = str(payload)
+        row = self.model.find("account_id", self.current)
+        if row < 0:  # hidden by a filter: clear the filters
+            self.filter.clear()
+            self.reason.setCurrentIndex(0)
+            self.urgent_only.setChecked(False)
+            self.apply_filter()
+            row = self.model.find("account_id", self.current)
+        if row >= 0:
+            self.table.select_row(row)
+        self._show_detail(self.current if row >= 0 else None)
+
+    # ------------------------------------------------------------------ detail
+    def _show_detail(self, account: str | None) -> None:
+        if account is None:
+            self.current = None
+            self.manual_button.setEnabled(False)
+            n = self.model.total_rows()
+            self.detail.setText("<p style='color:#5f6b7a'>Select an account to see why it is suspended "
+                                "and what to do.</p>" if n else
+                                "<p style='color:#5f6b7a'>No suspended accounts in the latest run.</p>")
+            return
+        row = self.model.find("account_id", account)
+        rec = self.model.row_dict(row) if row >= 0 else {}
+        info = views.account_reasons(self.ctx.engine, account)
+        acc = info["account"] or {}
+        e = html.escape
+        parts = [f"<h2 style='margin-bottom:2px'>{e(account)} · {e(str(acc.get('name') or ''))}</h2>",
+                 f"<p style='color:#5f6b7a;margin-top:0'>{e(str(acc.get('custodian', '')))} · model "
+                 f"{e(str(acc.get('model_id', '')))} · {e(str(rec.get('tier', '')))} · value "
+                 f"{fmt.money(rec.get('value'))} · cash {fmt.money2(acc.get('cash'))}"
+                 f"{' · taxable' if acc.get('taxable') else ' · tax-exempt'}</p>"]
+        if rec.get("urgent"):
+            parts.append(f"<p style='color:#b3261e'><b>URGENT</b> — {e(views.URGENT_HELP)}</p>")
+        for r in info["reasons"]:
+            items = "".join(f"<li>{e(d)}</li>" for d in r["details"])
+            parts.append(f"<h3 style='margin-bottom:2px'>{e(r['title'])} "
+                         f"<span style='color:#5f6b7a;font-weight:normal'>({e(r['code'])}, since "
+                         f"{fmt.day(r['since'])})</span></h3><ul style='margin-top:2px'>{items}</ul>"
+                         f"<p><i>What to do:</i> {e(r['action'])}</p>")
+        if "OPTIMIZER_FAILED" in str(rec.get("reasons", "")):
+            title, action = views.REASONS["OPTIMIZER_FAILED"]
+            parts.append(f"<h3>{e(title)}</h3><p><i>What to do:</i> {e(action)}</p>")
+        req = info["requests"]
+        if len(req):
+            items = "".join(
+                f"<li><b>{fmt.money2(r.amount)}</b> due {fmt.day(r.due_date)} · {e(str(r.priority))} priority · "
+                f"{e(str(r.status))} · {e(str(r.request_id))}"
+                + (f"<br><span style='color:#5f6b7a'>{e(str(r.note))}</span>" if r.note else "") + "</li>"
+                for r in req.itertuples(index=False))
+            parts.append(f"<h3 style='margin-bottom:2px'>Cash requests</h3><ul style='margin-top:2px'>{items}</ul>")
+        self.detail.setText("".join(parts))
+        self.manual_button.setEnabled(acc != {})
+
+    def open_manual(self) -> None:
+        if not self.current:
+            return
+        from ui.manual_dialog import ManualTradeDialog
+
+        self.manual_dialog = ManualTradeDialog(self.ctx, self.current, self)
+        self.manual_dialog.open_modal()
+
+    # ------------------------------------------------------------------ state
+    def save_state(self, settings) -> None:
+        settings.setValue("suspended/split", self.split.saveState())
+        self.table.save_state(settings)
+
+    def restore_state(self, settings) -> None:
+        state = settings.value("suspended/split")
+        if state is not None:
+            self.split.restoreState(state)
+        self.table.restore_state(settings)
