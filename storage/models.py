@@ -298,6 +298,7 @@ class Proposal(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "account_id"),
         Index("ix_proposals_run_category", "run_id", "category"),
+        Index("ix_proposals_run_status", "run_id", "status"),
         Index("ix_proposals_account", "account_id"),
     )
     __mapper_args__ = {"version_id_col": version}

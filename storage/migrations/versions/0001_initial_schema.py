@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 05:03:51.270739
+Create Date: 2026-11-24 05:06:55.281513
 """
 from alembic import op
 import sqlalchemy as sa
@@ -258,6 +258,7 @@ def upgrade() -> None:
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.create_index('ix_proposals_account', ['account_id'], unique=False)
         batch_op.create_index('ix_proposals_run_category', ['run_id', 'category'], unique=False)
+        batch_op.create_index('ix_proposals_run_status', ['run_id', 'status'], unique=False)
 
     op.create_table('cash_requests',
     sa.Column('snapshot_id', sa.Integer(), nullable=False),
@@ -364,6 +365,7 @@ def downgrade() -> None:
 
     op.drop_table('cash_requests')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
+        batch_op.drop_index('ix_proposals_run_status')
         batch_op.drop_index('ix_proposals_run_category')
         batch_op.drop_index('ix_proposals_account')
 
