@@ -188,6 +188,7 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
 
     with engine.begin() as conn:
         repo.take_lock(conn, "export", user)  # one export at a time, across workstations
+        _repair_manifests(conn)
         trades, stale = _exportable(conn)
         if not len(trades):
             raise _NothingToExport
@@ -208,8 +209,8 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
                 suffix, make = makers[fmt]
                 state.progress(0.1 + 0.7 * k / len(formats), f"writing {fmt.upper()}")
                 path = out_dir / f"trades_{batch_id}{suffix}"
-                if path.exists():
-                    raise RefusedError(f"{path} already exists; nothing exported")
+                # a file of this id can only be left over from an export that died before its
+                # commit (the batch is not in the database and has no manifest): replace it
                 digest = atomic_write_bytes(path, make())
                 written.append(path)
                 files.append({"name": path.name, "format": fmt, "sha256": digest, "bytes": path.stat().st_size})
@@ -223,8 +224,6 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
                             "by_custodian": {k: int(v) for k, v in lines["custodian"].value_counts().items()}},
                         "files": files}
             mpath = out_dir / f"batch_{batch_id}.json"
-            atomic_write_bytes(mpath, json.dumps(manifest, indent=2).encode())
-            written.append(mpath)
             state.progress(0.9, "recording the batch")
             ids = trades["id"].astype(int).tolist()
             for start in range(0, len(ids), 5000):
@@ -243,9 +242,22 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
             for p in written:
                 p.unlink(missing_ok=True)
             raise
+    # the manifest comes last, after the commit: a batch is complete when its manifest exists
+    # (an export killed right after its commit gets its manifest rewritten by the next export)
+    atomic_write_bytes(mpath, json.dumps(manifest, indent=2).encode())
     state.progress(1.0, f"batch {batch_id} exported")
     return BatchResult(batch_id, [(str(out_dir / f["name"]), f["sha256"]) for f in files] +
                        [(str(mpath), None)], int(len(trades)), manifest["counts"]["accounts"], int(len(lines)), stale)
+
+
+def _repair_manifests(conn) -> None:
+    """Write the manifest of any committed batch whose manifest file is missing."""
+    B = m.ExportBatch.__table__
+    for batch_id, out_dir, manifest in conn.execute(select(B.c.id, B.c.out_dir, B.c.manifest)
+                                                    .order_by(B.c.created_at.desc()).limit(20)):
+        path = Path(out_dir) / f"batch_{batch_id}.json"
+        if manifest and manifest != "{}" and not path.exists() and Path(out_dir).is_dir():
+            atomic_write_bytes(path, json.dumps(json.loads(manifest), indent=2).encode())
 
 
 def _mark_requests_filled(conn, trades: pd.DataFrame, batch_id: str, user: str) -> None:

@@ -1,0 +1,125 @@
+"""Crash safety: a process killed (SIGKILL) in the middle of an import, a run or an export
+leaves the database consistent, and the next attempt succeeds with nothing lost or sent twice."""
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bookkit import write_book
+from engine.exporter import export_batch, export_preview
+from engine.importer import import_book
+from engine.workflow import run_workflow
+from storage import models as m
+from storage import repo
+from test_import import content_digest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def die_in_child(code: str) -> None:
+    """Run ``code`` in a fresh interpreter that kills itself with SIGKILL at the patched point."""
+    prelude = textwrap.dedent("""
+        import os, signal, sys
+        sys.path.insert(0, %r)
+        def die(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+    """ % str(ROOT))
+    out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == -9, (out.returncode, out.stderr[-2000:])
+
+
+def test_killed_import_leaves_nothing_and_the_next_import_succeeds(engine, db_path, tmp_path):
+    import_book(engine, write_book(tmp_path / "d1"))
+    before = content_digest(db_path)
+    book = write_book(tmp_path / "d2", as_of="2026-11-21")
+    die_in_child(f"""
+        import storage.bulk as b
+        real = b._insert_sqlite
+        def patched(conn, table, names, df, progress):
+            n = real(conn, table, names, df, progress)
+            if table.name == "lots":
+                die()
+            return n
+        b._insert_sqlite = patched
+        from storage.db import make_engine
+        from engine.importer import import_book
+        import_book(make_engine({db_path!r}), {str(book)!r})
+    """)
+    assert content_digest(db_path) == before
+    snap = import_book(engine, book)
+    with engine.connect() as conn:
+        assert snap == 2 and conn.execute(select(func.count()).select_from(m.Lot)).scalar() == 14
+
+
+def test_killed_run_leaves_nothing_and_the_next_run_succeeds(engine, db_path, book_dir):
+    import_book(engine, book_dir)
+    before = content_digest(db_path)
+    die_in_child(f"""
+        import storage.bulk as b
+        real = b.insert_frame
+        def patched(conn, table, df, progress=None):
+            n = real(conn, table, df, progress)
+            if table.name == "trades":
+                die()
+            return n
+        b.insert_frame = patched
+        import engine.workflow as w
+        w.insert_frame = patched
+        from storage.db import make_engine
+        w.run_workflow(make_engine({db_path!r}), workers=1)
+    """)
+    assert content_digest(db_path) == before
+    out = run_workflow(engine, workers=1)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.Run)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(m.Proposal)).scalar() == 3
+    assert out.summary["trades"] > 0
+
+
+def test_killed_export_before_commit_sends_nothing_then_once(engine, db_path, book_dir, tmp_path):
+    import_book(engine, book_dir)
+    run_workflow(engine, workers=1)
+    want = export_preview(engine)["trades"]
+    out = tmp_path / "out"
+    die_in_child(f"""
+        import engine.exporter as x
+        x._before_commit = die
+        from storage.db import make_engine
+        x.export_batch(make_engine({db_path!r}), {str(out)!r})
+    """)
+    with engine.connect() as conn:
+        assert conn.execute(select(m.Trade.id).where(m.Trade.batch_id.is_not(None))).first() is None
+    assert not list(out.glob("batch_*.json"))  # no manifest: the orphan files are not a batch
+    res = export_batch(engine, out)
+    assert res.n_trades == want
+    rows = list(csv.DictReader(open(out / f"trades_{res.batch_id}.csv")))
+    assert len(rows) == res.n_lines and (out / f"batch_{res.batch_id}.json").exists()
+    assert export_batch(engine, out) is None
+
+
+def test_killed_export_after_commit_gets_its_manifest_back(engine, db_path, book_dir, tmp_path):
+    import_book(engine, book_dir)
+    run_workflow(engine, workers=1)
+    out = tmp_path / "out"
+    die_in_child(f"""
+        import engine.exporter as x
+        real = x.atomic_write_bytes
+        def patched(path, data):
+            if "batch_" in str(path):
+                die()
+            return real(path, data)
+        x.atomic_write_bytes = patched
+        from storage.db import make_engine
+        x.export_batch(make_engine({db_path!r}), {str(out)!r})
+    """)
+    with engine.connect() as conn:
+        batch_id, manifest = conn.execute(select(m.ExportBatch.id, m.ExportBatch.manifest)).one()
+    assert not (out / f"batch_{batch_id}.json").exists()
+    assert export_batch(engine, out) is None  # nothing sent twice...
+    written = json.loads((out / f"batch_{batch_id}.json").read_text())  # ...and the manifest is back
+    assert written == json.loads(manifest)
