@@ -516,10 +516,16 @@ def test_policy_edit_validates_and_the_next_run_uses_it(qtbot, window, boxes, fo
     assert 'review = "all"' in pol["body"].iat[-1]
     assert rows(p.versions_model, "id")[0] == new_id
 
+    def newest_run():
+        with engine.connect() as conn:
+            return conn.execute(select(m.Run.id, m.Run.policy_id).order_by(m.Run.id.desc())).first()
+
+    before = newest_run()
     w.run_action.trigger()
+    qtbot.waitUntil(lambda: newest_run() != before, timeout=LONG)
     wait_idle(qtbot, w)
     with engine.connect() as conn:
-        run = conn.execute(select(m.Run.id, m.Run.policy_id).order_by(m.Run.id.desc())).first()
+        run = newest_run()
         props = read_frame(conn, select(m.Proposal.category, m.Proposal.review, m.Proposal.status)
                            .where(m.Proposal.run_id == run.id))
     assert run.policy_id == new_id
