@@ -394,10 +394,11 @@ def test_export_previews_then_exports_once(qtbot, window, boxes, folders, tmp_pa
     folders.append(str(out))
     w.export_action.trigger()
     wait_idle(qtbot, w)
-    confirm, done = boxes.seen
+    (confirm,) = boxes.seen
     n, a = preview["trades"], preview["accounts"]
     assert confirm.text.startswith(f"Export {n:,} trade{'s' if n != 1 else ''} for {a:,} account")
-    assert done.text.startswith("Batch B") and done.text.endswith("exported.")
+    heading = w.batch_dialog.heading.text()
+    assert heading.startswith("Batch B") and heading.endswith("exported") and w.batch_dialog.isVisible()
     assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".fix", ".json"]
     assert export_preview(engine)["trades"] == 0
     # again: nothing is waiting, nothing is written

@@ -508,14 +508,11 @@ class MainWindow(QMainWindow):
                     on_done=self._exported)
 
     def _exported(self, res) -> None:
-        if res is None:
-            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting.")
-        else:
-            lines = getattr(res, "n_lines", None)
-            files = "\n".join(f"{p}" + (f"\n    sha256 {d}" if d else "") for p, d in res.files)
-            dialogs.info(self, "Export approved", f"Batch {res.batch_id} exported.",
-                         (f"{lines:,} order lines, " if lines is not None else "")
-                         + f"{res.n_trades:,} trades, {res.n_accounts:,} accounts.", files)
+        from ui.batches_panel import show_batch_result
+
+        # batch id, files with SHA-256 and sizes, counts, Open folder (non-blocking)
+        self.batch_dialog = show_batch_result(self, res)
+        if res is not None:
             self.statusBar().showMessage(f"Batch {res.batch_id} exported: {res.n_trades:,} trades, "
                                          f"{res.n_accounts:,} accounts.", 15000)
         self.ctx.notify("export")
@@ -559,3 +556,6 @@ class MainWindow(QMainWindow):
         self._reads.waitForDone(10_000)
         self.save_settings()
         super().closeEvent(event)
+
+
+import ui.part2  # noqa: E402,F401  (registers Proposals, Charts, Batches, Audit)

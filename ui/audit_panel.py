@@ -1,0 +1,292 @@
+"""Audit: who did what and when — every import, run, override, approval, rejection, edit, manual
+trade, policy change and export — newest first, filtered by user, action, account and date range
+(:func:`engine.audit.audit_entries`). Before/after values are shown as "field: old → new"; the
+selected entry's full record is shown below the table.
+"""
+from __future__ import annotations
+
+import html
+import json
+from datetime import date, timezone
+
+import numpy as np
+import pandas as pd
+from PySide6.QtCore import QDate, Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QDateEdit, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
+                               QSplitter, QVBoxLayout)
+
+from engine.audit import audit_entries, audit_facets
+from ui import fmt
+from ui.models import Col, FrameModel
+from ui.panel import AppContext, Panel
+from ui.widgets import Banner, DataTable
+
+ALL_USERS = "All users"
+ALL_ACTIONS = "All actions"
+LIMIT = 20_000
+NO_DATE = QDate(2000, 1, 1)  # the date edits' "any" value
+
+COLUMNS = [
+    Col("at_text", "Time", tip="When it happened (your local time)"),
+    Col("username", "User"),
+    Col("action", "Action"),
+    Col("account_id", "Account"),
+    Col("symbol", "Symbol"),
+    Col("detail", "Detail", tooltip_key="detail"),
+    Col("change", "Change", tip="Before → after", tooltip_key="change_tip"),
+]
+
+
+# --------------------------------------------------------------------------- before / after in words
+def _value(v, depth: int = 0) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.2f}" if not v.is_integer() else f"{int(v):,}"
+    if isinstance(v, dict):
+        if depth:
+            return "{…}"
+        return ", ".join(f"{k} {_value(x, depth + 1)}" for k, x in v.items())
+    if isinstance(v, list):
+        names = [x.get("name") for x in v if isinstance(x, dict) and x.get("name")]
+        if names:
+            return ", ".join(names)
+        if depth or len(v) > 6:
+            return f"{len(v):,} items"
+        return ", ".join(_value(x, depth + 1) for x in v)
+    return str(v)
+
+
+def _load(text):
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text == "":
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def describe_change(before, after) -> str:
+    """A readable one-liner of a before/after pair (JSON texts or objects):
+    ``status: PROPOSED → APPROVED; quantity: 100 → 90``."""
+    b, a = _load(before), _load(after)
+    if b is None and a is None:
+        return ""
+    if not isinstance(b, dict) or not isinstance(a, dict):
+        if b is None:
+            return _value(a) if not isinstance(a, dict) else describe_change({}, a)
+        if a is None:
+            return f"was {_value(b)}" if not isinstance(b, dict) else describe_change(b, {})
+        return f"{_value(b)} → {_value(a)}"
+    parts = []
+    for k in list(dict.fromkeys([*b, *a])):
+        if k in b and k in a:
+            if b[k] != a[k]:
+                parts.append(f"{k}: {_value(b[k])} → {_value(a[k])}")
+        elif k in a:
+            parts.append(f"{k}: {_value(a[k])}")
+        else:
+            parts.append(f"{k}: was {_value(b[k])}")
+    return "; ".join(parts) if parts else "no change"
+
+
+def _pretty(text) -> str:
+    v = _load(text)
+    if v is None:
+        return "—"
+    return json.dumps(v, indent=2, sort_keys=True, default=str) if isinstance(v, (dict, list)) else str(v)
+
+
+def local_seconds(v) -> str:
+    """A stored UTC time in local time, to the second (entries of one minute keep their order)."""
+    if fmt._missing(v):
+        return ""
+    dt = pd.Timestamp(v).to_pydatetime()
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return f"{dt.astimezone():%Y-%m-%d %H:%M:%S}"
+
+
+def _pydate(q: QDate) -> date:
+    return date(q.year(), q.month(), q.day())
+
+
+class AuditPanel(Panel):
+    title = "Audit"
+
+    def __init__(self, ctx: AppContext, parent=None):
+        super().__init__(ctx, parent)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        self.banner = Banner()
+        outer.addWidget(self.banner)
+
+        bar = QHBoxLayout()
+        self.user = QComboBox()
+        self.user.setObjectName("auditUser")
+        self.user.setMinimumContentsLength(12)
+        self.action = QComboBox()
+        self.action.setObjectName("auditAction")
+        self.action.setMinimumContentsLength(16)
+        self.account = QLineEdit()
+        self.account.setObjectName("auditAccount")
+        self.account.setPlaceholderText("Account id")
+        self.account.setClearButtonEnabled(True)
+        self.since = self._date_edit("auditSince")
+        self.until = self._date_edit("auditUntil")
+        self.clear_button = QPushButton("Clear filters")
+        self.clear_button.setObjectName("auditClear")
+        self.count = QLabel()
+        self.count.setObjectName("countLabel")
+        bar.addWidget(self.user)
+        bar.addWidget(self.action)
+        bar.addWidget(self.account, 1)
+        bar.addWidget(QLabel("From"))
+        bar.addWidget(self.since)
+        bar.addWidget(QLabel("to"))
+        bar.addWidget(self.until)
+        bar.addWidget(self.clear_button)
+        bar.addStretch(0)
+        bar.addWidget(self.count)
+        outer.addLayout(bar)
+
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setObjectName("auditSplit")
+        self.model = FrameModel(COLUMNS, self)
+        self.table = DataTable(self.model, "auditTable")
+        self.table.setSortingEnabled(False)  # newest first, as the log reads
+        self.table.max_column_width = 380
+        self.split.addWidget(self.table)
+        self.detail = QLabel()
+        self.detail.setObjectName("suspendedDetail")
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setWordWrap(True)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.detail)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.split.addWidget(scroll)
+        self.split.setSizes([560, 200])
+        outer.addWidget(self.split, 1)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.reload)
+        self.account.textChanged.connect(lambda _: self._debounce.start())
+        self.user.currentIndexChanged.connect(lambda _: self.reload())
+        self.action.currentIndexChanged.connect(lambda _: self.reload())
+        self.since.dateChanged.connect(lambda _: self.reload())
+        self.until.dateChanged.connect(lambda _: self.reload())
+        self.clear_button.clicked.connect(self.clear_filters)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
+        self._show(None)
+
+    @staticmethod
+    def _date_edit(name: str) -> QDateEdit:
+        d = QDateEdit()
+        d.setObjectName(name)
+        d.setCalendarPopup(True)
+        d.setDisplayFormat("yyyy-MM-dd")
+        d.setMinimumDate(NO_DATE)
+        d.setSpecialValueText("any")  # shown at the minimum date: no bound
+        d.setDate(NO_DATE)
+        d.setToolTip("Dates of the log (UTC); “any” = no bound. Both ends are included.")
+        return d
+
+    # ------------------------------------------------------------------ data
+    def refresh(self) -> None:
+        facets = audit_facets(self.ctx.engine)
+        for combo, everyone, values in ((self.user, ALL_USERS, facets["users"]),
+                                        (self.action, ALL_ACTIONS, facets["actions"])):
+            keep = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(everyone)
+            combo.addItems(values)
+            combo.setCurrentIndex(max(0, combo.findText(keep)))
+            combo.blockSignals(False)
+        self.reload()
+
+    def filters(self) -> dict:
+        user = self.user.currentText()
+        action = self.action.currentText()
+        since, until = self.since.date(), self.until.date()
+        return {"user": None if user in ("", ALL_USERS) else user,
+                "action": None if action in ("", ALL_ACTIONS) else action,
+                "account_id": self.account.text().strip() or None,
+                "since": None if since == NO_DATE else _pydate(since),
+                "until": None if until == NO_DATE else _pydate(until)}
+
+    def reload(self) -> None:
+        f = self.filters()
+        df = audit_entries(self.ctx.engine, limit=LIMIT, **f)
+        change = [describe_change(b, a) for b, a in zip(df["before"].to_numpy(object), df["after"].to_numpy(object))] \
+            if len(df) else []
+        df = df.assign(change=change, change_tip=[c.replace("; ", "\n") for c in change],
+                       at_text=[local_seconds(v) for v in df["at"].to_numpy(object)] if len(df) else [])
+        self.model.set_frame(df)
+        self.table.fit_columns()
+        active = any(v is not None for v in f.values())
+        n = len(df)
+        self.count.setText(f"newest {n:,} shown — narrow the filters" if n >= LIMIT else
+                           f"{n:,} entr{'ies' if n != 1 else 'y'}" + (" match the filters" if active else ""))
+        if n:
+            self.table.select_row(0)
+        else:
+            self._show(None)
+
+    def clear_filters(self) -> None:
+        for w in (self.user, self.action, self.account, self.since, self.until):
+            w.blockSignals(True)
+        self.user.setCurrentIndex(0)
+        self.action.setCurrentIndex(0)
+        self.account.clear()
+        self.since.setDate(NO_DATE)
+        self.until.setDate(NO_DATE)
+        for w in (self.user, self.action, self.account, self.since, self.until):
+            w.blockSignals(False)
+        self.reload()
+
+    def focus(self, payload) -> None:
+        """Show the log of one account."""
+        if payload:
+            self.account.setText(str(payload))
+            self.reload()
+
+    # ------------------------------------------------------------------ detail
+    def _on_select(self) -> None:
+        row = self.table.selected_row()
+        self._show(self.model.row_dict(row) if row >= 0 else None)
+
+    def _show(self, rec: dict | None) -> None:
+        if not rec:
+            self.detail.setText("<p style='color:#5f6b7a'>No entry selected.</p>")
+            return
+        e = html.escape
+        what = " · ".join(e(str(rec[k])) for k in ("account_id", "symbol") if rec.get(k))
+        self.detail.setText(
+            f"<p><b>{e(str(rec.get('action')))}</b> by <b>{e(str(rec.get('username')))}</b> at "
+            f"{fmt.local_time(rec.get('at'))}{' · ' + what if what else ''}</p>"
+            + (f"<p>{e(str(rec.get('detail')))}</p>" if rec.get("detail") else "")
+            + (f"<p><b>Change:</b> {e(rec.get('change') or '')}</p>" if rec.get("change") else "")
+            + "<table width='100%' cellspacing='0' cellpadding='4'><tr><th align='left' width='50%'>Before</th>"
+            "<th align='left' width='50%'>After</th></tr>"
+            f"<tr><td valign='top'><pre>{e(_pretty(rec.get('before')))}</pre></td>"
+            f"<td valign='top'><pre>{e(_pretty(rec.get('after')))}</pre></td></tr></table>")
+
+    def save_state(self, settings) -> None:
+        settings.setValue("audit/split", self.split.saveState())
+        self.table.save_state(settings)
+
+    def restore_state(self, settings) -> None:
+        state = settings.value("audit/split")
+        if state is not None:
+            self.split.restoreState(state)
+        self.table.restore_state(settings)

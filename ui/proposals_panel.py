@@ -1,0 +1,1154 @@
+"""Proposals: review the latest run's accounts tier by tier — approve, reject, edit trades.
+
+One view per tier (a tab per tier of the policy, plus any tier of the run the policy no longer
+has). The table lists the tier's accounts with their category, score against threshold, turnover,
+realized tax, post-trade tracking error, outlier flags and review status; it filters (awaiting
+review, flagged, category, text) and sorts in numpy (:class:`ui.models.FrameModel`). The selected
+account's detail: its trades (quantities edited inline, trades removed with Delete — the engine
+checks every edit and its refusal is shown under the table), its asset-class weights before and
+after against the model and the bands, and its score broken down into benefits and costs.
+
+Decisions go through :mod:`engine.review` with the versions the panel loaded, so a proposal
+changed by someone else meanwhile is refused rather than overwritten. Approve (A) and Reject (R)
+act on the selected accounts; "Approve filtered…" approves every filtered account awaiting
+review after a confirmation that says how many accounts and how many dollars of trades.
+"""
+from __future__ import annotations
+
+import html
+import json
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
+                               QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from engine.review import TRADING, check_not_stale, decide, edit_trade, proposal_trades
+from engine.tasks import RefusedError
+from engine.workflow import current_policy, latest_run_id, proposals_frame
+from ui import dialogs, fmt
+from ui.models import Col, FrameModel
+from ui.panel import AppContext, Panel
+from ui.widgets import Banner, DataTable, EmptyState, section_title, set_error_text
+
+ALL_CATEGORIES = "All categories"
+TRADING_ONLY = "Trading (mandate + score)"
+CATEGORY_ORDER = ("MANDATE", "SCORE", "NO_TRADE", "HELD", "SUSPENDED")
+
+ACCOUNT_COLUMNS = [
+    Col("account_id", "Account"),
+    Col("category", "Category", tip="SUSPENDED (bad data), HELD (override), MANDATE, SCORE (score at or above "
+                                    "the threshold) or NO_TRADE; hover for the reasons", tooltip_key="reasons_tip"),
+    Col("review_text", "Review", tip="To review: waits for a reviewer (A approves, R rejects)"),
+    Col("value", "Value", "money", "Account value"),
+    Col("score_bps", "Score", "bps", "Benefit minus cost of the proposed trades, bps of account value"),
+    Col("threshold_bps", "Threshold", "bps", "The score the account needed to trade (tier start/floor and "
+                                             "days since its last trade)"),
+    Col("turnover", "Turnover", "pct", "Traded value, % of account value"),
+    Col("realized_tax", "Realized tax", "money", "Net realized tax of the trades (negative: losses harvested)"),
+    Col("te_post_bps", "TE after", "bps", "Tracking error to the model after the trades"),
+    Col("flags_text", "Flags", tip="Outliers: high turnover, tax or single trade, tracking error still high"),
+    Col("reasons_text", "Reasons", tip="Mandates and other reasons; hover for all", tooltip_key="reasons_tip"),
+    Col("decided_by", "Decided by"),
+]
+ACCOUNT_TEXT_KEYS = ["account_id", "category", "review_text", "flags_text", "reasons_text"]
+
+TRADE_COLUMNS = [
+    Col("side", "Side"),
+    Col("symbol", "Symbol"),
+    Col("quantity", "Shares", "qty", "Double-click (or F2) to change; Delete removes the trade"),
+    Col("est_price", "Price", "money2", "Estimated price (the book's)"),
+    Col("est_value", "Value", "money", "Shares × estimated price"),
+    Col("reason", "Reason"),
+    Col("status", "Status"),
+    Col("lots_text", "Lots", tip="Tax lots a sell takes shares from", tooltip_key="lots_text"),
+]
+
+FLAG_WORDS = {"TURNOVER": "turnover", "TAX": "tax", "TRACKING_ERROR": "tracking error",
+              "LARGE_TRADE": "large trade"}
+GREY = QColor("#8a94a0")
+
+
+# --------------------------------------------------------------------------- frames
+HEAVY = ("detail",)  # read for the selected account only (from the source frame, by ``src``)
+
+
+STATUS_WORDS = {"PROPOSED": "To review", "APPROVED": "Approved", "REJECTED": "Rejected"}
+
+
+def _flags_words(v) -> str:
+    if not isinstance(v, str) or not v:
+        return ""
+    return ", ".join(FLAG_WORDS.get(f, f) for f in v.split(";") if f)
+
+
+def _reason_words(v) -> str:
+    if not isinstance(v, str) or not v:
+        return ""
+    out = []
+    for r in v.split(";"):
+        if r.startswith("MANDATE:"):
+            out.append(r[len("MANDATE:"):])
+        elif r.startswith("WAITING:"):
+            out.append(f"{r[len('WAITING:'):]} (waits)")
+        elif r:
+            out.append(r)
+    return ", ".join(out)
+
+
+class _Coded:
+    """A text column as codes into its distinct values (statuses, flags, reasons repeat a lot):
+    derived texts are computed once per distinct value and rows are gathered from small arrays."""
+
+    def __init__(self, series: pd.Series | None, n: int):
+        if series is None:
+            self.codes, self.uniques = np.full(n, -1, np.intp), np.empty(0, object)
+        else:
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            self.codes, self.uniques = np.asarray(codes, np.intp), np.asarray(uniques, dtype=object)
+
+    def map(self, fn, order: np.ndarray, dtype=object) -> np.ndarray:
+        """``fn`` of every distinct value (and of None for missing), gathered in ``order``."""
+        mapped = np.array([fn(u) for u in self.uniques] + [fn(None)], dtype=dtype)
+        return mapped[self.codes[order]]  # code -1 (missing) takes the last entry
+
+    def values(self, order: np.ndarray) -> np.ndarray:
+        return self.map(lambda v: v, order)
+
+
+def prepare(df: pd.DataFrame, by_tier: bool = False) -> pd.DataFrame:
+    """The proposals frame with the display columns the table needs, in review order (awaiting
+    review first, then trading accounts, by score descending; grouped by tier first when
+    ``by_tier``). ``src`` is each row's position in ``df``; the heavy ``detail`` JSON is left
+    out (read for the selected account only). Text columns become object arrays once, so tier
+    slices, sorting and the table model never convert them again. Vectorized: repeated texts
+    are factorized and their display forms computed once per distinct value, never per row."""
+    n = len(df)
+    unique_text = ("account_id",)
+    numeric = {c for c in df.columns if df[c].dtype.kind in "biufcmM"}
+    coded = {c: _Coded(df[c], n) for c in df.columns if c not in numeric and c not in HEAVY and c not in unique_text}
+    for c in ("category", "status", "decided_by", "flags", "reasons", "mandates", "tier"):
+        coded.setdefault(c, _Coded(None, n))
+    ident = np.arange(n)
+    trading = coded["category"].map(lambda v: v in TRADING, ident, bool)
+    score = pd.to_numeric(df["score_bps"], errors="coerce").to_numpy(float) if "score_bps" in df else np.zeros(n)
+    score = np.where(np.isfinite(score), score, -np.inf)
+    needs = coded["status"].map(lambda v: v == "PROPOSED", ident, bool) & trading
+    keys = [-score, ~trading, ~needs]
+    if by_tier and n:
+        keys.append(_rank(coded["tier"]))
+    order = np.lexsort(keys)
+
+    cols: dict[str, np.ndarray] = {}
+    for c in df.columns:
+        if c in HEAVY:
+            continue
+        if c in numeric:
+            cols[c] = df[c].to_numpy()[order]
+        elif c in coded:
+            cols[c] = coded[c].values(order)
+        else:
+            cols[c] = df[c].to_numpy(dtype=object, na_value=None)[order]
+    trading_o, needs_o = trading[order], needs[order]
+    review = coded["status"].map(lambda v: STATUS_WORDS.get(v, ""), order)
+    auto = (review == "Approved") & coded["decided_by"].map(lambda v: v == "auto", order, bool)
+    review[auto] = "Auto-approved"
+    review[~trading_o] = ""
+    reasons_text = coded["reasons"].map(_reason_words, order)
+    mandates_text = coded["mandates"].map(lambda v: v.replace(";", ", ") if isinstance(v, str) else "", order)
+    empty = reasons_text == ""
+    reasons_text[empty] = mandates_text[empty]
+    te = pd.to_numeric(df["te_post"], errors="coerce").to_numpy(float)[order] if "te_post" in df \
+        else np.full(n, np.nan)
+    cols.update(review_text=review, needs_review=needs_o, trading=trading_o,
+                flagged=coded["flags"].map(lambda v: bool(v), order, bool),
+                flags_text=coded["flags"].map(_flags_words, order), reasons_text=reasons_text,
+                reasons_tip=coded["reasons"].map(lambda v: v.replace(";", "\n") if isinstance(v, str) else "", order),
+                te_post_bps=te * 1e4, src=order)
+    return pd.DataFrame({k: pd.Series(v, dtype=object if v.dtype == object else None, copy=False)
+                         for k, v in cols.items()})
+
+
+def _rank(col: _Coded) -> np.ndarray:
+    """Per-row rank of a coded column's values in sorted order (missing last)."""
+    names = [("" if u is None else str(u)) for u in col.uniques]
+    rank_of = np.empty(len(names) + 1, np.intp)
+    rank_of[np.argsort(names, kind="stable")] = np.arange(len(names))
+    rank_of[-1] = len(names)
+    return rank_of[col.codes]
+
+
+def trade_value(engine, run_id: int, accounts) -> float:
+    """Dollars of the (not removed) trades of ``accounts`` in run ``run_id`` — what a bulk
+    approval approves. One grouped read (the engine has no per-run total of trade values)."""
+    from sqlalchemy import func, select
+
+    from storage import models as m
+    from storage.bulk import read_frame
+
+    T, P = m.Trade.__table__, m.Proposal.__table__
+    accounts = set(accounts)
+    if not accounts:
+        return 0.0
+    with engine.connect() as conn:
+        df = read_frame(conn, select(T.c.account_id, func.sum(T.c.est_value).label("value"))
+                        .where(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run_id)),
+                               T.c.status != "REMOVED").group_by(T.c.account_id))
+    return float(df.loc[df["account_id"].isin(accounts), "value"].fillna(0.0).sum())
+
+
+def lots_text(lots) -> str:
+    if lots is None or (isinstance(lots, float) and np.isnan(lots)) or not str(lots):
+        return ""
+    parts = []
+    for p in str(lots).split(";"):
+        lot, _, q = p.partition(":")
+        parts.append(f"{lot} ({fmt.qty(float(q))})" if q else lot)
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- trades model
+class TradesModel(FrameModel):
+    """The selected account's trades; Shares is editable on trades not removed nor exported.
+    ``setData`` hands the new quantity to ``on_edit(trade_id, quantity) -> bool``."""
+
+    EDITABLE = ("PROPOSED", "APPROVED", "REJECTED")
+
+    def __init__(self, parent=None, on_edit=None):
+        super().__init__(TRADE_COLUMNS, parent)
+        self.on_edit = on_edit
+        self._qcol = [c.key for c in self.columns].index("quantity")
+        self._strike = QFont()
+        self._strike.setStrikeOut(True)
+        self._grey = QBrush(GREY)
+        self._removed = np.zeros(0, bool)
+        self._editable = np.zeros(0, bool)
+
+    def set_frame(self, df: pd.DataFrame) -> None:
+        df = df.reset_index(drop=True)
+        if "lots" in df:
+            df = df.assign(lots_text=[lots_text(v) for v in df["lots"].to_numpy(object)])
+        status = df["status"].astype(object).to_numpy() if "status" in df else np.full(len(df), None, object)
+        batch = df["batch_id"].astype(object).to_numpy() if "batch_id" in df else np.full(len(df), None, object)
+        self._removed = status == "REMOVED"
+        self._editable = np.isin(status, self.EDITABLE) & pd.isna(batch)
+        super().set_frame(df)
+
+    def trade_id(self, row: int) -> int:
+        return int(self.value(row, "id"))
+
+    def is_editable(self, row: int) -> bool:
+        return 0 <= row < self.rowCount() and bool(self._editable[self.source_row(row)])
+
+    def flags(self, index):
+        f = super().flags(index)
+        if index.isValid() and index.column() == self._qcol and self.is_editable(index.row()):
+            f |= Qt.ItemFlag.ItemIsEditable
+        return f
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < self.rowCount()):
+            return None
+        if role == Qt.ItemDataRole.EditRole and index.column() == self._qcol:
+            return int(self.value(index.row(), "quantity"))
+        if self._removed[self.source_row(index.row())]:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return self._grey
+            if role == Qt.ItemDataRole.FontRole:
+                return self._strike
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self._qcol and self.is_editable(index.row()):
+            return "Double-click to change the quantity; Delete removes the trade"
+        return super().data(index, role)
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or index.column() != self._qcol or not self.is_editable(index.row()):
+            return False
+        try:
+            quantity = int(value)
+        except (TypeError, ValueError):
+            return False
+        if quantity == int(self.value(index.row(), "quantity")) or self.on_edit is None:
+            return False
+        return bool(self.on_edit(self.trade_id(index.row()), quantity))
+
+
+class QuantityDelegate(QStyledItemDelegate):
+    """Whole shares, with thousands separators, at least 1."""
+
+    def createEditor(self, parent, option, index):
+        box = QSpinBox(parent)
+        box.setObjectName("quantityEditor")
+        box.setRange(1, 2_000_000_000)
+        box.setGroupSeparatorShown(True)
+        box.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        box.setFrame(False)
+        return box
+
+    def setEditorData(self, editor, index):
+        editor.setValue(int(index.data(Qt.ItemDataRole.EditRole) or 1))
+
+    def setModelData(self, editor, model, index):
+        editor.interpretText()
+        model.setData(index, editor.value(), Qt.ItemDataRole.EditRole)
+
+
+# --------------------------------------------------------------------------- charts
+class PercentAxis(pg.AxisItem):
+    def tickStrings(self, values, scale, spacing):
+        decimals = 0 if spacing >= 0.01 else 1
+        return [f"{v * 100:.{decimals}f}%" for v in values]
+
+
+class ClassAxis(pg.AxisItem):
+    """Asset-class names beside their bars (set with :meth:`set_names`)."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.names: list[str] = []
+
+    def set_names(self, names: list[str]) -> None:
+        self.names = list(names)
+        self.setTicks([[(i, n) for i, n in enumerate(self.names)], []])
+
+
+class ClassWeightsChart(pg.PlotWidget):
+    """Asset-class weights before (grey) and after (blue) the trades as horizontal bars, the
+    model's target (black tick) and its band (red bracket), as % of account value. One row per
+    class (long class names stay readable), the model's biggest class on top."""
+
+    PRE, POST, TARGET, BAND = "#b9c3ce", "#1f5fbf", "#111111", "#c0392b"
+
+    def __init__(self, parent=None):
+        self.class_axis = ClassAxis("left")
+        super().__init__(parent, background="w", axisItems={"left": self.class_axis, "bottom": PercentAxis("bottom")})
+        self.setObjectName("classWeightsChart")
+        pi = self.getPlotItem()
+        pi.hideButtons()
+        pi.setMenuEnabled(False)
+        pi.setMouseEnabled(x=False, y=False)
+        pi.showGrid(x=True, y=False, alpha=0.15)
+        pi.invertY(True)
+        font = QFont()
+        font.setPointSizeF(8.5)
+        for side in ("left", "bottom"):
+            ax = pi.getAxis(side)
+            ax.setPen(pg.mkPen("#888888"))
+            ax.setTextPen(pg.mkPen("#222222"))
+            ax.setTickFont(font)
+        pi.setTitle("Asset classes vs model", color="#222222", size="9.5pt", bold=True)
+        self.legend = pi.addLegend(offset=(-4, -4), brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#bbbbbb"),
+                                   labelTextColor="#222222", labelTextSize="8pt", colCount=2, verSpacing=-6)
+        self.pre = pg.BarGraphItem(x0=[], y=[], width=[], height=0.36, brush=self.PRE, pen=pg.mkPen("#8d99a6"),
+                                   name="Before")
+        self.post = pg.BarGraphItem(x0=[], y=[], width=[], height=0.36, brush=self.POST, pen=pg.mkPen("#17498f"),
+                                    name="After")
+        self.band = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), left=np.zeros(0), right=np.zeros(0), beam=0.22,
+                                    pen=pg.mkPen(self.BAND, width=2))
+        self.target = pg.PlotCurveItem(pen=pg.mkPen(self.TARGET, width=2.5), connect="pairs", name="Model")
+        self._band_sample = pg.PlotDataItem(pen=pg.mkPen(self.BAND, width=2), name="Band")
+        for item in (self.pre, self.post, self.band, self.target):
+            self.addItem(item)
+        self.legend.addItem(self._band_sample, "Band")
+        self.setMinimumSize(300, 200)
+        self.classes: list[str] = []
+        self.out_of_band: list[str] = []
+
+    def set_weights(self, pre: dict, post: dict, targets: dict, bands: dict) -> None:
+        classes = sorted(set(pre) | set(post) | set(targets),
+                         key=lambda c: (c == "CASH", -float(targets.get(c, 0.0) or 0.0), c))
+        self.classes = classes
+        y = np.arange(len(classes), dtype=float)
+        w_pre = np.array([float(pre.get(c, 0.0) or 0.0) for c in classes])
+        w_post = np.array([float(post.get(c, 0.0) or 0.0) for c in classes])
+        self.pre.setOpts(x0=np.zeros(len(classes)), y=y - 0.19, width=w_pre, height=0.36)
+        self.post.setOpts(x0=np.zeros(len(classes)), y=y + 0.19, width=w_post, height=0.36)
+        tx, ty = [], []
+        for i, c in enumerate(classes):
+            if c in targets:
+                tx += [float(targets[c])] * 2
+                ty += [i - 0.42, i + 0.42]
+        self.target.setData(x=np.array(tx), y=np.array(ty))
+        by, lo, hi = [], [], []
+        self.out_of_band = []
+        for i, c in enumerate(classes):
+            b = bands.get(c)
+            if b is not None and len(b) == 2:
+                by.append(i + 0.19)
+                lo.append(float(b[0]))
+                hi.append(float(b[1]))
+                if not (float(b[0]) - 1e-9 <= w_post[i] <= float(b[1]) + 1e-9):
+                    self.out_of_band.append(c)
+        lo_a, hi_a = np.array(lo), np.array(hi)
+        self.band.setData(x=(lo_a + hi_a) / 2, y=np.array(by), left=(hi_a - lo_a) / 2, right=(hi_a - lo_a) / 2)
+        self.class_axis.set_names(classes)
+        top = max([0.05, *w_pre, *w_post, *hi, *tx]) if classes else 1.0
+        rows = max(len(classes), 1)
+        self.setYRange(-0.6, rows - 0.4 + 0.9, padding=0)  # a free row at the bottom for the legend
+        self.setXRange(0, top * 1.08, padding=0)
+
+    def clear_weights(self) -> None:
+        self.set_weights({}, {}, {}, {})
+
+
+# --------------------------------------------------------------------------- the panel
+class ProposalsPanel(Panel):
+    title = "Proposals"
+
+    def __init__(self, ctx: AppContext, parent=None):
+        super().__init__(ctx, parent)
+        self.run_id: int | None = None
+        self.policy = None
+        self.current: str | None = None     # the account shown in the detail
+        self._frames: dict[str, pd.DataFrame] = {}  # tier -> prepared frame
+        self._all = pd.DataFrame()
+        self._source = pd.DataFrame()       # the run's proposals as loaded (detail JSON by ``src``)
+        self._tier_of: pd.Series | None = None
+        self._tiers: list[str] = []
+        self._trades = pd.DataFrame()
+        self._local_change = False           # the next refresh may patch instead of reloading
+        self._stale = False
+        self._quiet = False
+        self.reload_pending = False          # an accepted inline edit reloads once its editor closed
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 10, 16, 10)
+        outer.setSpacing(6)
+        self.banner = Banner()
+        outer.addWidget(self.banner)
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack, 1)
+        self.empty = EmptyState("No run yet", "Run the workflow (Ctrl+R) to see its proposals here.")
+        self.empty.add_button("Run", lambda: self.ctx.request.emit("run"), primary=True)
+        self.stack.addWidget(self.empty)
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        self.stack.addWidget(body)
+
+        # ---- tiers and filters
+        self.tiers = QTabBar()
+        self.tiers.setObjectName("proposalsTiers")
+        self.tiers.setExpanding(False)
+        self.tiers.setDocumentMode(True)
+        self.tiers.setDrawBase(False)
+        lay.addWidget(self.tiers)
+        bar = QHBoxLayout()
+        self.filter = QLineEdit()
+        self.filter.setObjectName("proposalsFilter")
+        self.filter.setPlaceholderText("Filter: account, flag or reason (e.g. A1, tax, cash_high)")
+        self.filter.setClearButtonEnabled(True)
+        self.category = QComboBox()
+        self.category.setObjectName("proposalsCategory")
+        self.category.addItems([ALL_CATEGORIES, TRADING_ONLY, *CATEGORY_ORDER])
+        self.needs_review = QCheckBox("Needs review")
+        self.needs_review.setObjectName("proposalsNeedsReview")
+        self.needs_review.setToolTip("Only accounts waiting for a reviewer (status PROPOSED)")
+        self.flagged = QCheckBox("Flagged")
+        self.flagged.setObjectName("proposalsFlagged")
+        self.flagged.setToolTip("Only outlier accounts: high turnover, tax, single trade or tracking error")
+        self.count = QLabel()
+        self.count.setObjectName("countLabel")
+        self.bulk_button = QPushButton("Approve filtered…")
+        self.bulk_button.setObjectName("approveFiltered")
+        self.bulk_button.setToolTip("Approve every account of this tier that the filters show and that awaits "
+                                    "review (asks first)")
+        bar.addWidget(self.filter, 3)
+        bar.addWidget(self.category, 1)
+        bar.addWidget(self.needs_review)
+        bar.addWidget(self.flagged)
+        bar.addStretch(0)
+        bar.addWidget(self.count)
+        bar.addWidget(self.bulk_button)
+        lay.addLayout(bar)
+
+        # ---- accounts
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setObjectName("proposalsSplit")
+        self.model = FrameModel(ACCOUNT_COLUMNS, self, strong="needs_review")
+        self.table = DataTable(self.model, "proposalsTable")
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.max_column_width = 260
+        self.split.addWidget(self.table)
+
+        # ---- detail
+        detail = QWidget()
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(0, 6, 0, 0)
+        dl.setSpacing(4)
+        head = QHBoxLayout()
+        self.detail_title = QLabel()
+        self.detail_title.setObjectName("proposalTitle")
+        self.detail_title.setTextFormat(Qt.TextFormat.RichText)
+        self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        head.addWidget(self.detail_title, 1)
+        self.approve_button = QPushButton("Approve (A)")
+        self.approve_button.setObjectName("approveButton")
+        self.approve_button.setProperty("primary", True)
+        self.reject_button = QPushButton("Reject (R)")
+        self.reject_button.setObjectName("rejectButton")
+        head.addWidget(self.approve_button)
+        head.addWidget(self.reject_button)
+        dl.addLayout(head)
+        self.action_msg = QLabel()
+        self.action_msg.setObjectName("inlineError")
+        self.action_msg.setWordWrap(True)
+        self.action_msg.hide()
+        dl.addWidget(self.action_msg)
+
+        self.detail_split = QSplitter(Qt.Orientation.Horizontal)
+        self.detail_split.setObjectName("proposalDetailSplit")
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(4)
+        trades_head = QHBoxLayout()
+        self.trades_title = section_title("Trades")
+        trades_head.addWidget(self.trades_title, 1)
+        self.remove_button = QPushButton("Remove trade (Del)")
+        self.remove_button.setObjectName("removeTrade")
+        self.remove_button.setEnabled(False)
+        trades_head.addWidget(self.remove_button)
+        ll.addLayout(trades_head)
+        self.trades_model = TradesModel(self, on_edit=self.edit_quantity)
+        self.trades = DataTable(self.trades_model, "proposalTrades")
+        self.trades.setSortingEnabled(False)
+        self.trades.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                    | QAbstractItemView.EditTrigger.EditKeyPressed
+                                    | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.trades.setItemDelegateForColumn(self.trades_model._qcol, QuantityDelegate(self.trades))
+        self.trades.max_column_width = 160
+        ll.addWidget(self.trades, 1)
+        self.edit_msg = QLabel()
+        self.edit_msg.setObjectName("inlineError")
+        self.edit_msg.setWordWrap(True)
+        self.edit_msg.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.edit_msg.hide()
+        ll.addWidget(self.edit_msg)
+        self.detail_split.addWidget(left)
+
+        chart_box = QWidget()
+        cl = QVBoxLayout(chart_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(2)
+        self.weights = ClassWeightsChart()
+        cl.addWidget(self.weights, 1)
+        self.band_note = QLabel()
+        self.band_note.setObjectName("countLabel")
+        self.band_note.setWordWrap(True)
+        cl.addWidget(self.band_note)
+        self.detail_split.addWidget(chart_box)
+
+        score_box = QWidget()
+        sl = QVBoxLayout(score_box)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.setSpacing(4)
+        sl.addWidget(section_title("Score"))
+        self.breakdown = QTableWidget(0, 3)
+        self.breakdown.setObjectName("scoreBreakdown")
+        self.breakdown.setHorizontalHeaderLabels(["", "$", "bps"])
+        self.breakdown.verticalHeader().setVisible(False)
+        self.breakdown.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.breakdown.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.breakdown.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.breakdown.setShowGrid(False)
+        hh = self.breakdown.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setDefaultAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.breakdown.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        sl.addWidget(self.breakdown, 1)
+        self.detail_split.addWidget(score_box)
+        self.detail_split.setStretchFactor(0, 5)
+        self.detail_split.setStretchFactor(1, 3)
+        self.detail_split.setStretchFactor(2, 2)
+        self.detail_split.setSizes([620, 380, 300])
+        dl.addWidget(self.detail_split, 1)
+        self.split.addWidget(detail)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([330, 400])
+        lay.addWidget(self.split, 1)
+
+        # ---- actions (A, R, Delete) — letters do not fire while a text field or editor has focus
+        self.approve_action = QAction("Approve", self)
+        self.approve_action.setShortcut(QKeySequence("A"))
+        self.approve_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.approve_action.triggered.connect(self.approve_selected)
+        self.reject_action = QAction("Reject", self)
+        self.reject_action.setShortcut(QKeySequence("R"))
+        self.reject_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.reject_action.triggered.connect(self.reject_selected)
+        self.addAction(self.approve_action)
+        self.addAction(self.reject_action)
+        self.remove_action = QAction("Remove trade", self.trades)
+        self.remove_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Delete), QKeySequence("Backspace")])
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.remove_action.triggered.connect(self.remove_selected_trade)
+        self.trades.addAction(self.remove_action)
+        self.approve_button.clicked.connect(self.approve_selected)
+        self.reject_button.clicked.connect(self.reject_selected)
+        self.remove_button.clicked.connect(self.remove_selected_trade)
+        self.bulk_button.clicked.connect(self.approve_filtered)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(120)
+        self._debounce.timeout.connect(self.apply_filter)
+        self.filter.textChanged.connect(lambda _: self._debounce.start())
+        self.category.currentIndexChanged.connect(lambda _: self.apply_filter())
+        self.needs_review.toggled.connect(lambda _: self.apply_filter())
+        self.flagged.toggled.connect(lambda _: self.apply_filter())
+        self.tiers.currentChanged.connect(self._on_tier)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
+        self.trades.selectionModel().selectionChanged.connect(lambda *_: self._update_trade_buttons())
+        self.model.modelReset.connect(self._reselect)
+        self.model.layoutChanged.connect(lambda *_: self._update_count())
+        self.filter.textEdited.connect(lambda _: set_error_text(self.action_msg, ""))
+        self._show_detail(None)
+        self.stack.setCurrentIndex(0)
+
+    # ------------------------------------------------------------------ loading
+    def refresh(self) -> None:
+        """Reload the latest run. After this panel's own decision or edit only that account's
+        fields are patched in memory (a 100,000-account run is not read again per keystroke)."""
+        if self._local_change:
+            self._local_change = False
+            self._show_tier(self.current_tier(), keep=True)
+            self._show_detail(self.current)
+            return
+        policy = current_policy(self.ctx.engine)
+        with self.ctx.engine.connect() as conn:
+            run_id = latest_run_id(conn)
+            frame = proposals_frame(conn, run_id) if run_id is not None else None
+            stale = ""
+            if run_id is not None:
+                try:
+                    check_not_stale(conn, run_id)
+                except RefusedError as exc:
+                    stale = str(exc)
+        self._stale = bool(stale)
+        self.banner.show_message(f"Decisions and edits are refused: {html.escape(stale)}." if stale else "", "warn")
+        self.set_proposals(frame, policy)
+
+    def set_proposals(self, frame: pd.DataFrame | None, policy) -> None:
+        """Show a run's proposals (``engine.workflow.proposals_frame``) under ``policy``'s tiers."""
+        self.policy = policy
+        if frame is None:
+            self.run_id = None
+            self._all = pd.DataFrame()
+            self._source = pd.DataFrame()
+            self._frames = {}
+            self.stack.setCurrentIndex(0)
+            return
+        self.stack.setCurrentIndex(1)
+        self.run_id = int(frame["run_id"].iat[0]) if len(frame) and "run_id" in frame else None
+        self._source = frame.reset_index(drop=True)
+        prepared = prepare(self._source, by_tier=True)  # one reorder; tiers are contiguous slices
+        self._all = prepared
+        self._tier_of = None
+        tier_col = prepared["tier"].astype(object).to_numpy() if len(prepared) else np.empty(0, object)
+        cuts = np.flatnonzero(tier_col[1:] != tier_col[:-1]) + 1
+        ranges = {str(tier_col[a]): (int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(tier_col)])} \
+            if len(tier_col) else {}
+        tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)] if policy is not None else []
+        tiers += sorted(set(ranges) - set(tiers))  # tiers of the run the policy no longer has
+        self._frames = {t: prepared.iloc[ranges[t][0]:ranges[t][1]].reset_index(drop=True) if t in ranges
+                        else prepared.iloc[:0] for t in tiers}
+        keep = self.current_tier()
+        self._tiers = tiers
+        self.tiers.blockSignals(True)
+        while self.tiers.count():
+            self.tiers.removeTab(0)
+        for t in tiers:
+            self.tiers.addTab(t)
+        self._label_tabs()
+        if keep not in tiers:
+            waiting = [t for t in tiers if self._frames[t]["needs_review"].any()]
+            sized = [t for t in tiers if len(self._frames[t])]
+            keep = (waiting or sized or tiers or [""])[0]
+        self.tiers.setCurrentIndex(max(0, tiers.index(keep)) if keep in tiers else 0)
+        self.tiers.blockSignals(False)
+        self._show_tier(keep, keep=True)
+
+    def _label_tabs(self) -> None:
+        for i, t in enumerate(self._tiers):
+            f = self._frames.get(t)
+            n = len(f) if f is not None else 0
+            waiting = int(f["needs_review"].sum()) if n else 0
+            self.tiers.setTabText(i, f"{t}  ·  {waiting:,} to review" if waiting
+                                  else f"{t}  ·  {n:,} account{'s' if n != 1 else ''}")
+            mode = ""
+            if self.policy is not None:
+                try:
+                    mode = {"none": "no review (automatic)", "outliers": "outliers reviewed",
+                            "all": "every account reviewed"}[self.policy.tier(t).review]
+                except KeyError:
+                    mode = "not in the current policy"
+            self.tiers.setTabToolTip(i, f"{t}: {n:,} accounts, {waiting:,} awaiting review · {mode}")
+
+    def current_tier(self) -> str:
+        i = self.tiers.currentIndex()
+        return self._tiers[i] if 0 <= i < len(self._tiers) else ""
+
+    def set_tier(self, tier: str) -> None:
+        if tier in self._tiers:
+            self.tiers.setCurrentIndex(self._tiers.index(tier))
+
+    def _on_tier(self, i: int) -> None:
+        set_error_text(self.action_msg, "")
+        self._show_tier(self.current_tier(), keep=False)
+
+    def _show_tier(self, tier: str, keep: bool) -> None:
+        frame = self._frames.get(tier)
+        if frame is None:
+            frame = prepare(pd.DataFrame(columns=["account_id", "category", "status", "tier"]))
+        if not keep:
+            self.current = None
+        self._quiet = True  # one reselection after the frame and its masks, not one per model reset
+        try:
+            self.model.set_frame(frame)
+            self._apply_masks()
+        finally:
+            self._quiet = False
+        self._reselect()
+        self.table.fit_columns()
+        self._update_count()
+        if self.current is None or self.model.find("account_id", self.current) < 0:
+            if self.model.rowCount():
+                self.table.select_row(0)
+            else:
+                self._show_detail(None)
+
+    # ------------------------------------------------------------------ filters
+    def _apply_masks(self) -> None:
+        df = self.model.frame()
+        n = len(df)
+        cat = self.category.currentText()
+        mask = None
+        if n and cat == TRADING_ONLY:
+            mask = df["trading"].to_numpy(bool)
+        elif n and cat != ALL_CATEGORIES:
+            mask = (df["category"] == cat).to_numpy(bool, na_value=False)
+        if n and self.needs_review.isChecked():
+            m = df["needs_review"].to_numpy(bool)
+            mask = m if mask is None else mask & m
+        if n and self.flagged.isChecked():
+            m = df["flagged"].to_numpy(bool)
+            mask = m if mask is None else mask & m
+        self.model.set_mask("filters", mask)
+        self.model.set_mask("text", self.model.text_mask(self.filter.text(), ACCOUNT_TEXT_KEYS) if n else None)
+
+    def apply_filter(self) -> None:
+        self._apply_masks()
+        self._update_count()
+
+    def clear_filters(self) -> None:
+        for w in (self.filter, self.category, self.needs_review, self.flagged):
+            w.blockSignals(True)
+        self.filter.clear()
+        self.category.setCurrentIndex(0)
+        self.needs_review.setChecked(False)
+        self.flagged.setChecked(False)
+        for w in (self.filter, self.category, self.needs_review, self.flagged):
+            w.blockSignals(False)
+        self.apply_filter()
+
+    def _update_count(self) -> None:
+        shown, total = self.model.rowCount(), self.model.total_rows()
+        df = self.model.frame()
+        waiting = int(df["needs_review"].sum()) if total else 0
+        self.count.setText((f"{shown:,} of {total:,} accounts" if shown != total else f"{total:,} accounts")
+                           + f" · {waiting:,} to review")
+        self.bulk_button.setEnabled(bool(shown) and bool(waiting) and not self._stale)
+
+    def filtered_frame(self) -> pd.DataFrame:
+        """The rows the table shows now, in view order."""
+        rows = self.model._rows
+        return self.model.frame().iloc[rows]
+
+    # ------------------------------------------------------------------ selection
+    def selected_accounts(self) -> list[str]:
+        sm = self.table.selectionModel()
+        rows = sorted({i.row() for i in sm.selectedRows()}) if sm else []
+        return [self.model.value(r, "account_id") for r in rows]
+
+    def _reselect(self) -> None:
+        if self._quiet:
+            return
+        row = self.model.find("account_id", self.current) if self.current else -1
+        if row >= 0:
+            self.table.select_row(row)
+
+    def _on_select(self) -> None:
+        row = self.table.currentIndex().row() if self.table.currentIndex().isValid() else self.table.selected_row()
+        sel = self.selected_accounts()
+        if not sel:
+            return
+        account = self.model.value(row, "account_id") if row >= 0 and self.model.value(row, "account_id") in sel \
+            else sel[0]
+        if account != self.current:
+            set_error_text(self.edit_msg, "")
+            self.current = account
+            self._show_detail(account)
+        self._update_decision_buttons()
+
+    def focus(self, payload) -> None:
+        """Show account ``payload`` (switching tier and clearing filters that hide it)."""
+        if not payload:
+            return
+        account = str(payload)
+        if self.run_id is None and not len(self._all):
+            self.refresh()
+        if not len(self._all):
+            return
+        if self._tier_of is None:
+            self._tier_of = pd.Series(self._all["tier"].to_numpy(object), index=self._all["account_id"].to_numpy(object))
+        tier = self._tier_of.get(account)
+        if tier is None:
+            set_error_text(self.action_msg, f"{account} is not in the latest run.")
+            return
+        self.current = account
+        if tier != self.current_tier():
+            self.tiers.blockSignals(True)
+            self.set_tier(str(tier))
+            self.tiers.blockSignals(False)
+            self._show_tier(str(tier), keep=True)
+        row = self.model.find("account_id", account)
+        if row < 0:
+            self.clear_filters()
+            row = self.model.find("account_id", account)
+        if row >= 0:
+            self.table.clearSelection()
+            self.table.select_row(row)
+            self.table.setCurrentIndex(self.model.index(row, 0))
+        self._show_detail(account)
+
+    def _record(self, account: str | None) -> dict:
+        if not account:
+            return {}
+        df = self.model.frame()
+        hits = np.flatnonzero(df["account_id"].to_numpy(object) == account) if len(df) else []
+        if not len(hits):
+            return {}
+        return {k: (None if fmt._missing(v) else v) for k, v in df.iloc[int(hits[0])].items()}
+
+    # ------------------------------------------------------------------ detail
+    def _show_detail(self, account: str | None) -> None:
+        rec = self._record(account)
+        if not rec:
+            self.current = None
+            tier = self.current_tier()
+            self.detail_title.setText("<span style='color:#5f6b7a'>Select an account to see its trades, asset "
+                                      f"classes and score{' in ' + html.escape(tier) if tier else ''}.</span>")
+            self.trades_model.set_frame(pd.DataFrame(columns=[c.key for c in TRADE_COLUMNS] + ["id", "lots"]))
+            self.trades_title.setText("Trades")
+            self.weights.clear_weights()
+            self.band_note.setText("")
+            self._fill_breakdown({})
+            self._update_decision_buttons()
+            self._update_trade_buttons()
+            return
+        e = html.escape
+        status = rec.get("review_text") or rec.get("category")
+        colour = {"To review": "#8a5a00", "Approved": "#1b7f3b", "Auto-approved": "#1b7f3b",
+                  "Rejected": "#b3261e"}.get(status, "#5f6b7a")
+        decided = f" by {e(str(rec['decided_by']))}" if rec.get("decided_by") and status != "To review" else ""
+        flags = f" · <span style='color:#b3261e'>flags: {e(rec['flags_text'])}</span>" if rec.get("flags_text") else ""
+        self.detail_title.setText(
+            f"<span style='font-size:14px'><b>{e(account)}</b></span> · {e(str(rec.get('tier', '')))} · "
+            f"{e(str(rec.get('category', '')))} · <span style='color:{colour}'><b>{e(str(status))}</b>{decided}"
+            f"</span> · value {fmt.money(rec.get('value'))} · score <b>{fmt.bps(rec.get('score_bps'))}</b> vs "
+            f"threshold {fmt.bps(rec.get('threshold_bps'))}{flags}")
+        if rec.get("category") in TRADING:
+            try:
+                trades = proposal_trades(self.ctx.engine, account, self.run_id)
+            except RefusedError as exc:
+                trades = pd.DataFrame()
+                set_error_text(self.edit_msg, str(exc))
+        else:
+            trades = pd.DataFrame()
+        self._trades = trades
+        if len(trades):
+            self.trades_model.set_frame(trades)
+            live = trades[trades["status"] != "REMOVED"]
+            buys = float(live.loc[live["side"] == "BUY", "est_value"].sum())
+            sells = float(live.loc[live["side"] == "SELL", "est_value"].sum())
+            self.trades_title.setText(f"Trades — {len(live):,} · sells {fmt.money(sells)} · buys {fmt.money(buys)}")
+        else:
+            self.trades_model.set_frame(pd.DataFrame(columns=[c.key for c in TRADE_COLUMNS] + ["id", "lots"]))
+            self.trades_title.setText("Trades — none proposed" if rec.get("category") not in TRADING
+                                      else "Trades — none")
+        self.trades.fit_columns(force=True)
+        try:
+            src = rec.get("src")
+            text = self._source["detail"].iat[int(src)] if src is not None and "detail" in self._source \
+                else rec.get("detail")
+            detail = json.loads(text or "{}") if isinstance(text, str) else {}
+        except (TypeError, ValueError):
+            detail = {}
+        self.weights.set_weights(detail.get("class_weights_pre") or {}, detail.get("class_weights_post") or {},
+                                 detail.get("class_targets") or {}, detail.get("class_bands") or {})
+        if not detail:
+            self.band_note.setText("No optimization for this account (nothing to compare).")
+        elif self.weights.out_of_band:
+            self.band_note.setText("<span style='color:#b3261e'>Outside its band after the trades: "
+                                   + e(", ".join(self.weights.out_of_band)) + "</span>")
+        else:
+            self.band_note.setText("Every asset class is inside its band after the trades.")
+        self._fill_breakdown(rec)
+        self._update_decision_buttons()
+        self._update_trade_buttons()
+
+    def _fill_breakdown(self, rec: dict) -> None:
+        value = float(rec.get("value") or 0.0)
+
+        def bps(d):
+            return None if d is None or not value else d / value * 1e4
+
+        def num(k):
+            v = rec.get(k)
+            return None if v is None else float(v)
+
+        rows = []
+        if rec and rec.get("score") is not None:
+            rows = [("Drift benefit", num("drift_benefit")), ("Harvest benefit", num("harvest_benefit")),
+                    ("Rating benefit", num("rating_benefit")),
+                    ("Trading cost", None if num("trading_cost") is None else -num("trading_cost")),
+                    ("Tax cost", None if num("tax_cost") is None else -num("tax_cost"))]
+            score = num("score")
+            thr_bps = num("threshold_bps")
+            thr = None if thr_bps is None else thr_bps * value / 1e4
+            rows += [("= Score", score), ("Threshold", thr),
+                     ("Score − threshold", None if score is None or thr is None else score - thr)]
+        self.breakdown.setRowCount(len(rows))
+        bold = QFont(self.breakdown.font())
+        bold.setBold(True)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for i, (name, d) in enumerate(rows):
+            signed = name not in ("Threshold",)
+            money = fmt.money(d) if d is not None else ""
+            if signed and d is not None and round(d) > 0:
+                money = "+" + money
+            items = [QTableWidgetItem(name), QTableWidgetItem(money), QTableWidgetItem(fmt.bps(bps(d)))]
+            for j, it in enumerate(items):
+                if j:
+                    it.setTextAlignment(right)
+                if name in ("= Score", "Score − threshold"):
+                    it.setFont(bold)
+                if name == "Score − threshold" and d is not None:
+                    it.setForeground(QBrush(QColor("#1b7f3b" if d >= 0 else "#b3261e")))
+                elif j and d is not None and d < 0 and name != "Threshold":
+                    it.setForeground(QBrush(QColor("#8c1d18")))
+                self.breakdown.setItem(i, j, it)
+        self.breakdown.resizeColumnsToContents()
+        self.breakdown.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+    def _update_decision_buttons(self) -> None:
+        sm = self.table.selectionModel()
+        rows = {i.row() for i in sm.selectedRows()} if sm and self.model.rowCount() else set()
+        ok = any(bool(self.model.value(r, "trading")) for r in rows)
+        for b in (self.approve_button, self.reject_button):
+            b.setEnabled(ok and not self._stale)
+        self.approve_action.setEnabled(ok and not self._stale)
+        self.reject_action.setEnabled(ok and not self._stale)
+
+    def _update_trade_buttons(self) -> None:
+        row = self.trades.selected_row()
+        self.remove_button.setEnabled(row >= 0 and self.trades_model.is_editable(row) and not self._stale)
+
+    # ------------------------------------------------------------------ decisions
+    def approve_selected(self) -> bool:
+        return self._decide(self.selected_accounts(), True)
+
+    def reject_selected(self) -> bool:
+        return self._decide(self.selected_accounts(), False)
+
+    def _decide(self, accounts: list[str], approve: bool, *, advance: bool = True) -> bool:
+        word = "approve" if approve else "reject"
+        df = self.model.frame()
+        if not accounts or not len(df):
+            set_error_text(self.action_msg, f"Select an account to {word}.")
+            return False
+        sub = df[df["account_id"].isin(accounts)]
+        todo = sub[sub["trading"]]
+        skipped = len(sub) - len(todo)
+        if not len(todo):
+            set_error_text(self.action_msg, f"Nothing to {word}: {', '.join(accounts[:5])} "
+                                            f"{'has' if len(accounts) == 1 else 'have'} no trades proposed.")
+            return False
+        ids = todo["account_id"].tolist()
+        versions = dict(zip(ids, (int(v) for v in todo["version"])))
+        row_before = self.table.selected_row()
+        try:
+            decide(self.ctx.engine, ids, approve=approve, user=self.ctx.user, run_id=self.run_id,
+                   expected_versions=versions)
+        except RefusedError as exc:
+            set_error_text(self.action_msg, str(exc).replace("\n  ", " · ").replace("\n", " "))
+            return False
+        status = "APPROVED" if approve else "REJECTED"
+        self._patch(ids, status=status, decided_by=self.ctx.user,
+                    bump=set(todo.loc[todo["status"] != status, "account_id"]))
+        who = ids[0] if len(ids) == 1 else f"{len(ids):,} accounts"
+        set_error_text(self.action_msg, f"{'Approved' if approve else 'Rejected'} {who}."
+                       + (f" {skipped:,} selected account(s) without trades left as they are." if skipped else ""),
+                       ok=True)
+        if advance and len(accounts) == 1 and row_before >= 0:
+            self._advance_after = row_before
+        self._changed()
+        return True
+
+    def approve_filtered(self) -> bool:
+        """Approve every filtered account of the tier that awaits review, after a confirmation."""
+        shown = self.filtered_frame()
+        todo = shown[shown["needs_review"]] if len(shown) else shown
+        if not len(todo):
+            set_error_text(self.action_msg, "No filtered account awaits review.")
+            return False
+        ids = todo["account_id"].tolist()
+        dollars = trade_value(self.ctx.engine, self.run_id, ids)
+        others = len(shown) - len(todo)
+        tier = self.current_tier()
+        n = len(ids)
+        text = (f"Approve {n:,} {tier} account{'s' if n != 1 else ''} with {fmt.money(dollars)} of trades?")
+        informative = ("Every account the filters show that awaits review"
+                       + (f" ({self._describe_filters()})" if self._describe_filters() else "") + "."
+                       + (f" {others:,} filtered account{'s are' if others != 1 else ' is'} already decided or "
+                          "without trades and left as "
+                          f"{'they are' if others != 1 else 'it is'}." if others else ""))
+        if not dialogs.confirm(self, "Approve filtered accounts", text, informative, ok=f"Approve {n:,}"):
+            return False
+        versions = dict(zip(ids, (int(v) for v in todo["version"])))
+        try:
+            decide(self.ctx.engine, ids, approve=True, user=self.ctx.user, run_id=self.run_id,
+                   expected_versions=versions)
+        except RefusedError as exc:
+            set_error_text(self.action_msg, str(exc).replace("\n  ", " · ").replace("\n", " "))
+            return False
+        self._patch(ids, status="APPROVED", decided_by=self.ctx.user, bump=set(ids))
+        set_error_text(self.action_msg, f"Approved {n:,} {tier} accounts ({fmt.money(dollars)} of trades).", ok=True)
+        self._changed()
+        return True
+
+    def _describe_filters(self) -> str:
+        parts = []
+        if self.category.currentText() != ALL_CATEGORIES:
+            parts.append(self.category.currentText())
+        if self.needs_review.isChecked():
+            parts.append("needs review")
+        if self.flagged.isChecked():
+            parts.append("flagged")
+        if self.filter.text().strip():
+            parts.append(f"text “{self.filter.text().strip()}”")
+        return ", ".join(parts)
+
+    # ------------------------------------------------------------------ edits
+    def edit_quantity(self, trade_id: int, quantity: int) -> bool:
+        """Called by the trades model when a quantity was edited: the engine checks and stores it.
+        The reload waits for the editor to close (a model reset under an open editor loses it)."""
+        return self._edit(trade_id, quantity=quantity, deferred=True)
+
+    def remove_selected_trade(self) -> bool:
+        row = self.trades.selected_row()
+        if row < 0 or not self.trades_model.is_editable(row):
+            return False
+        r = self.trades_model.row_dict(row)
+        if not dialogs.confirm(self, "Remove trade",
+                               f"Remove {r['side']} {fmt.qty(r['quantity'])} {r['symbol']} "
+                               f"({fmt.money(r.get('est_value'))}) from {r['account_id']}?",
+                               "The proposal goes back to review and needs an approval.", ok="Remove trade"):
+            return False
+        return self._edit(int(r["id"]), remove=True)
+
+    def _edit(self, trade_id: int, *, quantity: int | None = None, remove: bool = False,
+              deferred: bool = False) -> bool:
+        account = self.current
+        before = self._trades[self._trades["id"] == trade_id] if len(self._trades) else pd.DataFrame()
+        try:
+            edit_trade(self.ctx.engine, trade_id, quantity=quantity, remove=remove, user=self.ctx.user)
+        except RefusedError as exc:
+            set_error_text(self.edit_msg, f"Refused: {exc}")
+            return False
+        what = ""
+        if len(before):
+            b = before.iloc[0]
+            what = (f"{b['side']} {b['symbol']} removed" if remove else
+                    f"{b['side']} {b['symbol']} changed from {fmt.qty(b['quantity'])} to {fmt.qty(quantity)} shares")
+        set_error_text(self.edit_msg, f"{what or 'Trade changed'}; {account} awaits approval again.", ok=True)
+        if account:
+            self._patch([account], status="PROPOSED", decided_by=None, bump={account}, review="review")
+        if deferred:
+            self.reload_pending = True
+            QTimer.singleShot(0, self._deferred_changed)
+        else:
+            self._changed()
+        return True
+
+    # ------------------------------------------------------------------ after a change
+    def _patch(self, accounts: list[str], *, status: str, decided_by, bump: set, review: str | None = None) -> None:
+        """Mirror a decision in the loaded frames (what the engine just stored: status, decider,
+        version), so the next refresh need not read the whole run again. Rows keep their place."""
+        accounts = set(accounts)
+        text = {"APPROVED": "Approved", "REJECTED": "Rejected", "PROPOSED": "To review"}[status]
+        for key, f in list(self._frames.items()):
+            if not len(f):
+                continue
+            hit = f["account_id"].isin(accounts).to_numpy(bool) & f["trading"].to_numpy(bool)
+            if not hit.any():
+                continue
+            bumped = hit & f["account_id"].isin(bump).to_numpy(bool)
+            f.loc[hit, "status"] = status
+            f.loc[hit, "decided_by"] = decided_by
+            f.loc[hit, "review_text"] = text
+            f.loc[hit, "needs_review"] = status == "PROPOSED"
+            if review:
+                f.loc[hit, "review"] = review
+            f.loc[bumped, "version"] = f.loc[bumped, "version"].astype(int) + 1
+            self._frames[key] = f
+        self._label_tabs()
+
+    def _deferred_changed(self) -> None:
+        self.reload_pending = False
+        self._changed()
+
+    def _changed(self) -> None:
+        self._local_change = True
+        advance = getattr(self, "_advance_after", None)
+        self._advance_after = None
+        self.ctx.notify("review")
+        if self._local_change:  # not refreshed by the window (e.g. the panel is used alone)
+            self.refresh()
+        if advance is not None:
+            self._select_after(advance)
+
+    def _select_after(self, row: int) -> None:
+        """After a single decision move on: the next row (or the one that took its place)."""
+        n = self.model.rowCount()
+        if not n:
+            return
+        here = self.model.find("account_id", self.current) if self.current else -1
+        target = min(row + 1, n - 1) if here == row else min(row, n - 1)
+        self.table.clearSelection()
+        self.table.select_row(target)
+        self.table.setCurrentIndex(self.model.index(target, 0))
+
+    # ------------------------------------------------------------------ state
+    def save_state(self, settings) -> None:
+        settings.setValue("proposals/split", self.split.saveState())
+        settings.setValue("proposals/detail_split", self.detail_split.saveState())
+        self.table.save_state(settings)
+        self.trades.save_state(settings)
+
+    def restore_state(self, settings) -> None:
+        for key, split in (("proposals/split", self.split), ("proposals/detail_split", self.detail_split)):
+            state = settings.value(key)
+            if state is not None:
+                split.restoreState(state)
+        self.table.restore_state(settings)
+        self.trades.restore_state(settings)

@@ -1,0 +1,128 @@
+"""PNG screenshots of the part-2 panels: ``python -m ui.screenshots_part2 OUTDIR`` (under xvfb-run).
+
+Generates a 2,000-account sample book into a temporary folder, imports it, saves a policy where
+the Core tier reviews every account (so there is something to review), runs it, approves,
+rejects and edits a few proposals as different users, exports one batch, then opens the console
+and writes proposals.png, charts.png, batches.png, audit.png and export_result.png into OUTDIR.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZE = (1560, 940)
+
+
+def _settle(app, ms: int = 300) -> None:
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m ui.screenshots_part2 OUTDIR", file=sys.stderr)
+        return 2
+    out = Path(argv[0])
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName("RebalanceDesk")
+    app.setApplicationName("Rebalance Desk")
+
+    from engine.exporter import export_batch
+    from engine.importer import import_book
+    from engine.policy import default_policy, policy_from_dict
+    from engine.policy_store import save_policy
+    from engine.review import approve, edit_trade, proposal_trades, reject
+    from engine.sample import generate_sample
+    from engine.workflow import proposals_frame, run_workflow
+    from storage.db import make_engine
+
+    import ui.part2  # noqa: F401  (registers the part-2 panels)
+    from ui.batches_panel import show_batch_result
+    from ui.main_window import MainWindow
+
+    tmp = Path(tempfile.mkdtemp(prefix="rebalance-shots2-"))
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    written = []
+
+    def shot(widget, name: str, ms: int = 300) -> None:
+        _settle(app, ms)
+        path = out / f"{name}.png"
+        widget.grab().save(str(path))
+        written.append(path)
+
+    print("generating, importing and running a 2,000-account sample book…", file=sys.stderr)
+    book = tmp / "book"
+    generate_sample(book, accounts=2000, seed=7)
+    db = str(tmp / "book.db")
+    engine = make_engine(db)
+    import_book(engine, book, user="desk.operator")
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all" if t["name"] == "Core" else t["review"]} for t in data["tiers"]]
+    save_policy(engine, policy_from_dict(data), user="m.ortiz", note="Core: review every account this week")
+    run_workflow(engine, workers=1, user="desk.operator")
+    with engine.connect() as conn:
+        props = proposals_frame(conn)
+
+    # a morning's review: approve some Core accounts, reject one, edit a trade of another
+    core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
+                                                                                        ascending=False)
+    ids = core["account_id"].tolist()
+    approve(engine, ids[:6], user="j.chen")
+    reject(engine, ids[6:7], user="j.chen")
+    edited = None
+    for a in ids[7:40]:  # an account with a sell big enough to trim
+        trades = proposal_trades(engine, a)
+        sells = trades[(trades["side"] == "SELL") & (trades["quantity"] > 20)]
+        if len(sells):
+            edited = a
+            edit_trade(engine, int(sells["id"].iat[0]), quantity=int(sells["quantity"].iat[0]) - 10, user="m.ortiz")
+            approve(engine, [a], user="m.ortiz")
+            break
+    result = export_batch(engine, tmp / "exports", ("csv", "fix"), user="desk.operator")
+
+    w = MainWindow(engine, db=db, user="desk.operator", settings=settings, workers=1)
+    w.resize(*SIZE)
+    w.show()
+
+    # Proposals: the Core tier, a flagged account awaiting review
+    waiting = props[(props["tier"] == "Core") & props["account_id"].isin(ids[7:]) & (props["account_id"] != edited)]
+    flagged = waiting[waiting["flags"].fillna("") != ""]
+    account = str((flagged if len(flagged) else waiting)["account_id"].iat[0])
+    w.show_panel("Proposals", account)
+    shot(w, "proposals")
+
+    # Charts: the Core tier with the preview line dragged above the floor
+    w.show_panel("Charts")
+    charts = w.panel("Charts").charts
+    charts.set_tier("Core")
+    charts.set_threshold(charts.threshold() + 20)
+    shot(w, "charts", 500)
+
+    w.show_panel("Batches")
+    w.panel("Batches").verify()
+    shot(w, "batches")
+
+    w.show_panel("Audit")
+    shot(w, "audit")
+
+    dlg = show_batch_result(w, result)
+    shot(dlg, "export_result")
+    dlg.close()
+    w.close()
+    for p in written:
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
