@@ -22,12 +22,19 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
 
+## benchmarks (minutes; see docs/benchmarks.md)
 bench: $(STAMP)
 	$(PY) bench/bench_import.py
+	$(PY) bench/bench_run.py --accounts 1000 10000 100000 --workers 1 2
+	$(PY) bench/bench_export.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_charts.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui_part2.py
 
 ## PNGs of each panel into docs/screenshots/ (needs xvfb-run: apt-get install xvfb)
 screenshots: $(STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots docs/screenshots
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots_part2 docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
