@@ -15,8 +15,9 @@ DEMO_SEED = 7
 
 
 def ensure_demo_book(engine: Engine, *, folder: str | Path | None = None, accounts: int = DEMO_ACCOUNTS,
-                     state: TaskState | None = None, user: str | None = None) -> int | None:
-    """Import a generated sample book when the database has none; returns the new snapshot id."""
+                     state: TaskState | None = None, user: str | None = None, run: bool = True) -> int | None:
+    """Import a generated sample book when the database has none, then run the day's workflow
+    on it (one process: safe from a GUI thread); returns the new snapshot id."""
     from engine.sample import generate_sample
 
     state = ensure_state(state)
@@ -27,4 +28,9 @@ def ensure_demo_book(engine: Engine, *, folder: str | Path | None = None, accoun
     state.progress(0.0, f"generating a demo book of {accounts:,} accounts")
     generate_sample(folder, accounts=accounts, seed=DEMO_SEED)
     state.check()
-    return import_book(engine, folder, user=user, state=state, allow_same=True)
+    snap = import_book(engine, folder, user=user, state=state, allow_same=True)
+    if run:
+        from engine.workflow import run_workflow
+
+        run_workflow(engine, workers=1, user=user, state=state)
+    return snap

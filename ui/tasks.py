@@ -29,7 +29,7 @@ class _Bridge(QObject):
 class _Job(QRunnable):
     def __init__(self, fn, state: TaskState, bridge: _Bridge):
         super().__init__()
-        self.setAutoDelete(True)
+        self.setAutoDelete(False)
         self.fn, self.state, self.bridge = fn, state, bridge
 
     def run(self) -> None:
@@ -134,7 +134,9 @@ class TaskRunner(QObject):
         task.ended.connect(lambda: self._ended(task))
         self.current = task
         self.started.emit(task)
-        self.pool.start(_Job(fn, task.state, task.bridge))
+        job = _Job(fn, task.state, task.bridge)
+        task.job = job  # Python owns the runnable (no autoDelete): Qt never frees a Python object
+        self.pool.start(job)
         return task
 
     def _ended(self, task: Task) -> None:
