@@ -407,6 +407,9 @@ class MainWindow(QMainWindow):
                            on_done=lambda snap: self._imported(snap, folder), on_error=failed)
 
     def _imported(self, snapshot_id, folder) -> None:
+        if snapshot_id:
+            self._has_book = True  # known now; the header's background reload confirms it later
+            self._update_actions()
         self.statusBar().showMessage(f"Imported {folder} as snapshot {snapshot_id}. Run the workflow next (Ctrl+R).",
                                      10000)
         self.ctx.notify("import")
