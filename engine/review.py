@@ -233,3 +233,20 @@ def proposal_trades(engine: Engine, account_id: str, run_id: int | None = None) 
         if pid is None:
             raise RefusedError(f"{account_id}: not in run {run_id}")
         return read_frame(conn, select(T).where(T.c.proposal_id == pid).order_by(T.c.side.desc(), T.c.symbol))
+
+
+def trade_value(engine: Engine, account_ids, *, run_id: int | None = None) -> float:
+    """Dollars of the (not removed) proposed trades of ``account_ids`` in a run (default: the
+    latest) — what a bulk approval of those accounts approves."""
+    ids = list(dict.fromkeys(account_ids))
+    if not ids:
+        return 0.0
+    with engine.connect() as conn:
+        run_id = run_id or latest_run(conn)[0]
+        total = 0.0
+        for start in range(0, len(ids), 5000):
+            total += float(conn.execute(select(func.coalesce(func.sum(T.c.est_value), 0.0)).where(
+                T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run_id,
+                                                         P.c.account_id.in_(ids[start:start + 5000]))),
+                T.c.status != "REMOVED")).scalar_one())
+    return total

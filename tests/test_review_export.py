@@ -350,3 +350,14 @@ def test_two_concurrent_exports_send_each_trade_once(engine, book_dir, db_path, 
     assert len(done) == 1 and done[0].n_trades == total
     with engine.connect() as conn:
         assert conn.execute(select(m.ExportBatch.id)).all() == [(done[0].batch_id,)]
+
+
+def test_trade_value_of_accounts_is_what_a_bulk_approval_approves(engine, reviewed):
+    from engine.review import trade_value
+
+    want = sum(float(proposal_trades(engine, a)["est_value"].sum()) for a in ("A1", "A3"))
+    assert trade_value(engine, ["A1", "A3"]) == pytest.approx(want)
+    buy = _trade(engine, "A1", "BUY", "OIL")
+    edit_trade(engine, int(buy["id"]), remove=True)
+    assert trade_value(engine, ["A1", "A3"]) == pytest.approx(want - float(buy["est_value"]))
+    assert trade_value(engine, []) == 0.0

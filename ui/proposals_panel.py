@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
                                QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.review import TRADING, check_not_stale, decide, edit_trade, proposal_trades
+from engine.review import TRADING, check_not_stale, decide, edit_trade, proposal_trades, trade_value
 from engine.tasks import RefusedError
 from engine.workflow import current_policy, latest_run_id, proposals_frame
 from ui import dialogs, fmt
@@ -180,25 +180,6 @@ def _rank(col: _Coded) -> np.ndarray:
     rank_of[np.argsort(names, kind="stable")] = np.arange(len(names))
     rank_of[-1] = len(names)
     return rank_of[col.codes]
-
-
-def trade_value(engine, run_id: int, accounts) -> float:
-    """Dollars of the (not removed) trades of ``accounts`` in run ``run_id`` — what a bulk
-    approval approves. One grouped read (the engine has no per-run total of trade values)."""
-    from sqlalchemy import func, select
-
-    from storage import models as m
-    from storage.bulk import read_frame
-
-    T, P = m.Trade.__table__, m.Proposal.__table__
-    accounts = set(accounts)
-    if not accounts:
-        return 0.0
-    with engine.connect() as conn:
-        df = read_frame(conn, select(T.c.account_id, func.sum(T.c.est_value).label("value"))
-                        .where(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run_id)),
-                               T.c.status != "REMOVED").group_by(T.c.account_id))
-    return float(df.loc[df["account_id"].isin(accounts), "value"].fillna(0.0).sum())
 
 
 def lots_text(lots) -> str:
@@ -1012,7 +993,7 @@ class ProposalsPanel(Panel):
             set_error_text(self.action_msg, "No filtered account awaits review.")
             return False
         ids = todo["account_id"].tolist()
-        dollars = trade_value(self.ctx.engine, self.run_id, ids)
+        dollars = trade_value(self.ctx.engine, ids, run_id=self.run_id)
         others = len(shown) - len(todo)
         tier = self.current_tier()
         n = len(ids)
