@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pytest
+from qt_fixtures import boxes, folders, settings  # noqa: F401  (shared fixtures)
 from PySide6.QtCore import QDate, QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -31,11 +32,6 @@ LONG = 120_000
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
 def window(qtbot, engine, db_path, settings, boxes):
     w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
     qtbot.addWidget(w)
@@ -45,30 +41,6 @@ def window(qtbot, engine, db_path, settings, boxes):
     assert w.ctx.tasks.wait(60_000), "a worker was left running"
     crashes = [b for b in boxes.seen if b.icon == QMessageBox.Icon.Critical]
     assert not crashes, crashes[0].detail
-
-
-@pytest.fixture
-def boxes(monkeypatch):
-    """Every message box shown (title, text, informative text, details); answers Ok unless
-    a test queues other answers."""
-    seen, answers = [], []
-
-    def fake_exec(box):
-        seen.append(SimpleNamespace(title=box.windowTitle(), text=box.text(), info=box.informativeText(),
-                                    detail=box.detailedText(), icon=box.icon()))
-        return answers.pop(0) if answers else QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
-    return SimpleNamespace(seen=seen, answers=answers)
-
-
-@pytest.fixture
-def folders(monkeypatch):
-    """Folders the folder picker returns, in order ('' = the user cancelled)."""
-    picks = []
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
-                        staticmethod(lambda *a, **k: picks.pop(0) if picks else ""))
-    return picks
 
 
 def wait_idle(qtbot, w, timeout=LONG):

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from qt_fixtures import boxes, folders, settings  # noqa: F401  (shared fixtures)
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QFileDialog, QMessageBox, QSpinBox
@@ -39,33 +40,6 @@ LONG = 120_000
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def boxes(monkeypatch):
-    """Every QMessageBox shown; answers Ok unless a test queues other answers."""
-    seen, answers = [], []
-
-    def fake_exec(box):
-        seen.append(SimpleNamespace(title=box.windowTitle(), text=box.text(), info=box.informativeText(),
-                                    detail=box.detailedText(), icon=box.icon()))
-        return answers.pop(0) if answers else QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
-    return SimpleNamespace(seen=seen, answers=answers)
-
-
-@pytest.fixture
-def folders(monkeypatch):
-    picks = []
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
-                        staticmethod(lambda *a, **k: picks.pop(0) if picks else ""))
-    return picks
-
-
 @pytest.fixture
 def opened(monkeypatch):
     urls = []

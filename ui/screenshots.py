@@ -23,11 +23,13 @@ def _settle(app, ms: int = 250) -> None:
         time.sleep(0.01)
 
 
-def main(argv: list[str] | None = None) -> int:
+def setup(argv: list[str] | None, prog: str, prefix: str):
+    """What every screenshot script starts with: OUTDIR from argv, the QApplication, a temp
+    folder and throw-away QSettings. None when the arguments are wrong (usage printed)."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m ui.screenshots OUTDIR", file=sys.stderr)
-        return 2
+        print(f"usage: python -m {prog} OUTDIR", file=sys.stderr)
+        return None
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
 
@@ -37,6 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("RebalanceDesk")
     app.setApplicationName("Rebalance Desk")
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    return app, out, tmp, settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = setup(argv, "ui.screenshots", "rebalance-shots-")
+    if started is None:
+        return 2
+    app, out, tmp, settings = started
 
     from engine import views
     from engine.importer import import_book
@@ -46,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     from storage.db import make_engine
     from ui.main_window import MainWindow
 
-    tmp = Path(tempfile.mkdtemp(prefix="rebalance-shots-"))
-    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     written = []
 
     def shot(widget, name: str) -> None:

@@ -8,34 +8,15 @@ and writes proposals.png, charts.png, batches.png, audit.png and export_result.p
 from __future__ import annotations
 
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-SIZE = (1560, 940)
-
-
-def _settle(app, ms: int = 300) -> None:
-    end = time.monotonic() + ms / 1000
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
+from ui.screenshots import SIZE, _settle, setup
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m ui.screenshots_part2 OUTDIR", file=sys.stderr)
+    started = setup(argv, "ui.screenshots_part2", "rebalance-shots2-")
+    if started is None:
         return 2
-    out = Path(argv[0])
-    out.mkdir(parents=True, exist_ok=True)
-
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setOrganizationName("RebalanceDesk")
-    app.setApplicationName("Rebalance Desk")
+    app, out, tmp, settings = started
 
     from engine.exporter import export_batch
     from engine.importer import import_book
@@ -50,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     from ui.batches_panel import show_batch_result
     from ui.main_window import MainWindow
 
-    tmp = Path(tempfile.mkdtemp(prefix="rebalance-shots2-"))
-    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     written = []
 
     def shot(widget, name: str, ms: int = 300) -> None:

@@ -1,0 +1,36 @@
+"""Fixtures shared by the console tests: settings in a temp file, message boxes answered
+without showing, and the folder picker returning queued folders."""
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Every message box shown (title, text, informative text, details); answers Ok unless
+    a test queues other answers."""
+    seen, answers = [], []
+
+    def fake_exec(box):
+        seen.append(SimpleNamespace(title=box.windowTitle(), text=box.text(), info=box.informativeText(),
+                                    detail=box.detailedText(), icon=box.icon()))
+        return answers.pop(0) if answers else QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    return SimpleNamespace(seen=seen, answers=answers)
+
+
+@pytest.fixture
+def folders(monkeypatch):
+    """Folders the folder picker returns, in order ('' = the user cancelled)."""
+    picks = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: picks.pop(0) if picks else ""))
+    return picks
