@@ -38,51 +38,48 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def add_hold(engine: Engine, account_id: str, until: date | None, reason: str, *,
-             user: str | None = None) -> int:
+def _add(engine: Engine, *, kind: str, verb: str, until: date | None, reason: str, user: str | None,
+         exists_stmt, missing: str, audit_action: str, audit_detail: str, **target) -> int:
+    """Validate and record one override (in the audit log too); returns its id."""
     user = current_user(user)
     reason = _require_reason(reason)
     with engine.begin() as conn:
         snap = repo.snapshot_info(conn)
         if snap is None:
-            raise RefusedError("no book imported yet: import a book before holding accounts")
-        exists = conn.execute(select(m.Account.account_id).where(
-            m.Account.snapshot_id == snap.id, m.Account.account_id == account_id)).first()
-        if not exists:
-            raise RefusedError(f"account {account_id} is not in the book as of {snap.as_of}")
+            raise RefusedError(f"no book imported yet: import a book before {verb}")
+        if not conn.execute(exists_stmt(snap.id)).first():
+            raise RefusedError(f"{missing} as of {snap.as_of}")
         if until is not None and until < snap.as_of:
             raise RefusedError(f"--until {until} is before the book date {snap.as_of}")
         oid = conn.execute(m.Override.__table__.insert().values(
-            kind="HOLD", account_id=account_id, reason=reason, until=until, created_at=repo.now(),
-            created_by=user, version=1).returning(m.Override.id)).scalar_one()
-        repo.audit(conn, user, "HOLD_ADD", account_id=account_id, detail=reason,
-                   after={"override_id": oid, "until": until, "reason": reason})
+            kind=kind, reason=reason, until=until, created_at=repo.now(), created_by=user, version=1,
+            **target).returning(m.Override.id)).scalar_one()
+        repo.audit(conn, user, audit_action, account_id=target.get("account_id"), symbol=target.get("symbol"),
+                   detail=audit_detail.format(reason=reason),
+                   after={"override_id": oid, **({"mode": target["mode"]} if "mode" in target else {}),
+                          "until": until, "reason": reason})
     return oid
+
+
+def add_hold(engine: Engine, account_id: str, until: date | None, reason: str, *,
+             user: str | None = None) -> int:
+    return _add(engine, kind="HOLD", verb="holding accounts", until=until, reason=reason, user=user,
+                exists_stmt=lambda snap_id: select(m.Account.account_id).where(
+                    m.Account.snapshot_id == snap_id, m.Account.account_id == account_id),
+                missing=f"account {account_id} is not in the book", audit_action="HOLD_ADD",
+                audit_detail="{reason}", account_id=account_id)
 
 
 def add_halt(engine: Engine, symbol: str, until: date | None, reason: str, mode: str = "freeze", *,
              user: str | None = None) -> int:
-    user = current_user(user)
-    reason = _require_reason(reason)
     symbol = symbol.strip().upper()
     if mode not in HALT_MODES:
         raise RefusedError(f"--mode {mode!r} is not one of {', '.join(HALT_MODES)}")
-    with engine.begin() as conn:
-        snap = repo.snapshot_info(conn)
-        if snap is None:
-            raise RefusedError("no book imported yet: import a book before halting securities")
-        exists = conn.execute(select(m.Security.symbol).where(
-            m.Security.snapshot_id == snap.id, m.Security.symbol == symbol)).first()
-        if not exists:
-            raise RefusedError(f"symbol {symbol} is not in the security master as of {snap.as_of}")
-        if until is not None and until < snap.as_of:
-            raise RefusedError(f"--until {until} is before the book date {snap.as_of}")
-        oid = conn.execute(m.Override.__table__.insert().values(
-            kind="HALT", symbol=symbol, mode=mode, reason=reason, until=until, created_at=repo.now(),
-            created_by=user, version=1).returning(m.Override.id)).scalar_one()
-        repo.audit(conn, user, "HALT_ADD", symbol=symbol, detail=f"{mode}: {reason}",
-                   after={"override_id": oid, "mode": mode, "until": until, "reason": reason})
-    return oid
+    return _add(engine, kind="HALT", verb="halting securities", until=until, reason=reason, user=user,
+                exists_stmt=lambda snap_id: select(m.Security.symbol).where(
+                    m.Security.snapshot_id == snap_id, m.Security.symbol == symbol),
+                missing=f"symbol {symbol} is not in the security master", audit_action="HALT_ADD",
+                audit_detail=mode + ": {reason}", symbol=symbol, mode=mode)
 
 
 def end_override(engine: Engine, override_id: int, *, user: str | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
@@ -85,9 +84,7 @@ def read_book_frames(conn: Connection, snapshot_id: int, tables=BOOK_TABLES) -> 
     for name in BOOK_TABLES if tables == BOOK_TABLES else tables:
         t = TABLES[name]
         cols = [c for c in t.c if c.name not in ("snapshot_id", "id")]
-        df = fast_frame(conn, select(*cols).where(t.c.snapshot_id == snapshot_id), cols)
-        inv = {v: k for k, v in RENAMES.get(name, {}).items()}
-        out[name] = df.rename(columns=inv)
+        out[name] = fast_frame(conn, select(*cols).where(t.c.snapshot_id == snapshot_id), cols, name)
     if tables == BOOK_TABLES:
         snapshot_cache.store(checksum, out)
     return out
@@ -110,32 +107,20 @@ def normalize_frame(df: pd.DataFrame, table: str) -> pd.DataFrame:
         elif kind is int:
             data[name] = s.to_numpy()
         else:
-            data[name] = pd.array([None if v is None or (isinstance(v, float) and v != v) else str(v)
-                                   for v in s], dtype="str") if s.dtype == object else s.astype("str")
+            data[name] = pd.array(s.to_numpy(object), dtype="str") if s.dtype == object else s.astype("str")
     return pd.DataFrame(data)
 
 
-def fast_frame(conn: Connection, stmt, cols) -> pd.DataFrame:
-    """A select read through the DBAPI cursor (no per-row ORM processing)."""
+def fast_frame(conn: Connection, stmt, cols, table: str) -> pd.DataFrame:
+    """A select of a book table read through the DBAPI cursor (no per-row ORM processing),
+    in the column types of :func:`normalize_frame`."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    cur = conn.exec_driver_sql(str(compiled))
-    rows = cur.fetchall()
-    names = [c.name for c in cols]
-    if not rows:
-        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
-    data = {}
-    for n, c, values in zip(names, cols, zip(*rows)):
-        kind = c.type.python_type if hasattr(c.type, "python_type") else object
-        if kind is bool:
-            data[n] = np.array(values, dtype=bool)
-        elif kind is float:
-            data[n] = np.array([float("nan") if v is None else v for v in values], dtype=float) \
-                if None in values else np.array(values, dtype=float)
-        elif kind is date:
-            data[n] = pd.array([None if v is None else str(v) for v in values], dtype="str")
-        else:
-            data[n] = pd.array(values, dtype="str") if kind is str else list(values)
-    return pd.DataFrame(data)
+    rows = conn.exec_driver_sql(str(compiled)).fetchall()
+    inv = {v: k for k, v in RENAMES.get(table, {}).items()}
+    names = [inv.get(c.name, c.name) for c in cols]
+    raw = pd.DataFrame.from_records([tuple(r) for r in rows], columns=names) if rows else \
+        pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    return normalize_frame(raw, table)
 
 
 def table_counts(conn: Connection) -> dict[str, int]:

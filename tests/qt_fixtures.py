@@ -34,3 +34,18 @@ def folders(monkeypatch):
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: picks.pop(0) if picks else ""))
     return picks
+
+
+LONG = 120_000
+
+
+def wait_idle(qtbot, w, timeout=LONG):
+    qtbot.waitUntil(lambda: not w.ctx.tasks.busy, timeout=timeout)
+
+
+def close_window(w, boxes) -> None:
+    """Teardown of a console window: no worker left running, no crash dialog shown."""
+    w.ctx.tasks.cancel()
+    assert w.ctx.tasks.wait(60_000), "a worker was left running"
+    crashes = [b for b in boxes.seen if b.icon == QMessageBox.Icon.Critical]
+    assert not crashes, crashes[0].detail

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pytest
-from qt_fixtures import boxes, folders, settings  # noqa: F401  (shared fixtures)
+from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
 from PySide6.QtCore import QDate, QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -27,7 +27,6 @@ from ui.panel import Panel
 from ui.widgets import BadgeAlertRole, BadgeRole
 
 AS_OF = date(2026, 11, 20)
-LONG = 120_000
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -37,14 +36,7 @@ def window(qtbot, engine, db_path, settings, boxes):
     qtbot.addWidget(w)
     w.show()
     yield w
-    w.ctx.tasks.cancel()
-    assert w.ctx.tasks.wait(60_000), "a worker was left running"
-    crashes = [b for b in boxes.seen if b.icon == QMessageBox.Icon.Critical]
-    assert not crashes, crashes[0].detail
-
-
-def wait_idle(qtbot, w, timeout=LONG):
-    qtbot.waitUntil(lambda: not w.ctx.tasks.busy, timeout=timeout)
+    close_window(w, boxes)
 
 
 def digest(db_path) -> str:

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from qt_fixtures import boxes, folders, settings  # noqa: F401  (shared fixtures)
+from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QFileDialog, QMessageBox, QSpinBox
@@ -36,7 +36,6 @@ from ui.panel import Placeholder
 from ui.proposals_panel import ProposalsPanel
 from ui.widgets import BadgeRole
 
-LONG = 120_000
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -81,14 +80,7 @@ def make_window(qtbot, engine, db_path, settings, boxes):
 def window(qtbot, engine, db_path, settings, boxes):
     w = make_window(qtbot, engine, db_path, settings, boxes)
     yield w
-    w.ctx.tasks.cancel()
-    assert w.ctx.tasks.wait(60_000), "a worker was left running"
-    crashes = [b for b in boxes.seen if b.icon == QMessageBox.Icon.Critical]
-    assert not crashes, crashes[0].detail
-
-
-def wait_idle(qtbot, w, timeout=LONG):
-    qtbot.waitUntil(lambda: not w.ctx.tasks.busy, timeout=timeout)
+    close_window(w, boxes)
 
 
 def statuses(engine) -> dict:
