@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench screenshots clean
+.PHONY: setup run test test-pg bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 ## the whole test suite (offscreen Qt)
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
+
+## the suite with the database tests on PostgreSQL too (a throwaway local server; apt-get install postgresql)
+test-pg: $(STAMP)
+	eval "$$(.ci/pg-start)" && trap '.ci/pg-stop' EXIT && \
+	  QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
 
 ## benchmarks (minutes; see docs/benchmarks.md)
 bench: $(STAMP)

@@ -13,9 +13,37 @@ os.environ.setdefault("REBALANCE_DESK_USER", "tester")
 os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-"))
 
 
+# The storage, workflow, export and shared-desk suites run on both databases.
+BOTH_DATABASES = {"test_storage", "test_import", "test_workflow_part1", "test_review_export",
+                  "test_crash", "test_four_eyes", "test_shared_desk", "test_retention"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: a test of SQLite itself (file, pragmas)")
+
+
+def pytest_generate_tests(metafunc):
+    if ("db_path" in metafunc.fixturenames and metafunc.module.__name__ in BOTH_DATABASES
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("db_path", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def db_path(tmp_path):
-    return str(tmp_path / "book.db")
+def db_path(request, tmp_path):
+    """The test's database: a SQLite file path, or a URL of a fresh PostgreSQL database."""
+    import dbkit
+
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield str(tmp_path / "book.db")
+        return
+    admin = dbkit.pg_admin_url()
+    if admin is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI runs every database suite on PostgreSQL too: ${dbkit.ENV_PG} is not set")
+        pytest.skip(f"no PostgreSQL server: set ${dbkit.ENV_PG} (eval \"$(.ci/pg-start)\")")
+    url = dbkit.create_pg_database(admin)
+    yield url
+    dbkit.drop_pg_database(admin, url)
 
 
 @pytest.fixture

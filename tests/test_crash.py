@@ -15,7 +15,7 @@ from engine.importer import import_book
 from engine.workflow import run_workflow
 from storage import models as m
 from storage import repo
-from test_import import content_digest
+from dbkit import content_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,15 @@ def test_killed_import_leaves_nothing_and_the_next_import_succeeds(engine, db_pa
     book = write_book(tmp_path / "d2", as_of="2026-11-21")
     die_in_child(f"""
         import storage.bulk as b
-        real = b._insert_sqlite
-        def patched(conn, table, names, df, progress):
-            n = real(conn, table, names, df, progress)
-            if table.name == "lots":
-                die()
-            return n
-        b._insert_sqlite = patched
+        def dying(real):
+            def patched(conn, table, names, df, progress):
+                n = real(conn, table, names, df, progress)
+                if table.name == "lots":
+                    die()
+                return n
+            return patched
+        b._insert_sqlite = dying(b._insert_sqlite)  # SQLite: multi-row INSERTs
+        b._copy_postgres = dying(b._copy_postgres)  # PostgreSQL: COPY
         from storage.db import make_engine
         from engine.importer import import_book
         import_book(make_engine({db_path!r}), {str(book)!r})
@@ -53,7 +55,10 @@ def test_killed_import_leaves_nothing_and_the_next_import_succeeds(engine, db_pa
     assert content_digest(db_path) == before
     snap = import_book(engine, book)
     with engine.connect() as conn:
-        assert snap == 2 and conn.execute(select(func.count()).select_from(m.Lot)).scalar() == 14
+        # ids need not be consecutive (PostgreSQL sequences do not roll back); counts must be
+        assert conn.execute(select(func.count()).select_from(m.BookSnapshot)).scalar() == 2
+        assert repo.snapshot_info(conn).id == snap
+        assert conn.execute(select(func.count()).select_from(m.Lot)).scalar() == 14
 
 
 def test_killed_run_leaves_nothing_and_the_next_run_succeeds(engine, db_path, book_dir):

@@ -1,25 +1,14 @@
 """Book-folder import: every file and column read, structural errors refused, nothing changed."""
-import hashlib
-import sqlite3
-
 import pandas as pd
 import pytest
 
 import main
 from bookkit import BASE, write_book
+from dbkit import content_digest
 from engine.book import SPECS, BookError, read_book
 from engine.importer import import_book
 from engine.tasks import Cancelled, RefusedError, TaskState
 from storage import repo
-
-
-def content_digest(path: str) -> str:
-    """A digest of every row of every table: 'unchanged in content'."""
-    con = sqlite3.connect(path)
-    try:
-        return hashlib.sha256("\n".join(con.iterdump()).encode()).hexdigest()
-    finally:
-        con.close()
 
 
 def test_every_file_and_column_round_trips(engine, book_dir):

@@ -1,11 +1,11 @@
 """The schema is made by Alembic; upgrading an up-to-date database is a no-op."""
-import sqlite3
-
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from dbkit import content_digest
 from storage.db import alembic_config, current_revision, db_url, head_revision, make_engine
 from storage.models import Base
 
@@ -23,16 +23,13 @@ def test_upgrade_head_on_existing_database_is_noop(engine, db_path):
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO policies (created_at, created_by, checksum, body) "
                           "VALUES ('2026-01-01 00:00:00', 'x', 'c', 'b')"))
-    con = sqlite3.connect(db_path)
-    before = list(con.iterdump())
-    con.close()
+    before = content_digest(db_path)
     command.upgrade(alembic_config(engine), "head")
-    make_engine(db_path)  # opening again migrates only when behind
-    con = sqlite3.connect(db_path)
-    assert list(con.iterdump()) == before
-    con.close()
+    make_engine(db_path).dispose()  # opening again migrates only when behind
+    assert content_digest(db_path) == before
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_pragmas(engine):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
