@@ -48,7 +48,7 @@ def cmd_run(args) -> int:
 
     bar = StderrProgress()
     outcome = run_workflow(_engine(args), policy_path=args.policy, workers=args.workers, user=args.user,
-                           state=TaskState(bar))
+                           state=TaskState(bar), executor=args.executor)
     bar.done()
     print(json.dumps(outcome.summary, indent=2))
     return 0
@@ -110,8 +110,31 @@ def cmd_overrides(args) -> int:
 def cmd_approve(args) -> int:
     from engine.review import decide
 
-    d = decide(_engine(args), args.accounts, approve=not args.reject, user=args.user)
+    if args.pending:
+        from engine.manual import pending_manual_trades
+
+        df = pending_manual_trades(_engine(args), args.accounts or None)
+        if not len(df):
+            print("no manual trade awaits a second approval")
+            return 0
+        cols = ["id", "account_id", "side", "quantity", "symbol", "est_value", "created_by", "created_at"]
+        print(df[cols].to_string(index=False))
+        return 0
     verb = "rejected" if args.reject else "approved"
+    if args.manual or args.trade:
+        from engine.manual import decide_manual_trades
+
+        if args.manual and not args.accounts:
+            raise_refused("approve --manual: name the accounts whose pending manual trades to decide")
+        ids = decide_manual_trades(_engine(args), args.trade or None,
+                                   account_ids=args.accounts if args.manual else None,
+                                   approve=not args.reject, user=args.user)
+        print(f"{verb} {len(ids):,} manual trade(s): {', '.join(map(str, ids))}"
+              + ("; they go into the next export" if not args.reject else ""))
+        return 0
+    if not args.accounts:
+        raise_refused("approve: name the accounts (or --trade ID / --manual ACCOUNT... / --pending)")
+    d = decide(_engine(args), args.accounts, approve=not args.reject, user=args.user)
     print(f"{verb} {len(d.approved or d.rejected):,} account(s)")
     return 0
 
@@ -146,8 +169,17 @@ def cmd_manual(args) -> int:
         if len(parts) not in (3, 4) or not parts[2].isdigit():
             raise_refused(f"--trade {spec!r}: expected SIDE:SYMBOL:QUANTITY[:LOT]")
         trades.append(ManualTrade(parts[1], parts[0].upper(), int(parts[2]), parts[3] if len(parts) == 4 else None))
-    ids = enter_manual_trades(_engine(args), args.account, trades, user=args.user, request_id=args.request)
-    print(f"entered {len(ids)} manual trade(s) for {args.account}: they go into the next export")
+    engine = _engine(args)
+    ids = enter_manual_trades(engine, args.account, trades, user=args.user, request_id=args.request)
+    from engine.manual import pending_manual_trades
+
+    pending = set(pending_manual_trades(engine, [args.account])["id"].astype(int))
+    waiting = [i for i in ids if i in pending]
+    if waiting:
+        print(f"entered {len(ids)} manual trade(s) for {args.account}: four-eyes, they await the approval of "
+              f"another user (approve --trade {' --trade '.join(map(str, waiting))}) before they are exported")
+    else:
+        print(f"entered {len(ids)} manual trade(s) for {args.account}: they go into the next export")
     return 0
 
 
@@ -174,6 +206,15 @@ def cmd_audit(args) -> int:
         change = f"  {before or '{}'} -> {after or '{}'}" if before or after else ""
         detail = r.detail if isinstance(r.detail, str) else ""
         print(f"{r.at:%Y-%m-%d %H:%M:%S}  {r.username:<12} {r.action:<20} {what:<16} {detail}{change}")
+    return 0
+
+
+def cmd_prune(args) -> int:
+    from engine.retention import prune_snapshots, retention_keep
+
+    engine = _engine(args)
+    keep = args.keep if args.keep is not None else retention_keep(engine)
+    print(prune_snapshots(engine, keep, user=args.user).describe())
     return 0
 
 
@@ -215,13 +256,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("run", cmd_run, "run the workflow on the imported book; prints a JSON summary")
     sp.add_argument("--workers", type=int, help="optimizer processes (default: 2, or 1 on one core)")
     sp.add_argument("--policy", help="policy TOML file (default: the newest saved policy)")
+    sp.add_argument("--executor", default="local", metavar="SPEC",
+                    help="where the optimizer runs: 'local' (default: a process pool of --workers) or "
+                         "'dask://HOST:PORT[?timeout=SECONDS]' (a dask.distributed scheduler; inputs are "
+                         "built here, so workers need no database access; --workers is then ignored)")
 
     sp = add("report", cmd_report, "one CSV row per account of the latest run")
     sp.add_argument("--out", required=True)
 
-    sp = add("approve", cmd_approve, "approve (or reject) the latest run's proposals of these accounts")
-    sp.add_argument("accounts", nargs="+")
+    sp = add("approve", cmd_approve, "approve (or reject) the latest run's proposals of these accounts, "
+             "or (--manual, --trade) manual trades awaiting a second approval (four-eyes)")
+    sp.add_argument("accounts", nargs="*")
     sp.add_argument("--reject", action="store_true")
+    sp.add_argument("--manual", action="store_true",
+                    help="decide the manual trades of these accounts that await a second approval")
+    sp.add_argument("--trade", action="append", type=int, metavar="ID",
+                    help="decide this manual trade awaiting a second approval (repeatable)")
+    sp.add_argument("--pending", action="store_true",
+                    help="list the manual trades awaiting a second approval (of these accounts); changes nothing")
 
     sp = add("export", cmd_export, "one batch of every approved, not yet exported trade")
     sp.add_argument("--out", required=True, help="folder for the batch files")
@@ -256,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("open", cmd_open, "open the console (the default without a command)")
     sp.add_argument("--demo", action="store_true",
                     help="on a database with no book, generate and import a demo sample book first")
+
+    sp = add("prune", cmd_prune, "delete the lots, custodian positions and transactions of old book "
+             "snapshots (runs, proposals, trades, batches and the audit log are kept); import does this too")
+    sp.add_argument("--keep", type=int, help="newest snapshots to keep whole (default: the policy's "
+                    "retention.keep_snapshots)")
 
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     return p

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from engine.files import atomic_write_bytes
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
@@ -49,7 +49,10 @@ def _exportable(conn) -> tuple[pd.DataFrame, int]:
                        .order_by(r.c.id.desc()).limit(1)).first()
     P = m.Proposal.__table__
     base = select(T).where(T.c.status == "APPROVED", T.c.batch_id.is_(None))
-    manual = read_frame(conn, base.where(T.c.proposal_id.is_(None)))
+    # four-eyes: a manual trade awaiting its second approval (PENDING_APPROVAL) is never selected;
+    # nor one marked approved by the very user who entered it
+    manual = read_frame(conn, base.where(T.c.proposal_id.is_(None), or_(
+        T.c.four_eyes.is_(False), and_(T.c.approved_by.is_not(None), T.c.approved_by != T.c.created_by))))
     proposed = pd.DataFrame()
     if run is not None and snap is not None and run.snapshot_id == snap.id:
         proposed = read_frame(conn, base.where(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run.id))))
@@ -64,8 +67,11 @@ def _exportable(conn) -> tuple[pd.DataFrame, int]:
 def export_preview(engine: Engine) -> dict:
     with engine.connect() as conn:
         trades, stale = _exportable(conn)
+        awaiting = conn.execute(select(func.count()).select_from(T).where(
+            T.c.status == "PENDING_APPROVAL", T.c.batch_id.is_(None))).scalar_one()
     return {"trades": int(len(trades)), "accounts": int(trades["account_id"].nunique()) if len(trades) else 0,
-            "value": float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0, "stale": stale}
+            "value": float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0, "stale": stale,
+            "awaiting_approval": int(awaiting)}
 
 
 def order_lines(trades: pd.DataFrame, multi_lot: bool) -> pd.DataFrame:

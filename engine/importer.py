@@ -46,5 +46,9 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
 
     state.progress(0.97, "caching the snapshot")
     snapshot_cache.store(book.checksum, {t: repo.normalize_frame(f, t) for t, f in frames.items()})
+    from engine.retention import prune_snapshots, retention_keep
+
+    state.progress(0.98, "pruning old snapshots' lots")
+    prune_snapshots(engine, retention_keep(engine), user=user)
     state.progress(1.0, f"imported snapshot {snap_id}")
     return snap_id

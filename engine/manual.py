@@ -3,6 +3,11 @@
 An operator enters order lines for one account; they are checked against what the custodian
 holds (never more than held), unknown symbols are a warning (that is why the account is
 suspended), and they go into the next batch as category MANUAL with who entered them.
+
+Four-eyes: when the account's tier has ``four_eyes = true`` in the current policy, the trades
+are recorded as ``PENDING_APPROVAL`` (never exported in that state) and only a user other than
+the one who entered them can approve them (:func:`decide_manual_trades`); then they go into the
+next batch. Without four-eyes, entering them approves them, as before.
 """
 from __future__ import annotations
 
@@ -10,13 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
-from engine.review import allocate_lots
+from engine.review import ConflictError, FourEyesError, allocate_lots, refuse
 from engine.tasks import RefusedError, current_user
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
+
+PENDING = "PENDING_APPROVAL"  # a four-eyes manual trade awaiting its second approval
+T = m.Trade.__table__
 
 
 @dataclass(frozen=True)
@@ -40,9 +48,16 @@ class ManualCheck:
 
 
 def manual_context(engine: Engine, account_id: str) -> dict:
-    """What the manual-trade dialog shows: the account, its holdings, lots and cash requests."""
+    """What the manual-trade dialog shows: the account, its holdings, lots and cash requests,
+    its tier under the current policy and whether four-eyes applies to it."""
+    from engine.workflow import current_policy
+
     with engine.connect() as conn:
-        return _context(conn, account_id)
+        ctx = _context(conn, account_id)
+        policy = current_policy(conn)
+    ctx["tier"] = account_tier(ctx, policy)
+    ctx["four_eyes"] = policy.four_eyes(ctx["tier"])
+    return ctx
 
 
 def _context(conn, account_id: str) -> dict:
@@ -81,9 +96,23 @@ def _context(conn, account_id: str) -> dict:
         req["status"] = req["status"].fillna("open")
     pending = read_frame(conn, select(m.Trade.symbol, m.Trade.side, m.Trade.quantity).where(
         m.Trade.account_id == account_id, m.Trade.category == "MANUAL", m.Trade.batch_id.is_(None),
-        m.Trade.status == "APPROVED"))
+        m.Trade.status.in_(["APPROVED", PENDING])))
     return {"snapshot_id": snap.id, "as_of": snap.as_of, "account": dict(acc), "holdings": hold,
             "lots": lots, "requests": req, "prices": prices, "pending": pending}
+
+
+def account_tier(ctx: dict, policy) -> str:
+    """The account's tier under ``policy``, as a run would assign it (its ``group`` when that
+    names a tier, else its value: cash plus its lots at the book's prices)."""
+    from engine.mandates import assign_tiers
+
+    lots = ctx["lots"]
+    value = float(ctx["account"]["cash"])
+    if len(lots):
+        px = lots["symbol"].map(lambda s: ctx["prices"].get(s)).astype(float).to_numpy()
+        value += float(np.nansum(lots["quantity"].astype(float).to_numpy() * px))
+    group = np.array([ctx["account"].get("group_name")], dtype=object)
+    return str(assign_tiers(np.array([value]), group, policy)[0])
 
 
 def _check(ctx: dict, trades: list[ManualTrade]) -> ManualCheck:
@@ -148,13 +177,19 @@ def check_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrad
 
 def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrade], *, user: str | None = None,
                         request_id: str | None = None) -> list[int]:
-    """Record the trades (category MANUAL, approved by entering them) for the next batch."""
+    """Record the trades (category MANUAL) for the next batch: approved by entering them, or,
+    under four-eyes for the account's tier, awaiting another user's approval."""
+    from engine.workflow import current_policy
+
     user = current_user(user)
     with engine.begin() as conn:
         ctx = _context(conn, account_id)
         chk = _check(ctx, trades)
         if chk.errors:
             raise RefusedError(f"manual trades for {account_id} refused:\n  " + "\n  ".join(chk.errors))
+        policy = current_policy(conn)
+        tier = account_tier(ctx, policy)
+        four_eyes = policy.four_eyes(tier)
         now = repo.now()
         rows = []
         for t in trades:
@@ -175,7 +210,9 @@ def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrad
                          "est_value": None if px is None else px * t.quantity, "lots": lots,
                          "category": "MANUAL", "reason": f"manual: entered by {user}"
                          + (f" for cash request {request_id}" if request_id else ""),
-                         "status": "APPROVED", "created_by": user, "created_at": now})
+                         "status": PENDING if four_eyes else "APPROVED", "created_by": user, "created_at": now,
+                         "four_eyes": four_eyes, "approved_by": None if four_eyes else user,
+                         "approved_at": None if four_eyes else now})
         first = conn.execute(select(m.Trade.id).order_by(m.Trade.id.desc()).limit(1)).scalar() or 0
         insert_frame(conn, m.Trade.__table__, pd.DataFrame(rows))
         ids = [r[0] for r in conn.execute(select(m.Trade.id).where(
@@ -183,8 +220,10 @@ def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrad
             m.Trade.created_at == now).order_by(m.Trade.id))]
         for r, tid in zip(rows, ids):
             repo.audit(conn, user, "MANUAL_TRADE", account_id=account_id, symbol=r["symbol"],
-                       detail=f"trade {tid}: {r['side']} {r['quantity']:,} {r['symbol']}",
-                       after={k: r[k] for k in ("side", "quantity", "est_price", "lots")}, at=now)
+                       detail=f"trade {tid}: {r['side']} {r['quantity']:,} {r['symbol']}"
+                       + (f" (four-eyes, {tier}: awaits another user's approval)" if four_eyes else ""),
+                       after={**{k: r[k] for k in ("side", "quantity", "est_price", "lots", "status")},
+                              "tier": tier}, at=now)
         req = ctx["requests"]
         handle = [request_id] if request_id else (
             list(req[(req["priority"] == "high") & (req["status"] == "open")]["request_id"]) if len(req) else [])
@@ -203,3 +242,97 @@ def _set_request_state(conn, request_id: str, account_id: str, status: str, user
         conn.execute(t.update().where(t.c.request_id == request_id).values(**values))
     else:
         conn.execute(insert(t).values(request_id=request_id, account_id=account_id, **values))
+
+
+# --------------------------------------------------------------------------- four-eyes approvals
+def pending_manual_trades(engine_or_conn, account_ids: list[str] | None = None) -> pd.DataFrame:
+    """Manual trades awaiting their second approval (oldest first), optionally of some accounts."""
+    stmt = (select(T.c.id, T.c.account_id, T.c.custodian, T.c.symbol, T.c.side, T.c.quantity, T.c.est_price,
+                   T.c.est_value, T.c.lots, T.c.reason, T.c.created_by, T.c.created_at, T.c.snapshot_id)
+            .where(T.c.category == "MANUAL", T.c.status == PENDING, T.c.batch_id.is_(None)).order_by(T.c.id))
+    if account_ids is not None:
+        stmt = stmt.where(T.c.account_id.in_(list(account_ids)))
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return read_frame(conn, stmt)
+    return read_frame(engine_or_conn, stmt)
+
+
+def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, account_ids: list[str] | None = None,
+                         approve: bool = True, user: str | None = None) -> list[int]:
+    """Approve (or reject) manual trades awaiting their second approval, all or nothing.
+
+    ``trade_ids`` names the trades; ``account_ids`` takes every pending manual trade of those
+    accounts. Approving a trade one entered oneself is refused (:class:`FourEyesError`); a trade
+    someone else decided meanwhile is refused (:class:`ConflictError`). Rejecting one's own
+    pending trade (withdrawing it) is allowed. Audited as MANUAL_APPROVE / MANUAL_REJECT.
+    """
+    user = current_user(user)
+    action, status = ("MANUAL_APPROVE", "APPROVED") if approve else ("MANUAL_REJECT", "REJECTED")
+    verb = "approve" if approve else "reject"
+    if not trade_ids and not account_ids:
+        raise RefusedError(f"no manual trades given to {verb}")
+    with engine.begin() as conn:
+        rows = []
+        problems, conflicts, four_eyes = [], [], []
+        if trade_ids:
+            ids = list(dict.fromkeys(int(i) for i in trade_ids))
+            found = read_frame(conn, select(T).where(T.c.id.in_(ids)))
+            by_id = {int(i): r for i, r in zip(found["id"], found.to_dict("records"))}
+            for i in ids:
+                r = by_id.get(i)
+                if r is None or r["category"] != "MANUAL":
+                    problems.append(f"trade {i} is not a manual trade")
+                elif r["status"] != PENDING:
+                    by = r["approved_by"] if isinstance(r["approved_by"], str) else None
+                    what = f"was {r['status'].lower()}" + (f" by {by}" if by else "")
+                    if r["status"] in ("APPROVED", "REJECTED") and r["four_eyes"]:
+                        conflicts.append(f"trade {i} for account {r['account_id']} {what} meanwhile; refresh")
+                    else:
+                        problems.append(f"trade {i} for account {r['account_id']} is not awaiting approval ({what})")
+                else:
+                    rows.append(r)
+        if account_ids:
+            got = pending_manual_trades(conn, account_ids)
+            have = {r["id"] for r in rows}
+            rows += [r for r in got.to_dict("records") if r["id"] not in have]
+            missing = sorted(set(account_ids) - set(got["account_id"]))
+            problems += [f"account {a} has no manual trade awaiting approval" for a in missing]
+        if approve:
+            four_eyes = [f"four-eyes: trade {r['id']} for account {r['account_id']} was entered by "
+                         f"{r['created_by']}; a different user must approve it"
+                         for r in rows if r["created_by"] == user]
+        if problems or conflicts or four_eyes:
+            cls = FourEyesError if four_eyes else ConflictError if conflicts else RefusedError
+            refuse(cls, f"{verb} of manual trades refused", four_eyes + conflicts + problems)
+        now = repo.now()
+        for r in rows:
+            done = conn.execute(update(T).where(T.c.id == int(r["id"]), T.c.status == PENDING,
+                                                T.c.batch_id.is_(None))
+                                .values(status=status, approved_by=user, approved_at=now))
+            if done.rowcount != 1:
+                raise ConflictError(f"trade {r['id']} for account {r['account_id']} was decided by someone else "
+                                    "meanwhile; nothing changed")
+            repo.audit(conn, user, action, account_id=r["account_id"], symbol=r["symbol"],
+                       detail=f"trade {r['id']}: {r['side']} {int(r['quantity']):,} {r['symbol']} "
+                              f"entered by {r['created_by']}",
+                       before={"status": PENDING}, after={"status": status}, at=now)
+        if not approve:
+            _reopen_requests(conn, {r["account_id"] for r in rows}, user, now)
+    return [int(r["id"]) for r in rows]
+
+
+def _reopen_requests(conn, accounts: set[str], user: str, now) -> None:
+    """A cash request marked ``handling`` by manual trades goes back to ``open`` when none of the
+    account's manual trades is left to export (they were all rejected)."""
+    cs = m.CashRequestState.__table__
+    for acc in sorted(accounts):
+        left = conn.execute(select(T.c.id).where(T.c.account_id == acc, T.c.category == "MANUAL",
+                                                 T.c.batch_id.is_(None),
+                                                 T.c.status.in_(["APPROVED", PENDING])).limit(1)).first()
+        if left is not None:
+            continue
+        for (rid,) in conn.execute(select(cs.c.request_id).where(cs.c.account_id == acc, cs.c.status == "handling")):
+            _set_request_state(conn, rid, acc, "open", user, None)
+            repo.audit(conn, user, "CASH_REQUEST_OPEN", account_id=acc, detail=f"{rid}: its manual trades were "
+                       "rejected", before={"status": "handling"}, after={"status": "open"}, at=now)

@@ -93,9 +93,11 @@ Score (computed on the final, rounded trades, in dollars; ``score_bps`` = score 
 """
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -178,6 +180,12 @@ class TradeLine:
     lots: tuple[tuple[str, int], ...]  # sells: (lot_id, shares) per lot; () for buys
     reason: str  # one of REASONS
 
+    def __reduce__(self):
+        # results cross process boundaries: a plain tuple pickles ~2x faster (both ways) than
+        # the slots dataclass's default __getstate__/__setstate__
+        return (TradeLine, (self.symbol, self.side, self.shares, self.est_price, self.value,
+                            self.lots, self.reason))
+
 
 @dataclass
 class AccountResult:
@@ -223,7 +231,7 @@ class _Prep:
         "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig2", "cg", "ck", "kappa", "rho", "rv",
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
-        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss",
+        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots",
     )
 
 
@@ -362,32 +370,77 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.B = len(p.b_sec)
 
     # bands on classes present in the account
-    bk, blo, bhi = [], [], []
-    if inp.class_bands:
-        get = inp.class_bands.get
-        for k, name in enumerate(classes):
-            band = get(name)
-            if band is not None:
-                lo, hi = band
-                lo = -_INF if lo is None or not math.isfinite(lo) else float(lo)
-                hi = _INF if hi is None or not math.isfinite(hi) else float(hi)
-                if lo > -_INF or hi < _INF:
-                    bk.append(k)
-                    blo.append(lo)
-                    bhi.append(hi)
-    p.band_k = np.array(bk, dtype=np.intp)
-    p.band_lo = np.array(blo, dtype=float)
-    p.band_hi = np.array(bhi, dtype=float)
+    p.band_k, p.band_lo, p.band_hi = _bands(classes, inp.class_bands)
     return p
 
 
+# Accounts of one model share their universe (and often their bands): the codes and bands
+# below are memoized per process.  Cached arrays are read-only; a cache is simply emptied
+# when it grows past _CACHE_MAX entries.
+_CACHE_MAX = 4096
+_CODES_CACHE: dict = {}
+_BANDS_CACHE: dict = {}
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
 def _codes(values) -> tuple[list, np.ndarray]:
-    """Distinct values (first-seen order) and the code of each element (faster than np.unique
-    on short string arrays)."""
-    seen: dict = {}
+    """Distinct values (first-seen order, as str) and the code of each element (faster than
+    np.unique on short string arrays)."""
     vals = values.tolist() if hasattr(values, "tolist") else list(values)
+    try:
+        key = tuple(vals)
+        hit = _CODES_CACHE.get(key)
+    except TypeError:  # unhashable labels: no cache
+        key = hit = None
+    if hit is not None:
+        return hit
+    seen: dict = {}
     codes = [seen.setdefault(v, len(seen)) for v in vals]
-    return [str(v) for v in seen], np.array(codes, dtype=np.intp)
+    out = [str(v) for v in seen], _frozen(np.array(codes, dtype=np.intp))
+    if key is not None:
+        if len(_CODES_CACHE) >= _CACHE_MAX:
+            _CODES_CACHE.clear()
+        _CODES_CACHE[key] = out
+    return out
+
+
+_NO_BANDS = (_frozen(np.zeros(0, dtype=np.intp)), _frozen(np.zeros(0)), _frozen(np.zeros(0)))
+
+
+def _bands(classes: list, class_bands) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(class index, lo, hi) of the finite bands on the account's classes, in class order."""
+    if not class_bands:
+        return _NO_BANDS
+    try:
+        key = (tuple(classes), tuple(class_bands.items()))
+        hit = _BANDS_CACHE.get(key)
+    except TypeError:  # e.g. bands given as lists: no cache
+        key = hit = None
+    if hit is not None:
+        return hit
+    bk, blo, bhi = [], [], []
+    get = class_bands.get
+    for k, name in enumerate(classes):
+        band = get(name)
+        if band is not None:
+            lo, hi = band
+            lo = -_INF if lo is None or not math.isfinite(lo) else float(lo)
+            hi = _INF if hi is None or not math.isfinite(hi) else float(hi)
+            if lo > -_INF or hi < _INF:
+                bk.append(k)
+                blo.append(lo)
+                bhi.append(hi)
+    out = (_frozen(np.array(bk, dtype=np.intp)), _frozen(np.array(blo, dtype=float)),
+           _frozen(np.array(bhi, dtype=float)))
+    if key is not None:
+        if len(_BANDS_CACHE) >= _CACHE_MAX:
+            _BANDS_CACHE.clear()
+        _BANDS_CACHE[key] = out
+    return out
 
 
 def _te2(p: _Prep, w: np.ndarray) -> float:
@@ -801,6 +854,7 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     selling = sell_sh[sec] > 0
     selling &= lot_whole > 0
     elig = (selling).nonzero()[0]
+    p.sold_lots = elig  # lots sold, in naming order (grouped by security)
     if len(elig):
         order = elig[np.lexsort((-p.cost[elig], sec[elig]))]
         ss = sec[order]
@@ -813,6 +867,7 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
         np.minimum(take, ws, out=take)
         np.maximum(take, 0, out=take)
         lot_sh[order] = take
+        p.sold_lots = order[take > 0]
     return buy_sh, sell_sh, lot_sh
 
 
@@ -967,26 +1022,33 @@ def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
     if p.any_must:
         why[is_sell & p.must_sec[traded]] = 4
 
-    sec = p.lot_sec
+    # lots per sold security, in naming order (highest unit cost first)
     lots_of = {}
-    sold_lots = lot_sh.nonzero()[0]
+    sold_lots = p.sold_lots
     if len(sold_lots):
-        # lots in naming order (highest unit cost first), grouped by security
-        sold_lots = sold_lots[np.lexsort((-p.cost[sold_lots], sec[sold_lots]))]
-        ls = sec[sold_lots]
-        cut = ((ls[1:] != ls[:-1]).nonzero()[0] + 1).tolist()
-        ids = [str(i) for i in np.asarray(inp.lot_id)[sold_lots].tolist()]
-        pairs = list(zip(ids, lot_sh[sold_lots].tolist()))
-        for s0, a, b in zip(ls[[0] + cut].tolist(), [0] + cut, cut + [len(pairs)]):
-            lots_of[s0] = tuple(pairs[a:b])
+        ids = np.asarray(inp.lot_id)[sold_lots].tolist()
+        get = lots_of.get
+        for s0, i, q in zip(p.lot_sec[sold_lots].tolist(), ids, lot_sh[sold_lots].tolist()):
+            if type(i) is not str:
+                i = str(i)
+            lst = get(s0)
+            if lst is None:
+                lots_of[s0] = [(i, q)]
+            else:
+                lst.append((i, q))
     out = []
-    syms = [str(v) for v in np.asarray(inp.symbols)[traded].tolist()]
+    append = out.append
+    syms = np.asarray(inp.symbols)[traded].tolist()
     for s, sym, px, sh_s, sh_b, w in zip(traded.tolist(), syms, price[traded].tolist(),
                                          t_sell.tolist(), t_buy.tolist(), why.tolist()):
+        if type(sym) is not str:
+            sym = str(sym)
         if sh_s > 0:
-            out.append(TradeLine(sym, "SELL", sh_s, px, sh_s * px, lots_of.get(s, ()), _WHY[w]))
+            lots = lots_of.get(s)
+            append(TradeLine(sym, "SELL", sh_s, px, sh_s * px, tuple(lots) if lots else (),
+                             _WHY[w]))
         else:
-            out.append(TradeLine(sym, "BUY", sh_b, px, sh_b * px, (), _WHY[w]))
+            append(TradeLine(sym, "BUY", sh_b, px, sh_b * px, (), _WHY[w]))
     return out
 
 
@@ -998,16 +1060,36 @@ def optimize_many(inputs: Iterable[AccountInput], settings: OptimizerSettings,
     to an executor's workers (each worker process calls this on its chunk).
     """
     out = []
-    for i, inp in enumerate(inputs, 1):
-        try:
-            res = optimize_account(inp, settings)
-        except Exception as exc:  # noqa: BLE001 - one bad account never stops the book
-            res = AccountResult(str(getattr(inp, "account_id", "?")),
-                                f"failed: {type(exc).__name__}: {exc}", [])
-        out.append(res)
-        if progress is not None:
-            progress(i)
+    with gc_paused():
+        for i, inp in enumerate(inputs, 1):
+            try:
+                res = optimize_account(inp, settings)
+            except Exception as exc:  # noqa: BLE001 - one bad account never stops the book
+                res = AccountResult(str(getattr(inp, "account_id", "?")),
+                                    f"failed: {type(exc).__name__}: {exc}", [])
+            out.append(res)
+            if progress is not None:
+                progress(i)
     return out
+
+
+@contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector for a block (restored after).
+
+    The optimizer creates no reference cycles, but it allocates many small containers, and
+    every gen-0 overflow makes the collector walk the young objects; a full collection walks
+    everything the process holds (a whole book's frames in a forked worker or in the run's
+    process) and frees nothing.  Reference counting still frees all temporaries at once.
+    """
+    was = gc.isenabled()
+    if was:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------- cvxpy reference

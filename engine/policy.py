@@ -61,6 +61,12 @@ class Outliers(_Strict):
     max_single_trade_pct: float = Field(15.0, gt=0)
 
 
+class Retention(_Strict):
+    # lots, custodian positions and transactions are kept for this many newest book snapshots;
+    # older snapshots lose those rows at the next import (runs, trades and the audit log stay)
+    keep_snapshots: int = Field(2, ge=1)
+
+
 class Tier(_Strict):
     name: str = Field(min_length=1, max_length=32)
     min_value: float = Field(ge=0)
@@ -69,6 +75,9 @@ class Tier(_Strict):
     threshold_start_bps: float = Field(ge=0)
     threshold_floor_bps: float = Field(ge=0)
     half_life_days: float = Field(gt=0)
+    # four-eyes: a manual trade or an edited proposal of this tier needs the approval of a user
+    # other than the one who entered or edited it before it can be exported
+    four_eyes: bool = False
 
     @model_validator(mode="after")
     def _check(self):
@@ -85,6 +94,7 @@ class Policy(_Strict):
     bands: Bands = Bands()
     trading: Trading = Trading()
     outliers: Outliers = Outliers()
+    retention: Retention = Retention()
     tiers: tuple[Tier, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -103,6 +113,10 @@ class Policy(_Strict):
             raise ValueError(f"tiers: the largest tier ({tiers[-1].name}) must have no max_value")
         return self
 
+    def four_eyes(self, tier: str) -> bool:
+        """Whether ``tier`` needs a second user's approval (False for a tier the policy lacks)."""
+        return any(t.four_eyes for t in self.tiers if t.name == tier)
+
     def tier(self, name: str) -> Tier:
         for t in self.tiers:
             if t.name == name:
@@ -113,6 +127,9 @@ class Policy(_Strict):
     def to_toml(self) -> str:
         data = self.model_dump(mode="json", exclude_none=True)
         data["mandates"]["trade_now"] = list(data["mandates"]["trade_now"])
+        for t in data["tiers"]:  # written only when on: a policy without four-eyes keeps its checksum
+            if not t.get("four_eyes"):
+                t.pop("four_eyes", None)
         return tomli_w.dumps(data)
 
     @property

@@ -5,7 +5,13 @@ State machine per proposal (category MANDATE or SCORE):
     review → PROPOSED → APPROVED | REJECTED (a reviewer may change their mind until export)
     edit   → the proposal goes (back) to PROPOSED and needs an approval
 A proposal of a run that is not the latest of the latest book is stale: refused.
-Every decision is audited with the user; the version column catches concurrent changes.
+Every decision is audited with the user; the version column catches concurrent changes
+(:class:`ConflictError`).
+
+Four-eyes (``four_eyes = true`` on a tier of the policy): a proposal whose trades were edited
+can only be approved by a user who did not edit it (:class:`FourEyesError`). The tier's setting
+is on when it is on in the run's policy or in the current one (switching it on applies at once;
+switching it off applies from the next run).
 """
 from __future__ import annotations
 
@@ -24,6 +30,41 @@ from storage.bulk import read_frame
 P = m.Proposal.__table__
 T = m.Trade.__table__
 TRADING = ("MANDATE", "SCORE")
+
+
+class ConflictError(RefusedError):
+    """Someone else changed what the user loaded (a newer version): refresh and retry."""
+
+
+class FourEyesError(RefusedError):
+    """Four-eyes: the user who entered or edited something cannot also approve it."""
+
+
+def editors_of(value) -> list[str]:
+    """The users of a ``;``-separated ``edited_by`` value, in order."""
+    return [u for u in str(value or "").split(";") if u] if isinstance(value, str) else []
+
+
+def four_eyes_tiers(conn, run_id: int | None = None) -> set[str]:
+    """Tiers under four-eyes: on in the current policy or in the policy run ``run_id`` used."""
+    from engine.policy import policy_from_toml
+    from engine.workflow import current_policy
+
+    tiers = {t.name for t in current_policy(conn).tiers if t.four_eyes}
+    if run_id is not None:
+        r, pol = m.Run.__table__, m.Policy.__table__
+        row = conn.execute(select(pol.c.id, pol.c.body).select_from(r.join(pol, pol.c.id == r.c.policy_id))
+                           .where(r.c.id == run_id)).first()
+        if row is not None:
+            tiers |= {t.name for t in policy_from_toml(row[1], f"policy version {row[0]}").tiers if t.four_eyes}
+    return tiers
+
+
+def refuse(cls: type[RefusedError], head: str, lines: list[str]):
+    """Raise ``cls``: one problem reads as its own first line (a message box's headline)."""
+    if len(lines) == 1:
+        raise cls(f"{lines[0]}\n{head}; nothing changed")
+    raise cls(f"{head}; nothing changed:\n  " + "\n  ".join(lines))
 
 
 @dataclass(frozen=True)
@@ -73,10 +114,12 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
     with engine.begin() as conn:
         run_id = run_id or latest_run(conn)[0]
         check_not_stale(conn, run_id)
-        rows = read_frame(conn, select(P.c.id, P.c.account_id, P.c.category, P.c.status, P.c.version)
+        rows = read_frame(conn, select(P.c.id, P.c.account_id, P.c.category, P.c.status, P.c.version, P.c.tier,
+                                       P.c.edited_by, P.c.decided_by)
                           .where(P.c.run_id == run_id, P.c.account_id.in_(ids)))
         found = dict(zip(rows["account_id"], rows.itertuples(index=False)))
-        problems = []
+        problems, conflicts, four_eyes = [], [], []
+        guarded = four_eyes_tiers(conn, run_id) if approve and rows["edited_by"].notna().any() else set()
         for a in ids:
             r = found.get(a)
             if r is None:
@@ -84,11 +127,18 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
             elif r.category not in TRADING:
                 problems.append(f"{a}: nothing to {action.lower()} (category {r.category})")
             elif expected_versions and expected_versions.get(a, r.version) != r.version:
-                problems.append(f"{a}: changed by someone else since you loaded it; refresh and retry")
+                by = f" by {r.decided_by}" if isinstance(r.decided_by, str) and r.decided_by else ""
+                conflicts.append(f"{a}: changed by someone else since you loaded it (now {r.status}{by}, "
+                                 f"version {r.version}; you loaded version {expected_versions[a]}); "
+                                 "refresh and retry")
+            elif r.tier in guarded and user in editors_of(r.edited_by):
+                four_eyes.append(f"four-eyes: the proposal for account {a} ({r.tier}) was edited by "
+                                 f"{', '.join(editors_of(r.edited_by))}; a different user must approve it")
         exported = _exported(conn, [found[a].id for a in ids if a in found])
         problems += [f"{a}: already exported" for a in ids if a in found and found[a].id in exported]
-        if problems:
-            raise RefusedError(f"{action.lower()} refused; nothing changed:\n  " + "\n  ".join(problems))
+        if problems or conflicts or four_eyes:
+            cls = FourEyesError if four_eyes else ConflictError if conflicts else RefusedError
+            refuse(cls, f"{action.lower()} refused", four_eyes + conflicts + problems)
         now = repo.now()
         for a in ids:
             r = found[a]
@@ -97,7 +147,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
             done = conn.execute(update(P).where(P.c.id == r.id, P.c.version == r.version).values(
                 status=status, decided_by=user, decided_at=now, version=r.version + 1))
             if done.rowcount != 1:
-                raise RefusedError(f"{a}: changed by someone else meanwhile; nothing changed")
+                raise ConflictError(f"{a}: changed by someone else meanwhile; nothing changed")
             conn.execute(update(T).where(T.c.proposal_id == r.id, T.c.status != "REMOVED").values(status=status))
             repo.audit(conn, user, action, account_id=a, detail=f"run {run_id}",
                        before={"status": r.status}, after={"status": status}, at=now)
@@ -217,10 +267,13 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
             after = {"quantity": int(quantity), "lots": lots}
         conn.execute(update(T).where(T.c.proposal_id == prop["id"], T.c.status != "REMOVED")
                      .values(status="PROPOSED"))
+        editors = editors_of(prop["edited_by"])
+        editors += [user] if user not in editors else []
         done = conn.execute(update(P).where(P.c.id == prop["id"], P.c.version == prop["version"]).values(
-            status="PROPOSED", review="review", decided_by=None, decided_at=None, version=prop["version"] + 1))
+            status="PROPOSED", review="review", decided_by=None, decided_at=None, version=prop["version"] + 1,
+            edited_by=";".join(editors)))
         if done.rowcount != 1:
-            raise RefusedError(f"{tr['account_id']}: changed by someone else meanwhile; nothing changed")
+            raise ConflictError(f"{tr['account_id']}: changed by someone else meanwhile; nothing changed")
         repo.audit(conn, user, "EDIT" if not remove else "REMOVE_TRADE", account_id=tr["account_id"],
                    symbol=tr["symbol"], detail=f"trade {trade_id} {tr['side']} {tr['symbol']}",
                    before=before, after=after)

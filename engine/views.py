@@ -367,3 +367,34 @@ def policy_body(engine: Engine, policy_id: int):
 
         raise RefusedError(f"policy version {policy_id} does not exist")
     return policy_from_toml(body, f"policy version {policy_id}")
+
+
+# --------------------------------------------------------------------------- other desks' changes
+AUD = m.AuditEntry.__table__
+
+
+def last_change(engine: Engine) -> int:
+    """The newest audit entry's id: every user action is audited, so a change on any
+    workstation moves it (one indexed read, cheap enough to poll)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(AUD.c.id))).scalar() or 0)
+
+
+def changes_since(engine: Engine, after_id: int, *, limit: int = 500) -> pd.DataFrame:
+    """Audit entries after ``after_id`` (id, at, user, action, account_id, detail), oldest first."""
+    with engine.connect() as conn:
+        stmt = (select(AUD.c.id, AUD.c.at, AUD.c.username, AUD.c.action, AUD.c.account_id, AUD.c.detail)
+                .where(AUD.c.id > after_id).order_by(AUD.c.id).limit(limit))
+        return pd.DataFrame(conn.execute(stmt).all(),
+                            columns=["id", "at", "user", "action", "account_id", "detail"])
+
+
+def describe_changes(changes: pd.DataFrame) -> str:
+    """'bob: 3 APPROVE, 1 HOLD · carol: 1 EXPORT' for a status line."""
+    if not len(changes):
+        return ""
+    parts = []
+    for user, grp in changes.groupby("user", sort=False):
+        counts = grp["action"].value_counts(sort=False)
+        parts.append(f"{user}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+    return " · ".join(parts)

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
 from engine.checks import run_checks
+from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
 from engine.mandates import account_facts, threshold_bps
 from engine.optimizer import AccountInput, AccountResult, OptimizerSettings, optimize_many
@@ -74,16 +75,25 @@ class InputBuilder:
         for i, k in enumerate(key):
             members.setdefault(k, []).append(i)
         self.subs = [np.array(members[k]) for k in key]
+        # the same as integer codes (build() works on boolean masks over the securities)
+        kcode = {k: j for j, k in enumerate(members)}
+        self.sub_key = np.array([kcode[k] for k in key], dtype=np.intp)
+        self.n_keys = len(kcode)
+        self.price0 = np.nan_to_num(self.price, nan=0.0)
         # models: universe (model securities and their substitutes) and targets
         mw = frames["model_weights"]
         mw = mw[mw["symbol"] != "CASH"]
         self.models = {}
+        self.model_mask = {}
         for mid, g in mw.groupby("model_id"):
             idx = np.array([self.index[s] for s in g["symbol"]])
             tgt = np.zeros(len(self.symbols))
             tgt[idx] = g["weight"].to_numpy(float)
             univ = np.unique(np.concatenate([self.subs[i] for i in idx])) if len(idx) else idx
             self.models[mid] = (univ, tgt)
+            mask = np.zeros(len(self.symbols), bool)
+            mask[univ] = True
+            self.model_mask[mid] = mask
         # lots grouped by account
         lots = frames["lots"]
         lots = lots[lots["symbol"].isin(self.index)]
@@ -136,33 +146,55 @@ class InputBuilder:
         model_id, cash, taxable, st, lt, model_cash_w, cash_needed = self.facts[account_id]
         s, e = self.slices.get(account_id, (0, 0))
         lsec = self.lot_sec[s:e]
-        univ_m, tgt = self.models.get(model_id, (np.array([], dtype=np.int64), np.zeros(len(self.symbols))))
-        held = np.unique(lsec)
-        parts = [univ_m, held] + [self.subs[i] for i in held]
-        univ = np.unique(np.concatenate(parts)).astype(np.int64) if len(parts) else univ_m
-        pos = np.searchsorted(univ, lsec)
+        nsec = len(self.symbols)
+        univ_m, tgt = self.models.get(model_id, (None, None))
+        # universe: the model's (with substitutes), held securities and their substitutes
+        keys = np.zeros(self.n_keys, bool)
+        keys[self.sub_key[lsec]] = True
+        mark = keys[self.sub_key]
+        if univ_m is not None:
+            mark |= self.model_mask[model_id]
+        univ = mark.nonzero()[0]
+        inv = np.empty(nsec, np.int64)
+        inv[univ] = np.arange(len(univ))
+        pos = inv[lsec]
         syms = self.symbols[univ]
-        restricted = self.restricted.get(account_id, set())
-        rmask = np.isin(syms, list(restricted)) if restricted else np.zeros(len(univ), bool)
-        lossb = self.loss_sold.get(account_id, set())
-        lmask = np.isin(syms, list(lossb)) if lossb else np.zeros(len(univ), bool)
-        can_buy = self.base_buy[univ] & ~rmask & ~lmask
-        can_sell = self.base_sell[univ].copy()
-        held_mask = np.zeros(len(univ), bool)
-        held_mask[np.unique(pos)] = True
-        must_sell = rmask & held_mask & can_sell
-        recent = self.recent_buys.get(account_id, set())
-        blocked = np.isin(syms[pos], list(recent)) if recent else np.zeros(len(pos), bool)
+        restricted = self.restricted.get(account_id)
+        lossb = self.loss_sold.get(account_id)
+        can_buy = self.base_buy[univ]
+        can_sell = self.base_sell[univ]
+        if restricted:
+            rmask = self._sec_mask(restricted)[univ]
+            can_buy &= ~rmask
+            held_mask = np.zeros(len(univ), bool)
+            held_mask[pos] = True
+            must_sell = rmask & held_mask & can_sell
+        else:
+            must_sell = np.zeros(len(univ), bool)
+        if lossb:
+            can_buy &= ~self._sec_mask(lossb)[univ]
+        recent = self.recent_buys.get(account_id)
+        blocked = self._sec_mask(recent)[lsec] if recent else np.zeros(len(pos), bool)
         return AccountInput(
             account_id=account_id, cash=cash, taxable=taxable, st_rate=st, lt_rate=lt,
-            symbols=syms, price=np.nan_to_num(self.price[univ], nan=0.0), asset_class=self.aclass[univ],
-            drift_group=self.group[univ], target_w=tgt[univ], rating=self.rating[univ],
+            symbols=syms, price=self.price0[univ], asset_class=self.aclass[univ],
+            drift_group=self.group[univ], target_w=tgt[univ] if tgt is not None else np.zeros(len(univ)),
+            rating=self.rating[univ],
             can_buy=can_buy, can_sell=can_sell, must_sell=must_sell,
             model_cash_w=model_cash_w, cash_needed=cash_needed,
             class_bands=self.bands.get(account_id, {}),
-            lot_id=self.lot_id[s:e], lot_sec=pos.astype(np.int64), lot_qty=self.lot_qty[s:e],
+            lot_id=self.lot_id[s:e], lot_sec=pos, lot_qty=self.lot_qty[s:e],
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
             lot_loss_sale_blocked=blocked)
+
+    def _sec_mask(self, symbols) -> np.ndarray:
+        """bool[securities]: True for the given symbols (unknown ones are ignored)."""
+        mask = np.zeros(len(self.symbols), bool)
+        get = self.index.get
+        idx = [i for i in map(get, symbols) if i is not None]
+        if idx:
+            mask[idx] = True
+        return mask
 
 
 def _solve_chunk(inputs, settings):
@@ -174,7 +206,10 @@ _FORKED_BUILDER: InputBuilder | None = None
 
 def _solve_ids(account_ids, settings):
     """In a forked worker: build the inputs from the inherited book, then optimize."""
-    return optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
+    from engine.optimizer import gc_paused
+
+    with gc_paused():  # a collection here would walk the whole inherited book for nothing
+        return optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
 
 
 def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSettings, *,
@@ -187,18 +222,21 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
     boundaries. A given executor (e.g. dask's ``Client.get_executor()``) receives built inputs.
     """
     global _FORKED_BUILDER
+    from engine.optimizer import gc_paused
+
     state = ensure_state(state)
     ids = list(account_ids)
     results: dict[str, AccountResult] = {}
     total = len(ids) or 1
     chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
     if executor is None and workers <= 1:
-        for chunk in chunks:
-            state.check()
-            for r in optimize_many([builder.build(a) for a in chunk], settings):
-                results[r.account_id] = r
-            if progress:
-                progress(len(results) / total)
+        with gc_paused():  # no reference cycles: results and temporaries only
+            for chunk in chunks:
+                state.check()
+                for r in optimize_many([builder.build(a) for a in chunk], settings):
+                    results[r.account_id] = r
+                if progress:
+                    progress(len(results) / total)
         return results
     own = executor is None
     if own:
@@ -214,32 +252,33 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
 
         def submit(chunk):
             return pool.submit(_solve_chunk, [builder.build(a) for a in chunk], settings)
-    try:
-        pending = set()
-        it = iter(chunks)
-        window = 3 * max(1, workers)
-        while True:
-            while len(pending) < window:
-                chunk = next(it, None)
-                if chunk is None:
+    with gc_paused():  # also while the pool unpickles results
+        try:
+            pending = set()
+            it = iter(chunks)
+            window = 3 * max(1, workers)
+            while True:
+                while len(pending) < window:
+                    chunk = next(it, None)
+                    if chunk is None:
+                        break
+                    pending.add(submit(chunk))
+                if not pending:
                     break
-                pending.add(submit(chunk))
-            if not pending:
-                break
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for fut in done:
-                for r in fut.result():
-                    results[r.account_id] = r
-            if progress:
-                progress(len(results) / total)
-            if state.cancelled:
-                for fut in pending:
-                    fut.cancel()
-                state.check()
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
-            _FORKED_BUILDER = None
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    for r in fut.result():
+                        results[r.account_id] = r
+                if progress:
+                    progress(len(results) / total)
+                if state.cancelled:
+                    for fut in pending:
+                        fut.cancel()
+                    state.check()
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
+                _FORKED_BUILDER = None
     return results
 
 
@@ -300,8 +339,24 @@ def _sync_suspensions(conn, susp: pd.DataFrame, snap_id: int, user: str) -> pd.D
 
 
 def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: str | None = None,
-                 workers: int | None = None, executor: Executor | None = None,
+                 workers: int | None = None, executor: Executor | str | None = None,
                  user: str | None = None, state: TaskState | None = None) -> RunOutcome:
+    """Run the day's workflow; ``executor`` says where the optimizer chunks run.
+
+    ``executor`` is an executor spec (``"local"``, the default, or ``"dask://HOST:PORT"``, see
+    :mod:`engine.executors`) or a ready :class:`~concurrent.futures.Executor`. A dask cluster
+    is connected before the book is loaded (an unreachable one is refused, nothing is written)
+    and disconnected when the run ends. The run summary's ``executor`` names where it ran.
+    """
+    with open_executor(executor, workers=workers) as choice:
+        return _run_workflow(engine, policy=policy, policy_path=policy_path, workers=choice.workers,
+                             executor=choice.executor, executor_label=choice.label, user=user,
+                             state=state)
+
+
+def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | None, workers: int | None,
+                  executor: Executor | None, executor_label: str, user: str | None,
+                  state: TaskState | None) -> RunOutcome:
     state = ensure_state(state)
     user = current_user(user)
     workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
@@ -461,6 +516,7 @@ def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: s
         "review": {"auto": int((review == "auto").sum()), "review": int((review == "review").sum())},
         "urgent": int(urgent.sum()), "trades": int(sum(len(results[a].trades) for a in ids[
             np.isin(category, ["MANDATE", "SCORE"])])),
+        "executor": executor_label,
     }
     with engine.begin() as conn:
         policy_id = _store_policy(conn, policy, user)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     CheckConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -294,6 +295,7 @@ class Proposal(Base):
     detail: Mapped[str | None] = mapped_column(Text)  # JSON: class weights etc.
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    edited_by: Mapped[str | None] = mapped_column(Text)  # ;-separated users who edited its trades (four-eyes)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __table_args__ = (
         UniqueConstraint("run_id", "account_id"),
@@ -321,9 +323,14 @@ class Trade(Base):
     lots: Mapped[str | None] = mapped_column(Text)  # "lot_id:shares;lot_id:shares"
     category: Mapped[str] = mapped_column(String(8))  # MANDATE | SCORE | MANUAL
     reason: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # PROPOSED | APPROVED | REJECTED | REMOVED
+    # PROPOSED | APPROVED | REJECTED | REMOVED | EXPORTED; PENDING_APPROVAL = a four-eyes manual
+    # trade awaiting its second approval (never exported in that state)
+    status: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    four_eyes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    approved_by: Mapped[str | None] = mapped_column(String(64))  # manual trades: who approved them
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("export_batches.id"), index=True)
     __table_args__ = (
         CheckConstraint("side IN ('BUY', 'SELL')", name="side"),

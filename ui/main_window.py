@@ -9,11 +9,12 @@ import os
 from multiprocessing import get_context
 from pathlib import Path
 
+import pandas as pd
 from PySide6.QtCore import QObject, QRunnable, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QProgressBar, QPushButton, QSplitter, QStackedWidget, QStyle,
-                               QToolBar, QVBoxLayout, QWidget)
+                               QApplication, QToolBar, QVBoxLayout, QWidget)
 
 from engine import views
 from engine.tasks import RefusedError
@@ -175,6 +176,18 @@ class MainWindow(QMainWindow):
         self.ctx.request.connect(self._on_request)
         self.ctx.tasks.started.connect(self._task_started)
         self.ctx.tasks.ended.connect(self._task_ended)
+        # other workstations' changes: poll the audit log (every action lands there)
+        self._seen_change: int | None = None  # the newest audit id this console has caught up with
+        self._remote_pending = None           # other users' changes waiting for a quiet moment
+        self._polling = False
+        self._poll_bridge = _Reads(self)
+        self._poll_bridge.done.connect(self._apply_poll)
+        self._poll_bridge.error.connect(self._poll_failed)
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setObjectName("pollTimer")
+        self.poll_timer.setInterval(int(float(self.settings.value("console/poll_seconds", 5) or 5) * 1000))
+        self.poll_timer.timeout.connect(self.poll_changes)
+        self.poll_timer.start()
         self._restore()
         row = int(self.settings.value("main/panel", 0) or 0)
         self.nav.setCurrentRow(row if 0 <= row < len(PANELS) else 0)
@@ -324,6 +337,52 @@ class MainWindow(QMainWindow):
             item.setToolTip({"Suspended": f"{n:,} suspended accounts", "Overrides": f"{n:,} active overrides",
                              "Proposals": f"{n:,} proposals awaiting review", "Today": f"{n:,} urgent accounts",
                              "Batches": f"{n:,} approved trades not yet exported"}.get(name, name))
+
+    # ------------------------------------------------------------------ other desks
+    def poll_changes(self) -> None:
+        """Look (off the GUI thread) for audit entries newer than the last seen one."""
+        if self._remote_pending is not None:
+            self._apply_remote()
+            return
+        if self._polling:
+            return
+        self._polling = True
+        engine, seen, bridge = self.engine, self._seen_change, self._poll_bridge
+
+        def read():
+            try:
+                last = views.last_change(engine)
+                new = views.changes_since(engine, seen) if seen is not None and last > seen else None
+                bridge.done.emit(last, new)
+            except Exception as exc:  # noqa: BLE001 - reported in the status bar
+                bridge.error.emit(0, exc)
+
+        self._reads.start(QRunnable.create(read))
+
+    def _poll_failed(self, _gen: int, exc) -> None:
+        self._polling = False
+        self.statusBar().showMessage(f"Could not check for other users' changes: {exc}", 10000)
+
+    def _apply_poll(self, last: int, changes) -> None:
+        self._polling = False
+        if self._seen_change is None or changes is None:
+            self._seen_change = max(last, self._seen_change or 0)
+            return
+        self._seen_change = max(last, self._seen_change)
+        others = changes[changes["user"] != self.user]
+        if len(others):  # this console's own actions refreshed it already
+            self._remote_pending = others if self._remote_pending is None else \
+                pd.concat([self._remote_pending, others])
+            self._apply_remote()
+
+    def _apply_remote(self) -> None:
+        """Reload for other users' changes, unless a task or a dialog is in the way (then retry)."""
+        if self.ctx.tasks.busy or QApplication.activeModalWidget() is not None:
+            return
+        changes, self._remote_pending = self._remote_pending, None
+        self._on_changed("remote")
+        self.last_remote_message = f"Updated with other users' changes — {views.describe_changes(changes)}"
+        self.statusBar().showMessage(self.last_remote_message, 20000)
 
     # ------------------------------------------------------------------ tasks
     def _start(self, title: str, fn, on_done, on_error=None) -> Task | None:
@@ -556,6 +615,7 @@ class MainWindow(QMainWindow):
                 return
             task.cancel()
             self.ctx.tasks.wait()
+        self.poll_timer.stop()
         self._reads.waitForDone(10_000)
         self.save_settings()
         super().closeEvent(event)

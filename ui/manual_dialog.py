@@ -113,6 +113,8 @@ class ManualTradeDialog(QDialog):
         self.lots = c["lots"]
         self.prices = {k: v for k, v in c.get("prices", {}).items()}
         self.requests = c["requests"]
+        self.tier = c.get("tier")
+        self.four_eyes = bool(c.get("four_eyes"))
 
         lay = QVBoxLayout(self)
         acc = self.account
@@ -121,6 +123,13 @@ class ManualTradeDialog(QDialog):
                       f"{html.escape(str(acc.get('model_id')))} · cash {fmt.money2(acc.get('cash'))} · "
                       f"book as of {fmt.day(c.get('as_of'))}</span>")
         lay.addWidget(head)
+        if self.four_eyes:
+            note = QLabel(f"Four-eyes ({html.escape(str(self.tier))} tier): these trades wait for the approval of "
+                          f"a user other than you ({html.escape(ctx.user)}) before they are exported.")
+            note.setObjectName("fourEyesNote")
+            note.setWordWrap(True)
+            note.setStyleSheet("color:#8a5a00")
+            lay.addWidget(note)
         why = views.account_reasons(ctx.engine, account_id)["reasons"]
         if why:
             reasons = QLabel("Suspended: " + "; ".join(

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from ui.tasks import TaskRunner
 
 # what changed, passed to AppContext.changed
-CHANGES = ("import", "run", "export", "overrides", "policy", "manual", "review")
+CHANGES = ("import", "run", "export", "overrides", "policy", "manual", "review", "remote")
 
 
 class AppContext(QObject):

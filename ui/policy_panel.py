@@ -3,6 +3,10 @@
 The form is built from the pydantic model (engine.policy.Policy), so a setting added to the
 engine shows up here with a generic label. Validation is the engine's: every edit is checked
 with ``policy_from_dict`` and its messages (which name the key) are shown inline.
+
+Saving carries the version the form was loaded from: when another user saved a newer version
+meanwhile the save is refused (``engine.policy_store.PolicyConflict``), the message says who
+saved which version when, and the form reloads the latest version — never a silent overwrite.
 """
 from __future__ import annotations
 
@@ -19,9 +23,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 from engine import views
 from engine.mandates import threshold_bps
 from engine.policy import MANDATE_KINDS, Policy, default_policy, policy_from_dict
-from engine.policy_store import policy_versions, save_policy
+from engine.policy_store import PolicyConflict, policy_versions, save_policy
 from engine.tasks import RefusedError
-from ui import fmt
+from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, section_title, set_error_text
@@ -80,7 +84,8 @@ MANDATE_TITLES = {"cash_high": "High-priority cash requests", "cash_normal": "No
 REVIEWS = [("none", "None (auto)"), ("outliers", "Outliers"), ("all", "All accounts")]
 TIER_COLUMNS = [("name", "Tier"), ("min_value", "From value"), ("max_value", "Up to value"),
                 ("review", "Review"), ("threshold_start_bps", "Threshold start"),
-                ("threshold_floor_bps", "Threshold floor"), ("half_life_days", "Half-life")]
+                ("threshold_floor_bps", "Threshold floor"), ("half_life_days", "Half-life"),
+                ("four_eyes", "Four-eyes")]
 BIG = 1e13
 
 
@@ -126,6 +131,8 @@ class PolicyPanel(Panel):
                 "threshold_start_bps": "Score threshold right after a trade",
                 "threshold_floor_bps": "Score threshold long after a trade",
                 "half_life_days": "Days for the threshold to fall halfway from start to floor",
+                "four_eyes": "A manual trade or an edited proposal of this tier must be approved by a user "
+                             "other than the one who entered or edited it before it is exported",
             }[TIER_COLUMNS[i][0]])
         tl.addWidget(self.tiers)
         tb = QHBoxLayout()
@@ -290,7 +297,11 @@ class PolicyPanel(Panel):
             w.setAlignment(Qt.AlignmentFlag.AlignRight)
             w.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
             w.valueChanged.connect(self._changed)
-        return [name, lo, hi, review, start, floor, half]
+        four = QCheckBox("required")
+        four.setObjectName("tierFourEyes")
+        four.setToolTip("Four-eyes: manual trades and edited proposals of this tier need another user's approval")
+        four.toggled.connect(self._changed)
+        return [name, lo, hi, review, start, floor, half, four]
 
     def _add_tier_row(self, tier) -> None:
         row = self.tiers.rowCount()
@@ -299,7 +310,8 @@ class PolicyPanel(Panel):
         for c, w in enumerate(editors):
             self.tiers.setCellWidget(row, c, w)
         if tier is not None:
-            name, lo, hi, review, start, floor, half = editors
+            name, lo, hi, review, start, floor, half, four = editors
+            four.setChecked(bool(tier.four_eyes))
             name.setText(tier.name)
             lo.setValue(tier.min_value)
             hi.setValue(-1 if tier.max_value is None else tier.max_value)
@@ -364,10 +376,11 @@ class PolicyPanel(Panel):
                 data[section][name] = w.value()
         tiers = []
         for r in range(self.tiers.rowCount()):
-            name, lo, hi, review, start, floor, half = (self.tiers.cellWidget(r, c) for c in range(len(TIER_COLUMNS)))
+            name, lo, hi, review, start, floor, half, four = (self.tiers.cellWidget(r, c)
+                                                              for c in range(len(TIER_COLUMNS)))
             t = {"name": name.text().strip(), "min_value": lo.value(), "review": review.currentData(),
                  "threshold_start_bps": start.value(), "threshold_floor_bps": floor.value(),
-                 "half_life_days": half.value()}
+                 "half_life_days": half.value(), "four_eyes": four.isChecked()}
             if hi.value() != hi.minimum():
                 t["max_value"] = hi.value()
             tiers.append(t)
@@ -474,10 +487,22 @@ class PolicyPanel(Panel):
             self.load_version(int(self.versions_model.value(row, "id")))
 
     def save(self) -> int | None:
+        """Save the form as a new version, based on the version it was loaded from; refused
+        (message box, then the latest version is loaded) if someone saved a newer one since."""
         self._changed()
         if self.valid is None:
             return None
-        pid = save_policy(self.ctx.engine, self.valid, user=self.ctx.user, note=self.note.text().strip() or None)
+        try:
+            pid = save_policy(self.ctx.engine, self.valid, user=self.ctx.user,
+                              note=self.note.text().strip() or None, expected_version=self.loaded_id or 0)
+        except PolicyConflict as exc:
+            dialogs.show_error(self, "Policy not saved: changed by someone else", exc)
+            self.refresh()  # the latest version, which the user redoes their change on
+            set_error_text(self.error, f"{exc} The form now shows version {exc.latest}.")
+            return None
+        except RefusedError as exc:
+            set_error_text(self.error, f"Not saved: {exc}")
+            return None
         self.note.clear()
         self.ctx.notify("policy")
         self.refresh()

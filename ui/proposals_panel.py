@@ -9,7 +9,9 @@ checks every edit and its refusal is shown under the table), its asset-class wei
 after against the model and the bands, and its score broken down into benefits and costs.
 
 Decisions go through :mod:`engine.review` with the versions the panel loaded, so a proposal
-changed by someone else meanwhile is refused rather than overwritten. Approve (A) and Reject (R)
+changed by someone else meanwhile is refused rather than overwritten: the refusal is shown in a
+message box and the view reloads what the other user stored. A four-eyes refusal (approving a
+proposal one edited, in a tier under four-eyes) is shown in a message box too. Approve (A) and Reject (R)
 act on the selected accounts; "Approve filtered…" approves every filtered account awaiting
 review after a confirmation that says how many accounts and how many dollars of trades.
 """
@@ -27,7 +29,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
                                QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.review import TRADING, check_not_stale, decide, edit_trade, proposal_trades, trade_value
+from engine.review import (TRADING, ConflictError, FourEyesError, check_not_stale, decide, edit_trade, editors_of,
+                           proposal_trades, trade_value)
 from engine.tasks import RefusedError
 from engine.workflow import current_policy, latest_run_id, proposals_frame
 from ui import dialogs, fmt
@@ -842,6 +845,13 @@ class ProposalsPanel(Panel):
                   "Rejected": "#b3261e"}.get(status, "#5f6b7a")
         decided = f" by {e(str(rec['decided_by']))}" if rec.get("decided_by") and status != "To review" else ""
         flags = f" · <span style='color:#b3261e'>flags: {e(rec['flags_text'])}</span>" if rec.get("flags_text") else ""
+        editors = editors_of(rec.get("edited_by"))
+        if editors and self.policy is not None and rec.get("tier") in {t.name for t in self.policy.tiers
+                                                                      if t.four_eyes}:
+            flags += (f" · <span style='color:#8a5a00'>edited by {e(', '.join(editors))} — four-eyes: "
+                      "another user approves</span>")
+        elif editors:
+            flags += f" · edited by {e(', '.join(editors))}"
         self.detail_title.setText(
             f"<span style='font-size:14px'><b>{e(account)}</b></span> · {e(str(rec.get('tier', '')))} · "
             f"{e(str(rec.get('category', '')))} · <span style='color:{colour}'><b>{e(str(status))}</b>{decided}"
@@ -971,7 +981,7 @@ class ProposalsPanel(Panel):
             decide(self.ctx.engine, ids, approve=approve, user=self.ctx.user, run_id=self.run_id,
                    expected_versions=versions)
         except RefusedError as exc:
-            set_error_text(self.action_msg, str(exc).replace("\n  ", " · ").replace("\n", " "))
+            self._refused("Approve" if approve else "Reject", exc, self.action_msg)
             return False
         status = "APPROVED" if approve else "REJECTED"
         self._patch(ids, status=status, decided_by=self.ctx.user,
@@ -1010,7 +1020,7 @@ class ProposalsPanel(Panel):
             decide(self.ctx.engine, ids, approve=True, user=self.ctx.user, run_id=self.run_id,
                    expected_versions=versions)
         except RefusedError as exc:
-            set_error_text(self.action_msg, str(exc).replace("\n  ", " · ").replace("\n", " "))
+            self._refused("Approve filtered accounts", exc, self.action_msg)
             return False
         self._patch(ids, status="APPROVED", decided_by=self.ctx.user, bump=set(ids))
         set_error_text(self.action_msg, f"Approved {n:,} {tier} accounts ({fmt.money(dollars)} of trades).", ok=True)
@@ -1053,6 +1063,9 @@ class ProposalsPanel(Panel):
         before = self._trades[self._trades["id"] == trade_id] if len(self._trades) else pd.DataFrame()
         try:
             edit_trade(self.ctx.engine, trade_id, quantity=quantity, remove=remove, user=self.ctx.user)
+        except ConflictError as exc:
+            self._refused("Edit trade", exc, self.edit_msg, deferred=deferred)
+            return False
         except RefusedError as exc:
             set_error_text(self.edit_msg, f"Refused: {exc}")
             return False
@@ -1063,7 +1076,8 @@ class ProposalsPanel(Panel):
                     f"{b['side']} {b['symbol']} changed from {fmt.qty(b['quantity'])} to {fmt.qty(quantity)} shares")
         set_error_text(self.edit_msg, f"{what or 'Trade changed'}; {account} awaits approval again.", ok=True)
         if account:
-            self._patch([account], status="PROPOSED", decided_by=None, bump={account}, review="review")
+            self._patch([account], status="PROPOSED", decided_by=None, bump={account}, review="review",
+                        editor=self.ctx.user)
         if deferred:
             self.reload_pending = True
             QTimer.singleShot(0, self._deferred_changed)
@@ -1071,8 +1085,38 @@ class ProposalsPanel(Panel):
             self._changed()
         return True
 
+    # ------------------------------------------------------------------ refusals
+    def _refused(self, title: str, exc: RefusedError, label: QLabel, *, deferred: bool = False) -> None:
+        """Show a refusal inline; a four-eyes refusal or a conflict with another user's change
+        also in a message box, and a conflict reloads the view from the database (what the
+        other user stored, with its new version) so the retry acts on it."""
+        text = str(exc).replace("\n  ", " · ").replace("\n", " ")
+        if isinstance(exc, ConflictError):
+            title = f"{title}: changed by someone else"
+            dialogs.show_error(self, title, exc)
+            if deferred:  # an open quantity editor must close before the model resets
+                QTimer.singleShot(0, lambda: self.reload(text, label))
+            else:
+                self.reload(text, label)
+            return
+        if isinstance(exc, FourEyesError):
+            dialogs.show_error(self, f"{title}: four-eyes", exc)
+        set_error_text(label, text)
+
+    def reload(self, message: str = "", label: QLabel | None = None) -> None:
+        """Read the latest run again (not a patch of this panel's own change), keeping the
+        tier and the selected account; ``message`` is shown in ``label`` afterwards."""
+        self._local_change = False
+        account = self.current
+        self.refresh()
+        if account:
+            self.focus(account)
+        if message and label is not None:
+            set_error_text(label, f"{message} The view was reloaded.")
+
     # ------------------------------------------------------------------ after a change
-    def _patch(self, accounts: list[str], *, status: str, decided_by, bump: set, review: str | None = None) -> None:
+    def _patch(self, accounts: list[str], *, status: str, decided_by, bump: set, review: str | None = None,
+               editor: str | None = None) -> None:
         """Mirror a decision in the loaded frames (what the engine just stored: status, decider,
         version), so the next refresh need not read the whole run again. Rows keep their place."""
         accounts = set(accounts)
@@ -1090,6 +1134,10 @@ class ProposalsPanel(Panel):
             f.loc[hit, "needs_review"] = status == "PROPOSED"
             if review:
                 f.loc[hit, "review"] = review
+            if editor and "edited_by" in f:
+                for i in np.flatnonzero(hit):
+                    users = editors_of(f.at[i, "edited_by"])
+                    f.at[i, "edited_by"] = ";".join(users + ([editor] if editor not in users else []))
             f.loc[bumped, "version"] = f.loc[bumped, "version"].astype(int) + 1
             self._frames[key] = f
         self._label_tabs()

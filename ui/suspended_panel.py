@@ -1,17 +1,26 @@
-"""Suspended accounts: who is stopped by bad data, why in words, and the manual-trade queue."""
+"""Suspended accounts: who is stopped by bad data, why in words, and the manual-trade queue.
+
+Four-eyes: manual trades of a tier under four-eyes wait for a second user's approval; they are
+listed under the table ("Manual trades awaiting a second approval") with Approve and Reject.
+Approving a trade one entered oneself is refused by the engine and the refusal is shown in a
+message box; a trade someone else decided meanwhile is refused too, and the list reloads.
+"""
 from __future__ import annotations
 
 import html
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from engine import views
-from ui import fmt
+from engine.manual import decide_manual_trades, pending_manual_trades
+from engine.review import ConflictError, FourEyesError
+from engine.tasks import RefusedError
+from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.widgets import Banner, DataTable
+from ui.widgets import Banner, DataTable, set_error_text
 
 ALL = "All reasons"
 
@@ -25,6 +34,17 @@ COLUMNS = [
     Col("urgent", "Urgent", "bool", "A high-priority cash request is waiting: trade it by hand"),
     Col("pending_cash", "Cash requested", "money_nz", "Unfilled cash requests of the account"),
     Col("due", "Due", "date", "The next cash request due date"),
+]
+PENDING_COLUMNS = [
+    Col("id", "Trade", "count", "The manual trade's id (approve --trade ID on the command line)"),
+    Col("account_id", "Account"),
+    Col("side", "Side"),
+    Col("quantity", "Shares", "qty"),
+    Col("symbol", "Symbol"),
+    Col("est_value", "Value (est.)", "money2"),
+    Col("created_by", "Entered by", tip="Four-eyes: a different user must approve it"),
+    Col("created_at", "Entered", "datetime"),
+    Col("reason", "Reason", tooltip_key="reason"),
 ]
 
 
@@ -94,6 +114,39 @@ class SuspendedPanel(Panel):
         side.setMinimumWidth(280)
         outer.addWidget(self.split, 1)
 
+        # four-eyes: manual trades awaiting a second user's approval (hidden while there are none)
+        self.pending_box = QGroupBox("Manual trades awaiting a second approval (four-eyes)")
+        self.pending_box.setObjectName("pendingManualBox")
+        pl = QVBoxLayout(self.pending_box)
+        self.pending_model = FrameModel(PENDING_COLUMNS, self)
+        self.pending = DataTable(self.pending_model, "pendingManualTable")
+        self.pending.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.pending.setMaximumHeight(180)
+        pl.addWidget(self.pending)
+        pb = QHBoxLayout()
+        self.pending_note = QLabel()
+        self.pending_note.setObjectName("countLabel")
+        self.approve_manual_button = QPushButton("Approve selected")
+        self.approve_manual_button.setObjectName("approveManual")
+        self.approve_manual_button.setToolTip("Approve the selected manual trades as the second user; they go "
+                                              "into the next export")
+        self.approve_manual_button.clicked.connect(lambda: self.decide_pending(True))
+        self.reject_manual_button = QPushButton("Reject selected")
+        self.reject_manual_button.setObjectName("rejectManual")
+        self.reject_manual_button.clicked.connect(lambda: self.decide_pending(False))
+        pb.addWidget(self.pending_note, 1)
+        pb.addWidget(self.approve_manual_button)
+        pb.addWidget(self.reject_manual_button)
+        pl.addLayout(pb)
+        self.pending_msg = QLabel()
+        self.pending_msg.setObjectName("inlineError")
+        self.pending_msg.setWordWrap(True)
+        self.pending_msg.hide()
+        pl.addWidget(self.pending_msg)
+        self.pending_box.hide()
+        outer.addWidget(self.pending_box)
+        self.pending.selectionModel().selectionChanged.connect(lambda *_: self._update_pending_buttons())
+
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(120)
@@ -133,6 +186,77 @@ class SuspendedPanel(Panel):
         self._apply_masks()
         self.table.fit_columns()
         self._update_count()
+        self.refresh_pending()
+
+    # ------------------------------------------------------------------ four-eyes queue
+    def refresh_pending(self, keep_message: bool = False) -> None:
+        """Reload the four-eyes queue; the box shows while trades wait (or a message is shown)."""
+        if not keep_message:
+            set_error_text(self.pending_msg, "")
+        df = pending_manual_trades(self.ctx.engine)
+        self.pending_model.set_frame(df)
+        self.pending.fit_columns(force=True)
+        n = len(df)
+        mine = int((df["created_by"] == self.ctx.user).sum()) if n else 0
+        self.pending_note.setText(
+            (f"{n:,} trade{'s' if n != 1 else ''} of {df['account_id'].nunique():,} account(s) wait for a user "
+             "other than the one who entered them; they are not exported until approved" if n else
+             "No manual trade awaits a second approval.")
+            + (f" · {mine:,} entered by you ({self.ctx.user}): another user approves them" if mine else ""))
+        self.pending_box.setVisible(bool(n) or bool(self.pending_msg.text()))
+        self._update_pending_buttons()
+
+    def _update_pending_buttons(self) -> None:
+        ok = bool(self.selected_pending())
+        self.approve_manual_button.setEnabled(ok)
+        self.reject_manual_button.setEnabled(ok)
+
+    def selected_pending(self) -> list[int]:
+        sm = self.pending.selectionModel()
+        rows = sorted({i.row() for i in sm.selectedRows()}) if sm and self.pending_model.rowCount() else []
+        return [int(self.pending_model.value(r, "id")) for r in rows]
+
+    def select_pending(self, trade_ids) -> None:
+        self.pending.clearSelection()
+        for tid in trade_ids:
+            row = self.pending_model.find("id", tid)
+            if row >= 0:
+                self.pending.selectionModel().select(
+                    self.pending_model.index(row, 0),
+                    self.pending.selectionModel().SelectionFlag.Select
+                    | self.pending.selectionModel().SelectionFlag.Rows)
+        self._update_pending_buttons()
+
+    def decide_pending(self, approve: bool) -> bool:
+        """Approve (or reject) the selected pending manual trades as this console's user."""
+        ids = self.selected_pending()
+        word = "Approve" if approve else "Reject"
+        if not ids:
+            set_error_text(self.pending_msg, f"Select the manual trades to {word.lower()}.")
+            return False
+        if not approve and not dialogs.confirm(self, "Reject manual trades",
+                                               f"Reject {len(ids)} manual trade{'s' if len(ids) != 1 else ''}?",
+                                               "They are never exported.", ok="Reject"):
+            return False
+        try:
+            done = decide_manual_trades(self.ctx.engine, ids, approve=approve, user=self.ctx.user)
+        except RefusedError as exc:
+            text = str(exc).replace("\n  ", " · ").replace("\n", " ")
+            if isinstance(exc, FourEyesError):
+                dialogs.show_error(self, f"{word} manual trades: four-eyes", exc)
+            elif isinstance(exc, ConflictError):
+                dialogs.show_error(self, f"{word} manual trades: changed by someone else", exc)
+                set_error_text(self.pending_msg, text + " The list was reloaded.")
+                self.refresh_pending(keep_message=True)
+                return False
+            set_error_text(self.pending_msg, text)
+            return False
+        self.ctx.notify("manual")  # the window reloads this panel (and the header's export count)
+        set_error_text(self.pending_msg, f"{'Approved' if approve else 'Rejected'} manual trade"
+                                         f"{'s' if len(done) != 1 else ''} {', '.join(map(str, done))}"
+                       + ("; they go into the next export." if approve else "."), ok=True)
+        self.refresh_pending(keep_message=True)
+        return True
 
     def _apply_masks(self) -> None:
         df = self.model.frame()
@@ -236,7 +360,18 @@ class SuspendedPanel(Panel):
         from ui.manual_dialog import ManualTradeDialog
 
         self.manual_dialog = ManualTradeDialog(self.ctx, self.current, self)
+        self.manual_dialog.accepted.connect(self._manual_entered)
         self.manual_dialog.open_modal()
+
+    def _manual_entered(self) -> None:
+        dlg = self.manual_dialog
+        self.refresh_pending()
+        waiting = [i for i in dlg.entered if self.pending_model.find("id", i) >= 0]
+        if waiting:
+            self.banner.show_message(
+                f"Entered {len(dlg.entered)} manual trade(s) for {html.escape(dlg.account_id)}: four-eyes "
+                f"({html.escape(str(dlg.tier))}) — another user approves them below before they are exported.",
+                "info")
 
     # ------------------------------------------------------------------ state
     def save_state(self, settings) -> None:

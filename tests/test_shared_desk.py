@@ -1,0 +1,113 @@
+"""Several workstations on one book: each console picks up the others' changes without a
+restart, and two export clicks on two workstations send every trade once.
+
+Two MainWindows with their own engines stand for two workstations; the suite runs on SQLite
+and on PostgreSQL.
+"""
+from datetime import date
+
+import pytest
+from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from sqlalchemy import func, select
+
+from bookkit import write_book
+from engine.exporter import export_preview
+from engine.importer import import_book
+from engine.overrides import add_hold
+from engine.review import approve
+from engine.workflow import run_workflow
+from storage import models as m
+from storage.db import make_engine
+from ui.main_window import MainWindow
+from ui.widgets import BadgeRole
+
+
+@pytest.fixture
+def desk(qtbot, engine, db_path, settings, boxes, tmp_path):
+    """A book imported and run; a console for alice and one for bob, each with its own engine."""
+    import_book(engine, write_book(tmp_path / "book"), user="ops")
+    run_workflow(engine, workers=1, user="ops")
+    wins = []
+    for user in ("alice", "bob"):
+        eng = make_engine(db_path)
+        w = MainWindow(eng, db=db_path, user=user, settings=settings, workers=1)
+        w.poll_timer.stop()  # the test polls by hand, at the moments it chooses
+        qtbot.addWidget(w)
+        w.show()
+        wins.append(w)
+    yield wins
+    for w in wins:
+        close_window(w, boxes)
+        w.engine.dispose()
+
+
+def polled(qtbot, w):
+    """One poll, waited for; returns the window's last-seen audit id."""
+    w.poll_changes()
+    qtbot.waitUntil(lambda: not w._polling, timeout=LONG)
+    return w._seen_change
+
+
+def badge(w, name):
+    return w.nav.item(list(w.panels).index(name)).data(BadgeRole)
+
+
+def test_a_console_picks_up_another_users_change_without_a_restart(qtbot, desk, engine):
+    alice, bob = desk
+    polled(qtbot, alice)  # the baseline
+    alice.show_panel("Overrides")
+    assert badge(alice, "Overrides") == 0
+    add_hold(bob.engine, "A2", date(2026, 12, 31), "client on the phone", user="bob")
+    polled(qtbot, alice)
+    qtbot.waitUntil(lambda: badge(alice, "Overrides") == 1, timeout=LONG)
+    assert "bob: 1 HOLD" in alice.last_remote_message
+    assert alice.statusBar().currentMessage() == alice.last_remote_message
+    # alice's own change does not announce itself as someone else's
+    add_hold(alice.engine, "A3", date(2026, 12, 31), "mine", user="alice")
+    alice.last_remote_message = ""
+    polled(qtbot, alice)
+    assert alice.last_remote_message == ""
+
+
+def test_remote_changes_wait_while_a_task_runs(qtbot, desk, monkeypatch):
+    alice, _ = desk
+    polled(qtbot, alice)
+    add_hold(engine_of(desk, "bob"), "A2", date(2026, 12, 31), "wire", user="bob")
+    monkeypatch.setattr(type(alice.ctx.tasks), "busy", property(lambda self: True))
+    polled(qtbot, alice)
+    assert alice._remote_pending is not None and len(alice._remote_pending) == 1
+    monkeypatch.undo()
+    alice.poll_changes()  # the next tick applies what waited
+    assert alice._remote_pending is None and "bob: 1 HOLD" in alice.last_remote_message
+
+
+def engine_of(desk, user):
+    return next(w.engine for w in desk if w.user == user)
+
+
+def test_two_export_clicks_on_two_workstations_send_each_trade_once(qtbot, desk, engine, folders, tmp_path, boxes):
+    alice, bob = desk
+    preview = export_preview(engine)
+    assert preview["trades"] > 0
+    outs = [tmp_path / "out_alice", tmp_path / "out_bob"]
+    for out in outs:
+        out.mkdir()
+        folders.append(str(out))
+    alice.export_action.trigger()
+    bob.export_action.trigger()  # the second click, on the other workstation, at the same time
+    wait_idle(qtbot, alice)
+    wait_idle(qtbot, bob)
+    # both workstations saw the trades waiting and both users confirmed sending them
+    confirms = [b for b in boxes.seen if b.text.startswith(f"Export {preview['trades']:,} trade")]
+    assert len(confirms) == 2, [b.text for b in boxes.seen]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.ExportBatch)).scalar() == 1
+        unsent = conn.execute(select(func.count()).select_from(m.Trade)
+                              .where(m.Trade.status == "APPROVED", m.Trade.batch_id.is_(None))).scalar()
+    assert unsent == 0
+    written = [p for out in outs for p in out.iterdir() if p.suffix == ".csv"]
+    assert len(written) == 1  # one batch file, in one workstation's folder
+    lines = written[0].read_text().strip().splitlines()[1:]
+    assert len(lines) == preview["trades"]
+    headings = sorted(w.batch_dialog.heading.text() for w in desk if getattr(w, "batch_dialog", None))
+    assert len(headings) == 2 and sum(h.startswith("Batch B") for h in headings) == 1, headings
