@@ -546,6 +546,11 @@ class MainWindow(QMainWindow):
         stale = int(preview.get("stale", 0) or 0)
         stale_note = (f"{stale:,} approved trade(s) of an older run will not be sent: run again to "
                       "propose them on the current book." if stale else "")
+        waiting = int(preview.get("awaiting_approval", 0) or 0)
+        if waiting:  # four-eyes: not sent until a second user approves them
+            stale_note = (stale_note + "\n\n" if stale_note else "") + (
+                f"{waiting:,} manual trade(s) await a second user's approval (four-eyes) and are not in "
+                "this batch.")
         if not preview["trades"]:
             dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting.", stale_note)
             return
