@@ -233,10 +233,14 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
             state.progress(0.9, "recording the batch")
             ids = trades["id"].astype(int).tolist()
             for start in range(0, len(ids), 5000):
-                done = conn.execute(update(T).where(T.c.id.in_(ids[start:start + 5000]), T.c.batch_id.is_(None))
+                # still approved and not sent: a reject, an edit or another export that committed
+                # since the trades were read leaves a row out, and the whole batch is refused
+                done = conn.execute(update(T).where(T.c.id.in_(ids[start:start + 5000]), T.c.batch_id.is_(None),
+                                                    T.c.status == "APPROVED")
                                     .values(batch_id=batch_id, status="EXPORTED"))
                 if done.rowcount != len(ids[start:start + 5000]):
-                    raise RefusedError("some trades were exported by someone else meanwhile; nothing exported")
+                    raise RefusedError("some trades were rejected, edited or exported by someone else while the "
+                                       "batch was being written; nothing exported: export again")
             conn.execute(update(m.ExportBatch.__table__).where(m.ExportBatch.id == batch_id).values(
                 n_trades=len(trades), n_accounts=manifest["counts"]["accounts"], manifest=json.dumps(manifest)))
             _mark_requests_filled(conn, trades, batch_id, user)

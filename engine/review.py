@@ -131,7 +131,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
                 conflicts.append(f"{a}: changed by someone else since you loaded it (now {r.status}{by}, "
                                  f"version {r.version}; you loaded version {expected_versions[a]}); "
                                  "refresh and retry")
-            elif r.tier in guarded and user in editors_of(r.edited_by):
+            elif r.tier in guarded and user.casefold() in {e.casefold() for e in editors_of(r.edited_by)}:
                 four_eyes.append(f"four-eyes: the proposal for account {a} ({r.tier}) was edited by "
                                  f"{', '.join(editors_of(r.edited_by))}; a different user must approve it")
         exported = _exported(conn, [found[a].id for a in ids if a in found])
@@ -144,11 +144,15 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
             r = found[a]
             if r.status == status:
                 continue
+            # trades first, then the proposal: the order edit_trade and the exporter lock them in
+            conn.execute(update(T).where(T.c.proposal_id == r.id, T.c.status != "REMOVED",
+                                         T.c.batch_id.is_(None)).values(status=status))
             done = conn.execute(update(P).where(P.c.id == r.id, P.c.version == r.version).values(
                 status=status, decided_by=user, decided_at=now, version=r.version + 1))
             if done.rowcount != 1:
                 raise ConflictError(f"{a}: changed by someone else meanwhile; nothing changed")
-            conn.execute(update(T).where(T.c.proposal_id == r.id, T.c.status != "REMOVED").values(status=status))
+            if _exported(conn, [r.id]):  # an export committed after our first read
+                raise ConflictError(f"{a}: exported by someone else meanwhile; nothing changed")
             repo.audit(conn, user, action, account_id=a, detail=f"run {run_id}",
                        before={"status": r.status}, after={"status": status}, at=now)
     return Decision(ids if approve else [], [] if approve else ids)
@@ -252,6 +256,12 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
             raise RefusedError(f"edit of {tr['side']} {tr['symbol']} refused for {tr['account_id']}: "
                                + "; ".join(problems))
         before = {"quantity": tr["quantity"], "lots": tr["lots"], "status": tr["status"]}
+        # every trade of the proposal first (the order decide and the exporter lock them in),
+        # never one that an export has taken meanwhile
+        conn.execute(update(T).where(T.c.proposal_id == prop["id"], T.c.status != "REMOVED",
+                                     T.c.batch_id.is_(None)).values(status="PROPOSED"))
+        if _exported(conn, [prop["id"]]):
+            raise ConflictError(f"{tr['account_id']}: exported by someone else meanwhile; nothing changed")
         if remove:
             conn.execute(update(T).where(T.c.id == trade_id).values(status="REMOVED"))
             after = {"removed": True}
@@ -265,8 +275,6 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
             conn.execute(update(T).where(T.c.id == trade_id).values(
                 quantity=int(quantity), est_value=int(quantity) * tr["est_price"], lots=lots, status="PROPOSED"))
             after = {"quantity": int(quantity), "lots": lots}
-        conn.execute(update(T).where(T.c.proposal_id == prop["id"], T.c.status != "REMOVED")
-                     .values(status="PROPOSED"))
         editors = editors_of(prop["edited_by"])
         editors += [user] if user not in editors else []
         done = conn.execute(update(P).where(P.c.id == prop["id"], P.c.version == prop["version"]).values(

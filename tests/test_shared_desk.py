@@ -111,3 +111,95 @@ def test_two_export_clicks_on_two_workstations_send_each_trade_once(qtbot, desk,
     assert len(lines) == preview["trades"]
     headings = sorted(w.batch_dialog.heading.text() for w in desk if getattr(w, "batch_dialog", None))
     assert len(headings) == 2 and sum(h.startswith("Batch B") for h in headings) == 1, headings
+
+
+# --------------------------------------------------------------------------- a decision racing an export
+@pytest.fixture
+def approved(engine, tmp_path):
+    """A run whose proposals all await review; A1 and A2 approved by a reviewer."""
+    from engine.policy import default_policy, policy_from_dict
+    from engine.policy_store import save_policy
+
+    import_book(engine, write_book(tmp_path / "book"), user="ops")
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
+    save_policy(engine, policy_from_dict(data), user="admin")
+    run_workflow(engine, workers=1, user="ops")
+    approve(engine, ["A1", "A2"], user="rev1")
+    return engine
+
+
+def trade_rows(engine, account):
+    with engine.connect() as conn:
+        return conn.execute(select(m.Trade.status, m.Trade.batch_id).where(
+            m.Trade.account_id == account, m.Trade.proposal_id.is_not(None))).all()
+
+
+def test_a_reject_waiting_on_an_export_is_refused_and_the_export_stands(approved, db_path, tmp_path, monkeypatch):
+    """Bob rejects A1 while Alice's export is about to commit: the export sends A1 once and Bob is
+    told it was exported meanwhile; the database agrees with the file."""
+    import threading
+
+    from engine import exporter
+    from engine.review import ConflictError, reject
+
+    other = make_engine(db_path)  # bob's workstation
+    outcome = {}
+
+    def bob():
+        try:
+            reject(other, ["A1"], user="bob")
+            outcome["bob"] = "rejected"
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["bob"] = exc
+
+    def before_commit(batch_id):
+        t = threading.Thread(target=bob)
+        t.start()
+        t.join(1.5)  # bob is now waiting on the export's locks
+        outcome["waiting"] = t.is_alive()
+        outcome["thread"] = t
+
+    monkeypatch.setattr(exporter, "_before_commit", before_commit)
+    res = exporter.export_batch(approved, tmp_path / "out", user="alice")
+    outcome["thread"].join(60)
+    other.dispose()
+    assert outcome["waiting"], "bob's reject should have waited for the export"
+    assert isinstance(outcome["bob"], ConflictError) and "exported by someone else" in str(outcome["bob"])
+    rows = trade_rows(approved, "A1")
+    assert rows and {r.status for r in rows} == {"EXPORTED"} and {r.batch_id for r in rows} == {res.batch_id}
+    lines = (tmp_path / "out" / f"trades_{res.batch_id}.csv").read_text().splitlines()
+    assert any(",A1," in f",{line}," for line in lines)
+
+
+def test_a_reject_committed_while_the_batch_is_written_refuses_the_export(approved, db_path, tmp_path):
+    """On PostgreSQL a reviewer can commit a reject while the export writes its files: the
+    export then refuses as a whole (no batch, no files) and the next export leaves A1 out."""
+    if not db_path.startswith("postgresql"):
+        pytest.skip("on SQLite an export holds the only writer lock: a reject waits for it")
+    import threading
+
+    from engine.exporter import export_batch
+    from engine.review import reject
+    from engine.tasks import RefusedError, TaskState
+
+    other = make_engine(db_path)
+    fired = []
+
+    def progress(fraction, message):
+        if message.startswith("writing CSV") and not fired:
+            fired.append(1)
+            t = threading.Thread(target=lambda: reject(other, ["A1"], user="bob"))
+            t.start()
+            t.join(30)
+
+    with pytest.raises(RefusedError, match="rejected, edited or exported by someone else"):
+        export_batch(approved, tmp_path / "out", user="alice", state=TaskState(progress))
+    other.dispose()
+    assert fired and not any((tmp_path / "out").iterdir())
+    with approved.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.ExportBatch)).scalar() == 0
+    assert {r.status for r in trade_rows(approved, "A1")} == {"REJECTED"}
+    res = export_batch(approved, tmp_path / "out2", user="alice")
+    assert {r.batch_id for r in trade_rows(approved, "A2")} == {res.batch_id}
+    assert {r.batch_id for r in trade_rows(approved, "A1")} == {None}
