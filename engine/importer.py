@@ -1,6 +1,7 @@
 """Import a book folder as a new snapshot: all or nothing."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -8,6 +9,8 @@ from sqlalchemy import Engine
 from engine.book import Book, read_book
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
 from storage import repo
+
+log = logging.getLogger(__name__)
 
 
 def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
@@ -49,6 +52,11 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
     from engine.retention import prune_snapshots, retention_keep
 
     state.progress(0.98, "pruning old snapshots' lots")
-    prune_snapshots(engine, retention_keep(engine), user=user)
-    state.progress(1.0, f"imported snapshot {snap_id}")
+    note = ""
+    try:
+        prune_snapshots(engine, retention_keep(engine), user=user)
+    except Exception as exc:  # noqa: BLE001 - the import itself is committed; pruning can wait
+        note = f" (pruning old snapshots failed: {exc}; `prune` retries it)"
+        log.warning("snapshot %s imported; pruning old snapshots failed: %s", snap_id, exc)
+    state.progress(1.0, f"imported snapshot {snap_id}{note}")
     return snap_id

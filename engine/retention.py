@@ -39,17 +39,19 @@ class PruneResult:
 def prune_snapshots(engine: Engine, keep: int, *, user: str | None = None) -> PruneResult:
     """Delete lots, custodian positions and transactions of all but the newest ``keep`` snapshots.
 
-    One transaction; audited as ``PRUNE_SNAPSHOT`` per snapshot that lost rows.
+    One transaction per snapshot, audited as ``PRUNE_SNAPSHOT`` when it lost rows.
     """
     if keep < 1:
         raise RefusedError(f"retention: keep must be at least 1 snapshot, not {keep}")
     user = current_user(user)
     out = PruneResult()
     snaps = m.BookSnapshot.__table__
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         ids = [r[0] for r in conn.execute(select(snaps.c.id).order_by(snaps.c.id.desc()))]
-        out.kept = ids[:keep]
-        for snap in sorted(ids[keep:]):
+    out.kept = ids[:keep]
+    for snap in sorted(ids[keep:]):
+        # one transaction per snapshot: other desks' writes wait for one snapshot's delete at most
+        with engine.begin() as conn:
             counts = {}
             for t in PRUNED_TABLES:
                 n = conn.execute(delete(t).where(t.c.snapshot_id == snap)).rowcount or 0

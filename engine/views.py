@@ -374,19 +374,9 @@ AUD = m.AuditEntry.__table__
 
 
 def last_change(engine: Engine) -> int:
-    """The newest audit entry's id: every user action is audited, so a change on any
-    workstation moves it (one indexed read, cheap enough to poll)."""
+    """The newest audit entry's id (every user action is audited)."""
     with engine.connect() as conn:
         return int(conn.execute(select(func.max(AUD.c.id))).scalar() or 0)
-
-
-def changes_since(engine: Engine, after_id: int, *, limit: int = 500) -> pd.DataFrame:
-    """Audit entries after ``after_id`` (id, at, user, action, account_id, detail), oldest first."""
-    with engine.connect() as conn:
-        stmt = (select(AUD.c.id, AUD.c.at, AUD.c.username, AUD.c.action, AUD.c.account_id, AUD.c.detail)
-                .where(AUD.c.id > after_id).order_by(AUD.c.id).limit(limit))
-        return pd.DataFrame(conn.execute(stmt).all(),
-                            columns=["id", "at", "user", "action", "account_id", "detail"])
 
 
 def describe_changes(changes: pd.DataFrame) -> str:
@@ -398,3 +388,55 @@ def describe_changes(changes: pd.DataFrame) -> str:
         counts = grp["action"].value_counts(sort=False)
         parts.append(f"{user}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
     return " · ".join(parts)
+
+
+class ChangeWatcher:
+    """Which audit entries are new since the last look — every change on any workstation.
+
+    Ids are not always committed in order (on PostgreSQL an id is drawn at insert, and a
+    longer transaction may commit after a later id is visible), so the watcher keeps a floor
+    below which every id has been seen and remembers the ids seen above it; a hole in the ids
+    that stays open for ``gap_seconds`` is an id whose transaction rolled back. ``poll`` is
+    plain blocking SQL: the console calls it off the GUI thread.
+    """
+
+    def __init__(self, engine: Engine, *, gap_seconds: float = 600.0, clock=None):
+        import time
+
+        self.engine = engine
+        self.gap_seconds = gap_seconds
+        self.clock = clock or time.monotonic
+        self.floor: int | None = None
+        self.seen: set[int] = set()
+        self.holes: dict[int, float] = {}
+
+    def poll(self) -> pd.DataFrame:
+        """Entries (id, at, user, action, account_id, session) not returned before; the first
+        call only sets the starting point and returns none."""
+        cols = ["id", "at", "user", "action", "account_id", "session"]
+        with self.engine.connect() as conn:
+            if self.floor is None:
+                self.floor = int(conn.execute(select(func.max(AUD.c.id))).scalar() or 0)
+                return pd.DataFrame(columns=cols)
+            ids = [r[0] for r in conn.execute(select(AUD.c.id).where(AUD.c.id > self.floor))]
+            new = sorted(set(ids) - self.seen)
+            rows = []
+            for start in range(0, len(new), 5000):
+                rows += conn.execute(select(AUD.c.id, AUD.c.at, AUD.c.username, AUD.c.action, AUD.c.account_id,
+                                            AUD.c.session).where(AUD.c.id.in_(new[start:start + 5000]))
+                                     .order_by(AUD.c.id)).all()
+        self.seen.update(new)
+        self._advance()
+        return pd.DataFrame(rows, columns=cols)
+
+    def _advance(self) -> None:
+        now = self.clock()
+        top = max(self.seen) if self.seen else self.floor
+        while self.floor < top:
+            nxt = self.floor + 1
+            if nxt in self.seen:
+                self.seen.discard(nxt)
+            elif now - self.holes.setdefault(nxt, now) < self.gap_seconds:
+                break  # maybe a transaction still open: look again next time
+            self.holes.pop(nxt, None)
+            self.floor = nxt

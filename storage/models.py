@@ -362,6 +362,7 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     before: Mapped[str | None] = mapped_column(Text)  # JSON
     after: Mapped[str | None] = mapped_column(Text)  # JSON
+    session: Mapped[str | None] = mapped_column(String(128))  # host/login/pid of the writer
 
 
 class AppLock(Base):

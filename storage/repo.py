@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, datetime, timezone
 
 import pandas as pd
@@ -15,6 +16,26 @@ BOOK_TABLES = ("securities", "models", "model_weights", "accounts", "lots", "cus
 TABLES = {t.name: t for t in m.Base.metadata.sorted_tables}
 # frame column -> table column, where they differ
 RENAMES = {"accounts": {"group": "group_name"}}
+
+
+_SESSIONS: dict[int, str] = {}
+
+
+def session_id() -> str:
+    """This process's writer tag for the audit log: host/OS login/pid. A console tells its own
+    actions from everyone else's by it (the same user on another workstation or in a script
+    has another one)."""
+    pid = os.getpid()
+    if pid not in _SESSIONS:
+        import getpass
+        import socket
+
+        try:
+            login = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no login name in this environment
+            login = "?"
+        _SESSIONS[pid] = f"{socket.gethostname()}/{login}/{pid}"[:128]
+    return _SESSIONS[pid]
 
 
 def now() -> datetime:
@@ -136,6 +157,7 @@ def audit(conn: Connection, user: str, action: str, *, account_id: str | None = 
         detail=detail,
         before=None if before is None else json.dumps(before, default=str, sort_keys=True),
         after=None if after is None else json.dumps(after, default=str, sort_keys=True),
+        session=session_id(),
     ))
 
 

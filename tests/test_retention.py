@@ -76,3 +76,19 @@ def test_prune_cli_keeps_the_newest_and_refuses_zero(engine, db_path, tmp_path, 
     assert "nothing to prune" in capsys.readouterr().out
     with pytest.raises(RefusedError):
         prune_snapshots(engine, 0)
+
+
+def test_a_failed_prune_does_not_fail_the_committed_import(engine, tmp_path, monkeypatch):
+    from engine import retention
+    from engine.tasks import TaskState
+
+    def broken(*a, **k):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(retention, "prune_snapshots", broken)
+    messages = []
+    snap = import_book(engine, write_book(tmp_path / "d1"), state=TaskState(lambda f, msg: messages.append(msg)))
+    with engine.connect() as conn:
+        assert snapshot_ids(conn) == [snap] and count(conn, m.Lot, snapshot_id=snap) == 7
+    assert messages[-1] == (f"imported snapshot {snap} (pruning old snapshots failed: database is locked; "
+                            "`prune` retries it)")

@@ -4,6 +4,7 @@ restart, and two export clicks on two workstations send every trade once.
 Two MainWindows with their own engines stand for two workstations; the suite runs on SQLite
 and on PostgreSQL.
 """
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -42,10 +43,22 @@ def desk(qtbot, engine, db_path, settings, boxes, tmp_path):
 
 
 def polled(qtbot, w):
-    """One poll, waited for; returns the window's last-seen audit id."""
+    """One poll, waited for."""
     w.poll_changes()
     qtbot.waitUntil(lambda: not w._polling, timeout=LONG)
-    return w._seen_change
+
+
+@contextmanager
+def another_desk(name="ws2/bob/4242"):
+    """What runs inside is written as another workstation's process would write it."""
+    from storage import repo
+
+    real = repo.session_id
+    repo.session_id = lambda: name
+    try:
+        yield
+    finally:
+        repo.session_id = real
 
 
 def badge(w, name):
@@ -57,22 +70,49 @@ def test_a_console_picks_up_another_users_change_without_a_restart(qtbot, desk, 
     polled(qtbot, alice)  # the baseline
     alice.show_panel("Overrides")
     assert badge(alice, "Overrides") == 0
-    add_hold(bob.engine, "A2", date(2026, 12, 31), "client on the phone", user="bob")
+    with another_desk():
+        add_hold(bob.engine, "A2", date(2026, 12, 31), "client on the phone", user="bob")
     polled(qtbot, alice)
     qtbot.waitUntil(lambda: badge(alice, "Overrides") == 1, timeout=LONG)
     assert "bob: 1 HOLD" in alice.last_remote_message
     assert alice.statusBar().currentMessage() == alice.last_remote_message
-    # alice's own change does not announce itself as someone else's
+    # this console's own change does not announce itself as someone else's
     add_hold(alice.engine, "A3", date(2026, 12, 31), "mine", user="alice")
     alice.last_remote_message = ""
     polled(qtbot, alice)
     assert alice.last_remote_message == ""
+    # but the same user on another workstation (or in a script) is another desk
+    with another_desk("ws3/alice/77"):
+        add_hold(alice.engine, "A1", date(2026, 12, 31), "from the other screen", user="alice")
+    polled(qtbot, alice)
+    assert "alice: 1 HOLD" in alice.last_remote_message
+    qtbot.waitUntil(lambda: badge(alice, "Overrides") == 3, timeout=LONG)
+
+
+def test_a_table_being_edited_is_not_reloaded_under_the_users_hands(qtbot, desk):
+    alice, _ = desk
+    polled(qtbot, alice)
+    alice.show_panel("Overrides")
+    panel = alice.panel("Overrides")
+    panel.has_unsaved_edits = lambda: True  # e.g. a half-filled form
+    refreshed = []
+    real = panel.refresh
+    panel.refresh = lambda: (refreshed.append(1), real())
+    with another_desk():
+        add_hold(alice.engine, "A2", date(2026, 12, 31), "wire", user="bob")
+    polled(qtbot, alice)
+    assert not refreshed and "Overrides has unsaved edits: press F5" in alice.last_remote_message
+    qtbot.waitUntil(lambda: badge(alice, "Overrides") == 1, timeout=LONG)  # the header still updates
+    panel.has_unsaved_edits = lambda: False
+    alice.refresh_action.trigger()  # F5
+    assert refreshed
 
 
 def test_remote_changes_wait_while_a_task_runs(qtbot, desk, monkeypatch):
     alice, _ = desk
     polled(qtbot, alice)
-    add_hold(engine_of(desk, "bob"), "A2", date(2026, 12, 31), "wire", user="bob")
+    with another_desk():
+        add_hold(engine_of(desk, "bob"), "A2", date(2026, 12, 31), "wire", user="bob")
     monkeypatch.setattr(type(alice.ctx.tasks), "busy", property(lambda self: True))
     polled(qtbot, alice)
     assert alice._remote_pending is not None and len(alice._remote_pending) == 1

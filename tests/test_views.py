@@ -145,3 +145,33 @@ def test_book_ids_and_policy_body(ran):
     from engine.tasks import RefusedError
     with pytest.raises(RefusedError):
         views.policy_body(ran, 999)
+
+
+def test_change_watcher_sees_late_commits_and_skips_rolled_back_ids(engine):
+    """Ids committed out of order (PostgreSQL draws them at insert) are still reported once;
+    a hole that stays open past gap_seconds (a rolled-back id) stops holding the floor."""
+    from sqlalchemy import insert
+
+    from engine.views import ChangeWatcher
+    from storage import models as m
+    from storage import repo
+
+    now = [0.0]
+    w = ChangeWatcher(engine, gap_seconds=60, clock=lambda: now[0])
+    assert len(w.poll()) == 0 and w.floor == 0
+
+    def entry(i, action):
+        with engine.begin() as conn:
+            conn.execute(insert(m.AuditEntry).values(id=i, at=repo.now(), user="bob", action=action,
+                                                     session="ws2/bob/1"))
+
+    entry(2, "APPROVE")  # id 1 is drawn by a transaction that has not committed yet
+    assert list(w.poll()["id"]) == [2] and w.floor == 0
+    assert len(w.poll()) == 0  # nothing twice
+    entry(1, "EXPORT")  # ...and commits now
+    got = w.poll()
+    assert list(got["id"]) == [1] and list(got["action"]) == ["EXPORT"] and w.floor == 2
+    entry(4, "HOLD")  # id 3 rolled back: never comes
+    assert list(w.poll()["id"]) == [4] and w.floor == 2
+    now[0] = 61.0
+    assert len(w.poll()) == 0 and w.floor == 4 and not w.seen

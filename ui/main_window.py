@@ -14,10 +14,11 @@ from PySide6.QtCore import QObject, QRunnable, QSettings, QSize, Qt, QThreadPool
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QProgressBar, QPushButton, QSplitter, QStackedWidget, QStyle,
-                               QApplication, QToolBar, QVBoxLayout, QWidget)
+                               QAbstractItemView, QApplication, QToolBar, QVBoxLayout, QWidget)
 
 from engine import views
 from engine.tasks import RefusedError
+from storage import repo
 from storage.db import describe
 from ui import dialogs, fmt
 from ui.overrides_panel import OverridesPanel
@@ -40,6 +41,15 @@ def _db_label(engine, db) -> str:
         return describe(db)
     url = engine.url.render_as_string(hide_password=True)
     return url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
+
+
+def _has_unsaved_edits(widget) -> bool:
+    """A panel's own say (``has_unsaved_edits()``), or a table cell being edited in it."""
+    own = getattr(widget, "has_unsaved_edits", None)
+    if callable(own) and own():
+        return True
+    return any(v.state() == QAbstractItemView.State.EditingState
+               for v in widget.findChildren(QAbstractItemView))
 
 
 class _Reads(QObject):
@@ -177,8 +187,8 @@ class MainWindow(QMainWindow):
         self.ctx.tasks.started.connect(self._task_started)
         self.ctx.tasks.ended.connect(self._task_ended)
         # other workstations' changes: poll the audit log (every action lands there)
-        self._seen_change: int | None = None  # the newest audit id this console has caught up with
-        self._remote_pending = None           # other users' changes waiting for a quiet moment
+        self.watcher = views.ChangeWatcher(engine)
+        self._remote_pending = None           # other desks' changes waiting for a quiet moment
         self._polling = False
         self._poll_bridge = _Reads(self)
         self._poll_bridge.done.connect(self._apply_poll)
@@ -340,20 +350,18 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ other desks
     def poll_changes(self) -> None:
-        """Look (off the GUI thread) for audit entries newer than the last seen one."""
+        """Look (off the GUI thread) for audit entries this console has not seen yet."""
         if self._remote_pending is not None:
             self._apply_remote()
             return
         if self._polling:
             return
         self._polling = True
-        engine, seen, bridge = self.engine, self._seen_change, self._poll_bridge
+        watcher, bridge = self.watcher, self._poll_bridge
 
         def read():
             try:
-                last = views.last_change(engine)
-                new = views.changes_since(engine, seen) if seen is not None and last > seen else None
-                bridge.done.emit(last, new)
+                bridge.done.emit(0, watcher.poll())
             except Exception as exc:  # noqa: BLE001 - reported in the status bar
                 bridge.error.emit(0, exc)
 
@@ -363,26 +371,35 @@ class MainWindow(QMainWindow):
         self._polling = False
         self.statusBar().showMessage(f"Could not check for other users' changes: {exc}", 10000)
 
-    def _apply_poll(self, last: int, changes) -> None:
+    def _apply_poll(self, _gen: int, changes) -> None:
         self._polling = False
-        if self._seen_change is None or changes is None:
-            self._seen_change = max(last, self._seen_change or 0)
-            return
-        self._seen_change = max(last, self._seen_change)
-        others = changes[changes["user"] != self.user]
-        if len(others):  # this console's own actions refreshed it already
+        # this console's own actions refreshed it already; everything else is another desk's
+        # (another user, the same user on another workstation, or a script)
+        others = changes[changes["session"] != repo.session_id()]
+        if len(others):
             self._remote_pending = others if self._remote_pending is None else \
                 pd.concat([self._remote_pending, others])
             self._apply_remote()
 
     def _apply_remote(self) -> None:
-        """Reload for other users' changes, unless a task or a dialog is in the way (then retry)."""
+        """Reload for other desks' changes, unless a task or a dialog is in the way (then the
+        next tick retries). A panel with unsaved edits is not reloaded under the user's hands:
+        it says so and waits for F5."""
         if self.ctx.tasks.busy or QApplication.activeModalWidget() is not None:
             return
         changes, self._remote_pending = self._remote_pending, None
-        self._on_changed("remote")
-        self.last_remote_message = f"Updated with other users' changes — {views.describe_changes(changes)}"
-        self.statusBar().showMessage(self.last_remote_message, 20000)
+        what = f"Updated with other users' changes — {views.describe_changes(changes)}"
+        widget = self.panels[self.current_panel_name()]
+        if _has_unsaved_edits(widget):
+            self._dirty = set(PANELS)
+            self.ctx.overview = None
+            self._header_gen += 1
+            QTimer.singleShot(0, lambda: self.refresh_header(background=True))
+            what += f". {self.current_panel_name()} has unsaved edits: press F5 to reload it"
+        else:
+            self._on_changed("remote")
+        self.last_remote_message = what
+        self.statusBar().showMessage(what, 20000)
 
     # ------------------------------------------------------------------ tasks
     def _start(self, title: str, fn, on_done, on_error=None) -> Task | None:
