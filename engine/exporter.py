@@ -52,7 +52,7 @@ def _exportable(conn) -> tuple[pd.DataFrame, int]:
     # four-eyes: a manual trade awaiting its second approval (PENDING_APPROVAL) is never selected;
     # nor one marked approved by the very user who entered it
     manual = read_frame(conn, base.where(T.c.proposal_id.is_(None), or_(
-        T.c.four_eyes.is_(False), and_(T.c.approved_by.is_not(None), T.c.approved_by != T.c.created_by))))
+        T.c.four_eyes.is_(False), and_(T.c.approved_by.is_not(None), func.lower(T.c.approved_by) != func.lower(T.c.created_by)))))
     proposed = pd.DataFrame()
     if run is not None and snap is not None and run.snapshot_id == snap.id:
         proposed = read_frame(conn, base.where(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run.id))))

@@ -263,9 +263,12 @@ def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, 
     """Approve (or reject) manual trades awaiting their second approval, all or nothing.
 
     ``trade_ids`` names the trades; ``account_ids`` takes every pending manual trade of those
-    accounts. Approving a trade one entered oneself is refused (:class:`FourEyesError`); a trade
-    someone else decided meanwhile is refused (:class:`ConflictError`). Rejecting one's own
-    pending trade (withdrawing it) is allowed. Audited as MANUAL_APPROVE / MANUAL_REJECT.
+    accounts. Approving a trade one entered oneself is refused (:class:`FourEyesError`; user
+    names compared ignoring case); a trade someone else decided meanwhile is refused
+    (:class:`ConflictError`); approving a trade entered on an older book snapshot than the latest
+    is refused (:class:`RefusedError`: it was checked against holdings that may have changed;
+    reject it and enter it again). Rejecting (also one's own pending trade, withdrawing it, or a
+    trade of an older book) is allowed. Audited as MANUAL_APPROVE / MANUAL_REJECT.
     """
     user = current_user(user)
     action, status = ("MANUAL_APPROVE", "APPROVED") if approve else ("MANUAL_REJECT", "REJECTED")
@@ -301,7 +304,8 @@ def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, 
         if approve:
             four_eyes = [f"four-eyes: trade {r['id']} for account {r['account_id']} was entered by "
                          f"{r['created_by']}; a different user must approve it"
-                         for r in rows if r["created_by"] == user]
+                         for r in rows if same_user(r["created_by"], user)]
+            problems += _stale(conn, rows)
         if problems or conflicts or four_eyes:
             cls = FourEyesError if four_eyes else ConflictError if conflicts else RefusedError
             refuse(cls, f"{verb} of manual trades refused", four_eyes + conflicts + problems)
@@ -320,6 +324,33 @@ def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, 
         if not approve:
             _reopen_requests(conn, {r["account_id"] for r in rows}, user, now)
     return [int(r["id"]) for r in rows]
+
+
+def same_user(a, b) -> bool:
+    """Whether two user names name the same user: compared ignoring case ("Alice" is "alice")."""
+    return isinstance(a, str) and isinstance(b, str) and a.strip().casefold() == b.strip().casefold()
+
+
+def _stale(conn, rows: list[dict]) -> list[str]:
+    """Why pending trades entered on an older book snapshot cannot be approved: they were checked
+    against that book's holdings and lots, which may have changed (or been pruned) since."""
+    snap = repo.snapshot_info(conn)
+    if snap is None:
+        return []
+    out, dates = [], {}
+    for r in rows:
+        sid = r.get("snapshot_id")
+        if sid is None or pd.isna(sid) or int(sid) == snap.id:
+            continue
+        sid = int(sid)
+        if sid not in dates:
+            info = repo.snapshot_info(conn, sid)
+            dates[sid] = f"{info.as_of}" if info is not None else f"snapshot {sid}"
+        entered = dates[sid]
+        now = f"{snap.as_of}" if entered != f"{snap.as_of}" else f"{snap.as_of} (imported again since)"
+        out.append(f"trade {int(r['id'])} for account {r['account_id']} was entered on the book of {entered}; "
+                   f"the book is now {now}: its holdings may have changed, so reject it and enter it again")
+    return out
 
 
 def _reopen_requests(conn, accounts: set[str], user: str, now) -> None:

@@ -116,6 +116,12 @@ __all__ = [
 
 REASONS = ("cash", "restriction", "band", "drift", "harvest")
 _INF = np.inf
+# reductions called directly: ndarray.sum()/.min()/.max()/.any() go through numpy's
+# Python-level wrappers (~1 us each on these short arrays); same results
+_sum = np.add.reduce
+_min = np.minimum.reduce
+_max = np.maximum.reduce
+_nnz = np.count_nonzero  # on bool arrays: a truth test of "any"
 
 
 # --------------------------------------------------------------------------- data classes
@@ -227,7 +233,8 @@ class _Prep:
     """
 
     __slots__ = (
-        "inp", "S", "L", "V", "price", "lot_sec", "qty", "cost", "lot_val", "h0", "c0", "creq",
+        "inp", "S", "L", "V", "price", "lot_sec", "qty", "cost", "lot_val", "lot_px", "h0", "c0",
+        "creq",
         "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig2", "cg", "ck", "kappa", "rho", "rv",
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
@@ -245,40 +252,36 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     qty = np.asarray(inp.lot_qty, dtype=float)
     cost = np.asarray(inp.lot_unit_cost, dtype=float)
     cash = float(inp.cash)
-    if L and not (lot_sec.min() >= 0 and lot_sec.max() < S):
+    if L and not (_min(lot_sec) >= 0 and _max(lot_sec) < S):
         raise ValueError("lot_sec out of range")
     unpriced = None
-    if S and not (price.min() > 0 and math.isfinite(price.sum())):
+    if S and not (_min(price) > 0 and math.isfinite(_sum(price))):
         # an unpriced security that is not held is simply not tradable; a held one is bad data
         unpriced = ~(price > 0) | ~np.isfinite(price)
         if L and unpriced[lot_sec].any():
             bad = np.asarray(inp.symbols)[lot_sec[unpriced[lot_sec]]]
             raise ValueError(f"held security without a valid price: {', '.join(map(str, bad[:5]))}")
         price = np.where(unpriced, 1.0, price)
-    if L and not (qty.min() >= 0 and math.isfinite(qty.sum()) and math.isfinite(cost.sum())):
+    if L and not (_min(qty) >= 0 and math.isfinite(_sum(qty)) and math.isfinite(_sum(cost))):
         raise ValueError("lot quantities must be finite and >= 0, unit costs finite")
     if not math.isfinite(cash):
         raise ValueError("cash must be finite")
     lot_px = price[lot_sec]
     lot_val = qty * lot_px
-    V = cash + float(lot_val.sum())
+    V = cash + float(_sum(lot_val))
     p.S, p.L, p.V = S, L, V
     if V <= 0:
         return p
     lot_val *= 1.0 / V
     p.price, p.lot_sec, p.qty, p.cost, p.lot_val = price, lot_sec, qty, cost, lot_val
+    p.lot_px = lot_px
     p.h0 = np.bincount(lot_sec, lot_val, S) if L else np.zeros(S)
     p.c0 = cash / V
     p.creq = float(inp.model_cash_w) + float(inp.cash_needed) / V
 
-    classes, p.ci = _codes(inp.asset_class)
-    groups, p.gi = _codes(inp.drift_group)
+    classes, p.ci, p.gi, p.G, p.Tg, p.Tk, rho = _universe(inp)
     p.classes = classes
     p.K = K = len(classes)
-    p.G = len(groups)
-    target = np.asarray(inp.target_w, dtype=float)
-    p.Tg = np.bincount(p.gi, target, p.G)
-    p.Tk = np.bincount(p.ci, target, K)
     p.Wk0 = np.bincount(p.ci, p.h0, K)
     p.ag0 = np.bincount(p.gi, p.h0, p.G) - p.Tg
     vol = st.class_vol
@@ -296,10 +299,6 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.cg = lam * p.idio2 / st.te_ref
     p.ck = sig2 * (lam / st.te_ref)
     p.kappa = st.cost_bps * 1e-4
-    rho = (5.5 - np.asarray(inp.rating, dtype=float)) * (1.0 / 4.5)
-    rho[np.isnan(rho)] = 0.0  # unrated
-    np.minimum(rho, 1.0, out=rho)
-    np.maximum(rho, -1.0, out=rho)
     p.rho = rho
     p.rv = st.rating_value_bps * 1e-4
 
@@ -312,7 +311,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     loss = cost > lot_px
     held = qty > 0
     sell_ok = can_sell[lot_sec] & held
-    p.any_must = any_must = bool(must.any())
+    p.any_must = any_must = bool(_nnz(must))
     blocked_loss = np.asarray(inp.lot_loss_sale_blocked, dtype=bool) & loss
     if any_must:
         must_lot = must[lot_sec] & held
@@ -345,7 +344,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         harv = cand & sell_ok
         if any_must:
             harv &= ~must_lot
-        if harv.any():
+        if _nnz(harv):
             hs = np.bincount(lot_sec, harv, S) > 0
             clean = np.bincount(p.gi, buy_ok & ~hs, p.G)[p.gi]
             p.buy_eff = buy_ok & ~(hs & (clean > 0))
@@ -385,6 +384,39 @@ _BANDS_CACHE: dict = {}
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
+
+
+_UNIV_CACHE: dict = {}
+
+
+def _universe(inp: AccountInput):
+    """Per-universe arrays: class names, class and group codes, G, group and class targets,
+    rating score rho (read-only; memoized on the classes, groups, targets and ratings)."""
+    ac = np.asarray(inp.asset_class)
+    dg = np.asarray(inp.drift_group)
+    target = np.asarray(inp.target_w, dtype=float)
+    rating = np.asarray(inp.rating, dtype=float)
+    try:
+        key = (tuple(ac.tolist()), tuple(dg.tolist()), target.tobytes(), rating.tobytes())
+        hit = _UNIV_CACHE.get(key)
+    except TypeError:  # unhashable labels: no cache
+        key = hit = None
+    if hit is not None:
+        return hit
+    classes, ci = _codes(ac)
+    groups, gi = _codes(dg)
+    G = len(groups)
+    rho = (5.5 - rating) * (1.0 / 4.5)
+    rho[np.isnan(rho)] = 0.0  # unrated
+    np.minimum(rho, 1.0, out=rho)
+    np.maximum(rho, -1.0, out=rho)
+    out = (classes, ci, gi, G, _frozen(np.bincount(gi, target, G)),
+           _frozen(np.bincount(ci, target, len(classes))), _frozen(rho))
+    if key is not None:
+        if len(_UNIV_CACHE) >= _CACHE_MAX:
+            _UNIV_CACHE.clear()
+        _UNIV_CACHE[key] = out
+    return out
 
 
 def _codes(values) -> tuple[list, np.ndarray]:
@@ -749,23 +781,26 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
         loss_b = p.b_loss if p.b_must is None else p.b_loss & ~p.b_must
         loss_sold = np.bincount(bsec, x * loss_b, S)
         can_conflict = (np.bincount(bsec, loss_b, S) > 0) & p.buy_eff
-        conflict = can_conflict & (loss_sold > tol) & (y > tol)
+        loss_pos = loss_sold > tol
+        loss_pos &= can_conflict
+        y_pos = y > tol
+        conflict = loss_pos & y_pos
         # (b) minimum trade size (not for restriction sales; not in a group with a conflict,
         #     which is about to be re-balanced through a substitute)
         sold = np.bincount(bsec, x, S)
         min_w = np.maximum(st.min_trade_shares * p.price, st.min_trade_dollars) * (1.0 / V)
-        tiny_buy = (y > tol) & (y < min_w)
+        tiny_buy = y_pos & (y < min_w)
         tiny_sell = (sold > tol) & (sold < min_w)
         if p.any_must:
             tiny_sell &= ~p.must_sec
-        has_conflict = conflict.any()
+        has_conflict = bool(_nnz(conflict))
         if has_conflict:
             calm = (np.bincount(p.gi, conflict, p.G) == 0)[p.gi]
             tiny_buy &= calm
             tiny_sell &= calm
-        if has_conflict or tiny_buy.any() or tiny_sell.any():
+        if has_conflict or _nnz(tiny_buy) or _nnz(tiny_sell):
             xl, xu = xl.copy(), xu.copy()
-            sell_side = can_conflict & (loss_sold > tol) & (loss_sold >= y)
+            sell_side = loss_pos & (loss_sold >= y)
             buy_side = can_conflict & ~sell_side
             xu[oy:og][sell_side | tiny_buy] = 0.0
             xu[:B][(buy_side[bsec] & loss_b) | tiny_sell[bsec]] = 0.0
@@ -789,7 +824,7 @@ def _no_trade_is_optimal(p: _Prep) -> bool:
     Wk = p.Wk0
     if len(p.band_k):
         wb = Wk[p.band_k]
-        if (wb < p.band_lo - 1e-12).any() or (wb > p.band_hi + 1e-12).any():
+        if _nnz(wb < p.band_lo - 1e-12) or _nnz(wb > p.band_hi + 1e-12):
             return False
     ag = p.ag0
     Wk = Wk - p.Tk
@@ -800,11 +835,11 @@ def _no_trade_is_optimal(p: _Prep) -> bool:
     grad *= 2.0
     rvr = p.rv * p.rho
     buy_m = grad - rvr
-    if (buy_m[p.buy_eff] < -p.kappa).any():
+    if _nnz(buy_m[p.buy_eff] < -p.kappa):
         return False
     bsec = p.b_sec
     sell_m = p.b_tax + (rvr - grad)[bsec]
-    return not (sell_m < -p.kappa).any()
+    return not _nnz(sell_m < -p.kappa)
 
 
 # --------------------------------------------------------------------------- rounding
@@ -815,11 +850,11 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     price = p.price
     sec = p.lot_sec
     kap = p.kappa
-    both = (sold > 0) & (bought > 0)
-    if both.any():  # a buy against a same-security sale is pure cost: net them
-        m = np.minimum(sold, bought) * both
-        sold -= m
-        bought -= m
+    # a buy against a same-security sale is pure cost: net them (both are >= 0, so the
+    # minimum is 0 wherever one side is 0)
+    m = np.minimum(sold, bought)
+    sold -= m
+    bought -= m
     # whole shares available to sell per security (each eligible lot gives floor(qty))
     lot_whole = np.floor(p.qty + 1e-9)
     lot_whole *= p.sell_ok
@@ -927,23 +962,28 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         price = p.price
         sell_val = sell_sh * price
         buy_val = buy_sh * price
-        sv = float(sell_val.sum())
-        bv = float(buy_val.sum())
+        sv = float(_sum(sell_val))
+        bv = float(_sum(buy_val))
         traded = sv + bv
         trading_cost = p.kappa * traded + st.ticket_cost * lines
-        lot_px = price[p.lot_sec]
+        lot_px = p.lot_px
         gain = float(lot_sh @ (lot_px - p.cost))
-        tax = lot_sh * lot_px
-        tax *= p.tax_true
-        tax_cost = float(tax[tax > 0].sum())
-        harvest = -float(tax[tax < 0].sum())
+        if inp.taxable:
+            tax = lot_sh * lot_px
+            tax *= p.tax_true
+            tax_cost = float(_sum(tax[tax > 0]))
+            harvest = -float(_sum(tax[tax < 0]))
+        else:  # tax_true is all zeros
+            tax_cost, harvest = 0.0, -0.0
         net = buy_val - sell_val
         w1 = net * (1.0 / V)
         w1 += w0
-        te1 = _te2(p, w1)
         Wk1 = np.bincount(p.ci, w1, p.K)
+        ag = np.bincount(p.gi, w1, p.G) - p.Tg
+        ak = Wk1 - p.Tk
+        te1 = float(p.idio2 * (ag @ ag) + (p.sig2 * ak) @ ak)  # == _te2(p, w1)
         rating = p.rv * float(p.rho @ net)
-        largest = float(max(sell_val.max(), buy_val.max()))
+        largest = float(max(_max(sell_val), _max(buy_val)))
         cash_post = p.c0 * V + sv - bv - trading_cost
         trades = _trade_lines(p, buy_sh, sell_sh, lot_sh, Wk0)
         cw_post = dict(zip(classes, Wk1.tolist()))
@@ -980,17 +1020,18 @@ def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
     """Order lines with lots and reasons (precedence: restriction, band, harvest, cash, drift)."""
     inp = p.inp
     price = p.price
-    traded = ((sell_sh > 0) | (buy_sh > 0)).nonzero()[0]
+    traded = (sell_sh | buy_sh).nonzero()[0]  # both are >= 0
     t_sell = sell_sh[traded]
     t_buy = buy_sh[traded]
     is_sell = t_sell > 0
     why = np.zeros(len(traded), dtype=np.int8)
     # harvest: a sale that realizes a harvest-candidate loss, and buys in the same group
-    harvest_lot = lot_sh > 0
-    harvest_lot &= p.candidate
-    if harvest_lot.any():
-        harvest_lot &= p.tax_true < 0
-        harvest_sec = np.bincount(p.lot_sec, harvest_lot, p.S) > 0
+    sold_lots = p.sold_lots
+    harvest_lot = sold_lots[p.candidate[sold_lots]] if inp.taxable else sold_lots[:0]
+    if len(harvest_lot):
+        harvest_lot = harvest_lot[p.tax_true[harvest_lot] < 0]
+        harvest_sec = np.zeros(p.S, dtype=bool)
+        harvest_sec[p.lot_sec[harvest_lot]] = True
         harvest_grp = np.bincount(p.gi, harvest_sec, p.G) > 0
         hv = np.where(is_sell, harvest_sec[traded], harvest_grp[p.gi[traded]])
         why[hv] = 2
@@ -1013,36 +1054,38 @@ def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
     # band: trades that move a class from outside its band toward it
     if len(p.band_k):
         wb = Wk0[p.band_k]
-        out_hi = np.zeros(p.K, dtype=bool)
-        out_lo = np.zeros(p.K, dtype=bool)
-        out_hi[p.band_k] = wb > p.band_hi + 1e-9
-        out_lo[p.band_k] = wb < p.band_lo - 1e-9
-        tc = p.ci[traded]
-        why[np.where(is_sell, out_hi[tc], out_lo[tc])] = 3
+        hi = wb > p.band_hi + 1e-9
+        lo = wb < p.band_lo - 1e-9
+        if _nnz(hi) or _nnz(lo):
+            out_hi = np.zeros(p.K, dtype=bool)
+            out_lo = np.zeros(p.K, dtype=bool)
+            out_hi[p.band_k] = hi
+            out_lo[p.band_k] = lo
+            tc = p.ci[traded]
+            why[np.where(is_sell, out_hi[tc], out_lo[tc])] = 3
     if p.any_must:
         why[is_sell & p.must_sec[traded]] = 4
 
     # lots per sold security, in naming order (highest unit cost first)
     lots_of = {}
-    sold_lots = p.sold_lots
     if len(sold_lots):
         ids = np.asarray(inp.lot_id)[sold_lots].tolist()
+        if set(map(type, ids)) != _STR_ONLY:
+            ids = [str(i) for i in ids]
         get = lots_of.get
-        for s0, i, q in zip(p.lot_sec[sold_lots].tolist(), ids, lot_sh[sold_lots].tolist()):
-            if type(i) is not str:
-                i = str(i)
+        for s0, pair in zip(p.lot_sec[sold_lots].tolist(), zip(ids, lot_sh[sold_lots].tolist())):
             lst = get(s0)
             if lst is None:
-                lots_of[s0] = [(i, q)]
+                lots_of[s0] = [pair]
             else:
-                lst.append((i, q))
+                lst.append(pair)
     out = []
     append = out.append
     syms = np.asarray(inp.symbols)[traded].tolist()
+    if set(map(type, syms)) != _STR_ONLY:
+        syms = [str(v) for v in syms]
     for s, sym, px, sh_s, sh_b, w in zip(traded.tolist(), syms, price[traded].tolist(),
                                          t_sell.tolist(), t_buy.tolist(), why.tolist()):
-        if type(sym) is not str:
-            sym = str(sym)
         if sh_s > 0:
             lots = lots_of.get(s)
             append(TradeLine(sym, "SELL", sh_s, px, sh_s * px, tuple(lots) if lots else (),
@@ -1050,6 +1093,9 @@ def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
         else:
             append(TradeLine(sym, "BUY", sh_b, px, sh_b * px, (), _WHY[w]))
     return out
+
+
+_STR_ONLY = {str}
 
 
 def optimize_many(inputs: Iterable[AccountInput], settings: OptimizerSettings,

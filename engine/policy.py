@@ -67,6 +67,14 @@ class Retention(_Strict):
     keep_snapshots: int = Field(2, ge=1)
 
 
+FOUR_EYES_DEFAULT_TIERS = ("uhnw",)  # casefolded tier names with four-eyes on unless the policy says otherwise
+
+
+def default_four_eyes(tier_name: str) -> bool:
+    """Four-eyes of a tier whose policy does not set it: on for UHNW (any case), else off."""
+    return str(tier_name).strip().casefold() in FOUR_EYES_DEFAULT_TIERS
+
+
 class Tier(_Strict):
     name: str = Field(min_length=1, max_length=32)
     min_value: float = Field(ge=0)
@@ -76,8 +84,16 @@ class Tier(_Strict):
     threshold_floor_bps: float = Field(ge=0)
     half_life_days: float = Field(gt=0)
     # four-eyes: a manual trade or an edited proposal of this tier needs the approval of a user
-    # other than the one who entered or edited it before it can be exported
-    four_eyes: bool = False
+    # other than the one who entered or edited it before it can be exported. None (the key left
+    # out, as in every policy saved before the setting existed) means the default: on for the
+    # tier named UHNW (any case), off for the others. Read it with Policy.four_eyes(tier) or
+    # Tier.four_eyes_on, never the raw field.
+    four_eyes: bool | None = None
+
+    @property
+    def four_eyes_on(self) -> bool:
+        """The effective four-eyes setting: the explicit value, else the default for the name."""
+        return self.four_eyes if self.four_eyes is not None else default_four_eyes(self.name)
 
     @model_validator(mode="after")
     def _check(self):
@@ -114,8 +130,13 @@ class Policy(_Strict):
         return self
 
     def four_eyes(self, tier: str) -> bool:
-        """Whether ``tier`` needs a second user's approval (False for a tier the policy lacks)."""
-        return any(t.four_eyes for t in self.tiers if t.name == tier)
+        """Whether ``tier`` needs a second user's approval: the tier's explicit setting, else the
+        default (on for UHNW); False for a tier the policy lacks."""
+        return any(t.four_eyes_on for t in self.tiers if t.name == tier)
+
+    def four_eyes_tiers(self) -> set[str]:
+        """Names of the tiers with four-eyes on (explicitly or by default)."""
+        return {t.name for t in self.tiers if t.four_eyes_on}
 
     def tier(self, name: str) -> Tier:
         for t in self.tiers:
@@ -127,9 +148,8 @@ class Policy(_Strict):
     def to_toml(self) -> str:
         data = self.model_dump(mode="json", exclude_none=True)
         data["mandates"]["trade_now"] = list(data["mandates"]["trade_now"])
-        for t in data["tiers"]:  # written only when on: a policy without four-eyes keeps its checksum
-            if not t.get("four_eyes"):
-                t.pop("four_eyes", None)
+        # four_eyes is written only when set explicitly (None is left out above): a policy saved
+        # before the setting existed keeps its text and checksum
         return tomli_w.dumps(data)
 
     @property

@@ -50,13 +50,13 @@ def four_eyes_tiers(conn, run_id: int | None = None) -> set[str]:
     from engine.policy import policy_from_toml
     from engine.workflow import current_policy
 
-    tiers = {t.name for t in current_policy(conn).tiers if t.four_eyes}
+    tiers = current_policy(conn).four_eyes_tiers()
     if run_id is not None:
         r, pol = m.Run.__table__, m.Policy.__table__
         row = conn.execute(select(pol.c.id, pol.c.body).select_from(r.join(pol, pol.c.id == r.c.policy_id))
                            .where(r.c.id == run_id)).first()
         if row is not None:
-            tiers |= {t.name for t in policy_from_toml(row[1], f"policy version {row[0]}").tiers if t.four_eyes}
+            tiers |= policy_from_toml(row[1], f"policy version {row[0]}").four_eyes_tiers()
     return tiers
 
 

@@ -88,8 +88,11 @@ def _latest_done_run_id(conn) -> int | None:
 def _status(conn) -> dict:
     snap = repo.snapshot_info(conn)
     run = _latest_run(conn)
-    policy = conn.execute(select(POL.c.id, POL.c.created_at, POL.c.created_by)
-                          .order_by(POL.c.id.desc()).limit(1)).mappings().first()
+    from engine.policy_store import latest_saved
+
+    saved = latest_saved(conn)  # a policy a run used from a file is not the current one
+    policy = None if saved is None else {"id": saved.id, "created_at": saved.created_at,
+                                         "created_by": saved.created_by}
     if run is not None:
         summary = run.pop("summary")
         try:
@@ -101,7 +104,7 @@ def _status(conn) -> dict:
         "snapshot": None if snap is None else {k: getattr(snap, k) for k in (
             "id", "as_of", "imported_at", "imported_by", "source", "n_accounts", "n_lots")},
         "run": run,
-        "policy": None if policy is None else dict(policy),
+        "policy": policy,
     }
 
 

@@ -21,8 +21,8 @@ from engine.exporter import export_batch, export_preview
 from engine.importer import import_book
 from engine.manual import ManualTrade, decide_manual_trades, enter_manual_trades, pending_manual_trades
 from engine.overrides import add_hold, end_override
-from engine.policy import default_policy, policy_from_dict
-from engine.policy_store import PolicyConflict, policy_versions, save_policy
+from engine.policy import default_policy, policy_from_dict, policy_from_toml
+from engine.policy_store import PolicyConflict, latest_version, policy_versions, save_policy
 from engine.review import ConflictError, FourEyesError, approve, edit_trade, proposal_trades, reject
 from engine.tasks import RefusedError
 from engine.workflow import current_policy, proposals_frame, run_workflow
@@ -77,13 +77,117 @@ def exported_rows(res) -> list[dict]:
 # --------------------------------------------------------------------------- policy
 def test_shipped_policy_has_four_eyes_on_uhnw_only_and_old_policies_keep_their_checksum():
     p = default_policy()
-    assert {t.name: t.four_eyes for t in p.tiers} == {"Small": False, "Core": False, "Premier": False, "UHNW": True}
-    # a policy without four-eyes is written (and checksummed) exactly as before the setting existed
+    assert {t.name: p.four_eyes(t.name) for t in p.tiers} == {"Small": False, "Core": False, "Premier": False,
+                                                               "UHNW": True}
+    assert p.tier("UHNW").four_eyes is True and p.tier("Core").four_eyes is None  # explicit only on UHNW
+    # a policy without the setting is written (and checksummed) exactly as before the setting existed
     data = p.model_dump()
     data["tiers"] = [{k: v for k, v in t.items() if k != "four_eyes"} for t in data["tiers"]]
     plain = policy_from_dict(data)
-    assert not any(t.four_eyes for t in plain.tiers) and "four_eyes" not in plain.to_toml()
+    assert all(t.four_eyes is None for t in plain.tiers) and "four_eyes" not in plain.to_toml()
     assert "four_eyes = true" in p.to_toml()
+
+
+def old_style_policy(**changes):
+    """The shipped policy as the code before four-eyes stored it: no ``four_eyes`` key at all."""
+    data = default_policy().model_dump()
+    data["tiers"] = [{k: v for k, v in t.items() if k != "four_eyes"} | changes.get(t["name"], {})
+                     for t in data["tiers"]]
+    return policy_from_dict(data)
+
+
+def test_policy_without_the_four_eyes_key_has_it_on_for_uhnw_by_default():
+    plain = old_style_policy()
+    assert {t.name: plain.four_eyes(t.name) for t in plain.tiers} == {"Small": False, "Core": False,
+                                                                       "Premier": False, "UHNW": True}
+    renamed = old_style_policy(UHNW={"name": "uhnw"})  # the tier's name, any case
+    assert renamed.four_eyes("uhnw") and not renamed.four_eyes("Premier")
+    # an explicit value wins over the default and is written (so it survives a round trip)
+    off = old_style_policy(UHNW={"four_eyes": False}, Core={"four_eyes": True})
+    assert not off.four_eyes("UHNW") and off.four_eyes("Core")
+    text = off.to_toml()
+    assert "four_eyes = false" in text and "four_eyes = true" in text
+    back = policy_from_toml(text)
+    assert back == off and not back.four_eyes("UHNW") and back.checksum == off.checksum
+
+
+def test_manual_trade_under_a_policy_saved_before_four_eyes_existed_waits_for_approval(book):
+    engine = book
+    pid = save_policy(engine, old_style_policy(), user="admin", expected_version=0)
+    with engine.connect() as conn:
+        body = conn.execute(select(m.Policy.body).where(m.Policy.id == pid)).scalar_one()
+    assert "four_eyes" not in body  # stored exactly as the old code stored it
+    assert current_policy(engine).four_eyes("UHNW")
+    [tid] = enter_manual_trades(engine, "A1", [ManualTrade("AAA", "SELL", 10)], user="alice")
+    assert trade_row(engine, tid)["status"] == "PENDING_APPROVAL"
+    with pytest.raises(FourEyesError):
+        decide_manual_trades(engine, [tid], user="alice")
+
+
+# --------------------------------------------------------------------------- run --policy, four-eyes off
+def four_eyes_off_toml(folder: Path) -> Path:
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "four_eyes": False} for t in data["tiers"]]
+    path = folder / "off.toml"
+    path.write_text(policy_from_dict(data).to_toml(), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("saved", [True, False], ids=["saved-version", "default-policy"])
+def test_a_policy_a_run_used_does_not_become_the_current_policy(book, tmp_path, saved):
+    engine = book
+    v1 = save_policy(engine, default_policy(), user="admin", expected_version=0) if saved else 0
+    off = four_eyes_off_toml(tmp_path)
+    out = run_workflow(engine, policy_path=str(off), workers=1, user="mallory")
+    with engine.connect() as conn:
+        run_policy = conn.execute(select(m.Run.policy_id).where(m.Run.id == out.run_id)).scalar_one()
+        body = conn.execute(select(m.Policy.body).where(m.Policy.id == run_policy)).scalar_one()
+    assert run_policy != v1 and not policy_from_toml(body).four_eyes("UHNW")  # the run records what it used
+    # ...but the current policy is still the newest saved version (or the default file)
+    assert current_policy(engine).four_eyes("UHNW") and current_policy(engine) == default_policy()
+    assert latest_version(engine) == v1
+    assert policy_versions(engine)["id"].tolist() == ([v1] if saved else [])
+    [tid] = enter_manual_trades(engine, "A1", [ManualTrade("AAA", "SELL", 10)], user="mallory")
+    assert trade_row(engine, tid)["status"] == "PENDING_APPROVAL"
+    # a save started from the saved version is not refused because a run stored a policy meanwhile
+    v2 = save_policy(engine, review_all_policy(), user="admin", expected_version=v1)
+    assert latest_version(engine) == v2 and current_policy(engine).tiers[0].review == "all"
+    # the next scheduled run uses the saved version again
+    out2 = run_workflow(engine, workers=1, user="sched")
+    with engine.connect() as conn:
+        assert conn.execute(select(m.Run.policy_id).where(m.Run.id == out2.run_id)).scalar_one() == v2
+
+
+def test_cli_run_with_a_policy_file_leaves_the_current_policy(book, db_path, tmp_path, capsys):
+    engine = book
+    off = four_eyes_off_toml(tmp_path)
+    assert main.main(["run", "--policy", str(off), "--db", db_path, "--user", "mallory", "--workers", "1"]) == 0
+    capsys.readouterr()
+    assert current_policy(engine).four_eyes("UHNW")
+    assert main.main(["manual", "A1", "--trade", "SELL:AAA:10", "--db", db_path, "--user", "mallory"]) == 0
+    assert "await the approval of another user" in capsys.readouterr().out
+
+
+def test_saving_a_policy_that_switches_four_eyes_off_is_audited(book):
+    engine = book
+    v1 = save_policy(engine, default_policy(), user="admin", expected_version=0)
+    assert audit_entries(engine, action="FOUR_EYES_OFF").empty
+    off = old_style_policy(UHNW={"four_eyes": False})
+    v2 = save_policy(engine, off, user="mallory", expected_version=v1, note="faster")
+    log = audit_entries(engine, action="FOUR_EYES_OFF")
+    assert len(log) == 1 and log["username"].iat[0] == "mallory"
+    assert "UHNW" in log["detail"].iat[0] and "mallory" in log["detail"].iat[0] and f"version {v2}" in log["detail"].iat[0]
+    # saving it again (already off), or switching it on, is no such change
+    v3 = save_policy(engine, off, user="mallory", expected_version=v2)
+    v4 = save_policy(engine, default_policy(), user="admin", expected_version=v3)
+    assert len(audit_entries(engine, action="FOUR_EYES_OFF")) == 1
+    # a version without the UHNW tier (its accounts lose four-eyes) counts too
+    data = review_all_policy(Small=True).model_dump()
+    data["tiers"] = [t for t in data["tiers"] if t["name"] != "UHNW"]
+    data["tiers"][-1]["max_value"] = None
+    save_policy(engine, policy_from_dict(data), user="bob", expected_version=v4)
+    log = audit_entries(engine, action="FOUR_EYES_OFF")
+    assert len(log) == 2 and log["username"].iat[0] == "bob" and "UHNW" in log["detail"].iat[0]
 
 
 # --------------------------------------------------------------------------- manual trades
@@ -139,6 +243,40 @@ def test_second_approval_decided_meanwhile_is_a_conflict_and_reject_reopens_noth
     assert [trade_row(engine, i)["status"] for i in ids] == ["REJECTED", "APPROVED"]
     rows = exported_rows(export_batch(engine, tmp_path / "out", user="ops"))
     assert [(r["symbol"], r["quantity"]) for r in rows] == [("BBB", "5")]
+
+
+def test_pending_trade_entered_on_an_older_book_cannot_be_approved_only_rejected(book, tmp_path):
+    engine = book
+    [tid] = enter_manual_trades(engine, "A1", [ManualTrade("AAA", "SELL", 10)], user="alice")
+    [other] = enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 100)], user="alice")  # approved
+    import_book(engine, write_book(tmp_path / "next", as_of="2026-11-23", changes={"accounts.csv": ACCOUNTS}),
+                user="ops")
+    with pytest.raises(RefusedError) as err:
+        decide_manual_trades(engine, [tid], user="bob")
+    assert not isinstance(err.value, (FourEyesError, ConflictError))
+    first = str(err.value).splitlines()[0]
+    assert first.startswith(f"trade {tid} for account A1 was entered on the book of 2026-11-20; the book is now "
+                            "2026-11-23")
+    assert "reject it and enter it again" in first
+    with pytest.raises(RefusedError, match="entered on the book of 2026-11-20"):
+        decide_manual_trades(engine, account_ids=["A1"], user="bob")
+    assert trade_row(engine, tid)["status"] == "PENDING_APPROVAL"
+    assert export_preview(engine)["awaiting_approval"] == 1
+    # rejecting it stays allowed; then it can be entered again on today's book
+    assert decide_manual_trades(engine, [tid], approve=False, user="bob") == [tid]
+    assert trade_row(engine, tid)["status"] == "REJECTED" and trade_row(engine, other)["status"] == "APPROVED"
+    [again] = enter_manual_trades(engine, "A1", [ManualTrade("AAA", "SELL", 10)], user="alice")
+    assert decide_manual_trades(engine, [again], user="bob") == [again]
+
+
+def test_the_second_approver_is_compared_ignoring_case(book):
+    engine = book
+    [tid] = enter_manual_trades(engine, "A1", [ManualTrade("AAA", "SELL", 10)], user="alice")
+    for same in ("Alice", "ALICE", "alicE"):
+        with pytest.raises(FourEyesError, match="entered by alice; a different user must approve it"):
+            decide_manual_trades(engine, [tid], user=same)
+    assert trade_row(engine, tid)["status"] == "PENDING_APPROVAL"
+    assert decide_manual_trades(engine, [tid], user="Bob") == [tid]
 
 
 def test_tier_without_four_eyes_is_unchanged(book, tmp_path):
@@ -261,7 +399,7 @@ def test_existing_database_upgrades_and_keeps_its_trades(engine, db_path, tmp_pa
 
     eng = make_engine(db_path)  # opening an old database migrates it
     try:
-        assert current_revision(eng) == head_revision() == "0002"
+        assert current_revision(eng) == head_revision()  # 0002 or later
         with eng.connect() as conn:
             edited = conn.execute(select(m.Proposal.edited_by).where(m.Proposal.account_id == "A1")).scalar()
             n = conn.execute(select(m.Trade.id)).all()
@@ -312,6 +450,51 @@ def test_policy_panel_sets_four_eyes_per_tier(qtbot, engine, reviewed, window):
     assert "Saved as version" in p.error.text()
     saved = current_policy(engine)
     assert saved.tier("Core").four_eyes and saved.tier("UHNW").four_eyes and not saved.tier("Small").four_eyes
+
+
+def test_policy_panel_shows_the_default_four_eyes_of_an_old_policy_and_saves_only_changes(qtbot, engine, reviewed,
+                                                                                           window):
+    old = save_policy(engine, old_style_policy(), user="admin")  # as stored before four-eyes existed
+    window.show_panel("Policy")
+    p = window.panel("Policy")
+    p.refresh()
+    names = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())]
+    core, uhnw = names.index("Core"), names.index("UHNW")
+    assert p.loaded_id == old and p.state_label.text() == f"Version {old}"  # loaded, nothing changed
+    assert p.tier_editor(uhnw, "four_eyes").isChecked() and not p.tier_editor(core, "four_eyes").isChecked()
+    p.tier_editor(core, "four_eyes").setChecked(True)
+    qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    assert "Saved as version" in p.error.text()
+    saved = current_policy(engine)
+    assert saved.tier("Core").four_eyes is True and saved.tier("UHNW").four_eyes is None  # only the change
+    assert saved.four_eyes("UHNW") and not saved.four_eyes("Small")
+
+
+def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewed, window, boxes):
+    from PySide6.QtWidgets import QMessageBox
+
+    window.show_panel("Policy")
+    p = window.panel("Policy")
+    started = p.loaded_id
+    uhnw = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())].index("UHNW")
+    p.tier_editor(uhnw, "four_eyes").setChecked(False)
+    boxes.answers.append(QMessageBox.StandardButton.Cancel)
+    assert p.save() is None
+    box = boxes.seen[-1]
+    assert box.title == "Switch four-eyes off?" and "UHNW" in box.text
+    assert latest_version(engine) == started and current_policy(engine).four_eyes("UHNW")  # nothing saved
+    assert p.state_label.text() == "Unsaved changes" and audit_entries(engine, action="FOUR_EYES_OFF").empty
+    # confirmed: saved, and the audit log says who switched it off
+    n = len(boxes.seen)
+    qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    assert len(boxes.seen) == n + 1 and boxes.seen[-1].title == "Switch four-eyes off?"
+    assert "Saved as version" in p.error.text() and not current_policy(engine).four_eyes("UHNW")
+    log = audit_entries(engine, action="FOUR_EYES_OFF")
+    assert len(log) == 1 and log["username"].iat[0] == "alice" and "UHNW" in log["detail"].iat[0]
+    # switching it on again asks nothing
+    p.tier_editor(uhnw, "four_eyes").setChecked(True)
+    qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    assert len(boxes.seen) == n + 1 and current_policy(engine).four_eyes("UHNW")
 
 
 def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, engine, reviewed, window,

@@ -243,3 +243,21 @@ def test_a_reject_committed_while_the_batch_is_written_refuses_the_export(approv
     res = export_batch(approved, tmp_path / "out2", user="alice")
     assert {r.batch_id for r in trade_rows(approved, "A2")} == {res.batch_id}
     assert {r.batch_id for r in trade_rows(approved, "A1")} == {None}
+
+
+def test_a_half_edited_policy_form_survives_another_users_save(qtbot, desk, engine):
+    from engine.policy import default_policy
+    from engine.policy_store import save_policy
+
+    alice, _ = desk
+    polled(qtbot, alice)
+    alice.show_panel("Policy")
+    panel = alice.panel("Policy")
+    panel.fields["trading.cost_bps"].setValue(7)
+    assert panel.has_unsaved_edits()
+    with another_desk():
+        save_policy(engine, default_policy(), user="bob", expected_version=0)
+    polled(qtbot, alice)
+    assert "bob: 1 POLICY_SAVE" in alice.last_remote_message
+    assert "Policy has unsaved edits: press F5 to reload it" in alice.last_remote_message
+    assert panel.fields["trading.cost_bps"].value() == 7  # nothing lost

@@ -140,8 +140,14 @@ def test_book_ids_and_policy_body(ran):
     ids = views.book_ids(ran)
     assert ids["accounts"][:3] == ["A1", "A2", "A3"] and "ZZZZ" not in ids["symbols"] and "AAA" in ids["symbols"]
     st = views.status(ran)
-    p = views.policy_body(ran, st["policy"]["id"])
+    assert st["policy"] is None  # no version saved: the default policy is current (the header says so)
+    p = views.policy_body(ran, st["run"]["policy_id"])  # the policy the run used
     assert p.tiers[0].name == "Small"
+    from engine.policy_store import save_policy
+    from engine.policy import default_policy
+
+    saved = save_policy(ran, default_policy(), user="admin", expected_version=0)
+    assert views.status(ran)["policy"]["id"] == saved and views.status(ran)["policy"]["created_by"] == "admin"
     from engine.tasks import RefusedError
     with pytest.raises(RefusedError):
         views.policy_body(ran, 999)

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 
 from engine import views
 from engine.mandates import threshold_bps
-from engine.policy import MANDATE_KINDS, Policy, default_policy, policy_from_dict
-from engine.policy_store import PolicyConflict, policy_versions, save_policy
+from engine.policy import MANDATE_KINDS, Policy, default_four_eyes, default_policy, policy_from_dict
+from engine.policy_store import PolicyConflict, four_eyes_switched_off, policy_versions, save_policy
 from engine.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
@@ -311,7 +311,8 @@ class PolicyPanel(Panel):
             self.tiers.setCellWidget(row, c, w)
         if tier is not None:
             name, lo, hi, review, start, floor, half, four = editors
-            four.setChecked(bool(tier.four_eyes))
+            four.setChecked(tier.four_eyes_on)  # the effective value (UHNW: on unless set off)
+            four.setProperty("explicit", tier.four_eyes)  # None: the policy leaves it to the default
             name.setText(tier.name)
             lo.setValue(tier.min_value)
             hi.setValue(-1 if tier.max_value is None else tier.max_value)
@@ -380,12 +381,22 @@ class PolicyPanel(Panel):
                                                               for c in range(len(TIER_COLUMNS)))
             t = {"name": name.text().strip(), "min_value": lo.value(), "review": review.currentData(),
                  "threshold_start_bps": start.value(), "threshold_floor_bps": floor.value(),
-                 "half_life_days": half.value(), "four_eyes": four.isChecked()}
+                 "half_life_days": half.value(), "four_eyes": self._four_eyes_value(four, name.text())}
             if hi.value() != hi.minimum():
                 t["max_value"] = hi.value()
             tiers.append(t)
         data["tiers"] = tiers
         return data
+
+    @staticmethod
+    def _four_eyes_value(box: QCheckBox, tier_name: str) -> bool | None:
+        """The tier's four_eyes as saved: left unset (None, the default for the tier's name) when
+        the loaded policy left it unset and the box still shows that default; else explicit, so
+        a change the user makes is saved as such (and a policy's text stays as loaded)."""
+        checked = box.isChecked()
+        if box.property("explicit") is None and checked == default_four_eyes(tier_name):
+            return None
+        return checked
 
     def _changed(self, *_) -> None:
         if self._loading:
@@ -452,6 +463,11 @@ class PolicyPanel(Panel):
         self.threshold_note.setText("Score threshold right after a trade, then 30, 90 and 365 days later: "
                                     + " · ".join(parts))
 
+    def has_unsaved_edits(self) -> bool:
+        """The form differs from the version it was loaded from (the console then does not
+        reload it for another user's change; it says so and waits for F5)."""
+        return self.state_label.text() in ("Unsaved changes", "Not valid")
+
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
         versions = policy_versions(self.ctx.engine)
@@ -492,6 +508,8 @@ class PolicyPanel(Panel):
         self._changed()
         if self.valid is None:
             return None
+        if not self._confirm_four_eyes_off():
+            return None
         try:
             pid = save_policy(self.ctx.engine, self.valid, user=self.ctx.user,
                               note=self.note.text().strip() or None, expected_version=self.loaded_id or 0)
@@ -508,6 +526,23 @@ class PolicyPanel(Panel):
         self.refresh()
         set_error_text(self.error, f"Saved as version {pid}; the next run uses it.", ok=True)
         return pid
+
+    def _confirm_four_eyes_off(self) -> bool:
+        """Ask before saving a version that switches four-eyes off for a tier where the version
+        the form was loaded from (or the default policy) has it on; True = go ahead."""
+        before = self.loaded if self.loaded is not None else default_policy()
+        off = four_eyes_switched_off(before, self.valid)
+        if not off:
+            return True
+        names = ", ".join(t for t, _ in off)
+        how = "; ".join(f"{t}: {h}" for t, h in off)
+        return dialogs.confirm(
+            self, "Switch four-eyes off?",
+            f"This version switches four-eyes off for {'tier' if len(off) == 1 else 'tiers'} {names}.",
+            f"{how}.\n\nManual trades and edited proposals of "
+            f"{'this tier' if len(off) == 1 else 'these tiers'} will no longer need a second user's "
+            f"approval before they are exported. The audit log records that {self.ctx.user} switched it off.",
+            ok="Switch off and save")
 
     # ------------------------------------------------------------------ state
     def save_state(self, settings) -> None:

@@ -846,8 +846,7 @@ class ProposalsPanel(Panel):
         decided = f" by {e(str(rec['decided_by']))}" if rec.get("decided_by") and status != "To review" else ""
         flags = f" · <span style='color:#b3261e'>flags: {e(rec['flags_text'])}</span>" if rec.get("flags_text") else ""
         editors = editors_of(rec.get("edited_by"))
-        if editors and self.policy is not None and rec.get("tier") in {t.name for t in self.policy.tiers
-                                                                      if t.four_eyes}:
+        if editors and self.policy is not None and rec.get("tier") in self.policy.four_eyes_tiers():
             flags += (f" · <span style='color:#8a5a00'>edited by {e(', '.join(editors))} — four-eyes: "
                       "another user approves</span>")
         elif editors:
