@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 
 from engine.tasks import RefusedError, current_user
 from storage import models as m
@@ -96,11 +96,17 @@ def check_not_stale(conn, run_id: int) -> None:
         raise RefusedError(f"run {run_id} is superseded by run {newest}: review the newest run")
 
 
+def _chunks(values, size: int = 5000):
+    values = list(values)
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
 def _exported(conn, proposal_ids) -> set[int]:
-    if not proposal_ids:
-        return set()
-    return {r[0] for r in conn.execute(select(T.c.proposal_id).distinct().where(
-        T.c.proposal_id.in_(list(proposal_ids)), T.c.batch_id.is_not(None)))}
+    out: set[int] = set()
+    for part in _chunks(proposal_ids):
+        out |= {r[0] for r in conn.execute(select(T.c.proposal_id).distinct().where(
+            T.c.proposal_id.in_(part), T.c.batch_id.is_not(None)))}
+    return out
 
 
 def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user: str | None = None,
@@ -114,9 +120,10 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
     with engine.begin() as conn:
         run_id = run_id or latest_run(conn)[0]
         check_not_stale(conn, run_id)
-        rows = read_frame(conn, select(P.c.id, P.c.account_id, P.c.category, P.c.status, P.c.version, P.c.tier,
-                                       P.c.edited_by, P.c.decided_by)
-                          .where(P.c.run_id == run_id, P.c.account_id.in_(ids)))
+        cols = (P.c.id, P.c.account_id, P.c.category, P.c.status, P.c.version, P.c.tier, P.c.edited_by,
+                P.c.decided_by)
+        rows = pd.concat([read_frame(conn, select(*cols).where(P.c.run_id == run_id, P.c.account_id.in_(part)))
+                          for part in _chunks(ids)], ignore_index=True)
         found = dict(zip(rows["account_id"], rows.itertuples(index=False)))
         problems, conflicts, four_eyes = [], [], []
         guarded = four_eyes_tiers(conn, run_id) if approve and rows["edited_by"].notna().any() else set()
@@ -140,21 +147,31 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
             cls = FourEyesError if four_eyes else ConflictError if conflicts else RefusedError
             refuse(cls, f"{action.lower()} refused", four_eyes + conflicts + problems)
         now = repo.now()
-        for a in ids:
-            r = found[a]
-            if r.status == status:
-                continue
-            # trades first, then the proposal: the order edit_trade and the exporter lock them in
-            conn.execute(update(T).where(T.c.proposal_id == r.id, T.c.status != "REMOVED",
+        todo = [found[a] for a in ids if found[a].status != status]
+        pids = [int(r.id) for r in todo]
+        # in bulk (a desk approves tens of thousands at once); trades first, then the proposals:
+        # the order edit_trade and the exporter lock them in; never a trade an export took
+        for part in _chunks(pids):
+            conn.execute(update(T).where(T.c.proposal_id.in_(part), T.c.status != "REMOVED",
                                          T.c.batch_id.is_(None)).values(status=status))
-            done = conn.execute(update(P).where(P.c.id == r.id, P.c.version == r.version).values(
-                status=status, decided_by=user, decided_at=now, version=r.version + 1))
-            if done.rowcount != 1:
-                raise ConflictError(f"{a}: changed by someone else meanwhile; nothing changed")
-            if _exported(conn, [r.id]):  # an export committed after our first read
-                raise ConflictError(f"{a}: exported by someone else meanwhile; nothing changed")
-            repo.audit(conn, user, action, account_id=a, detail=f"run {run_id}",
-                       before={"status": r.status}, after={"status": status}, at=now)
+        if todo:
+            conn.execute(update(P).where(P.c.id == bindparam("pid"), P.c.version == bindparam("ver")).values(
+                status=status, decided_by=user, decided_at=now, version=bindparam("ver") + 1),
+                [{"pid": int(r.id), "ver": int(r.version)} for r in todo])
+            changed = sum(conn.execute(select(func.count()).select_from(P).where(
+                P.c.id.in_(part), P.c.status == status, P.c.decided_by == user, P.c.decided_at == now)).scalar_one()
+                for part in _chunks(pids))
+            if changed != len(todo):  # a version moved under us: someone else decided first
+                raise ConflictError(f"{len(todo) - changed:,} of the proposals were changed by someone else "
+                                    "meanwhile; nothing changed: refresh and retry")
+            late = _exported(conn, pids)  # an export committed after our first read
+            if late:
+                names = [r.account_id for r in todo if r.id in late]
+                raise ConflictError(f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}: exported by "
+                                    "someone else meanwhile; nothing changed")
+            repo.audit_many(conn, [dict(user=user, action=action, account_id=r.account_id, detail=f"run {run_id}",
+                                        before={"status": r.status}, after={"status": status}, at=now)
+                                   for r in todo])
     return Decision(ids if approve else [], [] if approve else ids)
 
 

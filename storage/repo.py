@@ -161,6 +161,18 @@ def audit(conn: Connection, user: str, action: str, *, account_id: str | None = 
     ))
 
 
+def audit_many(conn: Connection, entries: list[dict]) -> None:
+    """Many entries (the keyword arguments of :func:`audit`) in one executemany."""
+    if not entries:
+        return
+    dump = lambda v: None if v is None else json.dumps(v, default=str, sort_keys=True)  # noqa: E731
+    at, session = now(), session_id()
+    conn.execute(insert(m.AuditEntry.__table__), [
+        {"at": e.get("at") or at, "username": e["user"], "action": e["action"], "account_id": e.get("account_id"),
+         "symbol": e.get("symbol"), "detail": e.get("detail"), "before": dump(e.get("before")),
+         "after": dump(e.get("after")), "session": session} for e in entries])
+
+
 def audit_frame(conn: Connection, since: datetime | None = None) -> pd.DataFrame:
     t = m.AuditEntry.__table__
     stmt = select(t).order_by(t.c.at, t.c.id)

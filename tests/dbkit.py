@@ -20,25 +20,23 @@ def pg_admin_url() -> str | None:
     return os.environ.get(ENV_PG) or None
 
 
-def create_pg_database(admin_url: str) -> str:
-    name = f"rd_test_{uuid.uuid4().hex[:12]}"
+def _as_admin(admin_url: str, sql: str) -> None:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+            conn.execute(text(sql))
     finally:
         admin.dispose()
+
+
+def create_pg_database(admin_url: str) -> str:
+    name = f"rd_test_{uuid.uuid4().hex[:12]}"
+    _as_admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE template0')
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_pg_database(admin_url: str, url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    _as_admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def content_digest(db: str) -> str:

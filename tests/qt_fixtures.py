@@ -49,3 +49,16 @@ def close_window(w, boxes) -> None:
     assert w.ctx.tasks.wait(60_000), "a worker was left running"
     crashes = [b for b in boxes.seen if b.icon == QMessageBox.Icon.Critical]
     assert not crashes, crashes[0].detail
+
+
+def make_window(qtbot, engine, db_path, settings, *, user="alice"):
+    """A console window with both parts' panels, shown at a desk-sized geometry."""
+    from ui.main_window import MainWindow
+
+    import ui.part2  # noqa: F401  (registers the part-2 panels)
+    w = MainWindow(engine, db=db_path, user=user, settings=settings, workers=1)
+    qtbot.addWidget(w)
+    w.resize(1500, 950)
+    w.show()
+    qtbot.waitExposed(w)
+    return w

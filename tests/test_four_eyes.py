@@ -418,14 +418,9 @@ def test_existing_database_upgrades_and_keeps_its_trades(engine, db_path, tmp_pa
 # --------------------------------------------------------------------------- console
 @pytest.fixture
 def window(qtbot, engine, db_path, settings, boxes):
-    from ui.main_window import MainWindow
+    from qt_fixtures import make_window
 
-    import ui.part2  # noqa: F401  (registers the part-2 panels)
-    w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
-    qtbot.addWidget(w)
-    w.resize(1500, 950)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(qtbot, engine, db_path, settings)
     yield w
     close_window(w, boxes)
 

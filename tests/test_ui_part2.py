@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import qt_fixtures
 from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
@@ -68,12 +69,7 @@ def sample_book(tmp_path_factory):
 
 
 def make_window(qtbot, engine, db_path, settings, boxes):
-    w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
-    qtbot.addWidget(w)
-    w.resize(1500, 950)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return qt_fixtures.make_window(qtbot, engine, db_path, settings)
 
 
 @pytest.fixture
