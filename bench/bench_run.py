@@ -5,7 +5,9 @@
 
 For each size a sample book is generated and imported once (cached under --work), then the
 run is timed for each worker count. Prints the run's stage timings, the optimize stage's
-accounts per second and the share of the optimize stage spent inside the QP solver.
+accounts per second, the share of the optimize stage spent inside the QP solver (solver
+seconds / (stage wall seconds x workers)) and the per-account share (solver seconds / seconds
+the workers spent building and optimizing accounts, i.e. without the pool's own overhead).
 
 ``--executor dask-local`` runs each worker count through a ``dask.distributed`` LocalCluster of
 that many single-threaded worker processes (started and warmed up before the timed run, as a
@@ -44,7 +46,7 @@ def main() -> None:
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"executor: {args.executor}")
     print(f"{'accounts':>9} {'workers':>7} {'total s':>8} {'checks s':>8} {'prepare s':>9} {'optimize s':>10} "
-          f"{'acc/s':>7} {'solver %':>8} {'persist s':>9}  categories")
+          f"{'acc/s':>7} {'solver %':>8} {'per-acc solver %':>16} {'persist s':>9}  categories")
     for n in args.accounts:
         work = Path(args.work) / str(n)
         db = work / "book.db"
@@ -61,9 +63,12 @@ def main() -> None:
             optimized = sum(out.summary["categories"][c] for c in ("MANDATE", "SCORE", "NO_TRADE"))
             rate = optimized / tm["optimize"] if tm["optimize"] else float("nan")
             solver_share = tm["solver"] / (tm["optimize"] * w) * 100 if tm["optimize"] else 0.0
+            # per account: solver time / time spent building and optimizing the accounts (in the
+            # workers; the pool's own overhead — forking, pickling, the parent — left out)
+            per_acc = tm["solver"] / tm["optimizer_work"] * 100 if tm.get("optimizer_work") else float("nan")
             cats = " ".join(f"{k}={v}" for k, v in out.summary["categories"].items())
             print(f"{n:>9,} {w:>7} {total:>8.1f} {tm['checks_overrides_mandates']:>8.1f} {tm['prepare']:>9.1f} "
-                  f"{tm['optimize']:>10.1f} {rate:>7.0f} {solver_share:>8.0f} {tm['persist']:>9.1f}  {cats}")
+                  f"{tm['optimize']:>10.1f} {rate:>7.0f} {solver_share:>8.0f} {per_acc:>16.0f} {tm['persist']:>9.1f}  {cats}")
 
 
 @contextlib.contextmanager

@@ -244,6 +244,8 @@ def test_run_and_report_cli(engine, book_dir, db_path, tmp_path, capsys):
     import json
     summary = json.loads(out[out.index("{"):])
     assert sum(summary["categories"].values()) == 3 and summary["categories"]["HELD"] == 1
+    tm = summary["timings"]  # the solver's time lies within the accounts' time within the stage
+    assert 0 < tm["solver"] < tm["optimizer_work"] <= tm["optimize"]
     assert main.main(["report", "--db", db_path, "--out", str(tmp_path / "r.csv")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "r.csv")))
     assert list(rows[0])[:9] == ["account_id", "category", "tier", "review", "status", "score_bps",
