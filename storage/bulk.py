@@ -102,7 +102,15 @@ def _copy_postgres(conn: Connection, table: Table, names: list[str], df: pd.Data
                     copy.write_row(row)
                 if progress:
                     progress(min(n, start + CHUNK) / n)
+        if n >= ANALYZE_ROWS:
+            # fresh statistics in the same transaction: the next queries of this table (an
+            # export right after a run) are planned for its new size, not yesterday's — with
+            # stale statistics PostgreSQL picked a plan that ran for minutes instead of seconds
+            cur.execute(f'ANALYZE "{table.name}"')
     return n
+
+
+ANALYZE_ROWS = 10_000  # a bulk write this large refreshes the table's planner statistics
 
 
 def read_frame(conn: Connection, stmt) -> pd.DataFrame:

@@ -81,3 +81,23 @@ def test_damaged_cache_entry_is_rebuilt(engine, book_dir, monkeypatch, tmp_path)
     with engine.connect() as conn:
         lots = repo.read_book_frames(conn, 1)["lots"]
     assert len(lots) == 7 and (entry / "lots.arrow").stat().st_size > 100
+
+
+def test_a_bulk_write_on_postgresql_refreshes_the_planner_statistics(engine, db_path):
+    """A COPY of many rows ANALYZEs the table in the same transaction, so the next query (an
+    export right after a run) is planned for the table's new size."""
+    import pandas as pd
+    import pytest
+
+    from storage import bulk
+    from storage import models as m
+
+    if not db_path.startswith("postgresql"):
+        pytest.skip("PostgreSQL's planner statistics")
+    n = bulk.ANALYZE_ROWS
+    df = pd.DataFrame({"at": pd.Timestamp("2026-11-24"), "username": "bench", "action": "X",
+                       "detail": [f"row {i}" for i in range(n)]})
+    with engine.begin() as conn:
+        bulk.insert_frame(conn, m.AuditEntry.__table__, df)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'audit_log'").scalar() == n
