@@ -24,7 +24,7 @@ test: $(STAMP)
 
 ## the suite with the database tests on PostgreSQL too (a throwaway local server; apt-get install postgresql)
 test-pg: $(STAMP)
-	eval "$$(.ci/pg-start)" && trap '.ci/pg-stop' EXIT && \
+	pg_env="$$(.ci/pg-start)" && eval "$$pg_env" && trap '.ci/pg-stop' EXIT && \
 	  QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
 
 ## benchmarks (minutes; see docs/benchmarks.md)
