@@ -92,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     add_halt(engine, ids["symbols"][7], as_of + timedelta(days=3), "Merger vote", "hold-accounts", user="m.ortiz")
     old = add_hold(engine, calm[2], as_of + timedelta(days=2), "Address change", user="m.ortiz")
     end_override(engine, old, user="j.chen")
-    _pending_manual_trade(engine, list(sus["account_id"]), user="j.chen")
 
     w = MainWindow(engine, db=db, user="desk.operator", settings=settings, workers=1)
     w.resize(*SIZE)
@@ -146,23 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     for p in written:
         print(p)
     return 0
-
-
-def _pending_manual_trade(engine, accounts, user: str) -> None:
-    """A four-eyes manual trade entered by another user, so the Suspended panel shows the
-    'awaiting a second approval' box (the first UHNW suspended account with a priced holding)."""
-    from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, manual_context
-
-    for account in accounts[:400]:
-        ctx = manual_context(engine, account)
-        if not ctx["four_eyes"]:
-            continue
-        lots = ctx["lots"]
-        for sym, qty in lots.groupby("symbol")["quantity"].sum().sort_values(ascending=False).items():
-            trade = [ManualTrade("SELL", str(sym), max(int(qty // 10), 1))]
-            if not check_manual_trades(engine, account, trade).errors:
-                enter_manual_trades(engine, account, trade, user=user)
-                return
 
 
 if __name__ == "__main__":
