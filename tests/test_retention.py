@@ -92,3 +92,23 @@ def test_a_failed_prune_does_not_fail_the_committed_import(engine, tmp_path, mon
         assert snapshot_ids(conn) == [snap] and count(conn, m.Lot, snapshot_id=snap) == 7
     assert messages[-1] == (f"imported snapshot {snap} (pruning old snapshots failed: database is locked; "
                             "`prune` retries it)")
+
+
+def test_the_policy_panel_edits_the_retention(qtbot, engine, db_path, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from engine.workflow import current_policy
+    from qt_fixtures import make_window
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    w = make_window(qtbot, engine, db_path, settings)
+    try:
+        w.show_panel("Policy")
+        panel = w.panel("Policy")
+        assert panel.fields["retention.keep_snapshots"].value() == 2
+        panel.fields["retention.keep_snapshots"].setValue(5)
+        panel.save_button.click()
+        assert current_policy(engine).retention.keep_snapshots == 5
+    finally:
+        w.ctx.tasks.wait(10_000)
+        w.close()

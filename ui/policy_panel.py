@@ -31,10 +31,15 @@ from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, section_title, set_error_text
 
 SECTIONS = [("checks", "Data checks"), ("mandates", "Mandates"), ("bands", "Asset-class bands"),
-            ("trading", "Trading and tax"), ("outliers", "Outlier flags (review = outliers)")]
+            ("trading", "Trading and tax"), ("outliers", "Outlier flags (review = outliers)"),
+            ("retention", "Retention")]
 
 # key -> (label, prefix, suffix, decimals, help)
 FIELDS: dict[str, tuple[str, str, str, int, str]] = {
+    "retention.keep_snapshots": ("Keep the lots of the newest", "", " snapshots", 0,
+                                 "Each import deletes the lots, custodian positions and transactions of "
+                                 "older book snapshots; runs, proposals, trades, batches and the audit log "
+                                 "are always kept."),
     "checks.stale_price_days": ("Stale price after", "", " days", 0,
                                 "A price older than this many days before the book date suspends its holders "
                                 "(STALE_PRICE)."),
