@@ -376,12 +376,6 @@ def policy_body(engine: Engine, policy_id: int):
 AUD = m.AuditEntry.__table__
 
 
-def last_change(engine: Engine) -> int:
-    """The newest audit entry's id (every user action is audited)."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.max(AUD.c.id))).scalar() or 0)
-
-
 def describe_changes(changes: pd.DataFrame) -> str:
     """'bob: 3 APPROVE, 1 HOLD · carol: 1 EXPORT' for a status line."""
     if not len(changes):

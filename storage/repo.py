@@ -152,13 +152,8 @@ def table_counts(conn: Connection) -> dict[str, int]:
 def audit(conn: Connection, user: str, action: str, *, account_id: str | None = None,
           symbol: str | None = None, detail: str | None = None, before=None, after=None,
           at: datetime | None = None) -> None:
-    conn.execute(insert(m.AuditEntry).values(
-        at=at or now(), user=user, action=action, account_id=account_id, symbol=symbol,
-        detail=detail,
-        before=None if before is None else json.dumps(before, default=str, sort_keys=True),
-        after=None if after is None else json.dumps(after, default=str, sort_keys=True),
-        session=session_id(),
-    ))
+    audit_many(conn, [dict(user=user, action=action, account_id=account_id, symbol=symbol, detail=detail,
+                           before=before, after=after, at=at)])
 
 
 def audit_many(conn: Connection, entries: list[dict]) -> None:

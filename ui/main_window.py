@@ -302,12 +302,14 @@ class MainWindow(QMainWindow):
                 self._dirty.add(name)
                 dialogs.show_error(self, f"{name}: could not load", exc)
 
-    def _on_changed(self, kind: str) -> None:
-        """Something changed: the visible panel reloads first; the header and badges follow, read
-        on a background thread (the other panels reload when shown)."""
+    def _on_changed(self, kind: str, reload_visible: bool = True) -> None:
+        """Something changed: the visible panel reloads first (unless ``reload_visible`` is False:
+        it then reloads on F5 or when shown again); the header and badges follow, read on a
+        background thread (the other panels reload when shown)."""
         self._dirty = set(PANELS)
         self.ctx.overview = None
-        self._refresh_current()
+        if reload_visible:
+            self._refresh_current()
         self._header_gen += 1  # what the header shows is outdated from now on
         QTimer.singleShot(0, lambda: self.refresh_header(background=True))  # after the panel painted
 
@@ -390,14 +392,10 @@ class MainWindow(QMainWindow):
         changes, self._remote_pending = self._remote_pending, None
         what = f"Updated with other users' changes — {views.describe_changes(changes)}"
         widget = self.panels[self.current_panel_name()]
-        if _has_unsaved_edits(widget):
-            self._dirty = set(PANELS)
-            self.ctx.overview = None
-            self._header_gen += 1
-            QTimer.singleShot(0, lambda: self.refresh_header(background=True))
+        editing = _has_unsaved_edits(widget)
+        if editing:
             what += f". {self.current_panel_name()} has unsaved edits: press F5 to reload it"
-        else:
-            self._on_changed("remote")
+        self._on_changed("remote", reload_visible=not editing)
         self.last_remote_message = what
         self.statusBar().showMessage(what, 20000)
 
