@@ -98,7 +98,10 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from functools import partial
+from itertools import repeat
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -174,10 +177,15 @@ class AccountInput:
     lot_unit_cost: np.ndarray  # float[L]
     lot_short_term: np.ndarray  # bool[L]
     lot_loss_sale_blocked: np.ndarray  # bool[L]
+    # optional: a hashable key that is equal only for accounts with equal securities, prices,
+    # classes, groups, targets and ratings (e.g. the builder's (book, model, securities));
+    # derived per-universe arrays are memoized on it (without it, on the arrays' contents)
+    universe_key: object = None
 
 
-@dataclass(slots=True)
-class TradeLine:
+class TradeLine(NamedTuple):
+    """One order line (a named tuple: built from columns at C speed, pickled as a tuple)."""
+
     symbol: str
     side: str  # "BUY" | "SELL"
     shares: int
@@ -185,12 +193,6 @@ class TradeLine:
     value: float  # shares * est_price, $
     lots: tuple[tuple[str, int], ...]  # sells: (lot_id, shares) per lot; () for buys
     reason: str  # one of REASONS
-
-    def __reduce__(self):
-        # results cross process boundaries: a plain tuple pickles ~2x faster (both ways) than
-        # the slots dataclass's default __getstate__/__setstate__
-        return (TradeLine, (self.symbol, self.side, self.shares, self.est_price, self.value,
-                            self.lots, self.reason))
 
 
 @dataclass
@@ -222,6 +224,18 @@ class AccountResult:
     n_solves: int = 0
     solve_time: float = 0.0  # seconds spent inside the QP solver(s)
 
+    def __reduce__(self):
+        # results cross process boundaries: the field values as one tuple pickle ~2x faster
+        # than the dataclass's default (its __dict__, keys included)
+        # than the dataclass's default (its __dict__, keys included); trade lines as plain tuples
+        v = list(self.__dict__.values())
+        v[2] = list(map(tuple, v[2]))  # trades
+        return (_result, tuple(v))
+
+
+def _result(account_id, status, trades, *values) -> AccountResult:
+    return AccountResult(account_id, status, list(map(_new_line, trades)), *values)
+
 
 # --------------------------------------------------------------------------- preparation
 class _Prep:
@@ -238,7 +252,7 @@ class _Prep:
         "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig2", "cg", "ck", "kappa", "rho", "rv",
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
-        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots",
+        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u",
     )
 
 
@@ -279,28 +293,18 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.c0 = cash / V
     p.creq = float(inp.model_cash_w) + float(inp.cash_needed) / V
 
-    classes, p.ci, p.gi, p.G, p.Tg, p.Tk, rho = _universe(inp)
-    p.classes = classes
-    p.K = K = len(classes)
-    p.Wk0 = np.bincount(p.ci, p.h0, K)
-    p.ag0 = np.bincount(p.gi, p.h0, p.G) - p.Tg
-    vol = st.class_vol
-    if st.class_vols:
-        over = dict(st.class_vols)
-        sig2 = np.array([over.get(c, vol) for c in classes], dtype=float) ** 2
-    else:
-        sig2 = np.empty(K)
-        sig2.fill(vol * vol)
-    p.sig2 = sig2
-    p.lam = lam = float(st.tradeoff_lambda)
-    p.idio2 = float(st.idio_vol) ** 2
-    ak = p.Wk0 - p.Tk
-    p.te0 = float(p.idio2 * (p.ag0 @ p.ag0) + (sig2 * ak) @ ak)
-    p.cg = lam * p.idio2 / st.te_ref
-    p.ck = sig2 * (lam / st.te_ref)
-    p.kappa = st.cost_bps * 1e-4
-    p.rho = rho
-    p.rv = st.rating_value_bps * 1e-4
+    u = _universe(inp, price, st)
+    p.u = u
+    p.classes = classes = u.classes
+    p.ci, p.gi, p.G, p.Tg, p.Tk, p.K = u.ci, u.gi, u.G, u.Tg, u.Tk, u.K
+    p.Wk0 = np.bincount(p.ci, p.h0, u.K)
+    p.ag0 = np.bincount(p.gi, p.h0, u.G) - u.Tg
+    sig2 = p.sig2 = u.sig2
+    p.lam = u.lam
+    p.idio2 = u.idio2
+    ak = p.Wk0 - u.Tk
+    p.te0 = float(u.idio2 * (p.ag0 @ p.ag0) + (sig2 * ak) @ ak)
+    p.cg, p.ck, p.kappa, p.rho, p.rv = u.cg, u.ck, u.kappa, u.rho, u.rv
 
     can_sell = np.asarray(inp.can_sell, dtype=bool)
     must = np.asarray(inp.must_sell, dtype=bool)
@@ -389,34 +393,118 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 _UNIV_CACHE: dict = {}
 
 
-def _universe(inp: AccountInput):
-    """Per-universe arrays: class names, class and group codes, G, group and class targets,
-    rating score rho (read-only; memoized on the classes, groups, targets and ratings)."""
-    ac = np.asarray(inp.asset_class)
-    dg = np.asarray(inp.drift_group)
+class _Universe:
+    """What accounts with the same securities (and prices, targets, ratings) share, and the
+    parts of their QP that depend only on it and on the settings (read-only arrays)."""
+
+    __slots__ = ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "st",
+                 "sig2", "lam", "idio2", "cg", "ck", "kappa", "rv", "rvr", "pd", "c_y", "a_x",
+                 "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg")
+
+    def settle(self, st: OptimizerSettings) -> None:
+        """Compute the settings-dependent parts (again when the settings change)."""
+        self.st = st
+        classes, K = self.classes, self.K
+        vol = st.class_vol
+        if st.class_vols:
+            over = dict(st.class_vols)
+            sig2 = np.array([over.get(c, vol) for c in classes], dtype=float) ** 2
+        else:
+            sig2 = np.empty(K)
+            sig2.fill(vol * vol)
+        self.sig2 = _frozen(sig2)
+        self.lam = lam = float(st.tradeoff_lambda)
+        self.idio2 = idio2 = float(st.idio_vol) ** 2
+        self.cg = cg = lam * idio2 / st.te_ref
+        self.ck = ck = _frozen(sig2 * (lam / st.te_ref))
+        self.kappa = kap = st.cost_bps * 1e-4
+        self.rv = rv = st.rating_value_bps * 1e-4
+        self.rvr = rvr = _frozen(rv * self.rho)
+        G, S = self.G, len(self.ci)
+        # QP pieces (see _build_qp): P's diagonal on (g, e); c on (y, g, e); A's columns
+        pd = np.empty(G + K)
+        pd[:G] = 2.0 * cg
+        pd[G:] = 2.0 * ck
+        self.pd = _frozen(pd)
+        c = np.empty(S + G + K)
+        np.subtract(kap, rvr, out=c[:S])
+        np.multiply(self.Tg, -2.0 * cg, out=c[S:S + G])
+        np.multiply(self.Tk, ck, out=c[S + G:])
+        c[S + G:] *= -2.0
+        self.c_y = _frozen(c)
+        rc = G + K
+        a_x = np.empty((S, 3), dtype=np.int32)  # rows of a sold lot of security s
+        a_x[:, 0] = self.gi
+        a_x[:, 1] = self.ci
+        a_x[:, 1] += G
+        a_x[:, 2] = rc
+        self.a_x = _frozen(a_x)
+        self.a_y_idx = _frozen(a_x.ravel().copy())  # a bought security: the same rows
+        a_y_val = np.empty(3 * S)
+        a_y_val.fill(-1.0)
+        a_y_val[2::3] = 1.0 + kap
+        self.a_y_val = _frozen(a_y_val)
+        # minimum trade (dollars per security); a buy of k shares is too small when k < min_buy
+        price = self.price
+        self.min_w = _frozen(np.maximum(st.min_trade_shares * price, st.min_trade_dollars))
+        self.min_buy = _frozen(_min_shares(price, max(int(st.min_trade_shares), 1),
+                                           st.min_trade_dollars))
+
+
+def _min_shares(price: np.ndarray, min_s: int, min_d: float) -> np.ndarray:
+    """Smallest whole k with k >= min_s and k * price >= min_d, per security (exact: the
+    same test as ``k < min_s or k * price < min_d``, which is monotone in k)."""
+    k = np.maximum(np.ceil(min_d / price), min_s).astype(np.int64)
+    lower = k - 1
+    ok = (lower >= min_s) & (lower * price >= min_d)
+    k[ok] = lower[ok]
+    k[k * price < min_d] += 1
+    return k
+
+
+def _universe(inp: AccountInput, price: np.ndarray, st: OptimizerSettings) -> _Universe:
+    """The account's universe record (memoized on ``inp.universe_key`` when given, else on the
+    classes, groups, targets, ratings and prices), settled for ``st``."""
+    key = inp.universe_key
+    if key is None:
+        try:
+            key = (tuple(np.asarray(inp.asset_class).tolist()),
+                   tuple(np.asarray(inp.drift_group).tolist()),
+                   np.asarray(inp.target_w, dtype=float).tobytes(),
+                   np.asarray(inp.rating, dtype=float).tobytes(), price.tobytes())
+        except TypeError:  # unhashable labels: no cache
+            key = None
+    u = _UNIV_CACHE.get(key) if key is not None else None
+    if u is None:
+        u = _new_universe(inp, price)
+        if key is not None:
+            if len(_UNIV_CACHE) >= _CACHE_MAX:
+                _UNIV_CACHE.clear()
+            _UNIV_CACHE[key] = u
+    if u.st is not st and u.st != st:
+        u.settle(st)
+    return u
+
+
+def _new_universe(inp: AccountInput, price: np.ndarray) -> _Universe:
     target = np.asarray(inp.target_w, dtype=float)
     rating = np.asarray(inp.rating, dtype=float)
-    try:
-        key = (tuple(ac.tolist()), tuple(dg.tolist()), target.tobytes(), rating.tobytes())
-        hit = _UNIV_CACHE.get(key)
-    except TypeError:  # unhashable labels: no cache
-        key = hit = None
-    if hit is not None:
-        return hit
-    classes, ci = _codes(ac)
-    groups, gi = _codes(dg)
-    G = len(groups)
+    u = _Universe()
+    u.classes, u.ci = _codes(np.asarray(inp.asset_class))
+    groups, u.gi = _codes(np.asarray(inp.drift_group))
+    u.G = G = len(groups)
+    u.K = K = len(u.classes)
     rho = (5.5 - rating) * (1.0 / 4.5)
     rho[np.isnan(rho)] = 0.0  # unrated
     np.minimum(rho, 1.0, out=rho)
     np.maximum(rho, -1.0, out=rho)
-    out = (classes, ci, gi, G, _frozen(np.bincount(gi, target, G)),
-           _frozen(np.bincount(ci, target, len(classes))), _frozen(rho))
-    if key is not None:
-        if len(_UNIV_CACHE) >= _CACHE_MAX:
-            _UNIV_CACHE.clear()
-        _UNIV_CACHE[key] = out
-    return out
+    u.rho = _frozen(rho)
+    u.Tg = _frozen(np.bincount(u.gi, target, G))
+    u.Tk = _frozen(np.bincount(u.ci, target, K))
+    u.ctg = dict(zip(u.classes, u.Tk.tolist()))
+    u.price = _frozen(price.copy())
+    u.st = None
+    return u
 
 
 def _codes(values) -> tuple[list, np.ndarray]:
@@ -553,20 +641,16 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     bsec = p.b_sec
     gi, ci = p.gi, p.ci
 
+    u = p.u
     # objective
     Pd = np.zeros(n)
-    Pd[og:oe] = 2.0 * p.cg
-    Pd[oe:ob] = 2.0 * p.ck
+    Pd[og:ob] = u.pd
     ar = _arange(n + 1)
     q.P = _csc(Pd, ar[:n], ar, (n, n))
     c = np.empty(n)
-    rvr = p.rv * p.rho
-    c[:B] = p.b_tax + rvr[bsec]
+    c[:B] = p.b_tax + u.rvr[bsec]
     c[:B] += kap
-    np.subtract(kap, rvr, out=c[oy:og])
-    np.multiply(p.Tg, -2.0 * p.cg, out=c[og:oe])
-    np.multiply(p.Tk, p.ck, out=c[oe:ob])
-    c[oe:ob] *= -2.0
+    c[oy:ob] = u.c_y
     c[ob:osc] = st.band_penalty
     c[osc] = st.cash_penalty * max(1.0, p.lam)
     c[ocp] = 0.0
@@ -579,17 +663,11 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     m = o2 + rc + 1
     a_idx = np.empty(m, dtype=i32)
     a_val = np.empty(m)
-    a_idx[0:o:3] = gi[bsec]
-    a_idx[1:o:3] = ci[bsec]
-    a_idx[1:o:3] += G
-    a_idx[2:o2:3] = rc
-    a_idx[o:o2:3] = gi
-    a_idx[o + 1:o2:3] = ci
-    a_idx[o + 1:o2:3] += G
+    a_idx[0:o] = u.a_x[bsec].ravel()
+    a_idx[o:o2] = u.a_y_idx
     a_val[0:o] = 1.0
     a_val[2:o:3] = kap - 1.0
-    a_val[o:o2] = -1.0
-    a_val[o + 2:o2:3] = 1.0 + kap
+    a_val[o:o2] = u.a_y_val
     a_idx[o2:] = ar[:rc + 1]
     a_val[o2:] = 1.0
     a_ptr = np.empty(n + 1, dtype=i32)
@@ -788,7 +866,7 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
         # (b) minimum trade size (not for restriction sales; not in a group with a conflict,
         #     which is about to be re-balanced through a substitute)
         sold = np.bincount(bsec, x, S)
-        min_w = np.maximum(st.min_trade_shares * p.price, st.min_trade_dollars) * (1.0 / V)
+        min_w = p.u.min_w * (1.0 / V)
         tiny_buy = y_pos & (y < min_w)
         tiny_sell = (sold > tol) & (sold < min_w)
         if p.any_must:
@@ -865,9 +943,10 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     buy_sh *= p.buy_ok
     min_d = st.min_trade_dollars
     min_s = max(int(st.min_trade_shares), 1)
-    small = (buy_sh < min_s) | (buy_sh * price < min_d)
-    buy_sh[small] = 0
-    small = (sell_sh < min_s) | (sell_sh * price < min_d) | (buy_sh > 0)
+    min_k = p.u.min_buy  # k shares are under the minimum trade when k < min_k
+    buy_sh[buy_sh < min_k] = 0
+    small = sell_sh < min_k
+    small |= buy_sh > 0
     if p.any_must:
         must = p.must_sec
         sell_sh[must] = avail[must]
@@ -957,7 +1036,11 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
     Wk0 = p.Wk0
     creq = p.creq * V
     classes = p.classes
-    lines = 0 if buy_sh is None else int(np.count_nonzero(buy_sh) + np.count_nonzero(sell_sh))
+    if buy_sh is None:
+        lines = 0
+    else:
+        traded_s = (sell_sh | buy_sh).nonzero()[0]  # both are >= 0; never both > 0
+        lines = len(traded_s)
     if lines:
         price = p.price
         sell_val = sell_sh * price
@@ -985,7 +1068,7 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         rating = p.rv * float(p.rho @ net)
         largest = float(max(_max(sell_val), _max(buy_val)))
         cash_post = p.c0 * V + sv - bv - trading_cost
-        trades = _trade_lines(p, buy_sh, sell_sh, lot_sh, Wk0)
+        trades = _trade_lines(p, traded_s, buy_sh, sell_sh, lot_sh, Wk0)
         cw_post = dict(zip(classes, Wk1.tolist()))
     else:
         traded = trading_cost = gain = tax_cost = harvest = rating = largest = 0.0
@@ -998,7 +1081,7 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
     cw_pre = dict(zip(classes, Wk0.tolist()))
     cw_pre["CASH"] = p.c0
     cw_post["CASH"] = cash_post / V
-    ctg = dict(zip(classes, p.Tk.tolist()))
+    ctg = p.u.ctg.copy()
     ctg["CASH"] = float(inp.model_cash_w)
     short = creq - cash_post
     return AccountResult(
@@ -1016,11 +1099,11 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
 _WHY = ("drift", "cash", "harvest", "band", "restriction")  # increasing precedence
 
 
-def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
-    """Order lines with lots and reasons (precedence: restriction, band, harvest, cash, drift)."""
+def _trade_lines(p: _Prep, traded, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
+    """Order lines of the ``traded`` securities with lots and reasons (precedence:
+    restriction, band, harvest, cash, drift)."""
     inp = p.inp
     price = p.price
-    traded = (sell_sh | buy_sh).nonzero()[0]  # both are >= 0
     t_sell = sell_sh[traded]
     t_buy = buy_sh[traded]
     is_sell = t_sell > 0
@@ -1066,35 +1149,38 @@ def _trade_lines(p: _Prep, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLine]:
     if p.any_must:
         why[is_sell & p.must_sec[traded]] = 4
 
-    # lots per sold security, in naming order (highest unit cost first)
+    # lots per sold security, in naming order (highest unit cost first); sold_lots is
+    # grouped by security
     lots_of = {}
-    if len(sold_lots):
+    n_sold = len(sold_lots)
+    if n_sold:
         ids = np.asarray(inp.lot_id)[sold_lots].tolist()
         if set(map(type, ids)) != _STR_ONLY:
             ids = [str(i) for i in ids]
-        get = lots_of.get
-        for s0, pair in zip(p.lot_sec[sold_lots].tolist(), zip(ids, lot_sh[sold_lots].tolist())):
-            lst = get(s0)
-            if lst is None:
-                lots_of[s0] = [pair]
-            else:
-                lst.append(pair)
-    out = []
-    append = out.append
+        pairs = list(zip(ids, lot_sh[sold_lots].tolist()))
+        ls = p.lot_sec[sold_lots].tolist()
+        start, prev = 0, ls[0]
+        for j in range(1, n_sold):
+            s0 = ls[j]
+            if s0 != prev:
+                lots_of[prev] = tuple(pairs[start:j])
+                start, prev = j, s0
+        lots_of[prev] = tuple(pairs[start:])
     syms = np.asarray(inp.symbols)[traded].tolist()
     if set(map(type, syms)) != _STR_ONLY:
         syms = [str(v) for v in syms]
-    for s, sym, px, sh_s, sh_b, w in zip(traded.tolist(), syms, price[traded].tolist(),
-                                         t_sell.tolist(), t_buy.tolist(), why.tolist()):
-        if sh_s > 0:
-            lots = lots_of.get(s)
-            append(TradeLine(sym, "SELL", sh_s, px, sh_s * px, tuple(lots) if lots else (),
-                             _WHY[w]))
-        else:
-            append(TradeLine(sym, "BUY", sh_b, px, sh_b * px, (), _WHY[w]))
-    return out
+    px = price[traded]
+    shares = t_sell + t_buy  # a security is never both bought and sold
+    value = shares * px
+    # buys are not in lots_of: they get ()
+    return list(map(_new_line, zip(
+        syms, map(_SIDE.__getitem__, is_sell.tolist()), shares.tolist(), px.tolist(),
+        value.tolist(), map(lots_of.get, traded.tolist(), repeat(())),
+        map(_WHY.__getitem__, why.tolist()))))
 
 
+_SIDE = ("BUY", "SELL")
+_new_line = partial(tuple.__new__, TradeLine)  # TradeLine from a tuple, without Python calls
 _STR_ONLY = {str}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -56,6 +57,9 @@ class InputBuilder:
     def __init__(self, frames, facts: pd.DataFrame, extras: dict, as_of: date, policy: Policy,
                  freeze: set[str]):
         sec = frames["securities"].reset_index(drop=True)
+        # tells this builder's universes from any other's (a worker's optimizer caches on it)
+        self.token = uuid.uuid4().bytes
+        self._universes: dict = {}
         self.symbols = sec["symbol"].to_numpy(object)
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.price = sec["price"].astype(float).to_numpy()
@@ -158,7 +162,17 @@ class InputBuilder:
         inv = np.empty(nsec, np.int64)
         inv[univ] = np.arange(len(univ))
         pos = inv[lsec]
-        syms = self.symbols[univ]
+        # accounts of one model mostly share their universe: its arrays are built once
+        ukey = (self.token, model_id, univ.tobytes())
+        shared = self._universes.get(ukey)
+        if shared is None:
+            shared = tuple(_read_only(a) for a in (
+                self.symbols[univ], self.price0[univ], self.aclass[univ], self.group[univ],
+                tgt[univ] if tgt is not None else np.zeros(len(univ)), self.rating[univ]))
+            if len(self._universes) >= 4096:
+                self._universes.clear()
+            self._universes[ukey] = shared
+        syms, price, aclass, group, target, rating = shared
         restricted = self.restricted.get(account_id)
         lossb = self.loss_sold.get(account_id)
         can_buy = self.base_buy[univ]
@@ -177,15 +191,14 @@ class InputBuilder:
         blocked = self._sec_mask(recent)[lsec] if recent else np.zeros(len(pos), bool)
         return AccountInput(
             account_id=account_id, cash=cash, taxable=taxable, st_rate=st, lt_rate=lt,
-            symbols=syms, price=self.price0[univ], asset_class=self.aclass[univ],
-            drift_group=self.group[univ], target_w=tgt[univ] if tgt is not None else np.zeros(len(univ)),
-            rating=self.rating[univ],
+            symbols=syms, price=price, asset_class=aclass, drift_group=group, target_w=target,
+            rating=rating,
             can_buy=can_buy, can_sell=can_sell, must_sell=must_sell,
             model_cash_w=model_cash_w, cash_needed=cash_needed,
             class_bands=self.bands.get(account_id, {}),
             lot_id=self.lot_id[s:e], lot_sec=pos, lot_qty=self.lot_qty[s:e],
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
-            lot_loss_sale_blocked=blocked)
+            lot_loss_sale_blocked=blocked, universe_key=ukey)
 
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""
@@ -195,6 +208,11 @@ class InputBuilder:
         if idx:
             mask[idx] = True
         return mask
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def _solve_chunk(inputs, settings):

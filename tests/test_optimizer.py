@@ -453,3 +453,56 @@ def test_bench_style_book_keeps_every_invariant():
     for inp, res in zip(book, results):
         check_invariants(inp, res)
     assert sum(1 for r in results if r.trades) > 100
+
+
+# --------------------------------------------------------------------------- fast-path pieces
+@given(st.floats(0.01, 5000.0), st.integers(1, 20), st.sampled_from([0.0, 1.0, 100.0, 500.0, 1234.5]))
+@settings(max_examples=300, deadline=None)
+def test_min_shares_threshold_is_the_direct_test(price, min_s, min_d):
+    """The cached per-security threshold equals 'k < min_s or k * price < min_d' for every k."""
+    prices = np.array([price, min_d / 7 if min_d else 1.0, min_d / 3 if min_d else 2.0])
+    need = opt._min_shares(prices, min_s, min_d)
+    for s, px in enumerate(prices):
+        for k in range(0, int(need[s]) + 3):
+            assert (k < need[s]) == (k < min_s or k * px < min_d), (px, k, need[s])
+
+
+def test_universe_cache_follows_the_settings_and_the_key():
+    """A universe shared by accounts (same key) gives the same results as a cold cache, also
+    when two settings alternate; a different universe under a new key is not confused."""
+    secs, lots, kw = balanced(cash=2_000.0)
+    lots = [lot("VTI", 3600, 150.0), lot("AGG", 3000, 95.0)]
+    a = account(secs, lots, **kw)
+    loose = OptimizerSettings(tradeoff_lambda=0.2, min_trade_dollars=100.0)
+
+    def fresh(inp, s):
+        opt._UNIV_CACHE.clear()
+        return optimize_account(inp, s)
+
+    cold = {id(s): fresh(a, s) for s in (SETTINGS, loose)}
+    a.universe_key = ("book", "model", b"same")
+    for s in (SETTINGS, loose, SETTINGS, loose):
+        res = optimize_account(a, s)
+        ref = cold[id(s)]
+        assert res.trades == ref.trades and res.score == ref.score
+    assert cold[id(SETTINGS)].trades != cold[id(loose)].trades
+    # other prices under another key: own numbers
+    secs2 = [dict(x, price=x["price"] * 1.5) for x in secs]
+    b = account(secs2, lots, **kw)
+    ref_b = fresh(b, SETTINGS)
+    b.universe_key = ("book", "model", b"other")
+    optimize_account(a, SETTINGS)
+    res_b = optimize_account(b, SETTINGS)
+    assert res_b.trades == ref_b.trades and res_b.value == ref_b.value
+
+
+def test_results_survive_pickling_exactly():
+    """Results cross process boundaries in a compact form; nothing is lost on the way."""
+    import pickle
+
+    bench = pytest.importorskip("bench.bench_optimizer")
+    results = optimize_many(bench.make_book(40, seed=5, large_share=0.1), SETTINGS)
+    back = pickle.loads(pickle.dumps(results, -1))
+    assert back == results
+    assert all(type(t) is opt.TradeLine for r in back for t in r.trades)
+    assert sum(len(r.trades) for r in back) > 40
