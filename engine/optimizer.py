@@ -99,7 +99,6 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from functools import partial
-from itertools import repeat
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -181,6 +180,9 @@ class AccountInput:
     # classes, groups, targets and ratings (e.g. the builder's (book, model, securities));
     # derived per-universe arrays are memoized on it (without it, on the arrays' contents)
     universe_key: object = None
+    # optional: the lots' tax terms derived for a whole book at once by :func:`lot_terms`
+    # (see :func:`derive_lot_terms`); without them they are derived here, per account
+    lot_terms: tuple | None = None
 
 
 class TradeLine(NamedTuple):
@@ -280,8 +282,22 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         raise ValueError("lot quantities must be finite and >= 0, unit costs finite")
     if not math.isfinite(cash):
         raise ValueError("cash must be finite")
-    lot_px = price[lot_sec]
-    lot_val = qty * lot_px
+    pre = inp.lot_terms
+    if pre is not None and pre[0] == st.harvest_min_loss_pct and pre[1] == st.harvest_min_loss_dollars:
+        _, _, lot_px, lot_val, loss, held, tax_true, cand, tax_obj = pre
+        lot_val = lot_val * 1.0  # a copy (scaled by 1/V below)
+    else:
+        lot_px = price[lot_sec]
+        lot_val = qty * lot_px
+        held = qty > 0
+        if inp.taxable:
+            loss, tax_true, cand, tax_obj = lot_terms(
+                lot_px, qty, cost, np.asarray(inp.lot_short_term, dtype=bool), inp.st_rate,
+                inp.lt_rate, st.harvest_min_loss_pct, st.harvest_min_loss_dollars)
+        else:
+            loss = cost > lot_px
+            tax_obj = tax_true = np.zeros(L)
+            cand = tax_true != 0.0
     V = cash + float(_sum(lot_val))
     p.S, p.L, p.V = S, L, V
     if V <= 0:
@@ -312,8 +328,6 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     if unpriced is not None:
         buy_ok &= ~unpriced
     must = must & can_sell  # a halt beats a restriction: it is sold once the halt lifts
-    loss = cost > lot_px
-    held = qty > 0
     sell_ok = can_sell[lot_sec] & held
     p.any_must = any_must = bool(_nnz(must))
     blocked_loss = np.asarray(inp.lot_loss_sale_blocked, dtype=bool) & loss
@@ -326,19 +340,12 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         sell_ok &= ~blocked_loss
         p.must_sec = must
     p.sell_ok = sell_ok
-    if inp.taxable:
-        short = np.asarray(inp.lot_short_term, dtype=bool)
-        rate = inp.lt_rate + (inp.st_rate - inp.lt_rate) * short
-        tax_true = rate * (1.0 - cost / lot_px)
-        if any_must:
-            tax_true[must_lot & blocked_loss] = 0.0  # wash sale: the loss is disallowed
-        loss_ps = cost - lot_px
-        cand = loss & (loss_ps >= st.harvest_min_loss_pct * cost) & (
-            loss_ps * qty >= st.harvest_min_loss_dollars)
-        tax_obj = tax_true * (~loss | cand)
-    else:
-        tax_obj = tax_true = np.zeros(L)
-        cand = tax_true != 0.0
+    if inp.taxable and any_must:
+        disallowed = must_lot & blocked_loss
+        if _nnz(disallowed):
+            tax_true = tax_true.copy()
+            tax_true[disallowed] = 0.0  # wash sale: the loss is disallowed
+            tax_obj = tax_true * (~loss | cand)
     p.tax_true, p.candidate = tax_true, cand
 
     # direction rule: a security holding a harvestable loss is not bought when a buyable
@@ -375,6 +382,38 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     # bands on classes present in the account
     p.band_k, p.band_lo, p.band_hi = _bands(classes, inp.class_bands)
     return p
+
+
+def lot_terms(lot_px, qty, cost, short, st_rate, lt_rate, min_loss_pct, min_loss_dollars):
+    """Tax terms of taxable lots, elementwise: (loss, tax per $ sold, harvest candidate, tax per
+    $ in the objective).  Rates are scalars (one account) or per-lot arrays (a whole book at
+    once, :func:`derive_lot_terms`); both give the same numbers."""
+    loss = cost > lot_px
+    rate = lt_rate + (st_rate - lt_rate) * short
+    tax_true = rate * (1.0 - cost / lot_px)
+    loss_ps = cost - lot_px
+    cand = loss & (loss_ps >= min_loss_pct * cost) & (loss_ps * qty >= min_loss_dollars)
+    return loss, tax_true, cand, tax_true * (~loss | cand)
+
+
+def derive_lot_terms(lot_px, qty, cost, short, taxable, st_rate, lt_rate,
+                     settings: OptimizerSettings) -> tuple:
+    """Per-lot inputs of :func:`_prepare` for many accounts at once (arrays over lots; rates and
+    ``taxable`` per lot).  Slice every array but the first two entries with an account's lots
+    and pass the tuple as ``AccountInput.lot_terms``."""
+    lot_px = np.asarray(lot_px, dtype=float)
+    qty = np.asarray(qty, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    loss, tax_true, cand, tax_obj = lot_terms(
+        lot_px, qty, cost, np.asarray(short, dtype=bool), np.asarray(st_rate, dtype=float),
+        np.asarray(lt_rate, dtype=float), settings.harvest_min_loss_pct,
+        settings.harvest_min_loss_dollars)
+    exempt = ~np.asarray(taxable, dtype=bool)
+    tax_true[exempt] = 0.0
+    tax_obj[exempt] = 0.0
+    cand &= ~exempt
+    return (settings.harvest_min_loss_pct, settings.harvest_min_loss_dollars, lot_px,
+            qty * lot_px, loss, qty > 0, tax_true, cand, tax_obj)
 
 
 # Accounts of one model share their universe (and often their bands): the codes and bands
@@ -1149,37 +1188,36 @@ def _trade_lines(p: _Prep, traded, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLi
     if p.any_must:
         why[is_sell & p.must_sec[traded]] = 4
 
-    # lots per sold security, in naming order (highest unit cost first); sold_lots is
-    # grouped by security
+    # lots per sold security, in naming order (highest unit cost first)
     lots_of = {}
-    n_sold = len(sold_lots)
-    if n_sold:
+    if len(sold_lots):
         ids = np.asarray(inp.lot_id)[sold_lots].tolist()
         if set(map(type, ids)) != _STR_ONLY:
             ids = [str(i) for i in ids]
-        pairs = list(zip(ids, lot_sh[sold_lots].tolist()))
-        ls = p.lot_sec[sold_lots].tolist()
-        start, prev = 0, ls[0]
-        for j in range(1, n_sold):
-            s0 = ls[j]
-            if s0 != prev:
-                lots_of[prev] = tuple(pairs[start:j])
-                start, prev = j, s0
-        lots_of[prev] = tuple(pairs[start:])
+        get = lots_of.get
+        for s0, pair in zip(p.lot_sec[sold_lots].tolist(), zip(ids, lot_sh[sold_lots].tolist())):
+            lst = get(s0)
+            if lst is None:
+                lots_of[s0] = [pair]
+            else:
+                lst.append(pair)
+    out = []
+    append = out.append
+    new = _new_line
     syms = np.asarray(inp.symbols)[traded].tolist()
     if set(map(type, syms)) != _STR_ONLY:
         syms = [str(v) for v in syms]
-    px = price[traded]
-    shares = t_sell + t_buy  # a security is never both bought and sold
-    value = shares * px
-    # buys are not in lots_of: they get ()
-    return list(map(_new_line, zip(
-        syms, map(_SIDE.__getitem__, is_sell.tolist()), shares.tolist(), px.tolist(),
-        value.tolist(), map(lots_of.get, traded.tolist(), repeat(())),
-        map(_WHY.__getitem__, why.tolist()))))
+    for s, sym, px, sh_s, sh_b, w in zip(traded.tolist(), syms, price[traded].tolist(),
+                                         t_sell.tolist(), t_buy.tolist(), why.tolist()):
+        if sh_s > 0:
+            lots = lots_of.get(s)
+            append(new((sym, "SELL", sh_s, px, sh_s * px, tuple(lots) if lots else (),
+                        _WHY[w])))
+        else:
+            append(new((sym, "BUY", sh_b, px, sh_b * px, (), _WHY[w])))
+    return out
 
 
-_SIDE = ("BUY", "SELL")
 _new_line = partial(tuple.__new__, TradeLine)  # TradeLine from a tuple, without Python calls
 _STR_ONLY = {str}
 

@@ -21,7 +21,8 @@ from engine.checks import run_checks
 from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
 from engine.mandates import account_facts, threshold_bps
-from engine.optimizer import AccountInput, AccountResult, OptimizerSettings, optimize_many
+from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, derive_lot_terms,
+                              optimize_many)
 from engine.overrides import active_overrides
 from engine.policy import Policy, default_policy, load_policy
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
@@ -142,6 +143,16 @@ class InputBuilder:
         lt = facts["lt_rate"].to_numpy(float)
         st = np.where(taxable, np.where(np.isnan(st), 0.37, st), 0.0)
         lt = np.where(taxable, np.where(np.isnan(lt), 0.20, lt), 0.0)
+        # the lots' tax terms for the whole book at once (the optimizer would derive them per
+        # account, with the same arithmetic)
+        at = pd.Index(facts["account_id"]).get_indexer(self.lot_acc)
+        known = at >= 0
+        at = np.where(known, at, 0)
+        lot_px = self.price0[self.lot_sec]
+        with np.errstate(divide="ignore", invalid="ignore"):  # unpriced: refused per account
+            self.lot_terms = derive_lot_terms(
+                lot_px, self.lot_qty, self.lot_cost, self.lot_short, taxable[at] & known, st[at],
+                lt[at], optimizer_settings(policy))
         self.facts = dict(zip(facts["account_id"].tolist(), zip(
             facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
             lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
@@ -198,7 +209,8 @@ class InputBuilder:
             class_bands=self.bands.get(account_id, {}),
             lot_id=self.lot_id[s:e], lot_sec=pos, lot_qty=self.lot_qty[s:e],
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
-            lot_loss_sale_blocked=blocked, universe_key=ukey)
+            lot_loss_sale_blocked=blocked, universe_key=ukey,
+            lot_terms=self.lot_terms[:2] + tuple(a[s:e] for a in self.lot_terms[2:]))
 
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""
