@@ -123,7 +123,11 @@ _INF = np.inf
 _sum = np.add.reduce
 _min = np.minimum.reduce
 _max = np.maximum.reduce
-_nnz = np.count_nonzero  # on bool arrays: a truth test of "any"
+try:  # the C function behind np.count_nonzero (whose Python wrapper costs ~0.3 us a call)
+    from numpy._core.multiarray import count_nonzero as _nnz
+except ImportError:  # pragma: no cover - other numpy layouts
+    _nnz = np.count_nonzero
+# on bool arrays, _nnz is a truth test of "any"
 
 
 # --------------------------------------------------------------------------- data classes
@@ -254,7 +258,7 @@ class _Prep:
         "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig2", "cg", "ck", "kappa", "rho", "rv",
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
-        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u",
+        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands",
     )
 
 
@@ -380,7 +384,8 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.B = len(p.b_sec)
 
     # bands on classes present in the account
-    p.band_k, p.band_lo, p.band_hi = _bands(classes, inp.class_bands)
+    p.bands = bd = _bands(classes, inp.class_bands)
+    p.band_k, p.band_lo, p.band_hi = bd.k, bd.lo, bd.hi
     return p
 
 
@@ -567,13 +572,54 @@ def _codes(values) -> tuple[list, np.ndarray]:
     return out
 
 
-_NO_BANDS = (_frozen(np.zeros(0, dtype=np.intp)), _frozen(np.zeros(0)), _frozen(np.zeros(0)))
+class _Bands:
+    """The finite asset-class bands of an account (class index, lo, hi, in class order) and
+    the parts of the QP's inequality rows that depend only on them (read-only)."""
+
+    __slots__ = ("k", "lo", "hi", "g_idx", "g_val", "g_tail", "hl", "hu")
 
 
-def _bands(classes: list, class_bands) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(class index, lo, hi) of the finite bands on the account's classes, in class order."""
+def _band_record(K: int, bk: list, blo: list, bhi: list) -> _Bands:
+    r = _Bands()
+    nb = len(bk)
+    r.k = _frozen(np.array(bk, dtype=np.intp))
+    r.lo = _frozen(np.array(blo, dtype=float))
+    r.hi = _frozen(np.array(bhi, dtype=float))
+    # rows: 0 cash requirement (cp + sc >= creq), 1..nb bands; columns from the class
+    # weights e on: e (K), band slack lo (nb), band slack hi (nb), sc, cp
+    ar = _arange(nb + 1)
+    g_idx = np.zeros(3 * nb + 2, dtype=np.int32)
+    g_idx[:nb] = ar[1:nb + 1]  # band k is increasing: e columns come in band order
+    g_idx[nb:2 * nb] = ar[1:nb + 1]
+    g_idx[2 * nb:3 * nb] = ar[1:nb + 1]
+    g_val = np.empty(3 * nb + 2)
+    g_val.fill(1.0)
+    g_val[2 * nb:3 * nb] = -1.0
+    cnt = np.zeros(K + 2 * nb + 2, dtype=np.int32)
+    cnt[r.k] = 1
+    cnt[K:] = 1
+    r.g_idx, r.g_val = g_idx, g_val  # shared, handed to PIQP (which wants writeable arrays)
+    r.g_tail = _frozen(np.add.accumulate(cnt).astype(np.int32))  # column pointers after e0
+    hl = np.empty(nb + 1)
+    hu = np.empty(nb + 1)
+    hl[0] = np.nan  # the account's cash requirement
+    hu[0] = _INF
+    hl[1:] = r.lo
+    hu[1:] = r.hi
+    r.hl, r.hu = _frozen(hl), hu
+    return r
+
+
+_NO_BANDS: dict = {}  # K -> record without bands
+
+
+def _bands(classes: list, class_bands) -> _Bands:
+    """The band record of the account's classes (memoized)."""
     if not class_bands:
-        return _NO_BANDS
+        hit = _NO_BANDS.get(len(classes))
+        if hit is None:
+            hit = _NO_BANDS[len(classes)] = _band_record(len(classes), [], [], [])
+        return hit
     try:
         key = (tuple(classes), tuple(class_bands.items()))
         hit = _BANDS_CACHE.get(key)
@@ -593,8 +639,7 @@ def _bands(classes: list, class_bands) -> tuple[np.ndarray, np.ndarray, np.ndarr
                 bk.append(k)
                 blo.append(lo)
                 bhi.append(hi)
-    out = (_frozen(np.array(bk, dtype=np.intp)), _frozen(np.array(blo, dtype=float)),
-           _frozen(np.array(bhi, dtype=float)))
+    out = _band_record(len(classes), bk, blo, bhi)
     if key is not None:
         if len(_BANDS_CACHE) >= _CACHE_MAX:
             _BANDS_CACHE.clear()
@@ -722,34 +767,15 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     b[rc] = p.c0
     q.b = b
 
-    # inequality rows: 0 cash requirement (cp + sc >= creq), 1..nb bands
-    g_val = np.empty(3 * nb + 2)
-    g_val.fill(1.0)
+    # inequality rows: 0 cash requirement (cp + sc >= creq), 1..nb bands (see _band_record)
+    bd = p.bands
     g_ptr = np.empty(n + 1, dtype=i32)
-    hl = np.empty(nb + 1)
-    hu = np.empty(nb + 1)
+    g_ptr[:oe + 1] = 0
+    g_ptr[oe + 1:] = bd.g_tail
+    q.Gm = _csc(bd.g_val, bd.g_idx, g_ptr, (1 + nb, n))
+    hl = bd.hl.copy()
     hl[0] = p.creq
-    hu[0] = _INF
-    if nb:
-        g_idx = np.zeros(3 * nb + 2, dtype=i32)
-        cnt = np.zeros(n, dtype=i32)
-        cnt[oe + p.band_k] = 1
-        cnt[ob:] = 1
-        g_ptr[0] = 0
-        np.add.accumulate(cnt, out=g_ptr[1:])
-        g_idx[:nb] = ar[1:nb + 1]  # band_k is increasing: e columns come in band order
-        g_idx[nb:2 * nb] = ar[1:nb + 1]
-        g_idx[2 * nb:3 * nb] = ar[1:nb + 1]
-        g_val[2 * nb:3 * nb] = -1.0
-        hl[1:] = p.band_lo
-        hu[1:] = p.band_hi
-    else:
-        g_idx = _ZERO2
-        g_ptr[:osc + 1] = 0
-        g_ptr[osc + 1] = 1
-        g_ptr[ocp + 1] = 2
-    q.Gm = _csc(g_val, g_idx, g_ptr, (1 + nb, n))
-    q.hl, q.hu = hl, hu
+    q.hl, q.hu = hl, bd.hu
 
     # bounds
     xl = np.zeros(n)
@@ -766,7 +792,6 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     return q
 
 
-_ZERO2 = np.zeros(2, dtype=np.int32)
 
 
 # --------------------------------------------------------------------------- solvers
@@ -997,7 +1022,7 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     tick = st.ticket_cost
     sv = float(sell_sh @ price)
     bv = float(buy_sh @ price)
-    n_lines = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh)) if tick else 0
+    n_lines = int(_nnz(sell_sh) + _nnz(buy_sh)) if tick else 0
     deficit = (p.creq - p.c0) * V - (1 - kap) * sv + (1 + kap) * bv + tick * n_lines
     if deficit > 1e-6:
         _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
@@ -1014,7 +1039,7 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
         ws = lot_whole[order]
         cs = np.add.accumulate(ws)
         cs -= ws  # shares in earlier lots (all securities)
-        first = np.searchsorted(ss, ss)
+        first = ss.searchsorted(ss)
         cs -= cs[first]  # shares in earlier lots of the same security
         take = sell_sh[ss] - cs
         np.minimum(take, ws, out=take)
@@ -1029,7 +1054,7 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
     kap = p.kappa
     tick = st.ticket_cost
     # (a) trim buys, largest first
-    for s in np.argsort(-(buy_sh * price)).tolist():
+    for s in (-(buy_sh * price)).argsort().tolist():
         if deficit <= 1e-6 or buy_sh[s] == 0:
             break
         px = float(price[s])
@@ -1048,7 +1073,7 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
         return deficit
     over = p.ag0[p.gi]
     key = np.where(sell_sh[cand] > 0, 1e12 + sell_sh[cand] * price[cand], over[cand])
-    for s in cand[np.argsort(-key)].tolist():
+    for s in cand[(-key).argsort()].tolist():
         if deficit <= 1e-6:
             break
         px = float(price[s])
@@ -1167,7 +1192,7 @@ def _trade_lines(p: _Prep, traded, buy_sh, sell_sh, lot_sh, Wk0) -> list[TradeLi
         if deficit > 0:
             cand = (is_sell & (why == 0)).nonzero()[0]
             vals = t_sell[cand] * price[traded[cand]]
-            order = np.argsort(-vals)
+            order = (-vals).argsort()
             for j, v in zip(cand[order].tolist(), vals[order].tolist()):
                 if deficit <= 0:
                     break

@@ -545,3 +545,18 @@ def test_builder_fast_paths_give_the_per_account_results(tmp_path):
     assert got == want
     assert sum(len(r.trades) for r in got) > 100
     assert sum(1 for r in got if r.harvest_benefit > 0) > 5  # the tax terms matter here
+
+
+def test_shared_qp_pieces_are_not_written_by_the_solver():
+    """Band rows are shared by the accounts with the same bands and handed to the solver as
+    they are: solving must leave them unchanged."""
+    bench = pytest.importorskip("bench.bench_optimizer")
+    book = bench.make_book(60, seed=8, large_share=0.1)
+    optimize_many(book[:5], SETTINGS)
+    records = list(opt._BANDS_CACHE.values()) + list(opt._NO_BANDS.values())
+    before = [(r.g_idx.copy(), r.g_val.copy(), r.hu.copy(), r.hl.copy()) for r in records]
+    results = optimize_many(book, SETTINGS)
+    assert sum(r.n_solves for r in results) > 50
+    for r, (gi, gv, hu, hl) in zip(records, before):
+        assert np.array_equal(r.g_idx, gi) and np.array_equal(r.g_val, gv)
+        assert np.array_equal(r.hu, hu) and np.array_equal(r.hl, hl, equal_nan=True)
