@@ -5,6 +5,7 @@ SUSPENDED, HELD, MANDATE, SCORE or NO_TRADE. The run is one database transaction
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -295,6 +296,9 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
         import multiprocessing
 
         _FORKED_BUILDER = builder
+        # the forked workers inherit the book; frozen objects are never visited by a worker's
+        # collector (which would write to every inherited page and copy it)
+        gc.freeze()
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
 
         def submit(chunk):
@@ -333,6 +337,7 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
             if own:
                 pool.shutdown(wait=True, cancel_futures=True)
                 _FORKED_BUILDER = None
+                gc.unfreeze()
     if stats is not None:
         stats["work"] = work
     return results
