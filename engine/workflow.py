@@ -129,7 +129,7 @@ class InputBuilder:
         bought = tx[tx["side"] == "BUY"][["account_id", "symbol"]]
         bought = pd.concat([bought, pd.DataFrame({"account_id": self.lot_acc[recent_buy_lot],
                                                   "symbol": self.symbols[self.lot_sec[recent_buy_lot]]})])
-        self.recent_buys = sets_by(bought["account_id"], bought["symbol"])
+        recent_pairs = bought
         loss = tx[(tx["side"] == "SELL") & (pd.to_numeric(tx["realized_gain"]) < 0)]
         self.loss_sold = sets_by(loss["account_id"], loss["symbol"])
         rp = extras["restricted"]
@@ -146,9 +146,23 @@ class InputBuilder:
         lt = np.where(taxable, np.where(np.isnan(lt), 0.20, lt), 0.0)
         # the lots' tax terms for the whole book at once (the optimizer would derive them per
         # account, with the same arithmetic)
-        at = pd.Index(facts["account_id"]).get_indexer(self.lot_acc)
+        # (lots are grouped by account: each account's position in facts, repeated per lot)
+        fpos = {a: i for i, a in enumerate(facts["account_id"].tolist())}
+        at = np.full(len(self.lot_acc), -1, dtype=np.int64)
+        if starts:
+            bounds = np.array(list(starts.values()), dtype=np.int64).reshape(-1, 2)
+            at = np.repeat(np.array([fpos.get(a, -1) for a in starts], dtype=np.int64),
+                           bounds[:, 1] - bounds[:, 0])
         known = at >= 0
         at = np.where(known, at, 0)
+        # wash sale: a lot of a security the account bought in the window is not sold at a
+        # loss (pairs coded as account position x securities + security)
+        nsec = len(self.symbols)
+        pa = recent_pairs["account_id"].map(fpos)
+        ps = recent_pairs["symbol"].map(self.index)
+        ok = (pa.notna() & ps.notna()).to_numpy(bool)
+        pair_code = pa.to_numpy(float)[ok].astype(np.int64) * nsec + ps.to_numpy(float)[ok].astype(np.int64)
+        self.lot_blocked = np.isin(at * nsec + self.lot_sec, pair_code) & known
         lot_px = self.price0[self.lot_sec]
         with np.errstate(divide="ignore", invalid="ignore"):  # unpriced: refused per account
             self.lot_terms = derive_lot_terms(
@@ -160,6 +174,7 @@ class InputBuilder:
 
     def build(self, account_id: str) -> AccountInput:
         model_id, cash, taxable, st, lt, model_cash_w, cash_needed = self.facts[account_id]
+        pct, dollars, lpx, mv, loss, held, tax, cand, tax_obj = self.lot_terms
         s, e = self.slices.get(account_id, (0, 0))
         lsec = self.lot_sec[s:e]
         nsec = len(self.symbols)
@@ -199,8 +214,6 @@ class InputBuilder:
             must_sell = np.zeros(len(univ), bool)
         if lossb:
             can_buy &= ~self._sec_mask(lossb)[univ]
-        recent = self.recent_buys.get(account_id)
-        blocked = self._sec_mask(recent)[lsec] if recent else np.zeros(len(pos), bool)
         return AccountInput(
             account_id=account_id, cash=cash, taxable=taxable, st_rate=st, lt_rate=lt,
             symbols=syms, price=price, asset_class=aclass, drift_group=group, target_w=target,
@@ -210,8 +223,9 @@ class InputBuilder:
             class_bands=self.bands.get(account_id, {}),
             lot_id=self.lot_id[s:e], lot_sec=pos, lot_qty=self.lot_qty[s:e],
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
-            lot_loss_sale_blocked=blocked, universe_key=ukey,
-            lot_terms=self.lot_terms[:2] + tuple(a[s:e] for a in self.lot_terms[2:]))
+            lot_loss_sale_blocked=self.lot_blocked[s:e], universe_key=ukey,
+            lot_terms=(pct, dollars, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
+                       tax_obj[s:e]))
 
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""
