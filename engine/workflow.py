@@ -129,7 +129,6 @@ class InputBuilder:
         bought = tx[tx["side"] == "BUY"][["account_id", "symbol"]]
         bought = pd.concat([bought, pd.DataFrame({"account_id": self.lot_acc[recent_buy_lot],
                                                   "symbol": self.symbols[self.lot_sec[recent_buy_lot]]})])
-        recent_pairs = bought
         loss = tx[(tx["side"] == "SELL") & (pd.to_numeric(tx["realized_gain"]) < 0)]
         self.loss_sold = sets_by(loss["account_id"], loss["symbol"])
         rp = extras["restricted"]
@@ -144,9 +143,7 @@ class InputBuilder:
         lt = facts["lt_rate"].to_numpy(float)
         st = np.where(taxable, np.where(np.isnan(st), 0.37, st), 0.0)
         lt = np.where(taxable, np.where(np.isnan(lt), 0.20, lt), 0.0)
-        # the lots' tax terms for the whole book at once (the optimizer would derive them per
-        # account, with the same arithmetic)
-        # (lots are grouped by account: each account's position in facts, repeated per lot)
+        # each lot's account as its position in facts (lots are grouped by account)
         fpos = {a: i for i, a in enumerate(facts["account_id"].tolist())}
         at = np.full(len(self.lot_acc), -1, dtype=np.int64)
         if starts:
@@ -158,11 +155,13 @@ class InputBuilder:
         # wash sale: a lot of a security the account bought in the window is not sold at a
         # loss (pairs coded as account position x securities + security)
         nsec = len(self.symbols)
-        pa = recent_pairs["account_id"].map(fpos)
-        ps = recent_pairs["symbol"].map(self.index)
+        pa = bought["account_id"].map(fpos)
+        ps = bought["symbol"].map(self.index)
         ok = (pa.notna() & ps.notna()).to_numpy(bool)
         pair_code = pa.to_numpy(float)[ok].astype(np.int64) * nsec + ps.to_numpy(float)[ok].astype(np.int64)
         self.lot_blocked = np.isin(at * nsec + self.lot_sec, pair_code) & known
+        # the lots' tax terms for the whole book at once (the optimizer would derive them per
+        # account, with the same arithmetic)
         lot_px = self.price0[self.lot_sec]
         with np.errstate(divide="ignore", invalid="ignore"):  # unpriced: refused per account
             self.lot_terms = derive_lot_terms(
