@@ -89,6 +89,26 @@ def test_a_console_picks_up_another_users_change_without_a_restart(qtbot, desk, 
     qtbot.waitUntil(lambda: badge(alice, "Overrides") == 3, timeout=LONG)
 
 
+def test_background_reads_leave_no_stale_qt_wrappers(qtbot, desk):
+    """Polls and header reads run on a thread pool. A QRunnable made by QRunnable.create() is
+    deleted by the pool after it ran, but its Python wrapper stayed registered: a widget later
+    created at the same address came back as that QRunnable ('QRunnable' object has no
+    attribute 'selectionChanged'). The reads are handed to the pool as plain callables."""
+    import gc
+
+    from PySide6.QtCore import QRunnable
+
+    alice, _ = desk
+    before = sum(1 for o in gc.get_objects() if type(o) is QRunnable)
+    for _ in range(3):
+        polled(qtbot, alice)
+        alice.refresh_header(background=True)
+    alice._reads.waitForDone()
+    qtbot.wait(50)
+    gc.collect()
+    assert sum(1 for o in gc.get_objects() if type(o) is QRunnable) == before
+
+
 def test_a_table_being_edited_is_not_reloaded_under_the_users_hands(qtbot, desk):
     alice, _ = desk
     polled(qtbot, alice)

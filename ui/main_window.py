@@ -10,7 +10,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
-from PySide6.QtCore import QObject, QRunnable, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QProgressBar, QPushButton, QSplitter, QStackedWidget, QStyle,
@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # noqa: BLE001 - reported in the status bar
                 bridge.error.emit(gen, exc)
 
-        self._reads.start(QRunnable.create(read))
+        self._reads.start(read)  # a callable: no Python wrapper of a QRunnable to go stale
 
     def _overview_failed(self, gen: int, exc) -> None:
         if gen == self._header_gen:
@@ -367,7 +367,7 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # noqa: BLE001 - reported in the status bar
                 bridge.error.emit(0, exc)
 
-        self._reads.start(QRunnable.create(read))
+        self._reads.start(read)  # a callable: no Python wrapper of a QRunnable to go stale
 
     def _poll_failed(self, _gen: int, exc) -> None:
         self._polling = False
