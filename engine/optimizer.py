@@ -185,7 +185,8 @@ class AccountInput:
     # derived per-universe arrays are memoized on it (without it, on the arrays' contents)
     universe_key: object = None
     # optional: the lots' tax terms derived for a whole book at once by :func:`lot_terms`
-    # (see :func:`derive_lot_terms`); without them they are derived here, per account
+    # (see :func:`derive_lot_terms`); without them they are derived here, per account.
+    # Both optional fields describe the other fields: set them to None in a modified copy.
     lot_terms: tuple | None = None
 
 
@@ -232,8 +233,8 @@ class AccountResult:
 
     def __reduce__(self):
         # results cross process boundaries: the field values as one tuple pickle ~2x faster
-        # than the dataclass's default (its __dict__, keys included)
-        # than the dataclass's default (its __dict__, keys included); trade lines as plain tuples
+        # than the dataclass's default (its __dict__, keys included); trade lines go as plain
+        # tuples (a named tuple would be rebuilt through its Python __new__)
         v = list(self.__dict__.values())
         v[2] = list(map(tuple, v[2]))  # trades
         return (_result, tuple(v))
@@ -287,7 +288,8 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     if not math.isfinite(cash):
         raise ValueError("cash must be finite")
     pre = inp.lot_terms
-    if pre is not None and pre[0] == st.harvest_min_loss_pct and pre[1] == st.harvest_min_loss_dollars:
+    if (pre is not None and pre[0] == st.harvest_min_loss_pct
+            and pre[1] == st.harvest_min_loss_dollars and len(pre[2]) == L):
         _, _, lot_px, lot_val, loss, held, tax_true, cand, tax_obj = pre
         lot_val = lot_val * 1.0  # a copy (scaled by 1/V below)
     else:
@@ -443,10 +445,20 @@ class _Universe:
 
     __slots__ = ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "st",
                  "sig2", "lam", "idio2", "cg", "ck", "kappa", "rv", "rvr", "pd", "c_y", "a_x",
-                 "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg")
+                 "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg", "settled")
 
-    def settle(self, st: OptimizerSettings) -> None:
-        """Compute the settings-dependent parts (again when the settings change)."""
+    def settle(self, st: OptimizerSettings) -> _Universe:
+        """This universe with its settings-dependent parts for ``st``: a new record, kept as
+        ``self.settled`` once complete (one assignment: a thread never sees half of it)."""
+        out = _Universe()
+        for name in ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "ctg"):
+            setattr(out, name, getattr(self, name))
+        out._settle(st)
+        out.settled = None
+        self.settled = out
+        return out
+
+    def _settle(self, st: OptimizerSettings) -> None:
         self.st = st
         classes, K = self.classes, self.K
         vol = st.class_vol
@@ -525,9 +537,10 @@ def _universe(inp: AccountInput, price: np.ndarray, st: OptimizerSettings) -> _U
             if len(_UNIV_CACHE) >= _CACHE_MAX:
                 _UNIV_CACHE.clear()
             _UNIV_CACHE[key] = u
-    if u.st is not st and u.st != st:
-        u.settle(st)
-    return u
+    done = u.settled
+    if done is None or (done.st is not st and done.st != st):
+        done = u.settle(st)
+    return done
 
 
 def _new_universe(inp: AccountInput, price: np.ndarray) -> _Universe:
@@ -547,7 +560,7 @@ def _new_universe(inp: AccountInput, price: np.ndarray) -> _Universe:
     u.Tk = _frozen(np.bincount(u.ci, target, K))
     u.ctg = dict(zip(u.classes, u.Tk.tolist()))
     u.price = _frozen(price.copy())
-    u.st = None
+    u.st = u.settled = None
     return u
 
 
@@ -849,6 +862,7 @@ class _Session:
         self.solve_time += time.perf_counter() - t0
         self.n_solves += 1
         if not solved:
+            s = None
             self.close()
             raise _SolverError(str(status).rsplit(".", 1)[-1])
         z = np.minimum(x, xu)  # a copy, within the bounds

@@ -5,7 +5,6 @@ SUSPENDED, HELD, MANDATE, SCORE or NO_TRADE. The run is one database transaction
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import time
@@ -159,19 +158,27 @@ class InputBuilder:
         ps = bought["symbol"].map(self.index)
         ok = (pa.notna() & ps.notna()).to_numpy(bool)
         pair_code = pa.to_numpy(float)[ok].astype(np.int64) * nsec + ps.to_numpy(float)[ok].astype(np.int64)
-        self.lot_blocked = np.isin(at * nsec + self.lot_sec, pair_code) & known
+        self.lot_blocked = _read_only(np.isin(at * nsec + self.lot_sec, pair_code) & known)
         # the lots' tax terms for the whole book at once (the optimizer would derive them per
         # account, with the same arithmetic)
         lot_px = self.price0[self.lot_sec]
+        if len(taxable):
+            lot_taxable, lot_st, lot_lt = taxable[at] & known, st[at], lt[at]
+        else:  # no accounts: no lot is ever built
+            lot_taxable, lot_st, lot_lt = np.zeros(len(at), bool), np.zeros(len(at)), np.zeros(len(at))
         with np.errstate(divide="ignore", invalid="ignore"):  # unpriced: refused per account
-            self.lot_terms = derive_lot_terms(
-                lot_px, self.lot_qty, self.lot_cost, self.lot_short, taxable[at] & known, st[at],
-                lt[at], optimizer_settings(policy))
+            terms = derive_lot_terms(lot_px, self.lot_qty, self.lot_cost, self.lot_short, lot_taxable,
+                                     lot_st, lot_lt, optimizer_settings(policy))
+        # shared by every account's input (and by forked workers): read-only
+        self.lot_terms = terms[:2] + tuple(_read_only(a) for a in terms[2:])
         self.facts = dict(zip(facts["account_id"].tolist(), zip(
             facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
             lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
 
-    def build(self, account_id: str) -> AccountInput:
+    def build(self, account_id: str, lot_terms: bool = True) -> AccountInput:
+        """The account's optimizer input. ``lot_terms=False`` leaves the whole-book lot terms
+        out (for inputs that are pickled to another process: the optimizer derives them there,
+        cheaper than shipping them)."""
         model_id, cash, taxable, st, lt, model_cash_w, cash_needed = self.facts[account_id]
         pct, dollars, lpx, mv, loss, held, tax, cand, tax_obj = self.lot_terms
         s, e = self.slices.get(account_id, (0, 0))
@@ -224,7 +231,7 @@ class InputBuilder:
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
             lot_loss_sale_blocked=self.lot_blocked[s:e], universe_key=ukey,
             lot_terms=(pct, dollars, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
-                       tax_obj[s:e]))
+                       tax_obj[s:e]) if lot_terms else None)
 
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""
@@ -309,9 +316,6 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
         import multiprocessing
 
         _FORKED_BUILDER = builder
-        # the forked workers inherit the book; frozen objects are never visited by a worker's
-        # collector (which would write to every inherited page and copy it)
-        gc.freeze()
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
 
         def submit(chunk):
@@ -320,7 +324,7 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
         pool = executor
 
         def submit(chunk):
-            return pool.submit(_solve_chunk, [builder.build(a) for a in chunk], settings)
+            return pool.submit(_solve_chunk, [builder.build(a, lot_terms=False) for a in chunk], settings)
     with gc_paused():  # also while the pool unpickles results
         try:
             pending = set()
@@ -350,7 +354,6 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
             if own:
                 pool.shutdown(wait=True, cancel_futures=True)
                 _FORKED_BUILDER = None
-                gc.unfreeze()
     if stats is not None:
         stats["work"] = work
     return results

@@ -486,6 +486,14 @@ def test_universe_cache_follows_the_settings_and_the_key():
         ref = cold[id(s)]
         assert res.trades == ref.trades and res.score == ref.score
     assert cold[id(SETTINGS)].trades != cold[id(loose)].trades
+    # other settings give a new settled record; one already handed out never changes (a
+    # thread optimizing with it never sees a half-updated universe)
+    (u,) = [v for k, v in opt._UNIV_CACHE.items() if k == a.universe_key]
+    first = u.settle(SETTINGS)
+    second = u.settle(loose)
+    assert first is not second and u.settled is second
+    assert first.lam == SETTINGS.tradeoff_lambda and second.lam == loose.tradeoff_lambda
+    assert first.min_w.tolist() != second.min_w.tolist()
     # other prices under another key: own numbers
     secs2 = [dict(x, price=x["price"] * 1.5) for x in secs]
     b = account(secs2, lots, **kw)
