@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
 from engine.review import ConflictError, FourEyesError, allocate_lots, refuse
-from engine.tasks import RefusedError, current_user
+from engine.tasks import RefusedError, current_user, same_user
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
@@ -324,11 +324,6 @@ def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, 
         if not approve:
             _reopen_requests(conn, {r["account_id"] for r in rows}, user, now)
     return [int(r["id"]) for r in rows]
-
-
-def same_user(a, b) -> bool:
-    """Whether two user names name the same user: compared ignoring case ("Alice" is "alice")."""
-    return isinstance(a, str) and isinstance(b, str) and a.strip().casefold() == b.strip().casefold()
 
 
 def _stale(conn, rows: list[dict]) -> list[str]:

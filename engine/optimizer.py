@@ -98,8 +98,8 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -191,7 +191,7 @@ class AccountInput:
 
 
 class TradeLine(NamedTuple):
-    """One order line (a named tuple: built from columns at C speed, pickled as a tuple)."""
+    """One order line (a named tuple: cheap to build and to pickle)."""
 
     symbol: str
     side: str  # "BUY" | "SELL"
@@ -431,7 +431,8 @@ _CODES_CACHE: dict = {}
 _BANDS_CACHE: dict = {}
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, made read-only (shared arrays: caches, whole-book terms)."""
     a.flags.writeable = False
     return a
 
@@ -468,42 +469,42 @@ class _Universe:
         else:
             sig2 = np.empty(K)
             sig2.fill(vol * vol)
-        self.sig2 = _frozen(sig2)
+        self.sig2 = read_only(sig2)
         self.lam = lam = float(st.tradeoff_lambda)
         self.idio2 = idio2 = float(st.idio_vol) ** 2
         self.cg = cg = lam * idio2 / st.te_ref
-        self.ck = ck = _frozen(sig2 * (lam / st.te_ref))
+        self.ck = ck = read_only(sig2 * (lam / st.te_ref))
         self.kappa = kap = st.cost_bps * 1e-4
         self.rv = rv = st.rating_value_bps * 1e-4
-        self.rvr = rvr = _frozen(rv * self.rho)
+        self.rvr = rvr = read_only(rv * self.rho)
         G, S = self.G, len(self.ci)
         # QP pieces (see _build_qp): P's diagonal on (g, e); c on (y, g, e); A's columns
         pd = np.empty(G + K)
         pd[:G] = 2.0 * cg
         pd[G:] = 2.0 * ck
-        self.pd = _frozen(pd)
+        self.pd = read_only(pd)
         c = np.empty(S + G + K)
         np.subtract(kap, rvr, out=c[:S])
         np.multiply(self.Tg, -2.0 * cg, out=c[S:S + G])
         np.multiply(self.Tk, ck, out=c[S + G:])
         c[S + G:] *= -2.0
-        self.c_y = _frozen(c)
+        self.c_y = read_only(c)
         rc = G + K
         a_x = np.empty((S, 3), dtype=np.int32)  # rows of a sold lot of security s
         a_x[:, 0] = self.gi
         a_x[:, 1] = self.ci
         a_x[:, 1] += G
         a_x[:, 2] = rc
-        self.a_x = _frozen(a_x)
-        self.a_y_idx = _frozen(a_x.ravel().copy())  # a bought security: the same rows
+        self.a_x = read_only(a_x)
+        self.a_y_idx = read_only(a_x.ravel().copy())  # a bought security: the same rows
         a_y_val = np.empty(3 * S)
         a_y_val.fill(-1.0)
         a_y_val[2::3] = 1.0 + kap
-        self.a_y_val = _frozen(a_y_val)
+        self.a_y_val = read_only(a_y_val)
         # minimum trade (dollars per security); a buy of k shares is too small when k < min_buy
         price = self.price
-        self.min_w = _frozen(np.maximum(st.min_trade_shares * price, st.min_trade_dollars))
-        self.min_buy = _frozen(_min_shares(price, max(int(st.min_trade_shares), 1),
+        self.min_w = read_only(np.maximum(st.min_trade_shares * price, st.min_trade_dollars))
+        self.min_buy = read_only(_min_shares(price, max(int(st.min_trade_shares), 1),
                                            st.min_trade_dollars))
 
 
@@ -555,11 +556,11 @@ def _new_universe(inp: AccountInput, price: np.ndarray) -> _Universe:
     rho[np.isnan(rho)] = 0.0  # unrated
     np.minimum(rho, 1.0, out=rho)
     np.maximum(rho, -1.0, out=rho)
-    u.rho = _frozen(rho)
-    u.Tg = _frozen(np.bincount(u.gi, target, G))
-    u.Tk = _frozen(np.bincount(u.ci, target, K))
+    u.rho = read_only(rho)
+    u.Tg = read_only(np.bincount(u.gi, target, G))
+    u.Tk = read_only(np.bincount(u.ci, target, K))
     u.ctg = dict(zip(u.classes, u.Tk.tolist()))
-    u.price = _frozen(price.copy())
+    u.price = read_only(price.copy())
     u.st = u.settled = None
     return u
 
@@ -577,7 +578,7 @@ def _codes(values) -> tuple[list, np.ndarray]:
         return hit
     seen: dict = {}
     codes = [seen.setdefault(v, len(seen)) for v in vals]
-    out = [str(v) for v in seen], _frozen(np.array(codes, dtype=np.intp))
+    out = [str(v) for v in seen], read_only(np.array(codes, dtype=np.intp))
     if key is not None:
         if len(_CODES_CACHE) >= _CACHE_MAX:
             _CODES_CACHE.clear()
@@ -595,9 +596,9 @@ class _Bands:
 def _band_record(K: int, bk: list, blo: list, bhi: list) -> _Bands:
     r = _Bands()
     nb = len(bk)
-    r.k = _frozen(np.array(bk, dtype=np.intp))
-    r.lo = _frozen(np.array(blo, dtype=float))
-    r.hi = _frozen(np.array(bhi, dtype=float))
+    r.k = read_only(np.array(bk, dtype=np.intp))
+    r.lo = read_only(np.array(blo, dtype=float))
+    r.hi = read_only(np.array(bhi, dtype=float))
     # rows: 0 cash requirement (cp + sc >= creq), 1..nb bands; columns from the class
     # weights e on: e (K), band slack lo (nb), band slack hi (nb), sc, cp
     ar = _arange(nb + 1)
@@ -612,14 +613,14 @@ def _band_record(K: int, bk: list, blo: list, bhi: list) -> _Bands:
     cnt[r.k] = 1
     cnt[K:] = 1
     r.g_idx, r.g_val = g_idx, g_val  # shared, handed to PIQP (which wants writeable arrays)
-    r.g_tail = _frozen(np.add.accumulate(cnt).astype(np.int32))  # column pointers after e0
+    r.g_tail = read_only(np.add.accumulate(cnt).astype(np.int32))  # column pointers after e0
     hl = np.empty(nb + 1)
     hu = np.empty(nb + 1)
     hl[0] = np.nan  # the account's cash requirement
     hu[0] = _INF
     hl[1:] = r.lo
     hu[1:] = r.hi
-    r.hl, r.hu = _frozen(hl), hu
+    r.hl, r.hu = read_only(hl), hu
     return r
 
 
@@ -736,8 +737,6 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     kap = p.kappa
     i32 = np.int32
     bsec = p.b_sec
-    gi, ci = p.gi, p.ci
-
     u = p.u
     # objective
     Pd = np.zeros(n)
@@ -803,8 +802,6 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     xl[ocp] = min(0.0, p.c0)  # never leave cash worse than it was
     q.xl, q.xu = xl, xu
     return q
-
-
 
 
 # --------------------------------------------------------------------------- solvers
@@ -1000,7 +997,7 @@ def _no_trade_is_optimal(p: _Prep) -> bool:
     grad *= p.cg
     grad += Wk[p.ci]
     grad *= 2.0
-    rvr = p.rv * p.rho
+    rvr = p.u.rvr
     buy_m = grad - rvr
     if _nnz(buy_m[p.buy_eff] < -p.kappa):
         return False

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, func, select, update
 
-from engine.tasks import RefusedError, current_user
+from engine.tasks import RefusedError, current_user, same_user
 from storage import models as m
 from storage import repo
-from storage.bulk import read_frame
+from storage.bulk import in_chunks, read_frame
 
 P = m.Proposal.__table__
 T = m.Trade.__table__
@@ -96,14 +96,9 @@ def check_not_stale(conn, run_id: int) -> None:
         raise RefusedError(f"run {run_id} is superseded by run {newest}: review the newest run")
 
 
-def _chunks(values, size: int = 5000):
-    values = list(values)
-    return [values[i:i + size] for i in range(0, len(values), size)]
-
-
 def _exported(conn, proposal_ids) -> set[int]:
     out: set[int] = set()
-    for part in _chunks(proposal_ids):
+    for part in in_chunks(proposal_ids):
         out |= {r[0] for r in conn.execute(select(T.c.proposal_id).distinct().where(
             T.c.proposal_id.in_(part), T.c.batch_id.is_not(None)))}
     return out
@@ -123,7 +118,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
         cols = (P.c.id, P.c.account_id, P.c.category, P.c.status, P.c.version, P.c.tier, P.c.edited_by,
                 P.c.decided_by)
         rows = pd.concat([read_frame(conn, select(*cols).where(P.c.run_id == run_id, P.c.account_id.in_(part)))
-                          for part in _chunks(ids)], ignore_index=True)
+                          for part in in_chunks(ids)], ignore_index=True)
         found = dict(zip(rows["account_id"], rows.itertuples(index=False)))
         problems, conflicts, four_eyes = [], [], []
         guarded = four_eyes_tiers(conn, run_id) if approve and rows["edited_by"].notna().any() else set()
@@ -138,7 +133,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
                 conflicts.append(f"{a}: changed by someone else since you loaded it (now {r.status}{by}, "
                                  f"version {r.version}; you loaded version {expected_versions[a]}); "
                                  "refresh and retry")
-            elif r.tier in guarded and user.casefold() in {e.casefold() for e in editors_of(r.edited_by)}:
+            elif r.tier in guarded and any(same_user(user, e) for e in editors_of(r.edited_by)):
                 four_eyes.append(f"four-eyes: the proposal for account {a} ({r.tier}) was edited by "
                                  f"{', '.join(editors_of(r.edited_by))}; a different user must approve it")
         exported = _exported(conn, [found[a].id for a in ids if a in found])
@@ -151,7 +146,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
         pids = [int(r.id) for r in todo]
         # in bulk (a desk approves tens of thousands at once); trades first, then the proposals:
         # the order edit_trade and the exporter lock them in; never a trade an export took
-        for part in _chunks(pids):
+        for part in in_chunks(pids):
             conn.execute(update(T).where(T.c.proposal_id.in_(part), T.c.status != "REMOVED",
                                          T.c.batch_id.is_(None)).values(status=status))
         if todo:
@@ -160,7 +155,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
                 [{"pid": int(r.id), "ver": int(r.version)} for r in todo])
             changed = sum(conn.execute(select(func.count()).select_from(P).where(
                 P.c.id.in_(part), P.c.status == status, P.c.decided_by == user, P.c.decided_at == now)).scalar_one()
-                for part in _chunks(pids))
+                for part in in_chunks(pids))
             if changed != len(todo):  # a version moved under us: someone else decided first
                 raise ConflictError(f"{len(todo) - changed:,} of the proposals were changed by someone else "
                                     "meanwhile; nothing changed: refresh and retry")

@@ -80,3 +80,8 @@ def current_user(user: str | None = None) -> str:
         return getpass.getuser()
     except Exception:  # no login name (containers): still say who acted
         return "unknown"
+
+
+def same_user(a, b) -> bool:
+    """Whether two user names name the same user: compared ignoring case ("Alice" is "alice")."""
+    return isinstance(a, str) and isinstance(b, str) and a.strip().casefold() == b.strip().casefold()

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Integer, and_, cast, func, select
 from engine.workflow import CATEGORIES
 from storage import models as m
 from storage import repo
+from storage.bulk import in_chunks
 
 P = m.Proposal.__table__
 R = m.Run.__table__
@@ -418,10 +419,9 @@ class ChangeWatcher:
             ids = [r[0] for r in conn.execute(select(AUD.c.id).where(AUD.c.id > self.floor))]
             new = sorted(set(ids) - self.seen)
             rows = []
-            for start in range(0, len(new), 5000):
+            for part in in_chunks(new):
                 rows += conn.execute(select(AUD.c.id, AUD.c.at, AUD.c.username, AUD.c.action, AUD.c.account_id,
-                                            AUD.c.session).where(AUD.c.id.in_(new[start:start + 5000]))
-                                     .order_by(AUD.c.id)).all()
+                                            AUD.c.session).where(AUD.c.id.in_(part)).order_by(AUD.c.id)).all()
         self.seen.update(new)
         self._advance()
         return pd.DataFrame(rows, columns=cols)

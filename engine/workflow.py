@@ -22,7 +22,7 @@ from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
 from engine.mandates import account_facts, threshold_bps
 from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, derive_lot_terms,
-                              optimize_many)
+                              optimize_many, read_only)
 from engine.overrides import active_overrides
 from engine.policy import Policy, default_policy, load_policy
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
@@ -158,7 +158,7 @@ class InputBuilder:
         ps = bought["symbol"].map(self.index)
         ok = (pa.notna() & ps.notna()).to_numpy(bool)
         pair_code = pa.to_numpy(float)[ok].astype(np.int64) * nsec + ps.to_numpy(float)[ok].astype(np.int64)
-        self.lot_blocked = _read_only(np.isin(at * nsec + self.lot_sec, pair_code) & known)
+        self.lot_blocked = read_only(np.isin(at * nsec + self.lot_sec, pair_code) & known)
         # the lots' tax terms for the whole book at once (the optimizer would derive them per
         # account, with the same arithmetic)
         lot_px = self.price0[self.lot_sec]
@@ -170,7 +170,7 @@ class InputBuilder:
             terms = derive_lot_terms(lot_px, self.lot_qty, self.lot_cost, self.lot_short, lot_taxable,
                                      lot_st, lot_lt, optimizer_settings(policy))
         # shared by every account's input (and by forked workers): read-only
-        self.lot_terms = terms[:2] + tuple(_read_only(a) for a in terms[2:])
+        self.lot_terms = terms[:2] + tuple(read_only(a) for a in terms[2:])
         self.facts = dict(zip(facts["account_id"].tolist(), zip(
             facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
             lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
@@ -199,7 +199,7 @@ class InputBuilder:
         ukey = (self.token, model_id, univ.tobytes())
         shared = self._universes.get(ukey)
         if shared is None:
-            shared = tuple(_read_only(a) for a in (
+            shared = tuple(read_only(a) for a in (
                 self.symbols[univ], self.price0[univ], self.aclass[univ], self.group[univ],
                 tgt[univ] if tgt is not None else np.zeros(len(univ)), self.rating[univ]))
             if len(self._universes) >= 4096:
@@ -243,11 +243,6 @@ class InputBuilder:
         return mask
 
 
-def _read_only(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
-
-
 def _solve_chunk(inputs, settings):
     """On an executor's worker: optimize built inputs; returns (results, seconds spent)."""
     t = time.perf_counter()
@@ -288,11 +283,11 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
     ids = list(account_ids)
     results: dict[str, AccountResult] = {}
     total = len(ids) or 1
-    chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
     work = 0.0
     if executor is None and workers <= 1:
         with gc_paused():  # no reference cycles: results and temporaries only
-            for chunk in chunks:
+            for i in range(0, len(ids), CHUNK):
+                chunk = ids[i:i + CHUNK]
                 state.check()
                 t = time.perf_counter()
                 for r in optimize_many([builder.build(a) for a in chunk], settings):

@@ -113,6 +113,12 @@ def _copy_postgres(conn: Connection, table: Table, names: list[str], df: pd.Data
 ANALYZE_ROWS = 10_000  # a bulk write this large refreshes the table's planner statistics
 
 
+def in_chunks(values, size: int = 5000) -> list[list]:
+    """``values`` in lists of at most ``size`` (for IN (...) lists a database takes at once)."""
+    values = list(values)
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
 def read_frame(conn: Connection, stmt) -> pd.DataFrame:
     """Run a select and return its rows as a DataFrame (columns named by the select)."""
     result = conn.execute(stmt)
