@@ -41,25 +41,31 @@ class BatchResult:
     skipped_stale: int = 0
 
 
-def _exportable(conn) -> tuple[pd.DataFrame, int]:
-    """Approved trades never exported: the latest run's (if on the latest book) and manual ones."""
+def exportable(conn):
+    """The condition on trades that an export sends: approved and never exported, of the latest
+    run (if it ran on the latest book) or manual. The console's "approved, not yet exported"
+    counts use it too, so they count what an export would send."""
     snap = repo.snapshot_info(conn)
     r = m.Run.__table__
     run = conn.execute(select(r.c.id, r.c.snapshot_id).where(r.c.status == "done")
                        .order_by(r.c.id.desc()).limit(1)).first()
     P = m.Proposal.__table__
-    base = select(T).where(T.c.status == "APPROVED", T.c.batch_id.is_(None))
     # four-eyes: a manual trade awaiting its second approval (PENDING_APPROVAL) is never selected;
     # nor one marked approved by the very user who entered it
-    manual = read_frame(conn, base.where(T.c.proposal_id.is_(None), or_(
-        T.c.four_eyes.is_(False), and_(T.c.approved_by.is_not(None), func.lower(T.c.approved_by) != func.lower(T.c.created_by)))))
-    proposed = pd.DataFrame()
+    which = and_(T.c.proposal_id.is_(None), or_(
+        T.c.four_eyes.is_(False), and_(T.c.approved_by.is_not(None), func.lower(T.c.approved_by) != func.lower(T.c.created_by))))
     if run is not None and snap is not None and run.snapshot_id == snap.id:
-        proposed = read_frame(conn, base.where(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run.id))))
+        which = or_(which, T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run.id)))
+    return and_(T.c.status == "APPROVED", T.c.batch_id.is_(None), which)
+
+
+def _exportable(conn) -> tuple[pd.DataFrame, int]:
+    """Approved trades never exported (see :func:`exportable`), and how many approved trades of
+    older runs are left out (stale)."""
+    trades = read_frame(conn, select(T).where(exportable(conn)))
+    proposed = int(trades["proposal_id"].notna().sum()) if len(trades) else 0
     stale = conn.execute(select(func.count()).select_from(T).where(
-        T.c.status == "APPROVED", T.c.batch_id.is_(None), T.c.proposal_id.is_not(None))).scalar_one() - len(proposed)
-    frames = [f for f in (proposed, manual) if len(f)]
-    trades = pd.concat(frames, ignore_index=True) if frames else manual.iloc[:0]
+        T.c.status == "APPROVED", T.c.batch_id.is_(None), T.c.proposal_id.is_not(None))).scalar_one() - proposed
     return trades.sort_values(["account_id", "side", "symbol", "id"], ascending=[True, False, True, True],
                               kind="stable").reset_index(drop=True), int(stale)
 

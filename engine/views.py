@@ -188,8 +188,9 @@ def today(engine: Engine, top: int = 20) -> dict:
         batch = conn.execute(select(B.c.id, B.c.created_at, B.c.created_by, B.c.n_trades, B.c.n_accounts,
                                     B.c.out_dir).where(B.c.n_trades > 0)
                              .order_by(B.c.created_at.desc()).limit(1)).mappings().first()
-        waiting = conn.execute(select(func.count()).select_from(T).where(
-            T.c.status == "APPROVED", T.c.batch_id.is_(None))).scalar_one()
+        from engine.exporter import exportable
+
+        waiting = conn.execute(select(func.count()).select_from(T).where(exportable(conn))).scalar_one()
     badges = {"Overrides": (int(n_overrides), False), "Batches": (int(waiting), False)}
     if done_id is not None:
         badges.update({"Today": (int(n_urgent), True), "Suspended": (int(n_suspended), int(n_urgent) > 0),

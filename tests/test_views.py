@@ -112,6 +112,19 @@ def test_today_counts_attention_and_badges(ran):
     assert b["Proposals"] == (0, False) and b["Batches"] == (d["waiting_export"]["trades"], False)
 
 
+def test_waiting_export_counts_what_an_export_would_send(ran):
+    """Trades approved in a run that a newer run superseded are never exported: the Today
+    panel and the Batches badge do not count them (they agree with the export's preview)."""
+    from engine.exporter import export_preview
+
+    first = views.today(ran)["waiting_export"]["trades"]
+    run_workflow(ran, workers=1)  # the same book again: the first run's approved trades go stale
+    preview = export_preview(ran)
+    assert preview["stale"] == first
+    assert views.today(ran)["waiting_export"]["trades"] == preview["trades"] == first
+    assert views.badges(ran)["Batches"] == (preview["trades"], False)
+
+
 def test_today_lists_overrides_expiring_on_the_book_date(ran):
     oid = add_hold(ran, "A1", AS_OF, "wire arrives today")
     add_hold(ran, "A2", AS_OF + timedelta(days=3), "later")
