@@ -101,12 +101,27 @@ def _status(conn) -> dict:
         except ValueError:
             run["summary"] = None
         run["stale"] = snap is not None and run["snapshot_id"] != snap.id
+        run["policy_label"] = _run_policy_label(conn, run["policy_id"])
     return {
         "snapshot": None if snap is None else {k: getattr(snap, k) for k in (
             "id", "as_of", "imported_at", "imported_by", "source", "n_accounts", "n_lots")},
         "run": run,
         "policy": policy,
     }
+
+
+def _run_policy_label(conn, policy_id) -> str:
+    """How the console names a run's policy: a saved version by its number; else the policy
+    row is only a record of the run (the default policy, or one given with ``run --policy``)."""
+    from engine.policy import default_policy
+    from engine.policy_store import saved_version_ids
+
+    if policy_id is None:
+        return "policy unknown"
+    if int(policy_id) in saved_version_ids(conn):
+        return f"policy version {policy_id}"
+    checksum = conn.execute(select(POL.c.checksum).where(POL.c.id == policy_id)).scalar()
+    return "the default policy" if checksum == default_policy().checksum else "a policy from a file (not saved)"
 
 
 def status(engine: Engine) -> dict:

@@ -112,6 +112,23 @@ def test_today_counts_attention_and_badges(ran):
     assert b["Proposals"] == (0, False) and b["Batches"] == (d["waiting_export"]["trades"], False)
 
 
+def test_the_last_run_names_its_policy_as_the_policy_panel_does(ran):
+    """A run on the default policy is not 'policy version N' (the Policy panel lists no such
+    version); a saved version is named by its number; a policy given to one run is named so."""
+    from engine.policy import default_policy
+    from engine.policy_store import save_policy
+
+    assert views.status(ran)["run"]["policy_label"] == "the default policy"
+    pol = default_policy()
+    pid = save_policy(ran, pol.model_copy(update={"trading": pol.trading.model_copy(
+        update={"cost_bps": pol.trading.cost_bps + 1})}), user="ops", expected_version=0)
+    run_workflow(ran, workers=1)
+    assert views.status(ran)["run"]["policy_label"] == f"policy version {pid}"
+    other = pol.model_copy(update={"trading": pol.trading.model_copy(update={"cost_bps": 42.0})})
+    run_workflow(ran, workers=1, policy=other)
+    assert views.status(ran)["run"]["policy_label"] == "a policy from a file (not saved)"
+
+
 def test_waiting_export_counts_what_an_export_would_send(ran):
     """Trades approved in a run that a newer run superseded are never exported: the Today
     panel and the Batches badge do not count them (they agree with the export's preview)."""

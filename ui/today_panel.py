@@ -188,7 +188,7 @@ class TodayPanel(Panel):
             timings = (run.get("summary") or {}).get("timings") or {}
             took = f" in {timings['total']:,.1f} s" if "total" in timings else ""
             lines.append(f"<b>Run {run['id']}</b> {run['status']} · {fmt.local_time(run['finished_at'] or run['started_at'])}"
-                         f" · by {run['created_by']}{took} · policy version {run['policy_id']}")
+                         f" · by {run['created_by']}{took} · {run.get('policy_label') or 'policy unknown'}")
         else:
             lines.append("<b>No run yet</b> on this database.")
         b = d["last_batch"]
