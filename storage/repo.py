@@ -111,6 +111,19 @@ def read_book_frames(conn: Connection, snapshot_id: int, tables=BOOK_TABLES) -> 
     return out
 
 
+def price_history(conn: Connection, snapshot_id: int, depth: int = 5) -> pd.DataFrame:
+    """Prices of the ``depth`` snapshots imported before ``snapshot_id`` (security rows are never
+    pruned): DataFrame[snapshot_id, symbol, price, price_date], oldest snapshot first. The
+    checks derive each security's last known price from it (engine.price_checks)."""
+    s, t = m.BookSnapshot.__table__, m.Security.__table__
+    ids = [r[0] for r in conn.execute(select(s.c.id).where(s.c.id < snapshot_id)
+                                      .order_by(s.c.id.desc()).limit(depth))]
+    out = read_frame(conn, select(t.c.snapshot_id, t.c.symbol, t.c.price, t.c.price_date)
+                     .where(t.c.snapshot_id.in_(ids or [-1])).order_by(t.c.snapshot_id))
+    out["price"] = pd.to_numeric(out["price"], errors="coerce").astype(float)
+    return out
+
+
 def normalize_frame(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """The frame of a book table in the exact column types :func:`read_book_frames` returns."""
     t = TABLES[table]
