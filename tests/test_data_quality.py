@@ -14,6 +14,7 @@ from engine.policy import default_policy, policy_from_dict
 from engine.price_checks import bad_prices, last_known_prices
 from engine.tasks import RefusedError
 from engine.workflow import run_workflow
+from qt_fixtures import boxes, settings  # noqa: F401
 
 AS_OF = date(2026, 11, 20)
 
@@ -149,3 +150,36 @@ def test_unknown_tier_follows_the_runs_policy(engine, tmp_path):
     data["tiers"] = [t | ({"name": "Platinum"} if t["name"] == "UHNW" else {}) for t in data["tiers"]]
     out = run_workflow(engine, policy=policy_from_dict(data), workers=1).proposals.set_index("account_id")
     assert out.at["A1", "category"] != "SUSPENDED" and out.at["A1", "tier"] == "Platinum"
+
+
+def test_suspended_panel_says_what_to_do_about_the_new_codes(qtbot, engine, db_path, settings, boxes, tmp_path):
+    import html
+    import re
+
+    from qt_fixtures import close_window, make_window, wait_idle
+
+    import_book(engine, write_book(tmp_path / "d1", as_of="2026-11-19", changes={
+        "securities.csv": priced("100.00", "2026-11-19"), "accounts.csv": TIERED,
+        "feeds.csv": ["custodian,file_date,status", "SCHWAB,2026-11-19,ok", "FIDELITY,2026-11-19,ok"]}))
+    import_book(engine, write_book(tmp_path / "d2", changes={"securities.csv": priced("0"),
+                                                             "accounts.csv": TIERED}))
+    run_workflow(engine, workers=1)
+    w = make_window(qtbot, engine, db_path, settings)
+    try:
+        wait_idle(qtbot, w)
+        w.show_panel("Suspended", "A1")
+        p = w.panel("Suspended")
+        qtbot.waitUntil(lambda: "Bad price" in p.detail.text())
+        text = html.unescape(re.sub(r"<[^>]+>", " ", p.detail.text()))
+        text = re.sub(r"\s+", " ", text)
+        assert "Bad price (BAD_PRICE" in text and "Unknown tier (UNKNOWN_TIER" in text
+        assert "AAA priced $0.00 (last known price $100.00 on 2026-11-19): a price must be above zero" in text
+        assert "group 'Platinum' names no tier of the policy (tiers: Small, Core, Premier, UHNW)" in text
+        from engine.views import REASONS
+        for code in ("BAD_PRICE", "UNKNOWN_TIER"):
+            assert f"What to do: {REASONS[code][1]}" in text
+        p.reason.setCurrentText("BAD_PRICE")
+        qtbot.waitUntil(lambda: sorted(p.model.value(r, "account_id") for r in range(p.model.rowCount()))
+                        == ["A1", "A3"])
+    finally:
+        close_window(w, boxes)
