@@ -183,3 +183,14 @@ def test_suspended_panel_says_what_to_do_about_the_new_codes(qtbot, engine, db_p
                         == ["A1", "A3"])
     finally:
         close_window(w, boxes)
+
+
+def test_manual_trade_of_a_zero_priced_holding_warns_and_counts_no_cash(engine, tmp_path):
+    from engine.manual import ManualTrade, check_manual_trades
+
+    import_book(engine, write_book(tmp_path / "d1", changes={"securities.csv": priced("0")}))
+    chk = check_manual_trades(engine, "A1", [ManualTrade("AAA", "SELL", 100), ManualTrade("BBB", "SELL", 100)])
+    assert chk.errors == []
+    assert chk.warnings == ["line 1 (SELL 100 AAA): AAA is priced 0.00, a bad price (BAD_PRICE); cash estimate "
+                            "leaves it out"]
+    assert chk.cash_raised == pytest.approx(100 * 20.0)  # BBB only
