@@ -139,7 +139,7 @@ def store(url, checksum: str, snapshot_id: int, frames: dict[str, pd.DataFrame])
         }, indent=1), encoding="utf-8")
         os.chmod(tmp / OWNER, 0o600)
         os.replace(tmp, d)
-    except OSError:
+    except Exception:  # noqa: BLE001 - a cache that cannot be written is no cache, never a failed import
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         return
@@ -183,7 +183,11 @@ def sweep(url=None) -> list[Path]:
         return []
     gone = []
     now = time.time()
-    for p in root.iterdir():
+    try:
+        listing = list(root.iterdir())
+    except OSError:  # unreadable: nothing to sweep, and no reason to refuse opening the database
+        return gone
+    for p in listing:
         try:
             if not p.is_dir():
                 continue

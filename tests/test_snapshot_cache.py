@@ -144,3 +144,16 @@ def test_cache_beside_the_database_or_off(engine, monkeypatch, tmp_path):
         assert len(repo.read_book_frames(conn, 2)["lots"]) == 7
     if url.drivername.startswith("sqlite"):
         assert len(entries(beside)) == 1  # nothing new written while off
+
+
+def test_a_cache_that_cannot_be_written_never_fails_the_import(engine, cache, tmp_path, monkeypatch):
+    import pandas as pd
+
+    def broken(self, *a, **k):
+        raise ValueError("arrow cannot write this")
+
+    monkeypatch.setattr(pd.DataFrame, "to_feather", broken)
+    snap = import_book(engine, day(tmp_path, 0))
+    assert list(cache.iterdir()) == []  # no entry, no temporary folder
+    with engine.connect() as conn:
+        assert repo.snapshot_info(conn).id == snap and len(repo.read_book_frames(conn, snap)["lots"]) == 7
