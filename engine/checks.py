@@ -12,9 +12,10 @@ import pandas as pd
 
 from engine.frames import holdings, lookup
 from engine.policy import Policy
+from engine.price_checks import bad_prices
 
-CODES = ("UNKNOWN_SECURITY", "MISSING_PRICE", "STALE_PRICE", "RECON_BREAK", "CORP_ACTION_PENDING",
-         "FEED_MISSING", "NEGATIVE_POSITION")
+CODES = ("UNKNOWN_SECURITY", "MISSING_PRICE", "STALE_PRICE", "BAD_PRICE", "RECON_BREAK", "CORP_ACTION_PENDING",
+         "FEED_MISSING", "NEGATIVE_POSITION", "UNKNOWN_TIER")
 COLUMNS = ["account_id", "code", "detail"]
 
 
@@ -28,11 +29,25 @@ def _rows(df: pd.DataFrame, code: str, detail: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"account_id": out.index, "code": code, "detail": out.to_numpy()})
 
 
+def _values(acc: pd.DataFrame, hold: pd.DataFrame, price: pd.Series) -> np.ndarray:
+    """Cash plus holdings at the book's prices (unpriced holdings left out), per row of ``acc``."""
+    h = hold[hold["account_id"].isin(acc["account_id"])]
+    mv = (h["quantity"].to_numpy(float) * lookup(h["symbol"], price).astype(float))
+    by = pd.Series(np.nan_to_num(mv), index=h["account_id"].to_numpy(object)).groupby(level=0).sum()
+    return pd.to_numeric(acc["cash"], errors="coerce").fillna(0.0).to_numpy(float) + \
+        by.reindex(acc["account_id"].to_numpy(object)).fillna(0.0).to_numpy(float)
+
+
 def run_checks(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
-               hold: pd.DataFrame | None = None) -> pd.DataFrame:
+               hold: pd.DataFrame | None = None, price_history: pd.DataFrame | None = None,
+               bad: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every suspension of the book: DataFrame[account_id, code, detail].
 
-    ``hold`` (engine.frames.holdings of the lots) may be passed in when already computed."""
+    ``hold`` (engine.frames.holdings of the lots) may be passed in when already computed.
+    ``price_history`` (storage.repo.price_history: the earlier snapshots' prices) gives each
+    security its last known price for ``BAD_PRICE``; without it only the price's own limits
+    (above zero, below the ceiling) are checked. ``bad`` (engine.price_checks.bad_prices) may be
+    passed in instead when already computed."""
     sec = frames["securities"].set_index("symbol")
     lots = frames["lots"]
     pos = frames["custodian_positions"]
@@ -66,6 +81,14 @@ def run_checks(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
         out.append(_rows(stale, "STALE_PRICE",
                          stale["symbol"] + " priced " + d.dt.strftime("%Y-%m-%d") + ", "
                          + age.astype(str) + f" days before as-of (limit {policy.checks.stale_price_days})"))
+
+    # BAD_PRICE: at or below zero, above the ceiling, or too far from the last known price
+    bad = bad_prices(frames["securities"], policy, price_history) if bad is None else bad
+    if len(bad):
+        held_known = held_all[held_all["symbol"].isin(sec.index)]
+        hit = held_known[held_known["symbol"].isin(bad["symbol"])]
+        if len(hit):
+            out.append(_rows(hit, "BAD_PRICE", hit["symbol"].map(bad.set_index("symbol")["detail"])))
 
     # RECON_BREAK: lots vs custodian share counts (only when the custodian file came)
     if len(pos):
@@ -126,6 +149,17 @@ def run_checks(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     ])
     if len(neg):
         out.append(_rows(neg, "NEGATIVE_POSITION", neg["d"]))
+
+    # UNKNOWN_TIER: a group that names no tier of the policy (matched as the tiers are: any case)
+    grp = accounts.get("group", pd.Series("", index=accounts.index)).astype(object)
+    grp = grp.where(grp.notna(), "").astype(str).str.strip()
+    names = [t.name for t in policy.tiers]
+    odd = accounts[(grp != "") & ~grp.str.casefold().isin([n.casefold() for n in names])]
+    if len(odd):
+        value = _values(odd, hold, price)
+        det = [f"account value ${v:,.0f}: group '{g}' names no tier of the policy (tiers: {', '.join(names)})"
+               for g, v in zip(grp[odd.index], value)]
+        out.append(_rows(odd, "UNKNOWN_TIER", pd.Series(det)))
 
     if not out:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS})

@@ -48,7 +48,8 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
     from storage import snapshot_cache
 
     state.progress(0.97, "caching the snapshot")
-    snapshot_cache.store(book.checksum, {t: repo.normalize_frame(f, t) for t, f in frames.items()})
+    snapshot_cache.store(engine.url, book.checksum, snap_id,
+                         {t: repo.normalize_frame(f, t) for t, f in frames.items()})
     from engine.retention import prune_snapshots, retention_keep
 
     state.progress(0.98, "pruning old snapshots' lots")

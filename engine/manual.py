@@ -148,7 +148,10 @@ def _check(ctx: dict, trades: list[ManualTrade]) -> ManualCheck:
             res.warnings.append(f"{where}: {sym} is not in the security master; no price to estimate cash")
         elif price is None or pd.isna(price):
             res.warnings.append(f"{where}: {sym} has no price; cash estimate leaves it out")
-        px = 0.0 if price is None or pd.isna(price) else float(price)
+        elif float(price) <= 0:
+            res.warnings.append(f"{where}: {sym} is priced {float(price):,.2f}, a bad price (BAD_PRICE); "
+                                "cash estimate leaves it out")
+        px = 0.0 if price is None or pd.isna(price) or float(price) <= 0 else float(price)
         if t.side == "SELL":
             held = float(hold["custodian_qty"].get(sym, 0.0)) if sym in hold.index else 0.0
             sold[sym] = sold.get(sym, 0.0) + t.quantity

@@ -26,6 +26,10 @@ class Checks(_Strict):
     stale_price_days: int = Field(3, ge=0)
     recon_tolerance_shares: float = Field(0.001, ge=0)
     feed_max_age_days: int = Field(0, ge=0)
+    # BAD_PRICE: a price at or below zero, above max_price, or more than max_price_move times
+    # away (up or down) from the security's last known price (its price in an earlier snapshot)
+    max_price_move: float = Field(5.0, gt=1)
+    max_price: float = Field(1e6, gt=0)
 
 
 class Mandates(_Strict):
@@ -65,6 +69,11 @@ class Retention(_Strict):
     # lots, custodian positions and transactions are kept for this many newest book snapshots;
     # older snapshots lose those rows at the next import (runs, trades and the audit log stay)
     keep_snapshots: int = Field(2, ge=1)
+
+
+# keys added after policies were first saved: written only when they differ from their default,
+# so a policy saved before they existed keeps its text and checksum (and its version number)
+LATER_KEYS = (("checks", "max_price_move"), ("checks", "max_price"))
 
 
 FOUR_EYES_DEFAULT_TIERS = ("uhnw",)  # casefolded tier names with four-eyes on unless the policy says otherwise
@@ -148,6 +157,9 @@ class Policy(_Strict):
     def to_toml(self) -> str:
         data = self.model_dump(mode="json", exclude_none=True)
         data["mandates"]["trade_now"] = list(data["mandates"]["trade_now"])
+        for section, key in LATER_KEYS:
+            if data[section][key] == getattr(type(self).model_fields[section].default, key):
+                del data[section][key]
         # four_eyes is written only when set explicitly (None is left out above): a policy saved
         # before the setting existed keeps its text and checksum
         return tomli_w.dumps(data)

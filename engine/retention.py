@@ -4,7 +4,8 @@ A 100,000-account book brings millions of lots every day. Only the newest snapsh
 custodian positions and transactions are needed (runs read the latest book; a stale run is
 refused), so the snapshots older than the newest ``keep`` lose those rows. Snapshot records,
 accounts, securities, models, runs, proposals, trades, batches, cash requests and the audit
-log are all kept, so every past decision still reads in full.
+log are all kept, so every past decision still reads in full. The local snapshot cache's
+copies of the pruned snapshots are deleted with them.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, delete, select
 
 from engine.tasks import RefusedError, current_user
 from storage import models as m
-from storage import repo
+from storage import repo, snapshot_cache
 
 PRUNED_TABLES = (m.Lot.__table__, m.CustodianPosition.__table__, m.Transaction.__table__)
 
@@ -47,7 +48,8 @@ def prune_snapshots(engine: Engine, keep: int, *, user: str | None = None) -> Pr
     out = PruneResult()
     snaps = m.BookSnapshot.__table__
     with engine.connect() as conn:
-        ids = [r[0] for r in conn.execute(select(snaps.c.id).order_by(snaps.c.id.desc()))]
+        rows = conn.execute(select(snaps.c.id, snaps.c.checksum).order_by(snaps.c.id.desc())).all()
+    ids = [r[0] for r in rows]
     out.kept = ids[:keep]
     for snap in sorted(ids[keep:]):
         # one transaction per snapshot: other desks' writes wait for one snapshot's delete at most
@@ -62,6 +64,8 @@ def prune_snapshots(engine: Engine, keep: int, *, user: str | None = None) -> Pr
                 out.pruned.append(snap)
                 repo.audit(conn, user, "PRUNE_SNAPSHOT", detail=f"snapshot {snap}: " + ", ".join(
                     f"{n:,} {t}" for t, n in counts.items()), before=counts, after={"keep": keep})
+    # the local snapshot cache keeps a copy of the kept books only (storage.snapshot_cache)
+    snapshot_cache.drop(engine.url, {r[1] for r in rows[:keep]})
     return out
 
 

@@ -40,6 +40,11 @@ REASONS: dict[str, tuple[str, str]] = {
                       "Get a price for the security from the pricing source and import the book again."),
     "STALE_PRICE": ("Stale price",
                     "Refresh the price (securities.csv price and price_date) and import the book again."),
+    "BAD_PRICE": ("Bad price",
+                  "The price is zero or negative, above the policy's ceiling, or too far from the "
+                  "security's last known price: check it with the pricing source, correct securities.csv "
+                  "and import the book again (a real move that large: widen checks.max_price_move in "
+                  "the policy)."),
     "RECON_BREAK": ("Lots do not match the custodian",
                     "Reconcile the tax lots with the custodian's share count: look for a missing trade, "
                     "transfer or corporate action in lots.csv."),
@@ -51,6 +56,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "NEGATIVE_POSITION": ("Negative position",
                           "A lot or a custodian position is below zero: correct the lot, or ask the "
                           "custodian about the short position."),
+    "UNKNOWN_TIER": ("Unknown tier",
+                     "The account's group (accounts.csv) names no tier of the policy: correct the group "
+                     "and import the book again, or add or rename the tier in the policy."),
     "OPTIMIZER_FAILED": ("Optimizer failed",
                          "The optimizer found no valid trades for this account: check its model and "
                          "holdings, or trade it by hand."),

@@ -25,6 +25,7 @@ from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, de
                               optimize_many, read_only)
 from engine.overrides import active_overrides
 from engine.policy import Policy, default_policy, load_policy
+from engine.price_checks import bad_prices, unpriced_bad
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
 from storage import models as m
 from storage import repo
@@ -446,6 +447,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         if snap is None:
             raise RefusedError("no book imported yet: run `import DIR` first")
         frames = repo.read_book_frames(conn, snap.id)
+        history = repo.price_history(conn, snap.id)  # for BAD_PRICE: the last known prices
         if policy is None:
             policy = load_policy(policy_path) if policy_path else current_policy(conn)
         ov = active_overrides(conn, snap.as_of)
@@ -461,7 +463,8 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
     t1 = time.perf_counter()
     state.progress(0.05, "integrity checks")
     hold = holdings(frames["lots"])
-    susp = run_checks(frames, snap.as_of, policy, hold)
+    bad = bad_prices(frames["securities"], policy, history)
+    susp = run_checks(frames, snap.as_of, policy, hold, bad=bad)
     facts, extras = account_facts(frames, snap.as_of, policy, closed, hold)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
@@ -494,7 +497,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
 
     t2 = time.perf_counter()
     state.progress(0.1, "preparing the optimizer")
-    builder = InputBuilder(frames, acc, extras, snap.as_of, policy, set(ov.freeze))
+    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, snap.as_of, policy, set(ov.freeze))
     cand = ids[category == ""]
     settings = optimizer_settings(policy)
     timings["prepare"] = time.perf_counter() - t2

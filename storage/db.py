@@ -65,6 +65,9 @@ def make_engine(db: str | os.PathLike | None = None, *, migrate: bool = True) ->
         engine = create_engine(url, pool_pre_ping=True)
     if migrate:
         upgrade(engine)
+    from storage import snapshot_cache
+
+    snapshot_cache.sweep(engine.url)  # killed imports' temporary files, copies of deleted databases
     return engine
 
 

@@ -98,7 +98,8 @@ def read_book_frames(conn: Connection, snapshot_id: int, tables=BOOK_TABLES) -> 
 
     info = snapshot_info(conn, snapshot_id)
     checksum = info.checksum if info is not None else ""
-    cached = snapshot_cache.load(checksum, BOOK_TABLES)
+    url = conn.engine.url
+    cached = snapshot_cache.load(url, checksum, BOOK_TABLES)
     if cached is not None:
         return {name: cached[name] for name in tables}
     out = {}
@@ -106,8 +107,23 @@ def read_book_frames(conn: Connection, snapshot_id: int, tables=BOOK_TABLES) -> 
         t = TABLES[name]
         cols = [c for c in t.c if c.name not in ("snapshot_id", "id")]
         out[name] = fast_frame(conn, select(*cols).where(t.c.snapshot_id == snapshot_id), cols, name)
-    if tables == BOOK_TABLES:
-        snapshot_cache.store(checksum, out)
+    latest = snapshot_info(conn)
+    # only the newest book is (re)cached: an older one may have been pruned by retention
+    if tables == BOOK_TABLES and info is not None and latest is not None and latest.id == info.id:
+        snapshot_cache.store(url, checksum, info.id, out)
+    return out
+
+
+def price_history(conn: Connection, snapshot_id: int, depth: int = 5) -> pd.DataFrame:
+    """Prices of the ``depth`` snapshots imported before ``snapshot_id`` (security rows are never
+    pruned): DataFrame[snapshot_id, symbol, price, price_date], oldest snapshot first. The
+    checks derive each security's last known price from it (engine.price_checks)."""
+    s, t = m.BookSnapshot.__table__, m.Security.__table__
+    ids = [r[0] for r in conn.execute(select(s.c.id).where(s.c.id < snapshot_id)
+                                      .order_by(s.c.id.desc()).limit(depth))]
+    out = read_frame(conn, select(t.c.snapshot_id, t.c.symbol, t.c.price, t.c.price_date)
+                     .where(t.c.snapshot_id.in_(ids or [-1])).order_by(t.c.snapshot_id))
+    out["price"] = pd.to_numeric(out["price"], errors="coerce").astype(float)
     return out
 
 

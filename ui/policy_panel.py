@@ -47,6 +47,11 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
                                       "Lots and custodian may differ by this many shares before RECON_BREAK."),
     "checks.feed_max_age_days": ("Custodian file max age", "", " days", 0,
                                  "A custodian file older than the book date minus this is FEED_MISSING."),
+    "checks.max_price_move": ("Bad price: move above", "", " × last price", 1,
+                              "A price more than this many times above or below the security's last known "
+                              "price (an earlier book's) suspends its holders (BAD_PRICE)."),
+    "checks.max_price": ("Bad price: price above", "$", "", 0,
+                         "A price above this (or at or below zero) suspends its holders (BAD_PRICE)."),
     "mandates.trade_now": ("Mandate kinds that trade now", "", "", 0,
                            "Checked kinds trade as mandates in this run; the others wait for the score step."),
     "mandates.cash_horizon_days": ("Cash request horizon", "", " days", 0,
