@@ -16,7 +16,6 @@ decides on a carried book exactly as on an imported one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -30,16 +29,6 @@ TOL = 0.01  # dollars: the value invariant's tolerance per account
 
 class InvariantError(AssertionError):
     """The simulated book broke an accounting invariant: a bug in the lab or the engine."""
-
-
-@dataclass
-class DayFlows:
-    """What one day did to the book: executions (one row per buy line and per lot sold) and
-    per-account costs, payouts and market moves."""
-    executions: pd.DataFrame
-    costs: pd.Series
-    payouts: pd.Series
-    paid: pd.DataFrame
 
 
 EXEC_COLUMNS = ["account_id", "symbol", "side", "shares", "price", "value", "lot_id", "unit_cost",
@@ -60,17 +49,28 @@ class Custodian:
         self.price = pd.to_numeric(sec["price"], errors="coerce").to_numpy(float)
         self.account_ids = self.frames["accounts"]["account_id"].to_numpy(object)
         self.acc_pos = pd.Series(np.arange(len(self.account_ids)), index=self.account_ids)
+        self.sec_of = dict(zip(self.sec_index.index.tolist(), range(len(self.sec_index))))
+        self.acc_of = dict(zip(self.account_ids.tolist(), range(len(self.account_ids))))
         self._seq = 0
+        self._codes_of = (None, None)
+
+    def lot_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(security index, account index) of every lot (-1 unknown), cached per lots frame."""
+        lots = self.frames["lots"]
+        if self._codes_of[0] is not lots:
+            sec = lookup(lots["symbol"], self.sec_index, -1).astype(np.int64)
+            acc = lookup(lots["account_id"], self.acc_pos, -1).astype(np.int64)
+            self._codes_of = (lots, (sec, acc))
+        return self._codes_of[1]
 
     # ------------------------------------------------------------------ valuation
     def values(self, price: np.ndarray | None = None) -> np.ndarray:
         """Account values (cash + priced holdings) in accounts-frame order."""
         price = self.price if price is None else price
         lots = self.frames["lots"]
-        sec = lookup(lots["symbol"], self.sec_index, -1).astype(np.int64)
+        sec, acc = self.lot_codes()
         px = np.where(sec >= 0, np.nan_to_num(price[np.maximum(sec, 0)]), 0.0)
         mv = lots["quantity"].to_numpy(float) * px
-        acc = lookup(lots["account_id"], self.acc_pos, -1).astype(np.int64)
         out = self.frames["accounts"]["cash"].to_numpy(float).copy()
         ok = acc >= 0
         np.add.at(out, acc[ok], mv[ok])
@@ -104,9 +104,16 @@ class Custodian:
         day = self.as_of.isoformat()
         costs = np.zeros(len(self.account_ids))
         cash = acc["cash"].to_numpy(float).copy()
-        key = dict(zip(zip(lots["account_id"].tolist(), lots["lot_id"].tolist()), range(len(lots))))
+        # the lots of the accounts that trade, by (account, lot id)
+        _, lot_acc = self.lot_codes()
+        trading = np.zeros(len(self.account_ids), bool)
+        trading[[self.acc_of[a] for a, lines in trades.items() if lines]] = True
+        idx = np.flatnonzero(trading[np.maximum(lot_acc, 0)] & (lot_acc >= 0))
+        key = dict(zip(zip(lots["account_id"].to_numpy(object)[idx].tolist(),
+                           lots["lot_id"].to_numpy(object)[idx].tolist()), idx.tolist()))
         lot_sym = lots["symbol"].to_numpy(object)
         qty = lots["quantity"].to_numpy(float).copy()
+        sold = np.zeros(len(qty), bool)
         cost = lots["unit_cost"].to_numpy(float)
         acquired = lots["acquired_date"].to_numpy(object)
         lt_cut = (self.as_of - timedelta(days=365)).isoformat()
@@ -122,10 +129,10 @@ class Custodian:
         for a, lines in trades.items():
             if not lines:
                 continue
-            ai = int(self.acc_pos[a])
+            ai = self.acc_of[a]
             traded.append(ai)
             for n, t in enumerate(lines):
-                si = self.sec_index.get(t.symbol)
+                si = self.sec_of.get(t.symbol)
                 if si is None:
                     raise InvariantError(f"{a}: trade in {t.symbol}, not a security of the book")
                 px = float(self.price[si])
@@ -147,6 +154,7 @@ class Custodian:
                         if q > qty[i] + 1e-9:
                             raise InvariantError(f"{a}: SELL {q} of lot {lot_id} ({t.symbol}) holding {qty[i]:g}")
                         qty[i] -= q
+                        sold[i] = True
                         gain = (px - cost[i]) * q
                         gain_line += gain
                         rows.append((a, t.symbol, "SELL", q, px, q * px, lot_id, cost[i], acquired[i], gain,
@@ -167,7 +175,7 @@ class Custodian:
         if not len(ex):
             return ex, costs
         lots = lots.assign(quantity=qty)
-        lots = lots[lots["quantity"] > 1e-9]
+        lots = lots[~(sold & (qty <= 1e-9))]  # lots sold out leave; others (a planted negative one) stay
         if new_lots:
             add = pd.DataFrame.from_records(new_lots, columns=["account_id", "lot_id", "symbol", "quantity",
                                                                "unit_cost", "acquired_date"])

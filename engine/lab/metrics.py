@@ -120,6 +120,7 @@ class Ledger:
                                           "date": b["trade_date"].astype(object).to_numpy(),
                                           "shares": b["quantity"].astype(float).to_numpy()})
         self.start_value: np.ndarray | None = None
+        self._codes = (None, None)
         self.dates: list[date] = []
         self.executions: list[pd.DataFrame] = []
         self.daily: list[dict] = []
@@ -137,8 +138,10 @@ class Ledger:
     def class_values(self, lots: pd.DataFrame, cash: np.ndarray, price: np.ndarray) -> np.ndarray:
         """Dollars per account and class (cash in the CASH column), float[accounts, classes]."""
         out = np.zeros((len(self.ids), len(self.classes)))
-        sec = lookup(lots["symbol"], self.sec_index, -1).astype(np.int64)
-        acc = lookup(lots["account_id"], self.acc_pos, -1).astype(np.int64)
+        if self._codes[0] is not lots:
+            self._codes = (lots, (lookup(lots["symbol"], self.sec_index, -1).astype(np.int64),
+                                  lookup(lots["account_id"], self.acc_pos, -1).astype(np.int64)))
+        sec, acc = self._codes[1]
         ok = (sec >= 0) & (acc >= 0)
         mv = lots["quantity"].to_numpy(float)[ok] * np.nan_to_num(price[sec[ok]])
         np.add.at(out, (acc[ok], self.sec_class[sec[ok]]), mv)
