@@ -354,9 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
              "the current policy, policy files, sweeps and the naive baselines on the same prices; writes "
              "summary.csv, daily.csv and report.html; never writes to the database")
     sp.add_argument("--days", type=int, required=True, help="business days, day 1 = the book's as-of date")
-    sp.add_argument("--policy", action="append", metavar="FILE", help="a policy TOML variant (repeatable)")
+    sp.add_argument("--policy", action="extend", nargs="+", metavar="FILE",
+                    help="policy TOML files, one variant each (repeatable)")
     sp.add_argument("--baseline", help="comma-separated: band,calendar")
-    sp.add_argument("--sweep", action="append", metavar="KEY=V1,V2",
+    sp.add_argument("--sweep", action="extend", nargs="+", metavar="KEY=V1,V2",
                     help="threshold=0.5,2 (x start and floor), lambda=0.3,3, bands=0.5,2 (x widths); repeatable")
     sp.add_argument("--prices", metavar="FILE", help="replay a price history CSV date,symbol,close "
                     "(default: a seeded factor model)")
