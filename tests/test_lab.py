@@ -325,3 +325,25 @@ def test_report_html_is_self_contained_and_holds_the_table_and_charts(tmp_path):
     assert p.tags.count("table") == 1 and p.rows == 3
     assert p.external == []
     assert not p.stack or p.stack == ["html"][:len(p.stack)]
+
+
+def test_sweeps_change_only_their_setting(tmp_path):
+    from engine.lab.runner import sweep_variants
+    from engine.policy import default_policy
+
+    base = default_policy()
+    half, double = sweep_variants(base, "threshold=0.5,2")
+    assert [v.name for v in (half, double)] == ["threshold=0.5", "threshold=2"]
+    for t0, t1 in zip(base.tiers, double.policy.tiers):
+        assert (t1.threshold_start_bps, t1.threshold_floor_bps) == (2 * t0.threshold_start_bps, 2 * t0.threshold_floor_bps)
+        assert t1.half_life_days == t0.half_life_days
+    assert double.policy.trading == base.trading
+    (lam,) = sweep_variants(base, "lambda=3")
+    assert lam.policy.trading.tradeoff_lambda == 3 and lam.policy.tiers == base.tiers
+    (wide,) = sweep_variants(base, "bands=2")
+    assert (wide.policy.bands.absolute, wide.policy.bands.relative) == (0.10, 0.50)
+    for bad in ("threshold=", "speed=2", "lambda=-1", "lambda=x"):
+        with pytest.raises(RefusedError, match="--sweep"):
+            sweep_variants(base, bad)
+    names = [v.name for v in build_variants(base, baselines=["band"], sweeps=["lambda=1"])]
+    assert names == ["policy", "lambda=1", "band"]
