@@ -201,7 +201,7 @@ def cmd_simulate(args) -> int:
         engine.dispose()
     baselines = [b for b in (args.baseline or "").split(",") if b.strip()]
     variants = build_variants(book.policy, policy_files=args.policy or [], baselines=baselines,
-                              sweeps=args.sweep or [])
+                              sweeps=args.sweep or [], default=not args.no_default)
     result = simulate(book, variants, args.days, seed=args.seed, prices=args.prices,
                       request_rate=args.request_rate, reject_share=args.reject, workers=args.workers,
                       executor=args.executor, state=TaskState(bar))
@@ -361,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="threshold=0.5,2 (x start and floor), lambda=0.3,3, bands=0.5,2 (x widths); repeatable")
     sp.add_argument("--prices", metavar="FILE", help="replay a price history CSV date,symbol,close "
                     "(default: a seeded factor model)")
+    sp.add_argument("--no-default", action="store_true",
+                    help="leave out the current policy's own variant (e.g. a sweep on its own)")
     sp.add_argument("--seed", type=int, default=1)
     sp.add_argument("--request-rate", type=float, default=0.0005,
                     help="new cash requests per account per business day (default 0.0005)")
