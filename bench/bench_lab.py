@@ -5,8 +5,8 @@
 
 A sample book is generated and imported once (cached under --work); the book is read once and
 each timed simulation works in memory. Prints wall seconds per simulation and per simulated
-day, the CPU seconds of this process and its workers (on a shared machine, the wall time an
-idle machine would need is about CPU / workers), and the variant's summary line.
+day, the CPU seconds of this process and its workers (on a shared machine, with one worker the
+wall time an idle machine needs is about the CPU seconds), and the variant's summary line.
 """
 from __future__ import annotations
 
