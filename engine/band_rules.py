@@ -1,0 +1,132 @@
+"""Asset-class bands in the optimizer: where the QP holds each band, and what a band mandate
+could not reach.
+
+Pure numpy over one account's prepared arrays (engine/optimizer.py ``_Prep``).
+
+* Bands are on the account's value after its cash requests are paid: a request of ``n`` (a
+  fraction of the pre-trade value V) leaves ``1 - n`` invested, so a band ``lo..hi`` holds the
+  pre-trade fractions ``lo (1 - n) .. hi (1 - n)`` (:func:`scaled_bands`).
+* Whole shares: the QP aims inside each band by a rounding margin (half a share of every
+  security of the class, at most a quarter of the band's width), so rounding the solution to
+  whole shares does not push a class back outside.  A class already inside its band is never
+  asked to move by the margin alone (no churn at the edge).
+* Band mandates (``band`` in the policy's ``mandates.trade_now``): a class outside its band is
+  aimed back to the edge, or ``band_trade_to`` of the way from the edge to the target, and the
+  band's penalty dominates every tax and cost (it stays below the cash requirement's: cash owed
+  to a client comes first).  Whatever the trades cannot reach is named with the reason
+  (:func:`unreachable`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+HARD_BAND_PENALTY = 100.0  # $ of objective per $ of violation (x max(1, lambda)); tax is < $1 per $
+
+
+def scaled_bands(lo: np.ndarray, hi: np.ndarray, V: float, cash_needed: float):
+    """Bands as fractions of the pre-trade value V once ``cash_needed`` dollars are paid out."""
+    if cash_needed <= 0 or V <= 0:
+        return lo, hi
+    s = max(1.0 - cash_needed / V, 0.0)
+    return lo * s, hi * s
+
+
+def qp_bounds(p, st):
+    """(lo, hi) the QP holds each band at (fractions of V), and whether the band mandate holds."""
+    k = p.band_k
+    lo, hi = p.band_lo, p.band_hi
+    V = p.V
+    W0 = p.Wk0[k]
+    half = np.bincount(p.ci, p.price, p.K)[k] * (0.5 / V)
+    width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    delta = np.minimum(half, 0.25 * width)
+    lo_q = lo + delta
+    hi_q = hi - delta
+    if p.band_hard:
+        f = float(st.band_trade_to)
+        s = max(1.0 - float(p.inp.cash_needed) / V, 0.0)
+        T = p.Tk[k] * s
+        below = W0 < lo
+        above = W0 > hi
+        if f > 0:
+            lo_q = np.where(below, np.minimum(lo + f * (T - lo), hi_q), lo_q)
+            hi_q = np.where(above, np.maximum(hi - f * (hi - T), lo_q), hi_q)
+    # a class inside its band is not moved by the margin alone
+    lo_q = np.minimum(lo_q, np.maximum(W0, lo))
+    hi_q = np.maximum(hi_q, np.minimum(W0, hi))
+    return lo_q, hi_q
+
+
+def band_penalty(p, st) -> float:
+    if p.band_hard:
+        return max(float(st.band_penalty), HARD_BAND_PENALTY * max(1.0, p.lam))
+    return float(st.band_penalty)
+
+
+def outside(p, Wk: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """bool per band: the class weight ``Wk`` (all classes) is outside its band."""
+    w = Wk[p.band_k]
+    return (w < p.band_lo - tol) | (w > p.band_hi + tol)
+
+
+def unreachable(p, Wk1: np.ndarray, cash_short: bool) -> tuple[str, ...]:
+    """``<class> (<why>)`` for every band still outside after a band mandate's trades."""
+    if not len(p.band_k):
+        return ()
+    out = outside(p, Wk1, 1e-6)
+    if not out.any():
+        return ()
+    inp = p.inp
+    syms = np.asarray(inp.symbols)
+    can_buy = np.asarray(inp.can_buy, dtype=bool)
+    can_sell = np.asarray(inp.can_sell, dtype=bool)
+    blocked = np.asarray(inp.lot_loss_sale_blocked, dtype=bool) & (p.cost > p.lot_px)
+    held = p.qty > 0
+    words = []
+    for j in np.flatnonzero(out).tolist():
+        k = int(p.band_k[j])
+        name = p.classes[k]
+        in_k = p.ci == k
+        why = []
+        if Wk1[k] > p.band_hi[j]:
+            lot_k = in_k[p.lot_sec] & held
+            frozen = sorted(set(syms[in_k & ~can_sell & (p.h0 > 0)].tolist()))
+            if frozen:
+                why.append("cannot sell " + ", ".join(map(str, frozen)) + ": halted or frozen")
+            wash = sorted(set(syms[p.lot_sec[lot_k & blocked & can_sell[p.lot_sec]]].tolist()))
+            if wash:
+                why.append("wash-sale blocked lots of " + ", ".join(map(str, wash)))
+        else:
+            if not (in_k & p.buy_ok).any():
+                why.append("no buyable security: restricted, halted or wash-sale blocked")
+            elif cash_short:
+                why.append("cash needed")
+            no_buy = sorted(set(syms[in_k & ~can_buy].tolist()))
+            if no_buy and (in_k & p.buy_ok).any():
+                why.append("cannot buy " + ", ".join(map(str, no_buy)))
+        if not why:
+            why.append("cash needed" if cash_short else "whole shares and minimum trade size")
+        words.append(f"{name} ({'; '.join(why)})")
+    return tuple(words)
+
+
+def round_inward(p, sold, bought, buy_sh, sell_sh, avail, min_k) -> None:
+    """Whole shares for a band mandate's trades (in place): a buy of a class under its band and
+    a sale of a class over it are rounded up (not to the nearest share) and raised to the
+    minimum trade size, so rounding and the minimum trade never leave the class short of the
+    edge the QP reached.  Sales stay within the shares available."""
+    out_lo = np.zeros(p.K, dtype=bool)
+    out_hi = np.zeros(p.K, dtype=bool)
+    w = p.Wk0[p.band_k]
+    out_lo[p.band_k] = w < p.band_lo
+    out_hi[p.band_k] = w > p.band_hi
+    tol = 1.0  # $: solver noise is no trade
+    price = p.price
+    b = out_lo[p.ci] & (bought > tol) & p.buy_ok
+    if b.any():
+        up = np.maximum(np.ceil(bought[b] / price[b] - 1e-9).astype(np.int64), min_k[b])
+        buy_sh[b] = up
+    s = out_hi[p.ci] & (sold > tol)
+    if s.any():
+        up = np.maximum(np.ceil(sold[s] / price[s] - 1e-9).astype(np.int64), min_k[s])
+        sell_sh[s] = np.minimum(up, avail[s])
