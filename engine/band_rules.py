@@ -37,23 +37,20 @@ def qp_bounds(p, st):
     lo, hi = p.band_lo, p.band_hi
     V = p.V
     W0 = p.Wk0[k]
-    half = np.bincount(p.ci, p.price, p.K)[k] * (0.5 / V)
-    width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
-    delta = np.minimum(half, 0.25 * width)
+    delta = p.u.half_k[k] * (1.0 / V)  # half a share of every security of the class
+    np.minimum(delta, 0.25 * (hi - lo), out=delta)  # (a band has at least one finite side)
     lo_q = lo + delta
     hi_q = hi - delta
     if p.band_hard:
         f = float(st.band_trade_to)
-        s = max(1.0 - float(p.inp.cash_needed) / V, 0.0)
-        T = p.Tk[k] * s
-        below = W0 < lo
-        above = W0 > hi
         if f > 0:
-            lo_q = np.where(below, np.minimum(lo + f * (T - lo), hi_q), lo_q)
-            hi_q = np.where(above, np.maximum(hi - f * (hi - T), lo_q), hi_q)
-    # a class inside its band is not moved by the margin alone
-    lo_q = np.minimum(lo_q, np.maximum(W0, lo))
-    hi_q = np.maximum(hi_q, np.minimum(W0, hi))
+            s = max(1.0 - float(p.inp.cash_needed) / V, 0.0)
+            T = p.Tk[k] * s
+            lo_q = np.where(W0 < lo, np.minimum(lo + f * (T - lo) + delta, hi_q), lo_q)
+            hi_q = np.where(W0 > hi, np.maximum(hi - f * (hi - T) - delta, lo_q), hi_q)
+    # a class inside its band is not moved by the margin alone (no bound beyond today's weight)
+    np.minimum(lo_q, np.where(W0 < lo, np.inf, W0), out=lo_q)
+    np.maximum(hi_q, np.where(W0 > hi, -np.inf, W0), out=hi_q)
     return lo_q, hi_q
 
 
@@ -130,3 +127,114 @@ def round_inward(p, sold, bought, buy_sh, sell_sh, avail, min_k) -> None:
     if s.any():
         up = np.maximum(np.ceil(sold[s] / price[s] - 1e-9).astype(np.int64), min_k[s])
         sell_sh[s] = np.minimum(up, avail[s])
+
+
+def under_band_securities(p) -> np.ndarray:
+    """bool per security: its class is under its band before the trades."""
+    out_lo = np.zeros(p.K, dtype=bool)
+    out_lo[p.band_k] = p.Wk0[p.band_k] < p.band_lo
+    return out_lo[p.ci]
+
+
+def repair(p, st, buy_sh, sell_sh, avail, min_k) -> None:
+    """After whole shares, the minimum size and the cash re-check: move every class that the
+    rounded trades leave outside its band back inside by whole shares (in place), when the
+    trades pushed it out (it was inside before) or a band mandate holds it.  Under its band:
+    sell less of the class, then buy more of it, within the cash left above the requirement;
+    over its band: buy less of it, then sell more of it.  A line is never left under the
+    minimum size (it is dropped instead, which moves the class further in)."""
+    nb = len(p.band_k)
+    if not nb:
+        return
+    price = p.price
+    V = p.V
+    net = buy_sh - sell_sh
+    Wk1 = p.Wk0 + np.bincount(p.ci, net * price, p.K) * (1.0 / V)
+    k_all = p.band_k
+    W = Wk1[k_all]
+    W0 = p.Wk0[k_all]
+    lo, hi = p.band_lo, p.band_hi
+    fix_lo = W < lo - 1e-9
+    fix_hi = W > hi + 1e-9
+    if not p.band_hard:  # only what the trades pushed out
+        fix_lo &= W0 >= lo
+        fix_hi &= W0 <= hi
+    if not (fix_lo.any() or fix_hi.any()):
+        return
+    kap = p.kappa
+    tick = st.ticket_cost
+
+    def slack() -> float:
+        lines = int(np.count_nonzero(sell_sh) + np.count_nonzero(buy_sh))
+        return ((p.c0 - p.creq) * V + (1 - kap) * float(sell_sh @ price) - (1 + kap) * float(buy_sh @ price)
+                - tick * lines)
+
+    for j in np.flatnonzero(fix_lo | fix_hi).tolist():
+        k = int(k_all[j])
+        members = np.flatnonzero(p.ci == k)
+        if fix_lo[j]:
+            need = (lo[j] - W[j]) * V + 1e-6
+            # sell less of the class
+            for s in members[np.argsort(-sell_sh[members] * price[members])].tolist():
+                if need <= 0 or sell_sh[s] == 0 or p.any_must and p.must_sec[s]:
+                    continue
+                room = slack()
+                cut = min(int(sell_sh[s]), int(np.ceil(need / price[s])), int(room // price[s]))
+                if cut <= 0:
+                    continue
+                left = int(sell_sh[s]) - cut
+                if 0 < left < min_k[s]:
+                    if (left + cut) * price[s] > room:
+                        continue
+                    cut, left = cut + left, 0
+                sell_sh[s] = left
+                need -= cut * price[s]
+            # buy more of it
+            for s in members[np.argsort(-buy_sh[members] * price[members])].tolist():
+                if need <= 0:
+                    break
+                if not p.buy_ok[s]:
+                    continue
+                add = max(int(np.ceil(need / price[s])), 0 if buy_sh[s] else int(min_k[s]))
+                if add * price[s] * (1 + kap) + (0 if buy_sh[s] else tick) > slack():
+                    continue
+                buy_sh[s] += add
+                need -= add * price[s]
+        else:
+            need = (W[j] - hi[j]) * V + 1e-6
+            # buy less of the class
+            for s in members[np.argsort(-buy_sh[members] * price[members])].tolist():
+                if need <= 0:
+                    break
+                if buy_sh[s] == 0:
+                    continue
+                cut = min(int(buy_sh[s]), int(np.ceil(need / price[s])))
+                left = int(buy_sh[s]) - cut
+                if 0 < left < min_k[s]:
+                    cut, left = cut + left, 0
+                buy_sh[s] = left
+                need -= cut * price[s]
+            # sell more of it
+            for s in members[np.argsort(-(avail[members] - sell_sh[members]) * price[members])].tolist():
+                if need <= 0:
+                    break
+                room = int(avail[s] - sell_sh[s])
+                if room <= 0 or buy_sh[s] > 0:
+                    continue
+                add = max(int(np.ceil(need / price[s])), 0 if sell_sh[s] else int(min_k[s]))
+                add = min(add, room)
+                if not sell_sh[s] and add < min_k[s]:
+                    continue
+                sell_sh[s] += add
+                need -= add * price[s]
+
+
+def class_room(p, buy_sh, sell_sh) -> np.ndarray:
+    """Dollars each class can still be sold before it reaches its band's lower edge (after the
+    given trades; unbounded for a class without a lower edge, 0 for one already under it)."""
+    price = p.price
+    Wd = p.Wk0 * p.V + np.bincount(p.ci, (buy_sh - sell_sh) * price, p.K)
+    lo = np.zeros(p.K)
+    lo[:] = -np.inf
+    lo[p.band_k] = p.band_lo * p.V
+    return np.maximum(Wd - lo, 0.0)

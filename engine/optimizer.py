@@ -492,13 +492,13 @@ class _Universe:
 
     __slots__ = ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "st",
                  "sig2", "lam", "idio2", "cg", "ck", "kappa", "rv", "rvr", "pd", "c_y", "a_x",
-                 "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg", "settled")
+                 "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg", "settled", "half_k")
 
     def settle(self, st: OptimizerSettings) -> _Universe:
         """This universe with its settings-dependent parts for ``st``: a new record, kept as
         ``self.settled`` once complete (one assignment: a thread never sees half of it)."""
         out = _Universe()
-        for name in ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "ctg"):
+        for name in ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "ctg", "half_k"):
             setattr(out, name, getattr(self, name))
         out._settle(st)
         out.settled = None
@@ -607,6 +607,7 @@ def _new_universe(inp: AccountInput, price: np.ndarray) -> _Universe:
     u.Tk = read_only(np.bincount(u.ci, target, K))
     u.ctg = dict(zip(u.classes, u.Tk.tolist()))
     u.price = read_only(price.copy())
+    u.half_k = read_only(np.bincount(u.ci, price, K) * 0.5)  # half a share of each, per class
     u.st = u.settled = None
     return u
 
@@ -1006,11 +1007,12 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
         tiny_sell = (sold > tol) & (sold < min_w)
         if p.any_must:
             tiny_sell &= ~p.must_sec
-        if p.band_hard:  # a band mandate's small trades stay: rounding takes them to whole lines
+        if p.band_hard:  # a band mandate's small trades stay (rounding takes them to whole
+            # lines; the cash re-check sells whole lines for the band's buys)
             out_k = np.zeros(p.K, dtype=bool)
             out_k[p.band_k] = band_rules.outside(p, p.Wk0)
             tiny_buy &= ~out_k[p.ci]
-            tiny_sell &= ~out_k[p.ci]
+            tiny_sell &= False
         has_conflict = bool(_nnz(conflict))
         if has_conflict:
             calm = (np.bincount(p.gi, conflict, p.G) == 0)[p.gi]
@@ -1106,6 +1108,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     deficit = (p.creq - p.c0) * V - (1 - kap) * sv + (1 + kap) * bv + tick * n_lines
     if deficit > 1e-6:
         _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
+    if len(p.band_k):  # rounding must not leave a class outside its band
+        band_rules.repair(p, st, buy_sh, sell_sh, avail, min_k)
 
     # lots: losses first, then highest basis == highest unit cost first; eligible lots only
     lot_sh = np.zeros(p.L, dtype=np.int64)
@@ -1133,9 +1137,13 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
     price = p.price
     kap = p.kappa
     tick = st.ticket_cost
-    # (a) trim buys, largest first
-    for s in (-(buy_sh * price)).argsort().tolist():
-        if deficit <= 1e-6 or buy_sh[s] == 0:
+    # (a) trim buys, largest first (not a band mandate's buys of a class under its band)
+    trim = buy_sh * price
+    under = band_rules.under_band_securities(p) if p.band_hard else None
+    if under is not None:
+        trim *= ~under
+    for s in (-trim).argsort().tolist():
+        if deficit <= 1e-6 or trim[s] == 0:
             break
         px = float(price[s])
         need = int(math.ceil(deficit / ((1 + kap) * px) - 1e-9))
@@ -1148,25 +1156,36 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
         return deficit
     # (b) sell more: securities already sold first (largest first), then the most overweight
     room = avail - sell_sh
-    cand = np.flatnonzero((room > 0) & (buy_sh == 0))
+    ok = (room > 0) & (buy_sh == 0)
+    if under is not None and _nnz(ok & ~under):  # not a class the band mandate is raising
+        ok &= ~under
+    cand = np.flatnonzero(ok)
     if not len(cand):
         return deficit
     over = p.ag0[p.gi]
     key = np.where(sell_sh[cand] > 0, 1e12 + sell_sh[cand] * price[cand], over[cand])
-    for s in cand[(-key).argsort()].tolist():
-        if deficit <= 1e-6:
-            break
-        px = float(price[s])
-        new_line = sell_sh[s] == 0
-        extra = tick if new_line else 0.0
-        need = int(math.ceil((deficit + extra) / ((1 - kap) * px) - 1e-9))
-        if new_line:
-            need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
-        add = min(need, int(room[s]))
-        if new_line and (add < min_s or add * px < min_d):
-            continue
-        sell_sh[s] += add
-        deficit -= add * px * (1 - kap) - extra
+    order = cand[(-key).argsort()].tolist()
+    # first within the room each class has above its band (dollars), then, cash first, beyond
+    class_room = band_rules.class_room(p, buy_sh, sell_sh) if len(p.band_k) else None
+    for cap in ((True, False) if class_room is not None else (False,)):
+        for s in order:
+            if deficit <= 1e-6:
+                return deficit
+            px = float(price[s])
+            new_line = sell_sh[s] == 0
+            extra = tick if new_line else 0.0
+            need = int(math.ceil((deficit + extra) / ((1 - kap) * px) - 1e-9))
+            if new_line:
+                need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
+            add = min(need, int(avail[s] - sell_sh[s]))
+            if cap:
+                add = min(add, int(class_room[p.ci[s]] // px))
+            if add <= 0 or new_line and (add < min_s or add * px < min_d):
+                continue
+            sell_sh[s] += add
+            if class_room is not None:
+                class_room[p.ci[s]] -= add * px
+            deficit -= add * px * (1 - kap) - extra
     return deficit
 
 
@@ -1229,7 +1248,8 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
     ctg = p.u.ctg.copy()
     ctg["CASH"] = float(inp.model_cash_w)
     short = creq - cash_post
-    unreached = band_rules.unreachable(p, Wk1 if lines else Wk0, short > 0.005) if p.band_hard else ()
+    unreached = (band_rules.unreachable(p, Wk1 if lines else Wk0, short > 0.005)
+                 if st.band_mandate and (p.band_hard or lines) else ())
     return AccountResult(
         account_id=inp.account_id, status=status, trades=trades, drift_benefit=drift,
         harvest_benefit=harvest, rating_benefit=rating, trading_cost=trading_cost,
