@@ -66,8 +66,11 @@ def outside(p, Wk: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     return (w < p.band_lo - tol) | (w > p.band_hi + tol)
 
 
-def unreachable(p, Wk1: np.ndarray, cash_short: bool) -> tuple[str, ...]:
-    """``<class> (<why>)`` for every band still outside after a band mandate's trades."""
+def unreachable(p, Wk1: np.ndarray, cash_left: float) -> tuple[str, ...]:
+    """``<class> (<why>)`` for every band still outside after a band mandate's trades
+    (``cash_left``: dollars of cash after the trades above the requirement)."""
+    cash_short = cash_left < -0.005 and float(p.inp.cash_needed) > 0
+    no_cash = cash_left < max(float(np.max(p.price, initial=0.0)), 1.0)
     if not len(p.band_k):
         return ()
     out = outside(p, Wk1, 1e-6)
@@ -98,11 +101,13 @@ def unreachable(p, Wk1: np.ndarray, cash_short: bool) -> tuple[str, ...]:
                 why.append("no buyable security: restricted, halted or wash-sale blocked")
             elif cash_short:
                 why.append("cash needed")
+            elif no_cash:
+                why.append("not enough cash or sellable holdings to buy with")
             no_buy = sorted(set(syms[in_k & ~can_buy].tolist()))
             if no_buy and (in_k & p.buy_ok).any():
                 why.append("cannot buy " + ", ".join(map(str, no_buy)))
         if not why:
-            why.append("cash needed" if cash_short else "whole shares and minimum trade size")
+            why.append("whole shares and minimum trade size")
         words.append(f"{name} ({'; '.join(why)})")
     return tuple(words)
 

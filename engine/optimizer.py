@@ -1248,7 +1248,7 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
     ctg = p.u.ctg.copy()
     ctg["CASH"] = float(inp.model_cash_w)
     short = creq - cash_post
-    unreached = (band_rules.unreachable(p, Wk1 if lines else Wk0, short > 0.005)
+    unreached = (band_rules.unreachable(p, Wk1 if lines else Wk0, -short)
                  if st.band_mandate and (p.band_hard or lines) else ())
     return AccountResult(
         account_id=inp.account_id, status=status, trades=trades, drift_benefit=drift,
@@ -1425,13 +1425,14 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
         Wb = (Ks @ w)[p.band_k]
         slo = cp.Variable(len(p.band_k), nonneg=True)
         shi = cp.Variable(len(p.band_k), nonneg=True)
-        fin_lo = np.isfinite(p.band_lo)
-        fin_hi = np.isfinite(p.band_hi)
+        blo, bhi = band_rules.qp_bounds(p, settings)  # with the rounding margin
+        fin_lo = np.isfinite(blo)
+        fin_hi = np.isfinite(bhi)
         if fin_lo.any():
-            cons.append((Wb + slo)[np.flatnonzero(fin_lo)] >= p.band_lo[fin_lo])
+            cons.append((Wb + slo)[np.flatnonzero(fin_lo)] >= blo[fin_lo])
         if fin_hi.any():
-            cons.append((Wb - shi)[np.flatnonzero(fin_hi)] <= p.band_hi[fin_hi])
-        pen = settings.band_penalty * (cp.sum(slo) + cp.sum(shi))
+            cons.append((Wb - shi)[np.flatnonzero(fin_hi)] <= bhi[fin_hi])
+        pen = band_rules.band_penalty(p, settings) * (cp.sum(slo) + cp.sum(shi))
     lot_px = p.price[p.lot_sec]
     loss = p.cost > lot_px
     tax_obj = p.tax_true * ~loss - (p.hv - settings.harvest_substitute_bps * 1e-4) * (p.candidate & (p.hv > 0))
