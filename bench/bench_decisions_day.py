@@ -52,7 +52,7 @@ def main() -> None:
     engine = make_engine(str(db))
     out = run_workflow(engine, policy_path=args.policy, workers=args.workers, user="bench")
     with engine.connect() as conn:
-        props = pd.read_sql(text("select account_id, category, value, realized_tax, harvest_benefit, "
+        props = pd.read_sql(text("select account_id, category, value, realized_tax, tax_cost, harvest_benefit, "
                                  "reasons, detail from proposals where run_id = :r"), conn,
                             params={"r": out.run_id})
         trades = pd.read_sql(text("select t.account_id, t.symbol, t.side, t.quantity, t.est_price, "
@@ -93,6 +93,7 @@ def main() -> None:
         "traded_dollars": round(traded_d),
         "turnover_pct": round(100 * traded_d / run_value, 3),
         "realized_tax": round(float(props.loc[traded, "realized_tax"].sum())),
+        "tax_on_gains": round(float(props.loc[traded, "tax_cost"].sum())),
         "harvest_benefit": round(float(props.loc[traded, "harvest_benefit"].sum())),
         "harvested_losses": round(-harvested),
         "waiting_band_no_trade": waiting_band,
