@@ -31,8 +31,8 @@ from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, section_title, set_error_text
 
 SECTIONS = [("checks", "Data checks"), ("mandates", "Mandates"), ("bands", "Asset-class bands"),
-            ("trading", "Trading and tax"), ("outliers", "Outlier flags (review = outliers)"),
-            ("retention", "Retention")]
+            ("trading", "Trading and tax"), ("harvest", "Harvest value"),
+            ("outliers", "Outlier flags (review = outliers)"), ("retention", "Retention")]
 
 # key -> (label, prefix, suffix, decimals, help)
 FIELDS: dict[str, tuple[str, str, str, int, str]] = {
@@ -62,6 +62,21 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
                        "Smaller classes may drift this share of their target (0.25 = 25%)."),
     "bands.cutoff": ("Cutoff (fraction)", "", "", 3, "The target weight that separates absolute from relative bands."),
     "bands.min_width": ("Minimum width (fraction)", "", "", 3, "No band is narrower than this."),
+    "bands.trade_to": ("Band mandate trades to (0 edge, 1 target)", "", "", 2,
+                       "How far a band mandate trades a class outside its band: 0 = back to the band's "
+                       "edge, 1 = to the target, between = that fraction of the way."),
+    "harvest.value": ("A harvested loss is worth", "", "", 0,
+                      "deferral: the present value of paying the tax later, loss × (rate now − rate later "
+                      "× (1 + r)^−horizon); full: loss × rate."),
+    "harvest.discount_rate": ("Discount rate (a year)", "", "", 3, "r in the deferral's present value."),
+    "harvest.horizon_years": ("Gain realized after", "", " years", 1,
+                              "When the deferred gain is expected to be taxed."),
+    "harvest.st_conversion": ("Short-term loss: ST rate now, LT later", "", "", 0,
+                              "Count the rate difference when a short-term loss offsets short-term gains and "
+                              "its lower basis is taxed at the long-term rate later."),
+    "harvest.substitute_bps": ("Substitute tracking cost", "", " bps", 1,
+                               "Cost of holding the substitute instead of the model security, bps of the lot; "
+                               "a harvest must be worth more than this, both legs' trading cost and two tickets."),
     "trading.tradeoff_lambda": ("Dispersion vs tax weight (λ)", "", "", 3,
                                 "Higher cares more about drift from the model, lower more about realized tax."),
     "trading.cost_bps": ("Trading cost", "", " bps", 2, "Estimated cost in bps of traded value."),
@@ -255,7 +270,18 @@ class PolicyPanel(Panel):
                 box.checks[kind] = cb
                 lay.addWidget(cb)
             return box
-        if annotation is bool:
+        if key == "bands.trade_to":  # "edge" | "target" | a fraction, shown as the fraction
+            w = QDoubleSpinBox()
+            w.setDecimals(2)
+            w.setRange(0.0, 1.0)
+            w.setSingleStep(0.25)
+            w.valueChanged.connect(self._changed)
+        elif typing.get_origin(annotation) is typing.Literal:
+            w = QComboBox()
+            for v in typing.get_args(annotation):
+                w.addItem(str(v), v)
+            w.currentIndexChanged.connect(self._changed)
+        elif annotation is bool:
             w = QCheckBox()
             w.toggled.connect(self._changed)
         elif annotation is int:
@@ -363,6 +389,10 @@ class PolicyPanel(Panel):
                         cb.setChecked(kind in v)
                 elif isinstance(w, QCheckBox):
                     w.setChecked(bool(v))
+                elif isinstance(w, QComboBox):
+                    w.setCurrentIndex(w.findData(v))
+                elif key == "bands.trade_to":
+                    w.setValue(policy.bands.trade_to_fraction)
                 else:
                     w.setValue(v)
             self.tiers.setRowCount(0)
@@ -383,6 +413,10 @@ class PolicyPanel(Panel):
                 data[section][name] = [k for k, cb in w.checks.items() if cb.isChecked()]
             elif isinstance(w, QCheckBox):
                 data[section][name] = w.isChecked()
+            elif isinstance(w, QComboBox):
+                data[section][name] = w.currentData()
+            elif key == "bands.trade_to":
+                data[section][name] = {0.0: "edge", 1.0: "target"}.get(w.value(), w.value())
             else:
                 data[section][name] = w.value()
         tiers = []
