@@ -108,7 +108,7 @@ def unreachable(p, Wk1: np.ndarray, cash_left: float) -> tuple[str, ...]:
                 why.append("cannot buy " + ", ".join(map(str, no_buy)))
         if not why:
             why.append("whole shares and minimum trade size")
-        words.append(f"{name} ({'; '.join(why)})")
+        words.append(f"{name} ({', and '.join(why)})")
     return tuple(words)
 
 

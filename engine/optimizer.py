@@ -48,7 +48,11 @@ Objective (dollars)::
   penalty so a frozen account still gets a best effort; the shortfall is reported; cash never
   ends below min(0, current cash)); no buys of ``!can_buy``, no sells of ``!can_sell`` (a halt
   beats a restriction), ``must_sell`` holdings sold in full (and never bought), asset-class
-  bands ``lo <= W_k <= hi`` softened with ``band_penalty``; long only.
+  bands ``lo <= W_k <= hi`` softened with ``band_penalty``; long only.  Bands (engine/band_rules.py)
+  hold on the value left after the cash requests, with a margin for whole shares; when the band
+  mandate trades now (``band_mandate``), an account outside a band gets a penalty that beats any
+  tax (``>= 100 x max(1, lambda)``, below the cash requirement's) and is aimed at the edge or
+  ``band_trade_to`` of the way to the target; what it cannot reach is named (``band_unreachable``).
   A lot with ``lot_loss_sale_blocked`` is never sold at a loss, except when its security is
   ``must_sell`` (a restriction is a mandate; the wash-sale loss is then disallowed and counted
   as zero tax benefit).
@@ -73,8 +77,11 @@ Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay co
 4. Round to whole shares (never more than held, per lot: each lot gives floor(qty)), drop
    lines still under the minimum, net a buy against a same-security sale, re-check cash with
    ticket costs (trim buys largest first, then sell more: securities already sold first, then
-   the most overweight groups) and name lots: losses first, then highest basis (= highest unit
-   cost first; a blocked lot at a loss is never named unless the holding is restricted).
+   the most overweight groups, within each class's room above its band first), move any class
+   the rounded trades pushed outside its band back in by whole shares (a band mandate's trades
+   are rounded inward and kept at the minimum size) and name lots: losses first, then highest
+   basis (= highest unit cost first; a blocked lot at a loss is never named unless the holding
+   is restricted).
 
 The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
 security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
