@@ -287,6 +287,14 @@ def test_metrics_agree_with_an_independent_recomputation_from_the_executed_trade
                 drifts.append(0.5 * sum(abs(vals.get(c, 0.0) / total - tgt.get(c, 0.0)) for c in set(vals) | set(tgt)))
             assert daily.at[k, "drift_mean_pct"] == pytest.approx(100 * np.mean(drifts), abs=1e-9), (v.name, d)
         assert srow["turnover_pct"] == pytest.approx(turnover, abs=1e-4)
+        # after-tax wealth with the deferral valued: the tax the unrealized gains add at the end is
+        # paid horizon_years later, discounted at discount_rate (the policy's [harvest] section)
+        h = book.policy.harvest
+        later = srow["value_end"] - srow["after_tax_wealth"] - srow["tax_paid"]
+        assert srow["after_tax_wealth_deferred"] == pytest.approx(
+            srow["value_end"] - srow["tax_paid"] - later / (1 + h.discount_rate) ** h.horizon_years, abs=0.02)
+        assert (srow["after_tax_wealth_deferred"] >= srow["after_tax_wealth"] - 0.01) == (later >= -0.01)
+        assert 0 <= srow["account_days_outside_band_unflagged"] <= srow["account_days_outside_band"]
 
 
 # --------------------------------------------------------------------------- cancel, report

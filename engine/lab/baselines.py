@@ -43,12 +43,19 @@ def accounts_to_trade(kind: str, day_index: int, facts: pd.DataFrame, blocked: s
 def baseline_trades(kind: str, frames: dict[str, pd.DataFrame], as_of: date, day_index: int, policy: Policy,
                     holds: set[str] = frozenset()) -> dict[str, list[TradeLine]]:
     """The day's trades of baseline ``kind`` ("band" or "calendar")."""
+    return baseline_day(kind, frames, as_of, day_index, policy, holds)[0]
+
+
+def baseline_day(kind: str, frames: dict[str, pd.DataFrame], as_of: date, day_index: int, policy: Policy,
+                 holds: set[str] = frozenset()) -> tuple[dict[str, list[TradeLine]], set[str]]:
+    """The day's trades of baseline ``kind`` and the accounts it may not trade (suspended for bad
+    data or held)."""
     hold = holdings(frames["lots"])
     susp = run_checks(frames, as_of, policy, hold)
     facts, extras = account_facts(frames, as_of, policy, set(), hold)
     blocked = set(susp["account_id"]) | set(holds)
     ids = accounts_to_trade(kind, day_index, facts, blocked)
-    return rebalance_to_target(frames, facts, extras, ids, policy, reason=kind)
+    return rebalance_to_target(frames, facts, extras, ids, policy, reason=kind), blocked
 
 
 def rebalance_to_target(frames, facts: pd.DataFrame, extras: dict, account_ids, policy: Policy,

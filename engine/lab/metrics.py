@@ -18,7 +18,13 @@ the same way for the engine's variants and the naive baselines:
   long-term nets offset each other, losses carried no further), all in taxable accounts;
 - cash requests paid late (count and dollars, with those still unpaid past due at the end);
 - after-tax wealth: value at the end − the tax of realized gains and of liquidating every lot
-  at the end's prices.
+  at the end's prices (a deferral is worth nothing here: the lower basis a harvest leaves is
+  taxed at the end); and ``after_tax_wealth_deferred``, the same with the tax the unrealized
+  gains add paid ``horizon_years`` later, discounted at ``discount_rate`` (the policy's
+  ``[harvest]`` section, the same for every variant): what a deferral is honestly worth;
+- account-days outside a band after trading, and of them those the decision does not excuse
+  (``account_days_outside_band_unflagged``: not suspended, not held, not flagged
+  ``BAND_UNREACHABLE`` that day).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from engine.frames import lookup
+from engine.harvest import deferral_factor
 from engine.lab.market import TRADING_DAYS
 from engine.mandates import CASH, band_width
 from engine.policy import Policy
@@ -133,6 +140,7 @@ class Ledger:
         self.final_price: np.ndarray | None = None
         self.unpaid: pd.DataFrame | None = None
         self.end_value: np.ndarray | None = None
+        self.deferral = deferral_factor(policy.harvest.discount_rate, policy.harvest.horizon_years)
 
     # ------------------------------------------------------------------ recording
     def class_values(self, lots: pd.DataFrame, cash: np.ndarray, price: np.ndarray) -> np.ndarray:
@@ -150,8 +158,10 @@ class Ledger:
 
     def record(self, day: date, start: np.ndarray, move: np.ndarray, costs: np.ndarray, payouts: np.ndarray,
                executions: pd.DataFrame, paid: pd.DataFrame, lots: pd.DataFrame, cash: np.ndarray,
-               price: np.ndarray, sec_returns: np.ndarray) -> dict:
-        """Record one day as the custodian left it; returns the day's metrics row."""
+               price: np.ndarray, sec_returns: np.ndarray, excused: np.ndarray | None = None) -> dict:
+        """Record one day as the custodian left it; returns the day's metrics row. ``excused``:
+        bool per account, outside a band by no fault of the decision (suspended, held, flagged
+        BAND_UNREACHABLE)."""
         k = len(self.dates)
         if self.start_value is None:
             self.start_value = start.copy()
@@ -185,6 +195,8 @@ class Ledger:
                "drift_mean_pct": 100.0 * float(drift.mean()) if len(drift) else 0.0,
                "drift_p95_pct": 100.0 * float(np.percentile(drift, 95)) if len(drift) else 0.0,
                "outside_band": int(outside.sum()),
+               "outside_band_unflagged": int((outside & ~excused[live]).sum()) if excused is not None
+               else int(outside.sum()),
                "dispersion_bps": self.dispersion_bps(),
                "costs": round(float(costs.sum()), 2), "payouts": round(float(payouts.sum()), 2),
                "value": round(float(value.sum()), 2)}
@@ -295,6 +307,7 @@ class Ledger:
             "te_p95_pct": round(100 * float(np.percentile(te, 95)), 4) if len(te) else 0.0,
             "dispersion_bps": round(self.dispersion_bps(), 2),
             "account_days_outside_band": int(d["outside_band"].sum()) if len(d) else 0,
+            "account_days_outside_band_unflagged": int(d["outside_band_unflagged"].sum()) if len(d) else 0,
             "realized_st": round(float(tx["st"][t].sum()), 2),
             "realized_lt": round(float(tx["lt"][t].sum()), 2),
             "losses_harvested": round(float((tx["losses"] - tx["disallowed"])[t].sum()), 2),
@@ -307,4 +320,6 @@ class Ledger:
                                         + (overdue["amount"].sum() if len(overdue) else 0.0)), 2),
             "value_start": round(start, 2), "value_end": round(value_end, 2),
             "after_tax_wealth": round(value_end - float(liquidation.sum()), 2),
+            "after_tax_wealth_deferred": round(value_end - float(tx["tax"].sum())
+                                               - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
         }

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from engine.executors import open_executor
-from engine.lab.baselines import baseline_trades
+from engine.lab.baselines import baseline_day
 from engine.lab.custodian import Custodian
 from engine.lab.market import PricePath, factor_path, replay_path
 from engine.lab.metrics import Ledger
@@ -218,6 +218,8 @@ def simulate(book: LabBook, variants: list[Variant], days: int, *, seed: int = 1
         b = band.iloc[0]
         summary["after_tax_vs_band_bps"] = ((summary["after_tax_wealth"] - b["after_tax_wealth"])
                                             / b["value_start"] * 1e4).round(2)
+        summary["after_tax_deferred_vs_band_bps"] = ((summary["after_tax_wealth_deferred"]
+                                                      - b["after_tax_wealth_deferred"]) / b["value_start"] * 1e4).round(2)
     daily = pd.concat([pd.DataFrame(ledgers[v.name].daily).assign(variant=v.name) for v in variants],
                       ignore_index=True)
     daily = daily[["variant"] + [c for c in daily.columns if c != "variant"]]
@@ -254,8 +256,11 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
                 reviewed = (p["status"] == "PROPOSED").to_numpy(bool)
                 go &= ~(reviewed & (rng.random(len(p)) < reject_share))
             trades = {a: d.results[a].trades for a in p["account_id"].to_numpy(object)[go]}
+            flagged = p["reasons"].astype(str).str.contains("BAND_UNREACHABLE", regex=False).to_numpy(bool)
+            excused = set(p["account_id"].to_numpy(object)[p["category"].isin(["SUSPENDED", "HELD"]).to_numpy(bool)
+                                                          | flagged])
         else:
-            trades = baseline_trades(v.kind, cust.frames, day, k, v.policy, holds=set(ov.holds))
+            trades, excused = baseline_day(v.kind, cust.frames, day, k, v.policy, holds=set(ov.holds))
         ex, costs = cust.execute(trades)
         paid = cust.pay_requests()
         payouts = np.zeros(len(cust.account_ids))
@@ -263,7 +268,8 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
             np.add.at(payouts, cust.acc_pos[paid["account_id"]].to_numpy(np.int64), paid["amount"].to_numpy(float))
         cust.check_value(start, move, costs, payouts)
         ledger.record(day, start, move, costs, payouts, ex, paid, cust.frames["lots"],
-                      cust.frames["accounts"]["cash"].to_numpy(float), cust.price, path.returns(k))
+                      cust.frames["accounts"]["cash"].to_numpy(float), cust.price, path.returns(k),
+                      excused=np.isin(ledger.ids, list(excused)))
     ledger.finish(cust.frames["lots"], cust.price, cust.frames["cash_requests"])
     return ledger, cust.frames
 
