@@ -75,6 +75,24 @@ def test_custodian_refuses_selling_what_is_not_held_and_a_wash_sale_buy(tmp_path
     assert list(ex["side"]) == ["BUY"]
 
 
+def test_custodian_wires_a_request_due_on_a_weekend_the_business_day_before(tmp_path):
+    _, book = imported(tmp_path)
+    frames = {k: v.copy() for k, v in book.frames.items()}
+    acc = frames["accounts"]
+    acc.loc[acc["account_id"] == "A1", "cash"] = 10_000.0
+    cr = frames["cash_requests"].iloc[:0]
+    rows = pd.DataFrame({"request_id": ["SAT", "MON"], "account_id": ["A1", "A1"], "amount": [1000.0, 1000.0],
+                         "due_date": ["2026-11-21", "2026-11-23"], "priority": ["normal", "normal"], "note": ["", ""]})
+    frames["cash_requests"] = pd.concat([cr, rows.reindex(columns=cr.columns)], ignore_index=True)
+    c = Custodian(frames, AS_OF, cost_bps=5, ticket_cost=1)  # AS_OF is a Friday
+    paid = c.pay_requests()
+    assert list(paid["request_id"]) == ["SAT"] and not paid["late"].any()
+    assert list(c.frames["cash_requests"]["request_id"]) == ["MON"]
+    c.mark(date(2026, 11, 24), c.price, np.zeros(len(c.price), bool))  # Tuesday: Monday's is late
+    paid = c.pay_requests()
+    assert list(paid["request_id"]) == ["MON"] and paid["late"].all()
+
+
 # --------------------------------------------------------------------------- baselines
 BAND_BOOK = {
     "accounts.csv": ["account_id,name,model_id,custodian,cash,taxable,st_rate,lt_rate,last_trade_date,restrictions,group",

@@ -200,13 +200,16 @@ class Custodian:
         return ex, costs
 
     def pay_requests(self) -> pd.DataFrame:
-        """Pay every listed request due on or before today that the account's cash covers (it
-        then leaves the book). Returns the paid requests with a ``late`` flag."""
+        """Pay every listed request due before the next business day that the account's cash
+        covers (it then leaves the book): a request due on a weekend or holiday is wired the
+        business day before, as a custodian does. Returns the paid requests with a ``late`` flag
+        (paid after the due date)."""
         cr = self.frames["cash_requests"]
         if not len(cr):
             return cr.assign(late=pd.Series([], dtype=bool), paid_date=pd.Series([], dtype=object))
         day = self.as_of.isoformat()
-        due = (cr["due_date"].astype(object) <= day).to_numpy(bool)
+        next_day = (pd.Timestamp(self.as_of) + pd.offsets.BDay(1)).date().isoformat()
+        due = (cr["due_date"].astype(object) < next_day).to_numpy(bool)
         acc = self.frames["accounts"]
         cash = acc["cash"].to_numpy(float).copy()
         paid = np.zeros(len(cr), bool)
