@@ -135,6 +135,19 @@ def test_band_baseline_trades_exactly_the_accounts_out_of_band_and_sells_fifo(tm
     assert baseline_trades("band", book.frames, AS_OF, 5, book.policy, holds={"OUT"}) == {}
 
 
+def test_an_account_suspended_outside_its_band_is_counted_outside_but_excused(tmp_path):
+    # OUT's custodian file disagrees with its lots (RECON_BREAK): no variant may trade it
+    book_files = dict(BAND_BOOK, **{"custodian_positions.csv": [
+        "account_id,symbol,quantity", "IN,AAA,580", "IN,OIL,125", "IN,BBB,1500", "OUT,AAA,851", "OUT,BBB,500"]})
+    _, book = imported(tmp_path, book_files)
+    r = simulate(book, build_variants(book.policy, baselines=["band"]), 2, seed=3, request_rate=0)
+    s = r.summary.set_index("variant")
+    for v in ("policy", "band"):
+        assert s.at[v, "account_days_outside_band"] == 2, v  # OUT, both days
+        assert s.at[v, "account_days_outside_band_unflagged"] == 0, v
+    assert not len(_execs(r, "band")) or "OUT" not in set(_execs(r, "band")["account_id"])
+
+
 def test_calendar_baseline_trades_every_quarter(tmp_path):
     _, book = imported(tmp_path, BAND_BOOK)
     variants = build_variants(book.policy, baselines=["calendar"], default=False)
