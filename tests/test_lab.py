@@ -148,6 +148,23 @@ def test_an_account_suspended_outside_its_band_is_counted_outside_but_excused(tm
     assert not len(_execs(r, "band")) or "OUT" not in set(_execs(r, "band")["account_id"])
 
 
+def test_bands_are_checked_on_the_value_left_once_the_cash_owed_is_paid(tmp_path):
+    # IN holds its model's mix plus $200k of cash raised for a request due next week: on today's
+    # value every class is below its band; on what stays invested once the request is paid, none is
+    files = dict(BAND_BOOK, **{
+        "accounts.csv": [BAND_BOOK["accounts.csv"][0], "IN,In band,GROWTH,SCHWAB,202000,true,0.37,0.20,,,"],
+        "lots.csv": [BAND_BOOK["lots.csv"][0]] + [r for r in BAND_BOOK["lots.csv"][1:] if r.startswith("IN,")],
+        "custodian_positions.csv": BAND_BOOK["custodian_positions.csv"][:4],
+        "cash_requests.csv": [BAND_BOOK["cash_requests.csv"][0], "R1,IN,200000,2026-11-27,normal,wire"]})
+    _, book = imported(tmp_path, files)
+    r = simulate(book, build_variants(book.policy, baselines=["band"]), 1, seed=3, request_rate=0)
+    s = r.summary.set_index("variant")
+    for v in ("policy", "band"):
+        assert s.at[v, "account_days_outside_band"] == 0, v
+        assert s.at[v, "drift_mean_pct"] > 20, v  # drift is on today's value: the cash is 2/3 of it
+    assert s.at["policy", "payouts"] == 0  # not due yet
+
+
 def test_calendar_baseline_trades_every_quarter(tmp_path):
     _, book = imported(tmp_path, BAND_BOOK)
     variants = build_variants(book.policy, baselines=["calendar"], default=False)

@@ -24,7 +24,9 @@ the same way for the engine's variants and the naive baselines:
   ``[harvest]`` section, the same for every variant): what a deferral is honestly worth;
 - account-days outside a band after trading, and of them those the decision does not excuse
   (``account_days_outside_band_unflagged``: not suspended, not held, not flagged
-  ``BAND_UNREACHABLE`` that day).
+  ``BAND_UNREACHABLE`` that day); bands are checked on the value left once the cash requests
+  due within the policy's horizon are paid (the cash held for them is the client's, not
+  invested), as the engine holds them.
 """
 from __future__ import annotations
 
@@ -158,10 +160,13 @@ class Ledger:
 
     def record(self, day: date, start: np.ndarray, move: np.ndarray, costs: np.ndarray, payouts: np.ndarray,
                executions: pd.DataFrame, paid: pd.DataFrame, lots: pd.DataFrame, cash: np.ndarray,
-               price: np.ndarray, sec_returns: np.ndarray, excused: np.ndarray | None = None) -> dict:
+               price: np.ndarray, sec_returns: np.ndarray, excused: np.ndarray | None = None,
+               owed: np.ndarray | None = None) -> dict:
         """Record one day as the custodian left it; returns the day's metrics row. ``excused``:
         bool per account, outside a band by no fault of the decision (suspended, held, flagged
-        BAND_UNREACHABLE)."""
+        BAND_UNREACHABLE); ``owed``: dollars per account of the listed cash requests due within
+        the policy's horizon, not yet paid: bands are checked on the value left once they are paid
+        (as the engine holds them), drift on today's value."""
         k = len(self.dates)
         if self.start_value is None:
             self.start_value = start.copy()
@@ -183,7 +188,11 @@ class Ledger:
         w = cv[live] / value[live, None]
         drift = 0.5 * np.abs(w - self.target[live]).sum(axis=1)
         bc = self.band_cols
-        outside = ((w[:, bc] < self.lo[live][:, bc] - 1e-9) | (w[:, bc] > self.hi[live][:, bc] + 1e-9)).any(axis=1)
+        wb = w
+        if owed is not None:
+            net = np.maximum(value[live] - np.minimum(owed[live], cv[live, -1]), 1e-9)
+            wb = cv[live] / net[:, None]
+        outside = ((wb[:, bc] < self.lo[live][:, bc] - 1e-9) | (wb[:, bc] > self.hi[live][:, bc] + 1e-9)).any(axis=1)
         buys = float(ex.loc[ex["side"] == "BUY", "value"].sum()) if len(ex) else 0.0
         sells = float(ex.loc[ex["side"] == "SELL", "value"].sum()) if len(ex) else 0.0
         book = float(start.sum())

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -269,9 +269,22 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
         cust.check_value(start, move, costs, payouts)
         ledger.record(day, start, move, costs, payouts, ex, paid, cust.frames["lots"],
                       cust.frames["accounts"]["cash"].to_numpy(float), cust.price, path.returns(k),
-                      excused=np.isin(ledger.ids, list(excused)))
+                      excused=np.isin(ledger.ids, list(excused)), owed=_owed(cust, day, v.policy))
     ledger.finish(cust.frames["lots"], cust.price, cust.frames["cash_requests"])
     return ledger, cust.frames
+
+
+def _owed(cust: Custodian, day: date, policy: Policy) -> np.ndarray:
+    """Dollars per account of the listed cash requests due within the policy's cash horizon."""
+    cr = cust.frames["cash_requests"]
+    out = np.zeros(len(cust.account_ids))
+    if len(cr):
+        horizon = (day + timedelta(days=policy.mandates.cash_horizon_days)).isoformat()
+        due = cr[cr["due_date"].astype(object) <= horizon]
+        pos = cust.acc_pos.reindex(due["account_id"]).to_numpy(float)
+        ok = np.isfinite(pos)
+        np.add.at(out, pos[ok].astype(np.int64), due["amount"].to_numpy(float)[ok])
+    return out
 
 
 def write_outputs(result: LabResult, out: str | Path) -> list[Path]:
