@@ -26,10 +26,17 @@ from storage import repo
 SOH = b"\x01"
 
 
-def review_all_policy(multi_lot=False):
+def review_all_policy(multi_lot=False, eager=False):
+    """The default policy reviewing every account; ``eager``: with the first release's thresholds
+    (half today's) and trading costs, so an account with a small benefit still trades on score."""
     data = default_policy().model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     data["trading"]["multi_lot_order_lines"] = multi_lot
+    if eager:
+        data["tiers"] = [{**t, "threshold_start_bps": t["threshold_start_bps"] / 2,
+                          "threshold_floor_bps": t["threshold_floor_bps"] / 2} for t in data["tiers"]]
+        data["trading"].update(ticket_cost=1.0, min_trade_dollars=500.0, harvest_min_loss_pct=0.05,
+                               harvest_min_loss_dollars=1000.0)
     return policy_from_dict(data)
 
 
@@ -285,7 +292,7 @@ def test_multi_lot_order_lines(engine, tmp_path):
 
 def test_audit_log_has_every_action_with_its_user(engine, tmp_path, db_path, capsys):
     import_book(engine, suspended_book(tmp_path), user="ops1")
-    save_policy(engine, review_all_policy(), user="admin")
+    save_policy(engine, review_all_policy(eager=True), user="admin")
     from engine.overrides import add_halt, add_hold, end_override
     oid = add_hold(engine, "A3", None, "client call", user="ops2")
     add_halt(engine, "OIL", None, "halted", mode="freeze", user="ops2")

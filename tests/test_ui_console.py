@@ -458,10 +458,11 @@ def test_policy_edit_validates_and_the_next_run_uses_it(qtbot, window, boxes, fo
 
     # invalid: a floor above the start, named by the engine's key
     floor = p.tier_editor(0, "threshold_floor_bps")
+    shipped = floor.value()
     floor.setValue(500)
     assert "tiers[0]" in p.error.text() and "threshold_floor_bps must not exceed" in p.error.text()
     assert not p.save_button.isEnabled() and p.state_label.text() == "Not valid"
-    floor.setValue(40)
+    floor.setValue(shipped)
     p.fields["trading.cost_bps"].setValue(-1)
     assert "trading.cost_bps" in p.error.text() and p.fields["trading.cost_bps"].property("invalid") is True
     p.fields["trading.cost_bps"].setValue(5)
