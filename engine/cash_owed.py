@@ -176,3 +176,56 @@ def reserved_by_account(requests: pd.DataFrame, states: Mapping[str, str] | None
         return pd.Series(dtype=float)
     owed = requests[owed_mask(requests, states, as_of, horizon_days)]
     return owed.groupby("account_id")["amount"].sum().astype(float)
+
+
+def cash_out_states(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Where each account's listed cash requests stand, for the Suspended panel.
+
+    ``accounts``: DataFrame[account_id, value]. Returns DataFrame indexed by account_id (accounts
+    with listed requests only): ``owed`` (listed requests), ``spare`` (cash above model cash),
+    ``entered`` (net cash of trades entered that the book does not show yet), ``covered`` and
+    ``cash_out`` (in words: "cash-out entered, awaiting approval", "… awaiting export", "sent,
+    awaiting the custodian", "covered by the account's cash", or what is still short)."""
+    cols = ["owed", "spare", "entered", "covered", "cash_out"]
+    ids = accounts["account_id"].tolist()
+    parts = [read_frame(conn, select(CR.c.request_id, CR.c.account_id, CR.c.amount).where(
+        CR.c.snapshot_id == snapshot_id, CR.c.account_id.in_(p))) for p in in_chunks(ids)]
+    req = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not len(req):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    req["status"] = with_status(req, request_states(conn, req["request_id"].tolist())).to_numpy(object)
+    with_req = sorted(set(req["account_id"]))
+    acc = pd.concat([read_frame(conn, select(m.Account.account_id, m.Account.cash, m.Account.model_id).where(
+        m.Account.snapshot_id == snapshot_id, m.Account.account_id.in_(p))) for p in in_chunks(with_req)],
+        ignore_index=True)
+    mw = m.ModelWeight.__table__
+    model_cash = dict(conn.execute(select(mw.c.model_id, mw.c.weight).where(
+        mw.c.snapshot_id == snapshot_id, mw.c.symbol == "CASH")).all())
+    value = accounts.set_index("account_id")["value"].astype(float)
+    acc = acc.set_index("account_id")
+    spare = acc["cash"].astype(float) - acc["model_id"].map(model_cash).fillna(0.0).astype(float) * \
+        value.reindex(acc.index).fillna(0.0)
+    ent = entered_trades(conn, snapshot_id, with_req)
+    owed = req.groupby("account_id")["amount"].sum().astype(float)
+    out = pd.DataFrame({"owed": owed})
+    out["spare"] = spare.reindex(out.index).fillna(0.0).clip(lower=0.0)
+    out["entered"] = ent.groupby("account_id")["cash"].sum().reindex(out.index).fillna(0.0) if len(ent) else 0.0
+    out["covered"] = out["spare"] + out["entered"] + 0.005 >= out["owed"]
+    waiting = set(ent.loc[ent["status"] == "PENDING_APPROVAL", "account_id"]) if len(ent) else set()
+    unexported = set(ent.loc[ent["batch_id"].isna(), "account_id"]) if len(ent) else set()
+    exported = set(ent.loc[ent["batch_id"].notna(), "account_id"]) if len(ent) else set()
+    all_sent = req.groupby("account_id")["status"].agg(lambda s: bool((s == SENT).all()))
+    words = []
+    for a, covered, short in zip(out.index, out["covered"], out["owed"] - out["spare"] - out["entered"]):
+        if covered and a in waiting:
+            words.append("cash-out entered, awaiting approval")
+        elif covered and a in unexported:
+            words.append("cash-out entered, awaiting export")
+        elif covered and (a in exported or all_sent.get(a, False)):
+            words.append("sent, awaiting the custodian")
+        elif covered:
+            words.append("covered by the account's cash")
+        else:
+            words.append(f"${short:,.2f} still to raise")
+    out["cash_out"] = words
+    return out[cols]
