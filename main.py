@@ -161,14 +161,15 @@ def cmd_export(args) -> int:
 
 
 def cmd_manual(args) -> int:
-    from engine.manual import ManualTrade, enter_manual_trades
+    from engine.manual import ManualTrade, enter_manual_trades, parse_quantity
 
     trades = []
     for spec in args.trade:
         parts = spec.split(":")
-        if len(parts) not in (3, 4) or not parts[2].isdigit():
+        if len(parts) not in (3, 4):
             raise_refused(f"--trade {spec!r}: expected SIDE:SYMBOL:QUANTITY[:LOT]")
-        trades.append(ManualTrade(parts[1], parts[0].upper(), int(parts[2]), parts[3] if len(parts) == 4 else None))
+        qty = parse_quantity(parts[2], f"--trade {spec!r}: QUANTITY")  # whole shares, never reinterpreted
+        trades.append(ManualTrade(parts[1], parts[0].upper(), qty, parts[3] if len(parts) == 4 else None))
     engine = _engine(args)
     ids = enter_manual_trades(engine, args.account, trades, user=args.user, request_id=args.request)
     from engine.manual import pending_manual_trades

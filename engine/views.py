@@ -303,9 +303,10 @@ def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFram
     df["pending_cash"] = df["account_id"].map(cash["amount"]).fillna(0.0).astype(float)
     df["due"] = pd.to_datetime(df["account_id"].map(cash["due"]))
     df["high"] = df["account_id"].map(cash["high"]).fillna(False).astype(bool)
-    df["cash_out"] = df["account_id"].map(outs["cash_out"]).fillna("").astype(object)
-    covered = df["account_id"].map(outs["covered"]).fillna(False).astype(bool)
-    df["urgent"] = df["urgent"] & ~covered  # a cash-out entered (or cash held) is no longer urgent
+    words, covered = dict(outs["cash_out"]), dict(outs["covered"])
+    df["cash_out"] = pd.Series([words.get(a, "") for a in df["account_id"].tolist()], dtype=object, index=df.index)
+    # a cash-out entered (or the cash held) is no longer urgent
+    df["urgent"] = df["urgent"] & ~np.array([bool(covered.get(a, False)) for a in df["account_id"].tolist()], bool)
     df = df.sort_values(["urgent", "value"], ascending=[False, False], kind="stable").reset_index(drop=True)
     return df[SUSPENDED_COLUMNS]
 
