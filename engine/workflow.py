@@ -657,7 +657,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
 REPORT_COLUMNS = ["account_id", "category", "tier", "review", "status", "score_bps", "threshold_bps",
                   "flags", "reasons"]
 EXTRA_COLUMNS = ["value", "score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost",
-                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent"]
+                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent", "tier_basis"]
 
 
 def latest_run_id(conn) -> int | None:

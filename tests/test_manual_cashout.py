@@ -1,5 +1,6 @@
 """Manual cash-outs do the arithmetic a desk expects, and the tier cannot be dodged by missing
 data (issue 13, items 5 and 9), on SQLite and PostgreSQL."""
+import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 from sqlalchemy import select
@@ -170,7 +171,7 @@ BIG = {"accounts.csv": [line if not line.startswith("A1,") else
        + ["A1,AAA,250000", "A1,BBB,150000"]}
 
 
-def test_an_account_whose_largest_holding_lost_its_price_keeps_its_tier(engine, tmp_path):
+def test_an_account_whose_largest_holding_lost_its_price_keeps_its_tier(engine, db_path, tmp_path):
     """$28.7M: 250,000 AAA at $100 (its price is missing on day 2), 150,000 BBB at $20, $0.7M cash."""
     import_book(engine, write_book(tmp_path / "d1", changes=BIG), user="ops")
     run_workflow(engine, workers=1, user="sched")
@@ -188,6 +189,9 @@ def test_an_account_whose_largest_holding_lost_its_price_keeps_its_tier(engine, 
     assert p["tier_basis"] == "valued with last known price of AAA ($100.00 on 2026-11-20)"
     assert suspended_row(engine, "A1")["tier_basis"] == p["tier_basis"]
     assert views.account_reasons(engine, "A1")["tier_basis"] == p["tier_basis"]
+    assert main.main(["report", "--db", db_path, "--out", str(tmp_path / "r.csv")]) == 0
+    report = pd.read_csv(tmp_path / "r.csv").set_index("account_id")
+    assert report.at["A1", "tier"] == "UHNW" and report.at["A1", "tier_basis"] == p["tier_basis"]
     # the manual cash-out of that account needs a second approval (four-eyes on UHNW)
     ctx = manual_context(engine, "A1")
     assert ctx["tier"] == "UHNW" and ctx["four_eyes"] and ctx["value"] == pytest.approx(28_700_000.0)

@@ -27,7 +27,8 @@ ALL = "All reasons"
 COLUMNS = [
     Col("account_id", "Account"),
     Col("name", "Name"),
-    Col("value", "Value", "money", "Account value (holdings at the book's prices plus cash)"),
+    Col("value", "Value", "money", "Account value (holdings at the book's prices plus cash; a holding without a "
+                                   "usable price at its last known price): it sets the tier"),
     Col("tier", "Tier"),
     Col("reasons", "Reasons", tip="Why the account is suspended; hover for the detail", tooltip_key="detail"),
     Col("since", "Since", "date", "When the oldest open reason was first found"),
