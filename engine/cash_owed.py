@@ -50,8 +50,12 @@ def owed_mask(requests: pd.DataFrame, states: Mapping[str, str] | None, as_of: d
     return due | with_status(requests, states).isin(RAISED).to_numpy(bool)
 
 
-def request_states(conn, request_ids=None) -> dict[str, str]:
-    """{request_id: status} of the requests that have a recorded state (all, or the given ones)."""
+def request_states(conn, request_ids=None, *, snapshot_id: int | None = None) -> dict[str, str]:
+    """{request_id: status} of the requests that have a recorded state: the given ones, those a
+    book snapshot lists, or all."""
+    if snapshot_id is not None:
+        listed = select(CR.c.request_id).where(CR.c.snapshot_id == snapshot_id)
+        return dict(conn.execute(select(CS.c.request_id, CS.c.status).where(CS.c.request_id.in_(listed))).all())
     if request_ids is None:
         return dict(conn.execute(select(CS.c.request_id, CS.c.status)).all())
     out: dict[str, str] = {}
@@ -144,18 +148,20 @@ def mark_paid(conn, snapshot_id: int, user: str) -> list[str]:
     (audited): those with a recorded state other than paid, and those the previous snapshot
     listed. Returns the request ids marked."""
     listed = set(r[0] for r in conn.execute(select(CR.c.request_id).where(CR.c.snapshot_id == snapshot_id)))
-    recorded = {rid: (acc, status) for rid, acc, status in
-                conn.execute(select(CS.c.request_id, CS.c.account_id, CS.c.status))}
-    gone = {rid: (acc, status) for rid, (acc, status) in recorded.items() if status != PAID and rid not in listed}
+    owed = conn.execute(select(CS.c.request_id, CS.c.account_id, CS.c.status).where(CS.c.status != PAID)).all()
+    gone = {rid: (acc, status) for rid, acc, status in owed if rid not in listed}
     amounts: dict[str, float] = {}
     prev = conn.execute(select(m.BookSnapshot.id).where(m.BookSnapshot.id < snapshot_id)
                         .order_by(m.BookSnapshot.id.desc()).limit(1)).scalar()
     if prev is not None:
+        dropped = {}
         for rid, acc, amount in conn.execute(select(CR.c.request_id, CR.c.account_id, CR.c.amount)
                                              .where(CR.c.snapshot_id == prev)):
             amounts[rid] = float(amount)
-            if rid not in listed and rid not in recorded:
-                gone[rid] = (acc, OPEN)
+            if rid not in listed and rid not in gone:
+                dropped[rid] = acc
+        known = request_states(conn, list(dropped))  # paid before (listed again, then dropped again)
+        gone.update({rid: (acc, OPEN) for rid, acc in dropped.items() if rid not in known})
     entries = []
     for rid in sorted(gone):
         acc, was = gone[rid]

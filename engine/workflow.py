@@ -456,7 +456,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
             tt.c.snapshot_id == snap.id, tt.c.batch_id.is_not(None))))
         # cash owed: which listed requests had their cash raised, and the cash of trades
         # entered that the book does not show yet; prices for what the book cannot price
-        req_states = cash_owed.request_states(conn)
+        req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
         entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
         frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
             frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
