@@ -175,15 +175,6 @@ def mark_paid(conn, snapshot_id: int, user: str) -> list[str]:
     return sorted(gone)
 
 
-def reserved_by_account(requests: pd.DataFrame, states: Mapping[str, str] | None, as_of: date,
-                        horizon_days: int) -> pd.Series:
-    """Dollars reserved for owed cash requests, per account."""
-    if not len(requests):
-        return pd.Series(dtype=float)
-    owed = requests[owed_mask(requests, states, as_of, horizon_days)]
-    return owed.groupby("account_id")["amount"].sum().astype(float)
-
-
 def cash_out_states(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFrame:
     """Where each account's listed cash requests stand, for the Suspended panel.
 

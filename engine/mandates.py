@@ -144,7 +144,7 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     urgent_need = acc["cash_owed"].to_numpy(float) + acc["account_id"].map(
         not_owed.groupby("account_id")["amount"].sum()).fillna(0.0).to_numpy(float)
     acc["has_high_request"] = (acc["account_id"].isin(set(hi_open["account_id"])).to_numpy(bool)
-                               & (spare + entered + 0.005 < urgent_need))
+                               & (np.maximum(spare, 0.0) + entered + 0.005 < urgent_need))
     acc["pending_request"] = acc["cash_owed"].to_numpy(float)
 
     # asset-class bands (the 5/25 rule) on current weights

@@ -179,9 +179,19 @@ def today(engine: Engine, top: int = 20) -> dict:
             susp = and_(P.c.run_id == done_id, P.c.category == "SUSPENDED")
             n_suspended, n_urgent = conn.execute(select(func.count(), func.coalesce(func.sum(
                 cast(P.c.urgent, Integer)), 0)).where(susp)).first()
+            if n_urgent:
+                # an urgent account whose cash-out was entered since the run is no longer urgent
+                from engine.cash_owed import cash_out_states
+
+                waiting = _read(conn, select(P.c.account_id, P.c.value, P.c.tier, P.c.reasons).where(
+                    susp, P.c.urgent.is_(True)).order_by(P.c.value.desc()))
+                outs = cash_out_states(conn, run_snap, waiting[["account_id", "value"]])
+                covered = set(outs.index[outs["covered"].to_numpy(bool)]) if len(outs) else set()
+                waiting = waiting[~waiting["account_id"].isin(covered)].reset_index(drop=True)
+                n_urgent = len(waiting)
             if top:
-                urgent = _read(conn, select(P.c.account_id, P.c.value, P.c.tier, P.c.reasons).where(
-                    susp, P.c.urgent.is_(True)).order_by(P.c.value.desc()).limit(top))
+                urgent = waiting.head(top).copy() if n_urgent else _read(conn, select(
+                    P.c.account_id, P.c.value, P.c.tier, P.c.reasons).where(P.c.id < 0))
                 urgent["reasons"] = urgent["reasons"].map(_codes)
                 cash = _pending_cash(conn, run_snap, list(urgent["account_id"]))
                 urgent["pending_cash"] = urgent["account_id"].map(cash["amount"]).astype(float)

@@ -85,9 +85,12 @@ def test_entered_trades_cover_the_request_and_the_reopened_account_raises_nothin
     run_workflow(engine, workers=1, user="sched")
     assert latest(engine)["urgent"]
     assert suspended_row(engine)["urgent"]
+    assert views.today(engine)["n_urgent"] == 1
     enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 1500)], user="ops", request_id="CR7")
     row = suspended_row(engine)
     assert not row["urgent"] and row["cash_out"] == f"cash-out entered, {waiting}"
+    today = views.today(engine)
+    assert today["n_urgent"] == 0 and not len(today["urgent"]) and today["badges"]["Today"][0] == 0
     chk = check_manual_trades(engine, "A2", [], "CR7")
     assert chk.cash_entered == pytest.approx(30000.0) and chk.entered == {waiting: pytest.approx(30000.0)}
     assert chk.covered
