@@ -13,7 +13,7 @@ import pandas as pd
 from engine.cash_owed import OPEN, owed_mask, with_status
 from engine.frames import holdings, lookup
 from engine.policy import Policy
-from engine.valuation import fill_unpriced
+from engine.valuation import fill_unpriced, unpriced
 
 CASH = "CASH"
 
@@ -90,7 +90,8 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
 
     hold = (holdings(lots) if hold is None else hold).copy()
     hold["price"] = lookup(hold["symbol"], price).astype(float)
-    hold["mv"] = np.nan_to_num(hold["quantity"].to_numpy(float) * hold["price"].to_numpy(float))
+    px = hold["price"].to_numpy(float)
+    hold["mv"] = hold["quantity"].to_numpy(float) * np.where(unpriced(px), 0.0, px)  # unpriced: see below
     hold["asset_class"] = pd.array(lookup(hold["symbol"], aclass, None), dtype="str")
     invested = hold.groupby("account_id", sort=False)["mv"].sum()
     acc["cash"] = acc["cash"].astype(float)

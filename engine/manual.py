@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select, update
 from engine import cash_owed
 from engine.review import ConflictError, FourEyesError, allocate_lots, refuse
 from engine.tasks import RefusedError, current_user, same_user
-from engine.valuation import fill_unpriced, last_known_prices, unpriced_symbols
+from engine.valuation import fill_unpriced, last_known_prices, unpriced, unpriced_symbols
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
@@ -154,8 +154,8 @@ def _context(conn, account_id: str, symbols=()) -> dict:
     last = last_known_prices(conn, snap.id, unpriced_symbols(lot_hold["symbol"].to_numpy(object),
                                                              pd.Series(prices, dtype=float)))
     filled = fill_unpriced(lot_hold, lots.assign(account_id=account_id), last)
-    value = float(acc["cash"]) + float(np.nansum(lot_hold["quantity"].to_numpy(float)
-                                                 * lot_hold["price"].to_numpy(float)))
+    px = lot_hold["price"].to_numpy(float)
+    value = float(acc["cash"]) + float(np.sum(lot_hold["quantity"].to_numpy(float) * np.where(unpriced(px), 0.0, px)))
     value += float(filled["extra"].sum()) if len(filled) else 0.0
     policy = current_policy(conn)
     ctx = {"snapshot_id": snap.id, "as_of": snap.as_of, "account": dict(acc), "holdings": hold,
