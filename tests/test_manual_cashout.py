@@ -150,6 +150,17 @@ def test_cli_refuses_a_fractional_quantity_and_changes_nothing(engine, db_path, 
     assert content_digest(db_path) == before
 
 
+def test_cli_prints_the_cash_out_arithmetic(engine, db_path, tmp_path, capsys):
+    import_book(engine, a2_book(tmp_path / "b", cash=3000, amount=5000), user="ops")
+    assert main.main(["manual", "A2", "--trade", "SELL:BBB:100", "--request", "CR7", "--db", db_path]) == 0
+    out = capsys.readouterr().out
+    assert ("cash for request CR7: $3,740.00 of $5,000.00 (cash above model cash $1,740.00 + trades entered "
+            "before $0.00 + these $2,000.00) — $1,260.00 short") in out
+    assert main.main(["manual", "A2", "--trade", "SELL:BBB:63", "--request", "CR7", "--db", db_path]) == 0
+    assert "$5,000.00 of $5,000.00 (cash above model cash $1,740.00 + trades entered before $2,000.00 + these " \
+           "$1,260.00) — covered" in capsys.readouterr().out
+
+
 def test_unknown_symbols_buy_refused_sell_says_unknown(engine, tmp_path):
     import_book(engine, a2_book(tmp_path / "b"), user="ops")
     chk = check_manual_trades(engine, "A2", [ManualTrade("ZZZ", "BUY", 5)])
