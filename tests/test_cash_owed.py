@@ -147,3 +147,32 @@ def test_import_marks_paid_only_what_the_new_book_no_longer_lists(engine, tmp_pa
     d3 = write_book(tmp_path / "d3", as_of="2026-11-22", changes={"cash_requests.csv": two[:2]})
     import_book(engine, d3, user="ops")
     assert len(audit_actions(engine, "CASH_REQUEST_PAID")) == 1  # paid once, not again
+
+
+def test_migration_renames_filled_to_sent_and_keeps_every_trade(engine, db_path, tmp_path):
+    """Revision 0004 on an existing database: a request ``filled`` by an older export becomes
+    ``sent`` (its cash stays reserved); proposals gain ``tier_basis``; no row is lost."""
+    from alembic import command
+    from sqlalchemy import func, inspect
+
+    from storage.db import alembic_config, current_revision, make_engine
+
+    import_book(engine, write_book(tmp_path / "d1"), user="ops")
+    run_workflow(engine, workers=1, user="sched")
+    export_batch(engine, tmp_path / "out", user="ops")
+    with engine.connect() as conn:
+        n_trades = conn.execute(select(func.count()).select_from(m.Trade)).scalar_one()
+    command.downgrade(alembic_config(engine), "0003")
+    engine.dispose()
+    assert current_revision(engine) == "0003"
+    assert "tier_basis" not in {c["name"] for c in inspect(engine).get_columns("proposals")}
+    with engine.connect() as conn:  # as the older code left it
+        assert conn.execute(select(m.CashRequestState.status)).scalar() == "filled"
+    eng = make_engine(db_path)  # opening an older database migrates it
+    try:
+        assert state(eng)[0] == "sent"
+        with eng.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(m.Trade)).scalar_one() == n_trades
+            assert conn.execute(select(m.Proposal.tier_basis)).first() is not None
+    finally:
+        eng.dispose()
