@@ -213,7 +213,8 @@ def cash_out_states(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFr
     exported = set(ent.loc[ent["batch_id"].notna(), "account_id"]) if len(ent) else set()
     all_sent = req.groupby("account_id")["status"].agg(lambda s: bool((s == SENT).all()))
     words = []
-    for a, covered, short in zip(out.index, out["covered"], out["owed"] - out["spare"] - out["entered"]):
+    for a, covered, short, entered in zip(out.index, out["covered"], out["owed"] - out["spare"] - out["entered"],
+                                          out["entered"]):
         if covered and a in waiting:
             words.append("cash-out entered, awaiting approval")
         elif covered and a in unexported:
@@ -223,6 +224,6 @@ def cash_out_states(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFr
         elif covered:
             words.append("covered by the account's cash")
         else:
-            words.append(f"${short:,.2f} still to raise")
+            words.append(f"${short:,.2f} still to raise" + (f" (trades entered: ${entered:,.2f})" if entered else ""))
     out["cash_out"] = words
     return out[cols]

@@ -86,7 +86,10 @@ def test_entered_trades_cover_the_request_and_the_reopened_account_raises_nothin
     assert latest(engine)["urgent"]
     assert suspended_row(engine)["urgent"]
     assert views.today(engine)["n_urgent"] == 1
-    enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 1500)], user="ops", request_id="CR7")
+    enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 500)], user="ops", request_id="CR7")
+    row = suspended_row(engine)  # a part entered: still urgent, and says what is left
+    assert row["urgent"] and row["cash_out"] == "$20,000.00 still to raise (trades entered: $10,000.00)"
+    enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 1000)], user="ops", request_id="CR7")
     row = suspended_row(engine)
     assert not row["urgent"] and row["cash_out"] == f"cash-out entered, {waiting}"
     today = views.today(engine)
