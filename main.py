@@ -161,15 +161,17 @@ def cmd_export(args) -> int:
 
 
 def cmd_manual(args) -> int:
-    from engine.manual import ManualTrade, enter_manual_trades
+    from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, parse_quantity
 
     trades = []
     for spec in args.trade:
         parts = spec.split(":")
-        if len(parts) not in (3, 4) or not parts[2].isdigit():
+        if len(parts) not in (3, 4):
             raise_refused(f"--trade {spec!r}: expected SIDE:SYMBOL:QUANTITY[:LOT]")
-        trades.append(ManualTrade(parts[1], parts[0].upper(), int(parts[2]), parts[3] if len(parts) == 4 else None))
+        qty = parse_quantity(parts[2], f"--trade {spec!r}: QUANTITY")  # whole shares, never reinterpreted
+        trades.append(ManualTrade(parts[1], parts[0].upper(), qty, parts[3] if len(parts) == 4 else None))
     engine = _engine(args)
+    chk = check_manual_trades(engine, args.account, trades, args.request)
     ids = enter_manual_trades(engine, args.account, trades, user=args.user, request_id=args.request)
     from engine.manual import pending_manual_trades
 
@@ -180,6 +182,11 @@ def cmd_manual(args) -> int:
               f"another user (approve --trade {' --trade '.join(map(str, waiting))}) before they are exported")
     else:
         print(f"entered {len(ids)} manual trade(s) for {args.account}: they go into the next export")
+    if chk.cash_requested > 0:  # the cash-out arithmetic the console's dialog shows
+        print(f"cash for {'request ' + chk.request if chk.request else 'its listed cash requests'}: "
+              f"${chk.cash_total:,.2f} of ${chk.cash_requested:,.2f} (cash above model cash "
+              f"${chk.cash_available:,.2f} + trades entered before ${chk.cash_entered:,.2f} + these "
+              f"${chk.cash_raised:,.2f}) — " + ("covered" if chk.covered else f"${chk.short:,.2f} short"))
     return 0
 
 

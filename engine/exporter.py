@@ -249,7 +249,7 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
                                        "batch was being written; nothing exported: export again")
             conn.execute(update(m.ExportBatch.__table__).where(m.ExportBatch.id == batch_id).values(
                 n_trades=len(trades), n_accounts=manifest["counts"]["accounts"], manifest=json.dumps(manifest)))
-            _mark_requests_filled(conn, trades, batch_id, user)
+            _mark_requests_sent(conn, trades, batch_id, user, policy)
             repo.audit(conn, user, "EXPORT", detail=f"batch {batch_id}: {len(lines):,} order lines, "
                        f"{len(trades):,} trades, {manifest['counts']['accounts']:,} accounts to {out_dir}",
                        after={"batch_id": batch_id, "files": files}, at=when)
@@ -276,32 +276,12 @@ def _repair_manifests(conn) -> None:
             atomic_write_bytes(path, json.dumps(json.loads(manifest), indent=2).encode())
 
 
-def _mark_requests_filled(conn, trades: pd.DataFrame, batch_id: str, user: str) -> None:
-    """A cash request is filled when the batch raises at least its amount for the account."""
-    from engine.manual import _set_request_state
+def _mark_requests_sent(conn, trades: pd.DataFrame, batch_id: str, user: str, policy) -> None:
+    """Owed cash requests the batch's trades cover become ``sent`` (engine.cash_owed.mark_sent);
+    their cash stays reserved until a newer book no longer lists them."""
+    from engine.cash_owed import mark_sent
 
-    snap = repo.snapshot_info(conn)
-    cr = m.CashRequest.__table__
-    cs = m.CashRequestState.__table__
-    accounts = trades["account_id"].unique().tolist()
-    req = read_frame(conn, select(cr.c.request_id, cr.c.account_id, cr.c.amount, cr.c.due_date, cs.c.status)
-                     .select_from(cr.outerjoin(cs, cs.c.request_id == cr.c.request_id))
-                     .where(cr.c.snapshot_id == snap.id, cr.c.account_id.in_(accounts)))
-    if not len(req):
-        return
-    req = req[req["status"].fillna("open") != "filled"]
-    sign = trades["side"].map({"SELL": 1.0, "BUY": -1.0})
-    raised = (trades["est_value"].fillna(0.0) * sign).groupby(trades["account_id"]).sum()
-    cash = dict(conn.execute(select(m.Account.account_id, m.Account.cash).where(
-        m.Account.snapshot_id == snap.id, m.Account.account_id.in_(accounts))).all())
-    for acc, g in req.sort_values("due_date").groupby("account_id"):
-        avail = float(cash.get(acc, 0.0)) + float(raised.get(acc, 0.0))
-        for rid, amount in zip(g["request_id"], g["amount"]):
-            if avail + 0.005 >= amount:
-                avail -= amount
-                _set_request_state(conn, rid, acc, "filled", user, batch_id)
-                repo.audit(conn, user, "CASH_REQUEST_FILLED", account_id=acc, detail=f"{rid} by batch {batch_id}",
-                           after={"status": "filled", "batch_id": batch_id})
+    mark_sent(conn, trades, batch_id, user, policy.mandates.cash_horizon_days)
 
 
 def batches_frame(engine: Engine) -> pd.DataFrame:

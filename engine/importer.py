@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from engine.book import Book, read_book
+from engine.cash_owed import mark_paid
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
 from storage import repo
 
@@ -45,6 +46,8 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
         repo.audit(conn, user, "IMPORT", detail=f"snapshot {snap_id} as of {book.as_of} from {folder}",
                    after={"snapshot_id": snap_id, "accounts": len(book["accounts"]),
                           "lots": len(book["lots"]), "checksum": book.checksum})
+        # cash requests the new book no longer lists were paid by the custodian: their cash is free
+        mark_paid(conn, snap_id, user)
     from storage import snapshot_cache
 
     state.progress(0.97, "caching the snapshot")

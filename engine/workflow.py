@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
+from engine import cash_owed
 from engine.checks import run_checks
 from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
@@ -27,6 +28,7 @@ from engine.overrides import active_overrides
 from engine.policy import Policy, default_policy, load_policy
 from engine.price_checks import bad_prices, unpriced_bad
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.valuation import last_known_prices, unpriced_symbols
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
@@ -454,9 +456,12 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         tt = m.Trade.__table__
         exported = set(r[0] for r in conn.execute(select(tt.c.account_id).distinct().where(
             tt.c.snapshot_id == snap.id, tt.c.batch_id.is_not(None))))
-        cs = m.CashRequestState.__table__
-        closed = set(r[0] for r in conn.execute(select(cs.c.request_id).where(
-            cs.c.status.in_(["filled", "handling"]))))
+        # cash owed: which listed requests had their cash raised, and the cash of trades
+        # entered that the book does not show yet; prices for what the book cannot price
+        req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
+        entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
+        frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
+            frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
     timings["load"] = time.perf_counter() - t0
     state.check()
 
@@ -465,7 +470,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
     hold = holdings(frames["lots"])
     bad = bad_prices(frames["securities"], policy, history)
     susp = run_checks(frames, snap.as_of, policy, hold, bad=bad)
-    facts, extras = account_facts(frames, snap.as_of, policy, closed, hold)
+    facts, extras = account_facts(frames, snap.as_of, policy, req_states, hold, entered)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
 
@@ -590,6 +595,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
     props = pd.DataFrame({
         "account_id": ids, "category": category, "urgent": urgent, "tier": acc["tier"].to_numpy(object),
         "review": review, "status": status, "value": acc["value"].to_numpy(float),
+        "tier_basis": acc["tier_basis"].to_numpy(object),
         **cols, "threshold_bps": thr, "mandates": mandates, "flags": flags,
         "reasons": [";".join(r) for r in reasons],
     })
@@ -654,7 +660,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
 REPORT_COLUMNS = ["account_id", "category", "tier", "review", "status", "score_bps", "threshold_bps",
                   "flags", "reasons"]
 EXTRA_COLUMNS = ["value", "score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost",
-                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent"]
+                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent", "tier_basis"]
 
 
 def latest_run_id(conn) -> int | None:

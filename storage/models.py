@@ -199,7 +199,7 @@ class CashRequestState(Base):
     __tablename__ = "cash_request_states"
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # open | handling | filled
+    status: Mapped[str] = mapped_column(String(16))  # open | handling | sent | paid
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("export_batches.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(64))
@@ -277,6 +277,8 @@ class Proposal(Base):
     review: Mapped[str] = mapped_column(String(8))  # auto | review | none
     status: Mapped[str] = mapped_column(String(16))  # PROPOSED | APPROVED | REJECTED | NONE
     value: Mapped[float] = mapped_column(Float)
+    # how holdings the book could not price were valued for the tier (None: all at book prices)
+    tier_basis: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     score_bps: Mapped[float | None] = mapped_column(Float)
     threshold_bps: Mapped[float | None] = mapped_column(Float)

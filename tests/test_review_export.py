@@ -170,7 +170,7 @@ def test_manual_trade_round_trips_to_csv_and_fix(engine, tmp_path):
     assert any(p[b"1"] == b"A2" and p[b"55"] == b"BBB" and p[b"54"] == b"2" and p[b"38"] == b"1500" for p in parsed)
     with engine.connect() as conn:
         st = conn.execute(select(m.CashRequestState.status, m.CashRequestState.batch_id)).first()
-    assert tuple(st) == ("filled", res.batch_id)
+    assert tuple(st) == ("sent", res.batch_id)
 
 
 def parse_fix(line: bytes) -> dict:

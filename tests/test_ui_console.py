@@ -269,7 +269,8 @@ def test_suspended_panel_filters_explains_and_trades_by_hand(qtbot, window, boxe
     assert sorted(rows(model, "account_id")) == ["B1", "B2", "B4", "B5"]
     assert "4 accounts · 1 urgent" == p.count.text()
     header = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
-    assert header == ["Account", "Name", "Value", "Tier", "Reasons", "Since", "Urgent", "Cash requested", "Due"]
+    assert header == ["Account", "Name", "Value", "Tier", "Reasons", "Since", "Urgent", "Cash requested", "Due",
+                      "Cash-out"]
     assert model.data(model.index(0, 2)) == "$10,100" and model.data(model.index(0, 7)) == "$1,500"
 
     qtbot.keyClicks(p.filter, "recon")

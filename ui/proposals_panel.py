@@ -892,6 +892,13 @@ class ProposalsPanel(Panel):
                                    + e(", ".join(self.weights.out_of_band)) + "</span>")
         else:
             self.band_note.setText("Every asset class is inside its band after the trades.")
+        if detail.get("cash_needed"):  # cash owed to clients: kept, never bought with
+            self.band_note.setText(self.band_note.text() + "<br>Cash after the trades "
+                                   f"{fmt.money2(detail.get('cash_post'))} · reserved for cash requests: "
+                                   f"{fmt.money2(detail['cash_needed'])}")
+        if rec.get("tier_basis"):
+            self.band_note.setText(self.band_note.text() + f"<br><span style='color:#8a5a00'>Tier set by a value of "
+                                   f"{fmt.money(rec.get('value'))}: {e(str(rec['tier_basis']))}</span>")
         self._fill_breakdown(rec)
         self._update_decision_buttons()
         self._update_trade_buttons()

@@ -98,7 +98,7 @@ class TodayPanel(Panel):
         self.urgent_title = section_title("Urgent suspended accounts")
         self.urgent_model = FrameModel([
             Col("account_id", "Account"), Col("value", "Value", "money"), Col("tier", "Tier"),
-            Col("pending_cash", "Cash requested", "money_nz", "Unfilled cash requests of the account"),
+            Col("pending_cash", "Cash requested", "money_nz", "Cash requests whose cash is not raised yet"),
             Col("reasons", "Reasons")])
         self.urgent = DataTable(self.urgent_model, "todayUrgent")
         self.urgent.doubleClicked.connect(
