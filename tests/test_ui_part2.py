@@ -218,7 +218,7 @@ def test_decision_changed_by_someone_else_is_refused(qtbot, engine, reviewed, wi
     from engine.review import reject
 
     p = proposals(qtbot, window, "A2")
-    reject(engine, ["A2"], user="bob")  # another desk, after the panel loaded A2
+    reject(engine, ["A2"], user="bob", reason="client call")  # another desk, after the panel loaded A2
     press(qtbot, p.table, Qt.Key.Key_A)
     assert "changed by someone else" in p.action_msg.text()
     assert statuses(engine)["A2"] == "REJECTED" and decided_by(engine)["A2"] == "bob"

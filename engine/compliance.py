@@ -1,0 +1,242 @@
+"""Overrides bind until the file is written: which approved trades are blocked now, and why.
+
+A run honours the holds, halts, suspensions and restrictions in force when it runs; this module
+re-checks a set of trades against those in force *now* — at approval, inside the export
+transaction, and for the console's counts — so an override entered after a run stops its trades
+at once, and ending it lets them go again without a re-run.
+
+What blocks a trade (the reason names what blocked it):
+
+* ``HELD: <reason>`` — an active hold on the account: all its trades.
+* ``HALTED: SYM (freeze): <reason>`` — a freeze halt: every trade of the symbol.
+* ``HALTED: SYM (hold-accounts): <reason>`` — a hold-accounts halt: every trade of an account
+  whose trades (in the set checked) buy or sell the symbol.
+* ``SUSPENDED: CODE`` — a suspension opened after the trade was made (a manual trade entered
+  for an account already suspended is the way such accounts trade, so it is not blocked by
+  the suspension it was entered under).
+* ``RESTRICTED: SYM (rule)`` — a buy of a security the account restricts in the latest book.
+* ``CASH_REQUEST_HANDLED: ID`` — a proposal that raises cash for a request marked handled by
+  manual trades after the proposal was made: the cash would be raised twice.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import and_, or_, select
+
+from engine.overrides import ActiveOverrides, active_overrides
+from storage import models as m
+from storage import repo
+from storage.bulk import in_chunks, read_frame
+
+T = m.Trade.__table__
+P = m.Proposal.__table__
+COLUMNS = ["id", "account_id", "symbol", "side", "quantity", "proposal_id", "category", "status", "reason"]
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({"id": pd.Series([], dtype="int64"), "account_id": pd.Series([], dtype=object),
+                         "symbol": pd.Series([], dtype=object), "side": pd.Series([], dtype=object),
+                         "quantity": pd.Series([], dtype="int64"), "blocked": pd.Series([], dtype=object)})
+
+
+def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
+                   overrides: ActiveOverrides | None = None) -> pd.DataFrame:
+    """The trades of ``trades`` (rows of the trades table) that what is in force on ``as_of``
+    blocks: id, account_id, symbol, side, quantity and ``blocked`` (the reasons, ``; ``-joined).
+
+    ``overrides`` replaces the active overrides (to ask what a new override would stop); the
+    suspension, restriction and cash-request checks are then left out.
+    """
+    if trades is None or not len(trades):
+        return _empty()
+    snap = repo.snapshot_info(conn)
+    if as_of is None:
+        as_of = snap.as_of if snap is not None else date.today()
+    only_overrides = overrides is not None
+    ov = overrides if only_overrides else active_overrides(conn, as_of)
+    t = trades.reset_index(drop=True)
+    why: list[list[str]] = [[] for _ in range(len(t))]
+    acc = t["account_id"].astype(str).tolist()
+    sym = t["symbol"].astype(str).tolist()
+    side = t["side"].astype(str).tolist()
+    # holds and halts
+    halted_accounts: dict[str, list[str]] = {}
+    for a, s in zip(acc, sym):
+        if s in ov.hold_accounts:
+            reasons = halted_accounts.setdefault(a, [])
+            text = f"HALTED: {s} (hold-accounts): {ov.hold_accounts[s]}"
+            if text not in reasons:
+                reasons.append(text)
+    for i, (a, s) in enumerate(zip(acc, sym)):
+        if a in ov.holds:
+            why[i].append(f"HELD: {ov.holds[a]}")
+        if s in ov.freeze:
+            why[i].append(f"HALTED: {s} (freeze): {ov.freeze[s]}")
+        why[i].extend(halted_accounts.get(a, []))
+    if not only_overrides and snap is not None:
+        accounts = sorted(set(acc))
+        created = pd.to_datetime(t["created_at"]) if "created_at" in t else pd.Series(pd.NaT, index=t.index)
+        # suspensions opened after the trade was made
+        S = m.Suspension.__table__
+        susp = pd.concat([read_frame(conn, select(S.c.account_id, S.c.code, S.c.since).where(
+            S.c.resolved_at.is_(None), S.c.account_id.in_(part))) for part in in_chunks(accounts)],
+            ignore_index=True) if accounts else pd.DataFrame()
+        if len(susp):
+            by_acc = {a: list(zip(g["code"], pd.to_datetime(g["since"]))) for a, g in susp.groupby("account_id")}
+            for i, a in enumerate(acc):
+                for code, since in by_acc.get(a, ()):
+                    if pd.isna(created.iat[i]) or since > created.iat[i]:
+                        why[i].append(f"SUSPENDED: {code}")
+        # buys of securities the account restricts in the latest book
+        buys = sorted({a for a, sd in zip(acc, side) if sd == "BUY"})
+        if buys:
+            from engine.mandates import restricted_pairs
+
+            A, Sec = m.Account.__table__, m.Security.__table__
+            rows = pd.concat([read_frame(conn, select(A.c.account_id, A.c.restrictions).where(
+                A.c.snapshot_id == snap.id, A.c.account_id.in_(part), A.c.restrictions.is_not(None)))
+                for part in in_chunks(buys)], ignore_index=True)
+            if len(rows):
+                secs = read_frame(conn, select(Sec.c.symbol, Sec.c.tags).where(Sec.c.snapshot_id == snap.id))
+                pairs = restricted_pairs(rows, secs)
+                rule = dict(zip(zip(pairs["account_id"], pairs["symbol"]), pairs["rule"]))
+                for i, (a, s, sd) in enumerate(zip(acc, sym, side)):
+                    r = rule.get((a, s)) if sd == "BUY" else None
+                    if r is not None:
+                        why[i].append(f"RESTRICTED: {s} ({r})")
+        # proposals raising cash for a request handled by manual trades since
+        raising = t[(t["proposal_id"].notna()) & (t["reason"].astype(str) == "cash")] if "reason" in t else t.iloc[:0]
+        if len(raising):
+            cs = m.CashRequestState.__table__
+            handled = read_frame(conn, select(cs.c.request_id, cs.c.account_id, cs.c.updated_at, cs.c.updated_by)
+                                 .where(cs.c.status == "handling",
+                                        cs.c.account_id.in_(sorted(set(raising["account_id"])))))
+            if len(handled):
+                made = raising.groupby("proposal_id")["created_at"].min() if "created_at" in raising else {}
+                pid_acc = dict(zip(raising["proposal_id"], raising["account_id"]))
+                hit: dict = {}
+                for pid, a in pid_acc.items():
+                    h = handled[handled["account_id"] == a]
+                    after = h[pd.to_datetime(h["updated_at"]) > pd.to_datetime(made.get(pid))] if len(made) else h
+                    if len(after):
+                        hit[pid] = [f"CASH_REQUEST_HANDLED: {r} (manual trades by {u})"
+                                    for r, u in zip(after["request_id"], after["updated_by"])]
+                for i, pid in enumerate(t["proposal_id"].tolist()):
+                    if pd.notna(pid) and pid in hit:
+                        why[i].extend(hit[pid])
+    mask = [bool(w) for w in why]
+    out = t.loc[mask, ["id", "account_id", "symbol", "side", "quantity"]].copy()
+    out["blocked"] = ["; ".join(dict.fromkeys(w)) for w in why if w]
+    return out.reset_index(drop=True)
+
+
+def describe_blocked(blocked: pd.DataFrame, limit: int = 20) -> list[str]:
+    """One line per blocked account: its trades left out and why (the first ``limit`` accounts)."""
+    lines = []
+    for a, g in blocked.groupby("account_id", sort=True):
+        trades = ", ".join(f"{sd} {int(q):,} {s} (trade {int(i)})"
+                           for i, sd, q, s in zip(g["id"], g["side"], g["quantity"], g["symbol"]))
+        reasons = "; ".join(dict.fromkeys(r for b in g["blocked"] for r in b.split("; ")))
+        lines.append(f"{a}: {trades} — {reasons}")
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"… and {len(lines) - limit:,} more account(s)"]
+    return lines
+
+
+def override_impact(conn, *, account_id: str | None = None, symbol: str | None = None,
+                    mode: str | None = None, reason: str = "") -> dict:
+    """What a new hold (``account_id``) or halt (``symbol`` and ``mode``) would stop now among the
+    trades not yet exported: counts of approved and proposed trades and their accounts."""
+    from engine.review import latest_run
+
+    try:
+        run_id = latest_run(conn)[0]
+    except Exception:  # noqa: BLE001 - no run yet: only manual trades
+        run_id = None
+    if account_id:
+        ov = ActiveOverrides({account_id: reason or "new hold"}, {}, {})
+        trades = _open_trades(conn, run_id, T.c.account_id == account_id)
+    else:
+        symbol = (symbol or "").strip().upper()
+        freeze = mode != "hold-accounts"
+        ov = ActiveOverrides({}, {symbol: reason or "new halt"} if freeze else {},
+                             {} if freeze else {symbol: reason or "new halt"})
+        touching = select(T.c.account_id).where(T.c.symbol == symbol, T.c.batch_id.is_(None))
+        trades = _open_trades(conn, run_id, T.c.symbol == symbol if freeze else T.c.account_id.in_(touching))
+    if len(trades) and not account_id and mode == "hold-accounts":
+        # an account is held when its own open proposal (or manual trades) trade the symbol
+        keys = trades["proposal_id"].fillna(-1).astype("int64").astype(str) + "|" + trades["account_id"]
+        hits = set(keys[trades["symbol"] == symbol])
+        trades = trades[keys.isin(hits)]
+    blocked = blocked_trades(conn, None, trades, overrides=ov)
+    stat = trades.set_index("id")["status"] if len(trades) else pd.Series(dtype=object)
+    blocked["status"] = blocked["id"].map(stat)
+    appr = blocked[blocked["status"] == "APPROVED"]
+    prop = blocked[blocked["status"] != "APPROVED"]
+    return {"approved_trades": int(len(appr)), "approved_accounts": int(appr["account_id"].nunique()),
+            "proposed_trades": int(len(prop)), "proposed_accounts": int(prop["account_id"].nunique()),
+            "accounts": int(blocked["account_id"].nunique())}
+
+
+def _open_trades(conn, run_id, cond) -> pd.DataFrame:
+    """Trades not yet exported that an override could stop (and ``cond``): the run's approved and
+    proposed trades, and the approved or pending manual trades."""
+    which = and_(T.c.proposal_id.is_(None), T.c.status.in_(["APPROVED", "PENDING_APPROVAL"]))
+    if run_id is not None:
+        which = or_(which, and_(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run_id)),
+                                T.c.status.in_(["APPROVED", "PROPOSED"])))
+    return read_frame(conn, select(T).where(T.c.batch_id.is_(None), which, cond))
+
+
+def impact_text(impact: dict) -> str:
+    """The override dialog's sentence about what a new override stops."""
+    def n(k, word):
+        v = impact[k]
+        return f"{v:,} {word}{'' if v == 1 else 's'}"
+    if not impact["approved_trades"] and not impact["proposed_trades"]:
+        return "It stops no trade that is approved or proposed now."
+    return (f"It stops {n('approved_trades', 'approved trade')} of {n('approved_accounts', 'account')} "
+            f"and {n('proposed_trades', 'proposed trade')} of {n('proposed_accounts', 'account')} "
+            "(not exported while it is in force).")
+
+
+def proposals_blocked(conn, run_id: int, account_ids: list[str] | None = None) -> dict[str, str]:
+    """account_id -> why its not yet exported approved/proposed trades are blocked now."""
+    cond = and_(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run_id)), may_be_blocked(conn))
+    if account_ids is not None:
+        if not account_ids:
+            return {}
+        parts = [read_frame(conn, select(T).where(cond, T.c.batch_id.is_(None), T.c.account_id.in_(part),
+                                                   T.c.status.in_(["APPROVED", "PROPOSED"])))
+                 for part in in_chunks(account_ids)]
+        trades = pd.concat(parts, ignore_index=True)
+    else:
+        trades = read_frame(conn, select(T).where(cond, T.c.batch_id.is_(None),
+                                                  T.c.status.in_(["APPROVED", "PROPOSED"])))
+    blocked = blocked_trades(conn, None, trades)
+    return {a: "; ".join(dict.fromkeys(r for b in g["blocked"] for r in b.split("; ")))
+            for a, g in blocked.groupby("account_id")}
+
+
+def may_be_blocked(conn, as_of: date | None = None):
+    """A condition on trades that every trade :func:`blocked_trades` could block satisfies (a
+    cheap pre-filter for counts over a whole book): its account is held, suspended or has a
+    cash request handled by manual trades, or it trades a halted symbol in an account, or it
+    is a manual trade (checked against the latest book's restrictions)."""
+    if as_of is None:
+        snap = repo.snapshot_info(conn)
+        as_of = snap.as_of if snap is not None else date.today()
+    ov = active_overrides(conn, as_of)
+    S, cs = m.Suspension.__table__, m.CashRequestState.__table__
+    halted = sorted(set(ov.freeze) | set(ov.hold_accounts))
+    conds = [T.c.proposal_id.is_(None),
+             T.c.account_id.in_(select(S.c.account_id).where(S.c.resolved_at.is_(None))),
+             T.c.account_id.in_(select(cs.c.account_id).where(cs.c.status == "handling"))]
+    if ov.holds:
+        conds.append(T.c.account_id.in_(sorted(ov.holds)))
+    if halted:
+        conds.append(T.c.account_id.in_(select(T.c.account_id).where(T.c.symbol.in_(halted),
+                                                                     T.c.batch_id.is_(None))))
+    return or_(*conds)
