@@ -7,6 +7,10 @@ at once, and ending it lets them go again without a re-run.
 
 What blocks a trade (the reason names what blocked it):
 
+An account's trades go out together or not at all: whatever blocks one of them keeps all of
+the account's trades in the set back (with the same reasons), so a proposal is never sent half
+(a buy without the sale that funds it) and an account's trades of one book stay in one batch.
+
 * ``HELD: <reason>`` — an active hold on the account: all its trades.
 * ``HALTED: SYM (freeze): <reason>`` — a freeze halt: every trade of the symbol.
 * ``HALTED: SYM (hold-accounts): <reason>`` — a hold-accounts halt: every trade of an account
@@ -126,6 +130,13 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
                 for i, pid in enumerate(t["proposal_id"].tolist()):
                     if pd.notna(pid) and pid in hit:
                         why[i].extend(hit[pid])
+    # an account's trades go out together or not at all: sells fund buys, and an account's trades
+    # of one book are sent in one batch; so what blocks one trade keeps the account's others back
+    by_account: dict[str, list[str]] = {}
+    for a, w in zip(acc, why):
+        if w:
+            by_account.setdefault(a, []).extend(w)
+    why = [list(dict.fromkeys(by_account.get(a, []))) for a in acc]
     mask = [bool(w) for w in why]
     out = t.loc[mask, ["id", "account_id", "symbol", "side", "quantity"]].copy()
     out["blocked"] = ["; ".join(dict.fromkeys(w)) for w in why if w]
@@ -164,12 +175,9 @@ def override_impact(conn, *, account_id: str | None = None, symbol: str | None =
         ov = ActiveOverrides({}, {symbol: reason or "new halt"} if freeze else {},
                              {} if freeze else {symbol: reason or "new halt"})
         touching = select(T.c.account_id).where(T.c.symbol == symbol, T.c.batch_id.is_(None))
-        trades = _open_trades(conn, run_id, T.c.symbol == symbol if freeze else T.c.account_id.in_(touching))
-    if len(trades) and not account_id and mode == "hold-accounts":
-        # an account is held when its own open proposal (or manual trades) trade the symbol
-        keys = trades["proposal_id"].fillna(-1).astype("int64").astype(str) + "|" + trades["account_id"]
-        hits = set(keys[trades["symbol"] == symbol])
-        trades = trades[keys.isin(hits)]
+        trades = _open_trades(conn, run_id, T.c.account_id.in_(touching))
+        # an account is stopped when its own open trades trade the symbol (all of them then)
+        trades = trades[trades["account_id"].isin(set(trades.loc[trades["symbol"] == symbol, "account_id"]))]
     blocked = blocked_trades(conn, None, trades, overrides=ov)
     stat = trades.set_index("id")["status"] if len(trades) else pd.Series(dtype=object)
     blocked["status"] = blocked["id"].map(stat)
