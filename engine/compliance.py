@@ -20,10 +20,12 @@ the account's trades in the set back (with the same reasons), so a proposal is n
   the suspension it was entered under).
 * ``RESTRICTED: SYM (rule)`` — a buy of a security the account restricts in the latest book.
 * ``CASH_REQUEST_HANDLED: ID`` — a proposal that raises cash for a request marked handled by
-  manual trades after the proposal was made: the cash would be raised twice.
+  manual trades after the proposal was made: the cash would be raised twice. Only the
+  proposal's trades wait (the manual trades that handle the request go).
 """
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
@@ -110,26 +112,6 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
                     r = rule.get((a, s)) if sd == "BUY" else None
                     if r is not None:
                         why[i].append(f"RESTRICTED: {s} ({r})")
-        # proposals raising cash for a request handled by manual trades since
-        raising = t[(t["proposal_id"].notna()) & (t["reason"].astype(str) == "cash")] if "reason" in t else t.iloc[:0]
-        if len(raising):
-            cs = m.CashRequestState.__table__
-            handled = read_frame(conn, select(cs.c.request_id, cs.c.account_id, cs.c.updated_at, cs.c.updated_by)
-                                 .where(cs.c.status == "handling",
-                                        cs.c.account_id.in_(sorted(set(raising["account_id"])))))
-            if len(handled):
-                made = raising.groupby("proposal_id")["created_at"].min() if "created_at" in raising else {}
-                pid_acc = dict(zip(raising["proposal_id"], raising["account_id"]))
-                hit: dict = {}
-                for pid, a in pid_acc.items():
-                    h = handled[handled["account_id"] == a]
-                    after = h[pd.to_datetime(h["updated_at"]) > pd.to_datetime(made.get(pid))] if len(made) else h
-                    if len(after):
-                        hit[pid] = [f"CASH_REQUEST_HANDLED: {r} (manual trades by {u})"
-                                    for r, u in zip(after["request_id"], after["updated_by"])]
-                for i, pid in enumerate(t["proposal_id"].tolist()):
-                    if pd.notna(pid) and pid in hit:
-                        why[i].extend(hit[pid])
     # an account's trades go out together or not at all: sells fund buys, and an account's trades
     # of one book are sent in one batch; so what blocks one trade keeps the account's others back
     by_account: dict[str, list[str]] = {}
@@ -137,10 +119,43 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
         if w:
             by_account.setdefault(a, []).extend(w)
     why = [list(dict.fromkeys(by_account.get(a, []))) for a in acc]
+    if not only_overrides and snap is not None:
+        # a proposal that raises cash for a request handled by manual trades since it was made
+        # would raise it twice: the proposal waits (the manual trades themselves go)
+        for i, reasons in _cash_handled(conn, t).items():
+            why[i].extend(reasons)
     mask = [bool(w) for w in why]
     out = t.loc[mask, ["id", "account_id", "symbol", "side", "quantity"]].copy()
     out["blocked"] = ["; ".join(dict.fromkeys(w)) for w in why if w]
     return out.reset_index(drop=True)
+
+
+def _cash_handled(conn, t: pd.DataFrame) -> dict[int, list[str]]:
+    """Row position -> reasons, for trades of proposals that counted a cash need (their detail's
+    ``cash_needed``) whose account has a request marked handled by manual trades since."""
+    props = t[t["proposal_id"].notna()]
+    if not len(props):
+        return {}
+    cs = m.CashRequestState.__table__
+    handled = read_frame(conn, select(cs.c.request_id, cs.c.account_id, cs.c.updated_at, cs.c.updated_by)
+                         .where(cs.c.status == "handling", cs.c.account_id.in_(sorted(set(props["account_id"])))))
+    if not len(handled):
+        return {}
+    pids = sorted({int(p) for p in props.loc[props["account_id"].isin(set(handled["account_id"])), "proposal_id"]})
+    need = {int(pid): float(json.loads(d or "{}").get("cash_needed", 0.0) or 0.0)
+            for pid, d in conn.execute(select(P.c.id, P.c.detail).where(P.c.id.in_(pids)))}
+    made = pd.to_datetime(props["created_at"]).groupby(props["proposal_id"].astype("int64")).min()
+    hit: dict[int, list[str]] = {}
+    for pid in pids:
+        if need.get(pid, 0.0) <= 0:
+            continue
+        a = props.loc[props["proposal_id"] == pid, "account_id"].iat[0]
+        h = handled[(handled["account_id"] == a) & (pd.to_datetime(handled["updated_at"]) > made.get(pid))]
+        if len(h):
+            hit[pid] = [f"CASH_REQUEST_HANDLED: {r} (manual trades by {u})"
+                        for r, u in zip(h["request_id"], h["updated_by"])]
+    return {i: hit[int(pid)] for i, pid in enumerate(t["proposal_id"].tolist())
+            if pd.notna(pid) and int(pid) in hit}
 
 
 def describe_blocked(blocked: pd.DataFrame, limit: int = 20) -> list[str]:

@@ -171,6 +171,16 @@ def test_new_suspension_and_new_restriction_keep_manual_trades_back(engine, book
                                                                  for r in exported(res)}
 
 
+def test_a_cash_request_handled_by_manual_trades_since_keeps_the_proposal_back(engine, reviewed, tmp_path):
+    approve(engine, ["A1", "A2"], user="rev1")  # A2's proposal raises cash for CR1 ($5,000)
+    [tid] = enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 300)], user="ops", request_id="CR1")
+    res = export_batch(engine, tmp_path / "b1", user="ops")
+    sent = {(r["account_id"], r["category"]) for r in exported(res)}
+    assert ("A2", "MANUAL") in sent and ("A2", "MANDATE") not in sent and ("A1", "SCORE") in sent
+    assert set(res.blocked["id"]) == trade_ids(engine, "A2")
+    assert set(res.blocked["blocked"]) == {"CASH_REQUEST_HANDLED: CR1 (manual trades by ops)"}
+
+
 # --------------------------------------------------------------------------- re-scoring
 def hand_built_a1(policy) -> AccountInput:
     """Account A1 of the base book as the optimizer sees it, built by hand from the book files."""
