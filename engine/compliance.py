@@ -263,3 +263,23 @@ def may_be_blocked(conn, as_of: date | None = None):
         conds.append(T.c.account_id.in_(select(T.c.account_id).where(T.c.symbol.in_(halted),
                                                                      T.c.batch_id.is_(None))))
     return or_(*conds)
+
+
+def preview_override(engine, *, account_id: str | None = None, symbol: str | None = None,
+                     mode: str | None = None) -> dict | None:
+    """:func:`override_impact` for the console's confirmation before an override is saved;
+    ``None`` when there is no book or the account or symbol is not in it (adding it is then
+    refused by :mod:`engine.overrides` with its own message)."""
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            return None
+        if account_id:
+            known = conn.execute(select(m.Account.account_id).where(
+                m.Account.snapshot_id == snap.id, m.Account.account_id == account_id)).first()
+        else:
+            known = conn.execute(select(m.Security.symbol).where(
+                m.Security.snapshot_id == snap.id, m.Security.symbol == (symbol or "").strip().upper())).first()
+        if known is None:
+            return None
+        return override_impact(conn, account_id=account_id, symbol=symbol, mode=mode)
