@@ -158,12 +158,15 @@ def _cash_handled(conn, t: pd.DataFrame) -> dict[int, list[str]]:
             if pd.notna(pid) and int(pid) in hit}
 
 
-def describe_blocked(blocked: pd.DataFrame, limit: int = 20) -> list[str]:
-    """One line per blocked account: its trades left out and why (the first ``limit`` accounts)."""
+def describe_blocked(blocked: pd.DataFrame, limit: int = 20, per_account: int = 4) -> list[str]:
+    """One line per blocked account: its trades left out (the first ``per_account`` named) and
+    why (the first ``limit`` accounts)."""
     lines = []
     for a, g in blocked.groupby("account_id", sort=True):
-        trades = ", ".join(f"{sd} {int(q):,} {s} (trade {int(i)})"
-                           for i, sd, q, s in zip(g["id"], g["side"], g["quantity"], g["symbol"]))
+        named = [f"{sd} {int(q):,} {s} (trade {int(i)})"
+                 for i, sd, q, s in zip(g["id"], g["side"], g["quantity"], g["symbol"])]
+        trades = ", ".join(named[:per_account]) + (f" and {len(named) - per_account:,} more trades"
+                                                   if len(named) > per_account else "")
         reasons = "; ".join(dict.fromkeys(r for b in g["blocked"] for r in b.split("; ")))
         lines.append(f"{a}: {trades} — {reasons}")
     if len(lines) > limit:
@@ -218,11 +221,11 @@ def impact_text(impact: dict) -> str:
     def n(k, word):
         v = impact[k]
         return f"{v:,} {word}{'' if v == 1 else 's'}"
-    if not impact["approved_trades"] and not impact["proposed_trades"]:
+    parts = [f"{n(k + '_trades', k + ' trade')} of {n(k + '_accounts', 'account')}"
+             for k in ("approved", "proposed") if impact[k + "_trades"]]
+    if not parts:
         return "It stops no trade that is approved or proposed now."
-    return (f"It stops {n('approved_trades', 'approved trade')} of {n('approved_accounts', 'account')} "
-            f"and {n('proposed_trades', 'proposed trade')} of {n('proposed_accounts', 'account')} "
-            "(not exported while it is in force).")
+    return f"It stops {' and '.join(parts)} (not exported while it is in force)."
 
 
 def proposals_blocked(conn, run_id: int, account_ids: list[str] | None = None) -> dict[str, str]:

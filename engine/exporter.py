@@ -76,10 +76,10 @@ def _exportable(conn) -> tuple[pd.DataFrame, int, pd.DataFrame]:
     from engine.compliance import blocked_trades
 
     trades = read_frame(conn, select(T).where(exportable(conn)))
+    proposed = int(trades["proposal_id"].notna().sum()) if len(trades) else 0
     blocked = blocked_trades(conn, None, trades)
     if len(blocked):
         trades = trades[~trades["id"].isin(blocked["id"])]
-    proposed = int(trades["proposal_id"].notna().sum()) if len(trades) else 0
     stale = conn.execute(select(func.count()).select_from(T).where(
         T.c.status == "APPROVED", T.c.batch_id.is_(None), T.c.proposal_id.is_not(None))).scalar_one() - proposed
     return trades.sort_values(["account_id", "side", "symbol", "id"], ascending=[True, False, True, True],

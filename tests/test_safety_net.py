@@ -66,6 +66,7 @@ def test_freeze_halt_after_approval_keeps_the_accounts_back_until_it_ends(engine
     hid = add_halt(engine, "OIL", None, "exchange halt", "freeze", user="ops")
     pre = export_preview(engine)
     assert pre["blocked_accounts"] == 2 and pre["blocked"] == len(trade_ids(engine, "A1") | trade_ids(engine, "A3"))
+    assert pre["stale"] == 0 and pre["trades"] == len(trade_ids(engine, "A2"))  # blocked is not stale
     assert main.main(["export", "--db", db_path, "--out", str(tmp_path / "b1"), "--user", "ops"]) == 0
     out, err = capsys.readouterr()
     for text in (out, err):  # the summary names the accounts and trades left out, and why
