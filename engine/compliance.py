@@ -7,10 +7,6 @@ at once, and ending it lets them go again without a re-run.
 
 What blocks a trade (the reason names what blocked it):
 
-An account's trades go out together or not at all: whatever blocks one of them keeps all of
-the account's trades in the set back (with the same reasons), so a proposal is never sent half
-(a buy without the sale that funds it) and an account's trades of one book stay in one batch.
-
 * ``HELD: <reason>`` — an active hold on the account: all its trades.
 * ``HALTED: SYM (freeze): <reason>`` — a freeze halt: every trade of the symbol.
 * ``HALTED: SYM (hold-accounts): <reason>`` — a hold-accounts halt: every trade of an account
@@ -22,6 +18,10 @@ the account's trades in the set back (with the same reasons), so a proposal is n
 * ``CASH_REQUEST_HANDLED: ID`` — a proposal that raises cash for a request marked handled by
   manual trades after the proposal was made: the cash would be raised twice. Only the
   proposal's trades wait (the manual trades that handle the request go).
+
+An account's trades go out together or not at all: whatever blocks one of them keeps all of
+the account's trades in the set back (with the same reasons), so a proposal is never sent half
+(a buy without the sale that funds it) and an account's trades of one book stay in one batch.
 """
 from __future__ import annotations
 
@@ -38,7 +38,6 @@ from storage.bulk import in_chunks, read_frame
 
 T = m.Trade.__table__
 P = m.Proposal.__table__
-COLUMNS = ["id", "account_id", "symbol", "side", "quantity", "proposal_id", "category", "status", "reason"]
 
 
 def _empty() -> pd.DataFrame:
@@ -50,7 +49,8 @@ def _empty() -> pd.DataFrame:
 def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
                    overrides: ActiveOverrides | None = None) -> pd.DataFrame:
     """The trades of ``trades`` (rows of the trades table) that what is in force on ``as_of``
-    blocks: id, account_id, symbol, side, quantity and ``blocked`` (the reasons, ``; ``-joined).
+    (default: the latest book's date) blocks: id, account_id, symbol, side, quantity and
+    ``blocked`` (the reasons, ``; ``-joined).
 
     ``overrides`` replaces the active overrides (to ask what a new override would stop); the
     suspension, restriction and cash-request checks are then left out.
@@ -60,58 +60,14 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
     snap = repo.snapshot_info(conn)
     if as_of is None:
         as_of = snap.as_of if snap is not None else date.today()
-    only_overrides = overrides is not None
-    ov = overrides if only_overrides else active_overrides(conn, as_of)
+    everything = overrides is None and snap is not None
     t = trades.reset_index(drop=True)
-    why: list[list[str]] = [[] for _ in range(len(t))]
     acc = t["account_id"].astype(str).tolist()
     sym = t["symbol"].astype(str).tolist()
-    side = t["side"].astype(str).tolist()
-    # holds and halts
-    halted_accounts: dict[str, list[str]] = {}
-    for a, s in zip(acc, sym):
-        if s in ov.hold_accounts:
-            reasons = halted_accounts.setdefault(a, [])
-            text = f"HALTED: {s} (hold-accounts): {ov.hold_accounts[s]}"
-            if text not in reasons:
-                reasons.append(text)
-    for i, (a, s) in enumerate(zip(acc, sym)):
-        if a in ov.holds:
-            why[i].append(f"HELD: {ov.holds[a]}")
-        if s in ov.freeze:
-            why[i].append(f"HALTED: {s} (freeze): {ov.freeze[s]}")
-        why[i].extend(halted_accounts.get(a, []))
-    if not only_overrides and snap is not None:
-        accounts = sorted(set(acc))
-        created = pd.to_datetime(t["created_at"]) if "created_at" in t else pd.Series(pd.NaT, index=t.index)
-        # suspensions opened after the trade was made
-        S = m.Suspension.__table__
-        susp = pd.concat([read_frame(conn, select(S.c.account_id, S.c.code, S.c.since).where(
-            S.c.resolved_at.is_(None), S.c.account_id.in_(part))) for part in in_chunks(accounts)],
-            ignore_index=True) if accounts else pd.DataFrame()
-        if len(susp):
-            by_acc = {a: list(zip(g["code"], pd.to_datetime(g["since"]))) for a, g in susp.groupby("account_id")}
-            for i, a in enumerate(acc):
-                for code, since in by_acc.get(a, ()):
-                    if pd.isna(created.iat[i]) or since > created.iat[i]:
-                        why[i].append(f"SUSPENDED: {code}")
-        # buys of securities the account restricts in the latest book
-        buys = sorted({a for a, sd in zip(acc, side) if sd == "BUY"})
-        if buys:
-            from engine.mandates import restricted_pairs
-
-            A, Sec = m.Account.__table__, m.Security.__table__
-            rows = pd.concat([read_frame(conn, select(A.c.account_id, A.c.restrictions).where(
-                A.c.snapshot_id == snap.id, A.c.account_id.in_(part), A.c.restrictions.is_not(None)))
-                for part in in_chunks(buys)], ignore_index=True)
-            if len(rows):
-                secs = read_frame(conn, select(Sec.c.symbol, Sec.c.tags).where(Sec.c.snapshot_id == snap.id))
-                pairs = restricted_pairs(rows, secs)
-                rule = dict(zip(zip(pairs["account_id"], pairs["symbol"]), pairs["rule"]))
-                for i, (a, s, sd) in enumerate(zip(acc, sym, side)):
-                    r = rule.get((a, s)) if sd == "BUY" else None
-                    if r is not None:
-                        why[i].append(f"RESTRICTED: {s} ({r})")
+    why = _override_reasons(overrides if overrides is not None else active_overrides(conn, as_of), acc, sym)
+    if everything:
+        _suspension_reasons(conn, t, acc, why)
+        _restriction_reasons(conn, snap.id, acc, sym, t["side"].astype(str).tolist(), why)
     # an account's trades go out together or not at all: sells fund buys, and an account's trades
     # of one book are sent in one batch; so what blocks one trade keeps the account's others back
     by_account: dict[str, list[str]] = {}
@@ -119,7 +75,7 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
         if w:
             by_account.setdefault(a, []).extend(w)
     why = [list(dict.fromkeys(by_account.get(a, []))) for a in acc]
-    if not only_overrides and snap is not None:
+    if everything:
         # a proposal that raises cash for a request handled by manual trades since it was made
         # would raise it twice: the proposal waits (the manual trades themselves go)
         for i, reasons in _cash_handled(conn, t).items():
@@ -128,6 +84,63 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
     out = t.loc[mask, ["id", "account_id", "symbol", "side", "quantity"]].copy()
     out["blocked"] = ["; ".join(dict.fromkeys(w)) for w in why if w]
     return out.reset_index(drop=True)
+
+
+def _override_reasons(ov: ActiveOverrides, acc: list[str], sym: list[str]) -> list[list[str]]:
+    """Per trade: the holds and halts that block it (hold-accounts: every trade of an account
+    that trades the halted symbol)."""
+    halted: dict[str, list[str]] = {}
+    for a, s in zip(acc, sym):
+        if s in ov.hold_accounts:
+            text = f"HALTED: {s} (hold-accounts): {ov.hold_accounts[s]}"
+            if text not in halted.setdefault(a, []):
+                halted[a].append(text)
+    why: list[list[str]] = []
+    for a, s in zip(acc, sym):
+        w = [f"HELD: {ov.holds[a]}"] if a in ov.holds else []
+        if s in ov.freeze:
+            w.append(f"HALTED: {s} (freeze): {ov.freeze[s]}")
+        why.append(w + halted.get(a, []))
+    return why
+
+
+def _suspension_reasons(conn, t: pd.DataFrame, acc: list[str], why: list[list[str]]) -> None:
+    """Suspensions of the account opened after the trade was made."""
+    S = m.Suspension.__table__
+    accounts = sorted(set(acc))
+    susp = pd.concat([read_frame(conn, select(S.c.account_id, S.c.code, S.c.since).where(
+        S.c.resolved_at.is_(None), S.c.account_id.in_(part))) for part in in_chunks(accounts)], ignore_index=True)
+    if not len(susp):
+        return
+    created = pd.to_datetime(t["created_at"]) if "created_at" in t else pd.Series(pd.NaT, index=t.index)
+    by_acc = {a: list(zip(g["code"], pd.to_datetime(g["since"]))) for a, g in susp.groupby("account_id")}
+    for i, a in enumerate(acc):
+        for code, since in by_acc.get(a, ()):
+            if pd.isna(created.iat[i]) or since > created.iat[i]:
+                why[i].append(f"SUSPENDED: {code}")
+
+
+def _restriction_reasons(conn, snapshot_id: int, acc: list[str], sym: list[str], side: list[str],
+                         why: list[list[str]]) -> None:
+    """Buys of a security the account restricts in the latest book."""
+    from engine.mandates import restricted_pairs
+
+    buys = sorted({a for a, sd in zip(acc, side) if sd == "BUY"})
+    if not buys:
+        return
+    A, Sec = m.Account.__table__, m.Security.__table__
+    rows = pd.concat([read_frame(conn, select(A.c.account_id, A.c.restrictions).where(
+        A.c.snapshot_id == snapshot_id, A.c.account_id.in_(part), A.c.restrictions.is_not(None)))
+        for part in in_chunks(buys)], ignore_index=True)
+    if not len(rows):
+        return
+    secs = read_frame(conn, select(Sec.c.symbol, Sec.c.tags).where(Sec.c.snapshot_id == snapshot_id))
+    pairs = restricted_pairs(rows, secs)
+    rule = dict(zip(zip(pairs["account_id"], pairs["symbol"]), pairs["rule"]))
+    for i, (a, s, sd) in enumerate(zip(acc, sym, side)):
+        r = rule.get((a, s)) if sd == "BUY" else None
+        if r is not None:
+            why[i].append(f"RESTRICTED: {s} ({r})")
 
 
 def _cash_handled(conn, t: pd.DataFrame) -> dict[int, list[str]]:

@@ -79,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def grab_confirm(name):
         def confirm(parent, title, text, informative="", ok="OK"):
+            buttons = dialogs.QMessageBox.StandardButton
             box = dialogs._box(parent, dialogs.QMessageBox.Icon.Question, title, text, informative,
-                               buttons=dialogs.QMessageBox.StandardButton.Ok | dialogs.QMessageBox.StandardButton.Cancel)
-            box.button(dialogs.QMessageBox.StandardButton.Ok).setText(ok)
+                               buttons=buttons.Ok | buttons.Cancel)
+            box.button(buttons.Ok).setText(ok)
             box.show()
             shot(box, name)
             box.close()
