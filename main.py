@@ -177,9 +177,11 @@ def cmd_export(args) -> int:
                        state=TaskState(bar))
     bar.done()
     if res is None:
-        from engine.exporter import export_preview
+        from engine.exporter import blocked_now
 
-        blocked = export_preview(_engine(args))["blocked_trades"]
+        engine = _engine(args)
+        with engine.connect() as conn:
+            blocked = blocked_now(conn)
         print("nothing to export: no approved trade is waiting" if not len(blocked) else
               f"nothing to export: every approved trade waiting ({len(blocked):,}) is blocked")
         _print_blocked(blocked)
@@ -199,10 +201,6 @@ def _print_blocked(blocked) -> None:
     """Name the approved trades an export kept back, per account, with why (stdout and stderr)."""
     if blocked is None or not len(blocked):
         return
-    if isinstance(blocked, list):
-        import pandas as pd
-
-        blocked = pd.DataFrame.from_records(blocked)
     from engine.compliance import describe_blocked
 
     head = (f"kept back: {len(blocked):,} approved trade(s) of {blocked['account_id'].nunique():,} account(s), "

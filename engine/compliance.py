@@ -67,7 +67,12 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
     why = _override_reasons(overrides if overrides is not None else active_overrides(conn, as_of), acc, sym)
     if everything:
         _suspension_reasons(conn, t, acc, why)
-        _restriction_reasons(conn, snap.id, acc, sym, t["side"].astype(str).tolist(), why)
+        # a proposal made on the latest book already honours its restrictions: only manual trades
+        # and trades made on an older book are checked against them
+        older = (t["proposal_id"].isna() | (t["snapshot_id"] != snap.id)).to_numpy(bool) if "snapshot_id" in t \
+            else [True] * len(t)
+        side = [sd if o else "" for sd, o in zip(t["side"].astype(str).tolist(), older)]
+        _restriction_reasons(conn, snap.id, acc, sym, side, why)
     # an account's trades go out together or not at all: sells fund buys, and an account's trades
     # of one book are sent in one batch; so what blocks one trade keeps the account's others back
     by_account: dict[str, list[str]] = {}
@@ -174,16 +179,22 @@ def _cash_handled(conn, t: pd.DataFrame) -> dict[int, list[str]]:
 def describe_blocked(blocked: pd.DataFrame, limit: int = 20, per_account: int = 4) -> list[str]:
     """One line per blocked account: its trades left out (the first ``per_account`` named) and
     why (the first ``limit`` accounts)."""
+    named: dict[str, list[str]] = {}
+    why: dict[str, str] = {}
+    for a, i, sd, q, s, b in zip(blocked["account_id"].tolist(), blocked["id"].tolist(), blocked["side"].tolist(),
+                                 blocked["quantity"].tolist(), blocked["symbol"].tolist(), blocked["blocked"].tolist()):
+        lst = named.setdefault(a, [])
+        if len(lst) <= per_account:
+            lst.append(f"{sd} {int(q):,} {s} (trade {int(i)})")
+        why.setdefault(a, b)  # an account's trades share their reasons (cash ones: its proposal's)
+    counts = blocked["account_id"].value_counts().to_dict() if len(blocked) else {}
     lines = []
-    for a, g in blocked.groupby("account_id", sort=True):
-        named = [f"{sd} {int(q):,} {s} (trade {int(i)})"
-                 for i, sd, q, s in zip(g["id"], g["side"], g["quantity"], g["symbol"])]
-        trades = ", ".join(named[:per_account]) + (f" and {len(named) - per_account:,} more trades"
-                                                   if len(named) > per_account else "")
-        reasons = "; ".join(dict.fromkeys(r for b in g["blocked"] for r in b.split("; ")))
-        lines.append(f"{a}: {trades} — {reasons}")
-    if len(lines) > limit:
-        lines = lines[:limit] + [f"… and {len(lines) - limit:,} more account(s)"]
+    for a in sorted(named)[:limit]:
+        more = counts[a] - per_account
+        lines.append(f"{a}: {', '.join(named[a][:per_account])}" + (f" and {more:,} more trades" if more > 0 else "")
+                     + f" — {why[a]}")
+    if len(named) > limit:
+        lines.append(f"… and {len(named) - limit:,} more account(s)")
     return lines
 
 
@@ -226,7 +237,8 @@ def _open_trades(conn, run_id, cond) -> pd.DataFrame:
     if run_id is not None:
         which = or_(which, and_(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == run_id)),
                                 T.c.status.in_(["APPROVED", "PROPOSED"])))
-    return read_frame(conn, select(T).where(T.c.batch_id.is_(None), which, cond))
+    cols = [T.c.id, T.c.account_id, T.c.symbol, T.c.side, T.c.quantity, T.c.proposal_id, T.c.status]
+    return read_frame(conn, select(*cols).where(T.c.batch_id.is_(None), which, cond))
 
 
 def impact_text(impact: dict) -> str:

@@ -66,7 +66,9 @@ def blocked_now(conn) -> pd.DataFrame:
     """The approved, exportable trades that something in force now blocks (with why)."""
     from engine.compliance import blocked_trades, may_be_blocked
 
-    return blocked_trades(conn, None, read_frame(conn, select(T).where(exportable(conn), may_be_blocked(conn))))
+    cols = [T.c.id, T.c.account_id, T.c.symbol, T.c.side, T.c.quantity, T.c.proposal_id, T.c.snapshot_id,
+            T.c.created_at]
+    return blocked_trades(conn, None, read_frame(conn, select(*cols).where(exportable(conn), may_be_blocked(conn))))
 
 
 def _exportable(conn) -> tuple[pd.DataFrame, int, pd.DataFrame]:
@@ -98,8 +100,7 @@ def export_preview(engine: Engine) -> dict:
     return {"trades": int(len(trades)), "accounts": int(trades["account_id"].nunique()) if len(trades) else 0,
             "value": float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0, "stale": stale,
             "awaiting_approval": int(awaiting), "blocked": int(len(blocked)),
-            "blocked_accounts": int(blocked["account_id"].nunique()),
-            "blocked_trades": blocked.to_dict("records"), "blocked_lines": describe_blocked(blocked)}
+            "blocked_accounts": int(blocked["account_id"].nunique()), "blocked_lines": describe_blocked(blocked)}
 
 
 def order_lines(trades: pd.DataFrame, multi_lot: bool) -> pd.DataFrame:
