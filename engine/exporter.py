@@ -4,6 +4,11 @@ Files (CONTRACT.md §3) are written atomically (temp + fsync + rename) into the 
 then one database transaction records the batch (files, SHA-256, counts, user, time), locks
 each trade to it and marks cash requests met. If anything fails, the files of the batch are
 removed and no trade is marked exported.
+
+Overrides bind until the file is written: inside the export transaction the approved trades are
+re-checked (:mod:`engine.compliance`); what a hold, halt, new suspension, restriction or a cash
+request handled elsewhere blocks now is left out, stays approved, and is named in the result
+(``BatchResult.blocked``), the preview and the audit (``EXPORT_BLOCKED``).
 """
 from __future__ import annotations
 
