@@ -74,17 +74,27 @@ def _date(text: str):
 def cmd_hold(args) -> int:
     from engine.overrides import add_hold
 
-    oid = add_hold(_engine(args), args.account, args.until, args.reason, user=args.user)
-    print(f"hold {oid}: account {args.account} held until {args.until}")
+    from engine.compliance import impact_text, preview_override
+
+    engine = _engine(args)
+    impact = preview_override(engine, account_id=args.account)
+    oid = add_hold(engine, args.account, args.until, args.reason, user=args.user)
+    print(f"hold {oid}: account {args.account} held until {args.until}"
+          + (f". {impact_text(impact)}" if impact else ""))
     return 0
 
 
 def cmd_halt(args) -> int:
     from engine.overrides import add_halt
 
-    oid = add_halt(_engine(args), args.symbol, args.until, args.reason, args.mode, user=args.user)
+    from engine.compliance import impact_text, preview_override
+
+    engine = _engine(args)
+    impact = preview_override(engine, symbol=args.symbol, mode=args.mode)
+    oid = add_halt(engine, args.symbol, args.until, args.reason, args.mode, user=args.user)
     until = f" until {args.until}" if args.until else ""
-    print(f"halt {oid}: {args.symbol.upper()} halted ({args.mode}){until}")
+    print(f"halt {oid}: {args.symbol.upper()} halted ({args.mode}){until}"
+          + (f". {impact_text(impact)}" if impact else ""))
     return 0
 
 

@@ -131,7 +131,7 @@ def test_approval_of_a_proposal_an_override_blocks_is_flagged(engine, reviewed, 
     assert "blocked now and will not be exported" in err and "A1: HELD: client wire pending" in err
 
 
-def test_override_dialog_numbers_count_what_it_would_stop(engine, reviewed):
+def test_override_dialog_numbers_count_what_it_would_stop(engine, reviewed, db_path, capsys):
     approve(engine, ["A1"], user="rev1")
     with engine.connect() as conn:
         freeze = override_impact(conn, symbol="OIL", mode="freeze")
@@ -142,6 +142,8 @@ def test_override_dialog_numbers_count_what_it_would_stop(engine, reviewed):
                       "proposed_accounts": 1, "accounts": 2}
     assert hold["approved_trades"] == 0 and hold["proposed_trades"] == len(trade_ids(engine, "A2"))
     assert none["accounts"] == 1 and none["proposed_trades"] == n3  # only A3 trades TOB
+    assert main.main(["halt", "OIL", "--reason", "news", "--db", db_path, "--user", "ops"]) == 0
+    assert capsys.readouterr().out.strip().endswith(impact_text(freeze))  # the CLI says it too
     assert impact_text(freeze) == (f"It stops {n1} approved trades of 1 account and {n3} proposed trades of 1 "
                                    "account (not exported while it is in force).")
 
