@@ -41,6 +41,7 @@ bench: $(STAMP)
 screenshots: $(STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots docs/screenshots
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots_part2 docs/screenshots
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots_safety docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -74,17 +74,27 @@ def _date(text: str):
 def cmd_hold(args) -> int:
     from engine.overrides import add_hold
 
-    oid = add_hold(_engine(args), args.account, args.until, args.reason, user=args.user)
-    print(f"hold {oid}: account {args.account} held until {args.until}")
+    from engine.compliance import impact_text, preview_override
+
+    engine = _engine(args)
+    impact = preview_override(engine, account_id=args.account)
+    oid = add_hold(engine, args.account, args.until, args.reason, user=args.user)
+    print(f"hold {oid}: account {args.account} held until {args.until}"
+          + (f". {impact_text(impact)}" if impact else ""))
     return 0
 
 
 def cmd_halt(args) -> int:
     from engine.overrides import add_halt
 
-    oid = add_halt(_engine(args), args.symbol, args.until, args.reason, args.mode, user=args.user)
+    from engine.compliance import impact_text, preview_override
+
+    engine = _engine(args)
+    impact = preview_override(engine, symbol=args.symbol, mode=args.mode)
+    oid = add_halt(engine, args.symbol, args.until, args.reason, args.mode, user=args.user)
     until = f" until {args.until}" if args.until else ""
-    print(f"halt {oid}: {args.symbol.upper()} halted ({args.mode}){until}")
+    print(f"halt {oid}: {args.symbol.upper()} halted ({args.mode}){until}"
+          + (f". {impact_text(impact)}" if impact else ""))
     return 0
 
 
@@ -120,6 +130,8 @@ def cmd_approve(args) -> int:
         cols = ["id", "account_id", "side", "quantity", "symbol", "est_value", "created_by", "created_at"]
         print(df[cols].to_string(index=False))
         return 0
+    if args.withdraw or args.restore or args.restore_trade:
+        return _undo(args)
     verb = "rejected" if args.reject else "approved"
     if args.manual or args.trade:
         from engine.manual import decide_manual_trades
@@ -134,8 +146,35 @@ def cmd_approve(args) -> int:
         return 0
     if not args.accounts:
         raise_refused("approve: name the accounts (or --trade ID / --manual ACCOUNT... / --pending)")
-    d = decide(_engine(args), args.accounts, approve=not args.reject, user=args.user)
+    if not args.reject and (args.reason or args.code):
+        raise_refused("approve: --reason and --code go with --reject, --withdraw or --restore")
+    d = decide(_engine(args), args.accounts, approve=not args.reject, user=args.user, reason=args.reason,
+               code=args.code)
     print(f"{verb} {len(d.approved or d.rejected):,} account(s)")
+    if d.blocked:  # approved, but not exported while what blocks them is in force
+        print(f"{len(d.blocked):,} approved account(s) are blocked now and will not be exported until that ends:",
+              file=sys.stderr)
+        for a, why in sorted(d.blocked.items()):
+            print(f"  {a}: {why}", file=sys.stderr)
+    return 0
+
+
+def _undo(args) -> int:
+    """approve --withdraw ACCOUNT... | --restore ACCOUNT... | --restore-trade ID, each --reason TEXT."""
+    from engine.undo import restore, restore_trade, withdraw
+
+    if sum(map(bool, (args.withdraw, args.restore, args.restore_trade))) > 1 or args.reject:
+        raise_refused("approve: use one of --withdraw, --restore, --restore-trade (not with --reject)")
+    if args.restore_trade:
+        for tid in args.restore_trade:
+            restore_trade(_engine(args), tid, reason=args.reason, user=args.user)
+        print(f"restored {len(args.restore_trade):,} trade(s): their proposals await an approval again")
+        return 0
+    if not args.accounts:
+        raise_refused("approve --withdraw/--restore: name the accounts")
+    fn, verb = (withdraw, "withdrew the approval of") if args.withdraw else (restore, "restored")
+    ids = fn(_engine(args), args.accounts, reason=args.reason, user=args.user)
+    print(f"{verb} {len(ids):,} account(s): back to review")
     return 0
 
 
@@ -148,16 +187,39 @@ def cmd_export(args) -> int:
                        state=TaskState(bar))
     bar.done()
     if res is None:
-        print("nothing to export: no approved trade is waiting")
+        from engine.exporter import blocked_now
+
+        engine = _engine(args)
+        with engine.connect() as conn:
+            blocked = blocked_now(conn)
+        print("nothing to export: no approved trade is waiting" if not len(blocked) else
+              f"nothing to export: every approved trade waiting ({len(blocked):,}) is blocked")
+        _print_blocked(blocked)
         return 0
     print(f"batch {res.batch_id}: {res.n_lines:,} order lines, {res.n_trades:,} trades, "
           f"{res.n_accounts:,} accounts")
     for path, digest in res.files:
         print(f"  {path}" + (f"  sha256 {digest}" if digest else ""))
+    _print_blocked(res.blocked)
     if res.skipped_stale:
         print(f"  {res.skipped_stale:,} approved trade(s) of a stale run were not exported: run again",
               file=sys.stderr)
     return 0
+
+
+def _print_blocked(blocked) -> None:
+    """Name the approved trades an export kept back, per account, with why (stdout and stderr)."""
+    if blocked is None or not len(blocked):
+        return
+    from engine.compliance import describe_blocked
+
+    head = (f"kept back: {len(blocked):,} approved trade(s) of {blocked['account_id'].nunique():,} account(s), "
+            "blocked by what is in force now (they stay approved and go out once it ends):")
+    lines = describe_blocked(blocked, limit=200)
+    for out in (sys.stdout, sys.stderr):
+        print(head, file=out)
+        for line in lines:
+            print(f"  {line}", file=out)
 
 
 def cmd_manual(args) -> int:
@@ -274,7 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("approve", cmd_approve, "approve (or reject) the latest run's proposals of these accounts, "
              "or (--manual, --trade) manual trades awaiting a second approval (four-eyes)")
     sp.add_argument("accounts", nargs="*")
-    sp.add_argument("--reject", action="store_true")
+    sp.add_argument("--reject", action="store_true", help="reject instead (needs --reason)")
+    sp.add_argument("--reason", help="why: required to reject, withdraw or restore")
+    sp.add_argument("--code", help="the rejection's reason code (the policy's [review] reject_codes)")
+    sp.add_argument("--withdraw", action="store_true",
+                    help="withdraw the approval of these accounts' proposals (before export; needs --reason)")
+    sp.add_argument("--restore", action="store_true",
+                    help="restore these accounts' rejected proposals to review (needs --reason)")
+    sp.add_argument("--restore-trade", action="append", type=int, metavar="ID",
+                    help="put a removed trade back into its proposal (repeatable; needs --reason)")
     sp.add_argument("--manual", action="store_true",
                     help="decide the manual trades of these accounts that await a second approval")
     sp.add_argument("--trade", action="append", type=int, metavar="ID",

@@ -4,6 +4,11 @@ Files (CONTRACT.md §3) are written atomically (temp + fsync + rename) into the 
 then one database transaction records the batch (files, SHA-256, counts, user, time), locks
 each trade to it and marks cash requests met. If anything fails, the files of the batch are
 removed and no trade is marked exported.
+
+Overrides bind until the file is written: inside the export transaction the approved trades are
+re-checked (:mod:`engine.compliance`); what a hold, halt, new suspension, restriction or a cash
+request handled elsewhere blocks now is left out, stays approved, and is named in the result
+(``BatchResult.blocked``), the preview and the audit (``EXPORT_BLOCKED``).
 """
 from __future__ import annotations
 
@@ -39,6 +44,9 @@ class BatchResult:
     n_accounts: int
     n_lines: int
     skipped_stale: int = 0
+    # approved trades kept back by an override, suspension or restriction in force at export:
+    # id, account_id, symbol, side, quantity, blocked (why); they stay approved in the book
+    blocked: pd.DataFrame | None = None
 
 
 def exportable(conn):
@@ -59,25 +67,45 @@ def exportable(conn):
     return and_(T.c.status == "APPROVED", T.c.batch_id.is_(None), which)
 
 
-def _exportable(conn) -> tuple[pd.DataFrame, int]:
-    """Approved trades never exported (see :func:`exportable`), and how many approved trades of
-    older runs are left out (stale)."""
+def blocked_now(conn) -> pd.DataFrame:
+    """The approved, exportable trades that something in force now blocks (with why)."""
+    from engine.compliance import blocked_trades, may_be_blocked
+
+    cols = [T.c.id, T.c.account_id, T.c.symbol, T.c.side, T.c.quantity, T.c.proposal_id, T.c.snapshot_id,
+            T.c.created_at]
+    return blocked_trades(conn, None, read_frame(conn, select(*cols).where(exportable(conn), may_be_blocked(conn))))
+
+
+def _exportable(conn) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    """Approved trades never exported (see :func:`exportable`) that nothing in force now blocks,
+    how many approved trades of older runs are left out (stale), and the blocked ones with why
+    (:func:`engine.compliance.blocked_trades`: holds, halts, suspensions, restrictions)."""
+    from engine.compliance import blocked_trades
+
     trades = read_frame(conn, select(T).where(exportable(conn)))
     proposed = int(trades["proposal_id"].notna().sum()) if len(trades) else 0
+    blocked = blocked_trades(conn, None, trades)
+    if len(blocked):
+        trades = trades[~trades["id"].isin(blocked["id"])]
     stale = conn.execute(select(func.count()).select_from(T).where(
         T.c.status == "APPROVED", T.c.batch_id.is_(None), T.c.proposal_id.is_not(None))).scalar_one() - proposed
     return trades.sort_values(["account_id", "side", "symbol", "id"], ascending=[True, False, True, True],
-                              kind="stable").reset_index(drop=True), int(stale)
+                              kind="stable").reset_index(drop=True), int(stale), blocked
 
 
 def export_preview(engine: Engine) -> dict:
+    """What an export would send now, what it would keep back (``blocked``, ``blocked_lines``: per
+    account, its trades and why) and what waits elsewhere (stale, four-eyes)."""
+    from engine.compliance import describe_blocked
+
     with engine.connect() as conn:
-        trades, stale = _exportable(conn)
+        trades, stale, blocked = _exportable(conn)
         awaiting = conn.execute(select(func.count()).select_from(T).where(
             T.c.status == "PENDING_APPROVAL", T.c.batch_id.is_(None))).scalar_one()
     return {"trades": int(len(trades)), "accounts": int(trades["account_id"].nunique()) if len(trades) else 0,
             "value": float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0, "stale": stale,
-            "awaiting_approval": int(awaiting)}
+            "awaiting_approval": int(awaiting), "blocked": int(len(blocked)),
+            "blocked_accounts": int(blocked["account_id"].nunique()), "blocked_lines": describe_blocked(blocked)}
 
 
 def order_lines(trades: pd.DataFrame, multi_lot: bool) -> pd.DataFrame:
@@ -201,9 +229,9 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
     with engine.begin() as conn:
         repo.take_lock(conn, "export", user)  # one export at a time, across workstations
         _repair_manifests(conn)
-        trades, stale = _exportable(conn)
+        trades, stale, blocked = _exportable(conn)
         if not len(trades):
-            raise _NothingToExport
+            raise _NothingToExport(blocked)
         policy = current_policy(conn)
         when = datetime.now(timezone.utc).replace(tzinfo=None)
         batch_id = _next_batch_id(conn, when)
@@ -253,6 +281,13 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
             repo.audit(conn, user, "EXPORT", detail=f"batch {batch_id}: {len(lines):,} order lines, "
                        f"{len(trades):,} trades, {manifest['counts']['accounts']:,} accounts to {out_dir}",
                        after={"batch_id": batch_id, "files": files}, at=when)
+            if len(blocked):  # kept back by what is in force now: named in the audit too
+                from engine.compliance import describe_blocked
+
+                repo.audit(conn, user, "EXPORT_BLOCKED", detail=f"batch {batch_id}: {len(blocked):,} approved "
+                           f"trade(s) of {blocked['account_id'].nunique():,} account(s) kept back: "
+                           + " | ".join(describe_blocked(blocked, 50)),
+                           after={"batch_id": batch_id, "trades": blocked["id"].astype(int).tolist()[:1000]}, at=when)
             _before_commit(batch_id)
         except BaseException:
             for p in written:
@@ -263,7 +298,8 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
     atomic_write_bytes(mpath, json.dumps(manifest, indent=2).encode())
     state.progress(1.0, f"batch {batch_id} exported")
     return BatchResult(batch_id, [(str(out_dir / f["name"]), f["sha256"]) for f in files] +
-                       [(str(mpath), None)], int(len(trades)), manifest["counts"]["accounts"], int(len(lines)), stale)
+                       [(str(mpath), None)], int(len(trades)), manifest["counts"]["accounts"], int(len(lines)), stale,
+                       blocked)
 
 
 def _repair_manifests(conn) -> None:

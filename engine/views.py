@@ -221,16 +221,18 @@ def today(engine: Engine, top: int = 20) -> dict:
         batch = conn.execute(select(B.c.id, B.c.created_at, B.c.created_by, B.c.n_trades, B.c.n_accounts,
                                     B.c.out_dir).where(B.c.n_trades > 0)
                              .order_by(B.c.created_at.desc()).limit(1)).mappings().first()
-        from engine.exporter import exportable
+        from engine.exporter import blocked_now, exportable
 
         waiting = conn.execute(select(func.count()).select_from(T).where(exportable(conn))).scalar_one()
+        n_blocked = len(blocked_now(conn)) if waiting else 0
+        waiting -= n_blocked  # blocked trades are not what an export sends: shown as blocked
     badges = {"Overrides": (int(n_overrides), False), "Batches": (int(waiting), False)}
     if done_id is not None:
         badges.update({"Today": (int(n_urgent), True), "Suspended": (int(n_suspended), int(n_urgent) > 0),
                        "Proposals": (int(n_review), False)})
     return {"status": st, "counts": counts, "urgent": urgent, "n_urgent": int(n_urgent),
             "review": review, "n_review": int(n_review), "expiring": expiring,
-            "last_batch": None if batch is None else dict(batch), "waiting_export": {"trades": int(waiting)},
+            "last_batch": None if batch is None else dict(batch), "waiting_export": {"trades": int(waiting), "blocked": int(n_blocked)},
             "n_overrides": int(n_overrides), "badges": badges}
 
 

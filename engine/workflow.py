@@ -27,6 +27,8 @@ from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, de
 from engine.overrides import active_overrides
 from engine.policy import Policy, default_policy, load_policy
 from engine.price_checks import bad_prices, unpriced_bad
+
+from engine.rescore import outlier_flags
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
 from engine.valuation import last_known_prices, unpriced_symbols
 from storage import models as m
@@ -521,7 +523,6 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
     t4 = time.perf_counter()
     state.progress(0.86, "scoring and routing")
     thr = threshold_bps(acc["days_since_trade"].to_numpy(float), acc["tier"].to_numpy(object), policy)
-    out = policy.outliers
     tiers = {t.name: t for t in policy.tiers}
     cols = {k: np.full(n, np.nan) for k in ("score", "score_bps", "drift_benefit", "harvest_benefit",
                                              "rating_benefit", "trading_cost", "tax_cost", "te_pre",
@@ -549,16 +550,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
             category[i] = "HELD"
             reasons[i].extend(f"HALT: proposal would trade {s} ({ov.hold_accounts[s]})" for s in halted)
             continue
-        v = max(r.value, 1e-9)
-        f = []
-        if r.turnover * 100 > out.max_turnover_pct:
-            f.append("TURNOVER")
-        if r.realized_tax / v * 100 > out.max_realized_tax_pct:
-            f.append("TAX")
-        if r.te_post > out.max_te_post:
-            f.append("TRACKING_ERROR")
-        if r.largest_trade / v * 100 > out.max_single_trade_pct:
-            f.append("LARGE_TRADE")
+        f = outlier_flags(r, policy)  # the same flags an edited proposal gets (engine.rescore)
         flags[i] = ";".join(f)
         detail[i] = {"class_weights_pre": r.class_weights_pre, "class_weights_post": r.class_weights_post,
                      "class_targets": r.class_targets, "class_bands": builder.bands.get(a, {}),

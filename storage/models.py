@@ -298,6 +298,8 @@ class Proposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     edited_by: Mapped[str | None] = mapped_column(Text)  # ;-separated users who edited its trades (four-eyes)
+    decision_code: Mapped[str | None] = mapped_column(String(32))  # a rejection's reason code
+    decision_reason: Mapped[str | None] = mapped_column(Text)  # why rejected / withdrawn / restored
     version: Mapped[int] = mapped_column(Integer, default=1)
     __table_args__ = (
         UniqueConstraint("run_id", "account_id"),

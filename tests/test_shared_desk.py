@@ -210,7 +210,7 @@ def test_a_reject_waiting_on_an_export_is_refused_and_the_export_stands(approved
 
     def bob():
         try:
-            reject(other, ["A1"], user="bob")
+            reject(other, ["A1"], user="bob", reason="client call")
             outcome["bob"] = "rejected"
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             outcome["bob"] = exc
@@ -251,7 +251,7 @@ def test_a_reject_committed_while_the_batch_is_written_refuses_the_export(approv
     def progress(fraction, message):
         if message.startswith("writing CSV") and not fired:
             fired.append(1)
-            t = threading.Thread(target=lambda: reject(other, ["A1"], user="bob"))
+            t = threading.Thread(target=lambda: reject(other, ["A1"], user="bob", reason="client call"))
             t.start()
             t.join(30)
 

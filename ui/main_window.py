@@ -566,8 +566,16 @@ class MainWindow(QMainWindow):
             stale_note = (stale_note + "\n\n" if stale_note else "") + (
                 f"{waiting:,} manual trade(s) await a second user's approval (four-eyes) and are not in "
                 "this batch.")
+        blocked = int(preview.get("blocked", 0) or 0)
+        if blocked:  # kept back by an override, suspension or restriction in force now: named
+            lines = preview.get("blocked_lines") or []
+            stale_note = (f"Not in this batch — {blocked:,} approved trade{'s' if blocked != 1 else ''} of "
+                          f"{preview.get('blocked_accounts', 0):,} account(s) blocked by what is in force now "
+                          "(they stay approved and go out once it ends):\n" + "\n".join(lines)
+                          + (f"\n\n{stale_note}" if stale_note else ""))
         if not preview["trades"]:
-            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting.", stale_note)
+            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting."
+                         if not blocked else "Nothing to export: every approved trade waiting is blocked.", stale_note)
             return
         formats = tuple(str(self.settings.value("export/formats", ",".join(DEFAULT_FORMATS))).split(","))
         text = (f"Export {preview['trades']:,} trade{'s' if preview['trades'] != 1 else ''} for "

@@ -396,6 +396,8 @@ class PolicyPanel(Panel):
                 t["max_value"] = hi.value()
             tiers.append(t)
         data["tiers"] = tiers
+        if self.loaded is not None and self.loaded.review is not None:  # not in the form: kept as loaded
+            data["review"] = self.loaded.review.model_dump(mode="json")
         return data
 
     @staticmethod

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                                         ascending=False)
     ids = core["account_id"].tolist()
     approve(engine, ids[:6], user="j.chen")
-    reject(engine, ids[6:7], user="j.chen")
+    reject(engine, ids[6:7], user="j.chen", reason="client asked to wait", code="CLIENT_INSTRUCTION")
     edited = None
     for a in ids[7:40]:  # an account with a sell big enough to trim
         trades = proposal_trades(engine, a)

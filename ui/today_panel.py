@@ -199,9 +199,12 @@ class TodayPanel(Panel):
             lines.append("<b>No batch exported yet.</b>")
         self.run_info.setText("<br>".join(lines))
         w = d["waiting_export"]
-        self.export_info.setText(f"Approved and not yet exported: <b>{w['trades']:,}</b> "
-                                 f"trade{'s' if w['trades'] != 1 else ''}" if w["trades"] else
-                                 "No approved trade is waiting for export.")
+        blocked = int(w.get("blocked", 0) or 0)
+        note = (f" · <span style='color:#b3261e'>{blocked:,} blocked</span> by an override, suspension or "
+                "restriction in force (kept back until it ends)" if blocked else "")
+        self.export_info.setText((f"Approved and not yet exported: <b>{w['trades']:,}</b> "
+                                  f"trade{'s' if w['trades'] != 1 else ''}" if w["trades"] else
+                                  "No approved trade is waiting for export.") + note)
         self.export_button.setEnabled(bool(w["trades"]))
 
     def save_state(self, settings) -> None:
