@@ -148,12 +148,19 @@ def cmd_export(args) -> int:
                        state=TaskState(bar))
     bar.done()
     if res is None:
-        print("nothing to export: no approved trade is waiting")
+        from engine.exporter import kept_back_message
+
+        kept = kept_back_message(_engine(args))
+        print("nothing to export: no approved trade is waiting" + (" that may be sent" if kept else ""))
+        if kept:
+            print(f"  {kept}", file=sys.stderr)
         return 0
     print(f"batch {res.batch_id}: {res.n_lines:,} order lines, {res.n_trades:,} trades, "
           f"{res.n_accounts:,} accounts")
     for path, digest in res.files:
         print(f"  {path}" + (f"  sha256 {digest}" if digest else ""))
+    for account, n, why in res.kept_back:
+        print(f"  kept back: {account}: {n:,} trade(s): {why}", file=sys.stderr)
     if res.skipped_stale:
         print(f"  {res.skipped_stale:,} approved trade(s) of a stale run were not exported: run again",
               file=sys.stderr)
