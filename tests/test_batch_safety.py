@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 import main
+from qt_fixtures import boxes, settings  # noqa: F401
 from bookkit import write_book
 from engine import exporter
 from engine import workflow
@@ -284,3 +285,42 @@ def test_runs_and_exports_racing_on_two_workstations_never_send_an_account_twice
         export_batch(engine, tmp_path / f"o{day}", user="desk3")  # whatever the run left approved
         assert_one_batch_per_account_and_book(engine)
     assert len(batches_per_account(engine)) >= rounds  # every book had exports
+
+
+# --------------------------------------------------------------------------- console start-up
+def test_console_start_up_publishes_a_committed_batch_and_removes_an_uncommitted_ones_files(
+        qtbot, engine, db_path, book_dir, tmp_path, monkeypatch, settings, boxes):
+    import hashlib
+
+    from qt_fixtures import close_window, make_window
+
+    import_book(engine, book_dir)
+    run_workflow(engine, workers=1)
+    out = tmp_path / "drop"
+
+    def power_cut(batch_id):
+        raise RuntimeError("power cut after the commit")
+
+    monkeypatch.setattr(exporter, "_before_publish", power_cut)
+    with pytest.raises(RuntimeError):
+        export_batch(engine, out, user="desk1")
+    monkeypatch.undo()
+    with engine.connect() as conn:
+        batch_id, manifest = conn.execute(select(m.ExportBatch.id, m.ExportBatch.manifest)).one()
+    manifest = json.loads(manifest)
+    orphan = out / ".staging" / "trades_B20990101-0001.csv"  # an export that died before its commit
+    orphan.write_text("batch_id,account_id\n")
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == []
+
+    w = make_window(qtbot, engine, db_path, settings, user="alice")
+    qtbot.waitUntil(lambda: w.recovered is not None, timeout=30_000)
+    assert any(batch_id in msg for msg in w.recovered) and any(orphan.name in msg for msg in w.recovered)
+    assert "Interrupted export finished" in w.statusBar().currentMessage()
+    names = {f["name"] for f in manifest["files"]} | {f"batch_{batch_id}.json"}
+    assert {p.name for p in out.iterdir() if p.is_file()} == names and not (out / ".staging").exists()
+    for f in manifest["files"]:
+        assert hashlib.sha256((out / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+    with engine.connect() as conn:
+        log = repo.audit_frame(conn)
+    assert set(log.loc[log["action"].isin(["EXPORT_REPUBLISH", "EXPORT_STAGING_REMOVED"]), "username"]) == {"alice"}
+    close_window(w, boxes)
