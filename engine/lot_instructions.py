@@ -55,15 +55,13 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     the book the trade was made on, its term (ST: held a year or less at that book's as_of) and
     the estimated gain at the trade's estimated price."""
     sells = trades[(trades["side"] == "SELL") & trades["lots"].notna() & (trades["lots"].fillna("") != "")]
-    rows = [(a, c, s, int(snap), lot, q, px, seq)
-            for seq, (a, c, s, snap, text, px) in enumerate(zip(
-                sells["account_id"], sells["custodian"], sells["symbol"], sells["snapshot_id"], sells["lots"],
-                sells["est_price"]))
-            for lot, q in parse_lots(text)]
-    if not rows:
+    if not len(sells):
         return pd.DataFrame(columns=LOTS_COLUMNS)
-    df = pd.DataFrame.from_records(rows, columns=["account_id", "custodian", "symbol", "snapshot_id", "lot_id",
-                                                  "quantity", "est_price", "seq"])
+    df = sells[["account_id", "custodian", "symbol", "snapshot_id", "est_price"]].assign(
+        lot=sells["lots"].astype(str).str.split(";"), seq=np.arange(len(sells))).explode("lot")
+    parts = df["lot"].str.rsplit(":", n=1, expand=True)
+    df = df.assign(lot_id=parts[0], quantity=parts[1].astype(int), snapshot_id=df["snapshot_id"].astype(int))
+    df = df.drop(columns="lot").reset_index(drop=True)
     L = m.Lot.__table__
     S = m.BookSnapshot.__table__
     book = []
