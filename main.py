@@ -187,20 +187,26 @@ def cmd_export(args) -> int:
                        state=TaskState(bar))
     bar.done()
     if res is None:
-        from engine.exporter import blocked_now
+        from engine.exporter import blocked_now, kept_back_message
 
         engine = _engine(args)
         with engine.connect() as conn:
             blocked = blocked_now(conn)
-        print("nothing to export: no approved trade is waiting" if not len(blocked) else
+        kept = kept_back_message(engine)
+        print("nothing to export: no approved trade is waiting" + (" that may be sent" if kept else "")
+              if not len(blocked) else
               f"nothing to export: every approved trade waiting ({len(blocked):,}) is blocked")
         _print_blocked(blocked)
+        if kept:
+            print(f"  {kept}", file=sys.stderr)
         return 0
     print(f"batch {res.batch_id}: {res.n_lines:,} order lines, {res.n_trades:,} trades, "
           f"{res.n_accounts:,} accounts")
     for path, digest in res.files:
         print(f"  {path}" + (f"  sha256 {digest}" if digest else ""))
     _print_blocked(res.blocked)
+    for account, n, why in res.kept_back:
+        print(f"  kept back: {account}: {n:,} trade(s): {why}", file=sys.stderr)
     if res.skipped_stale:
         print(f"  {res.skipped_stale:,} approved trade(s) of a stale run were not exported: run again",
               file=sys.stderr)

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
 from engine import cash_owed
+from engine.batch_guard import exported_accounts, hold_late_exports
 from engine.checks import run_checks
 from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
@@ -455,9 +456,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         if policy is None:
             policy = load_policy(policy_path) if policy_path else current_policy(conn)
         ov = active_overrides(conn, snap.as_of)
-        tt = m.Trade.__table__
-        exported = set(r[0] for r in conn.execute(select(tt.c.account_id).distinct().where(
-            tt.c.snapshot_id == snap.id, tt.c.batch_id.is_not(None))))
+        exported = exported_accounts(conn, snap.id)
         # cash owed: which listed requests had their cash raised, and the cash of trades
         # entered that the book does not show yet; prices for what the book cannot price
         req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
@@ -632,6 +631,8 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
                 "proposal_id", "snapshot_id", "account_id", "custodian", "symbol", "side", "quantity",
                 "est_price", "est_value", "lots", "category", "reason", "status", "created_by", "created_at"])
             insert_frame(conn, m.Trade.__table__, tf)
+        # an account exported while this run was deciding is held, not traded again (re-read under the export lock)
+        hold_late_exports(conn, run_id, snap.id, exported, summary, props, user)
         timings["persist"] = time.perf_counter() - t5
         timings["persist_trades"] = timings["persist"] - timings["persist_proposals"]
         timings["total"] = time.perf_counter() - t0

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     CheckConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -340,6 +341,10 @@ class Trade(Base):
         CheckConstraint("side IN ('BUY', 'SELL')", name="side"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_trades_status_batch", "status", "batch_id"),
+        # the exported trades by account and book: "is this account already in a batch of this
+        # book?" (engine.batch_guard), without reading every run's trades of the account
+        Index("ix_trades_sent_account_snapshot", "account_id", "snapshot_id",
+              sqlite_where=text("batch_id IS NOT NULL"), postgresql_where=text("batch_id IS NOT NULL")),
     )
 
 

@@ -167,7 +167,7 @@ def test_two_export_clicks_on_two_workstations_send_each_trade_once(qtbot, desk,
         unsent = conn.execute(select(func.count()).select_from(m.Trade)
                               .where(m.Trade.status == "APPROVED", m.Trade.batch_id.is_(None))).scalar()
     assert unsent == 0
-    written = [p for out in outs for p in out.iterdir() if p.suffix == ".csv"]
+    written = [p for out in outs for p in out.iterdir() if p.name.startswith("trades_") and p.suffix == ".csv"]
     assert len(written) == 1  # one batch file, in one workstation's folder
     lines = written[0].read_text().strip().splitlines()[1:]
     assert len(lines) == preview["trades"]

@@ -346,7 +346,9 @@ class BatchResultDialog(QDialog):
                 f"{result.n_accounts:,} accounts, into {self.folder}. Each trade is locked to this batch and is "
                 "never sent again."
                 + (f" {skipped:,} approved trade(s) of an older run were not sent: run again to propose them on "
-                   "the current book." if skipped else ""))
+                   "the current book." if skipped else "")
+                + "".join(f" Kept back: {acc} ({n:,} trade(s)), {why}." for acc, n, why in
+                          tuple(getattr(result, "kept_back", ()) or ())[:10]))
             blocked = getattr(result, "blocked", None)
             if blocked is not None and len(blocked):  # kept back by what is in force now: named
                 from engine.compliance import describe_blocked

@@ -203,6 +203,34 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(row if 0 <= row < len(PANELS) else 0)
         self._refresh_current()
         self.refresh_header()
+        self._recover_bridge = _Reads(self)
+        self._recover_bridge.done.connect(self._recovered)
+        self._recover_bridge.error.connect(
+            lambda _gen, exc: self.statusBar().showMessage(f"Could not check interrupted exports: {exc}", 15000))
+        self.recovered: list[str] | None = None  # what the start-up check did (None: not done yet)
+        self.recover_exports()
+
+    def recover_exports(self) -> None:
+        """Finish what an interrupted export left in its drop folder (``engine.publish``): files of
+        committed batches published, staged files of uncommitted ones removed; on a background
+        thread, audited, and said in the status bar."""
+        from engine.publish import recover_exports
+
+        engine, user, bridge = self.engine, self.user, self._recover_bridge
+
+        def work():
+            try:
+                bridge.done.emit(0, recover_exports(engine, user=user))
+            except Exception as exc:  # noqa: BLE001 - reported in the status bar
+                bridge.error.emit(0, exc)
+
+        self._reads.start(work)
+
+    def _recovered(self, _gen: int, messages: list) -> None:
+        self.recovered = list(messages)
+        if messages:
+            self.statusBar().showMessage("Interrupted export finished: " + " · ".join(messages), 30000)
+            self.ctx.changed.emit("export")
 
     # ------------------------------------------------------------------ actions
     def _build_actions(self) -> None:
