@@ -192,6 +192,18 @@ def raise_refused(msg: str):
 def cmd_audit(args) -> int:
     from storage import repo
 
+    if args.verify:
+        from engine.audit_chain import acknowledged, verify_chain
+
+        engine = _engine(args)
+        rep = verify_chain(engine)
+        if rep.ok:
+            print(rep.describe())
+            return 0
+        with engine.connect() as conn:
+            seen = acknowledged(conn, rep)
+        print(rep.describe() + (" [acknowledged by an admin]" if seen else ""), file=sys.stderr)
+        return 1
     with _engine(args).connect() as conn:
         df = repo.audit_frame(conn, since=args.since)
     if args.account:
@@ -284,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--trade", action="append", required=True, help="SIDE:SYMBOL:QUANTITY[:LOT], repeatable")
     sp.add_argument("--request", help="the cash request these trades handle")
 
-    sp = add("audit", cmd_audit, "print the audit log")
+    sp = add("audit", cmd_audit, "print the audit log (--verify: check its hash chain)")
+    sp.add_argument("--verify", action="store_true",
+                    help="recompute the hash chain: exit 0 when intact, 1 naming the first altered, inserted "
+                         "or deleted entry")
     sp.add_argument("--since", type=_date)
     sp.add_argument("--account")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
+from engine.audit_chain import audit_head
 from engine.files import atomic_write_bytes
 from engine.tasks import RefusedError, TaskState, current_user, ensure_state
 from storage import models as m
@@ -234,7 +235,7 @@ def _export(engine, out_dir: Path, formats, user, state, written) -> BatchResult
                             "buys": int((lines["side"] == "BUY").sum()), "sells": int((lines["side"] == "SELL").sum()),
                             "by_category": {k: int(v) for k, v in lines["category"].value_counts().items()},
                             "by_custodian": {k: int(v) for k, v in lines["custodian"].value_counts().items()}},
-                        "files": files}
+                        "files": files, "audit_head": audit_head(conn)}
             mpath = out_dir / f"batch_{batch_id}.json"
             state.progress(0.9, "recording the batch")
             ids = trades["id"].astype(int).tolist()

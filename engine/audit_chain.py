@@ -1,0 +1,182 @@
+"""Checking the audit log's hash chain (``main.py audit --verify``, the console's Audit panel).
+
+The chain itself (canonical form, hashes, appends under the head's lock) is in
+:mod:`storage.audit_chain`. :func:`verify_chain` recomputes every hash in chain order and names
+the first entry that was altered, inserted or deleted, a truncated tail (the head names entries
+the log no longer has), and any batch whose manifest recorded a chain head the log no longer
+matches. A broken chain is reported, never repaired: :func:`acknowledge_break` records (audited)
+that an admin has seen it, which is all the console's red banner waits for.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, select
+
+from storage import audit_chain as ac
+from storage import models as m
+from storage import repo
+
+ACK_ACTION = "AUDIT_CHAIN_ACK"
+CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    verified: int            # entries 1..verified are intact (chain positions)
+    entries: int             # rows in the log
+    head: int                # the chain head's recorded position
+    problem: str | None = None
+    entry: int | None = None  # the first bad chain position (None when intact)
+    kind: str | None = None   # altered, inserted, deleted, reordered, truncated, anchor
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"audit chain intact: verified up to entry {self.verified:,} ({self.entries:,} entries)"
+        return f"audit chain broken: {self.problem} (verified up to entry {self.verified:,})"
+
+
+def audit_head(conn: Connection) -> dict:
+    """The chain head for a batch manifest: ``{"entry": N, "hash": "<sha256>"}``."""
+    seq, h = ac.head(conn)
+    return {"entry": seq, "hash": h}
+
+
+def _anchors(conn: Connection) -> dict[int, tuple[str, str]]:
+    """Chain heads recorded in batch manifests: position -> (batch id, hash)."""
+    t = m.ExportBatch.__table__
+    out: dict[int, tuple[str, str]] = {}
+    for bid, text in conn.execute(select(t.c.id, t.c.manifest)):
+        try:
+            h = json.loads(text or "{}").get("audit_head")
+        except ValueError:
+            continue
+        if isinstance(h, dict) and isinstance(h.get("entry"), int) and isinstance(h.get("hash"), str):
+            out[h["entry"]] = (bid, h["hash"])
+    return out
+
+
+def _label(row) -> str:
+    return f"entry {row.seq:,} (id {row.id}, {row.action} by {row.username})"
+
+
+def _rows(conn: Connection, lo: int, hi: int):
+    t = m.AuditEntry.__table__
+    cols = [t.c.id, t.c.hash] + [t.c[f] for f in ac.FIELDS]
+    return conn.execute(select(*cols).where(t.c.seq >= lo, t.c.seq <= hi).order_by(t.c.seq)).all()
+
+
+def _values(row, seq=None) -> list:
+    vals = [getattr(row, f) for f in ac.FIELDS]
+    if seq is not None:
+        vals[0] = seq
+    return vals
+
+
+def _classify(conn: Connection, seq: int, prev: str) -> tuple[str, str]:
+    """Why chain position ``seq`` does not follow ``prev`` (the last good hash): kind, words."""
+    rows = _rows(conn, seq, seq + 1)
+    row = rows[0]
+    nxt = rows[1] if len(rows) > 1 and rows[1].seq == seq + 1 and rows[1].hash is not None else None
+    if row.hash is None:
+        return "inserted", f"{_label(row)} was inserted outside the desk: it has no chain hash"
+    if nxt is not None:
+        # two positions swapped: the next row was chained right after ``prev``, this one after it
+        if ac.entry_hash(nxt.hash, _values(row, seq + 1)) == row.hash:
+            return "reordered", f"{_label(row)} and entry {seq + 1:,} were reordered (swapped)"
+        # the next row was chained right after ``prev``: this one was slipped in between
+        if ac.entry_hash(prev, _values(nxt, seq)) == nxt.hash:
+            return "inserted", (f"{_label(row)} was inserted: the entry now at {seq + 1:,} was chained "
+                                f"directly after entry {seq - 1:,}")
+    return "altered", f"{_label(row)} was altered: its content does not match its hash"
+
+
+def verify_chain(engine: Engine | Connection, state=None) -> ChainReport:
+    """Recompute the whole chain in order; the first problem found is the report's."""
+    if isinstance(engine, Connection):
+        return _verify(engine, state)
+    with engine.connect() as conn:
+        return _verify(conn, state)
+
+
+def _verify(conn: Connection, state=None) -> ChainReport:
+    t = m.AuditEntry.__table__
+    head_seq, head_hash = ac.head(conn)
+    n_rows = conn.execute(select(func.count()).select_from(t)).scalar_one()
+    n_chained = conn.execute(select(func.count()).select_from(t).where(t.c.seq.is_not(None))).scalar_one()
+    anchors = _anchors(conn)
+
+    def report(kind, entry, problem, verified):
+        return ChainReport(False, verified, n_rows, head_seq, problem, entry, kind)
+
+    sha, dumps = hashlib.sha256, json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    fields = [t.c[f] for f in ac.FIELDS[2:]]
+    stmt = select(t.c.seq, t.c.hash, t.c.at, *fields).where(t.c.seq.is_not(None)).order_by(t.c.seq)
+    prev, expect = ac.GENESIS, 1
+    result = conn.execution_options(stream_results=True, yield_per=CHUNK).execute(stmt)
+    for part in result.partitions(CHUNK):
+        if state is not None:
+            state.check()
+            state.progress(expect / max(n_chained, 1), "verifying the audit chain")
+        for seq, h, at, *rest in part:
+            if seq != expect:
+                result.close()
+                if seq > expect:
+                    gone = f"entry {expect:,}" if seq == expect + 1 else f"entries {expect:,}–{seq - 1:,}"
+                    return report("deleted", expect, f"{gone} deleted: the log goes from entry {expect - 1:,} "
+                                  f"to entry {seq:,}", expect - 1)
+                return report("inserted", seq, f"entry {seq:,} appears twice", expect - 1)
+            text = dumps([seq, at.isoformat(sep="T", timespec="microseconds"), *rest])
+            digest = sha(prev.encode("ascii") + b"\n" + text.encode("utf-8")).hexdigest()
+            if digest != h:
+                result.close()
+                kind, words = _classify(conn, seq, prev)
+                return report(kind, seq, words, expect - 1)
+            anchor = anchors.get(seq)
+            if anchor is not None and anchor[1] != h:
+                result.close()
+                return report("anchor", seq, f"entry {seq:,} is not the chain head batch {anchor[0]} recorded "
+                              "at its export: the log was rewritten from there on", expect - 1)
+            prev, expect = h, expect + 1
+    last = expect - 1
+    if last < head_seq:
+        gone = f"entry {head_seq:,}" if head_seq == last + 1 else f"entries {last + 1:,}–{head_seq:,}"
+        return report("truncated", last + 1, f"{gone} deleted: the log ends at entry {last:,} but the chain "
+                      f"head records entry {head_seq:,} (the tail was truncated)", last)
+    if last > head_seq:
+        return report("inserted", head_seq + 1, f"entry {head_seq + 1:,} was inserted after the chain head "
+                      f"(entry {head_seq:,})", head_seq)
+    if last and prev != head_hash:
+        return report("altered", last, f"entry {last:,} does not match the chain head's hash", last - 1)
+    beyond = [e for e in anchors if e > last]
+    if beyond:
+        e = min(beyond)
+        return report("truncated", last + 1, f"entries after {last:,} deleted: batch {anchors[e][0]} recorded "
+                      f"the chain head at entry {e:,}", last)
+    if n_chained < n_rows:
+        first = conn.execute(select(func.min(t.c.id)).where(t.c.seq.is_(None))).scalar_one()
+        return report("inserted", None, f"the entry with id {first} was inserted outside the desk: it has no "
+                      f"chain position ({n_rows - n_chained:,} such entr{'ies' if n_rows - n_chained > 1 else 'y'})",
+                      last)
+    return ChainReport(True, last, n_rows, head_seq)
+
+
+def acknowledged(conn: Connection, rep: ChainReport) -> bool:
+    """Whether an admin has acknowledged this break (the same problem) in the log."""
+    if rep.ok:
+        return True
+    t = m.AuditEntry.__table__
+    return conn.execute(select(t.c.id).where(t.c.action == ACK_ACTION, t.c.detail == rep.problem)
+                        .limit(1)).first() is not None
+
+
+def acknowledge_break(engine: Engine, rep: ChainReport, *, user: str) -> None:
+    """Record that ``user`` has seen the break (audited); the chain is left as it is."""
+    if rep.ok:
+        return
+    with engine.begin() as conn:
+        repo.audit(conn, user, ACK_ACTION, detail=rep.problem,
+                   after={"entry": rep.entry, "kind": rep.kind, "verified": rep.verified})
