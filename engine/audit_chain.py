@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, literal, select
 
 from storage import audit_chain as ac
 from storage import models as m
@@ -94,6 +94,27 @@ def _classify(conn: Connection, seq: int, prev: str) -> tuple[str, str]:
     return "altered", f"{_label(row)} was altered: its content does not match its hash"
 
 
+def _stream(conn: Connection):
+    """The chained entries in chain order, in chunks of raw rows ``(seq, hash, at, *fields)``
+    with ``at`` as text (``YYYY-MM-DDTHH:MM:SS.ffffff``), read through the DBAPI cursor."""
+    t = m.AuditEntry.__table__
+    if conn.dialect.name == "postgresql":
+        at = func.to_char(t.c.at, literal('YYYY-MM-DD"T"HH24:MI:SS.US'))
+    else:  # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff" on SQLite
+        at = func.replace(t.c.at, literal(" "), literal("T"))
+    stmt = select(t.c.seq, t.c.hash, at, *[t.c[f] for f in ac.FIELDS[2:]]) \
+        .where(t.c.seq.is_not(None)).order_by(t.c.seq)
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw = conn.connection.dbapi_connection  # the DBAPI cursor: no per-row processing
+    cur = raw.cursor(name="audit_verify") if conn.dialect.name == "postgresql" else raw.cursor()
+    try:
+        cur.execute(sql)
+        while rows := cur.fetchmany(CHUNK):
+            yield rows
+    finally:
+        cur.close()
+
+
 def verify_chain(engine: Engine | Connection, state=None) -> ChainReport:
     """Recompute the whole chain in order; the first problem found is the report's."""
     if isinstance(engine, Connection):
@@ -112,32 +133,29 @@ def _verify(conn: Connection, state=None) -> ChainReport:
     def report(kind, entry, problem, verified):
         return ChainReport(False, verified, n_rows, head_seq, problem, entry, kind)
 
-    sha, dumps = hashlib.sha256, json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    fields = [t.c[f] for f in ac.FIELDS[2:]]
-    stmt = select(t.c.seq, t.c.hash, t.c.at, *fields).where(t.c.seq.is_not(None)).order_by(t.c.seq)
+    sha, quote = hashlib.sha256, ac.quote
     prev, expect = ac.GENESIS, 1
-    result = conn.execution_options(stream_results=True, yield_per=CHUNK).execute(stmt)
-    for part in result.partitions(CHUNK):
+    for part in _stream(conn):
         if state is not None:
             state.check()
             state.progress(expect / max(n_chained, 1), "verifying the audit chain")
         for seq, h, at, *rest in part:
             if seq != expect:
-                result.close()
                 if seq > expect:
                     gone = f"entry {expect:,}" if seq == expect + 1 else f"entries {expect:,}–{seq - 1:,}"
                     return report("deleted", expect, f"{gone} deleted: the log goes from entry {expect - 1:,} "
                                   f"to entry {seq:,}", expect - 1)
                 return report("inserted", seq, f"entry {seq:,} appears twice", expect - 1)
-            text = dumps([seq, at.isoformat(sep="T", timespec="microseconds"), *rest])
-            digest = sha(prev.encode("ascii") + b"\n" + text.encode("utf-8")).hexdigest()
+            if len(at) != 26 or at[10] != "T":  # a time not in the stored form: the canonical one
+                at = ac.canonical_at(at)
+            # storage.audit_chain.canonical_text, inlined
+            text = f'{prev}\n[{seq},{quote(at)},' + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
+            digest = sha(text.encode("utf-8")).hexdigest()
             if digest != h:
-                result.close()
                 kind, words = _classify(conn, seq, prev)
                 return report(kind, seq, words, expect - 1)
             anchor = anchors.get(seq)
             if anchor is not None and anchor[1] != h:
-                result.close()
                 return report("anchor", seq, f"entry {seq:,} is not the chain head batch {anchor[0]} recorded "
                               "at its export: the log was rewritten from there on", expect - 1)
             prev, expect = h, expect + 1

@@ -49,10 +49,21 @@ def stored_at(v: datetime) -> datetime:
     return v
 
 
+quote = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.encode_basestring
+
+
+def canonical_text(seq: int, at: str, rest) -> str:
+    """The canonical form from the chain position, the canonical time and the other fields in
+    :data:`FIELDS` order: the same text as ``json.dumps([seq, at, *rest], ensure_ascii=False,
+    separators=(",", ":"))`` for these types, built field by field (verifying a million entries
+    spends most of its time here)."""
+    return f'[{int(seq)},{quote(at)},' + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
+
+
 def canonical(values) -> bytes:
     """The canonical bytes of an entry, ``values`` in :data:`FIELDS` order."""
     seq, at, *rest = values
-    return json.dumps([seq, canonical_at(at), *rest], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return canonical_text(seq, canonical_at(at), rest).encode("utf-8")
 
 
 def entry_hash(prev: str, values) -> str:
