@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, literal, select
+from sqlalchemy import Connection, Engine, Text, func, literal, select
 
 from storage import audit_chain as ac
 from storage import models as m
@@ -94,16 +94,38 @@ def _classify(conn: Connection, seq: int, prev: str) -> tuple[str, str]:
     return "altered", f"{_label(row)} was altered: its content does not match its hash"
 
 
-def _stream(conn: Connection):
-    """The chained entries in chain order, in chunks of raw rows ``(seq, hash, at, *fields)``
-    with ``at`` as text (``YYYY-MM-DDTHH:MM:SS.ffffff``), read through the DBAPI cursor."""
+def _canonical_sql(conn: Connection):
+    """The canonical text (storage.audit_chain.canonical_text) built by the database: JSON
+    quoting by SQLite's ``json_quote`` / PostgreSQL's ``to_json``, which quote as Python's
+    encoder does. Only a fast path: a hash that does not match is recomputed in Python from the
+    row's fields before anything is reported."""
     t = m.AuditEntry.__table__
-    if conn.dialect.name == "postgresql":
+    pg = conn.dialect.name == "postgresql"
+    if pg:
         at = func.to_char(t.c.at, literal('YYYY-MM-DD"T"HH24:MI:SS.US'))
+        quote = lambda c: func.coalesce(func.cast(func.to_json(c), Text), literal("null"))  # noqa: E731
     else:  # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff" on SQLite
         at = func.replace(t.c.at, literal(" "), literal("T"))
-    stmt = select(t.c.seq, t.c.hash, at, *[t.c[f] for f in ac.FIELDS[2:]]) \
-        .where(t.c.seq.is_not(None)).order_by(t.c.seq)
+        quote = func.json_quote
+    parts = [literal("["), func.cast(t.c.seq, Text), literal(","), quote(at)]
+    for f in ac.FIELDS[2:]:
+        parts += [literal(","), quote(func.cast(t.c[f], Text) if pg else t.c[f])]
+    parts.append(literal("]"))
+    out = parts[0]
+    for p_ in parts[1:]:
+        out = out.op("||")(p_)
+    return out
+
+
+def _stream(conn: Connection):
+    """The chained entries in chain order, in chunks of raw rows ``(seq, hash, canonical text)``
+    on PostgreSQL, ``(seq, hash, at, *fields)`` on SQLite, read through the DBAPI cursor."""
+    t = m.AuditEntry.__table__
+    if conn.dialect.name == "postgresql":  # the server builds the text, in its own process
+        cols = [_canonical_sql(conn)]
+    else:  # SQLite's functions cost more than Python's: raw fields, "YYYY-MM-DD HH:MM:SS.ffffff" time
+        cols = [func.replace(t.c.at, literal(" "), literal("T"))] + [t.c[f] for f in ac.FIELDS[2:]]
+    stmt = select(t.c.seq, t.c.hash, *cols).where(t.c.seq.is_not(None)).order_by(t.c.seq)
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     raw = conn.connection.dbapi_connection  # the DBAPI cursor: no per-row processing
     cur = raw.cursor(name="audit_verify") if conn.dialect.name == "postgresql" else raw.cursor()
@@ -113,6 +135,12 @@ def _stream(conn: Connection):
             yield rows
     finally:
         cur.close()
+
+
+def _python_hash(conn: Connection, seq: int, prev: str) -> str | None:
+    """Entry ``seq``'s hash after ``prev`` computed in Python from its fields (the definition)."""
+    rows = _rows(conn, seq, seq)
+    return ac.entry_hash(prev, _values(rows[0])) if rows else None
 
 
 def verify_chain(engine: Engine | Connection, state=None) -> ChainReport:
@@ -139,19 +167,21 @@ def _verify(conn: Connection, state=None) -> ChainReport:
         if state is not None:
             state.check()
             state.progress(expect / max(n_chained, 1), "verifying the audit chain")
-        for seq, h, at, *rest in part:
+        for seq, h, *fields in part:
+            if len(fields) == 1:
+                text = fields[0]
+            else:  # storage.audit_chain.canonical_text, inlined
+                at, rest = fields[0], fields[1:]
+                if len(at) != 26 or at[10] != "T":  # not the stored form: the definition decides
+                    at = ac.canonical_at(at)
+                text = f'[{seq},{quote(at)},' + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
             if seq != expect:
                 if seq > expect:
                     gone = f"entry {expect:,}" if seq == expect + 1 else f"entries {expect:,}–{seq - 1:,}"
                     return report("deleted", expect, f"{gone} deleted: the log goes from entry {expect - 1:,} "
                                   f"to entry {seq:,}", expect - 1)
                 return report("inserted", seq, f"entry {seq:,} appears twice", expect - 1)
-            if len(at) != 26 or at[10] != "T":  # a time not in the stored form: the canonical one
-                at = ac.canonical_at(at)
-            # storage.audit_chain.canonical_text, inlined
-            text = f'{prev}\n[{seq},{quote(at)},' + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
-            digest = sha(text.encode("utf-8")).hexdigest()
-            if digest != h:
+            if sha(f"{prev}\n{text}".encode("utf-8")).hexdigest() != h and _python_hash(conn, seq, prev) != h:
                 kind, words = _classify(conn, seq, prev)
                 return report(kind, seq, words, expect - 1)
             anchor = anchors.get(seq)
