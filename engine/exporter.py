@@ -20,7 +20,8 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from engine.audit_chain import audit_head
 from engine.files import atomic_write_bytes
-from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.identity import acting_user
+from engine.tasks import RefusedError, TaskState, ensure_state
 from storage import models as m
 from storage import repo
 from storage.bulk import read_frame
@@ -178,7 +179,7 @@ def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fi
     from engine.workflow import current_policy
 
     state = ensure_state(state)
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     formats = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:

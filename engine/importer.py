@@ -7,7 +7,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from engine.book import Book, read_book
-from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.identity import acting_user
+from engine.tasks import RefusedError, TaskState, ensure_state
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
     or :class:`Cancelled` (rolled back). Returns the new snapshot id.
     """
     state = ensure_state(state)
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     state.progress(0.0, "reading book files")
     book: Book = read_book(folder)
     state.check()

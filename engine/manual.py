@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
+from engine.identity import acting_user
 from engine.review import ConflictError, FourEyesError, allocate_lots, refuse
-from engine.tasks import RefusedError, current_user, same_user
+from engine.tasks import RefusedError, same_user
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
@@ -181,7 +182,7 @@ def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrad
     under four-eyes for the account's tier, awaiting another user's approval."""
     from engine.workflow import current_policy
 
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     with engine.begin() as conn:
         ctx = _context(conn, account_id)
         chk = _check(ctx, trades)
@@ -270,7 +271,7 @@ def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, 
     reject it and enter it again). Rejecting (also one's own pending trade, withdrawing it, or a
     trade of an older book) is allowed. Audited as MANUAL_APPROVE / MANUAL_REJECT.
     """
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     action, status = ("MANUAL_APPROVE", "APPROVED") if approve else ("MANUAL_REJECT", "REJECTED")
     verb = "approve" if approve else "reject"
     if not trade_ids and not account_ids:

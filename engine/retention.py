@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, select
 
-from engine.tasks import RefusedError, current_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError
 from storage import models as m
 from storage import repo
 
@@ -43,7 +44,7 @@ def prune_snapshots(engine: Engine, keep: int, *, user: str | None = None) -> Pr
     """
     if keep < 1:
         raise RefusedError(f"retention: keep must be at least 1 snapshot, not {keep}")
-    user = current_user(user)
+    user = acting_user(engine, user, "admin")
     out = PruneResult()
     snaps = m.BookSnapshot.__table__
     with engine.connect() as conn:

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, func, select, update
 
-from engine.tasks import RefusedError, current_user, same_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError, same_user
 from storage import models as m
 from storage import repo
 from storage.bulk import in_chunks, read_frame
@@ -107,7 +108,7 @@ def _exported(conn, proposal_ids) -> set[int]:
 def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user: str | None = None,
            run_id: int | None = None, expected_versions: dict[str, int] | None = None) -> Decision:
     """Approve (or reject) the proposals of ``account_ids`` in the latest run, in one transaction."""
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     action, status = ("APPROVE", "APPROVED") if approve else ("REJECT", "REJECTED")
     ids = list(dict.fromkeys(account_ids))
     if not ids:
@@ -232,7 +233,7 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
     account's constraints would break. The proposal then needs an approval."""
     from engine.workflow import current_policy
 
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     if not remove and (quantity is None or int(quantity) != quantity or quantity <= 0):
         raise RefusedError("the quantity must be a whole number of shares above 0 (or remove the trade)")
     with engine.begin() as conn:

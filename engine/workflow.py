@@ -25,7 +25,8 @@ from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, de
                               optimize_many, read_only)
 from engine.overrides import active_overrides
 from engine.policy import Policy, default_policy, load_policy
-from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.identity import acting_user
+from engine.tasks import RefusedError, TaskState, ensure_state
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
@@ -436,7 +437,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
                   executor: Executor | None, executor_label: str, user: str | None,
                   state: TaskState | None) -> RunOutcome:
     state = ensure_state(state)
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
