@@ -221,6 +221,27 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_roles(args) -> int:
+    from engine import roles
+
+    engine = _engine(args)
+    if args.action == "list":
+        df = roles.roles_frame(engine)
+        print(df.to_string(index=False) if len(df) else "roles are not set up on this database (roles setup)")
+        return 0
+    if args.action == "setup":
+        if args.target:
+            raise_refused("roles setup takes no user or role: the login running it becomes the first admin")
+        print(roles.setup(engine).message)
+        return 0
+    if len(args.target) != 2:
+        raise_refused(f"roles {args.action} USER ROLE: name the user and the role (operator, reviewer or admin)")
+    user, role = args.target
+    fn = roles.grant if args.action == "grant" else roles.revoke
+    print(fn(engine, user, role, by=args.user).message)
+    return 0
+
+
 def cmd_prune(args) -> int:
     from engine.retention import prune_snapshots, retention_keep
 
@@ -328,6 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
              "snapshots (runs, proposals, trades, batches and the audit log are kept); import does this too")
     sp.add_argument("--keep", type=int, help="newest snapshots to keep whole (default: the policy's "
                     "retention.keep_snapshots)")
+
+    sp = add("roles", cmd_roles, "desk roles: setup (the login running it becomes the first admin), "
+             "grant USER ROLE, revoke USER ROLE, list; roles are operator, reviewer and admin")
+    sp.add_argument("action", choices=["setup", "grant", "revoke", "list"])
+    sp.add_argument("target", nargs="*", metavar="USER ROLE")
 
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     return p

@@ -225,6 +225,9 @@ def acknowledge_break(engine: Engine, rep: ChainReport, *, user: str) -> None:
     """Record that ``user`` has seen the break (audited); the chain is left as it is."""
     if rep.ok:
         return
+    from engine.identity import acting_user
+
+    user = acting_user(engine, user, "admin")
     with engine.begin() as conn:
         repo.audit(conn, user, ACK_ACTION, detail=rep.problem,
                    after={"entry": rep.entry, "kind": rep.kind, "verified": rep.verified})

@@ -55,7 +55,7 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
     state.progress(0.98, "pruning old snapshots' lots")
     note = ""
     try:
-        prune_snapshots(engine, retention_keep(engine), user=user)
+        prune_snapshots(engine, retention_keep(engine), user=user, role="operator")
     except Exception as exc:  # noqa: BLE001 - the import itself is committed; pruning can wait
         note = f" (pruning old snapshots failed: {exc}; `prune` retries it)"
         log.warning("snapshot %s imported; pruning old snapshots failed: %s", snap_id, exc)

@@ -7,7 +7,8 @@ runs it the first admin. On PostgreSQL, ``setup`` also creates the group roles `
 add or remove a login's membership, so a user with a SQL client and their own login has no more
 rights than their role:
 
-* every desk role: read every table; INSERT (never UPDATE, DELETE or TRUNCATE) on ``audit_log``,
+* every login: read ``alembic_version`` and ``desk_roles`` (so the engine can name the role
+  that is missing); every desk role: read every table; INSERT (never UPDATE, DELETE or TRUNCATE) on ``audit_log``,
   whose BEFORE UPDATE OR DELETE trigger ``audit_log_insert_only`` also refuses any change by an
   owner; UPDATE of the chain head ``audit_chain`` and of the application locks;
 * operator: writes the book, runs, proposals, trades, overrides, suspensions, batches;
@@ -45,7 +46,8 @@ WRITES = {
 INSERT_ONLY = """
 CREATE OR REPLACE FUNCTION audit_log_insert_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'audit_log is insert-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+  RAISE EXCEPTION USING MESSAGE = 'audit_log is insert-only: ' || TG_OP || ' refused',
+    ERRCODE = 'insufficient_privilege';
 END $$;
 DROP TRIGGER IF EXISTS audit_log_insert_only ON audit_log;
 CREATE TRIGGER audit_log_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
@@ -118,6 +120,8 @@ def _pg_setup(conn) -> None:
     tables = ", ".join(ALL)
     conn.execute(text(f"REVOKE ALL ON {tables} FROM PUBLIC, {everyone}"))
     conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {everyone}"))
+    # any login may learn the schema version and the role list, so the engine can say what is missing
+    conn.execute(text("GRANT SELECT ON alembic_version, desk_roles TO PUBLIC"))
     conn.execute(text(f"GRANT SELECT ON {tables} TO {everyone}"))
     conn.execute(text(f"GRANT INSERT ON audit_log TO {everyone}"))
     conn.execute(text(f"GRANT UPDATE, INSERT ON audit_chain, app_locks TO {everyone}"))

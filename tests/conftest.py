@@ -14,7 +14,7 @@ os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-
 
 
 # The storage, workflow, export and shared-desk suites run on both databases.
-BOTH_DATABASES = {"test_storage", "test_audit_chain", "test_identity", "test_import", "test_workflow_part1", "test_review_export",
+BOTH_DATABASES = {"test_storage", "test_audit_chain", "test_identity", "test_roles", "test_import", "test_workflow_part1", "test_review_export",
                   "test_crash", "test_four_eyes", "test_shared_desk", "test_retention"}
 
 
