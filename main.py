@@ -369,17 +369,23 @@ def main(argv: list[str] | None = None) -> int:
         return run_console()
     from engine.book import BookError
     from engine.tasks import Cancelled, RefusedError
+    from storage.db import redact
 
     try:
         return args.func(args)
     except (BookError, RefusedError) as exc:
-        print(str(exc), file=sys.stderr)
+        print(redact(str(exc)), file=sys.stderr)
         return 2
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; nothing was committed", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - the crash report, without any database URL's password
+        import traceback
+
+        print(redact(traceback.format_exc()), file=sys.stderr)
         return 1
 
 

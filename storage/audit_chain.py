@@ -70,29 +70,29 @@ def entry_hash(prev: str, values) -> str:
     return hashlib.sha256(prev.encode("ascii") + b"\n" + canonical(values)).hexdigest()
 
 
-def lock_head(conn: Connection) -> tuple[int, str]:
-    """Take the chain head's lock (held until the caller's transaction ends) and read it:
-    ``(last seq, its hash)``. A no-op UPDATE first, so the lock is a write lock on both
+def reserve(conn: Connection, n: int) -> tuple[int, str]:
+    """Lock the chain head (until the caller's transaction ends) and move it ``n`` positions on:
+    the last position before them and its hash. One UPDATE ... RETURNING, a write lock on both
     databases: a second writer waits here for the first one's commit and then reads its head."""
     t = m.AuditChain.__table__
-    done = conn.execute(update(t).where(t.c.id == 1).values(seq=t.c.seq))
-    if done.rowcount == 0:
-        conn.execute(insert(t).values(id=1, seq=0, hash=GENESIS))
-    seq, head = conn.execute(select(t.c.seq, t.c.hash).where(t.c.id == 1)).one()
-    return int(seq), head
+    row = conn.execute(update(t).where(t.c.id == 1).values(seq=t.c.seq + n).returning(t.c.seq, t.c.hash)).first()
+    if row is None:  # a database whose migration made no head row (not expected): start the chain
+        conn.execute(insert(t).values(id=1, seq=n, hash=GENESIS))
+        return 0, GENESIS
+    return int(row[0]) - n, row[1]
 
 
 def chain(conn: Connection, rows: list[dict]) -> None:
     """Give ``rows`` (audit_log column dicts, in order) their ``seq`` and ``hash`` after the
     current head and move the head past them; the caller inserts the rows in the same transaction."""
-    seq, prev = lock_head(conn)
+    seq, prev = reserve(conn, len(rows))
     for r in rows:
         seq += 1
         r["seq"] = seq
         r["at"] = stored_at(r["at"])
         r["hash"] = prev = entry_hash(prev, [r.get(f) for f in FIELDS])
     t = m.AuditChain.__table__
-    conn.execute(update(t).where(t.c.id == 1).values(seq=seq, hash=prev))
+    conn.execute(update(t).where(t.c.id == 1).values(hash=prev))
 
 
 def head(conn: Connection) -> tuple[int, str]:

@@ -80,3 +80,21 @@ def test_the_cli_refuses_an_invisible_character_in_user_with_exit_2(book, db_pat
                       "--user", "alice\u200b"])
     assert code == 2 and "U+200B" in capsys.readouterr().err
     assert not len(audit_entries(book, action="HOLD"))
+
+
+def test_a_database_password_never_shows_in_crash_reports_or_the_migration_config(capsys, db_path):
+    from storage.db import alembic_config, make_engine, redact
+    from ui.dialogs import explain
+
+    url = "postgresql+psycopg://alice:s3cr%40t-pw@127.0.0.1:1/desk"
+    assert main.main(["migrate", "--db", url]) == 1
+    err = capsys.readouterr().err
+    assert "s3cr" not in err and "alice:***@127.0.0.1" in redact(f"failed: {url}")
+    head, info, detail = explain(RuntimeError(f"could not open {url}"))
+    assert "s3cr" not in info + detail and "***" in info
+    eng = make_engine(db_path)
+    try:
+        shown = alembic_config(eng).get_main_option("sqlalchemy.url")
+        assert eng.url.password is None or eng.url.password not in shown
+    finally:
+        eng.dispose()
