@@ -14,8 +14,8 @@ entry ``seq - 1`` (64 zeros before entry 1). The canonical form is fixed (the co
 
 The database row id is not part of the chain (it is a storage key; the chain order is
 ``seq``). The one-row table ``audit_chain`` holds the head (last ``seq`` and its hash):
-appends lock it first (an UPDATE, so a second writer waits for the first to commit on both
-databases), so concurrent writers never fork the chain, and a truncated tail shows as entries
+appends lock it first (one UPDATE ... RETURNING that reserves their positions: a second writer
+waits for the first one's commit on both databases), so concurrent writers never fork the chain, and a truncated tail shows as entries
 the head names but the log no longer has.
 """
 from __future__ import annotations
@@ -86,11 +86,15 @@ def chain(conn: Connection, rows: list[dict]) -> None:
     """Give ``rows`` (audit_log column dicts, in order) their ``seq`` and ``hash`` after the
     current head and move the head past them; the caller inserts the rows in the same transaction."""
     seq, prev = reserve(conn, len(rows))
+    times: dict = {}  # the entries of one call mostly share their time
+    sha, rest = hashlib.sha256, FIELDS[2:]
     for r in rows:
         seq += 1
         r["seq"] = seq
-        r["at"] = stored_at(r["at"])
-        r["hash"] = prev = entry_hash(prev, [r.get(f) for f in FIELDS])
+        at = r["at"] = stored_at(r["at"])
+        at_text = times.get(at) or times.setdefault(at, canonical_at(at))
+        text = canonical_text(seq, at_text, [r.get(f) for f in rest])
+        r["hash"] = prev = sha(f"{prev}\n{text}".encode("utf-8")).hexdigest()  # = entry_hash(prev, ...)
     t = m.AuditChain.__table__
     conn.execute(update(t).where(t.c.id == 1).values(hash=prev))
 
