@@ -27,6 +27,10 @@ def test_an_intact_chain_is_shown_verified_up_to_its_last_entry(qtbot, engine, d
     try:
         qtbot.waitUntil(lambda: a.report is not None, timeout=LONG)
         assert a.chain.text() == "✓ Audit chain verified up to entry 7"
+        # entries under a declared name show the OS login that wrote them (the suite's user is declared)
+        col = [c.key for c in a.model.columns].index("identity_text")
+        from engine.tasks import os_login
+        assert a.model.index(0, col).data() == f"declared (OS login {os_login()})"
         assert not a.banner.isVisible() and not a.ack_button.isVisible()
     finally:
         a.wait_verified()

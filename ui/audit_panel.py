@@ -40,6 +40,8 @@ COLUMNS = [
     Col("symbol", "Symbol"),
     Col("detail", "Detail", tooltip_key="detail"),
     Col("change", "Change", tip="Before → after", tooltip_key="change_tip"),
+    Col("identity_text", "Identity", tip="How the user is known: the database login, the OS login, or a name "
+        "declared with --user (on a workstation database: four-eyes between declared identities is not proven)"),
 ]
 
 
@@ -115,6 +117,18 @@ def local_seconds(v) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return f"{dt.astimezone():%Y-%m-%d %H:%M:%S}"
+
+
+def identity_text(kind, session) -> str:
+    """How an entry's user is known, in words: declared names show the OS login next to them."""
+    if kind == "login":
+        return "database login"
+    if kind == "os":
+        return "OS login"
+    if kind == "declared":
+        parts = session.split("/") if isinstance(session, str) else []
+        return f"declared (OS login {parts[-2]})" if len(parts) >= 3 else "declared"
+    return ""
 
 
 def _pydate(q: QDate) -> date:
@@ -326,6 +340,8 @@ class AuditPanel(Panel):
         change = [describe_change(b, a) for b, a in zip(df["before"].to_numpy(object), df["after"].to_numpy(object))] \
             if len(df) else []
         df = df.assign(change=change, change_tip=[c.replace("; ", "\n") for c in change],
+                       identity_text=[identity_text(k, v) for k, v in zip(df["identity"].to_numpy(object),
+                                                                           df["session"].to_numpy(object))],
                        at_text=[local_seconds(v) for v in df["at"].to_numpy(object)] if len(df) else [])
         self.model.set_frame(df)
         self.table.fit_columns()
@@ -368,7 +384,8 @@ class AuditPanel(Panel):
         e = html.escape
         what = " · ".join(e(str(rec[k])) for k in ("account_id", "symbol") if rec.get(k))
         self.detail.setText(
-            f"<p><b>{e(str(rec.get('action')))}</b> by <b>{e(str(rec.get('username')))}</b> at "
+            f"<p><b>{e(str(rec.get('action')))}</b> by <b>{e(str(rec.get('username')))}</b>"
+            + (f" ({e(rec['identity_text'])})" if rec.get("identity_text") else "") + " at "
             f"{fmt.local_time(rec.get('at'))}{' · ' + what if what else ''}</p>"
             + (f"<p>{e(str(rec.get('detail')))}</p>" if rec.get("detail") else "")
             + (f"<p><b>Change:</b> {e(rec.get('change') or '')}</p>" if rec.get("change") else "")
