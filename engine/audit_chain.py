@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, Text, func, literal, select
+from sqlalchemy import Connection, Engine, String, Text, func, literal, select, type_coerce
 
 from storage import audit_chain as ac
 from storage import models as m
@@ -65,7 +65,9 @@ def _label(row) -> str:
 
 def _rows(conn: Connection, lo: int, hi: int):
     t = m.AuditEntry.__table__
-    cols = [t.c.id, t.c.hash] + [t.c[f] for f in ac.FIELDS]
+    # the stored text of the time on SQLite (an outside change may have left no time there)
+    at = t.c.at if conn.dialect.name == "postgresql" else type_coerce(t.c.at, String).label("at")
+    cols = [t.c.id, t.c.hash] + [at if f == "at" else t.c[f] for f in ac.FIELDS]
     return conn.execute(select(*cols).where(t.c.seq >= lo, t.c.seq <= hi).order_by(t.c.seq)).all()
 
 
@@ -172,9 +174,10 @@ def _verify(conn: Connection, state=None) -> ChainReport:
                 text = fields[0]
             else:  # storage.audit_chain.canonical_text, inlined
                 at, rest = fields[0], fields[1:]
-                if len(at) != 26 or at[10] != "T":  # not the stored form: the definition decides
+                if at is None or len(at) != 26 or at[10] != "T":  # not the stored form: the definition decides
                     at = ac.canonical_at(at)
-                text = f'[{seq},{quote(at)},' + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
+                text = f'[{seq},{"null" if at is None else quote(at)},' \
+                    + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
             if seq != expect:
                 if seq > expect:
                     gone = f"entry {expect:,}" if seq == expect + 1 else f"entries {expect:,}–{seq - 1:,}"

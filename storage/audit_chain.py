@@ -33,10 +33,15 @@ FIELDS = ("seq", "at", "username", "action", "account_id", "symbol", "detail", "
           "identity")
 
 
-def canonical_at(v) -> str:
+def canonical_at(v) -> str | None:
     """A stored time in the chain's form: naive UTC, microseconds (``2026-12-02T07:39:30.123456``)."""
+    if v is None:  # no time (only an outside change leaves one): JSON null
+        return None
     if isinstance(v, str):
-        v = datetime.fromisoformat(v)
+        try:
+            v = datetime.fromisoformat(v)
+        except ValueError:  # not a time at all (an outside change): compared as stored
+            return v
     if v.tzinfo is not None:
         v = v.astimezone(timezone.utc).replace(tzinfo=None)
     return v.isoformat(sep="T", timespec="microseconds")
@@ -57,7 +62,7 @@ def canonical_text(seq: int, at: str, rest) -> str:
     :data:`FIELDS` order: the same text as ``json.dumps([seq, at, *rest], ensure_ascii=False,
     separators=(",", ":"))`` for these types, built field by field (verifying a million entries
     spends most of its time here)."""
-    return f'[{int(seq)},{quote(at)},' + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
+    return f'[{int(seq)},{"null" if at is None else quote(at)},' + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
 
 
 def canonical(values) -> bytes:

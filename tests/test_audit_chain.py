@@ -196,3 +196,14 @@ def test_concurrent_writers_never_fork_the_chain(engine):
     assert rep.ok and rep.verified == 4 * 5 * 3
     with engine.connect() as conn:
         assert conn.execute(select(func.count(func.distinct(m.AuditEntry.seq)))).scalar_one() == 60
+
+
+def test_a_garbled_time_or_a_nulled_hash_is_reported_not_a_crash(engine, db_path):
+    fill(engine)
+    if not db_path.startswith("postgresql"):  # SQLite stores any text in a DATETIME column
+        sql(engine, "UPDATE audit_log SET at = 'last tuesday' WHERE seq = 3")
+        rep = verify_chain(engine)
+        assert (rep.entry, rep.kind) == (3, "altered")
+    sql(engine, "UPDATE audit_log SET hash = NULL WHERE seq = 2")
+    rep = verify_chain(engine)
+    assert (rep.entry, rep.kind) == (2, "inserted") and "no chain hash" in rep.problem
