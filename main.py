@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -196,7 +197,7 @@ def cmd_audit(args) -> int:
         from engine.audit_chain import acknowledged, verify_chain
 
         engine = _engine(args)
-        rep = verify_chain(engine)
+        rep = verify_chain(engine, workers=args.workers or min(2, os.cpu_count() or 1))
         if rep.ok:
             print(rep.describe())
             return 0
@@ -321,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--verify", action="store_true",
                     help="recompute the hash chain: exit 0 when intact, 1 naming the first altered, inserted "
                          "or deleted entry")
+    sp.add_argument("--workers", type=int, help="processes checking a long log's ranges (default: 2, or 1 on one "
+                    "core)")
     sp.add_argument("--since", type=_date)
     sp.add_argument("--account")
 

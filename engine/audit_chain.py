@@ -119,7 +119,7 @@ def _canonical_sql(conn: Connection):
     return out
 
 
-def _stream(conn: Connection):
+def _stream(conn: Connection, lo: int = 1, hi: int | None = None):
     """The chained entries in chain order, in chunks of raw rows ``(seq, hash, canonical text)``
     on PostgreSQL, ``(seq, hash, at, *fields)`` on SQLite, read through the DBAPI cursor."""
     t = m.AuditEntry.__table__
@@ -127,7 +127,9 @@ def _stream(conn: Connection):
         cols = [_canonical_sql(conn)]
     else:  # SQLite's functions cost more than Python's: raw fields, "YYYY-MM-DD HH:MM:SS.ffffff" time
         cols = [func.replace(t.c.at, literal(" "), literal("T"))] + [t.c[f] for f in ac.FIELDS[2:]]
-    stmt = select(t.c.seq, t.c.hash, *cols).where(t.c.seq.is_not(None)).order_by(t.c.seq)
+    stmt = select(t.c.seq, t.c.hash, *cols).where(t.c.seq >= lo).order_by(t.c.seq)
+    if hi is not None:
+        stmt = stmt.where(t.c.seq <= hi)
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     raw = conn.connection.dbapi_connection  # the DBAPI cursor: no per-row processing
     cur = raw.cursor(name="audit_verify") if conn.dialect.name == "postgresql" else raw.cursor()
@@ -145,15 +147,90 @@ def _python_hash(conn: Connection, seq: int, prev: str) -> str | None:
     return ac.entry_hash(prev, _values(rows[0])) if rows else None
 
 
-def verify_chain(engine: Engine | Connection, state=None) -> ChainReport:
-    """Recompute the whole chain in order; the first problem found is the report's."""
+def verify_chain(engine: Engine | Connection, state=None, *, workers: int = 1) -> ChainReport:
+    """Recompute the whole chain in order; the first problem found is the report's.
+
+    ``workers`` > 1 checks ranges of a long log in that many processes first (each entry's hash
+    only needs the stored hash before it); the first bad range is then read again in order, so
+    the report is the same. Not from a process with threads of its own (the console)."""
     if isinstance(engine, Connection):
-        return _verify(engine, state)
+        return _verify(engine, state, workers)
     with engine.connect() as conn:
-        return _verify(conn, state)
+        return _verify(conn, state, workers)
 
 
-def _verify(conn: Connection, state=None) -> ChainReport:
+def _scan(conn: Connection, lo: int, prev: str, hi: int | None = None, anchors=None, state=None, total: int = 0):
+    """Check positions ``lo``..``hi`` (the end) in order after ``prev`` (the hash of ``lo - 1``):
+    ``(kind, entry, words, verified)`` of the first problem, else ``(None, last, prev, None)``."""
+    sha, quote, anchors = hashlib.sha256, ac.quote, anchors or {}
+    expect = lo
+    for part in _stream(conn, lo, hi):
+        if state is not None:
+            state.check()
+            state.progress(expect / max(total, 1), "verifying the audit chain")
+        for seq, h, *fields in part:
+            if seq != expect:
+                gone = f"entry {expect:,}" if seq == expect + 1 else f"entries {expect:,}–{seq - 1:,}"
+                return ("deleted", expect, f"{gone} deleted: the log goes from entry {expect - 1:,} to entry {seq:,}",
+                        expect - 1)
+            if len(fields) == 1:
+                text = fields[0]
+            else:  # storage.audit_chain.canonical_text, inlined
+                at, rest = fields[0], fields[1:]
+                if at is None or len(at) != 26 or at[10] != "T":  # not the stored form: the definition decides
+                    at = ac.canonical_at(at)
+                text = f'[{seq},{"null" if at is None else quote(at)},' \
+                    + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
+            if prev is not None and sha(f"{prev}\n{text}".encode("utf-8")).hexdigest() != h \
+                    and _python_hash(conn, seq, prev) != h:
+                kind, words = _classify(conn, seq, prev)
+                return kind, seq, words, expect - 1
+            anchor = anchors.get(seq)
+            if anchor is not None and anchor[1] != h:
+                return ("anchor", seq, f"entry {seq:,} is not the chain head batch {anchor[0]} recorded at its "
+                        "export: the log was rewritten from there on", expect - 1)
+            prev, expect = h, expect + 1
+    if hi is not None and expect <= hi:  # a range whose tail is missing
+        return "deleted", expect, f"entry {expect:,} deleted", expect - 1
+    return None, expect - 1, prev, None
+
+
+def _first_bad(url: str, lo: int, hi: int) -> int | None:
+    """A worker's range check: the first bad position in ``lo``..``hi``, or None."""
+    from sqlalchemy import create_engine
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            t = m.AuditEntry.__table__
+            prev = ac.GENESIS if lo == 1 else conn.execute(select(t.c.hash).where(t.c.seq == lo - 1)).scalar()
+            kind, entry, _, _ = _scan(conn, lo, prev, hi)  # prev None: the range before reports its tail
+            return entry if kind else None
+    finally:
+        eng.dispose()
+
+
+def _parallel_start(conn: Connection, workers: int, last: int) -> tuple[int, str]:
+    """Check ranges in ``workers`` processes: where the ordered scan must start, and the hash before."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    url = conn.engine.url.render_as_string(hide_password=False)
+    step = -(-last // workers)
+    ranges = [(lo, min(last, lo + step - 1)) for lo in range(1, last + 1, step)]
+    with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
+        bad = [b for b in pool.map(_first_bad, [url] * len(ranges), *zip(*ranges)) if b is not None]
+    start = min(bad) if bad else last + 1
+    if start == 1:
+        return 1, ac.GENESIS
+    t = m.AuditEntry.__table__
+    return start, conn.execute(select(t.c.hash).where(t.c.seq == start - 1)).scalar_one()
+
+
+PARALLEL_FROM = 200_000  # entries: below this, one process is quicker than starting others
+
+
+def _verify(conn: Connection, state=None, workers: int = 1) -> ChainReport:
     t = m.AuditEntry.__table__
     head_seq, head_hash = ac.head(conn)
     n_rows = conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -163,36 +240,20 @@ def _verify(conn: Connection, state=None) -> ChainReport:
     def report(kind, entry, problem, verified):
         return ChainReport(False, verified, n_rows, head_seq, problem, entry, kind)
 
-    sha, quote = hashlib.sha256, ac.quote
-    prev, expect = ac.GENESIS, 1
-    for part in _stream(conn):
-        if state is not None:
-            state.check()
-            state.progress(expect / max(n_chained, 1), "verifying the audit chain")
-        for seq, h, *fields in part:
-            if len(fields) == 1:
-                text = fields[0]
-            else:  # storage.audit_chain.canonical_text, inlined
-                at, rest = fields[0], fields[1:]
-                if at is None or len(at) != 26 or at[10] != "T":  # not the stored form: the definition decides
-                    at = ac.canonical_at(at)
-                text = f'[{seq},{"null" if at is None else quote(at)},' \
-                    + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
-            if seq != expect:
-                if seq > expect:
-                    gone = f"entry {expect:,}" if seq == expect + 1 else f"entries {expect:,}–{seq - 1:,}"
-                    return report("deleted", expect, f"{gone} deleted: the log goes from entry {expect - 1:,} "
-                                  f"to entry {seq:,}", expect - 1)
-                return report("inserted", seq, f"entry {seq:,} appears twice", expect - 1)
-            if sha(f"{prev}\n{text}".encode("utf-8")).hexdigest() != h and _python_hash(conn, seq, prev) != h:
-                kind, words = _classify(conn, seq, prev)
-                return report(kind, seq, words, expect - 1)
-            anchor = anchors.get(seq)
-            if anchor is not None and anchor[1] != h:
-                return report("anchor", seq, f"entry {seq:,} is not the chain head batch {anchor[0]} recorded "
-                              "at its export: the log was rewritten from there on", expect - 1)
-            prev, expect = h, expect + 1
-    last = expect - 1
+    start, prev = 1, ac.GENESIS
+    top = conn.execute(select(func.max(t.c.seq))).scalar() or 0
+    if workers > 1 and top >= PARALLEL_FROM and conn.engine.url.database not in (None, "", ":memory:"):
+        start, prev = _parallel_start(conn, workers, top)
+        bad = [e for e, (_, h) in anchors.items() if e < start and  # anchors before the ordered scan
+               conn.execute(select(t.c.hash).where(t.c.seq == e)).scalar() != h]
+        if bad:
+            start = min(bad)
+            prev = ac.GENESIS if start == 1 else \
+                conn.execute(select(t.c.hash).where(t.c.seq == start - 1)).scalar_one()
+    kind, entry, words, verified = _scan(conn, start, prev, None, anchors, state, n_chained)
+    if kind:
+        return report(kind, entry, words, verified)
+    last, prev = entry, words
     if last < head_seq:
         gone = f"entry {head_seq:,}" if head_seq == last + 1 else f"entries {last + 1:,}–{head_seq:,}"
         return report("truncated", last + 1, f"{gone} deleted: the log ends at entry {last:,} but the chain "

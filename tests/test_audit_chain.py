@@ -207,3 +207,17 @@ def test_a_garbled_time_or_a_nulled_hash_is_reported_not_a_crash(engine, db_path
     sql(engine, "UPDATE audit_log SET hash = NULL WHERE seq = 2")
     rep = verify_chain(engine)
     assert (rep.entry, rep.kind) == (2, "inserted") and "no chain hash" in rep.problem
+
+
+@pytest.mark.parametrize("case", ["change a field", "delete two rows", "reorder two rows", "truncate the tail"])
+def test_workers_name_the_same_first_bad_entry(engine, monkeypatch, case):
+    """The ranges checked in worker processes lead to the same report as one ordered pass."""
+    import engine.audit_chain as chain_mod
+
+    monkeypatch.setattr(chain_mod, "PARALLEL_FROM", 1)
+    fill(engine)
+    assert verify_chain(engine, workers=3).ok and verify_chain(engine, workers=3).verified == N
+    statements, entry, kind, words = TAMPER[case]
+    sql(engine, *statements)
+    one, many = verify_chain(engine), verify_chain(engine, workers=3)
+    assert one == many and (many.entry, many.kind) == (entry, kind)
