@@ -157,12 +157,19 @@ def main() -> None:
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     work = Path(tempfile.mkdtemp(prefix="bench_audit_"))
     for spec in args.db:
-        if "verify" not in args.skip:
-            bench_verify(fresh_db(spec, work), args.entries)
-        if "writers" not in args.skip:
-            bench_writers(fresh_db(spec, work), args.writers)
-        if "actions" not in args.skip:
-            bench_actions(fresh_db(spec, work), args.accounts, work)
+        for name, run in (("verify", lambda db: bench_verify(db, args.entries)),
+                          ("writers", lambda db: bench_writers(db, args.writers)),
+                          ("actions", lambda db: bench_actions(db, args.accounts, work))):
+            if name in args.skip:
+                continue
+            db = fresh_db(spec, work)
+            try:
+                run(db)
+            finally:
+                if db.startswith("postgresql"):
+                    import dbkit
+
+                    dbkit.drop_pg_database(spec, db)
 
 
 if __name__ == "__main__":
