@@ -98,7 +98,7 @@ def identity_note(engine: Engine, user: str) -> str | None:
     if pg and not enforced:
         return ("Roles are not set up on this shared desk: the user name is declared, not the database login "
                 "(python main.py roles setup)")
-    if not pg:
-        return (f"Workstation database: {user} is a declared identity; real four-eyes needs the shared "
-                "PostgreSQL desk") if not enforced or user != normalize_user(os_login()) else None
+    if not pg and user != normalize_user(os_login()):
+        return (f"Workstation database: {user} is a declared identity (OS login {os_login()}); real four-eyes "
+                "needs the shared PostgreSQL desk")
     return None

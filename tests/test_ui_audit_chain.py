@@ -58,3 +58,17 @@ def test_a_broken_chain_shows_a_red_banner_until_an_admin_acknowledges_it(qtbot,
     finally:
         a.wait_verified()
         close_window(w, boxes)
+
+
+def test_the_header_marks_a_declared_identity(qtbot, engine, db_path, settings, boxes):
+    """On a workstation database, a user name that is not the OS login is declared, and says so."""
+    from engine.tasks import os_login
+
+    w = qt_fixtures.make_window(qtbot, engine, db_path, settings, user="alice")
+    try:
+        qtbot.waitUntil(lambda: w.header_applied > 0, timeout=LONG)
+        label = w.header.values["user"]
+        assert "alice" in label.text() and "declared" in label.text()
+        assert "declared identity" in label.toolTip() and os_login() in label.toolTip()
+    finally:
+        close_window(w, boxes)
