@@ -80,6 +80,21 @@ def _pg_login(conn, user: str) -> str:
     raise RefusedError(f"no database login {user!r} on this server: create it first (CREATE ROLE {user} LOGIN)")
 
 
+def _os_login_exists(user: str) -> None:
+    """On SQLite, roles go to OS logins of this workstation: refused when there is no such login."""
+    try:
+        import pwd
+    except ImportError:  # Windows: no user database to ask
+        return
+    for entry in pwd.getpwall():
+        try:
+            if normalize_user(entry.pw_name) == user:
+                return
+        except RefusedError:
+            continue
+    raise RefusedError(f"no OS login {user!r} on this workstation")
+
+
 def _quote(conn, name: str) -> str:
     return conn.dialect.identifier_preparer.quote_identifier(name)
 
@@ -141,6 +156,8 @@ def grant(engine: Engine, user: str, role: str, *, by: str | None = None) -> Rol
         if is_postgres(conn):
             name = _pg_login(conn, target)
             conn.execute(text(f"GRANT {pg_role(role)} TO {_quote(conn, name)}"))
+        else:
+            _os_login_exists(target)
         t = m.DeskRole.__table__
         if conn.execute(select(t.c.role).where(t.c.username == target, t.c.role == role)).first() is not None:
             return RolesResult(f"{target} already has the {role} role")

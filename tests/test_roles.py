@@ -179,6 +179,8 @@ def test_on_sqlite_set_up_roles_bind_the_os_login(engine, db_path, book_dir, no_
     assert code == 2 and "OS login" in out and "'alice' names someone else" in out
     code, out = cli(capsys, "import", str(book_dir), "--db", db_path)
     assert code == 2 and "needs the operator role" in out
+    code, out = cli(capsys, "roles", "grant", "nobody-" + uuid.uuid4().hex[:6], "operator", "--db", db_path)
+    assert code == 2 and "no OS login" in out
     assert cli(capsys, "roles", "grant", me, "operator", "--db", db_path)[0] == 0
     assert cli(capsys, "import", str(book_dir), "--db", db_path)[0] == 0
     log = audit_entries(engine, action="IMPORT")
