@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_run.py --accounts 1000 10000 100000 --workers 1 2
 	$(PY) bench/bench_optimizer_phases.py
 	$(PY) bench/bench_export.py
+	$(PY) bench/bench_audit.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_charts.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui_part2.py

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -267,6 +268,18 @@ def raise_refused(msg: str):
 def cmd_audit(args) -> int:
     from storage import repo
 
+    if args.verify:
+        from engine.audit_chain import acknowledged, verify_chain
+
+        engine = _engine(args)
+        rep = verify_chain(engine, workers=args.workers or min(2, os.cpu_count() or 1))
+        if rep.ok:
+            print(rep.describe())
+            return 0
+        with engine.connect() as conn:
+            seen = acknowledged(conn, rep)
+        print(rep.describe() + (" [acknowledged by an admin]" if seen else ""), file=sys.stderr)
+        return 1
     with _engine(args).connect() as conn:
         df = repo.audit_frame(conn, since=args.since)
     if args.account:
@@ -281,6 +294,27 @@ def cmd_audit(args) -> int:
         change = f"  {before or '{}'} -> {after or '{}'}" if before or after else ""
         detail = r.detail if isinstance(r.detail, str) else ""
         print(f"{r.at:%Y-%m-%d %H:%M:%S}  {r.username:<12} {r.action:<20} {what:<16} {detail}{change}")
+    return 0
+
+
+def cmd_roles(args) -> int:
+    from engine import roles
+
+    engine = _engine(args)
+    if args.action == "list":
+        df = roles.roles_frame(engine)
+        print(df.to_string(index=False) if len(df) else "roles are not set up on this database (roles setup)")
+        return 0
+    if args.action == "setup":
+        if args.target:
+            raise_refused("roles setup takes no user or role: the login running it becomes the first admin")
+        print(roles.setup(engine).message)
+        return 0
+    if len(args.target) != 2:
+        raise_refused(f"roles {args.action} USER ROLE: name the user and the role (operator, reviewer or admin)")
+    user, role = args.target
+    fn = roles.grant if args.action == "grant" else roles.revoke
+    print(fn(engine, user, role, by=args.user).message)
     return 0
 
 
@@ -367,7 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--trade", action="append", required=True, help="SIDE:SYMBOL:QUANTITY[:LOT], repeatable")
     sp.add_argument("--request", help="the cash request these trades handle")
 
-    sp = add("audit", cmd_audit, "print the audit log")
+    sp = add("audit", cmd_audit, "print the audit log (--verify: check its hash chain)")
+    sp.add_argument("--verify", action="store_true",
+                    help="recompute the hash chain: exit 0 when intact, 1 naming the first altered, inserted "
+                         "or deleted entry")
+    sp.add_argument("--workers", type=int, help="processes checking a long log's ranges (default: 2, or 1 on one "
+                    "core)")
     sp.add_argument("--since", type=_date)
     sp.add_argument("--account")
 
@@ -397,6 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--keep", type=int, help="newest snapshots to keep whole (default: the policy's "
                     "retention.keep_snapshots)")
 
+    sp = add("roles", cmd_roles, "desk roles: setup (the login running it becomes the first admin), "
+             "grant USER ROLE, revoke USER ROLE, list; roles are operator, reviewer and admin")
+    sp.add_argument("action", choices=["setup", "grant", "revoke", "list"])
+    sp.add_argument("target", nargs="*", metavar="USER ROLE")
+
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     return p
 
@@ -411,17 +455,23 @@ def main(argv: list[str] | None = None) -> int:
         return run_console()
     from engine.book import BookError
     from engine.tasks import Cancelled, RefusedError
+    from storage.db import redact
 
     try:
         return args.func(args)
     except (BookError, RefusedError) as exc:
-        print(str(exc), file=sys.stderr)
+        print(redact(str(exc)), file=sys.stderr)
         return 2
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; nothing was committed", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - the crash report, without any database URL's password
+        import traceback
+
+        print(redact(traceback.format_exc()), file=sys.stderr)
         return 1
 
 

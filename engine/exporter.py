@@ -27,9 +27,11 @@ import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from engine import publish
+from engine.audit_chain import audit_head
 from engine.batch_guard import describe_kept_back, kept_back, not_in_earlier_batch
+from engine.identity import acting_user
 from engine.lot_instructions import FIX_LOTS_TAG, lot_rows, lots_csv_bytes, merge_lots
-from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.tasks import RefusedError, TaskState, ensure_state
 from storage import models as m
 from storage import repo
 from storage.bulk import read_frame
@@ -229,7 +231,7 @@ def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fi
     """Export one batch; ``None`` when nothing approved is waiting (nothing is written; what is
     kept back is in :func:`kept_back_message`)."""
     state = ensure_state(state)
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     formats = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -267,7 +269,7 @@ def _batch_facts(conn, trades: pd.DataFrame, lots: pd.DataFrame, multi_lot: bool
             "gross_sell": round(float(value[trades["side"] == "SELL"].sum()), 2),
             "est_realized_gain": round(float(pd.to_numeric(lots["est_gain"], errors="coerce").fillna(0.0).sum()), 2),
             "lots_relieved": int(len(lots)),
-            "audit_head": None}  # the audit chain's head at export, once the log is a hash chain
+            "audit_head": audit_head(conn)}  # the audit chain's head at export (engine.audit_chain)
 
 
 def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:

@@ -19,8 +19,9 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 
 from engine import cash_owed
+from engine.identity import acting_user
 from engine.review import ConflictError, FourEyesError, allocate_lots, refuse
-from engine.tasks import RefusedError, current_user, same_user
+from engine.tasks import RefusedError, same_user
 from engine.valuation import fill_unpriced, last_known_prices, unpriced, unpriced_symbols
 from storage import models as m
 from storage import repo
@@ -275,7 +276,7 @@ def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrad
                         request_id: str | None = None) -> list[int]:
     """Record the trades (category MANUAL) for the next batch: approved by entering them, or,
     under four-eyes for the account's tier, awaiting another user's approval."""
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     with engine.begin() as conn:
         ctx = _context(conn, account_id, [t.symbol for t in trades])
         chk = _check(ctx, trades, request_id)
@@ -352,7 +353,7 @@ def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, 
     reject it and enter it again). Rejecting (also one's own pending trade, withdrawing it, or a
     trade of an older book) is allowed. Audited as MANUAL_APPROVE / MANUAL_REJECT.
     """
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     action, status = ("MANUAL_APPROVE", "APPROVED") if approve else ("MANUAL_REJECT", "REJECTED")
     verb = "approve" if approve else "reject"
     if not trade_ids and not account_ids:

@@ -168,9 +168,9 @@ def recover(conn, user: str, out_dir: str | os.PathLike | None = None) -> list[s
 def recover_exports(engine, *, out_dir: str | os.PathLike | None = None, user: str | None = None) -> list[str]:
     """:func:`recover` in its own transaction under the export lock (the console runs it at
     start-up; every export runs it first)."""
-    from engine.tasks import current_user
+    from engine.identity import acting_user
 
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     with engine.begin() as conn:
         repo.take_lock(conn, "export", user)
         return recover(conn, user, out_dir)

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, func, select, update
 
-from engine.tasks import RefusedError, current_user, same_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError, same_user
 from storage import models as m
 from storage import repo
 from storage.bulk import in_chunks, read_frame
@@ -133,7 +134,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
     re-checks the overrides, suspensions and restrictions in force now: the accounts they block
     are approved but named in ``Decision.blocked`` (and the audit), and are not exported while
     the block lasts."""
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     action, status = ("APPROVE", "APPROVED") if approve else ("REJECT", "REJECTED")
     ids = list(dict.fromkeys(account_ids))
     if not ids:
@@ -269,7 +270,7 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
     account's constraints would break. The proposal then needs an approval."""
     from engine.workflow import current_policy
 
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     if not remove and (quantity is None or int(quantity) != quantity or quantity <= 0):
         raise RefusedError("the quantity must be a whole number of shares above 0 (or remove the trade)")
     with engine.begin() as conn:

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, bindparam, func, select, update
 
 from engine.review import (P, T, TRADING, ConflictError, _exported, account_trades_check, check_not_stale,
                            editors_of, latest_run, refuse)
-from engine.tasks import RefusedError, current_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError
 from storage import repo
 from storage.bulk import in_chunks, read_frame
 
@@ -40,7 +41,7 @@ def _batch_of(conn, pids) -> dict[int, str]:
 def _reopen(engine: Engine, account_ids: list[str], *, source: str, action: str, verb: str, reason: str | None,
             user: str | None, run_id: int | None, expected_versions: dict[str, int] | None) -> list[str]:
     """Proposals of ``account_ids`` in status ``source`` back to PROPOSED, in one transaction."""
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     reason = _reason(reason, verb.capitalize())
     ids = list(dict.fromkeys(account_ids))
     if not ids:
@@ -113,7 +114,7 @@ def restore_trade(engine: Engine, trade_id: int, *, reason: str | None, user: st
     from engine.rescore import rescore_proposal
     from engine.workflow import current_policy
 
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     reason = _reason(reason, "Restoring a trade")
     with engine.begin() as conn:
         tr = conn.execute(select(T).where(T.c.id == trade_id)).mappings().first()

@@ -27,10 +27,10 @@ from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, de
                               optimize_many, read_only)
 from engine.overrides import active_overrides
 from engine.policy import Policy, default_policy, load_policy
+from engine.identity import acting_user
 from engine.price_checks import bad_prices, unpriced_bad
-
 from engine.rescore import outlier_flags
-from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.tasks import RefusedError, TaskState, ensure_state
 from engine.valuation import last_known_prices, unpriced_symbols
 from storage import models as m
 from storage import repo
@@ -442,7 +442,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
                   executor: Executor | None, executor_label: str, user: str | None,
                   state: TaskState | None) -> RunOutcome:
     state = ensure_state(state)
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

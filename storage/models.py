@@ -372,6 +372,30 @@ class AuditEntry(Base):
     before: Mapped[str | None] = mapped_column(Text)  # JSON
     after: Mapped[str | None] = mapped_column(Text)  # JSON
     session: Mapped[str | None] = mapped_column(String(128))  # host/login/pid of the writer
+    # how ``user`` is known: "login" (the PostgreSQL login), "os" (the OS login), "declared"
+    # (--user / $REBALANCE_DESK_USER on SQLite: the OS login is in ``session``); NULL before 0007
+    identity: Mapped[str | None] = mapped_column(String(16))
+    # the hash chain (storage.audit_chain): position 1, 2, ... and SHA-256 over the previous hash
+    seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """The audit chain's head: one row (id 1), the last ``seq`` and its hash. Appends lock it."""
+    __tablename__ = "audit_chain"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class DeskRole(Base):
+    """Desk roles granted to users (``roles grant``): operator, reviewer, admin. Roles are
+    enforced on a database once it has any row here (``roles setup`` makes the first admin)."""
+    __tablename__ = "desk_roles"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class AppLock(Base):

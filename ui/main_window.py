@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListW
                                QAbstractItemView, QApplication, QToolBar, QVBoxLayout, QWidget)
 
 from engine import views
+from engine.identity import identity_note
 from engine.tasks import RefusedError
 from storage import repo
 from storage.db import describe
@@ -100,7 +101,9 @@ class Header(QFrame):
                 f"<b>Run {run['id']}</b> · <span style='color:{colour}'><b>{state}</b></span> · "
                 f"{fmt.local_time(run['finished_at'] or run['started_at'])}{took} · by {run['created_by']}")
         self.values["policy"].setText(f"<b>Version {pol['id']}</b>" if pol else "<b>Default</b>")
-        self.values["user"].setText(f"<b>{user}</b>")
+        note = getattr(self, "identity_note", None)  # identities not proven (engine.identity.identity_note)
+        self.values["user"].setText(f"<b>{user}</b>" + (" · <span style='color:#8a5a00'>declared</span>" if note else ""))
+        self.values["user"].setToolTip(note or "")
 
 
 class MainWindow(QMainWindow):
@@ -122,6 +125,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self.header = Header()
+        self.header.identity_note = identity_note(engine, user) if user else None
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
         self.nav.setItemDelegate(NavDelegate(self.nav))
