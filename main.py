@@ -73,11 +73,12 @@ def _date(text: str):
 
 
 def cmd_hold(args) -> int:
+    from engine.compliance import impact_text, preview_override
+    from engine.identity import acting_user
     from engine.overrides import add_hold
 
-    from engine.compliance import impact_text, preview_override
-
     engine = _engine(args)
+    acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
     impact = preview_override(engine, account_id=args.account)
     oid = add_hold(engine, args.account, args.until, args.reason, user=args.user)
     print(f"hold {oid}: account {args.account} held until {args.until}"
@@ -86,11 +87,12 @@ def cmd_hold(args) -> int:
 
 
 def cmd_halt(args) -> int:
+    from engine.compliance import impact_text, preview_override
+    from engine.identity import acting_user
     from engine.overrides import add_halt
 
-    from engine.compliance import impact_text, preview_override
-
     engine = _engine(args)
+    acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
     impact = preview_override(engine, symbol=args.symbol, mode=args.mode)
     oid = add_halt(engine, args.symbol, args.until, args.reason, args.mode, user=args.user)
     until = f" until {args.until}" if args.until else ""

@@ -118,7 +118,8 @@ def test_lots_column_lots_file_and_fix_tag_agree_with_the_engines_lots(engine, t
     assert manifest["gross_sell"] == pytest.approx(sum(v for *_, side, v, _ in trades if side == "SELL"), abs=0.01)
     assert manifest["gross_sell"] > 0
     assert manifest["est_realized_gain"] == pytest.approx(sum(float(r["est_gain"]) for r in lot_file), abs=0.01)
-    assert manifest["audit_head"] is None and manifest["multi_lot_order_lines"] is multi_lot
+    head = manifest["audit_head"]  # the audit chain's head when the batch was written
+    assert head["entry"] >= 1 and len(head["hash"]) == 64 and manifest["multi_lot_order_lines"] is multi_lot
     assert {f["format"] for f in manifest["files"]} == {"csv", "fix", "lots"}
 
 
