@@ -144,10 +144,8 @@ def request_arrivals(frames, dates: list[date], rate: float, seed: int) -> pd.Da
     cols = ["day", "request_id", "account_id", "amount", "due_date", "priority", "note"]
     if rate <= 0 or len(dates) < 2:
         return pd.DataFrame(columns=cols)
-    from engine.lab.custodian import Custodian as _C
-
     acc = frames["accounts"]["account_id"].to_numpy(object)
-    value = _C(frames, dates[0], cost_bps=0, ticket_cost=0).values()
+    value = Custodian(frames, dates[0], cost_bps=0, ticket_cost=0).values()
     rng = np.random.default_rng([seed, 15])
     rows = []
     for k in range(1, len(dates)):
