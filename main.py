@@ -261,6 +261,42 @@ def cmd_manual(args) -> int:
     return 0
 
 
+def cmd_simulate(args) -> int:
+    from engine.lab import build_variants, load_book, simulate, write_outputs
+    from engine.lab.bookfiles import write_book_folder
+    from engine.tasks import StderrProgress, TaskState
+    from storage.db import make_engine
+
+    if args.days < 1:
+        raise_refused(f"--days {args.days}: simulate at least one day")
+    bar = StderrProgress()
+    # read once, never written: no migration either (a database not at the schema head is refused
+    # by the reads themselves)
+    engine = make_engine(args.db, migrate=False)
+    try:
+        book = load_book(engine)
+    finally:
+        engine.dispose()
+    baselines = [b for b in (args.baseline or "").split(",") if b.strip()]
+    variants = build_variants(book.policy, policy_files=args.policy or [], baselines=baselines,
+                              sweeps=args.sweep or [], default=not args.no_default)
+    result = simulate(book, variants, args.days, seed=args.seed, prices=args.prices,
+                      request_rate=args.request_rate, reject_share=args.reject, workers=args.workers,
+                      executor=args.executor, state=TaskState(bar))
+    bar.done()
+    files = write_outputs(result, args.out)
+    if args.write_book:
+        name = variants[0].name
+        write_book_folder(result.books[name], result.last_date, args.write_book)
+        print(f"wrote the book of {name} after {result.last_date} to {args.write_book}")
+    cols = ["variant", "order_lines", "turnover_pct", "drift_mean_pct", "dispersion_bps", "tax_paid",
+            "losses_harvested", "late_requests", "after_tax_wealth"]
+    print(result.summary[cols].to_string(index=False))
+    for f in files:
+        print(f"  {f}")
+    return 0
+
+
 def raise_refused(msg: str):
     from engine.tasks import RefusedError
 
@@ -442,6 +478,29 @@ def build_parser() -> argparse.ArgumentParser:
              "grant USER ROLE, revoke USER ROLE, list; roles are operator, reviewer and admin")
     sp.add_argument("action", choices=["setup", "grant", "revoke", "list"])
     sp.add_argument("target", nargs="*", metavar="USER ROLE")
+    sp = add("simulate", cmd_simulate, "the policy lab: carry the imported book forward N business days under "
+             "the current policy, policy files, sweeps and the naive baselines on the same prices; writes "
+             "summary.csv, daily.csv and report.html; never writes to the database")
+    sp.add_argument("--days", type=int, required=True, help="business days, day 1 = the book's as-of date")
+    sp.add_argument("--policy", action="extend", nargs="+", metavar="FILE",
+                    help="policy TOML files, one variant each (repeatable)")
+    sp.add_argument("--baseline", help="comma-separated: band,calendar")
+    sp.add_argument("--sweep", action="extend", nargs="+", metavar="KEY=V1,V2",
+                    help="threshold=0.5,2 (x start and floor), lambda=0.3,3, bands=0.5,2 (x widths); repeatable")
+    sp.add_argument("--prices", metavar="FILE", help="replay a price history CSV date,symbol,close "
+                    "(default: a seeded factor model)")
+    sp.add_argument("--no-default", action="store_true",
+                    help="leave out the current policy's own variant (e.g. a sweep on its own)")
+    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--request-rate", type=float, default=0.0005,
+                    help="new cash requests per account per business day (default 0.0005)")
+    sp.add_argument("--reject", type=float, default=0.0, metavar="SHARE",
+                    help="reject this share of the proposals that need review, at random (default 0)")
+    sp.add_argument("--workers", type=int, default=1, help="optimizer processes (default 1)")
+    sp.add_argument("--executor", default="local", metavar="SPEC", help="local or dask://HOST:PORT, as for run")
+    sp.add_argument("--write-book", metavar="DIR", help="also write the first variant's book after the last "
+                    "day as a book folder that `import` accepts")
+    sp.add_argument("--out", required=True, help="folder for summary.csv, daily.csv and report.html")
 
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     return p

@@ -107,9 +107,7 @@ def overrides_frame(engine_or_conn, on: date | None = None) -> pd.DataFrame:
     def read(conn):
         day = on or _book_date(conn)
         df = read_frame(conn, select(m.Override.__table__).order_by(m.Override.id))
-        until = pd.to_datetime(df["until"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
-        df["active"] = (df["ended_at"].isna() & (until.isna() | (until >= pd.Timestamp(day)))).to_numpy(bool) \
-            if len(df) else pd.Series([], dtype=bool)
+        df["active"] = active_on(df, day)
         return df
     if isinstance(engine_or_conn, Engine):
         with engine_or_conn.connect() as conn:
@@ -117,9 +115,22 @@ def overrides_frame(engine_or_conn, on: date | None = None) -> pd.DataFrame:
     return read(engine_or_conn)
 
 
+def active_on(df: pd.DataFrame, on: date):
+    """bool per override row of :func:`overrides_frame`: in force on the book date ``on``."""
+    if not len(df):
+        return pd.Series([], dtype=bool)
+    until = pd.to_datetime(df["until"])
+    return (df["ended_at"].isna() & (until.isna() | (until >= pd.Timestamp(on)))).to_numpy(bool)
+
+
 def active_overrides(conn, on: date) -> ActiveOverrides:
-    df = overrides_frame(conn, on)
-    df = df[df["active"]] if len(df) else df
+    return overrides_in_force(overrides_frame(conn, on), on)
+
+
+def overrides_in_force(df: pd.DataFrame, on: date) -> ActiveOverrides:
+    """The overrides of an :func:`overrides_frame` in force on ``on`` (the policy lab reads the
+    frame once and asks for each simulated day)."""
+    df = df[active_on(df, on)] if len(df) else df
     holds, freeze, hold_acc = {}, {}, {}
     for r in df.itertuples(index=False):
         until = f" until {r.until}" if r.until else ""

@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, wait, FIRST_COMPLETED
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -25,7 +26,7 @@ from engine.frames import holdings, lookup, sets_by
 from engine.mandates import account_facts, threshold_bps
 from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, derive_lot_terms,
                               optimize_many, read_only)
-from engine.overrides import active_overrides
+from engine.overrides import ActiveOverrides, active_overrides
 from engine.policy import Policy, default_policy, load_policy
 from engine.identity import acting_user
 from engine.price_checks import bad_prices, unpriced_bad
@@ -422,56 +423,52 @@ def _sync_suspensions(conn, susp: pd.DataFrame, snap_id: int, user: str) -> pd.D
     return susp.merge(since, on=["account_id", "code"], how="left")
 
 
-def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: str | None = None,
-                 workers: int | None = None, executor: Executor | str | None = None,
-                 user: str | None = None, state: TaskState | None = None) -> RunOutcome:
-    """Run the day's workflow; ``executor`` says where the optimizer chunks run.
+@dataclass
+class Decisions:
+    """What the engine decides for one book on one day, before anything is stored.
 
-    ``executor`` is an executor spec (``"local"``, the default, or ``"dask://HOST:PORT"``, see
-    :mod:`engine.executors`) or a ready :class:`~concurrent.futures.Executor`. A dask cluster
-    is connected before the book is loaded (an unreachable one is refused, nothing is written)
-    and disconnected when the run ends. The run summary's ``executor`` names where it ran.
-    """
-    with open_executor(executor, workers=workers) as choice:
-        return _run_workflow(engine, policy=policy, policy_path=policy_path, workers=choice.workers,
-                             executor=choice.executor, executor_label=choice.label, user=user,
-                             state=state)
+    ``proposals`` has one row per account (the proposals table's columns without the run's ids
+    and timestamps); ``detail`` the proposal detail of each row (or None); ``results`` the
+    optimizer result of every optimized account (trades of MANDATE and SCORE accounts are the
+    proposed trades); ``facts`` the per-account facts (engine.mandates.account_facts)."""
+    proposals: pd.DataFrame
+    detail: list
+    results: dict[str, AccountResult]
+    facts: pd.DataFrame
+    suspensions: pd.DataFrame
+    summary: dict
+    timings: dict
+    bands: dict = field(default_factory=dict)
+
+    def trades(self) -> dict[str, list]:
+        """The proposed trade lines of every account that trades (MANDATE or SCORE)."""
+        p = self.proposals
+        trading = p["account_id"].to_numpy(object)[p["category"].isin(["MANDATE", "SCORE"]).to_numpy()]
+        return {a: self.results[a].trades for a in trading}
 
 
-def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | None, workers: int | None,
-                  executor: Executor | None, executor_label: str, user: str | None,
-                  state: TaskState | None) -> RunOutcome:
+def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
+           overrides: ActiveOverrides | None = None, exported: set[str] = frozenset(),
+           request_states: Mapping[str, str] | None = None, entered_cash: pd.Series | None = None,
+           price_history: pd.DataFrame | None = None, workers: int = 1, executor: Executor | None = None,
+           state: TaskState | None = None) -> Decisions:
+    """The day's decisions on in-memory book frames: checks, overrides, mandates, optimizer,
+    score and routing by tier. Pure: reads and writes no database (the run and the policy lab
+    both call it). ``exported``: accounts whose trades were exported against this book (held,
+    PENDING_EXECUTION); ``request_states`` and ``entered_cash``: which listed cash requests had
+    their cash raised and the cash of trades entered that the book does not show yet
+    (:mod:`engine.cash_owed`; None: every listed request due within the horizon is owed, nothing
+    entered); ``price_history``: earlier books' prices for ``BAD_PRICE`` (None: only the zero and
+    ceiling rules); ``frames["last_prices"]`` (optional) values unpriced holdings for the tier."""
+    ov = overrides if overrides is not None else ActiveOverrides({}, {}, {})
     state = ensure_state(state)
-    user = acting_user(engine, user, "operator")
-    workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    state.progress(0.0, "loading the book")
-    with engine.connect() as conn:
-        snap = repo.snapshot_info(conn)
-        if snap is None:
-            raise RefusedError("no book imported yet: run `import DIR` first")
-        frames = repo.read_book_frames(conn, snap.id)
-        history = repo.price_history(conn, snap.id)  # for BAD_PRICE: the last known prices
-        if policy is None:
-            policy = load_policy(policy_path) if policy_path else current_policy(conn)
-        ov = active_overrides(conn, snap.as_of)
-        exported = exported_accounts(conn, snap.id)
-        # cash owed: which listed requests had their cash raised, and the cash of trades
-        # entered that the book does not show yet; prices for what the book cannot price
-        req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
-        entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
-        frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
-            frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
-    timings["load"] = time.perf_counter() - t0
-    state.check()
-
     t1 = time.perf_counter()
     state.progress(0.05, "integrity checks")
     hold = holdings(frames["lots"])
-    bad = bad_prices(frames["securities"], policy, history)
-    susp = run_checks(frames, snap.as_of, policy, hold, bad=bad)
-    facts, extras = account_facts(frames, snap.as_of, policy, req_states, hold, entered)
+    bad = bad_prices(frames["securities"], policy, price_history)
+    susp = run_checks(frames, as_of, policy, hold, bad=bad)
+    facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
 
@@ -503,7 +500,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
 
     t2 = time.perf_counter()
     state.progress(0.1, "preparing the optimizer")
-    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, snap.as_of, policy, set(ov.freeze))
+    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, as_of, policy, set(ov.freeze))
     cand = ids[category == ""]
     settings = optimizer_settings(policy)
     timings["prepare"] = time.perf_counter() - t2
@@ -580,9 +577,6 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
     category[category == ""] = "NO_TRADE"
     timings["score_route"] = time.perf_counter() - t4
 
-    t5 = time.perf_counter()
-    state.progress(0.9, "saving the run")
-    now = repo.now()
     props = pd.DataFrame({
         "account_id": ids, "category": category, "urgent": urgent, "tier": acc["tier"].to_numpy(object),
         "review": review, "status": status, "value": acc["value"].to_numpy(float),
@@ -591,15 +585,71 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         "reasons": [";".join(r) for r in reasons],
     })
     summary = {
-        "as_of": str(snap.as_of), "snapshot_id": snap.id, "accounts": int(n),
+        "accounts": int(n),
         "categories": {c: int((category == c).sum()) for c in CATEGORIES},
         "tiers": {t.name: {c: int(((category == c) & (props["tier"] == t.name).to_numpy()).sum())
                            for c in CATEGORIES} for t in policy.tiers},
         "review": {"auto": int((review == "auto").sum()), "review": int((review == "review").sum())},
         "urgent": int(urgent.sum()), "trades": int(sum(len(results[a].trades) for a in ids[
             np.isin(category, ["MANDATE", "SCORE"])])),
-        "executor": executor_label,
     }
+    return Decisions(props, detail, results, acc, susp, summary, timings, builder.bands)
+
+
+def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: str | None = None,
+                 workers: int | None = None, executor: Executor | str | None = None,
+                 user: str | None = None, state: TaskState | None = None) -> RunOutcome:
+    """Run the day's workflow; ``executor`` says where the optimizer chunks run.
+
+    ``executor`` is an executor spec (``"local"``, the default, or ``"dask://HOST:PORT"``, see
+    :mod:`engine.executors`) or a ready :class:`~concurrent.futures.Executor`. A dask cluster
+    is connected before the book is loaded (an unreachable one is refused, nothing is written)
+    and disconnected when the run ends. The run summary's ``executor`` names where it ran.
+    """
+    with open_executor(executor, workers=workers) as choice:
+        return _run_workflow(engine, policy=policy, policy_path=policy_path, workers=choice.workers,
+                             executor=choice.executor, executor_label=choice.label, user=user,
+                             state=state)
+
+
+def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | None, workers: int | None,
+                  executor: Executor | None, executor_label: str, user: str | None,
+                  state: TaskState | None) -> RunOutcome:
+    state = ensure_state(state)
+    user = acting_user(engine, user, "operator")
+    workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    state.progress(0.0, "loading the book")
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            raise RefusedError("no book imported yet: run `import DIR` first")
+        frames = repo.read_book_frames(conn, snap.id)
+        history = repo.price_history(conn, snap.id)  # for BAD_PRICE: the last known prices
+        if policy is None:
+            policy = load_policy(policy_path) if policy_path else current_policy(conn)
+        ov = active_overrides(conn, snap.as_of)
+        exported = exported_accounts(conn, snap.id)
+        # cash owed: which listed requests had their cash raised, and the cash of trades
+        # entered that the book does not show yet; prices for what the book cannot price
+        req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
+        entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
+        frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
+            frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
+    timings["load"] = time.perf_counter() - t0
+    state.check()
+
+    d = decide(frames, snap.as_of, policy, overrides=ov, exported=exported, request_states=req_states,
+               entered_cash=entered, price_history=history, workers=workers, executor=executor, state=state)
+    timings.update(d.timings)
+    props, detail, results, acc, susp = d.proposals, d.detail, d.results, d.facts, d.suspensions
+    ids, category, status = (props[c].to_numpy(object) for c in ("account_id", "category", "status"))
+
+    t5 = time.perf_counter()
+    state.progress(0.9, "saving the run")
+    now = repo.now()
+    summary = {"as_of": str(snap.as_of), "snapshot_id": snap.id, **d.summary, "executor": executor_label}
     with engine.begin() as conn:
         policy_id = _store_policy(conn, policy, user)
         run_id = conn.execute(insert(m.Run.__table__).values(
@@ -609,7 +659,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         state.check()
         pf = props.copy()
         pf.insert(0, "run_id", run_id)
-        pf["detail"] = [None if d is None else json.dumps(d) for d in detail]
+        pf["detail"] = [None if x is None else json.dumps(x) for x in detail]
         pf["decided_by"] = np.where(status == "APPROVED", "auto", None)
         pf["decided_at"] = np.where(status == "APPROVED", now, None)
         pf["version"] = 1

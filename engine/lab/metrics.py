@@ -1,0 +1,312 @@
+"""One accounting module for every policy-lab variant, computed from the executed path.
+
+A :class:`Ledger` records each simulated day as the custodian left it (executions, costs,
+payouts, market moves, account values and asset-class holdings after trading) and computes,
+the same way for the engine's variants and the naive baselines:
+
+- accounts traded, order lines, one-sided turnover (max(buys, sells) / book value, per day and
+  summed over the period);
+- asset-class drift after trading (½ Σ |w − target| over the classes and cash): mean and 95th
+  percentile over accounts; account-days with a class outside its band;
+- tracking error: the annualized standard deviation of an account's daily return minus its
+  model's return (ex post), mean and 95th percentile;
+- dispersion: standard deviation of cumulative returns among accounts of the same model, in bps,
+  averaged over models weighted by account count;
+- realized short- and long-term gains, losses harvested, wash-sale losses disallowed (a loss
+  sale with a buy of the same security in the account within 30 days before or after:
+  disallowed in proportion to the shares bought back), tax paid (per account, short- and
+  long-term nets offset each other, losses carried no further), all in taxable accounts;
+- cash requests paid late (count and dollars): paid after a simulated day on which they were
+  already due (a request due on a weekend paid the next business day is on time), with those
+  due by the last day and still unpaid;
+- after-tax wealth: value at the end − the tax of realized gains and of liquidating every lot
+  at the end's prices.
+"""
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from engine.frames import lookup
+from engine.lab.market import TRADING_DAYS
+from engine.mandates import CASH, band_width
+from engine.policy import Policy
+
+WASH_DAYS = 30
+
+
+def tax_of(st: np.ndarray, lt: np.ndarray, st_rate: np.ndarray, lt_rate: np.ndarray) -> np.ndarray:
+    """Tax per account of net short- and long-term gains: a net loss of one term offsets a
+    gain of the other; a loss left over is worth nothing here."""
+    st2 = np.where(lt < 0, np.maximum(st + lt, 0.0), np.maximum(st, 0.0))
+    lt2 = np.where(st < 0, np.maximum(lt + st, 0.0), np.maximum(lt, 0.0))
+    return st2 * st_rate + lt2 * lt_rate
+
+
+def wash_disallowed(sells: pd.DataFrame, buys: pd.DataFrame, days: int = WASH_DAYS) -> np.ndarray:
+    """Per lot-level sell row: the loss disallowed (≥ 0) by buys of the same security in the
+    same account within ``days`` calendar days before or after the sale. ``sells``: account_id,
+    symbol, date (ISO), shares, gain; ``buys``: account_id, symbol, date, shares."""
+    out = np.zeros(len(sells))
+    loss = sells["gain"].to_numpy(float) < 0
+    if not loss.any() or not len(buys):
+        return out
+    by = {}
+    for a, s, d, q in zip(buys["account_id"].tolist(), buys["symbol"].tolist(), buys["date"].tolist(),
+                          buys["shares"].tolist()):
+        by.setdefault((a, s), []).append((date.fromisoformat(str(d)), float(q)))
+    ls = sells[loss]
+    # shares sold at a loss per (account, symbol, day): the buys are shared among that day's lots
+    day_sold = ls.groupby(["account_id", "symbol", "date"])["shares"].transform("sum").to_numpy(float)
+    for k, (a, s, d, q, g) in enumerate(zip(ls["account_id"].tolist(), ls["symbol"].tolist(), ls["date"].tolist(),
+                                            ls["shares"].tolist(), ls["gain"].tolist())):
+        got = by.get((a, s))
+        if not got:
+            continue
+        d0 = date.fromisoformat(str(d))
+        back = sum(q2 for d2, q2 in got if abs((d2 - d0).days) <= days)
+        if back > 0:
+            out[np.flatnonzero(loss)[k]] = -g * min(1.0, back / day_sold[k])
+    return out
+
+
+class Ledger:
+    """The executed path of one variant, and its metrics."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame], as_of: date, policy: Policy):
+        acc = frames["accounts"]
+        sec = frames["securities"]
+        self.policy = policy
+        self.ids = acc["account_id"].to_numpy(object)
+        self.acc_pos = pd.Series(np.arange(len(self.ids)), index=self.ids)
+        self.model = acc["model_id"].to_numpy(object)
+        taxable = acc["taxable"].to_numpy(bool)
+        st = acc["st_rate"].to_numpy(float)
+        lt = acc["lt_rate"].to_numpy(float)
+        self.taxable = taxable
+        self.st_rate = np.where(taxable, np.where(np.isnan(st), 0.37, st), 0.0)
+        self.lt_rate = np.where(taxable, np.where(np.isnan(lt), 0.20, lt), 0.0)
+        self.symbols = sec["symbol"].to_numpy(object)
+        self.sec_index = pd.Series(np.arange(len(self.symbols)), index=self.symbols)
+        classes = sorted(set(sec["asset_class"].astype(str))) + [CASH]
+        self.classes = classes
+        cpos = {c: i for i, c in enumerate(classes)}
+        self.sec_class = np.array([cpos[str(c)] for c in sec["asset_class"]], dtype=np.intp)
+        # targets per account and class (cash included) and band limits (classes only)
+        mw = frames["model_weights"]
+        cls_of = dict(zip(self.symbols, sec["asset_class"].astype(str)))
+        models = sorted(set(mw["model_id"]))
+        mpos = {mdl: i for i, mdl in enumerate(models)}
+        mt = np.zeros((len(models), len(classes)))
+        self.model_sec_w = np.zeros((len(models), len(self.symbols)))
+        for mdl, s, w in zip(mw["model_id"].tolist(), mw["symbol"].tolist(), mw["weight"].astype(float).tolist()):
+            if s == CASH:
+                mt[mpos[mdl], cpos[CASH]] += w
+            else:
+                mt[mpos[mdl], cpos[cls_of[s]]] += w
+                self.model_sec_w[mpos[mdl], self.sec_index[s]] += w
+        self.acc_model = np.array([mpos.get(x, -1) for x in self.model], dtype=np.intp)
+        self.known_model = self.acc_model >= 0
+        self.target = np.where(self.known_model[:, None], mt[np.maximum(self.acc_model, 0)], 0.0)
+        width = band_width(self.target, policy)
+        self.lo = np.maximum(self.target - width, 0.0)
+        self.hi = np.minimum(self.target + width, 1.0)
+        self.band_cols = np.array([c != CASH for c in classes])
+        tx = frames["transactions"]
+        b = tx[tx["side"] == "BUY"]
+        self.history_buys = pd.DataFrame({"account_id": b["account_id"].astype(object).to_numpy(),
+                                          "symbol": b["symbol"].astype(object).to_numpy(),
+                                          "date": b["trade_date"].astype(object).to_numpy(),
+                                          "shares": b["quantity"].astype(float).to_numpy()})
+        self.start_value: np.ndarray | None = None
+        self._codes = (None, None)
+        self.dates: list[date] = []
+        self.executions: list[pd.DataFrame] = []
+        self.daily: list[dict] = []
+        self.r_acc: list[np.ndarray] = []
+        self.r_model: list[np.ndarray] = []
+        self.paid: list[pd.DataFrame] = []
+        self.costs_total = np.zeros(len(self.ids))
+        self.payouts_total = np.zeros(len(self.ids))
+        self.final_lots: pd.DataFrame | None = None
+        self.final_price: np.ndarray | None = None
+        self.unpaid: pd.DataFrame | None = None
+        self.end_value: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ recording
+    def class_values(self, lots: pd.DataFrame, cash: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Dollars per account and class (cash in the CASH column), float[accounts, classes]."""
+        out = np.zeros((len(self.ids), len(self.classes)))
+        if self._codes[0] is not lots:
+            self._codes = (lots, (lookup(lots["symbol"], self.sec_index, -1).astype(np.int64),
+                                  lookup(lots["account_id"], self.acc_pos, -1).astype(np.int64)))
+        sec, acc = self._codes[1]
+        ok = (sec >= 0) & (acc >= 0)
+        mv = lots["quantity"].to_numpy(float)[ok] * np.nan_to_num(price[sec[ok]])
+        np.add.at(out, (acc[ok], self.sec_class[sec[ok]]), mv)
+        out[:, -1] += cash
+        return out
+
+    def record(self, day: date, start: np.ndarray, move: np.ndarray, costs: np.ndarray, payouts: np.ndarray,
+               executions: pd.DataFrame, paid: pd.DataFrame, lots: pd.DataFrame, cash: np.ndarray,
+               price: np.ndarray, sec_returns: np.ndarray) -> dict:
+        """Record one day as the custodian left it; returns the day's metrics row."""
+        k = len(self.dates)
+        if self.start_value is None:
+            self.start_value = start.copy()
+        self.dates.append(day)
+        ex = executions.assign(day=k, date=day.isoformat())
+        self.executions.append(ex)
+        self.paid.append(paid.assign(day=k))
+        self.costs_total += costs
+        self.payouts_total += payouts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(start > 0, (move - costs) / start, 0.0)
+        self.r_acc.append(r)
+        model_r = self.model_sec_w @ sec_returns
+        self.r_model.append(np.where(self.known_model, model_r[np.maximum(self.acc_model, 0)], 0.0))
+        cv = self.class_values(lots, cash, price)
+        value = cv.sum(axis=1)
+        self.end_value = value
+        live = (value > 0) & self.known_model
+        w = cv[live] / value[live, None]
+        drift = 0.5 * np.abs(w - self.target[live]).sum(axis=1)
+        bc = self.band_cols
+        outside = ((w[:, bc] < self.lo[live][:, bc] - 1e-9) | (w[:, bc] > self.hi[live][:, bc] + 1e-9)).any(axis=1)
+        buys = float(ex.loc[ex["side"] == "BUY", "value"].sum()) if len(ex) else 0.0
+        sells = float(ex.loc[ex["side"] == "SELL", "value"].sum()) if len(ex) else 0.0
+        book = float(start.sum())
+        lines = int(len(ex.drop_duplicates(["account_id", "line", "side", "symbol"]))) if len(ex) else 0
+        row = {"day": k + 1, "date": day.isoformat(),
+               "accounts_traded": int(ex["account_id"].nunique()) if len(ex) else 0,
+               "order_lines": lines, "buys": round(buys, 2), "sells": round(sells, 2),
+               "turnover_pct": 100.0 * max(buys, sells) / book if book > 0 else 0.0,
+               "drift_mean_pct": 100.0 * float(drift.mean()) if len(drift) else 0.0,
+               "drift_p95_pct": 100.0 * float(np.percentile(drift, 95)) if len(drift) else 0.0,
+               "outside_band": int(outside.sum()),
+               "dispersion_bps": self.dispersion_bps(),
+               "costs": round(float(costs.sum()), 2), "payouts": round(float(payouts.sum()), 2),
+               "value": round(float(value.sum()), 2)}
+        self.daily.append(row)
+        return row
+
+    def finish(self, lots: pd.DataFrame, price: np.ndarray, unpaid_requests: pd.DataFrame) -> None:
+        self.final_lots = lots
+        self.final_price = price
+        self.unpaid = unpaid_requests
+
+    # ------------------------------------------------------------------ metrics
+    def cumulative_returns(self) -> np.ndarray:
+        if not self.r_acc:
+            return np.zeros(len(self.ids))
+        return np.prod(1.0 + np.vstack(self.r_acc), axis=0) - 1.0
+
+    def dispersion_bps(self) -> float:
+        cum = self.cumulative_returns()
+        live = (self.start_value > 0) & self.known_model if self.start_value is not None else self.known_model
+        df = pd.DataFrame({"m": self.model[live], "r": cum[live]})
+        g = df.groupby("m")["r"].agg(["std", "count"])
+        g = g[g["count"] >= 2]
+        if not len(g):
+            return 0.0
+        return float((g["std"] * g["count"]).sum() / g["count"].sum() * 1e4)
+
+    def all_executions(self) -> pd.DataFrame:
+        from engine.lab.custodian import EXEC_COLUMNS
+
+        if not self.executions:
+            return pd.DataFrame(columns=EXEC_COLUMNS + ["day", "date"])
+        return pd.concat(self.executions, ignore_index=True)
+
+    def taxes(self) -> dict:
+        """Realized gains, disallowed wash-sale losses and tax per account (taxable accounts)."""
+        ex = self.all_executions()
+        n = len(self.ids)
+        sells = ex[ex["side"] == "SELL"]
+        buys = pd.concat([self.history_buys, ex.loc[ex["side"] == "BUY", ["account_id", "symbol", "date", "shares"]]],
+                         ignore_index=True)
+        dis = wash_disallowed(sells, buys)
+        ai = lookup(sells["account_id"], self.acc_pos, -1).astype(np.int64)
+        gain = sells["gain"].to_numpy(float)
+        st_mask = (sells["term"] == "ST").to_numpy(bool)
+        st = np.zeros(n)
+        lt = np.zeros(n)
+        np.add.at(st, ai[st_mask], gain[st_mask] + dis[st_mask])
+        np.add.at(lt, ai[~st_mask], gain[~st_mask] + dis[~st_mask])
+        loss = np.zeros(n)
+        np.add.at(loss, ai, np.minimum(gain, 0.0))
+        disallowed = np.zeros(n)
+        np.add.at(disallowed, ai, dis)
+        return {"st": st, "lt": lt, "losses": -loss, "disallowed": disallowed,
+                "tax": tax_of(st, lt, self.st_rate, self.lt_rate)}
+
+    def embedded(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unrealized short- and long-term gains per account at the end's prices."""
+        lots = self.final_lots
+        n = len(self.ids)
+        sec = lookup(lots["symbol"], self.sec_index, -1).astype(np.int64)
+        acc = lookup(lots["account_id"], self.acc_pos, -1).astype(np.int64)
+        ok = (sec >= 0) & (acc >= 0)
+        px = np.nan_to_num(self.final_price[np.maximum(sec, 0)])
+        gain = np.where(ok & (px > 0), (px - lots["unit_cost"].to_numpy(float)) * lots["quantity"].to_numpy(float), 0.0)
+        end = self.dates[-1] if self.dates else date.today()
+        short = (lots["acquired_date"].astype(object).to_numpy() > (end - timedelta(days=365)).isoformat())
+        st, lt = np.zeros(n), np.zeros(n)
+        np.add.at(st, acc[ok & short], gain[ok & short])
+        np.add.at(lt, acc[ok & ~short], gain[ok & ~short])
+        return st, lt
+
+    def tracking_error(self) -> np.ndarray:
+        """Annualized ex-post tracking error per live account (days 2.. : day 1 has no market move)."""
+        if len(self.r_acc) < 3:
+            return np.zeros(0)
+        live = (self.start_value > 0) & self.known_model
+        diff = np.vstack(self.r_acc[1:]) - np.vstack(self.r_model[1:])
+        return diff[:, live].std(axis=0, ddof=1) * math.sqrt(TRADING_DAYS)
+
+    def summary(self) -> dict:
+        tx = self.taxes()
+        t = self.taxable
+        est, elt = self.embedded()
+        liquidation = tax_of(tx["st"] + est, tx["lt"] + elt, self.st_rate, self.lt_rate)
+        value_end = float(self.end_value.sum()) if self.end_value is not None else 0.0
+        start = float(self.start_value.sum()) if self.start_value is not None else 0.0
+        ex = self.all_executions()
+        days = len(self.dates)
+        turnover = sum(r["turnover_pct"] for r in self.daily)
+        paid = pd.concat(self.paid, ignore_index=True) if self.paid else pd.DataFrame()
+        late = paid[paid["late"]] if len(paid) else paid
+        last = self.dates[-1].isoformat() if self.dates else ""
+        un = self.unpaid
+        overdue = un[un["due_date"].astype(object) <= last] if un is not None and len(un) else pd.DataFrame()
+        te = self.tracking_error()
+        d = pd.DataFrame(self.daily)
+        return {
+            "days": days, "accounts": int(len(self.ids)),
+            "accounts_traded": int(ex["account_id"].nunique()) if len(ex) else 0,
+            "account_days_traded": int(d["accounts_traded"].sum()) if len(d) else 0,
+            "order_lines": int(d["order_lines"].sum()) if len(d) else 0,
+            "turnover_pct": round(turnover, 4),
+            "turnover_annual_pct": round(turnover * TRADING_DAYS / days, 4) if days else 0.0,
+            "drift_mean_pct": round(float(d["drift_mean_pct"].mean()), 4) if len(d) else 0.0,
+            "drift_p95_pct": round(float(d["drift_p95_pct"].mean()), 4) if len(d) else 0.0,
+            "te_mean_pct": round(100 * float(te.mean()), 4) if len(te) else 0.0,
+            "te_p95_pct": round(100 * float(np.percentile(te, 95)), 4) if len(te) else 0.0,
+            "dispersion_bps": round(self.dispersion_bps(), 2),
+            "account_days_outside_band": int(d["outside_band"].sum()) if len(d) else 0,
+            "realized_st": round(float(tx["st"][t].sum()), 2),
+            "realized_lt": round(float(tx["lt"][t].sum()), 2),
+            "losses_harvested": round(float((tx["losses"] - tx["disallowed"])[t].sum()), 2),
+            "wash_sale_disallowed": round(float(tx["disallowed"][t].sum()), 2),
+            "tax_paid": round(float(tx["tax"].sum()), 2),
+            "costs": round(float(self.costs_total.sum()), 2),
+            "payouts": round(float(self.payouts_total.sum()), 2),
+            "late_requests": int(len(late) + len(overdue)),
+            "late_dollars": round(float((late["amount"].sum() if len(late) else 0.0)
+                                        + (overdue["amount"].sum() if len(overdue) else 0.0)), 2),
+            "value_start": round(start, 2), "value_end": round(value_end, 2),
+            "after_tax_wealth": round(value_end - float(liquidation.sum()), 2),
+        }

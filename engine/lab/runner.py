@@ -1,0 +1,280 @@
+"""The policy lab: carry a book forward under several variants, side by side on the same prices.
+
+    book = load_book(engine)                      # read once; the database is never written
+    variants = build_variants(book.policy, baselines=["band", "calendar"], sweeps=["threshold=0.5,2"])
+    result = simulate(book, variants, days=60, seed=7, state=state)
+    result.summary, result.daily                  # one row per variant; per variant and day
+
+An engine variant decides each day with :func:`engine.workflow.decide` — the run's own checks,
+overrides, mandates, optimizer, score and routing — on the carried book; proposals that need
+review count as approved (``reject_share`` rejects that share of them at random). Baselines are
+in :mod:`engine.lab.baselines`. The simulated custodian (:mod:`engine.lab.custodian`) executes,
+and one :class:`~engine.lab.metrics.Ledger` per variant accounts. Progress and cancel go through
+:class:`engine.tasks.TaskState`: progress per variant and day, cancel checked every day (and
+inside the optimizer), and nothing is written anywhere on cancel.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.executors import open_executor
+from engine.lab.baselines import baseline_trades
+from engine.lab.custodian import Custodian
+from engine.lab.market import PricePath, factor_path, replay_path
+from engine.lab.metrics import Ledger
+from engine.overrides import overrides_in_force
+from engine.policy import Policy, load_policy
+from engine.tasks import RefusedError, TaskState, ensure_state
+
+BASELINES = ("band", "calendar")
+SWEEPS = ("threshold", "lambda", "bands")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    kind: str  # "engine" | "band" | "calendar"
+    policy: Policy
+
+
+@dataclass
+class LabBook:
+    """A book read once from the database (or built by hand): frames as read_book_frames gives
+    them, its as_of, the overrides frame (engine.overrides.overrides_frame) and the current policy."""
+    frames: dict[str, pd.DataFrame]
+    as_of: date
+    policy: Policy
+    overrides: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class LabResult:
+    summary: pd.DataFrame
+    daily: pd.DataFrame
+    ledgers: dict[str, Ledger]
+    books: dict[str, dict[str, pd.DataFrame]]  # each variant's book after the last day
+    last_date: date
+    variants: list[Variant]
+
+
+def load_book(engine) -> LabBook:
+    """Read the latest snapshot, its overrides and the current policy: reads only."""
+    from engine.overrides import overrides_frame
+    from engine.workflow import current_policy
+    from storage import repo
+
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            raise RefusedError("no book imported yet: run `import DIR` first")
+        frames = repo.read_book_frames(conn, snap.id)
+        ov = overrides_frame(conn, snap.as_of)
+        policy = current_policy(conn)
+    return LabBook(frames, snap.as_of, policy, ov)
+
+
+# --------------------------------------------------------------------------- variants
+def _scaled_tiers(policy: Policy, factor: float) -> Policy:
+    tiers = tuple(t.model_copy(update={"threshold_start_bps": t.threshold_start_bps * factor,
+                                       "threshold_floor_bps": t.threshold_floor_bps * factor})
+                  for t in policy.tiers)
+    return policy.model_copy(update={"tiers": tiers})
+
+
+def sweep_variants(base: Policy, spec: str) -> list[Variant]:
+    """``threshold=0.5,2`` (multiplies every tier's threshold start and floor), ``lambda=0.3,3``
+    (sets the dispersion-vs-tax weight), ``bands=0.5,2`` (multiplies the absolute and relative
+    band widths, at most 1)."""
+    key, _, values = spec.partition("=")
+    key = key.strip().lower()
+    if key not in SWEEPS or not values.strip():
+        raise RefusedError(f"--sweep {spec!r}: expected one of {', '.join(f'{k}=V1,V2' for k in SWEEPS)}")
+    out = []
+    for text in values.split(","):
+        try:
+            v = float(text)
+        except ValueError:
+            raise RefusedError(f"--sweep {spec!r}: {text.strip()!r} is not a number") from None
+        if not np.isfinite(v) or v <= 0:
+            raise RefusedError(f"--sweep {spec!r}: {text.strip()!r} must be a positive number")
+        if key == "threshold":
+            p = _scaled_tiers(base, v)
+        elif key == "lambda":
+            p = base.model_copy(update={"trading": base.trading.model_copy(update={"tradeoff_lambda": v})})
+        else:
+            b = base.bands
+            p = base.model_copy(update={"bands": b.model_copy(update={"absolute": min(1.0, b.absolute * v),
+                                                                       "relative": min(1.0, b.relative * v)})})
+        out.append(Variant(f"{key}={v:g}", "engine", p))
+    return out
+
+
+def build_variants(base: Policy, *, policy_files=(), baselines=(), sweeps=(), default: bool = True) -> list[Variant]:
+    """The current policy (``default``), each policy file, each sweep value, each baseline."""
+    out = [Variant("policy", "engine", base)] if default else []
+    for f in policy_files:
+        out.append(Variant(Path(f).stem, "engine", load_policy(f)))
+    for s in sweeps:
+        out.extend(sweep_variants(base, s))
+    for b in baselines:
+        b = b.strip().lower()
+        if b not in BASELINES:
+            raise RefusedError(f"--baseline {b!r}: expected {', '.join(BASELINES)}")
+        out.append(Variant(b, b, base))
+    names = [v.name for v in out]
+    for i, n in enumerate(names):
+        if names.count(n) > 1:
+            out[i] = replace(out[i], name=f"{n}#{names[:i + 1].count(n)}")
+    if not out:
+        raise RefusedError("no variant to simulate")
+    return out
+
+
+# --------------------------------------------------------------------------- cash requests
+def request_arrivals(frames, dates: list[date], rate: float, seed: int) -> pd.DataFrame:
+    """New cash requests, the same for every variant: each account, each day after day 1, asks
+    with probability ``rate`` for 2-8 % of its day-1 value, due 5-15 business days later,
+    high priority one time in five."""
+    cols = ["day", "request_id", "account_id", "amount", "due_date", "priority", "note"]
+    if rate <= 0 or len(dates) < 2:
+        return pd.DataFrame(columns=cols)
+    acc = frames["accounts"]["account_id"].to_numpy(object)
+    value = Custodian(frames, dates[0], cost_bps=0, ticket_cost=0).values()
+    rng = np.random.default_rng([seed, 15])
+    rows = []
+    for k in range(1, len(dates)):
+        hit = np.flatnonzero(rng.random(len(acc)) < rate)
+        frac = rng.uniform(0.02, 0.08, len(hit))
+        lag = rng.integers(5, 16, len(hit))
+        high = rng.random(len(hit)) < 0.2
+        for j, i in enumerate(hit):
+            amount = round(float(value[i] * frac[j]), -2)
+            if amount <= 0:
+                continue
+            due = (pd.Timestamp(dates[k]) + pd.offsets.BDay(int(lag[j]))).date().isoformat()
+            rows.append((k, f"SIM{k:03d}-{i:06d}", acc[i], amount, due, "high" if high[j] else "normal",
+                         "simulated request"))
+    return pd.DataFrame.from_records(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- the simulation
+class _Sub(TaskState):
+    """A task state for one step: progress scaled into [lo, hi] of the parent, the parent's cancel."""
+
+    def __init__(self, parent: TaskState, lo: float, hi: float, label: str):
+        super().__init__()
+        self.parent, self.lo, self.hi, self.label = parent, lo, hi, label
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.parent.progress(self.lo + (self.hi - self.lo) * max(0.0, min(1.0, fraction)),
+                             f"{self.label}: {message}" if message else self.label)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.parent.cancelled
+
+    def check(self) -> None:
+        self.parent.check()
+
+
+def price_path(book: LabBook, days: int, *, seed: int = 1, prices: str | Path | None = None) -> PricePath:
+    sec = book.frames["securities"]
+    if prices:
+        return replay_path(prices, sec, book.as_of, days)
+    return factor_path(sec, book.as_of, days, seed)
+
+
+def simulate(book: LabBook, variants: list[Variant], days: int, *, seed: int = 1,
+             prices: str | Path | PricePath | None = None, request_rate: float = 0.0005,
+             reject_share: float = 0.0, workers: int = 1, executor: Executor | str | None = None,
+             state: TaskState | None = None) -> LabResult:
+    """Carry ``book`` forward ``days`` business days (day 1 = the book's as_of) under each variant."""
+    state = ensure_state(state)
+    if days < 1:
+        raise RefusedError(f"--days {days}: simulate at least one day")
+    if not 0.0 <= reject_share <= 1.0:
+        raise RefusedError(f"--reject {reject_share}: a share between 0 and 1")
+    path = prices if isinstance(prices, PricePath) else price_path(book, days, seed=seed, prices=prices)
+    arrivals = request_arrivals(book.frames, path.dates, request_rate, seed)
+    ledgers, books = {}, {}
+    with open_executor(executor, workers=workers) as choice:
+        for vi, v in enumerate(variants):
+            ledger, frames = _run_variant(book, v, path, arrivals, reject_share, seed, choice.workers or 1,
+                                          choice.executor, state, vi, len(variants))
+            ledgers[v.name], books[v.name] = ledger, frames
+    state.progress(1.0, "simulation done")
+    rows = [{"variant": v.name, "kind": v.kind, **ledgers[v.name].summary()} for v in variants]
+    summary = pd.DataFrame(rows)
+    band = summary[summary["kind"] == "band"]
+    if len(band):
+        b = band.iloc[0]
+        summary["after_tax_vs_band_bps"] = ((summary["after_tax_wealth"] - b["after_tax_wealth"])
+                                            / b["value_start"] * 1e4).round(2)
+    daily = pd.concat([pd.DataFrame(ledgers[v.name].daily).assign(variant=v.name) for v in variants],
+                      ignore_index=True)
+    daily = daily[["variant"] + [c for c in daily.columns if c != "variant"]]
+    return LabResult(summary, daily, ledgers, books, path.dates[-1], variants)
+
+
+def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed, workers, executor,
+                 state: TaskState, vi: int, nv: int):
+    from engine.workflow import decide
+
+    t = v.policy.trading
+    cust = Custodian(book.frames, book.as_of, cost_bps=t.cost_bps, ticket_cost=t.ticket_cost,
+                     strict_wash=v.kind == "engine", wash_days=t.wash_sale_days)
+    ledger = Ledger(book.frames, book.as_of, book.policy)
+    n = len(path.dates)
+    for k, day in enumerate(path.dates):
+        state.check()
+        lo, hi = (vi * n + k) / (nv * n), (vi * n + k + 1) / (nv * n)
+        label = f"{v.name}: day {k + 1}/{n} ({day})"
+        state.progress(lo, label)
+        start = cust.values()
+        move = cust.mark(day, path.prices[k], path.moving)
+        new = arrivals[arrivals["day"] == k] if len(arrivals) else arrivals
+        if len(new):
+            cust.add_requests(new.drop(columns="day"))
+        ov = overrides_in_force(book.overrides, day)
+        if v.kind == "engine":
+            d = decide(cust.frames, day, v.policy, overrides=ov, exported=set(), workers=workers,
+                       executor=executor, state=_Sub(state, lo, hi, label))
+            p = d.proposals
+            go = p["category"].isin(["MANDATE", "SCORE"]).to_numpy(bool)
+            if reject_share > 0:
+                rng = np.random.default_rng([seed, vi, k])
+                reviewed = (p["status"] == "PROPOSED").to_numpy(bool)
+                go &= ~(reviewed & (rng.random(len(p)) < reject_share))
+            trades = {a: d.results[a].trades for a in p["account_id"].to_numpy(object)[go]}
+        else:
+            trades = baseline_trades(v.kind, cust.frames, day, k, v.policy, holds=set(ov.holds))
+        ex, costs = cust.execute(trades)
+        paid = cust.pay_requests()
+        payouts = np.zeros(len(cust.account_ids))
+        if len(paid):
+            np.add.at(payouts, cust.acc_pos[paid["account_id"]].to_numpy(np.int64), paid["amount"].to_numpy(float))
+        cust.check_value(start, move, costs, payouts)
+        ledger.record(day, start, move, costs, payouts, ex, paid, cust.frames["lots"],
+                      cust.frames["accounts"]["cash"].to_numpy(float), cust.price, path.returns(k))
+    ledger.finish(cust.frames["lots"], cust.price, cust.frames["cash_requests"])
+    return ledger, cust.frames
+
+
+def write_outputs(result: LabResult, out: str | Path) -> list[Path]:
+    """summary.csv, daily.csv and report.html into ``out`` (each written atomically)."""
+    from engine.files import atomic_write_text
+    from engine.lab.report import render_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "summary.csv", out / "daily.csv", out / "report.html"]
+    atomic_write_text(files[0], result.summary.to_csv(index=False))
+    atomic_write_text(files[1], result.daily.round(6).to_csv(index=False))
+    atomic_write_text(files[2], render_report(result))
+    return files
