@@ -16,7 +16,8 @@ os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-
 # The storage, workflow, export and shared-desk suites run on both databases.
 BOTH_DATABASES = {"test_storage", "test_data_quality", "test_snapshot_cache", "test_import",
                   "test_workflow_part1", "test_review_export", "test_crash", "test_four_eyes",
-                  "test_shared_desk", "test_retention", "test_lab_db", "test_decision_rules_db"}
+                  "test_shared_desk", "test_retention", "test_lab_db", "test_decision_rules_db",
+                  "test_ui_lab"}
 
 
 def pytest_configure(config):
