@@ -24,6 +24,7 @@ from engine.lab import build_variants, load_book, simulate
 from engine.policy_store import policy_versions, save_policy
 from engine.views import policy_body
 from engine.workflow import current_policy
+from ui.charts import inv_symlog
 from ui.lab_panel import TABLE, LabPanel
 from ui.main_window import FACTORIES
 
@@ -74,10 +75,10 @@ def test_lab_runs_two_variants_and_shows_the_engines_numbers(qtbot, window, engi
     # frontier: one point per variant at (drift, tax), sized by turnover; per-day lines per variant
     pts = panel.frontier_points.data
     assert list(pts["x"]) == pytest.approx(list(want["drift_mean_pct"]))
-    assert list(pts["y"]) == pytest.approx(list(want["tax_paid"]))
+    assert list(inv_symlog(pts["y"])) == pytest.approx(list(want["tax_paid"]))  # a log-scaled dollar axis
     t = want["turnover_pct"].to_numpy(float)
     assert (pts["size"][np.argmax(t)] > pts["size"][np.argmin(t)]) == (t.max() > t.min())
-    assert [lab.toPlainText().split("\n")[0] for lab in panel.frontier_labels] == ["policy", "band"]
+    assert [lab.toPlainText().split(" · ")[0] for lab in panel.frontier_labels] == ["policy", "band"]
     assert set(panel.line_items) == {"policy", "band"}
     panel.metric.setCurrentIndex(panel.metric.findData("dispersion_bps"))
     y = panel.line_items["band"].getData()[1]

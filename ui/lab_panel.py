@@ -33,7 +33,7 @@ from engine.policy import Policy
 from engine.policy_store import PolicyConflict, policy_versions
 from engine.tasks import RefusedError
 from ui import dialogs
-from ui.charts import TEXT, _axis_label, _font, _legend, _plot, _title
+from ui.charts import TEXT, SymlogDollarAxis, _axis_label, _font, _legend, _plot, _title, symlog
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, section_title, set_error_text
@@ -44,20 +44,19 @@ BASELINES = [("band", "Band rebalancer (5/25 bands, FIFO)"), ("calendar", "Calen
 METRICS = [("drift_mean_pct", "Mean asset-class drift, %"), ("turnover_pct", "Turnover, % of book value"),
            ("dispersion_bps", "Dispersion among accounts of a model, bps"), ("order_lines", "Order lines"),
            ("accounts_traded", "Accounts traded"), ("outside_band", "Accounts outside a band")]
-TABLE = [Col("variant", "Variant"), Col("order_lines", "Order lines", "count"),
-         Col("accounts_traded", "Accounts traded", "count"),
-         Col("turnover_pct", "Turnover, %", "number", "One-sided turnover summed over the days, % of book value"),
+TABLE = [Col("variant", "Variant"), Col("tax_paid", "Tax paid, $", "money"),
          Col("drift_mean_pct", "Drift mean, %", "number", "½ Σ|weight − target| over classes, after trading"),
-         Col("drift_p95_pct", "Drift p95, %", "number"),
+         Col("turnover_pct", "Turnover, %", "number", "One-sided turnover summed over the days, % of book value"),
          Col("dispersion_bps", "Dispersion, bps", "number", "Std. dev. of cumulative returns within a model"),
-         Col("te_mean_pct", "TE mean, %", "number", "Annualized ex-post tracking error"),
+         Col("order_lines", "Order lines", "count"), Col("accounts_traded", "Accounts traded", "count"),
+         Col("after_tax_vs_band_bps", "After-tax vs band, bps", "number", "After-tax wealth minus the band "
+             "rebalancer's, bps of the starting value"),
+         Col("losses_harvested", "Losses harvested, $", "money"), Col("late_requests", "Late cash requests", "count"),
          Col("account_days_outside_band", "Acct-days out of band", "count"),
-         Col("tax_paid", "Tax paid, $", "money"), Col("losses_harvested", "Losses harvested, $", "money"),
+         Col("drift_p95_pct", "Drift p95, %", "number"),
+         Col("te_mean_pct", "TE mean, %", "number", "Annualized ex-post tracking error"),
          Col("wash_sale_disallowed", "Wash-sale disallowed, $", "money"), Col("costs", "Costs, $", "money"),
-         Col("late_requests", "Late cash requests", "count"),
-         Col("after_tax_wealth", "After-tax wealth, $", "money"),
-         Col("after_tax_vs_band_bps", "vs band, bps", "number", "After-tax wealth minus the band rebalancer's, "
-             "bps of the starting value")]
+         Col("after_tax_wealth", "After-tax wealth, $", "money")]
 # settings a sweep of one value can vary (section.key), shown in the "Sweep a setting" list
 SETTING_SECTIONS = ("trading", "harvest", "bands", "mandates")
 
@@ -90,7 +89,7 @@ class LabPanel(Panel):
         self.split.addWidget(self._results())
         self.split.setStretchFactor(0, 0)
         self.split.setStretchFactor(1, 1)
-        self.split.setSizes([340, 1100])
+        self.split.setSizes([360, 1080])
         outer.addWidget(self.split, 1)
 
     # ------------------------------------------------------------------ building
@@ -107,7 +106,7 @@ class LabPanel(Panel):
         gl.addWidget(QLabel("Saved policy versions:"))
         self.versions = QListWidget()
         self.versions.setObjectName("labVersions")
-        self.versions.setMaximumHeight(96)
+        self.versions.setMaximumHeight(72)
         gl.addWidget(self.versions)
         gl.addWidget(QLabel("Quick sweeps of the current policy:"))
         self.sweep_checks: dict[str, QCheckBox] = {}
@@ -126,7 +125,8 @@ class LabPanel(Panel):
             self.setting_key.addItem(k, k)
         self.setting_values = QLineEdit()
         self.setting_values.setObjectName("labSettingValues")
-        self.setting_values.setPlaceholderText("e.g. 0.025, 0.1")
+        self.setting_values.setPlaceholderText("0.025, 0.1")
+        self.setting_key.setMinimumContentsLength(14)
         row.addWidget(self.setting_key, 3)
         row.addWidget(self.setting_values, 2)
         gl.addLayout(row)
@@ -203,7 +203,8 @@ class LabPanel(Panel):
         scroll.setWidgetResizable(True)
         scroll.setWidget(box)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(330)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(350)
         return scroll
 
     def _results(self) -> QWidget:
@@ -212,11 +213,11 @@ class LabPanel(Panel):
         charts = QWidget()
         cl = QHBoxLayout(charts)
         cl.setContentsMargins(0, 0, 0, 0)
-        self.frontier = _plot()
+        self.frontier = _plot(left=SymlogDollarAxis("left"), xgrid=True)
         self.frontier.setObjectName("labFrontier")
-        _title(self.frontier, "Frontier: tax paid vs mean drift (marker size = turnover)")
+        _title(self.frontier, "Tax paid vs drift (size = turnover)")
         _axis_label(self.frontier, "bottom", "mean asset-class drift after trading, %")
-        _axis_label(self.frontier, "left", "tax paid, $")
+        _axis_label(self.frontier, "left", "tax paid, $ (log scale)")
         self.frontier.getPlotItem().getAxis("left").setWidth(78)
         cl.addWidget(self.frontier, 1)
         lines = QWidget()
@@ -234,7 +235,7 @@ class LabPanel(Panel):
         self.lines = _plot()
         self.lines.setObjectName("labLines")
         _axis_label(self.lines, "bottom", "business day")
-        self.legend = _legend(self.lines)
+        self.legend = _legend(self.lines, offset=(10, 4), cols=3)
         ll.addWidget(self.lines, 1)
         cl.addWidget(lines, 1)
         right.addWidget(charts)
@@ -268,7 +269,7 @@ class LabPanel(Panel):
         self.msg.hide()
         tl.addWidget(self.msg)
         right.addWidget(table)
-        right.setSizes([470, 330])
+        right.setSizes([560, 250])
         self.results_split = right
         self._update_buttons()
         return right
@@ -421,22 +422,28 @@ class LabPanel(Panel):
         tmax = max(float(t.max()), 1e-9)
         sizes = 12 + 30 * np.sqrt(np.clip(t, 0, None) / tmax)
         colors = self._colors()
+        ys = symlog(y)  # tax spans $0 to millions: a log scale keeps the tax-aware variants apart
         self.frontier_points = pg.ScatterPlotItem(
-            x=x, y=y, size=sizes, pen=pg.mkPen("#333333", width=1),
+            x=x, y=ys, size=sizes, pen=pg.mkPen("#333333", width=1),
             brush=[pg.mkBrush(pg.mkColor(colors[n]).lighter(110)) for n in s["variant"]],
             data=list(s["variant"]))
+        self.frontier_points.setToolTip("Each point is one variant: mean drift across, tax paid up, turnover as size")
         pi.addItem(self.frontier_points)
         self.frontier_labels = []
-        for name, a, b, turn in zip(s["variant"], x, y, t):
-            label = pg.TextItem(f"{name}\n{turn:.1f}% turnover", color=TEXT, anchor=(0, 1))
+        xr = max(float(x.max() - x.min()), float(x.max()) * 0.2, 0.05)
+        x0, x1 = max(0.0, float(x.min()) - 0.2 * xr), float(x.max()) + 0.5 * xr
+        nudge = 0.035 * (x1 - x0)  # labels start right of the marker, not on it
+        order = np.argsort(ys, kind="stable")
+        for rank, i in enumerate(order):  # neighbours in tax alternate their label above and below
+            name = s["variant"].iat[i]
+            label = pg.TextItem(f"{name} · {t[i]:.1f}%", color=TEXT, anchor=(0, 1) if rank % 2 else (0, 0))
             label.setFont(_font(8.5))
-            label.setPos(a, b)
+            label.setPos(x[i] + nudge * (0.4 + sizes[i] / 30), ys[i])
             pi.addItem(label)
             self.frontier_labels.append(label)
-        xr = max(float(x.max() - x.min()), float(x.max()) * 0.2, 0.05)
-        yr = max(float(y.max() - y.min()), float(y.max()) * 0.2, 10.0)
-        pi.setXRange(max(0.0, float(x.min()) - 0.15 * xr), float(x.max()) + 0.45 * xr, padding=0)
-        pi.setYRange(max(0.0, float(y.min()) - 0.15 * yr), float(y.max()) + 0.3 * yr, padding=0)
+        self.frontier_labels.sort(key=lambda lab: list(s["variant"]).index(lab.toPlainText().split(" · ")[0]))
+        pi.setXRange(x0, x1, padding=0)
+        pi.setYRange(float(ys.min()) - 0.5, float(ys.max()) + 0.5, padding=0)
 
     def _draw_lines(self, *_) -> None:
         pi = self.lines.getPlotItem()
@@ -454,6 +461,9 @@ class LabPanel(Panel):
         for name, g in d.groupby("variant", sort=False):
             self.line_items[name] = pi.plot(g["day"].to_numpy(float), g[key].to_numpy(float),
                                             pen=pg.mkPen(colors.get(name, "#555555"), width=2), name=name)
+        top = float(d[key].max()) if len(d) else 1.0
+        pi.setYRange(min(0.0, float(d[key].min())), (top or 1.0) * 1.3, padding=0)  # headroom for the legend
+        pi.setXRange(1, max(2, int(d["day"].max())), padding=0.02)
 
     # ------------------------------------------------------------------ actions
     def selected_variant(self) -> str | None:
