@@ -70,6 +70,32 @@ def _setting_keys() -> list[str]:
     return keys
 
 
+def _overlap(a, b) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(w, 0.0) * max(h, 0.0)
+
+
+def _place(text: str, p, r: float, taken: list, wpx: float, hpx: float):
+    """A label for the marker at pixel ``p`` (radius ``r``, y up): right of it, else left, below
+    or above — the first spot that covers no marker nor label and stays inside the plot."""
+    w, h = 6.3 * len(text) + 4, 14.0
+    a, b = p
+    spots = [((a + r + 3, b), (0, 0.5), (a + r + 3, b - h / 2, w, h)),
+             ((a - r - 3, b), (1, 0.5), (a - r - 3 - w, b - h / 2, w, h)),
+             ((a, b - r - 2), (0.5, 0), (a - w / 2, b - r - 2 - h, w, h)),
+             ((a, b + r + 2), (0.5, 1), (a - w / 2, b + r + 2, w, h))]
+
+    def cost(spot):
+        box = spot[2]
+        outside = (max(0.0, -box[0]) + max(0.0, box[0] + w - wpx)) * h + (max(0.0, -box[1])
+                                                                          + max(0.0, box[1] + h - hpx)) * w
+        return sum(_overlap(box, t) for t in taken) + outside
+
+    at, anchor, box = min(spots, key=cost)  # min keeps the first of equal costs
+    return pg.TextItem(text, color=TEXT, anchor=anchor), at, box
+
+
 class LabPanel(Panel):
     title = "Lab"
 
@@ -429,21 +455,23 @@ class LabPanel(Panel):
             data=list(s["variant"]))
         self.frontier_points.setToolTip("Each point is one variant: mean drift across, tax paid up, turnover as size")
         pi.addItem(self.frontier_points)
-        self.frontier_labels = []
         xr = max(float(x.max() - x.min()), float(x.max()) * 0.2, 0.05)
         x0, x1 = max(0.0, float(x.min()) - 0.2 * xr), float(x.max()) + 0.5 * xr
-        nudge = 0.035 * (x1 - x0)  # labels start right of the marker, not on it
-        order = np.argsort(ys, kind="stable")
-        for rank, i in enumerate(order):  # neighbours in tax alternate their label above and below
-            name = s["variant"].iat[i]
-            label = pg.TextItem(f"{name} · {t[i]:.1f}%", color=TEXT, anchor=(0, 1) if rank % 2 else (0, 0))
+        y0, y1 = float(ys.min()) - 0.5, float(ys.max()) + 0.5
+        vb = self.frontier.getPlotItem().getViewBox()
+        wpx, hpx = max(vb.width(), 300.0), max(vb.height(), 200.0)
+        px = np.column_stack([(x - x0) / (x1 - x0) * wpx, (ys - y0) / (y1 - y0) * hpx])  # y up
+        taken = [(a - r, b - r, 2 * r, 2 * r) for (a, b), r in zip(px, sizes / 2)]  # the markers
+        self.frontier_labels = []
+        for i, name in enumerate(s["variant"]):
+            label, at, box = _place(f"{name} · {t[i]:.1f}%", px[i], sizes[i] / 2, taken, wpx, hpx)
+            taken.append(box)
             label.setFont(_font(8.5))
-            label.setPos(x[i] + nudge * (0.4 + sizes[i] / 30), ys[i])
+            label.setPos(x0 + at[0] / wpx * (x1 - x0), y0 + at[1] / hpx * (y1 - y0))
             pi.addItem(label)
             self.frontier_labels.append(label)
-        self.frontier_labels.sort(key=lambda lab: list(s["variant"]).index(lab.toPlainText().split(" · ")[0]))
         pi.setXRange(x0, x1, padding=0)
-        pi.setYRange(float(ys.min()) - 0.5, float(ys.max()) + 0.5, padding=0)
+        pi.setYRange(y0, y1, padding=0)
 
     def _draw_lines(self, *_) -> None:
         pi = self.lines.getPlotItem()

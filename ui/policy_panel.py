@@ -7,6 +7,10 @@ with ``policy_from_dict`` and its messages (which name the key) are shown inline
 Saving carries the version the form was loaded from: when another user saved a newer version
 meanwhile the save is refused (``engine.policy_store.PolicyConflict``), the message says who
 saved which version when, and the form reloads the latest version — never a silent overwrite.
+
+The settings on the policy lab's frontier (tier thresholds, λ, bands, harvest settings) have a
+"see in Lab" link: it opens the Lab panel with a sweep of that setting selected
+(:func:`engine.lab.plan.setting_sweep`).
 """
 from __future__ import annotations
 
