@@ -80,7 +80,7 @@ def test_lab_runs_two_variants_and_shows_the_engines_numbers(qtbot, window, engi
     assert (pts["size"][np.argmax(t)] > pts["size"][np.argmin(t)]) == (t.max() > t.min())
     assert [lab.toPlainText().split(" · ")[0] for lab in panel.frontier_labels] == ["policy", "band"]
     assert set(panel.line_items) == {"policy", "band"}
-    panel.metric.setCurrentIndex(panel.metric.findData("dispersion_bps"))
+    panel.metric_box.setCurrentIndex(panel.metric_box.findData("dispersion_bps"))
     y = panel.line_items["band"].getData()[1]
     assert len(y) == 3 and y[-1] == pytest.approx(want.loc[1, "dispersion_bps"], abs=0.005)  # summary: 2 decimals
     # the status bar followed the task, and nothing was written to the database

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
@@ -251,12 +251,12 @@ class LabPanel(Panel):
         ll.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         top.addWidget(QLabel("Per day:"))
-        self.metric = QComboBox()
-        self.metric.setObjectName("labMetric")
+        self.metric_box = QComboBox()
+        self.metric_box.setObjectName("labMetric")
         for key, text in METRICS:
-            self.metric.addItem(text, key)
-        self.metric.currentIndexChanged.connect(self._draw_lines)
-        top.addWidget(self.metric, 1)
+            self.metric_box.addItem(text, key)
+        self.metric_box.currentIndexChanged.connect(self._draw_lines)
+        top.addWidget(self.metric_box, 1)
         ll.addLayout(top)
         self.lines = _plot()
         self.lines.setObjectName("labLines")
@@ -428,8 +428,8 @@ class LabPanel(Panel):
         self.model.set_frame(r.summary)
         self.table.fit_columns(force=True)
         self._draw_frontier()
-        self._draw_lines()
         self._update_buttons()
+        QTimer.singleShot(0, self._draw_lines)  # in its own slice of the event loop
 
     # ------------------------------------------------------------------ charts
     def _colors(self) -> dict[str, str]:
@@ -474,21 +474,24 @@ class LabPanel(Panel):
         pi.setYRange(y0, y1, padding=0)
 
     def _draw_lines(self, *_) -> None:
+        """One curve per variant (made once per result); a metric change only sets their data."""
         pi = self.lines.getPlotItem()
-        pi.clear()
-        self.legend.clear()
-        key = self.metric.currentData()
-        text = self.metric.currentText()
+        key = self.metric_box.currentData()
+        text = self.metric_box.currentText()
         _title(self.lines, text)
         _axis_label(self.lines, "left", text.split(", ")[-1] if ", " in text else "count")
         if self.run is None:
             return
         d = self.run.result.daily
-        colors = self._colors()
-        self.line_items = {}
+        if getattr(self, "_lines_of", None) is not self.run:
+            pi.clear()
+            self.legend.clear()
+            colors = self._colors()
+            self.line_items = {name: pi.plot([], [], pen=pg.mkPen(colors.get(name, "#555555"), width=2), name=name)
+                               for name in d["variant"].unique()}
+            self._lines_of = self.run
         for name, g in d.groupby("variant", sort=False):
-            self.line_items[name] = pi.plot(g["day"].to_numpy(float), g[key].to_numpy(float),
-                                            pen=pg.mkPen(colors.get(name, "#555555"), width=2), name=name)
+            self.line_items[name].setData(g["day"].to_numpy(float), g[key].to_numpy(float))
         top = float(d[key].max()) if len(d) else 1.0
         pi.setYRange(min(0.0, float(d[key].min())), (top or 1.0) * 1.3, padding=0)  # headroom for the legend
         pi.setXRange(1, max(2, int(d["day"].max())), padding=0.02)
