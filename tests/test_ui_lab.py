@@ -79,6 +79,7 @@ def test_lab_runs_two_variants_and_shows_the_engines_numbers(qtbot, window, engi
     t = want["turnover_pct"].to_numpy(float)
     assert (pts["size"][np.argmax(t)] > pts["size"][np.argmin(t)]) == (t.max() > t.min())
     assert [lab.toPlainText().split(" · ")[0] for lab in panel.frontier_labels] == ["policy", "band"]
+    qtbot.waitUntil(lambda: getattr(panel, "_lines_of", None) is panel.run, timeout=5000)  # drawn next slice
     assert set(panel.line_items) == {"policy", "band"}
     panel.metric_box.setCurrentIndex(panel.metric_box.findData("dispersion_bps"))
     y = panel.line_items["band"].getData()[1]
