@@ -117,6 +117,7 @@ def test_cancel_stops_the_simulation_and_leaves_the_database_unchanged(qtbot, wi
 def test_save_as_policy_makes_an_audited_version_checked_against_newer_ones(qtbot, window, engine, monkeypatch,
                                                                             boxes):  # noqa: F811
     panel = _lab(window)
+    assert panel.checked_versions() == [] and "No saved version yet" in panel.versions.item(0).text()
     panel.current_check.setChecked(False)
     panel.sweep_checks["lambda"].setChecked(True)
     _simulate(qtbot, panel, days=2)
@@ -139,6 +140,11 @@ def test_save_as_policy_makes_an_audited_version_checked_against_newer_ones(qtbo
     assert "less drift over weeks" in e["detail"].iat[0] and "variant lambda=3" in e["detail"].iat[0]
     assert json.loads(e["after"].iat[0]) == {"policy_id": pid}
     assert "policy version" in panel.msg.text() and panel.current_check.text() == f"Current policy (version {pid})"
+    # the saved version is offered as a variant of the next simulation
+    item = panel.versions.item(0)
+    assert item.data(Qt.ItemDataRole.UserRole) == pid and f"Version {pid} by alice" in item.text()
+    item.setCheckState(Qt.CheckState.Checked)
+    assert panel.plan().versions == (pid,)
     # someone saves a newer version: saving another variant of the same simulation is refused
     save_policy(engine, current_policy(engine), user="bob", note="meanwhile")
     panel.table.select_row(0)

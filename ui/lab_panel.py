@@ -314,6 +314,10 @@ class LabPanel(Panel):
             item.setCheckState(Qt.CheckState.Checked if int(r.id) in checked else Qt.CheckState.Unchecked)
             item.setToolTip(item.text())
             self.versions.addItem(item)
+        if not len(versions):
+            empty = QListWidgetItem("No saved version yet (the Policy panel saves them)")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.versions.addItem(empty)
         current = int(versions["id"].max()) if len(versions) else 0
         self.current_check.setText(f"Current policy (version {current})" if current else "Current policy (defaults)")
         if self.run is None:
@@ -342,8 +346,9 @@ class LabPanel(Panel):
                                  "press Simulate to see its effect against the current policy.", "info")
 
     def checked_versions(self) -> list[int]:
-        return [int(self.versions.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.versions.count())
-                if self.versions.item(i).checkState() == Qt.CheckState.Checked]
+        items = [self.versions.item(i) for i in range(self.versions.count())]
+        return [int(it.data(Qt.ItemDataRole.UserRole)) for it in items
+                if it.data(Qt.ItemDataRole.UserRole) is not None and it.checkState() == Qt.CheckState.Checked]
 
     def selected_sweeps(self) -> list[str]:
         out = [QUICK_SWEEPS[k] for k, cb in self.sweep_checks.items() if cb.isChecked()]
