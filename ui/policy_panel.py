@@ -267,13 +267,15 @@ class PolicyPanel(Panel):
 
     # ------------------------------------------------------------------ links to the lab
     def _lab_link(self, key: str) -> QPushButton:
-        b = QPushButton("see in Lab")
+        b = QPushButton("Lab")
         b.setObjectName("labLink")
         b.setFlat(True)
         b.setCursor(Qt.CursorShape.PointingHandCursor)
-        b.setToolTip("Open the Lab with a sweep of this setting selected: its effect on tax, drift, turnover "
-                     "and dispersion over weeks, side by side with the current policy")
-        b.setStyleSheet("QPushButton{color:#1f4e8c;text-decoration:underline;border:none;padding:0 4px}")
+        b.setToolTip("See in Lab: open the Lab with a sweep of this setting selected — its effect on tax, drift, "
+                     "turnover and dispersion over weeks, side by side with the current policy")
+        b.setStyleSheet("QPushButton{color:#1f4e8c;text-decoration:underline;border:none;padding:0 2px;"
+                        "min-width:0}")
+        b.setAccessibleName("see in Lab")
         b.clicked.connect(lambda: self.see_in_lab(key))
         self.lab_links[key] = b
         return b
@@ -282,6 +284,8 @@ class PolicyPanel(Panel):
         box = QWidget()
         lay = QHBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        editor.setMinimumWidth(90)  # the row stays as wide as the others with the link beside it
         lay.addWidget(editor, 1)
         lay.addWidget(self._lab_link(key))
         return box
