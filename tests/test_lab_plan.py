@@ -79,3 +79,19 @@ def test_a_plan_runs_what_the_runner_runs(tmp_path):
     assert [v.name for v in plan_variants(book, run.plan, {})] == [v.name for v in variants]
     want = simulate(book, variants, 2, seed=3).summary
     pd.testing.assert_frame_equal(run.result.summary, want)
+
+
+def test_the_simulate_command_takes_the_same_sample(tmp_path, capsys):
+    import main
+
+    db, book = imported(tmp_path)
+    out = tmp_path / "lab"
+    assert main.main(["simulate", "--db", db, "--days", "1", "--no-default", "--baseline", "band", "--sample", "2",
+                      "--seed", "5", "--out", str(out)]) == 0, capsys.readouterr().err
+    s = pd.read_csv(out / "summary.csv")
+    assert list(s["variant"]) == ["band"] and int(s["accounts"].iat[0]) == 2
+    want = simulate(sample_accounts(book, 2, 5), build_variants(book.policy, baselines=["band"], default=False), 1,
+                    seed=5).summary
+    assert s["value_start"].iat[0] == pytest.approx(want["value_start"].iat[0])
+    assert main.main(["simulate", "--db", db, "--days", "1", "--sample", "0", "--out", str(out)]) == 2
+    assert "at least one account" in capsys.readouterr().err
