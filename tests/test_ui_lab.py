@@ -73,16 +73,16 @@ def test_lab_runs_two_variants_and_shows_the_engines_numbers(qtbot, window, engi
     heads = [m.headerData(c, Qt.Orientation.Horizontal) for c in range(m.columnCount())]
     assert "Tax paid, $" in heads and "Turnover, %" in heads and "Dispersion, bps" in heads
     # frontier: one point per variant at (drift, tax), sized by turnover; per-day lines per variant
-    pts = panel.frontier_points.data
+    pts = panel.charts.frontier_points.data
     assert list(pts["x"]) == pytest.approx(list(want["drift_mean_pct"]))
     assert list(inv_symlog(pts["y"])) == pytest.approx(list(want["tax_paid"]))  # a log-scaled dollar axis
     t = want["turnover_pct"].to_numpy(float)
     assert (pts["size"][np.argmax(t)] > pts["size"][np.argmin(t)]) == (t.max() > t.min())
-    assert [lab.toPlainText().split(" · ")[0] for lab in panel.frontier_labels] == ["policy", "band"]
-    qtbot.waitUntil(lambda: getattr(panel, "_lines_of", None) is panel.run, timeout=5000)  # drawn next slice
-    assert set(panel.line_items) == {"policy", "band"}
-    panel.metric_box.setCurrentIndex(panel.metric_box.findData("dispersion_bps"))
-    y = panel.line_items["band"].getData()[1]
+    assert [lab.toPlainText().split(" · ")[0] for lab in panel.charts.frontier_labels] == ["policy", "band"]
+    qtbot.waitUntil(lambda: panel.charts._lines_of is panel.run.result, timeout=5000)  # drawn next slice
+    assert set(panel.charts.line_items) == {"policy", "band"}
+    panel.charts.metric_box.setCurrentIndex(panel.charts.metric_box.findData("dispersion_bps"))
+    y = panel.charts.line_items["band"].getData()[1]
     assert len(y) == 3 and y[-1] == pytest.approx(want.loc[1, "dispersion_bps"], abs=0.005)  # summary: 2 decimals
     # the status bar followed the task, and nothing was written to the database
     assert content_digest(db_path) == before
