@@ -277,6 +277,10 @@ def cmd_simulate(args) -> int:
         book = load_book(engine)
     finally:
         engine.dispose()
+    if args.sample is not None:
+        from engine.lab.plan import sample_accounts
+
+        book = sample_accounts(book, args.sample, args.seed)
     baselines = [b for b in (args.baseline or "").split(",") if b.strip()]
     variants = build_variants(book.policy, policy_files=args.policy or [], baselines=baselines,
                               sweeps=args.sweep or [], default=not args.no_default)
@@ -395,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("dir")
     sp.add_argument("--accounts", type=int, default=2000)
     sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--sample", type=int, metavar="N", help="simulate a seeded random sample of N accounts "
+                    "(as the console's Lab does; default: every account)")
 
     sp = add("import", cmd_import, "import a book folder (all or nothing)")
     sp.add_argument("dir")
@@ -492,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-default", action="store_true",
                     help="leave out the current policy's own variant (e.g. a sweep on its own)")
     sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--sample", type=int, metavar="N", help="simulate a seeded random sample of N accounts "
+                    "(as the console's Lab does; default: every account)")
     sp.add_argument("--request-rate", type=float, default=0.0005,
                     help="new cash requests per account per business day (default 0.0005)")
     sp.add_argument("--reject", type=float, default=0.0, metavar="SHARE",

@@ -35,17 +35,24 @@ Objective (dollars)::
   ``lambda * V * TE``, i.e. lambda times one standard deviation of a year's active return.
   A higher ``tradeoff_lambda`` makes drift matter more against tax dollars.
 * ``tax_l = rate_l * (1 - unit_cost_l / price)`` per dollar sold (short- or long-term rate;
-  0 when the account is not taxable).  A loss lot has negative tax (a benefit).  Only
-  *harvest candidates* (loss >= ``harvest_min_loss_pct`` of cost and
-  >= ``harvest_min_loss_dollars``) carry that benefit in the objective; smaller losses are
-  tax-neutral there, so tiny losses do not cause churn.  The score always uses the true tax.
+  0 when the account is not taxable) on a gain.  A loss lot is worth its *harvest value*
+  (engine/harvest.py: the full tax, or the present value of the deferral and of the
+  short-to-long-term conversion).  Only *harvest candidates* (loss >= ``harvest_min_loss_pct``
+  of cost and >= ``harvest_min_loss_dollars``, and a value above both legs' trading cost, two
+  tickets and the substitute's tracking cost) carry minus that value (plus the tracking cost)
+  in the objective; other losses are tax-neutral there, so losses that do not pay cause no
+  churn.  The score uses the true tax on gains and the harvest value on losses.
 * ``rho_s = (5.5 - rating_s) / 4.5`` in [-1, 1] (1 best -> +1, 10 worst -> -1, unrated -> 0);
   ``rating_value = rating_value_bps / 1e4``.
 * Constraints: cash after trade >= model cash weight * V + cash_needed (softened by a large
   penalty so a frozen account still gets a best effort; the shortfall is reported; cash never
   ends below min(0, current cash)); no buys of ``!can_buy``, no sells of ``!can_sell`` (a halt
   beats a restriction), ``must_sell`` holdings sold in full (and never bought), asset-class
-  bands ``lo <= W_k <= hi`` softened with ``band_penalty``; long only.
+  bands ``lo <= W_k <= hi`` softened with ``band_penalty``; long only.  Bands (engine/band_rules.py)
+  hold on the value left after the cash requests, with a margin for whole shares; when the band
+  mandate trades now (``band_mandate``), an account outside a band gets a penalty that beats any
+  tax (``>= 100 x max(1, lambda)``, below the cash requirement's) and is aimed at the edge or
+  ``band_trade_to`` of the way to the target; what it cannot reach is named (``band_unreachable``).
   A lot with ``lot_loss_sale_blocked`` is never sold at a loss, except when its security is
   ``must_sell`` (a restriction is a mandate; the wash-sale loss is then disallowed and counted
   as zero tax benefit).
@@ -70,8 +77,11 @@ Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay co
 4. Round to whole shares (never more than held, per lot: each lot gives floor(qty)), drop
    lines still under the minimum, net a buy against a same-security sale, re-check cash with
    ticket costs (trim buys largest first, then sell more: securities already sold first, then
-   the most overweight groups) and name lots: losses first, then highest basis (= highest unit
-   cost first; a blocked lot at a loss is never named unless the holding is restricted).
+   the most overweight groups, within each class's room above its band first), move any class
+   the rounded trades pushed outside its band back in by whole shares (a band mandate's trades
+   are rounded inward and kept at the minimum size) and name lots: losses first, then highest
+   basis (= highest unit cost first; a blocked lot at a loss is never named unless the holding
+   is restricted).
 
 The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
 security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
@@ -85,9 +95,11 @@ Score (computed on the final, rounded trades, in dollars; ``score_bps`` = score 
     score = drift_benefit + harvest_benefit + rating_benefit - trading_cost - tax_cost
     drift_benefit   = lambda * V * (TE_pre^2 - TE_post^2) / te_ref   (same term as the objective)
     tax_cost        = sum of tax on lots sold at a gain                (>= 0)
-    harvest_benefit = sum of tax saved on lots sold at a loss          (>= 0; disallowed
-                      wash-sale losses count 0)
-    realized_tax    = tax_cost - harvest_benefit                        (net, may be < 0)
+    harvest_benefit = what the losses sold are worth: loss x harvest value rate (>= 0; the
+                      policy's [harvest] valuation, engine/harvest.py; disallowed wash-sale
+                      losses count 0)
+    tax_saved       = sum of tax saved this year on lots sold at a loss (rate x loss)
+    realized_tax    = tax_cost - tax_saved                              (net, may be < 0)
     rating_benefit  = rating_value * sum_s rho_s * (bought$_s - sold$_s)
     trading_cost    = k * traded$ + ticket_cost * number of order lines
 """
@@ -104,6 +116,9 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+
+from engine import band_rules
+from engine.harvest import harvest_cost, loss_value_rate
 
 __all__ = [
     "OptimizerSettings",
@@ -152,6 +167,15 @@ class OptimizerSettings:
     idio_vol: float = 0.10  # idiosyncratic vol of a drift (substitute) group
     rating_value_bps: float = 10.0  # $ value (bps of moved value) per unit of rating score rho
     cash_penalty: float = 1000.0  # objective $ per $ of unmet cash need (x max(1, lambda))
+    # --- harvest valuation (engine/harvest.py; the policy's [harvest] section) ---
+    harvest_value: str = "full"  # "full": loss x rate; "deferral": present value of the deferral
+    harvest_discount_rate: float = 0.05  # a year
+    harvest_horizon_years: float = 10.0  # when the deferred gain is expected to be realized
+    harvest_st_conversion: bool = True  # a short-term loss saves ST tax now, its basis pays LT later
+    harvest_substitute_bps: float = 0.0  # cost of the substitute's tracking difference, bps of a lot
+    # --- band mandates (engine/band_rules.py) ---
+    band_mandate: bool = False  # the band mandate kind trades now: reachable bands hold
+    band_trade_to: float = 0.0  # a class outside its band trades back to the edge (0) .. target (1)
 
 
 @dataclass
@@ -231,6 +255,8 @@ class AccountResult:
     cash_shortfall: float = 0.0  # $ of the requirement that could not be raised
     n_solves: int = 0
     solve_time: float = 0.0  # seconds inside the QP solver(s): creation, set-up, solves, result, release
+    tax_saved: float = 0.0  # tax the losses sold save this year (rate x loss; harvest_benefit is their value)
+    band_unreachable: tuple = ()  # band mandate: "<class> (<why>)" per band it could not reach
 
     def __reduce__(self):
         # results cross process boundaries: the field values as one tuple pickle ~2x faster
@@ -260,7 +286,8 @@ class _Prep:
         "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig2", "cg", "ck", "kappa", "rho", "rv",
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
-        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands",
+        "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
+        "band_hard",
     )
 
 
@@ -289,21 +316,20 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     if not math.isfinite(cash):
         raise ValueError("cash must be finite")
     pre = inp.lot_terms
-    if (pre is not None and pre[0] == st.harvest_min_loss_pct
-            and pre[1] == st.harvest_min_loss_dollars and len(pre[2]) == L):
-        _, _, lot_px, lot_val, loss, held, tax_true, cand, tax_obj = pre
+    if pre is not None and len(pre[1]) == L and pre[0] == _terms_key(st):
+        _, lot_px, lot_val, loss, held, tax_true, cand, tax_obj, hv = pre
         lot_val = lot_val * 1.0  # a copy (scaled by 1/V below)
     else:
         lot_px = price[lot_sec]
         lot_val = qty * lot_px
         held = qty > 0
         if inp.taxable:
-            loss, tax_true, cand, tax_obj = lot_terms(
+            loss, tax_true, cand, tax_obj, hv = lot_terms(
                 lot_px, qty, cost, np.asarray(inp.lot_short_term, dtype=bool), inp.st_rate,
-                inp.lt_rate, st.harvest_min_loss_pct, st.harvest_min_loss_dollars)
+                inp.lt_rate, st)
         else:
             loss = cost > lot_px
-            tax_obj = tax_true = np.zeros(L)
+            hv = tax_obj = tax_true = np.zeros(L)
             cand = tax_true != 0.0
     V = cash + float(_sum(lot_val))
     p.S, p.L, p.V = S, L, V
@@ -352,8 +378,11 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         if _nnz(disallowed):
             tax_true = tax_true.copy()
             tax_true[disallowed] = 0.0  # wash sale: the loss is disallowed
-            tax_obj = tax_true * (~loss | cand)
-    p.tax_true, p.candidate = tax_true, cand
+            tax_obj = tax_obj.copy()
+            tax_obj[disallowed] = 0.0
+            hv = hv.copy()
+            hv[disallowed] = 0.0
+    p.tax_true, p.candidate, p.hv = tax_true, cand, hv
 
     # direction rule: a security holding a harvestable loss is not bought when a buyable
     # substitute without such a loss exists (same exposure, and the harvest stays open)
@@ -388,40 +417,64 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
 
     # bands on classes present in the account
     p.bands = bd = _bands(classes, inp.class_bands)
-    p.band_k, p.band_lo, p.band_hi = bd.k, bd.lo, bd.hi
+    p.band_k = bd.k
+    p.band_lo, p.band_hi = band_rules.scaled_bands(bd.lo, bd.hi, V, float(inp.cash_needed))
+    p.band_hard = bool(st.band_mandate and len(bd.k) and _nnz(band_rules.outside(p, p.Wk0)))
     return p
 
 
-def lot_terms(lot_px, qty, cost, short, st_rate, lt_rate, min_loss_pct, min_loss_dollars):
+def _terms_key(st: OptimizerSettings) -> tuple:
+    """The settings the lots' tax terms depend on (whole-book terms are used only when equal)."""
+    return (st.harvest_min_loss_pct, st.harvest_min_loss_dollars, st.harvest_value,
+            st.harvest_discount_rate, st.harvest_horizon_years, st.harvest_st_conversion,
+            st.harvest_substitute_bps, st.cost_bps, st.ticket_cost)
+
+
+def lot_terms(lot_px, qty, cost, short, st_rate, lt_rate, st: OptimizerSettings):
     """Tax terms of taxable lots, elementwise: (loss, tax per $ sold, harvest candidate, tax per
-    $ in the objective).  Rates are scalars (one account) or per-lot arrays (a whole book at
-    once, :func:`derive_lot_terms`); both give the same numbers."""
+    $ in the objective, harvest value per $ sold).  Rates are scalars (one account) or per-lot
+    arrays (a whole book at once, :func:`derive_lot_terms`); both give the same numbers.
+
+    A loss lot is worth its harvest value (engine/harvest.py: the present value of the deferral
+    under the policy's ``[harvest]`` settings); it is a candidate when that value exceeds the
+    harvest's costs and the policy's minimum loss.  In the objective a candidate sale carries
+    minus its value plus the substitute's tracking cost; other losses are neutral there."""
     loss = cost > lot_px
     rate = lt_rate + (st_rate - lt_rate) * short
-    tax_true = rate * (1.0 - cost / lot_px)
+    gain_ps = 1.0 - cost / lot_px  # gain per $ sold (< 0 on a loss)
+    tax_true = rate * gain_ps
+    hv = loss_value_rate(short, st_rate, lt_rate, value=st.harvest_value,
+                         discount_rate=st.harvest_discount_rate,
+                         horizon_years=st.harvest_horizon_years,
+                         st_conversion=st.harvest_st_conversion) * -gain_ps
+    hv *= loss  # harvest value per $ sold, >= 0 on losses, 0 elsewhere
     loss_ps = cost - lot_px
-    cand = loss & (loss_ps >= min_loss_pct * cost) & (loss_ps * qty >= min_loss_dollars)
-    return loss, tax_true, cand, tax_true * (~loss | cand)
+    lot_val = qty * lot_px
+    cand = loss & (loss_ps >= st.harvest_min_loss_pct * cost) & (loss_ps * qty >= st.harvest_min_loss_dollars)
+    cand &= hv * lot_val > harvest_cost(lot_val, cost_bps=st.cost_bps, ticket_cost=st.ticket_cost,
+                                         substitute_bps=st.harvest_substitute_bps)
+    tax_obj = tax_true * ~loss
+    tax_obj -= (hv - st.harvest_substitute_bps * 1e-4) * cand
+    return loss, tax_true, cand, tax_obj, hv
 
 
 def derive_lot_terms(lot_px, qty, cost, short, taxable, st_rate, lt_rate,
                      settings: OptimizerSettings) -> tuple:
     """Per-lot inputs of :func:`_prepare` for many accounts at once (arrays over lots; rates and
-    ``taxable`` per lot).  Slice every array but the first two entries with an account's lots
-    and pass the tuple as ``AccountInput.lot_terms``."""
+    ``taxable`` per lot).  Slice every array but the first entry (the settings key) with an
+    account's lots and pass the tuple as ``AccountInput.lot_terms``."""
     lot_px = np.asarray(lot_px, dtype=float)
     qty = np.asarray(qty, dtype=float)
     cost = np.asarray(cost, dtype=float)
-    loss, tax_true, cand, tax_obj = lot_terms(
+    loss, tax_true, cand, tax_obj, hv = lot_terms(
         lot_px, qty, cost, np.asarray(short, dtype=bool), np.asarray(st_rate, dtype=float),
-        np.asarray(lt_rate, dtype=float), settings.harvest_min_loss_pct,
-        settings.harvest_min_loss_dollars)
+        np.asarray(lt_rate, dtype=float), settings)
     exempt = ~np.asarray(taxable, dtype=bool)
     tax_true[exempt] = 0.0
     tax_obj[exempt] = 0.0
+    hv[exempt] = 0.0
     cand &= ~exempt
-    return (settings.harvest_min_loss_pct, settings.harvest_min_loss_dollars, lot_px,
-            qty * lot_px, loss, qty > 0, tax_true, cand, tax_obj)
+    return (_terms_key(settings), lot_px, qty * lot_px, loss, qty > 0, tax_true, cand, tax_obj, hv)
 
 
 # Accounts of one model share their universe (and often their bands): the codes and bands
@@ -447,13 +500,13 @@ class _Universe:
 
     __slots__ = ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "st",
                  "sig2", "lam", "idio2", "cg", "ck", "kappa", "rv", "rvr", "pd", "c_y", "a_x",
-                 "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg", "settled")
+                 "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg", "settled", "half_k")
 
     def settle(self, st: OptimizerSettings) -> _Universe:
         """This universe with its settings-dependent parts for ``st``: a new record, kept as
         ``self.settled`` once complete (one assignment: a thread never sees half of it)."""
         out = _Universe()
-        for name in ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "ctg"):
+        for name in ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "ctg", "half_k"):
             setattr(out, name, getattr(self, name))
         out._settle(st)
         out.settled = None
@@ -562,6 +615,7 @@ def _new_universe(inp: AccountInput, price: np.ndarray) -> _Universe:
     u.Tk = read_only(np.bincount(u.ci, target, K))
     u.ctg = dict(zip(u.classes, u.Tk.tolist()))
     u.price = read_only(price.copy())
+    u.half_k = read_only(np.bincount(u.ci, price, K) * 0.5)  # half a share of each, per class
     u.st = u.settled = None
     return u
 
@@ -748,7 +802,7 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     c[:B] = p.b_tax + u.rvr[bsec]
     c[:B] += kap
     c[oy:ob] = u.c_y
-    c[ob:osc] = st.band_penalty
+    c[ob:osc] = band_rules.band_penalty(p, st)
     c[osc] = st.cash_penalty * max(1.0, p.lam)
     c[ocp] = 0.0
     q.c = c
@@ -788,7 +842,12 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     q.Gm = _csc(bd.g_val, bd.g_idx, g_ptr, (1 + nb, n))
     hl = bd.hl.copy()
     hl[0] = p.creq
-    q.hl, q.hu = hl, bd.hu
+    if nb:
+        hu = bd.hu.copy()
+        hl[1:], hu[1:] = band_rules.qp_bounds(p, st)
+    else:
+        hu = bd.hu
+    q.hl, q.hu = hl, hu
 
     # bounds
     xl = np.zeros(n)
@@ -956,6 +1015,12 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
         tiny_sell = (sold > tol) & (sold < min_w)
         if p.any_must:
             tiny_sell &= ~p.must_sec
+        if p.band_hard:  # a band mandate's small trades stay (rounding takes them to whole
+            # lines; the cash re-check sells whole lines for the band's buys)
+            out_k = np.zeros(p.K, dtype=bool)
+            out_k[p.band_k] = band_rules.outside(p, p.Wk0)
+            tiny_buy &= ~out_k[p.ci]
+            tiny_sell &= False
         has_conflict = bool(_nnz(conflict))
         if has_conflict:
             calm = (np.bincount(p.gi, conflict, p.G) == 0)[p.gi]
@@ -1031,6 +1096,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     min_d = st.min_trade_dollars
     min_s = max(int(st.min_trade_shares), 1)
     min_k = p.u.min_buy  # k shares are under the minimum trade when k < min_k
+    if p.band_hard:  # a band mandate's trades are rounded inward and kept at the minimum size
+        band_rules.round_inward(p, sold, bought, buy_sh, sell_sh, avail, min_k)
     buy_sh[buy_sh < min_k] = 0
     small = sell_sh < min_k
     small |= buy_sh > 0
@@ -1049,6 +1116,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     deficit = (p.creq - p.c0) * V - (1 - kap) * sv + (1 + kap) * bv + tick * n_lines
     if deficit > 1e-6:
         _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
+    if len(p.band_k):  # rounding must not leave a class outside its band
+        band_rules.repair(p, st, buy_sh, sell_sh, avail, min_k)
 
     # lots: losses first, then highest basis == highest unit cost first; eligible lots only
     lot_sh = np.zeros(p.L, dtype=np.int64)
@@ -1076,9 +1145,13 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
     price = p.price
     kap = p.kappa
     tick = st.ticket_cost
-    # (a) trim buys, largest first
-    for s in (-(buy_sh * price)).argsort().tolist():
-        if deficit <= 1e-6 or buy_sh[s] == 0:
+    # (a) trim buys, largest first (not a band mandate's buys of a class under its band)
+    trim = buy_sh * price
+    under = band_rules.under_band_securities(p) if p.band_hard else None
+    if under is not None:
+        trim *= ~under
+    for s in (-trim).argsort().tolist():
+        if deficit <= 1e-6 or trim[s] == 0:
             break
         px = float(price[s])
         need = int(math.ceil(deficit / ((1 + kap) * px) - 1e-9))
@@ -1091,25 +1164,36 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
         return deficit
     # (b) sell more: securities already sold first (largest first), then the most overweight
     room = avail - sell_sh
-    cand = np.flatnonzero((room > 0) & (buy_sh == 0))
+    ok = (room > 0) & (buy_sh == 0)
+    if under is not None and _nnz(ok & ~under):  # not a class the band mandate is raising
+        ok &= ~under
+    cand = np.flatnonzero(ok)
     if not len(cand):
         return deficit
     over = p.ag0[p.gi]
     key = np.where(sell_sh[cand] > 0, 1e12 + sell_sh[cand] * price[cand], over[cand])
-    for s in cand[(-key).argsort()].tolist():
-        if deficit <= 1e-6:
-            break
-        px = float(price[s])
-        new_line = sell_sh[s] == 0
-        extra = tick if new_line else 0.0
-        need = int(math.ceil((deficit + extra) / ((1 - kap) * px) - 1e-9))
-        if new_line:
-            need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
-        add = min(need, int(room[s]))
-        if new_line and (add < min_s or add * px < min_d):
-            continue
-        sell_sh[s] += add
-        deficit -= add * px * (1 - kap) - extra
+    order = cand[(-key).argsort()].tolist()
+    # first within the room each class has above its band (dollars), then, cash first, beyond
+    class_room = band_rules.class_room(p, buy_sh, sell_sh) if len(p.band_k) else None
+    for cap in ((True, False) if class_room is not None else (False,)):
+        for s in order:
+            if deficit <= 1e-6:
+                return deficit
+            px = float(price[s])
+            new_line = sell_sh[s] == 0
+            extra = tick if new_line else 0.0
+            need = int(math.ceil((deficit + extra) / ((1 - kap) * px) - 1e-9))
+            if new_line:
+                need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
+            add = min(need, int(avail[s] - sell_sh[s]))
+            if cap:
+                add = min(add, int(class_room[p.ci[s]] // px))
+            if add <= 0 or new_line and (add < min_s or add * px < min_d):
+                continue
+            sell_sh[s] += add
+            if class_room is not None:
+                class_room[p.ci[s]] -= add * px
+            deficit -= add * px * (1 - kap) - extra
     return deficit
 
 
@@ -1139,12 +1223,13 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         lot_px = p.lot_px
         gain = float(lot_sh @ (lot_px - p.cost))
         if inp.taxable:
-            tax = lot_sh * lot_px
-            tax *= p.tax_true
+            sold_d = lot_sh * lot_px
+            tax = sold_d * p.tax_true
             tax_cost = float(_sum(tax[tax > 0]))
-            harvest = -float(_sum(tax[tax < 0]))
+            saved = -float(_sum(tax[tax < 0]))
+            harvest = float(sold_d @ p.hv)  # what the losses are worth (engine/harvest.py)
         else:  # tax_true is all zeros
-            tax_cost, harvest = 0.0, -0.0
+            tax_cost, harvest, saved = 0.0, 0.0, 0.0
         net = buy_val - sell_val
         w1 = net * (1.0 / V)
         w1 += w0
@@ -1158,7 +1243,7 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         trades = _trade_lines(p, traded_s, buy_sh, sell_sh, lot_sh, Wk0)
         cw_post = dict(zip(classes, Wk1.tolist()))
     else:
-        traded = trading_cost = gain = tax_cost = harvest = rating = largest = 0.0
+        traded = trading_cost = gain = tax_cost = harvest = saved = rating = largest = 0.0
         te1 = te0
         cash_post = p.c0 * V
         trades = []
@@ -1171,15 +1256,17 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
     ctg = p.u.ctg.copy()
     ctg["CASH"] = float(inp.model_cash_w)
     short = creq - cash_post
+    unreached = (band_rules.unreachable(p, Wk1 if lines else Wk0, -short)
+                 if st.band_mandate and (p.band_hard or lines) else ())
     return AccountResult(
         account_id=inp.account_id, status=status, trades=trades, drift_benefit=drift,
         harvest_benefit=harvest, rating_benefit=rating, trading_cost=trading_cost,
         tax_cost=tax_cost, score=score, score_bps=score / V * 1e4, te_pre=math.sqrt(te0),
         te_post=math.sqrt(te1), turnover=traded / V, realized_gain=gain,
-        realized_tax=tax_cost - harvest, largest_trade=largest, class_weights_pre=cw_pre,
+        realized_tax=tax_cost - saved, largest_trade=largest, class_weights_pre=cw_pre,
         class_weights_post=cw_post, class_targets=ctg, value=V, cash_post=cash_post,
         cash_required=creq, cash_shortfall=short if short > 0.005 else 0.0, n_solves=n_solves,
-        solve_time=solve_time,
+        solve_time=solve_time, tax_saved=saved, band_unreachable=unreached,
     )
 
 
@@ -1395,16 +1482,17 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
         Wb = (Ks @ w)[p.band_k]
         slo = cp.Variable(len(p.band_k), nonneg=True)
         shi = cp.Variable(len(p.band_k), nonneg=True)
-        fin_lo = np.isfinite(p.band_lo)
-        fin_hi = np.isfinite(p.band_hi)
+        blo, bhi = band_rules.qp_bounds(p, settings)  # with the rounding margin
+        fin_lo = np.isfinite(blo)
+        fin_hi = np.isfinite(bhi)
         if fin_lo.any():
-            cons.append((Wb + slo)[np.flatnonzero(fin_lo)] >= p.band_lo[fin_lo])
+            cons.append((Wb + slo)[np.flatnonzero(fin_lo)] >= blo[fin_lo])
         if fin_hi.any():
-            cons.append((Wb - shi)[np.flatnonzero(fin_hi)] <= p.band_hi[fin_hi])
-        pen = settings.band_penalty * (cp.sum(slo) + cp.sum(shi))
+            cons.append((Wb - shi)[np.flatnonzero(fin_hi)] <= bhi[fin_hi])
+        pen = band_rules.band_penalty(p, settings) * (cp.sum(slo) + cp.sum(shi))
     lot_px = p.price[p.lot_sec]
     loss = p.cost > lot_px
-    tax_obj = p.tax_true * (~loss | p.candidate)
+    tax_obj = p.tax_true * ~loss - (p.hv - settings.harvest_substitute_bps * 1e-4) * (p.candidate & (p.hv > 0))
     obj = (p.cg * cp.sum_squares(ag) + cp.sum(cp.multiply(p.ck, cp.square(ak)))
            + (p.kappa + tax_obj + p.rv * p.rho[p.lot_sec]) @ x + (p.kappa - p.rv * p.rho) @ y
            + pen + settings.cash_penalty * max(1.0, p.lam) * short)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.tasks import RefusedError
 
@@ -42,6 +42,20 @@ class Bands(_Strict):
     relative: float = Field(0.25, gt=0, le=1)
     cutoff: float = Field(0.20, ge=0, le=1)
     min_width: float = Field(0.01, ge=0, le=1)  # never a band narrower than this (classes off the model)
+    # where a band mandate trades a class outside its band: "edge" (back to the band's edge),
+    # "target", or a fraction of the way from the edge to the target (0 = edge, 1 = target)
+    trade_to: Literal["edge", "target"] | float = "edge"
+
+    @field_validator("trade_to")
+    @classmethod
+    def _trade_to(cls, v):
+        if isinstance(v, float) and not 0.0 <= v <= 1.0:
+            raise ValueError("must be \"edge\", \"target\" or a fraction from 0 (edge) to 1 (target)")
+        return v
+
+    @property
+    def trade_to_fraction(self) -> float:
+        return {"edge": 0.0, "target": 1.0}.get(self.trade_to, self.trade_to)
 
 
 class Trading(_Strict):
@@ -56,6 +70,17 @@ class Trading(_Strict):
     multi_lot_order_lines: bool = False
     cross_class_substitution: bool = False
     band_penalty: float = Field(100.0, ge=0)
+
+
+class Harvest(_Strict):
+    # what a harvested loss is worth (engine/harvest.py): "deferral" = the present value of
+    # paying the tax later, loss x (rate_now - rate_later x (1 + discount_rate)^-horizon_years);
+    # "full" = loss x rate (as if never paid back)
+    value: Literal["deferral", "full"] = "deferral"
+    discount_rate: float = Field(0.05, ge=0, le=1)  # a year
+    horizon_years: float = Field(10.0, gt=0, le=100)  # when the deferred gain is realized
+    st_conversion: bool = True  # a short-term loss: ST rate now, LT rate later
+    substitute_bps: float = Field(10.0, ge=0, le=10_000)  # substitute's tracking cost, bps of a lot
 
 
 class Outliers(_Strict):
@@ -134,6 +159,7 @@ class Policy(_Strict):
     mandates: Mandates = Mandates()
     bands: Bands = Bands()
     trading: Trading = Trading()
+    harvest: Harvest = Harvest()
     outliers: Outliers = Outliers()
     retention: Retention = Retention()
     # None (the section left out, as in every policy saved before it existed): the default codes;

@@ -49,13 +49,18 @@ class RunOutcome:
 
 
 def optimizer_settings(policy: Policy) -> OptimizerSettings:
-    t = policy.trading
+    t, h = policy.trading, policy.harvest
     return OptimizerSettings(tradeoff_lambda=t.tradeoff_lambda, cost_bps=t.cost_bps,
                              ticket_cost=t.ticket_cost, min_trade_dollars=t.min_trade_dollars,
                              min_trade_shares=t.min_trade_shares,
                              harvest_min_loss_pct=t.harvest_min_loss_pct,
                              harvest_min_loss_dollars=t.harvest_min_loss_dollars,
-                             band_penalty=t.band_penalty)
+                             band_penalty=t.band_penalty,
+                             harvest_value=h.value, harvest_discount_rate=h.discount_rate,
+                             harvest_horizon_years=h.horizon_years, harvest_st_conversion=h.st_conversion,
+                             harvest_substitute_bps=h.substitute_bps,
+                             band_mandate="band" in policy.mandates.trade_now,
+                             band_trade_to=policy.bands.trade_to_fraction)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -177,7 +182,7 @@ class InputBuilder:
             terms = derive_lot_terms(lot_px, self.lot_qty, self.lot_cost, self.lot_short, lot_taxable,
                                      lot_st, lot_lt, optimizer_settings(policy))
         # shared by every account's input (and by forked workers): read-only
-        self.lot_terms = terms[:2] + tuple(read_only(a) for a in terms[2:])
+        self.lot_terms = terms[:1] + tuple(read_only(a) for a in terms[1:])
         self.facts = dict(zip(facts["account_id"].tolist(), zip(
             facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
             lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
@@ -187,7 +192,7 @@ class InputBuilder:
         out (for inputs that are pickled to another process: the optimizer derives them there,
         cheaper than shipping them)."""
         model_id, cash, taxable, st, lt, model_cash_w, cash_needed = self.facts[account_id]
-        pct, dollars, lpx, mv, loss, held, tax, cand, tax_obj = self.lot_terms
+        key, lpx, mv, loss, held, tax, cand, tax_obj, hv = self.lot_terms
         s, e = self.slices.get(account_id, (0, 0))
         lsec = self.lot_sec[s:e]
         nsec = len(self.symbols)
@@ -237,8 +242,8 @@ class InputBuilder:
             lot_id=self.lot_id[s:e], lot_sec=pos, lot_qty=self.lot_qty[s:e],
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
             lot_loss_sale_blocked=self.lot_blocked[s:e], universe_key=ukey,
-            lot_terms=(pct, dollars, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
-                       tax_obj[s:e]) if lot_terms else None)
+            lot_terms=(key, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
+                       tax_obj[s:e], hv[s:e]) if lot_terms else None)
 
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""
@@ -557,18 +562,22 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                                    if sym not in ov.freeze},
                      "frozen": sorted(ov.freeze),
                      "no_buy": sorted(builder.restricted.get(a, set()) | builder.loss_sold.get(a, set()))}
+        detail[i]["harvest_value"] = r.harvest_benefit
+        detail[i]["tax_saved"] = r.tax_saved
+        now_kinds = policy.mandates.trade_now
         if mandate_now[i] and r.trades:
             category[i] = "MANDATE"
-            reasons[i].extend(f"MANDATE:{k}" for k in mandates[i].split(";")
-                              if k in policy.mandates.trade_now)
+            reasons[i].extend(f"MANDATE:{k}" for k in mandates[i].split(";") if k in now_kinds)
         elif r.trades and r.score_bps >= thr[i]:
             category[i] = "SCORE"
             if mandates[i]:
                 reasons[i].extend(f"WAITING:{k}" for k in mandates[i].split(";"))
         else:
             category[i] = "NO_TRADE"
-            if mandates[i]:
-                reasons[i].extend(f"WAITING:{k}" for k in mandates[i].split(";"))
+            if mandates[i]:  # a band mandate that trades now never waits: it is flagged below
+                reasons[i].extend(f"WAITING:{k}" for k in mandates[i].split(";")
+                                  if k != "band" or k not in now_kinds)
+        reasons[i].extend(f"BAND_UNREACHABLE: {b}" for b in r.band_unreachable)
         if category[i] in ("MANDATE", "SCORE"):
             mode = tiers[acc["tier"].iat[i]].review
             needs = mode == "all" or (mode == "outliers" and bool(f))

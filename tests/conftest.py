@@ -33,6 +33,7 @@ BOTH_DATABASES = {
     "test_shared_desk",
     "test_snapshot_cache",
     "test_storage",
+    "test_ui_lab",
     "test_workflow_part1",
 }
 

@@ -109,7 +109,10 @@ def check_invariants(inp: AccountInput, res: AccountResult):
              - res.tax_cost)
     assert res.score == pytest.approx(parts, abs=1e-6)
     assert res.score_bps == pytest.approx(res.score / res.value * 1e4, abs=1e-9)
-    assert res.realized_tax == pytest.approx(res.tax_cost - res.harvest_benefit, abs=1e-6)
+    # realized tax is this year's tax (losses at the full rate); harvest_benefit is the losses'
+    # value under the settings' valuation (the full rate too when harvest_value = "full")
+    assert res.realized_tax == pytest.approx(res.tax_cost - res.tax_saved, abs=1e-6)
+    assert res.harvest_benefit >= 0 and res.tax_saved >= 0
     sv, bv = traded_value(res, "SELL"), traded_value(res, "BUY")
     assert res.cash_post == pytest.approx(inp.cash + sv - bv - res.trading_cost, abs=1e-6)
     assert res.turnover == pytest.approx((sv + bv) / res.value)

@@ -556,3 +556,26 @@ def test_run_console_opens_the_window(qtbot, monkeypatch, db_path, boxes):
     [win] = opened[0][-1:]
     assert "bob" in win.header.values["user"].text()
     win.close()
+
+
+def test_policy_panel_edits_the_harvest_value_and_band_trade_to(qtbot, window, boxes, engine):
+    w = window
+    w.show_panel("Policy")
+    p = w.panel("Policy")
+    value, trade_to, horizon = (p.fields[k] for k in ("harvest.value", "bands.trade_to", "harvest.horizon_years"))
+    assert value.currentData() == "deferral" and trade_to.value() == 0.0 and horizon.value() == 10.0
+    assert p.form_dict()["bands"]["trade_to"] == "edge" and not p.save_button.isEnabled()
+    horizon.setValue(0)
+    assert "harvest.horizon_years" in p.error.text() and not p.save_button.isEnabled()
+    horizon.setValue(20)
+    value.setCurrentIndex(value.findData("full"))
+    trade_to.setValue(0.5)
+    assert p.save_button.isEnabled()
+    p.note.setText("value losses at the full rate; trade bands halfway back")
+    qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    assert "Saved as version" in p.error.text()
+    with engine.connect() as conn:
+        body = conn.execute(select(m.Policy.body).order_by(m.Policy.id.desc())).scalar()
+    assert 'value = "full"' in body and "trade_to = 0.5" in body and "horizon_years = 20.0" in body
+    trade_to.setValue(1.0)
+    assert p.form_dict()["bands"]["trade_to"] == "target"

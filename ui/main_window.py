@@ -30,7 +30,7 @@ from ui.tasks import Scaled, Task
 from ui.today_panel import TodayPanel
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
-PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Charts", "Batches", "Audit", "Policy")
+PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Charts", "Batches", "Audit", "Policy", "Lab")
 # name -> factory(ctx) -> QWidget; slots without a factory show a placeholder
 FACTORIES = {"Today": TodayPanel, "Suspended": SuspendedPanel, "Overrides": OverridesPanel, "Policy": PolicyPanel}
 STYLESHEET = Path(__file__).resolve().parents[1] / "resources" / "console.qss"
@@ -441,10 +441,10 @@ class MainWindow(QMainWindow):
                                  on_error=on_error or (lambda exc: self._task_failed(title, exc)),
                                  on_cancel=lambda: self.statusBar().showMessage(
                                      f"{title}: cancelled; nothing was changed.", 8000))
-        task.progress.connect(self._task_progress)
         return task
 
     def _task_started(self, task: Task) -> None:
+        task.progress.connect(self._task_progress)  # every task, also those a panel starts (Lab)
         self._show_task(task)
 
     def _task_ended(self, task: Task) -> None:
@@ -681,4 +681,4 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-import ui.part2  # noqa: E402,F401  (registers Proposals, Charts, Batches, Audit)
+import ui.part2  # noqa: E402,F401  (registers Proposals, Charts, Batches, Audit, Lab)

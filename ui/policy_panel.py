@@ -7,6 +7,10 @@ with ``policy_from_dict`` and its messages (which name the key) are shown inline
 Saving carries the version the form was loaded from: when another user saved a newer version
 meanwhile the save is refused (``engine.policy_store.PolicyConflict``), the message says who
 saved which version when, and the form reloads the latest version — never a silent overwrite.
+
+The settings on the policy lab's frontier (tier thresholds, λ, bands, harvest settings) have a
+"see in Lab" link: it opens the Lab panel with a sweep of that setting selected
+(:func:`engine.lab.plan.setting_sweep`).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QSpinBox, QSplitter, QTableWidget, QVBoxLayout, QWidget)
 
 from engine import views
+from engine.lab.plan import setting_sweep
 from engine.mandates import threshold_bps
 from engine.policy import MANDATE_KINDS, Policy, default_four_eyes, default_policy, policy_from_dict
 from engine.policy_store import PolicyConflict, four_eyes_switched_off, policy_versions, save_policy
@@ -31,8 +36,8 @@ from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, section_title, set_error_text
 
 SECTIONS = [("checks", "Data checks"), ("mandates", "Mandates"), ("bands", "Asset-class bands"),
-            ("trading", "Trading and tax"), ("outliers", "Outlier flags (review = outliers)"),
-            ("retention", "Retention")]
+            ("trading", "Trading and tax"), ("harvest", "Harvest value"),
+            ("outliers", "Outlier flags (review = outliers)"), ("retention", "Retention")]
 
 # key -> (label, prefix, suffix, decimals, help)
 FIELDS: dict[str, tuple[str, str, str, int, str]] = {
@@ -62,6 +67,21 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
                        "Smaller classes may drift this share of their target (0.25 = 25%)."),
     "bands.cutoff": ("Cutoff (fraction)", "", "", 3, "The target weight that separates absolute from relative bands."),
     "bands.min_width": ("Minimum width (fraction)", "", "", 3, "No band is narrower than this."),
+    "bands.trade_to": ("Band mandate trades to (0 edge, 1 target)", "", "", 2,
+                       "How far a band mandate trades a class outside its band: 0 = back to the band's "
+                       "edge, 1 = to the target, between = that fraction of the way."),
+    "harvest.value": ("A harvested loss is worth", "", "", 0,
+                      "deferral: the present value of paying the tax later, loss × (rate now − rate later "
+                      "× (1 + r)^−horizon); full: loss × rate."),
+    "harvest.discount_rate": ("Discount rate (a year)", "", "", 3, "r in the deferral's present value."),
+    "harvest.horizon_years": ("Gain realized after", "", " years", 1,
+                              "When the deferred gain is expected to be taxed."),
+    "harvest.st_conversion": ("Short-term loss: ST rate now, LT later", "", "", 0,
+                              "Count the rate difference when a short-term loss offsets short-term gains and "
+                              "its lower basis is taxed at the long-term rate later."),
+    "harvest.substitute_bps": ("Substitute tracking cost", "", " bps", 1,
+                               "Cost of holding the substitute instead of the model security, bps of the lot; "
+                               "a harvest must be worth more than this, both legs' trading cost and two tickets."),
     "trading.tradeoff_lambda": ("Dispersion vs tax weight (λ)", "", "", 3,
                                 "Higher cares more about drift from the model, lower more about realized tax."),
     "trading.cost_bps": ("Trading cost", "", " bps", 2, "Estimated cost in bps of traded value."),
@@ -97,6 +117,10 @@ TIER_COLUMNS = [("name", "Tier"), ("min_value", "From value"), ("max_value", "Up
                 ("threshold_floor_bps", "Threshold floor"), ("half_life_days", "Half-life"),
                 ("four_eyes", "Four-eyes")]
 BIG = 1e13
+# settings on the lab's frontier (tax, drift, turnover): each gets a "see in Lab" link
+LAB_KEYS = ("trading.tradeoff_lambda", "bands.absolute", "bands.relative", "bands.trade_to",
+            "trading.harvest_min_loss_pct", "trading.harvest_min_loss_dollars", "harvest.value",
+            "harvest.discount_rate", "harvest.horizon_years", "harvest.st_conversion", "harvest.substitute_bps")
 
 
 def _label(key: str) -> str:
@@ -112,6 +136,7 @@ class PolicyPanel(Panel):
         self.loaded_id: int | None = None
         self.valid: Policy | None = None        # the form's content, when valid
         self.fields: dict[str, QWidget] = {}
+        self.lab_links: dict[str, QPushButton] = {}
         self._loading = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
@@ -153,6 +178,7 @@ class PolicyPanel(Panel):
         tb.addWidget(self.add_tier_button)
         tb.addWidget(self.remove_tier_button)
         tb.addStretch(1)
+        tb.addWidget(self._lab_link("threshold"))
         tl.addLayout(tb)
         self.threshold_note = QLabel()
         self.threshold_note.setObjectName("thresholdNote")
@@ -174,7 +200,7 @@ class PolicyPanel(Panel):
                 helptext = FIELDS.get(key, ("", "", "", 0, ""))[4]
                 label.setToolTip(helptext)
                 w.setToolTip(helptext)
-                f.addRow(label, w)
+                f.addRow(label, self._with_lab_link(key, w) if key in LAB_KEYS else w)
             grid.addWidget(box, i // 2, i % 2)
         fl.addLayout(grid)
         fl.addStretch(1)
@@ -239,6 +265,38 @@ class PolicyPanel(Panel):
         bottom.addWidget(self.save_button)
         outer.addLayout(bottom)
 
+    # ------------------------------------------------------------------ links to the lab
+    def _lab_link(self, key: str) -> QPushButton:
+        b = QPushButton("Lab")
+        b.setObjectName("labLink")
+        b.setFlat(True)
+        b.setCursor(Qt.CursorShape.PointingHandCursor)
+        b.setToolTip("See in Lab: open the Lab with a sweep of this setting selected — its effect on tax, drift, "
+                     "turnover and dispersion over weeks, side by side with the current policy")
+        b.setStyleSheet("QPushButton{color:#1f4e8c;text-decoration:underline;border:none;padding:0 2px;"
+                        "min-width:0}")
+        b.setAccessibleName("see in Lab")
+        b.clicked.connect(lambda: self.see_in_lab(key))
+        self.lab_links[key] = b
+        return b
+
+    def _with_lab_link(self, key: str, editor: QWidget) -> QWidget:
+        box = QWidget()
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        editor.setMinimumWidth(90)  # the row stays as wide as the others with the link beside it
+        lay.addWidget(editor, 1)
+        lay.addWidget(self._lab_link(key))
+        return box
+
+    def see_in_lab(self, key: str) -> str:
+        """Open the Lab panel with a sweep of ``key`` (from the form's values) selected."""
+        policy = self.valid or self.loaded or default_policy()
+        spec = setting_sweep(policy, key)
+        self.ctx.navigate.emit("Lab", {"sweep": spec})
+        return spec
+
     # ------------------------------------------------------------------ editors
     def _editor(self, key: str, annotation) -> QWidget:
         label, prefix, suffix, decimals, _ = FIELDS.get(key, ("", "", "", 3, ""))
@@ -255,7 +313,18 @@ class PolicyPanel(Panel):
                 box.checks[kind] = cb
                 lay.addWidget(cb)
             return box
-        if annotation is bool:
+        if key == "bands.trade_to":  # "edge" | "target" | a fraction, shown as the fraction
+            w = QDoubleSpinBox()
+            w.setDecimals(2)
+            w.setRange(0.0, 1.0)
+            w.setSingleStep(0.25)
+            w.valueChanged.connect(self._changed)
+        elif typing.get_origin(annotation) is typing.Literal:
+            w = QComboBox()
+            for v in typing.get_args(annotation):
+                w.addItem(str(v), v)
+            w.currentIndexChanged.connect(self._changed)
+        elif annotation is bool:
             w = QCheckBox()
             w.toggled.connect(self._changed)
         elif annotation is int:
@@ -363,6 +432,10 @@ class PolicyPanel(Panel):
                         cb.setChecked(kind in v)
                 elif isinstance(w, QCheckBox):
                     w.setChecked(bool(v))
+                elif isinstance(w, QComboBox):
+                    w.setCurrentIndex(w.findData(v))
+                elif key == "bands.trade_to":
+                    w.setValue(policy.bands.trade_to_fraction)
                 else:
                     w.setValue(v)
             self.tiers.setRowCount(0)
@@ -383,6 +456,10 @@ class PolicyPanel(Panel):
                 data[section][name] = [k for k, cb in w.checks.items() if cb.isChecked()]
             elif isinstance(w, QCheckBox):
                 data[section][name] = w.isChecked()
+            elif isinstance(w, QComboBox):
+                data[section][name] = w.currentData()
+            elif key == "bands.trade_to":
+                data[section][name] = {0.0: "edge", 1.0: "target"}.get(w.value(), w.value())
             else:
                 data[section][name] = w.value()
         tiers = []

@@ -942,7 +942,7 @@ class ProposalsPanel(Panel):
 
         rows = []
         if rec and rec.get("score") is not None:
-            rows = [("Drift benefit", num("drift_benefit")), ("Harvest benefit", num("harvest_benefit")),
+            rows = [("Drift benefit", num("drift_benefit")), ("Harvest value", num("harvest_benefit")),
                     ("Rating benefit", num("rating_benefit")),
                     ("Trading cost", None if num("trading_cost") is None else -num("trading_cost")),
                     ("Tax cost", None if num("tax_cost") is None else -num("tax_cost"))]

@@ -90,11 +90,17 @@ def _scaled_tiers(policy: Policy, factor: float) -> Policy:
 def sweep_variants(base: Policy, spec: str) -> list[Variant]:
     """``threshold=0.5,2`` (multiplies every tier's threshold start and floor), ``lambda=0.3,3``
     (sets the dispersion-vs-tax weight), ``bands=0.5,2`` (multiplies the absolute and relative
-    band widths, at most 1)."""
+    band widths, at most 1), or any one setting, ``section.key=V1,V2`` (sets it: e.g.
+    ``harvest.discount_rate=0.025,0.1``, ``harvest.value=full``)."""
     key, _, values = spec.partition("=")
     key = key.strip().lower()
+    if "." in key:  # one policy setting, section.key=V1,V2 (engine.lab.plan)
+        from engine.lab.plan import setting_variants
+
+        return setting_variants(base, spec)
     if key not in SWEEPS or not values.strip():
-        raise RefusedError(f"--sweep {spec!r}: expected one of {', '.join(f'{k}=V1,V2' for k in SWEEPS)}")
+        raise RefusedError(f"--sweep {spec!r}: expected one of {', '.join(f'{k}=V1,V2' for k in SWEEPS)} "
+                           "or section.key=V1,V2")
     out = []
     for text in values.split(","):
         try:
