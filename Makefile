@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_run.py --accounts 1000 10000 100000 --workers 1 2
 	$(PY) bench/bench_optimizer_phases.py
 	$(PY) bench/bench_export.py
+	$(PY) bench/bench_audit.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_charts.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui_part2.py
@@ -41,6 +42,7 @@ bench: $(STAMP)
 screenshots: $(STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots docs/screenshots
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots_part2 docs/screenshots
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots_safety docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

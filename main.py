@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -72,19 +73,31 @@ def _date(text: str):
 
 
 def cmd_hold(args) -> int:
+    from engine.compliance import impact_text, preview_override
+    from engine.identity import acting_user
     from engine.overrides import add_hold
 
-    oid = add_hold(_engine(args), args.account, args.until, args.reason, user=args.user)
-    print(f"hold {oid}: account {args.account} held until {args.until}")
+    engine = _engine(args)
+    acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
+    impact = preview_override(engine, account_id=args.account)
+    oid = add_hold(engine, args.account, args.until, args.reason, user=args.user)
+    print(f"hold {oid}: account {args.account} held until {args.until}"
+          + (f". {impact_text(impact)}" if impact else ""))
     return 0
 
 
 def cmd_halt(args) -> int:
+    from engine.compliance import impact_text, preview_override
+    from engine.identity import acting_user
     from engine.overrides import add_halt
 
-    oid = add_halt(_engine(args), args.symbol, args.until, args.reason, args.mode, user=args.user)
+    engine = _engine(args)
+    acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
+    impact = preview_override(engine, symbol=args.symbol, mode=args.mode)
+    oid = add_halt(engine, args.symbol, args.until, args.reason, args.mode, user=args.user)
     until = f" until {args.until}" if args.until else ""
-    print(f"halt {oid}: {args.symbol.upper()} halted ({args.mode}){until}")
+    print(f"halt {oid}: {args.symbol.upper()} halted ({args.mode}){until}"
+          + (f". {impact_text(impact)}" if impact else ""))
     return 0
 
 
@@ -120,6 +133,8 @@ def cmd_approve(args) -> int:
         cols = ["id", "account_id", "side", "quantity", "symbol", "est_value", "created_by", "created_at"]
         print(df[cols].to_string(index=False))
         return 0
+    if args.withdraw or args.restore or args.restore_trade:
+        return _undo(args)
     verb = "rejected" if args.reject else "approved"
     if args.manual or args.trade:
         from engine.manual import decide_manual_trades
@@ -134,8 +149,35 @@ def cmd_approve(args) -> int:
         return 0
     if not args.accounts:
         raise_refused("approve: name the accounts (or --trade ID / --manual ACCOUNT... / --pending)")
-    d = decide(_engine(args), args.accounts, approve=not args.reject, user=args.user)
+    if not args.reject and (args.reason or args.code):
+        raise_refused("approve: --reason and --code go with --reject, --withdraw or --restore")
+    d = decide(_engine(args), args.accounts, approve=not args.reject, user=args.user, reason=args.reason,
+               code=args.code)
     print(f"{verb} {len(d.approved or d.rejected):,} account(s)")
+    if d.blocked:  # approved, but not exported while what blocks them is in force
+        print(f"{len(d.blocked):,} approved account(s) are blocked now and will not be exported until that ends:",
+              file=sys.stderr)
+        for a, why in sorted(d.blocked.items()):
+            print(f"  {a}: {why}", file=sys.stderr)
+    return 0
+
+
+def _undo(args) -> int:
+    """approve --withdraw ACCOUNT... | --restore ACCOUNT... | --restore-trade ID, each --reason TEXT."""
+    from engine.undo import restore, restore_trade, withdraw
+
+    if sum(map(bool, (args.withdraw, args.restore, args.restore_trade))) > 1 or args.reject:
+        raise_refused("approve: use one of --withdraw, --restore, --restore-trade (not with --reject)")
+    if args.restore_trade:
+        for tid in args.restore_trade:
+            restore_trade(_engine(args), tid, reason=args.reason, user=args.user)
+        print(f"restored {len(args.restore_trade):,} trade(s): their proposals await an approval again")
+        return 0
+    if not args.accounts:
+        raise_refused("approve --withdraw/--restore: name the accounts")
+    fn, verb = (withdraw, "withdrew the approval of") if args.withdraw else (restore, "restored")
+    ids = fn(_engine(args), args.accounts, reason=args.reason, user=args.user)
+    print(f"{verb} {len(ids):,} account(s): back to review")
     return 0
 
 
@@ -148,28 +190,59 @@ def cmd_export(args) -> int:
                        state=TaskState(bar))
     bar.done()
     if res is None:
-        print("nothing to export: no approved trade is waiting")
+        from engine.exporter import blocked_now, kept_back_message
+
+        engine = _engine(args)
+        with engine.connect() as conn:
+            blocked = blocked_now(conn)
+        kept = kept_back_message(engine)
+        print("nothing to export: no approved trade is waiting" + (" that may be sent" if kept else "")
+              if not len(blocked) else
+              f"nothing to export: every approved trade waiting ({len(blocked):,}) is blocked")
+        _print_blocked(blocked)
+        if kept:
+            print(f"  {kept}", file=sys.stderr)
         return 0
     print(f"batch {res.batch_id}: {res.n_lines:,} order lines, {res.n_trades:,} trades, "
           f"{res.n_accounts:,} accounts")
     for path, digest in res.files:
         print(f"  {path}" + (f"  sha256 {digest}" if digest else ""))
+    _print_blocked(res.blocked)
+    for account, n, why in res.kept_back:
+        print(f"  kept back: {account}: {n:,} trade(s): {why}", file=sys.stderr)
     if res.skipped_stale:
         print(f"  {res.skipped_stale:,} approved trade(s) of a stale run were not exported: run again",
               file=sys.stderr)
     return 0
 
 
+def _print_blocked(blocked) -> None:
+    """Name the approved trades an export kept back, per account, with why (stdout and stderr)."""
+    if blocked is None or not len(blocked):
+        return
+    from engine.compliance import describe_blocked
+
+    head = (f"kept back: {len(blocked):,} approved trade(s) of {blocked['account_id'].nunique():,} account(s), "
+            "blocked by what is in force now (they stay approved and go out once it ends):")
+    lines = describe_blocked(blocked, limit=200)
+    for out in (sys.stdout, sys.stderr):
+        print(head, file=out)
+        for line in lines:
+            print(f"  {line}", file=out)
+
+
 def cmd_manual(args) -> int:
-    from engine.manual import ManualTrade, enter_manual_trades
+    from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, parse_quantity
 
     trades = []
     for spec in args.trade:
         parts = spec.split(":")
-        if len(parts) not in (3, 4) or not parts[2].isdigit():
+        if len(parts) not in (3, 4):
             raise_refused(f"--trade {spec!r}: expected SIDE:SYMBOL:QUANTITY[:LOT]")
-        trades.append(ManualTrade(parts[1], parts[0].upper(), int(parts[2]), parts[3] if len(parts) == 4 else None))
+        qty = parse_quantity(parts[2], f"--trade {spec!r}: QUANTITY")  # whole shares, never reinterpreted
+        trades.append(ManualTrade(parts[1], parts[0].upper(), qty, parts[3] if len(parts) == 4 else None))
     engine = _engine(args)
+    chk = check_manual_trades(engine, args.account, trades, args.request)
     ids = enter_manual_trades(engine, args.account, trades, user=args.user, request_id=args.request)
     from engine.manual import pending_manual_trades
 
@@ -180,6 +253,11 @@ def cmd_manual(args) -> int:
               f"another user (approve --trade {' --trade '.join(map(str, waiting))}) before they are exported")
     else:
         print(f"entered {len(ids)} manual trade(s) for {args.account}: they go into the next export")
+    if chk.cash_requested > 0:  # the cash-out arithmetic the console's dialog shows
+        print(f"cash for {'request ' + chk.request if chk.request else 'its listed cash requests'}: "
+              f"${chk.cash_total:,.2f} of ${chk.cash_requested:,.2f} (cash above model cash "
+              f"${chk.cash_available:,.2f} + trades entered before ${chk.cash_entered:,.2f} + these "
+              f"${chk.cash_raised:,.2f}) — " + ("covered" if chk.covered else f"${chk.short:,.2f} short"))
     return 0
 
 
@@ -199,6 +277,10 @@ def cmd_simulate(args) -> int:
         book = load_book(engine)
     finally:
         engine.dispose()
+    if args.sample is not None:
+        from engine.lab.plan import sample_accounts
+
+        book = sample_accounts(book, args.sample, args.seed)
     baselines = [b for b in (args.baseline or "").split(",") if b.strip()]
     variants = build_variants(book.policy, policy_files=args.policy or [], baselines=baselines,
                               sweeps=args.sweep or [], default=not args.no_default)
@@ -228,6 +310,18 @@ def raise_refused(msg: str):
 def cmd_audit(args) -> int:
     from storage import repo
 
+    if args.verify:
+        from engine.audit_chain import acknowledged, verify_chain
+
+        engine = _engine(args)
+        rep = verify_chain(engine, workers=args.workers or min(2, os.cpu_count() or 1))
+        if rep.ok:
+            print(rep.describe())
+            return 0
+        with engine.connect() as conn:
+            seen = acknowledged(conn, rep)
+        print(rep.describe() + (" [acknowledged by an admin]" if seen else ""), file=sys.stderr)
+        return 1
     with _engine(args).connect() as conn:
         df = repo.audit_frame(conn, since=args.since)
     if args.account:
@@ -242,6 +336,27 @@ def cmd_audit(args) -> int:
         change = f"  {before or '{}'} -> {after or '{}'}" if before or after else ""
         detail = r.detail if isinstance(r.detail, str) else ""
         print(f"{r.at:%Y-%m-%d %H:%M:%S}  {r.username:<12} {r.action:<20} {what:<16} {detail}{change}")
+    return 0
+
+
+def cmd_roles(args) -> int:
+    from engine import roles
+
+    engine = _engine(args)
+    if args.action == "list":
+        df = roles.roles_frame(engine)
+        print(df.to_string(index=False) if len(df) else "roles are not set up on this database (roles setup)")
+        return 0
+    if args.action == "setup":
+        if args.target:
+            raise_refused("roles setup takes no user or role: the login running it becomes the first admin")
+        print(roles.setup(engine).message)
+        return 0
+    if len(args.target) != 2:
+        raise_refused(f"roles {args.action} USER ROLE: name the user and the role (operator, reviewer or admin)")
+    user, role = args.target
+    fn = roles.grant if args.action == "grant" else roles.revoke
+    print(fn(engine, user, role, by=args.user).message)
     return 0
 
 
@@ -284,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("dir")
     sp.add_argument("--accounts", type=int, default=2000)
     sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--sample", type=int, metavar="N", help="simulate a seeded random sample of N accounts "
+                    "(as the console's Lab does; default: every account)")
 
     sp = add("import", cmd_import, "import a book folder (all or nothing)")
     sp.add_argument("dir")
@@ -303,7 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("approve", cmd_approve, "approve (or reject) the latest run's proposals of these accounts, "
              "or (--manual, --trade) manual trades awaiting a second approval (four-eyes)")
     sp.add_argument("accounts", nargs="*")
-    sp.add_argument("--reject", action="store_true")
+    sp.add_argument("--reject", action="store_true", help="reject instead (needs --reason)")
+    sp.add_argument("--reason", help="why: required to reject, withdraw or restore")
+    sp.add_argument("--code", help="the rejection's reason code (the policy's [review] reject_codes)")
+    sp.add_argument("--withdraw", action="store_true",
+                    help="withdraw the approval of these accounts' proposals (before export; needs --reason)")
+    sp.add_argument("--restore", action="store_true",
+                    help="restore these accounts' rejected proposals to review (needs --reason)")
+    sp.add_argument("--restore-trade", action="append", type=int, metavar="ID",
+                    help="put a removed trade back into its proposal (repeatable; needs --reason)")
     sp.add_argument("--manual", action="store_true",
                     help="decide the manual trades of these accounts that await a second approval")
     sp.add_argument("--trade", action="append", type=int, metavar="ID",
@@ -320,7 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--trade", action="append", required=True, help="SIDE:SYMBOL:QUANTITY[:LOT], repeatable")
     sp.add_argument("--request", help="the cash request these trades handle")
 
-    sp = add("audit", cmd_audit, "print the audit log")
+    sp = add("audit", cmd_audit, "print the audit log (--verify: check its hash chain)")
+    sp.add_argument("--verify", action="store_true",
+                    help="recompute the hash chain: exit 0 when intact, 1 naming the first altered, inserted "
+                         "or deleted entry")
+    sp.add_argument("--workers", type=int, help="processes checking a long log's ranges (default: 2, or 1 on one "
+                    "core)")
     sp.add_argument("--since", type=_date)
     sp.add_argument("--account")
 
@@ -350,6 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--keep", type=int, help="newest snapshots to keep whole (default: the policy's "
                     "retention.keep_snapshots)")
 
+    sp = add("roles", cmd_roles, "desk roles: setup (the login running it becomes the first admin), "
+             "grant USER ROLE, revoke USER ROLE, list; roles are operator, reviewer and admin")
+    sp.add_argument("action", choices=["setup", "grant", "revoke", "list"])
+    sp.add_argument("target", nargs="*", metavar="USER ROLE")
     sp = add("simulate", cmd_simulate, "the policy lab: carry the imported book forward N business days under "
              "the current policy, policy files, sweeps and the naive baselines on the same prices; writes "
              "summary.csv, daily.csv and report.html; never writes to the database")
@@ -364,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-default", action="store_true",
                     help="leave out the current policy's own variant (e.g. a sweep on its own)")
     sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--sample", type=int, metavar="N", help="simulate a seeded random sample of N accounts "
+                    "(as the console's Lab does; default: every account)")
     sp.add_argument("--request-rate", type=float, default=0.0005,
                     help="new cash requests per account per business day (default 0.0005)")
     sp.add_argument("--reject", type=float, default=0.0, metavar="SHARE",
@@ -388,17 +524,23 @@ def main(argv: list[str] | None = None) -> int:
         return run_console()
     from engine.book import BookError
     from engine.tasks import Cancelled, RefusedError
+    from storage.db import redact
 
     try:
         return args.func(args)
     except (BookError, RefusedError) as exc:
-        print(str(exc), file=sys.stderr)
+        print(redact(str(exc)), file=sys.stderr)
         return 2
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; nothing was committed", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - the crash report, without any database URL's password
+        import traceback
+
+        print(redact(traceback.format_exc()), file=sys.stderr)
         return 1
 
 

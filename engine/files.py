@@ -1,10 +1,25 @@
-"""Atomic file writes: temp file in the target folder, fsync, rename."""
+"""Atomic file writes: temp file in the target folder, fsync, rename. The file gets the mode a
+plain ``open()`` would give it (0666 less the umask), not the temp file's 0600."""
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
@@ -16,6 +31,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

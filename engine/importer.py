@@ -7,7 +7,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from engine.book import Book, read_book
-from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.cash_owed import mark_paid
+from engine.identity import acting_user
+from engine.tasks import RefusedError, TaskState, ensure_state
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,7 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
     or :class:`Cancelled` (rolled back). Returns the new snapshot id.
     """
     state = ensure_state(state)
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     state.progress(0.0, "reading book files")
     book: Book = read_book(folder)
     state.check()
@@ -45,6 +47,8 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
         repo.audit(conn, user, "IMPORT", detail=f"snapshot {snap_id} as of {book.as_of} from {folder}",
                    after={"snapshot_id": snap_id, "accounts": len(book["accounts"]),
                           "lots": len(book["lots"]), "checksum": book.checksum})
+        # cash requests the new book no longer lists were paid by the custodian: their cash is free
+        mark_paid(conn, snap_id, user)
     from storage import snapshot_cache
 
     state.progress(0.97, "caching the snapshot")
@@ -55,7 +59,7 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
     state.progress(0.98, "pruning old snapshots' lots")
     note = ""
     try:
-        prune_snapshots(engine, retention_keep(engine), user=user)
+        prune_snapshots(engine, retention_keep(engine), user=user, role="operator")
     except Exception as exc:  # noqa: BLE001 - the import itself is committed; pruning can wait
         note = f" (pruning old snapshots failed: {exc}; `prune` retries it)"
         log.warning("snapshot %s imported; pruning old snapshots failed: %s", snap_id, exc)

@@ -4,13 +4,16 @@ Vectorized with pandas over the whole book; one row per account out.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from engine.cash_owed import OPEN, owed_mask, with_status
 from engine.frames import holdings, lookup
 from engine.policy import Policy
+from engine.valuation import fill_unpriced, unpriced
 
 CASH = "CASH"
 
@@ -65,9 +68,17 @@ def restricted_pairs(accounts: pd.DataFrame, securities: pd.DataFrame) -> pd.Dat
 
 
 def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
-                  closed_requests: set[str] | None = None,
-                  hold: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+                  request_states: Mapping[str, str] | None = None,
+                  hold: pd.DataFrame | None = None,
+                  entered_cash: pd.Series | None = None) -> tuple[pd.DataFrame, dict]:
     """One row per account: value, tier, days since last trade, mandates and their detail.
+
+    ``request_states`` ({request_id: status}, see :mod:`engine.cash_owed`) says which listed
+    cash requests already had their cash raised; ``entered_cash`` (account → dollars) is the net
+    cash of trades entered for an account that the book does not show yet (manual trades
+    awaiting approval or export). ``frames["last_prices"]`` (optional, see
+    :func:`engine.valuation.last_known_prices`) values holdings the book cannot price, so the
+    tier never drops them (``tier_basis`` says how they were valued).
 
     Returns (facts, extras) where extras holds frames the optimizer inputs are built from.
     """
@@ -79,11 +90,18 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
 
     hold = (holdings(lots) if hold is None else hold).copy()
     hold["price"] = lookup(hold["symbol"], price).astype(float)
-    hold["mv"] = np.nan_to_num(hold["quantity"].to_numpy(float) * hold["price"].to_numpy(float))
+    px = hold["price"].to_numpy(float)
+    hold["mv"] = hold["quantity"].to_numpy(float) * np.where(unpriced(px), 0.0, px)  # unpriced: see below
     hold["asset_class"] = pd.array(lookup(hold["symbol"], aclass, None), dtype="str")
     invested = hold.groupby("account_id", sort=False)["mv"].sum()
     acc["cash"] = acc["cash"].astype(float)
     acc["value"] = acc["cash"].to_numpy() + acc["account_id"].map(invested).fillna(0.0).to_numpy()
+    # holdings without a usable price: last known price (else cost), never left out of the tier
+    filled = fill_unpriced(hold, lots, frames.get("last_prices"))
+    if len(filled):
+        acc["value"] += acc["account_id"].map(filled.set_index("account_id")["extra"]).fillna(0.0).to_numpy(float)
+    acc["tier_basis"] = acc["account_id"].map(filled.set_index("account_id")["basis"]).to_numpy(object) \
+        if len(filled) else np.full(len(acc), None, dtype=object)
     acc["tier"] = assign_tiers(acc["value"].to_numpy(float), acc["group"].to_numpy(object), policy)
     last = pd.to_datetime(acc["last_trade_date"])
     acc["days_since_trade"] = (pd.Timestamp(as_of) - last).dt.days.astype(float).to_numpy()
@@ -103,25 +121,32 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     r_held = held_restricted.groupby("account_id")["symbol"].agg(lambda s: ";".join(sorted(s)))
     acc["restricted_held"] = acc["account_id"].map(r_held).fillna("").to_numpy(object)
 
-    # cash requests due within the horizon and not already filled or being handled
+    # cash owed (engine.cash_owed): listed requests due within the horizon or whose cash was
+    # already raised; the optimizer keeps cash >= model cash + what they need beyond the cash
+    # that trades entered for the account (not yet in the book) bring
     cr = frames["cash_requests"]
-    horizon = pd.Timestamp(as_of + timedelta(days=policy.mandates.cash_horizon_days))
-    due = cr[(pd.to_datetime(cr["due_date"]) <= horizon)]
-    if closed_requests:
-        due = due[~due["request_id"].isin(list(closed_requests))]
-    need = due.groupby("account_id")["amount"].sum()
-    high = due[due["priority"] == "high"].groupby("account_id")["amount"].sum()
-    acc["cash_needed"] = acc["account_id"].map(need).fillna(0.0).to_numpy(float)
+    states = request_states if isinstance(request_states, Mapping) else {}
+    status = with_status(cr, states)
+    owed = cr[owed_mask(cr, states, as_of, policy.mandates.cash_horizon_days)]
+    owed_amt = owed.groupby("account_id")["amount"].sum()
+    high = owed[owed["priority"] == "high"].groupby("account_id")["amount"].sum()
+    entered = acc["account_id"].map(entered_cash if entered_cash is not None else {}).fillna(0.0).to_numpy(float)
+    acc["cash_owed"] = acc["account_id"].map(owed_amt).fillna(0.0).to_numpy(float)
+    acc["cash_needed"] = np.maximum(acc["cash_owed"].to_numpy(float) - entered, 0.0)
     acc["cash_high"] = acc["account_id"].map(high).fillna(0.0).to_numpy(float)
-    shortfall = acc["cash_needed"] + acc["model_cash_w"] * acc["value"] - acc["cash"]
-    # a cash mandate is a due request the account's cash (above model cash) does not cover
-    acc["cash_shortfall"] = np.where(acc["cash_needed"].to_numpy(float) > 0,
-                                     np.maximum(shortfall.to_numpy(float), 0.0), 0.0)
-    all_high = cr[cr["priority"] == "high"]
-    if closed_requests:
-        all_high = all_high[~all_high["request_id"].isin(list(closed_requests))]
-    acc["has_high_request"] = acc["account_id"].isin(set(all_high["account_id"])).to_numpy(bool)
-    acc["pending_request"] = acc["account_id"].map(need).fillna(0.0).to_numpy(float)
+    spare = acc["cash"].to_numpy(float) - acc["model_cash_w"].to_numpy(float) * acc["value"].to_numpy(float)
+    shortfall = acc["cash_needed"].to_numpy(float) - spare
+    # a cash mandate is an owed request the account's cash (above model cash) does not cover
+    acc["cash_shortfall"] = np.where(acc["cash_needed"].to_numpy(float) > 0, np.maximum(shortfall, 0.0), 0.0)
+    # urgent (when suspended): an open high-priority request (whatever its due date) that the
+    # account's spare cash and the trades entered for it do not cover
+    hi_open = cr[(cr["priority"] == "high").to_numpy(bool) & (status == OPEN).to_numpy(bool)]
+    not_owed = hi_open[~hi_open["request_id"].isin(owed["request_id"])]
+    urgent_need = acc["cash_owed"].to_numpy(float) + acc["account_id"].map(
+        not_owed.groupby("account_id")["amount"].sum()).fillna(0.0).to_numpy(float)
+    acc["has_high_request"] = (acc["account_id"].isin(set(hi_open["account_id"])).to_numpy(bool)
+                               & (np.maximum(spare, 0.0) + entered + 0.005 < urgent_need))
+    acc["pending_request"] = acc["cash_owed"].to_numpy(float)
 
     # asset-class bands (the 5/25 rule) on current weights
     cls = hold.groupby(["account_id", "asset_class"], as_index=False)["mv"].sum()

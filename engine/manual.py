@@ -11,14 +11,18 @@ next batch. Without four-eyes, entering them approves them, as before.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, select, update
 
+from engine import cash_owed
+from engine.identity import acting_user
 from engine.review import ConflictError, FourEyesError, allocate_lots, refuse
-from engine.tasks import RefusedError, current_user, same_user
+from engine.tasks import RefusedError, same_user
+from engine.valuation import fill_unpriced, last_known_prices, unpriced, unpriced_symbols
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
@@ -35,32 +39,72 @@ class ManualTrade:
     lot_id: str | None = None
 
 
+QUANTITY = re.compile(r"[0-9]{1,3}(,[0-9]{3})+|[0-9]+")
+
+
+def parse_quantity(text, field: str = "quantity") -> int:
+    """A whole positive number of shares from what a user typed ("1,200" or "1200"); anything
+    else ("1.5", "12.5abc-", "0", "-3", "") is refused naming ``field``, never reinterpreted."""
+    raw = "" if text is None else str(text).strip()
+    if isinstance(text, bool) or not QUANTITY.fullmatch(raw) or not raw.isascii():
+        raise RefusedError(f"{field}: {raw!r} is not a whole number of shares (whole shares above 0, "
+                           "e.g. 100 or 1,200)")
+    q = int(raw.replace(",", ""))
+    if q <= 0:
+        raise RefusedError(f"{field}: {raw!r} is not above 0 shares")
+    return q
+
+
 @dataclass
 class ManualCheck:
+    """The engine's verdict on manual trades and the cash-out arithmetic a desk expects.
+
+    The request is measured against ``cash_available`` (the account's cash above its model
+    cash, less the cash of its other requests already raised), ``cash_entered`` (trades
+    entered for the account that the book does not show yet: awaiting approval, awaiting
+    export, or exported against this book) and ``cash_raised`` (the trades checked)."""
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     cash_raised: float = 0.0
     cash_requested: float = 0.0
+    cash: float = 0.0
+    model_cash: float = 0.0
+    reserved_other: float = 0.0
+    cash_available: float = 0.0
+    cash_entered: float = 0.0
+    entered: dict = field(default_factory=dict)  # awaiting approval / awaiting export / exported: $
+    request: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def cash_total(self) -> float:
+        return self.cash_available + self.cash_entered + self.cash_raised
+
+    @property
+    def short(self) -> float:
+        return max(self.cash_requested - self.cash_total, 0.0)
+
+    @property
+    def covered(self) -> bool:
+        return self.short < 0.005
+
 
 def manual_context(engine: Engine, account_id: str) -> dict:
     """What the manual-trade dialog shows: the account, its holdings, lots and cash requests,
-    its tier under the current policy and whether four-eyes applies to it."""
+    its tier under the current policy (``tier_basis``: how holdings the book cannot price were
+    valued for it) and whether four-eyes applies to it."""
+    with engine.connect() as conn:
+        return _context(conn, account_id)
+
+
+def _context(conn, account_id: str, symbols=()) -> dict:
+    """The account on the latest book; ``prices`` covers its holdings and ``symbols`` (a symbol
+    absent from ``prices`` is not in the security master)."""
     from engine.workflow import current_policy
 
-    with engine.connect() as conn:
-        ctx = _context(conn, account_id)
-        policy = current_policy(conn)
-    ctx["tier"] = account_tier(ctx, policy)
-    ctx["four_eyes"] = policy.four_eyes(ctx["tier"])
-    return ctx
-
-
-def _context(conn, account_id: str) -> dict:
     snap = repo.snapshot_info(conn)
     if snap is None:
         raise RefusedError("no book imported yet")
@@ -75,8 +119,9 @@ def _context(conn, account_id: str) -> dict:
     pos = read_frame(conn, select(m.CustodianPosition.symbol, m.CustodianPosition.quantity).where(
         m.CustodianPosition.snapshot_id == snap.id, m.CustodianPosition.account_id == account_id))
     syms = sorted(set(lots["symbol"]) | set(pos["symbol"]))
+    ask = sorted(set(syms) | {str(x).strip().upper() for x in symbols if x})
     prices = dict(conn.execute(select(m.Security.symbol, m.Security.price).where(
-        m.Security.snapshot_id == snap.id, m.Security.symbol.in_(syms))).all()) if syms else {}
+        m.Security.snapshot_id == snap.id, m.Security.symbol.in_(ask))).all()) if ask else {}
     lot_q = lots.groupby("symbol")["quantity"].sum() if len(lots) else pd.Series(dtype=float)
     cus_q = pos.set_index("symbol")["quantity"] if len(pos) else pd.Series(dtype=float)
     has_custodian = conn.execute(select(m.CustodianPosition.account_id).where(
@@ -93,36 +138,75 @@ def _context(conn, account_id: str) -> dict:
                                   cs.c.status).select_from(cr.outerjoin(cs, cs.c.request_id == cr.c.request_id))
                      .where(cr.c.snapshot_id == snap.id, cr.c.account_id == account_id))
     if len(req):
-        req["status"] = req["status"].fillna("open")
+        req["status"] = cash_owed.with_status(req, dict(zip(req["request_id"], req["status"]))).to_numpy(object)
     pending = read_frame(conn, select(m.Trade.symbol, m.Trade.side, m.Trade.quantity).where(
         m.Trade.account_id == account_id, m.Trade.category == "MANUAL", m.Trade.batch_id.is_(None),
         m.Trade.status.in_(["APPROVED", PENDING])))
-    return {"snapshot_id": snap.id, "as_of": snap.as_of, "account": dict(acc), "holdings": hold,
-            "lots": lots, "requests": req, "prices": prices, "pending": pending}
+    entered = cash_owed.entered_trades(conn, snap.id, [account_id])
+    mw = m.ModelWeight.__table__
+    model_cash_w = float(conn.execute(select(func.coalesce(func.sum(mw.c.weight), 0.0)).where(
+        mw.c.snapshot_id == snap.id, mw.c.model_id == acc["model_id"], mw.c.symbol == "CASH")).scalar() or 0.0)
+    # the account's value as a run values it for the tier: unpriced holdings at their last known
+    # price (else cost basis), never left out
+    lot_hold = (lots.groupby("symbol", as_index=False)["quantity"].sum() if len(lots)
+                else pd.DataFrame({"symbol": pd.Series([], dtype=object), "quantity": pd.Series([], dtype=float)}))
+    lot_hold.insert(0, "account_id", account_id)
+    lot_hold["price"] = lot_hold["symbol"].map(lambda s: prices.get(s)).astype(float)
+    last = last_known_prices(conn, snap.id, unpriced_symbols(lot_hold["symbol"].to_numpy(object),
+                                                             pd.Series(prices, dtype=float)))
+    filled = fill_unpriced(lot_hold, lots.assign(account_id=account_id), last)
+    px = lot_hold["price"].to_numpy(float)
+    value = float(acc["cash"]) + float(np.sum(lot_hold["quantity"].to_numpy(float) * np.where(unpriced(px), 0.0, px)))
+    value += float(filled["extra"].sum()) if len(filled) else 0.0
+    policy = current_policy(conn)
+    ctx = {"snapshot_id": snap.id, "as_of": snap.as_of, "account": dict(acc), "holdings": hold,
+           "lots": lots, "requests": req, "prices": prices, "pending": pending, "entered": entered,
+           "model_cash_w": model_cash_w, "value": value,
+           "tier_basis": str(filled["basis"].iat[0]) if len(filled) else None, "policy": policy}
+    ctx["tier"] = account_tier(ctx, policy)
+    ctx["four_eyes"] = policy.four_eyes(ctx["tier"])
+    return ctx
 
 
 def account_tier(ctx: dict, policy) -> str:
     """The account's tier under ``policy``, as a run would assign it (its ``group`` when that
-    names a tier, else its value: cash plus its lots at the book's prices)."""
+    names a tier, else its value: cash plus its lots at the book's prices, holdings without a
+    usable price at their last known price or cost basis — see :mod:`engine.valuation`)."""
     from engine.mandates import assign_tiers
 
-    lots = ctx["lots"]
-    value = float(ctx["account"]["cash"])
-    if len(lots):
-        px = lots["symbol"].map(lambda s: ctx["prices"].get(s)).astype(float).to_numpy()
-        value += float(np.nansum(lots["quantity"].astype(float).to_numpy() * px))
     group = np.array([ctx["account"].get("group_name")], dtype=object)
-    return str(assign_tiers(np.array([value]), group, policy)[0])
+    return str(assign_tiers(np.array([float(ctx["value"])]), group, policy)[0])
 
 
-def _check(ctx: dict, trades: list[ManualTrade]) -> ManualCheck:
+def _cash_out(ctx: dict, res: "ManualCheck", request_id: str | None) -> None:
+    """The cash-out arithmetic (see :class:`ManualCheck`): the request (or every listed request)
+    against the account's spare cash, the trades entered for it and the trades checked."""
+    req = ctx["requests"]
+    cash = float(ctx["account"]["cash"])
+    res.cash = cash
+    res.model_cash = float(ctx["model_cash_w"]) * float(ctx["value"])
+    res.request = request_id
+    if len(req) and request_id is not None and request_id in set(req["request_id"]):
+        res.cash_requested = float(req.loc[req["request_id"] == request_id, "amount"].iloc[0])
+        others = req[(req["request_id"] != request_id) & req["status"].isin(cash_owed.RAISED)]
+        res.reserved_other = float(others["amount"].sum())  # their cash is raised or being raised
+    else:
+        res.cash_requested = float(req["amount"].sum()) if len(req) else 0.0
+    res.cash_available = max(cash - res.model_cash, 0.0) - res.reserved_other
+    ent = ctx["entered"]
+    if len(ent):
+        kind = np.where(ent["batch_id"].notna().to_numpy(bool), "exported",
+                        np.where(ent["status"].to_numpy(object) == PENDING, "awaiting approval", "awaiting export"))
+        res.entered = {k: float(v) for k, v in ent["cash"].groupby(kind).sum().items()}
+        res.cash_entered = float(ent["cash"].sum())
+
+
+def _check(ctx: dict, trades: list[ManualTrade], request_id: str | None = None) -> ManualCheck:
     res = ManualCheck()
     hold = ctx["holdings"].set_index("symbol")
     lots = ctx["lots"]
     prices = ctx["prices"]
-    req = ctx["requests"]
-    if len(req):
-        res.cash_requested = float(req[req["status"] != "filled"]["amount"].sum())
+    _cash_out(ctx, res, request_id)
     if not trades:
         res.errors.append("enter at least one trade")
         return res
@@ -140,11 +224,18 @@ def _check(ctx: dict, trades: list[ManualTrade]) -> ManualCheck:
         if t.side not in ("BUY", "SELL"):
             res.errors.append(f"{where}: side must be BUY or SELL")
             continue
-        if not isinstance(t.quantity, (int, np.integer)) or t.quantity <= 0:
+        if isinstance(t.quantity, bool) or not isinstance(t.quantity, (int, np.integer)) or t.quantity <= 0:
             res.errors.append(f"{where}: quantity must be a whole number of shares above 0")
             continue
         price = prices.get(sym)
+        held_here = sym in hold.index
         if sym not in prices:
+            if t.side == "BUY":
+                res.errors.append(f"{where}: symbol {sym} is not in the security master")
+                continue
+            if not held_here:
+                res.errors.append(f"{where}: unknown symbol {sym}: not in the security master and not held")
+                continue
             res.warnings.append(f"{where}: {sym} is not in the security master; no price to estimate cash")
         elif price is None or pd.isna(price):
             res.warnings.append(f"{where}: {sym} has no price; cash estimate leaves it out")
@@ -153,7 +244,7 @@ def _check(ctx: dict, trades: list[ManualTrade]) -> ManualCheck:
                                 "cash estimate leaves it out")
         px = 0.0 if price is None or pd.isna(price) or float(price) <= 0 else float(price)
         if t.side == "SELL":
-            held = float(hold["custodian_qty"].get(sym, 0.0)) if sym in hold.index else 0.0
+            held = float(hold["custodian_qty"].get(sym, 0.0)) if held_here else 0.0
             sold[sym] = sold.get(sym, 0.0) + t.quantity
             if sold[sym] > held + 1e-9:
                 res.errors.append(f"{where}: sells {sold[sym]:,.0f} {sym} in all but the custodian holds {held:,.0f}")
@@ -167,32 +258,31 @@ def _check(ctx: dict, trades: list[ManualTrade]) -> ManualCheck:
         else:
             res.cash_raised -= t.quantity * px
             buys_value += t.quantity * px
-    cash = float(ctx["account"]["cash"])
+    cash = float(ctx["account"]["cash"]) + res.cash_entered
     if buys_value and cash + res.cash_raised < -0.005:
         res.errors.append(f"buys overspend cash: ${-(cash + res.cash_raised):,.2f} short")
     return res
 
 
-def check_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrade]) -> ManualCheck:
+def check_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrade],
+                        request_id: str | None = None) -> ManualCheck:
+    """Check trades without recording them; the cash-out arithmetic measures ``request_id``
+    (else every listed request of the account)."""
     with engine.connect() as conn:
-        return _check(_context(conn, account_id), trades)
+        return _check(_context(conn, account_id, [t.symbol for t in trades]), trades, request_id)
 
 
 def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrade], *, user: str | None = None,
                         request_id: str | None = None) -> list[int]:
     """Record the trades (category MANUAL) for the next batch: approved by entering them, or,
     under four-eyes for the account's tier, awaiting another user's approval."""
-    from engine.workflow import current_policy
-
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     with engine.begin() as conn:
-        ctx = _context(conn, account_id)
-        chk = _check(ctx, trades)
+        ctx = _context(conn, account_id, [t.symbol for t in trades])
+        chk = _check(ctx, trades, request_id)
         if chk.errors:
             raise RefusedError(f"manual trades for {account_id} refused:\n  " + "\n  ".join(chk.errors))
-        policy = current_policy(conn)
-        tier = account_tier(ctx, policy)
-        four_eyes = policy.four_eyes(tier)
+        tier, four_eyes = ctx["tier"], ctx["four_eyes"]
         now = repo.now()
         rows = []
         for t in trades:
@@ -231,20 +321,10 @@ def enter_manual_trades(engine: Engine, account_id: str, trades: list[ManualTrad
         handle = [request_id] if request_id else (
             list(req[(req["priority"] == "high") & (req["status"] == "open")]["request_id"]) if len(req) else [])
         for rid in handle:
-            _set_request_state(conn, rid, account_id, "handling", user, None)
+            cash_owed.set_state(conn, rid, account_id, "handling", user, None)
             repo.audit(conn, user, "CASH_REQUEST_HANDLING", account_id=account_id, detail=rid,
                        after={"status": "handling"}, at=now)
     return ids
-
-
-def _set_request_state(conn, request_id: str, account_id: str, status: str, user: str, batch_id) -> None:
-    t = m.CashRequestState.__table__
-    exists = conn.execute(select(t.c.request_id).where(t.c.request_id == request_id)).first()
-    values = {"status": status, "updated_at": repo.now(), "updated_by": user, "batch_id": batch_id}
-    if exists:
-        conn.execute(t.update().where(t.c.request_id == request_id).values(**values))
-    else:
-        conn.execute(insert(t).values(request_id=request_id, account_id=account_id, **values))
 
 
 # --------------------------------------------------------------------------- four-eyes approvals
@@ -273,7 +353,7 @@ def decide_manual_trades(engine: Engine, trade_ids: list[int] | None = None, *, 
     reject it and enter it again). Rejecting (also one's own pending trade, withdrawing it, or a
     trade of an older book) is allowed. Audited as MANUAL_APPROVE / MANUAL_REJECT.
     """
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     action, status = ("MANUAL_APPROVE", "APPROVED") if approve else ("MANUAL_REJECT", "REJECTED")
     verb = "approve" if approve else "reject"
     if not trade_ids and not account_ids:
@@ -362,6 +442,6 @@ def _reopen_requests(conn, accounts: set[str], user: str, now) -> None:
         if left is not None:
             continue
         for (rid,) in conn.execute(select(cs.c.request_id).where(cs.c.account_id == acc, cs.c.status == "handling")):
-            _set_request_state(conn, rid, acc, "open", user, None)
+            cash_owed.set_state(conn, rid, acc, "open", user, None)
             repo.audit(conn, user, "CASH_REQUEST_OPEN", account_id=acc, detail=f"{rid}: its manual trades were "
                        "rejected", before={"status": "handling"}, after={"status": "open"}, at=now)

@@ -127,6 +127,7 @@ __all__ = [
     "AccountResult",
     "optimize_account",
     "optimize_many",
+    "score_trades",
     "tracking_error",
     "build_cvxpy_problem",
 ]
@@ -1267,6 +1268,55 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         cash_required=creq, cash_shortfall=short if short > 0.005 else 0.0, n_solves=n_solves,
         solve_time=solve_time, tax_saved=saved, band_unreachable=unreached,
     )
+
+
+def score_trades(inp: AccountInput, settings: OptimizerSettings, trades) -> AccountResult:
+    """Score given order lines for an account, with the code that scores the optimizer's own
+    trades (:func:`_finish`): an edited proposal is described by the numbers of its trades.
+
+    ``trades``: ``(symbol, side, shares, lots)`` per line, ``lots`` the ``(lot_id, shares)`` a
+    sell relieves (``()`` for buys; a sell without lots relieves the highest basis first).
+    Raises ValueError for a symbol outside the account's universe, a lot of another security,
+    or a sell of more shares than its lots hold.
+    """
+    p = _prepare(inp, settings)
+    if p.V <= 0:
+        raise ValueError(f"account {inp.account_id}: value {p.V:,.2f} <= 0 cannot be scored")
+    syms = {str(s): i for i, s in enumerate(np.asarray(inp.symbols).tolist())}
+    lots = {str(lid): j for j, lid in enumerate(np.asarray(inp.lot_id).tolist())}
+    buy_sh = np.zeros(p.S, dtype=np.int64)
+    sell_sh = np.zeros(p.S, dtype=np.int64)
+    lot_sh = np.zeros(p.L, dtype=np.int64)
+    for symbol, side, shares, named in trades:
+        s = syms.get(str(symbol))
+        if s is None:
+            raise ValueError(f"{symbol} is not among account {inp.account_id}'s securities")
+        shares = int(shares)
+        if side == "BUY":
+            buy_sh[s] += shares
+            continue
+        sell_sh[s] += shares
+        if not named:  # highest basis first among the security's lots
+            left = shares
+            for j in sorted((j for j in range(p.L) if p.lot_sec[j] == s), key=lambda j: -p.cost[j]):
+                take = min(left, int(np.floor(p.qty[j] + 1e-9)) - int(lot_sh[j]))
+                if take > 0:
+                    lot_sh[j] += take
+                    left -= take
+            named = ()
+            if left > 0:
+                raise ValueError(f"sells {shares:,} {symbol} but the account's lots hold fewer")
+        for lot_id, q in named:
+            j = lots.get(str(lot_id))
+            if j is None or p.lot_sec[j] != s:
+                raise ValueError(f"lot {lot_id} is not a lot of {symbol} in account {inp.account_id}")
+            lot_sh[j] += int(q)
+    if _nnz(lot_sh > np.floor(p.qty + 1e-9)):
+        raise ValueError(f"account {inp.account_id}: a lot is sold beyond its shares")
+    if _nnz((buy_sh > 0) & (sell_sh > 0)):
+        raise ValueError(f"account {inp.account_id}: a security is both bought and sold")
+    p.sold_lots = np.flatnonzero(lot_sh > 0)
+    return _finish(p, settings, buy_sh, sell_sh, lot_sh, "optimal", 0, 0.0)
 
 
 _WHY = ("drift", "cash", "harvest", "band", "restriction")  # increasing precedence

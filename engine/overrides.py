@@ -11,7 +11,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
-from engine.tasks import RefusedError, current_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError
 from storage import models as m
 from storage import repo
 from storage.bulk import read_frame
@@ -41,7 +42,7 @@ def _require_reason(reason: str) -> str:
 def _add(engine: Engine, *, kind: str, verb: str, until: date | None, reason: str, user: str | None,
          exists_stmt, missing: str, audit_action: str, audit_detail: str, **target) -> int:
     """Validate and record one override (in the audit log too); returns its id."""
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     reason = _require_reason(reason)
     with engine.begin() as conn:
         snap = repo.snapshot_info(conn)
@@ -83,7 +84,7 @@ def add_halt(engine: Engine, symbol: str, until: date | None, reason: str, mode:
 
 
 def end_override(engine: Engine, override_id: int, *, user: str | None = None) -> None:
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     t = m.Override.__table__
     with engine.begin() as conn:
         row = conn.execute(select(t).where(t.c.id == override_id)).mappings().first()

@@ -100,6 +100,22 @@ class Retention(_Strict):
 # so a policy saved before they existed keeps its text and checksum (and its version number)
 LATER_KEYS = (("checks", "max_price_move"), ("checks", "max_price"))
 
+REJECT_CODES = ("TAX_IMPACT", "CLIENT_INSTRUCTION", "BAD_DATA", "TIMING", "CASH_NEEDS", "OTHER")
+
+
+class Review(_Strict):
+    # reason codes a reviewer picks from when rejecting a proposal (plus free text, required)
+    reject_codes: tuple[str, ...] = Field(REJECT_CODES, min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        bad = [c for c in self.reject_codes if not c or not c.replace("_", "").isalnum() or len(c) > 32]
+        if bad:
+            raise ValueError(f"reject codes are words of letters, digits and _ (at most 32): {bad}")
+        if len(set(self.reject_codes)) != len(self.reject_codes):
+            raise ValueError(f"duplicate reject code in {list(self.reject_codes)}")
+        return self
+
 
 FOUR_EYES_DEFAULT_TIERS = ("uhnw",)  # casefolded tier names with four-eyes on unless the policy says otherwise
 
@@ -146,6 +162,9 @@ class Policy(_Strict):
     harvest: Harvest = Harvest()
     outliers: Outliers = Outliers()
     retention: Retention = Retention()
+    # None (the section left out, as in every policy saved before it existed): the default codes;
+    # read them with Policy.reject_codes(). Left out of the text form when None (same checksum).
+    review: Review | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -173,6 +192,10 @@ class Policy(_Strict):
         """Names of the tiers with four-eyes on (explicitly or by default)."""
         return {t.name for t in self.tiers if t.four_eyes_on}
 
+    def reject_codes(self) -> tuple[str, ...]:
+        """The reason codes a rejection picks from."""
+        return (self.review or Review()).reject_codes
+
     def tier(self, name: str) -> Tier:
         for t in self.tiers:
             if t.name == name:
@@ -186,6 +209,8 @@ class Policy(_Strict):
         for section, key in LATER_KEYS:
             if data[section][key] == getattr(type(self).model_fields[section].default, key):
                 del data[section][key]
+        if "review" in data:
+            data["review"]["reject_codes"] = list(data["review"]["reject_codes"])
         # four_eyes is written only when set explicitly (None is left out above): a policy saved
         # before the setting existed keeps its text and checksum
         return tomli_w.dumps(data)

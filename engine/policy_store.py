@@ -24,7 +24,8 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select
 
 from engine.policy import Policy, default_policy, policy_from_toml
-from engine.tasks import RefusedError, current_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError
 from storage import models as m
 from storage import repo
 from storage.bulk import read_frame
@@ -115,7 +116,7 @@ def save_policy(engine: Engine, policy: Policy, *, user: str | None = None, note
     ``expected_version``: the version the user started from (0 = the default policy, none
     saved); a newer version saved since refuses with :class:`PolicyConflict`. ``None`` skips
     the check (tools that store a policy they just read themselves)."""
-    user = current_user(user)
+    user = acting_user(engine, user, "admin")
     t = m.Policy.__table__
     with engine.begin() as conn:
         repo.take_lock(conn, "policy", user)  # one save at a time: the check below stays true until commit

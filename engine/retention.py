@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, select
 
-from engine.tasks import RefusedError, current_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError
 from storage import models as m
 from storage import repo, snapshot_cache
 
@@ -37,14 +38,15 @@ class PruneResult:
         return f"pruned snapshot(s) {', '.join(map(str, self.pruned))}: {parts}"
 
 
-def prune_snapshots(engine: Engine, keep: int, *, user: str | None = None) -> PruneResult:
+def prune_snapshots(engine: Engine, keep: int, *, user: str | None = None, role: str = "admin") -> PruneResult:
     """Delete lots, custodian positions and transactions of all but the newest ``keep`` snapshots.
 
-    One transaction per snapshot, audited as ``PRUNE_SNAPSHOT`` when it lost rows.
+    One transaction per snapshot, audited as ``PRUNE_SNAPSHOT`` when it lost rows. An admin's
+    action, or (``role="operator"``) part of an import under the policy's retention setting.
     """
     if keep < 1:
         raise RefusedError(f"retention: keep must be at least 1 snapshot, not {keep}")
-    user = current_user(user)
+    user = acting_user(engine, user, role)
     out = PruneResult()
     snaps = m.BookSnapshot.__table__
     with engine.connect() as conn:

@@ -16,13 +16,14 @@ switching it off applies from the next run).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, func, select, update
 
-from engine.tasks import RefusedError, current_user, same_user
+from engine.identity import acting_user
+from engine.tasks import RefusedError, same_user
 from storage import models as m
 from storage import repo
 from storage.bulk import in_chunks, read_frame
@@ -71,6 +72,25 @@ def refuse(cls: type[RefusedError], head: str, lines: list[str]):
 class Decision:
     approved: list[str]
     rejected: list[str]
+    # approved accounts whose trades something in force now blocks (a hold, a halt, ...):
+    # account -> why; they stay approved and go out once it ends (engine.compliance)
+    blocked: dict = field(default_factory=dict)
+
+
+def reject_reason(conn, reason: str | None, code: str | None) -> tuple[str | None, str]:
+    """A rejection's (code, text): the text is required, the code one of the policy's list."""
+    from engine.workflow import current_policy
+
+    text = (reason or "").strip()
+    if not text:
+        raise RefusedError("a rejection needs a reason: say why (--reason TEXT, and optionally --code, one of "
+                           + ", ".join(current_policy(conn).reject_codes()) + "); nothing changed")
+    if code is not None:
+        code = code.strip().upper()
+        codes = current_policy(conn).reject_codes()
+        if code not in codes:
+            raise RefusedError(f"reject code {code!r} is not one of the policy's codes: {', '.join(codes)}")
+    return code or None, text
 
 
 def latest_run(conn) -> tuple[int, int]:
@@ -105,14 +125,22 @@ def _exported(conn, proposal_ids) -> set[int]:
 
 
 def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user: str | None = None,
-           run_id: int | None = None, expected_versions: dict[str, int] | None = None) -> Decision:
-    """Approve (or reject) the proposals of ``account_ids`` in the latest run, in one transaction."""
-    user = current_user(user)
+           run_id: int | None = None, expected_versions: dict[str, int] | None = None,
+           reason: str | None = None, code: str | None = None) -> Decision:
+    """Approve (or reject) the proposals of ``account_ids`` in the latest run, in one transaction.
+
+    A rejection needs a ``reason`` (text) and may name a ``code`` of the policy's
+    ``[review] reject_codes``; both are stored on the proposal and in the audit log. An approval
+    re-checks the overrides, suspensions and restrictions in force now: the accounts they block
+    are approved but named in ``Decision.blocked`` (and the audit), and are not exported while
+    the block lasts."""
+    user = acting_user(engine, user, "reviewer")
     action, status = ("APPROVE", "APPROVED") if approve else ("REJECT", "REJECTED")
     ids = list(dict.fromkeys(account_ids))
     if not ids:
         raise RefusedError("no accounts given")
     with engine.begin() as conn:
+        code, reason = (None, None) if approve else reject_reason(conn, reason, code)
         run_id = run_id or latest_run(conn)[0]
         check_not_stale(conn, run_id)
         cols = (P.c.id, P.c.account_id, P.c.category, P.c.status, P.c.version, P.c.tier, P.c.edited_by,
@@ -151,7 +179,8 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
                                          T.c.batch_id.is_(None)).values(status=status))
         if todo:
             conn.execute(update(P).where(P.c.id == bindparam("pid"), P.c.version == bindparam("ver")).values(
-                status=status, decided_by=user, decided_at=now, version=bindparam("ver") + 1),
+                status=status, decided_by=user, decided_at=now, version=bindparam("ver") + 1,
+                decision_code=code, decision_reason=reason),
                 [{"pid": int(r.id), "ver": int(r.version)} for r in todo])
             changed = sum(conn.execute(select(func.count()).select_from(P).where(
                 P.c.id.in_(part), P.c.status == status, P.c.decided_by == user, P.c.decided_at == now)).scalar_one()
@@ -164,10 +193,19 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
                 names = [r.account_id for r in todo if r.id in late]
                 raise ConflictError(f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}: exported by "
                                     "someone else meanwhile; nothing changed")
-            repo.audit_many(conn, [dict(user=user, action=action, account_id=r.account_id, detail=f"run {run_id}",
-                                        before={"status": r.status}, after={"status": status}, at=now)
-                                   for r in todo])
-    return Decision(ids if approve else [], [] if approve else ids)
+        blocked = {}
+        if approve:
+            from engine.compliance import proposals_blocked
+
+            blocked = proposals_blocked(conn, run_id, ids)
+        why = f": {code + ' — ' if code else ''}{reason}" if reason else ""
+        repo.audit_many(conn, [dict(user=user, action=action, account_id=r.account_id, detail=f"run {run_id}{why}",
+                                    before={"status": r.status},
+                                    after={"status": status, **({"code": code, "reason": reason} if reason else {}),
+                                           **({"blocked": blocked[r.account_id]} if r.account_id in blocked else {})},
+                                    at=now)
+                               for r in todo])
+    return Decision(ids if approve else [], [] if approve else ids, blocked)
 
 
 def approve(engine, account_ids, **kw) -> Decision:
@@ -232,7 +270,7 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
     account's constraints would break. The proposal then needs an approval."""
     from engine.workflow import current_policy
 
-    user = current_user(user)
+    user = acting_user(engine, user, "reviewer")
     if not remove and (quantity is None or int(quantity) != quantity or quantity <= 0):
         raise RefusedError("the quantity must be a whole number of shares above 0 (or remove the trade)")
     with engine.begin() as conn:
@@ -294,9 +332,13 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
             edited_by=";".join(editors)))
         if done.rowcount != 1:
             raise ConflictError(f"{tr['account_id']}: changed by someone else meanwhile; nothing changed")
+        # the numbers the reviewer approves describe the edited trades (the run's score code)
+        from engine.rescore import rescore_proposal
+
+        score_before, score_after = rescore_proposal(conn, prop["id"])
         repo.audit(conn, user, "EDIT" if not remove else "REMOVE_TRADE", account_id=tr["account_id"],
                    symbol=tr["symbol"], detail=f"trade {trade_id} {tr['side']} {tr['symbol']}",
-                   before=before, after=after)
+                   before={**before, "proposal": score_before}, after={**after, "proposal": score_after})
 
 
 def proposal_trades(engine: Engine, account_id: str, run_id: int | None = None) -> pd.DataFrame:

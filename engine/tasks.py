@@ -70,12 +70,19 @@ class StderrProgress:
 
 
 def current_user(user: str | None = None) -> str:
-    """The acting user: an explicit name, else ``$REBALANCE_DESK_USER``, else the OS login."""
+    """The acting user, normalized (:mod:`engine.usernames`): an explicit name, else
+    ``$REBALANCE_DESK_USER``, else the OS login. A refused name raises :class:`RefusedError`."""
+    from engine.usernames import normalize_user
+
     if user:
-        return user
+        return normalize_user(user)
     env = os.environ.get("REBALANCE_DESK_USER")
     if env:
-        return env
+        return normalize_user(env)
+    return normalize_user(os_login())
+
+
+def os_login() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no login name (containers): still say who acted
@@ -83,5 +90,10 @@ def current_user(user: str | None = None) -> str:
 
 
 def same_user(a, b) -> bool:
-    """Whether two user names name the same user: compared ignoring case ("Alice" is "alice")."""
-    return isinstance(a, str) and isinstance(b, str) and a.strip().casefold() == b.strip().casefold()
+    """Whether two user names name the same user: compared in their normal form, so case, width,
+    accents, look-alike letters and invisible characters make no second user (see
+    :mod:`engine.usernames`)."""
+    from engine.usernames import fold_user
+
+    fa, fb = fold_user(a), fold_user(b)
+    return fa is not None and fa == fb

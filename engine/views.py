@@ -187,9 +187,19 @@ def today(engine: Engine, top: int = 20) -> dict:
             susp = and_(P.c.run_id == done_id, P.c.category == "SUSPENDED")
             n_suspended, n_urgent = conn.execute(select(func.count(), func.coalesce(func.sum(
                 cast(P.c.urgent, Integer)), 0)).where(susp)).first()
+            if n_urgent:
+                # an urgent account whose cash-out was entered since the run is no longer urgent
+                from engine.cash_owed import cash_out_states
+
+                waiting = _read(conn, select(P.c.account_id, P.c.value, P.c.tier, P.c.reasons).where(
+                    susp, P.c.urgent.is_(True)).order_by(P.c.value.desc()))
+                outs = cash_out_states(conn, run_snap, waiting[["account_id", "value"]])
+                covered = set(outs.index[outs["covered"].to_numpy(bool)]) if len(outs) else set()
+                waiting = waiting[~waiting["account_id"].isin(covered)].reset_index(drop=True)
+                n_urgent = len(waiting)
             if top:
-                urgent = _read(conn, select(P.c.account_id, P.c.value, P.c.tier, P.c.reasons).where(
-                    susp, P.c.urgent.is_(True)).order_by(P.c.value.desc()).limit(top))
+                urgent = waiting.head(top).copy() if n_urgent else _read(conn, select(
+                    P.c.account_id, P.c.value, P.c.tier, P.c.reasons).where(P.c.id < 0))
                 urgent["reasons"] = urgent["reasons"].map(_codes)
                 cash = _pending_cash(conn, run_snap, list(urgent["account_id"]))
                 urgent["pending_cash"] = urgent["account_id"].map(cash["amount"]).astype(float)
@@ -211,16 +221,18 @@ def today(engine: Engine, top: int = 20) -> dict:
         batch = conn.execute(select(B.c.id, B.c.created_at, B.c.created_by, B.c.n_trades, B.c.n_accounts,
                                     B.c.out_dir).where(B.c.n_trades > 0)
                              .order_by(B.c.created_at.desc()).limit(1)).mappings().first()
-        from engine.exporter import exportable
+        from engine.exporter import blocked_now, exportable
 
         waiting = conn.execute(select(func.count()).select_from(T).where(exportable(conn))).scalar_one()
+        n_blocked = len(blocked_now(conn)) if waiting else 0
+        waiting -= n_blocked  # blocked trades are not what an export sends: shown as blocked
     badges = {"Overrides": (int(n_overrides), False), "Batches": (int(waiting), False)}
     if done_id is not None:
         badges.update({"Today": (int(n_urgent), True), "Suspended": (int(n_suspended), int(n_urgent) > 0),
                        "Proposals": (int(n_review), False)})
     return {"status": st, "counts": counts, "urgent": urgent, "n_urgent": int(n_urgent),
             "review": review, "n_review": int(n_review), "expiring": expiring,
-            "last_batch": None if batch is None else dict(batch), "waiting_export": {"trades": int(waiting)},
+            "last_batch": None if batch is None else dict(batch), "waiting_export": {"trades": int(waiting), "blocked": int(n_blocked)},
             "n_overrides": int(n_overrides), "badges": badges}
 
 
@@ -238,7 +250,8 @@ def _codes(reasons) -> str:
 
 
 def _pending_cash(conn, snapshot_id: int | None, accounts: list[str] | None = None) -> pd.DataFrame:
-    """Unfilled cash requests per account: amount, next due date, any high priority."""
+    """Listed cash requests not yet sent (their cash not yet raised) per account: amount, next
+    due date, any high priority."""
     empty = pd.DataFrame({"amount": pd.Series([], dtype=float), "due": pd.Series([], dtype=object),
                           "high": pd.Series([], dtype=bool)})
     if snapshot_id is None or accounts is not None and not accounts:
@@ -251,7 +264,7 @@ def _pending_cash(conn, snapshot_id: int | None, accounts: list[str] | None = No
     req = _read(conn, stmt)
     if not len(req):
         return empty
-    req = req[req["status"].isna().to_numpy() | (req["status"] != "filled").to_numpy()]
+    req = req[req["status"].isna().to_numpy() | (req["status"] != "sent").to_numpy()]
     if accounts is not None:
         req = req[req["account_id"].isin(accounts)]
     acc = req["account_id"]
@@ -262,7 +275,7 @@ def _pending_cash(conn, snapshot_id: int | None, accounts: list[str] | None = No
 
 # --------------------------------------------------------------------------- suspended
 SUSPENDED_COLUMNS = ["account_id", "name", "custodian", "value", "tier", "reasons", "detail", "since", "urgent",
-                     "pending_cash", "due", "high"]
+                     "pending_cash", "due", "high", "cash_out", "tier_basis"]
 
 
 def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFrame:
@@ -270,16 +283,21 @@ def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFram
 
     One row per account: account_id, name, custodian, value, tier, reasons (codes, ``; ``-joined),
     detail (each reason's detail, `` | ``-joined, e.g. ``RECON_BREAK: AAA: lots hold 100,
-    custodian 200``), since (when the oldest open suspension began), urgent, pending_cash (unfilled
-    cash requests), due (the next due date) and high (a high-priority request is among them).
+    custodian 200``), since (when the oldest open suspension began), urgent, pending_cash (cash
+    requests not yet sent), due (the next due date), high (a high-priority request is among
+    them), cash_out (where its listed requests stand, see :func:`engine.cash_owed.cash_out_states`:
+    an account whose requests are covered by trades entered for it is not urgent) and tier_basis
+    (how holdings without a usable price were valued for its tier).
     """
+    from engine.cash_owed import cash_out_states
+
     with engine.connect() as conn:
         run_id = run_id or _latest_done_run_id(conn)
         if run_id is None:
             return _empty_suspended()
         snap_id = conn.execute(select(R.c.snapshot_id).where(R.c.id == run_id)).scalar_one()
         df = _read(conn, select(P.c.account_id, A.c.name, A.c.custodian, P.c.value, P.c.tier, P.c.reasons,
-                                     P.c.urgent)
+                                     P.c.urgent, P.c.tier_basis)
                         .select_from(P.join(A, and_(A.c.snapshot_id == snap_id, A.c.account_id == P.c.account_id)))
                         .where(P.c.run_id == run_id, P.c.category == "SUSPENDED"))
         if not len(df):
@@ -287,6 +305,7 @@ def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFram
         sus = _read(conn, select(S.c.account_id, S.c.code, S.c.detail, S.c.since)
                          .where(S.c.resolved_at.is_(None)).order_by(S.c.account_id, S.c.id))
         cash = _pending_cash(conn, snap_id, None)
+        outs = cash_out_states(conn, snap_id, df[["account_id", "value"]])
     accounts = set(df["account_id"])
     sus = sus[sus["account_id"].isin(accounts)]
     joined: dict[str, list[str]] = {}
@@ -304,6 +323,10 @@ def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFram
     df["pending_cash"] = df["account_id"].map(cash["amount"]).fillna(0.0).astype(float)
     df["due"] = pd.to_datetime(df["account_id"].map(cash["due"]))
     df["high"] = df["account_id"].map(cash["high"]).fillna(False).astype(bool)
+    words, covered = dict(outs["cash_out"]), dict(outs["covered"])
+    df["cash_out"] = pd.Series([words.get(a, "") for a in df["account_id"].tolist()], dtype=object, index=df.index)
+    # a cash-out entered (or the cash held) is no longer urgent
+    df["urgent"] = df["urgent"] & ~np.array([bool(covered.get(a, False)) for a in df["account_id"].tolist()], bool)
     df = df.sort_values(["urgent", "value"], ascending=[False, False], kind="stable").reset_index(drop=True)
     return df[SUSPENDED_COLUMNS]
 
@@ -314,13 +337,17 @@ def _empty_suspended() -> pd.DataFrame:
                          "tier": pd.Series([], dtype=object), "reasons": pd.Series([], dtype=object),
                          "detail": pd.Series([], dtype=object), "since": pd.Series([], dtype="datetime64[us]"),
                          "urgent": pd.Series([], dtype=bool), "pending_cash": pd.Series([], dtype=float),
-                         "due": pd.Series([], dtype="datetime64[us]"), "high": pd.Series([], dtype=bool)})
+                         "due": pd.Series([], dtype="datetime64[us]"), "high": pd.Series([], dtype=bool),
+                         "cash_out": pd.Series([], dtype=object), "tier_basis": pd.Series([], dtype=object)})
 
 
 def account_reasons(engine: Engine, account_id: str) -> dict:
     """Everything the Suspended panel shows about one account: its open suspensions in words
-    (``reasons``: list of dicts code, title, details (list of str), action, since), and its
-    unfilled cash requests (DataFrame: request_id, amount, due_date, priority, note, status)."""
+    (``reasons``: list of dicts code, title, details (list of str), action, since), its listed
+    cash requests (DataFrame: request_id, amount, due_date, priority, note, status — ``sent``
+    ones keep their cash reserved until a newer book no longer lists them), ``reserved`` (the
+    dollars of the owed requests: due within the cash horizon, or raised) and ``tier_basis`` (how holdings
+    without a usable price were valued for its tier in the latest run)."""
     with engine.connect() as conn:
         snap = repo.snapshot_info(conn)
         sus = _read(conn, select(S.c.code, S.c.detail, S.c.since).where(
@@ -333,15 +360,26 @@ def account_reasons(engine: Engine, account_id: str) -> dict:
         acc = conn.execute(select(A.c.account_id, A.c.name, A.c.model_id, A.c.custodian, A.c.cash, A.c.taxable)
                            .where(A.c.snapshot_id == (snap.id if snap else -1), A.c.account_id == account_id)
                            ).mappings().first()
+        from engine.workflow import current_policy
+
+        horizon = current_policy(conn).mandates.cash_horizon_days
+        run_id = _latest_done_run_id(conn)
+        basis = None if run_id is None else conn.execute(select(P.c.tier_basis).where(
+            P.c.run_id == run_id, P.c.account_id == account_id)).scalar()
     reasons = []
     for code, detail, since in sus.itertuples(index=False):
         title, action = REASONS.get(code, (reason_title(code), ""))
         reasons.append({"code": code, "title": title, "since": since, "action": action,
                         "details": [d.strip() for d in str(detail or "").split("; ") if d.strip()]})
-    if len(req):
-        req["status"] = req["status"].fillna("open")
-        req = req[req["status"] != "filled"].reset_index(drop=True)
-    return {"account": None if acc is None else dict(acc), "reasons": reasons, "requests": req}
+    reserved = 0.0
+    if len(req) and snap is not None:
+        from engine.cash_owed import owed_mask, with_status
+
+        states = dict(zip(req["request_id"], req["status"]))
+        req["status"] = with_status(req, states).to_numpy(object)
+        reserved = float(req["amount"].astype(float)[owed_mask(req, states, snap.as_of, horizon)].sum())
+    return {"account": None if acc is None else dict(acc), "reasons": reasons, "requests": req,
+            "reserved": reserved, "tier_basis": basis}
 
 
 # --------------------------------------------------------------------------- badges

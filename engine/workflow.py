@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, wait, FIRST_COMPLETED
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
+from engine import cash_owed
+from engine.batch_guard import exported_accounts, hold_late_exports
 from engine.checks import run_checks
 from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
@@ -25,8 +28,11 @@ from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, de
                               optimize_many, read_only)
 from engine.overrides import ActiveOverrides, active_overrides
 from engine.policy import Policy, default_policy, load_policy
+from engine.identity import acting_user
 from engine.price_checks import bad_prices, unpriced_bad
-from engine.tasks import RefusedError, TaskState, current_user, ensure_state
+from engine.rescore import outlier_flags
+from engine.tasks import RefusedError, TaskState, ensure_state
+from engine.valuation import last_known_prices, unpriced_symbols
 from storage import models as m
 from storage import repo
 from storage.bulk import insert_frame, read_frame
@@ -448,13 +454,17 @@ class Decisions:
 
 def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
            overrides: ActiveOverrides | None = None, exported: set[str] = frozenset(),
-           closed: set[str] = frozenset(), price_history: pd.DataFrame | None = None,
-           workers: int = 1, executor: Executor | None = None,
+           request_states: Mapping[str, str] | None = None, entered_cash: pd.Series | None = None,
+           price_history: pd.DataFrame | None = None, workers: int = 1, executor: Executor | None = None,
            state: TaskState | None = None) -> Decisions:
     """The day's decisions on in-memory book frames: checks, overrides, mandates, optimizer,
     score and routing by tier. Pure: reads and writes no database (the run and the policy lab
     both call it). ``exported``: accounts whose trades were exported against this book (held,
-    PENDING_EXECUTION); ``closed``: cash requests no longer owed."""
+    PENDING_EXECUTION); ``request_states`` and ``entered_cash``: which listed cash requests had
+    their cash raised and the cash of trades entered that the book does not show yet
+    (:mod:`engine.cash_owed`; None: every listed request due within the horizon is owed, nothing
+    entered); ``price_history``: earlier books' prices for ``BAD_PRICE`` (None: only the zero and
+    ceiling rules); ``frames["last_prices"]`` (optional) values unpriced holdings for the tier."""
     ov = overrides if overrides is not None else ActiveOverrides({}, {}, {})
     state = ensure_state(state)
     timings: dict[str, float] = {}
@@ -463,7 +473,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     hold = holdings(frames["lots"])
     bad = bad_prices(frames["securities"], policy, price_history)
     susp = run_checks(frames, as_of, policy, hold, bad=bad)
-    facts, extras = account_facts(frames, as_of, policy, closed, hold)
+    facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
 
@@ -514,7 +524,6 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     t4 = time.perf_counter()
     state.progress(0.86, "scoring and routing")
     thr = threshold_bps(acc["days_since_trade"].to_numpy(float), acc["tier"].to_numpy(object), policy)
-    out = policy.outliers
     tiers = {t.name: t for t in policy.tiers}
     cols = {k: np.full(n, np.nan) for k in ("score", "score_bps", "drift_benefit", "harvest_benefit",
                                              "rating_benefit", "trading_cost", "tax_cost", "te_pre",
@@ -542,16 +551,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
             category[i] = "HELD"
             reasons[i].extend(f"HALT: proposal would trade {s} ({ov.hold_accounts[s]})" for s in halted)
             continue
-        v = max(r.value, 1e-9)
-        f = []
-        if r.turnover * 100 > out.max_turnover_pct:
-            f.append("TURNOVER")
-        if r.realized_tax / v * 100 > out.max_realized_tax_pct:
-            f.append("TAX")
-        if r.te_post > out.max_te_post:
-            f.append("TRACKING_ERROR")
-        if r.largest_trade / v * 100 > out.max_single_trade_pct:
-            f.append("LARGE_TRADE")
+        f = outlier_flags(r, policy)  # the same flags an edited proposal gets (engine.rescore)
         flags[i] = ";".join(f)
         detail[i] = {"class_weights_pre": r.class_weights_pre, "class_weights_post": r.class_weights_post,
                      "class_targets": r.class_targets, "class_bands": builder.bands.get(a, {}),
@@ -589,6 +589,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     props = pd.DataFrame({
         "account_id": ids, "category": category, "urgent": urgent, "tier": acc["tier"].to_numpy(object),
         "review": review, "status": status, "value": acc["value"].to_numpy(float),
+        "tier_basis": acc["tier_basis"].to_numpy(object),
         **cols, "threshold_bps": thr, "mandates": mandates, "flags": flags,
         "reasons": [";".join(r) for r in reasons],
     })
@@ -624,7 +625,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
                   executor: Executor | None, executor_label: str, user: str | None,
                   state: TaskState | None) -> RunOutcome:
     state = ensure_state(state)
-    user = current_user(user)
+    user = acting_user(engine, user, "operator")
     workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -638,18 +639,18 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         if policy is None:
             policy = load_policy(policy_path) if policy_path else current_policy(conn)
         ov = active_overrides(conn, snap.as_of)
-        tt = m.Trade.__table__
-        exported = set(r[0] for r in conn.execute(select(tt.c.account_id).distinct().where(
-            tt.c.snapshot_id == snap.id, tt.c.batch_id.is_not(None))))
-        cs = m.CashRequestState.__table__
-        closed = set(r[0] for r in conn.execute(select(cs.c.request_id).where(
-            cs.c.status.in_(["filled", "handling"]))))
+        exported = exported_accounts(conn, snap.id)
+        # cash owed: which listed requests had their cash raised, and the cash of trades
+        # entered that the book does not show yet; prices for what the book cannot price
+        req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
+        entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
+        frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
+            frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
     timings["load"] = time.perf_counter() - t0
     state.check()
 
-    d = decide(frames, snap.as_of, policy, overrides=ov, exported=exported, closed=closed,
-               price_history=history,
-               workers=workers, executor=executor, state=state)
+    d = decide(frames, snap.as_of, policy, overrides=ov, exported=exported, request_states=req_states,
+               entered_cash=entered, price_history=history, workers=workers, executor=executor, state=state)
     timings.update(d.timings)
     props, detail, results, acc, susp = d.proposals, d.detail, d.results, d.facts, d.suspensions
     ids, category, status = (props[c].to_numpy(object) for c in ("account_id", "category", "status"))
@@ -689,6 +690,8 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
                 "proposal_id", "snapshot_id", "account_id", "custodian", "symbol", "side", "quantity",
                 "est_price", "est_value", "lots", "category", "reason", "status", "created_by", "created_at"])
             insert_frame(conn, m.Trade.__table__, tf)
+        # an account exported while this run was deciding is held, not traded again (re-read under the export lock)
+        hold_late_exports(conn, run_id, snap.id, exported, summary, props, user)
         timings["persist"] = time.perf_counter() - t5
         timings["persist_trades"] = timings["persist"] - timings["persist_proposals"]
         timings["total"] = time.perf_counter() - t0
@@ -709,7 +712,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
 REPORT_COLUMNS = ["account_id", "category", "tier", "review", "status", "score_bps", "threshold_bps",
                   "flags", "reasons"]
 EXTRA_COLUMNS = ["value", "score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost",
-                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent"]
+                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent", "tier_basis"]
 
 
 def latest_run_id(conn) -> int | None:

@@ -7,6 +7,7 @@ running the Alembic migrations, never by ``create_all``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -45,6 +46,15 @@ def describe(db: str | os.PathLike | None) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?=@)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every database URL in it replaced by ``***`` (for messages,
+    logs, crash reports and anything stored)."""
+    return _URL_PASSWORD.sub(lambda mt: mt.group("head") + "***", str(text))
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -77,7 +87,8 @@ def alembic_config(engine: Engine | None = None):
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
-        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # the migrations run on the engine itself: the URL kept here has no password
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=True).replace("%", "%%"))
         cfg.attributes["engine"] = engine
     return cfg
 

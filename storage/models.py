@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     CheckConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -199,7 +200,7 @@ class CashRequestState(Base):
     __tablename__ = "cash_request_states"
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # open | handling | filled
+    status: Mapped[str] = mapped_column(String(16))  # open | handling | sent | paid
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("export_batches.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(64))
@@ -277,6 +278,8 @@ class Proposal(Base):
     review: Mapped[str] = mapped_column(String(8))  # auto | review | none
     status: Mapped[str] = mapped_column(String(16))  # PROPOSED | APPROVED | REJECTED | NONE
     value: Mapped[float] = mapped_column(Float)
+    # how holdings the book could not price were valued for the tier (None: all at book prices)
+    tier_basis: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     score_bps: Mapped[float | None] = mapped_column(Float)
     threshold_bps: Mapped[float | None] = mapped_column(Float)
@@ -296,6 +299,8 @@ class Proposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     edited_by: Mapped[str | None] = mapped_column(Text)  # ;-separated users who edited its trades (four-eyes)
+    decision_code: Mapped[str | None] = mapped_column(String(32))  # a rejection's reason code
+    decision_reason: Mapped[str | None] = mapped_column(Text)  # why rejected / withdrawn / restored
     version: Mapped[int] = mapped_column(Integer, default=1)
     __table_args__ = (
         UniqueConstraint("run_id", "account_id"),
@@ -336,6 +341,10 @@ class Trade(Base):
         CheckConstraint("side IN ('BUY', 'SELL')", name="side"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_trades_status_batch", "status", "batch_id"),
+        # the exported trades by account and book: "is this account already in a batch of this
+        # book?" (engine.batch_guard), without reading every run's trades of the account
+        Index("ix_trades_sent_account_snapshot", "account_id", "snapshot_id",
+              sqlite_where=text("batch_id IS NOT NULL"), postgresql_where=text("batch_id IS NOT NULL")),
     )
 
 
@@ -363,6 +372,30 @@ class AuditEntry(Base):
     before: Mapped[str | None] = mapped_column(Text)  # JSON
     after: Mapped[str | None] = mapped_column(Text)  # JSON
     session: Mapped[str | None] = mapped_column(String(128))  # host/login/pid of the writer
+    # how ``user`` is known: "login" (the PostgreSQL login), "os" (the OS login), "declared"
+    # (--user / $REBALANCE_DESK_USER on SQLite: the OS login is in ``session``); NULL before 0007
+    identity: Mapped[str | None] = mapped_column(String(16))
+    # the hash chain (storage.audit_chain): position 1, 2, ... and SHA-256 over the previous hash
+    seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """The audit chain's head: one row (id 1), the last ``seq`` and its hash. Appends lock it."""
+    __tablename__ = "audit_chain"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class DeskRole(Base):
+    """Desk roles granted to users (``roles grant``): operator, reviewer, admin. Roles are
+    enforced on a database once it has any row here (``roles setup`` makes the first admin)."""
+    __tablename__ = "desk_roles"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class AppLock(Base):

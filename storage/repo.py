@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
-from storage import models as m
+from storage import audit_chain, models as m
 from storage.bulk import insert_frame, read_frame
 
 BOOK_TABLES = ("securities", "models", "model_weights", "accounts", "lots", "custodian_positions",
@@ -178,10 +178,23 @@ def audit_many(conn: Connection, entries: list[dict]) -> None:
         return
     dump = lambda v: None if v is None else json.dumps(v, default=str, sort_keys=True)  # noqa: E731
     at, session = now(), session_id()
-    conn.execute(insert(m.AuditEntry.__table__), [
-        {"at": e.get("at") or at, "username": e["user"], "action": e["action"], "account_id": e.get("account_id"),
-         "symbol": e.get("symbol"), "detail": e.get("detail"), "before": dump(e.get("before")),
-         "after": dump(e.get("after")), "session": session} for e in entries])
+    known = _identities(conn)
+    rows = [{"at": e.get("at") or at, "username": e["user"], "action": e["action"], "account_id": e.get("account_id"),
+             "symbol": e.get("symbol"), "detail": e.get("detail"), "before": dump(e.get("before")),
+             "after": dump(e.get("after")), "session": session, "identity": known(e["user"])} for e in entries]
+    audit_chain.chain(conn, rows)  # seq and hash after the chain head, which stays locked until commit
+    conn.execute(insert(m.AuditEntry.__table__), rows)
+
+
+def _identities(conn: Connection):
+    """How an entry's user is known: "login" (the PostgreSQL login), "os" (the OS login of this
+    process) or "declared" (a name given with --user / $REBALANCE_DESK_USER)."""
+    if conn.dialect.name == "postgresql":
+        kind, login = "login", conn.exec_driver_sql("SELECT session_user").scalar_one()
+    else:
+        kind, login = "os", session_id().split("/")[-2]
+    login = str(login).casefold()
+    return lambda user: kind if str(user).casefold() == login else "declared"
 
 
 def audit_frame(conn: Connection, since: datetime | None = None) -> pd.DataFrame:

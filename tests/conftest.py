@@ -14,9 +14,28 @@ os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-
 
 
 # The storage, workflow, export and shared-desk suites run on both databases.
-BOTH_DATABASES = {"test_storage", "test_data_quality", "test_snapshot_cache", "test_import",
-                  "test_workflow_part1", "test_review_export", "test_crash", "test_four_eyes",
-                  "test_shared_desk", "test_retention", "test_lab_db", "test_decision_rules_db"}
+BOTH_DATABASES = {
+    "test_audit_chain",
+    "test_batch_safety",
+    "test_cash_owed",
+    "test_crash",
+    "test_data_quality",
+    "test_decision_rules_db",
+    "test_four_eyes",
+    "test_identity",
+    "test_import",
+    "test_lab_db",
+    "test_manual_cashout",
+    "test_retention",
+    "test_review_export",
+    "test_roles",
+    "test_safety_net",
+    "test_shared_desk",
+    "test_snapshot_cache",
+    "test_storage",
+    "test_ui_lab",
+    "test_workflow_part1",
+}
 
 
 def pytest_configure(config):

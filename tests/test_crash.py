@@ -86,6 +86,18 @@ def test_killed_run_leaves_nothing_and_the_next_run_succeeds(engine, db_path, bo
     assert out.summary["trades"] > 0
 
 
+def drop_files(out: Path) -> list[str]:
+    """The files an order system polling ``out`` would see (not the staging subfolder)."""
+    return sorted(p.name for p in out.iterdir() if p.is_file()) if out.exists() else []
+
+
+def known_files(engine) -> set[str]:
+    """Every file the database's batch records name (data files and manifests)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.ExportBatch.id, m.ExportBatch.manifest)).all()
+    return {f["name"] for _, man in rows for f in json.loads(man)["files"]} | {f"batch_{b}.json" for b, _ in rows}
+
+
 def test_killed_export_before_commit_sends_nothing_then_once(engine, db_path, book_dir, tmp_path):
     import_book(engine, book_dir)
     run_workflow(engine, workers=1)
@@ -99,32 +111,76 @@ def test_killed_export_before_commit_sends_nothing_then_once(engine, db_path, bo
     """)
     with engine.connect() as conn:
         assert conn.execute(select(m.Trade.id).where(m.Trade.batch_id.is_not(None))).first() is None
-    assert not list(out.glob("batch_*.json"))  # no manifest: the orphan files are not a batch
+    # every file was written, but only under the staging folder: nothing the database does not know
+    assert drop_files(out) == []
+    staged = sorted(p.name for p in (out / ".staging").iterdir())
+    assert any(n.startswith("trades_") for n in staged) and any(n.startswith("batch_") for n in staged)
     res = export_batch(engine, out)
     assert res.n_trades == want
     rows = list(csv.DictReader(open(out / f"trades_{res.batch_id}.csv")))
     assert len(rows) == res.n_lines and (out / f"batch_{res.batch_id}.json").exists()
+    assert set(drop_files(out)) == known_files(engine) and not (out / ".staging").exists()
+    with engine.connect() as conn:
+        log = repo.audit_frame(conn)
+    cleaned = log[log["action"] == "EXPORT_STAGING_REMOVED"]
+    assert len(cleaned) == 1 and set(json.loads(cleaned.iloc[0]["after"])["files"]) == set(staged)
     assert export_batch(engine, out) is None
 
 
-def test_killed_export_after_commit_gets_its_manifest_back(engine, db_path, book_dir, tmp_path):
+def test_killed_export_after_commit_is_published_byte_identically(engine, db_path, book_dir, tmp_path):
+    import hashlib
+
+    from engine.publish import recover_exports
+
     import_book(engine, book_dir)
     run_workflow(engine, workers=1)
     out = tmp_path / "out"
     die_in_child(f"""
         import engine.exporter as x
-        real = x.atomic_write_bytes
-        def patched(path, data):
-            if "batch_" in str(path):
-                die()
-            return real(path, data)
-        x.atomic_write_bytes = patched
+        x._before_publish = die
+        from storage.db import make_engine
+        x.export_batch(make_engine({db_path!r}), {str(out)!r}, formats=("csv", "fix", "xlsx"))
+    """)
+    with engine.connect() as conn:
+        batch_id, manifest = conn.execute(select(m.ExportBatch.id, m.ExportBatch.manifest)).one()
+    manifest = json.loads(manifest)
+    assert drop_files(out) == []  # committed, not yet published: the order system sees nothing yet
+    assert recover_exports(engine, user="console")  # what the console does at start-up
+    assert set(drop_files(out)) == known_files(engine) == {f["name"] for f in manifest["files"]} | {
+        f"batch_{batch_id}.json"}
+    for f in manifest["files"]:
+        assert hashlib.sha256((out / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+    assert json.loads((out / f"batch_{batch_id}.json").read_text()) == manifest
+    with engine.connect() as conn:
+        log = repo.audit_frame(conn)
+    rep = log[log["action"] == "EXPORT_REPUBLISH"]
+    assert len(rep) == 1 and rep.iloc[0]["username"] == "console" and batch_id in rep.iloc[0]["detail"]
+    assert export_batch(engine, out) is None  # nothing sent twice, nothing published twice
+    with engine.connect() as conn:
+        assert (repo.audit_frame(conn)["action"] == "EXPORT_REPUBLISH").sum() == 1
+
+
+def test_killed_export_after_commit_is_published_by_the_next_export(engine, db_path, book_dir, tmp_path):
+    import hashlib
+
+    import_book(engine, book_dir)
+    run_workflow(engine, workers=1)
+    out = tmp_path / "out"
+    die_in_child(f"""
+        import engine.exporter as x
+        def patched(out_dir, manifest):  # one file moved into place, the others and the manifest still staged
+            name = manifest["files"][0]["name"]
+            os.replace(os.path.join(out_dir, ".staging", name), os.path.join(out_dir, name))
+            die()
+        x.publish.publish = patched
         from storage.db import make_engine
         x.export_batch(make_engine({db_path!r}), {str(out)!r})
     """)
     with engine.connect() as conn:
         batch_id, manifest = conn.execute(select(m.ExportBatch.id, m.ExportBatch.manifest)).one()
-    assert not (out / f"batch_{batch_id}.json").exists()
-    assert export_batch(engine, out) is None  # nothing sent twice...
-    written = json.loads((out / f"batch_{batch_id}.json").read_text())  # ...and the manifest is back
-    assert written == json.loads(manifest)
+    manifest = json.loads(manifest)
+    assert len(drop_files(out)) == 1 and f"batch_{batch_id}.json" not in drop_files(out)
+    assert export_batch(engine, out) is None
+    assert set(drop_files(out)) == known_files(engine)
+    for f in manifest["files"]:
+        assert hashlib.sha256((out / f["name"]).read_bytes()).hexdigest() == f["sha256"]

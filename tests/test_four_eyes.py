@@ -321,7 +321,7 @@ def test_edited_proposal_needs_an_approver_other_than_its_editors(engine, review
     approve(engine, ["A1"], user="carol")
     assert statuses(engine)["A1"] == ("APPROVED", "carol")
     # rejecting is not restricted; an unedited UHNW proposal is approved as before
-    reject(engine, ["A1"], user="alice")
+    reject(engine, ["A1"], user="alice", reason="tax too high")
     assert statuses(engine)["A1"] == ("REJECTED", "alice")
 
 
@@ -526,7 +526,7 @@ def test_two_session_proposal_conflict_shows_the_message_and_reloads(qtbot, engi
     window.show_panel("Proposals", "A2")
     p = window.panel("Proposals")
     qtbot.waitUntil(lambda: p.current == "A2", timeout=2000)
-    reject(other_session, ["A2"], user="bob")  # another desk, after the panel loaded A2
+    reject(other_session, ["A2"], user="bob", reason="client call")  # another desk, after the panel loaded A2
     p.table.setFocus()
     qtbot.keyClick(p.table, Qt.Key.Key_A)
     box = boxes.seen[-1]

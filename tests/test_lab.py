@@ -127,8 +127,7 @@ def test_band_baseline_trades_exactly_the_accounts_out_of_band_and_sells_fifo(tm
     buys = {t.symbol: t.shares for t in trades["OUT"] if t.side == "BUY"}
     assert set(buys) == {"OIL", "BBB"}
     # the calendar baseline trades everyone on day 1 and on the quarter, no one in between
-    assert set(baseline_trades("calendar", book.frames, AS_OF, 0, book.policy)) == {"IN", "OUT"} - {
-        a for a in ("IN",) if not baseline_trades("calendar", book.frames, AS_OF, 0, book.policy).get(a)}
+    assert set(baseline_trades("calendar", book.frames, AS_OF, 0, book.policy)) == {"IN", "OUT"}
     assert baseline_trades("calendar", book.frames, AS_OF, 5, book.policy) == {}
     assert "OUT" in baseline_trades("calendar", book.frames, AS_OF, QUARTER, book.policy)
     # a held account is not traded
@@ -403,3 +402,18 @@ def test_sweeps_change_only_their_setting(tmp_path):
             sweep_variants(base, bad)
     names = [v.name for v in build_variants(base, baselines=["band"], sweeps=["lambda=1"])]
     assert names == ["policy", "lambda=1", "band"]
+
+
+def test_cash_requests_paid_on_their_due_date_or_counted_late(tmp_path):
+    _, book = imported(tmp_path, append={
+        "accounts.csv": ["B1,Bad data,GROWTH,SCHWAB,100,true,0.37,0.2,,,"],
+        "lots.csv": ["B1,L1,ZZZ,10,5,2020-01-01"], "custodian_positions.csv": ["B1,ZZZ,10"],
+        "cash_requests.csv": ["CRW,A1,1000,2026-11-22,normal,due on a Sunday",
+                              "CRB,B1,5000,2026-11-23,high,a suspended account cannot raise it"]})
+    r = simulate(book, build_variants(book.policy, baselines=["band"], default=False), 3, seed=1, request_rate=0)
+    s = r.summary.iloc[0]
+    paid = pd.concat(r.ledgers["band"].paid)
+    assert dict(zip(paid["request_id"], paid["paid_date"])) == {"CRW": "2026-11-23"}
+    assert not paid["late"].any()  # a Sunday's request paid on Monday is on time
+    assert (s["late_requests"], s["late_dollars"], s["payouts"]) == (1, 5000.0, 1000.0)  # CRB, due and unpaid
+    assert set(r.books["band"]["cash_requests"]["request_id"]) == {"CR1", "CRB"}  # CR1 is due after the last day

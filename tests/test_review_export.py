@@ -66,14 +66,14 @@ def test_review_approve_reject_and_export_only_approved(engine, reviewed, tmp_pa
     assert export_batch(engine, tmp_path / "out") is None  # nothing approved yet
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     approve(engine, ["A1", "A2"], user="rev1")
-    reject(engine, ["A3"], user="rev1")
+    reject(engine, ["A3"], user="rev1", reason="restricted holding to check")
     assert statuses(engine, reviewed.run_id) == {"A1": "APPROVED", "A2": "APPROVED", "A3": "REJECTED"}
-    reject(engine, ["A2"], user="rev2")  # a change of mind before export
+    reject(engine, ["A2"], user="rev2", reason="client called")  # a change of mind before export
     res = export_batch(engine, tmp_path / "out", user="ops")
     rows = list(csv.DictReader(open(tmp_path / "out" / f"trades_{res.batch_id}.csv")))
     assert {r["account_id"] for r in rows} == {"A1"}
     with pytest.raises(RefusedError, match="already exported"):
-        reject(engine, ["A1"], user="rev1")
+        reject(engine, ["A1"], user="rev1", reason="too late")
 
 
 def test_decisions_refused_for_unknown_or_non_trading_accounts(engine, reviewed, db_path, capsys):
@@ -82,7 +82,10 @@ def test_decisions_refused_for_unknown_or_non_trading_accounts(engine, reviewed,
     assert statuses(engine, reviewed.run_id)["A1"] == "PROPOSED"  # all or nothing
     assert main.main(["approve", "NOPE", "--db", db_path]) == 2
     assert "not in run" in capsys.readouterr().err
-    assert main.main(["approve", "A1", "--reject", "--db", db_path, "--user", "rev9"]) == 0
+    assert main.main(["approve", "A1", "--reject", "--db", db_path, "--user", "rev9"]) == 2  # no reason
+    assert "needs a reason" in capsys.readouterr().err and statuses(engine, reviewed.run_id)["A1"] == "PROPOSED"
+    assert main.main(["approve", "A1", "--reject", "--reason", "client call", "--code", "client_instruction",
+                      "--db", db_path, "--user", "rev9"]) == 0
     assert statuses(engine, reviewed.run_id)["A1"] == "REJECTED"
 
 
@@ -177,7 +180,7 @@ def test_manual_trade_round_trips_to_csv_and_fix(engine, tmp_path):
     assert any(p[b"1"] == b"A2" and p[b"55"] == b"BBB" and p[b"54"] == b"2" and p[b"38"] == b"1500" for p in parsed)
     with engine.connect() as conn:
         st = conn.execute(select(m.CashRequestState.status, m.CashRequestState.batch_id)).first()
-    assert tuple(st) == ("filled", res.batch_id)
+    assert tuple(st) == ("sent", res.batch_id)
 
 
 def parse_fix(line: bytes) -> dict:
@@ -299,7 +302,7 @@ def test_audit_log_has_every_action_with_its_user(engine, tmp_path, db_path, cap
     end_override(engine, oid, user="ops3")
     run_workflow(engine, workers=1, user="sched")
     approve(engine, ["A1"], user="rev1")
-    reject(engine, ["A3"], user="rev2")
+    reject(engine, ["A3"], user="rev2", reason="tax")
     enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 100)], user="ops4")
     export_batch(engine, tmp_path / "o", user="ops5")
     with engine.connect() as conn:

@@ -167,7 +167,7 @@ def test_two_export_clicks_on_two_workstations_send_each_trade_once(qtbot, desk,
         unsent = conn.execute(select(func.count()).select_from(m.Trade)
                               .where(m.Trade.status == "APPROVED", m.Trade.batch_id.is_(None))).scalar()
     assert unsent == 0
-    written = [p for out in outs for p in out.iterdir() if p.suffix == ".csv"]
+    written = [p for out in outs for p in out.iterdir() if p.name.startswith("trades_") and p.suffix == ".csv"]
     assert len(written) == 1  # one batch file, in one workstation's folder
     lines = written[0].read_text().strip().splitlines()[1:]
     assert len(lines) == preview["trades"]
@@ -210,7 +210,7 @@ def test_a_reject_waiting_on_an_export_is_refused_and_the_export_stands(approved
 
     def bob():
         try:
-            reject(other, ["A1"], user="bob")
+            reject(other, ["A1"], user="bob", reason="client call")
             outcome["bob"] = "rejected"
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             outcome["bob"] = exc
@@ -251,7 +251,7 @@ def test_a_reject_committed_while_the_batch_is_written_refuses_the_export(approv
     def progress(fraction, message):
         if message.startswith("writing CSV") and not fired:
             fired.append(1)
-            t = threading.Thread(target=lambda: reject(other, ["A1"], user="bob"))
+            t = threading.Thread(target=lambda: reject(other, ["A1"], user="bob", reason="client call"))
             t.start()
             t.join(30)
 

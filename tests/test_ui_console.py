@@ -269,7 +269,8 @@ def test_suspended_panel_filters_explains_and_trades_by_hand(qtbot, window, boxe
     assert sorted(rows(model, "account_id")) == ["B1", "B2", "B4", "B5"]
     assert "4 accounts · 1 urgent" == p.count.text()
     header = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
-    assert header == ["Account", "Name", "Value", "Tier", "Reasons", "Since", "Urgent", "Cash requested", "Due"]
+    assert header == ["Account", "Name", "Value", "Tier", "Reasons", "Since", "Urgent", "Cash requested", "Due",
+                      "Cash-out"]
     assert model.data(model.index(0, 2)) == "$10,100" and model.data(model.index(0, 7)) == "$1,500"
 
     qtbot.keyClicks(p.filter, "recon")
@@ -363,13 +364,14 @@ def test_export_previews_then_exports_once(qtbot, window, boxes, folders, tmp_pa
     assert confirm.text.startswith(f"Export {n:,} trade{'s' if n != 1 else ''} for {a:,} account")
     heading = w.batch_dialog.heading.text()
     assert heading.startswith("Batch B") and heading.endswith("exported") and w.batch_dialog.isVisible()
-    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".fix", ".json"]
+    assert sorted(p.name.split("_")[0] + p.suffix for p in out.iterdir()) == [
+        "batch.json", "lots.csv", "trades.csv", "trades.fix"]
     assert export_preview(engine)["trades"] == 0
     # again: nothing is waiting, nothing is written
     w.export_action.trigger()
     wait_idle(qtbot, w)
     assert boxes.seen[-1].text == "Nothing to export: no approved trade is waiting."
-    assert len(list(out.iterdir())) == 3
+    assert len(list(out.iterdir())) == 4
     w.show_panel("Today")
     assert "No approved trade is waiting" in w.panel("Today").export_info.text()
     assert "Last batch B" in w.panel("Today").run_info.text()

@@ -109,6 +109,19 @@ def press(qtbot, widget, key):
     qtbot.keyClick(widget, key)
 
 
+def reject_with_reason(qtbot, window, panel, reason="client asked to wait", code=None):
+    """R on the selected account, then the reason dialog answered and accepted."""
+    press(qtbot, panel.table, Qt.Key.Key_R)
+    dlg = panel.reason_dialog
+    assert dlg.isVisible()
+    if code:
+        dlg.code.setCurrentIndex(dlg.code.findData(code))
+    dlg.reason.setText(reason)
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    window.activateWindow()  # the offscreen platform does not hand activation back after a dialog
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+
+
 def trade_row(panel, side, symbol=None) -> int:
     m = panel.trades_model
     for r in range(m.rowCount()):
@@ -167,8 +180,17 @@ def test_approve_reject_and_edit_in_a_review_tier(qtbot, engine, reviewed, windo
     assert "Approved A1" in p.action_msg.text()
     qtbot.waitUntil(lambda: w.nav.item(PANELS.index("Proposals")).data(BadgeRole) == 2, timeout=2000)
     p.focus("A3")
-    press(qtbot, p.table, Qt.Key.Key_R)
+    press(qtbot, p.table, Qt.Key.Key_R)  # asks for a reason code and text first
+    dlg = p.reason_dialog
+    assert dlg.isVisible() and dlg.heading.text() == "Reject the proposal of A3?"
+    assert statuses(engine)["A3"] == "PROPOSED" and not dlg.ok_button.isEnabled()  # no reason yet
+    dlg.code.setCurrentIndex(dlg.code.findData("CLIENT_INSTRUCTION"))
+    dlg.reason.setText("client asked to keep the tobacco shares for now")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     assert statuses(engine) == {"A1": "APPROVED", "A2": "PROPOSED", "A3": "REJECTED"}
+    assert "CLIENT_INSTRUCTION: client asked to keep the tobacco shares" in p.detail_title.text()
+    w.activateWindow()  # the offscreen platform does not hand activation back after a dialog
+    qtbot.waitUntil(w.isActiveWindow, timeout=2000)
     assert "1 to review" in p.tiers.tabText(0)
 
     # an edit that overspends cash is refused with the engine's reason; nothing changes
@@ -218,7 +240,7 @@ def test_decision_changed_by_someone_else_is_refused(qtbot, engine, reviewed, wi
     from engine.review import reject
 
     p = proposals(qtbot, window, "A2")
-    reject(engine, ["A2"], user="bob")  # another desk, after the panel loaded A2
+    reject(engine, ["A2"], user="bob", reason="client call")  # another desk, after the panel loaded A2
     press(qtbot, p.table, Qt.Key.Key_A)
     assert "changed by someone else" in p.action_msg.text()
     assert statuses(engine)["A2"] == "REJECTED" and decided_by(engine)["A2"] == "bob"
@@ -457,7 +479,7 @@ def test_one_click_export_shows_in_batches_and_every_action_in_audit(
     p = proposals(qtbot, w, "A1")
     press(qtbot, p.table, Qt.Key.Key_A)
     p.focus("A3")
-    press(qtbot, p.table, Qt.Key.Key_R)
+    reject_with_reason(qtbot, w, p)
     p.focus("A2")
     sell = trade_row(p, "SELL")
     edit_quantity(qtbot, p, sell, int(p.trades_model.value(sell, "quantity")) + 5)

@@ -8,7 +8,8 @@ def run_console(db: str | None = None, demo: bool = False, user: str | None = No
     from PySide6.QtWidgets import QApplication
 
     from engine import views
-    from engine.tasks import current_user
+    from engine.identity import acting_user
+    from engine.tasks import RefusedError
     from storage.db import make_engine
     from ui.main_window import MainWindow
 
@@ -16,7 +17,15 @@ def run_console(db: str | None = None, demo: bool = False, user: str | None = No
     app.setOrganizationName("RebalanceDesk")
     app.setApplicationName("Rebalance Desk")
     engine = make_engine(db)
-    window = MainWindow(engine, db=db, user=current_user(user))
+    try:
+        user = acting_user(engine, user)  # the database login once roles are set up on PostgreSQL
+    except RefusedError as exc:
+        from PySide6.QtWidgets import QMessageBox
+
+        print(str(exc), file=sys.stderr)
+        QMessageBox.critical(None, "Rebalance Desk", str(exc))
+        return 2
+    window = MainWindow(engine, db=db, user=user)
     window.show()
     if demo and views.status(engine)["snapshot"] is None:
         window.start_demo()  # generated and imported on the worker, with progress and cancel

@@ -2,6 +2,10 @@
 trade, policy change and export — newest first, filtered by user, action, account and date range
 (:func:`engine.audit.audit_entries`). Before/after values are shown as "field: old → new"; the
 selected entry's full record is shown below the table.
+
+Whenever the panel refreshes, the audit chain is verified off the GUI thread
+(:func:`engine.audit_chain.verify_chain`): "Audit chain verified up to entry N", or a red banner
+naming the first altered, inserted or deleted entry until an admin acknowledges it (audited).
 """
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ from datetime import date, timezone
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QDate, Qt, QTimer
+from PySide6.QtCore import QDate, QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDateEdit, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
                                QSplitter, QVBoxLayout)
 
 from engine.audit import audit_entries, audit_facets
+from engine.audit_chain import acknowledge_break, acknowledged, verify_chain
+from engine.tasks import RefusedError
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
@@ -34,6 +40,8 @@ COLUMNS = [
     Col("symbol", "Symbol"),
     Col("detail", "Detail", tooltip_key="detail"),
     Col("change", "Change", tip="Before → after", tooltip_key="change_tip"),
+    Col("identity_text", "Identity", tip="How the user is known: the database login, the OS login, or a name "
+        "declared with --user (on a workstation database: four-eyes between declared identities is not proven)"),
 ]
 
 
@@ -111,8 +119,33 @@ def local_seconds(v) -> str:
     return f"{dt.astimezone():%Y-%m-%d %H:%M:%S}"
 
 
+def identity_text(kind, session) -> str:
+    """How an entry's user is known, in words: declared names show the OS login next to them."""
+    if kind == "login":
+        return "database login"
+    if kind == "os":
+        return "OS login"
+    if kind == "declared":
+        parts = session.split("/") if isinstance(session, str) else []
+        return f"declared (OS login {parts[-2]})" if len(parts) >= 3 else "declared"
+    return ""
+
+
 def _pydate(q: QDate) -> date:
     return date(q.year(), q.month(), q.day())
+
+
+class _Verified(QObject):
+    """The chain check's result, delivered in the GUI thread: generation, (report, acknowledged)."""
+    done = Signal(int, object)
+    error = Signal(int, object)
+
+
+def check_chain(engine):
+    """The chain's report and whether an admin has acknowledged its break (a worker's read)."""
+    rep = verify_chain(engine)
+    with engine.connect() as conn:
+        return rep, acknowledged(conn, rep)
 
 
 class AuditPanel(Panel):
@@ -124,6 +157,26 @@ class AuditPanel(Panel):
         outer.setContentsMargins(16, 12, 16, 12)
         self.banner = Banner()
         outer.addWidget(self.banner)
+        chain_row = QHBoxLayout()
+        self.chain = QLabel("Verifying the audit chain…")
+        self.chain.setObjectName("auditChain")
+        self.chain.setToolTip("Every entry carries a SHA-256 hash over the previous entry's hash and its own "
+                              "content: an entry altered, inserted or deleted outside the desk breaks the chain")
+        self.ack_button = QPushButton("Acknowledge")
+        self.ack_button.setObjectName("auditAck")
+        self.ack_button.setToolTip("Record (in the audit log) that you have seen the break; the log is left as it is")
+        self.ack_button.hide()
+        self.ack_button.clicked.connect(self.acknowledge)
+        chain_row.addWidget(self.chain, 1)
+        chain_row.addWidget(self.ack_button)
+        outer.addLayout(chain_row)
+        self.report = None  # the last chain report
+        self._verify_gen = 0
+        self._verify_pool = QThreadPool(self)
+        self._verify_pool.setMaxThreadCount(1)
+        self._verified = _Verified(self)
+        self._verified.done.connect(self._show_chain)
+        self._verified.error.connect(self._chain_failed)
 
         bar = QHBoxLayout()
         self.user = QComboBox()
@@ -213,6 +266,63 @@ class AuditPanel(Panel):
             combo.setCurrentIndex(max(0, combo.findText(keep)))
             combo.blockSignals(False)
         self.reload()
+        self.verify()
+
+    # ------------------------------------------------------------------ the chain
+    def verify(self) -> None:
+        """Check the chain on a worker thread; the newest check's result is shown."""
+        self._verify_gen += 1
+        gen, engine, bridge = self._verify_gen, self.ctx.engine, self._verified
+        if self.report is None:
+            self.chain.setText("Verifying the audit chain…")
+
+        def read():
+            try:
+                bridge.done.emit(gen, check_chain(engine))
+            except Exception as exc:  # noqa: BLE001 - shown in the panel
+                bridge.error.emit(gen, exc)
+
+        self._verify_pool.start(read)  # a callable: no Python wrapper of a QRunnable to go stale
+
+    def wait_verified(self, msecs: int = -1) -> bool:
+        return self._verify_pool.waitForDone(msecs)
+
+    def _chain_failed(self, gen: int, exc) -> None:
+        if gen == self._verify_gen:
+            self.chain.setText(f"Could not verify the audit chain: {html.escape(str(exc))}")
+
+    def _show_chain(self, gen: int, result) -> None:
+        if gen != self._verify_gen:
+            return
+        rep, seen = result
+        self.report = rep
+        if rep.ok:
+            self.chain.setText(f"✓ Audit chain verified up to entry {rep.verified:,}")
+            self.banner.show_message("")
+            self.ack_button.hide()
+            return
+        self.chain.setText(f"Audit chain verified up to entry {rep.verified:,} only")
+        problem = html.escape(rep.problem or "")
+        if seen:
+            self.banner.show_message(f"<b>The audit trail was changed outside the desk</b>: {problem}. "
+                                     "An admin has acknowledged it; the log is left as it is.", "warn")
+            self.ack_button.hide()
+        else:
+            self.banner.show_message(f"<b>The audit trail was changed outside the desk</b>: {problem}. "
+                                     "It is reported, never repaired; an admin must acknowledge it.", "error")
+            self.ack_button.show()
+
+    def acknowledge(self) -> None:
+        if self.report is None or self.report.ok:
+            return
+        try:
+            acknowledge_break(self.ctx.engine, self.report, user=self.ctx.user)
+        except RefusedError as exc:
+            self.banner.show_message(f"{html.escape(str(exc))}", "error")
+            return
+        self.ctx.notify("review")
+        self.reload()
+        self.verify()
 
     def filters(self) -> dict:
         user = self.user.currentText()
@@ -230,6 +340,8 @@ class AuditPanel(Panel):
         change = [describe_change(b, a) for b, a in zip(df["before"].to_numpy(object), df["after"].to_numpy(object))] \
             if len(df) else []
         df = df.assign(change=change, change_tip=[c.replace("; ", "\n") for c in change],
+                       identity_text=[identity_text(k, v) for k, v in zip(df["identity"].to_numpy(object),
+                                                                           df["session"].to_numpy(object))],
                        at_text=[local_seconds(v) for v in df["at"].to_numpy(object)] if len(df) else [])
         self.model.set_frame(df)
         self.table.fit_columns()
@@ -272,7 +384,8 @@ class AuditPanel(Panel):
         e = html.escape
         what = " · ".join(e(str(rec[k])) for k in ("account_id", "symbol") if rec.get(k))
         self.detail.setText(
-            f"<p><b>{e(str(rec.get('action')))}</b> by <b>{e(str(rec.get('username')))}</b> at "
+            f"<p><b>{e(str(rec.get('action')))}</b> by <b>{e(str(rec.get('username')))}</b>"
+            + (f" ({e(rec['identity_text'])})" if rec.get("identity_text") else "") + " at "
             f"{fmt.local_time(rec.get('at'))}{' · ' + what if what else ''}</p>"
             + (f"<p>{e(str(rec.get('detail')))}</p>" if rec.get("detail") else "")
             + (f"<p><b>Change:</b> {e(rec.get('change') or '')}</p>" if rec.get("change") else "")

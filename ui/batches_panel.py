@@ -346,7 +346,22 @@ class BatchResultDialog(QDialog):
                 f"{result.n_accounts:,} accounts, into {self.folder}. Each trade is locked to this batch and is "
                 "never sent again."
                 + (f" {skipped:,} approved trade(s) of an older run were not sent: run again to propose them on "
-                   "the current book." if skipped else ""))
+                   "the current book." if skipped else "")
+                + "".join(f" Kept back: {acc} ({n:,} trade(s)), {why}." for acc, n, why in
+                          tuple(getattr(result, "kept_back", ()) or ())[:10]))
+            blocked = getattr(result, "blocked", None)
+            if blocked is not None and len(blocked):  # kept back by what is in force now: named
+                from engine.compliance import describe_blocked
+
+                self.blocked_text = QLabel(
+                    f"Kept back — {len(blocked):,} approved trade(s) of {blocked['account_id'].nunique():,} "
+                    "account(s), blocked by what is in force now (they stay approved and go out once it "
+                    "ends):\n" + "\n".join(describe_blocked(blocked, 10)))
+                self.blocked_text.setObjectName("blockedTrades")
+                self.blocked_text.setWordWrap(True)
+                self.blocked_text.setStyleSheet("color:#b3261e")
+                self.blocked_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                lay.addWidget(self.blocked_text)
             rows = []
             for p, digest in result.files:
                 path = Path(p)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.book import BookError
 from engine.tasks import Cancelled, RefusedError
+from storage.db import redact
 
 MAX_LINES = 20
 
@@ -42,7 +43,7 @@ def explain(exc: BaseException) -> tuple[str, str, str]:
         return "Cancelled; nothing was changed.", "", ""
     detail = getattr(exc, "__traceback_text__", "") or "".join(
         traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return f"Unexpected error: {type(exc).__name__}", str(exc), detail
+    return f"Unexpected error: {type(exc).__name__}", redact(str(exc)), redact(detail)  # no URL's password
 
 
 def show_error(parent, title: str, exc: BaseException | str) -> None:

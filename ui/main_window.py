@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListW
                                QAbstractItemView, QApplication, QToolBar, QVBoxLayout, QWidget)
 
 from engine import views
+from engine.identity import identity_note
 from engine.tasks import RefusedError
 from storage import repo
 from storage.db import describe
@@ -29,7 +30,7 @@ from ui.tasks import Scaled, Task
 from ui.today_panel import TodayPanel
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
-PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Charts", "Batches", "Audit", "Policy")
+PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Charts", "Batches", "Audit", "Policy", "Lab")
 # name -> factory(ctx) -> QWidget; slots without a factory show a placeholder
 FACTORIES = {"Today": TodayPanel, "Suspended": SuspendedPanel, "Overrides": OverridesPanel, "Policy": PolicyPanel}
 STYLESHEET = Path(__file__).resolve().parents[1] / "resources" / "console.qss"
@@ -100,7 +101,9 @@ class Header(QFrame):
                 f"<b>Run {run['id']}</b> · <span style='color:{colour}'><b>{state}</b></span> · "
                 f"{fmt.local_time(run['finished_at'] or run['started_at'])}{took} · by {run['created_by']}")
         self.values["policy"].setText(f"<b>Version {pol['id']}</b>" if pol else "<b>Default</b>")
-        self.values["user"].setText(f"<b>{user}</b>")
+        note = getattr(self, "identity_note", None)  # identities not proven (engine.identity.identity_note)
+        self.values["user"].setText(f"<b>{user}</b>" + (" · <span style='color:#8a5a00'>declared</span>" if note else ""))
+        self.values["user"].setToolTip(note or "")
 
 
 class MainWindow(QMainWindow):
@@ -122,6 +125,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self.header = Header()
+        self.header.identity_note = identity_note(engine, user) if user else None
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
         self.nav.setItemDelegate(NavDelegate(self.nav))
@@ -203,6 +207,34 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(row if 0 <= row < len(PANELS) else 0)
         self._refresh_current()
         self.refresh_header()
+        self._recover_bridge = _Reads(self)
+        self._recover_bridge.done.connect(self._recovered)
+        self._recover_bridge.error.connect(
+            lambda _gen, exc: self.statusBar().showMessage(f"Could not check interrupted exports: {exc}", 15000))
+        self.recovered: list[str] | None = None  # what the start-up check did (None: not done yet)
+        self.recover_exports()
+
+    def recover_exports(self) -> None:
+        """Finish what an interrupted export left in its drop folder (``engine.publish``): files of
+        committed batches published, staged files of uncommitted ones removed; on a background
+        thread, audited, and said in the status bar."""
+        from engine.publish import recover_exports
+
+        engine, user, bridge = self.engine, self.user, self._recover_bridge
+
+        def work():
+            try:
+                bridge.done.emit(0, recover_exports(engine, user=user))
+            except Exception as exc:  # noqa: BLE001 - reported in the status bar
+                bridge.error.emit(0, exc)
+
+        self._reads.start(work)
+
+    def _recovered(self, _gen: int, messages: list) -> None:
+        self.recovered = list(messages)
+        if messages:
+            self.statusBar().showMessage("Interrupted export finished: " + " · ".join(messages), 30000)
+            self.ctx.changed.emit("export")
 
     # ------------------------------------------------------------------ actions
     def _build_actions(self) -> None:
@@ -409,10 +441,10 @@ class MainWindow(QMainWindow):
                                  on_error=on_error or (lambda exc: self._task_failed(title, exc)),
                                  on_cancel=lambda: self.statusBar().showMessage(
                                      f"{title}: cancelled; nothing was changed.", 8000))
-        task.progress.connect(self._task_progress)
         return task
 
     def _task_started(self, task: Task) -> None:
+        task.progress.connect(self._task_progress)  # every task, also those a panel starts (Lab)
         self._show_task(task)
 
     def _task_ended(self, task: Task) -> None:
@@ -566,8 +598,16 @@ class MainWindow(QMainWindow):
             stale_note = (stale_note + "\n\n" if stale_note else "") + (
                 f"{waiting:,} manual trade(s) await a second user's approval (four-eyes) and are not in "
                 "this batch.")
+        blocked = int(preview.get("blocked", 0) or 0)
+        if blocked:  # kept back by an override, suspension or restriction in force now: named
+            lines = preview.get("blocked_lines") or []
+            stale_note = (f"Not in this batch — {blocked:,} approved trade{'s' if blocked != 1 else ''} of "
+                          f"{preview.get('blocked_accounts', 0):,} account(s) blocked by what is in force now "
+                          "(they stay approved and go out once it ends):\n" + "\n".join(lines)
+                          + (f"\n\n{stale_note}" if stale_note else ""))
         if not preview["trades"]:
-            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting.", stale_note)
+            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting."
+                         if not blocked else "Nothing to export: every approved trade waiting is blocked.", stale_note)
             return
         formats = tuple(str(self.settings.value("export/formats", ",".join(DEFAULT_FORMATS))).split(","))
         text = (f"Export {preview['trades']:,} trade{'s' if preview['trades'] != 1 else ''} for "
@@ -641,4 +681,4 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-import ui.part2  # noqa: E402,F401  (registers Proposals, Charts, Batches, Audit)
+import ui.part2  # noqa: E402,F401  (registers Proposals, Charts, Batches, Audit, Lab)

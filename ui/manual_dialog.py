@@ -6,10 +6,10 @@ import html
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView,
-                               QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QTableWidget, QVBoxLayout, QWidget)
 
 from engine import views
-from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, manual_context
+from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, manual_context, parse_quantity
 from engine.tasks import RefusedError
 from ui import fmt
 from ui.models import Col, FrameModel
@@ -18,6 +18,37 @@ from ui.widgets import DataTable, section_title, set_error_text
 
 ANY_LOT = "Best lots (losses first)"
 SIDE, SYMBOL, QTY, LOT, VALUE = range(5)
+
+
+class QuantityEdit(QLineEdit):
+    """Whole positive shares as typed: what is not one ("1.5", "12.5abc-", "0", "-3") is shown as
+    an error naming the field (engine.manual.parse_quantity), never reinterpreted."""
+
+    def __init__(self):
+        super().__init__()
+        self.setObjectName("manualQuantity")
+        self.setPlaceholderText("shares")
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.valueChanged = self.textChanged  # the editors' change signal, as a spin box names it
+
+    def error(self, field: str = "quantity") -> str | None:
+        if not self.text().strip():
+            return None
+        try:
+            parse_quantity(self.text(), field)
+        except RefusedError as exc:
+            return str(exc)
+        return None
+
+    def value(self) -> int:
+        """The shares typed (0 while blank or not a whole positive number)."""
+        try:
+            return parse_quantity(self.text())
+        except RefusedError:
+            return 0
+
+    def setValue(self, q: int) -> None:
+        self.setText(str(int(q)) if q else "")
 
 
 class TradeLine(QWidget):
@@ -35,11 +66,7 @@ class TradeLine(QWidget):
         self.symbol.addItems(list(dialog.holdings["symbol"]))
         self.symbol.setCurrentIndex(-1)
         self.symbol.lineEdit().setPlaceholderText("symbol")
-        self.quantity = QSpinBox()
-        self.quantity.setRange(0, 1_000_000_000)
-        self.quantity.setGroupSeparatorShown(True)
-        self.quantity.setSuffix(" sh")
-        self.quantity.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.quantity = QuantityEdit()
         self.lot = QComboBox()
         self.value = QLabel()
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -82,6 +109,9 @@ class TradeLine(QWidget):
             self.value.setText(fmt.money2(v if self.side.currentText() == "SELL" else -v))
         self.changed.emit()
 
+    def blank(self) -> bool:
+        return not self.sym() and not self.quantity.text().strip()
+
     def trade(self) -> ManualTrade:
         lot = self.lot.currentData() if self.side.currentText() == "SELL" else None
         return ManualTrade(self.sym(), self.side.currentText(), int(self.quantity.value()), lot)
@@ -115,13 +145,18 @@ class ManualTradeDialog(QDialog):
         self.requests = c["requests"]
         self.tier = c.get("tier")
         self.four_eyes = bool(c.get("four_eyes"))
+        self.reserved = float(views.account_reasons(ctx.engine, account_id)["reserved"])
 
         lay = QVBoxLayout(self)
         acc = self.account
         head = QLabel(f"<h2 style='margin:0'>{html.escape(account_id)} · {html.escape(str(acc.get('name') or ''))}</h2>"
                       f"<span style='color:#5f6b7a'>{html.escape(str(acc.get('custodian')))} · model "
-                      f"{html.escape(str(acc.get('model_id')))} · cash {fmt.money2(acc.get('cash'))} · "
-                      f"book as of {fmt.day(c.get('as_of'))}</span>")
+                      f"{html.escape(str(acc.get('model_id')))} · cash {fmt.money2(acc.get('cash'))} "
+                      f"(reserved for cash requests: {fmt.money2(self.reserved)}) · "
+                      f"{html.escape(str(self.tier))} tier · book as of {fmt.day(c.get('as_of'))}</span>"
+                      + (f"<br><span style='color:#8a5a00'>Tier set by a value of {fmt.money(c.get('value'))}: "
+                         f"{html.escape(str(c['tier_basis']))}</span>" if c.get("tier_basis") else ""))
+        head.setObjectName("manualHeader")
         lay.addWidget(head)
         if self.four_eyes:
             note = QLabel(f"Four-eyes ({html.escape(str(self.tier))} tier): these trades wait for the approval of "
@@ -157,9 +192,7 @@ class ManualTradeDialog(QDialog):
         self.request.setObjectName("manualRequest")
         self.request.addItem("(none)", None)
         if len(self.requests):
-            for r in self.requests.itertuples(index=False):
-                if r.status == "filled":
-                    continue
+            for r in self.requests.itertuples(index=False):  # every listed request (sent: cash reserved)
                 self.request.addItem(f"{r.request_id} · {fmt.money2(r.amount)} due {fmt.day(r.due_date)} · "
                                      f"{r.priority} · {r.status}" + (f" · {r.note}" if r.note else ""), r.request_id)
             high = [i for i in range(1, self.request.count()) if "· high ·" in self.request.itemText(i)]
@@ -255,13 +288,22 @@ class ManualTradeDialog(QDialog):
 
     def _sell_holding(self, index) -> None:
         sym = self.holdings_model.value(index.row(), "symbol")
-        empty = [ln for ln in self.lines if not ln.sym() and not ln.quantity.value()]
+        empty = [ln for ln in self.lines if ln.blank()]
         line = empty[0] if empty else self.add_line()
         line.set("SELL", sym, int(self.holdings_model.value(index.row(), "custodian_qty") or 0))
 
     def trades(self) -> list[ManualTrade]:
         """The order lines entered, skipping blank ones (no symbol and no quantity)."""
-        return [ln.trade() for ln in self.lines if ln.sym() or ln.quantity.value()]
+        return [ln.trade() for ln in self.lines if not ln.blank()]
+
+    def quantity_errors(self) -> list[str]:
+        """A message per line whose quantity is not whole positive shares (naming the line)."""
+        out = []
+        for n, ln in enumerate([ln for ln in self.lines if not ln.blank()], 1):
+            err = ln.quantity.error(f"line {n} ({ln.side.currentText()} {ln.sym() or '?'}) quantity")
+            if err:
+                out.append(err)
+        return out
 
     # ------------------------------------------------------------------ checks
     def _schedule(self) -> None:
@@ -273,25 +315,23 @@ class ManualTradeDialog(QDialog):
     def recheck(self) -> None:
         """Ask the engine about the lines as they are now (cheap; runs on every edit)."""
         self._timer.stop()
-        chk = check_manual_trades(self.ctx.engine, self.account_id, self.trades())
+        bad = self.quantity_errors()
+        chk = check_manual_trades(self.ctx.engine, self.account_id, self.trades(), self.selected_request())
+        if bad:  # the engine never sees a quantity that is not whole positive shares
+            chk.errors = bad + [e for e in chk.errors if "quantity must be" not in e]
         self.check = chk
-        req_id = self.selected_request()
-        target = chk.cash_requested
-        what = "all open cash requests"
-        if req_id is not None and len(self.requests):
-            amt = self.requests.loc[self.requests["request_id"] == req_id, "amount"]
-            if len(amt):
-                target, what = float(amt.iloc[0]), f"request {req_id}"
-        raised = chk.cash_raised
+        req_id = chk.request
+        what = f"request {req_id}" if req_id else "all listed cash requests"
+        target, total = chk.cash_requested, chk.cash_total
         if target > 0:
-            self.cash_label.setText(f"Cash raised <b>{fmt.money2(raised)}</b> of <b>{fmt.money2(target)}</b> "
-                                    f"for {html.escape(what)}"
-                                    + (" — covered" if raised + 0.005 >= target else
-                                       f" — {fmt.money2(target - raised)} short"))
-            self.cash_bar.setValue(int(max(0.0, min(1.0, raised / target)) * 1000))
-            self.cash_bar.setProperty("covered", raised + 0.005 >= target)
+            self.cash_label.setText(
+                f"Cash for {html.escape(what)}: <b>{fmt.money2(total)}</b> of <b>{fmt.money2(target)}</b>"
+                + (" — covered" if chk.covered else f" — {fmt.money2(chk.short)} short") + "<br>"
+                + f"<span style='color:#5f6b7a'>{self.arithmetic(chk)}</span>")
+            self.cash_bar.setValue(int(max(0.0, min(1.0, total / target)) * 1000))
+            self.cash_bar.setProperty("covered", chk.covered)
         else:
-            self.cash_label.setText(f"Cash raised <b>{fmt.money2(raised)}</b> (no open cash request)")
+            self.cash_label.setText(f"Cash raised <b>{fmt.money2(chk.cash_raised)}</b> (no cash request listed)")
             self.cash_bar.setValue(0)
             self.cash_bar.setProperty("covered", False)
         self.cash_bar.style().unpolish(self.cash_bar)
@@ -302,9 +342,26 @@ class ManualTradeDialog(QDialog):
         self.messages.setVisible(bool(msgs))
         self.enter_button.setEnabled(not chk.errors)
 
+    @staticmethod
+    def arithmetic(chk) -> str:
+        """The sum the label shows, in words: spare cash + trades entered + these lines."""
+        spare = (f"cash {fmt.money2(chk.cash)} above model cash {fmt.money2(chk.model_cash)}: "
+                 f"{fmt.money2(max(chk.cash - chk.model_cash, 0.0))}")
+        if chk.reserved_other:
+            spare += f", less {fmt.money2(chk.reserved_other)} raised for other requests"
+        parts = [spare]
+        if chk.entered:
+            parts.append("trades entered " + ", ".join(f"{k} {fmt.money2(v)}" for k, v in sorted(chk.entered.items())))
+        parts.append(f"these lines {fmt.money2(chk.cash_raised)}")
+        return html.escape(" + ".join(parts))
+
     def enter(self) -> None:
         """Record the trades (the engine checks them again and refuses with a message)."""
         self.recheck()
+        bad = self.quantity_errors()
+        if bad:
+            set_error_text(self.error, "\n".join(bad))
+            return
         try:
             self.entered = enter_manual_trades(self.ctx.engine, self.account_id, self.trades(), user=self.ctx.user,
                                                request_id=self.selected_request())

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateEdit, QFor
                                QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from engine import views
+from engine.compliance import impact_text, preview_override
 from engine.overrides import add_halt, add_hold, end_override
 from engine.tasks import RefusedError
 from ui import dialogs, fmt
@@ -43,6 +44,7 @@ class OverridesPanel(Panel):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(ctx, parent)
         self._ids_snapshot = None
+        self.last_impact: dict | None = None  # what the last confirmed override stopped (tests, screenshots)
         self.as_of: date | None = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
@@ -201,7 +203,21 @@ class OverridesPanel(Panel):
             self.active.select_row(row)
 
     # ------------------------------------------------------------------ actions
+    def _confirm_impact(self, title: str, text: str, ok: str, **target) -> bool:
+        """Before saving: what the override stops now among approved and proposed trades."""
+        impact = preview_override(self.ctx.engine, **target)
+        if impact is None:  # not in the book: the engine refuses it with its own message
+            return True
+        self.last_impact = impact
+        return dialogs.confirm(self, title, text, impact_text(impact), ok=ok)
+
     def add_hold(self) -> None:
+        account = self.hold_account.text().strip()
+        if account and self.hold_reason.text().strip() and not self._confirm_impact(
+                "Add hold", f"Hold account {account} through {fmt.day(_pydate(self.hold_until.date()))}?",
+                "Add hold", account_id=account):
+            set_error_text(self.hold_msg, "Nothing added.")
+            return
         try:
             oid = add_hold(self.ctx.engine, self.hold_account.text().strip(), _pydate(self.hold_until.date()),
                            self.hold_reason.text(), user=self.ctx.user)
@@ -217,6 +233,13 @@ class OverridesPanel(Panel):
     def add_halt(self) -> None:
         until = None if self.halt_open.isChecked() else _pydate(self.halt_until.date())
         symbol = self.halt_symbol.text().strip()
+        mode = self.halt_mode.currentData()
+        if symbol and self.halt_reason.text().strip() and not self._confirm_impact(
+                "Add halt", f"Halt {symbol.upper()} ({mode})" + (f" through {fmt.day(until)}?" if until else
+                                                                 " until ended?"),
+                "Add halt", symbol=symbol, mode=mode):
+            set_error_text(self.halt_msg, "Nothing added.")
+            return
         try:
             oid = add_halt(self.ctx.engine, symbol, until, self.halt_reason.text(), self.halt_mode.currentData(),
                            user=self.ctx.user)

@@ -1,4 +1,4 @@
-"""The console, part 2: importing this module plugs the Proposals, Charts, Batches and Audit
+"""The console, part 2: importing this module plugs the Proposals, Charts, Batches, Audit and Lab
 panels into the main window's navigation (``ui.main_window.FACTORIES``). Import it before a
 :class:`ui.main_window.MainWindow` is built::
 
@@ -10,9 +10,11 @@ from ui import main_window
 from ui.audit_panel import AuditPanel
 from ui.batches_panel import BatchesPanel, show_batch_result
 from ui.charts_host import ChartsPanelHost
+from ui.lab_panel import LabPanel
 from ui.proposals_panel import ProposalsPanel
 
-PANELS = {"Proposals": ProposalsPanel, "Charts": ChartsPanelHost, "Batches": BatchesPanel, "Audit": AuditPanel}
+PANELS = {"Proposals": ProposalsPanel, "Charts": ChartsPanelHost, "Batches": BatchesPanel, "Audit": AuditPanel,
+          "Lab": LabPanel}
 
 
 def register(factories: dict | None = None) -> dict:
@@ -28,4 +30,4 @@ def register(factories: dict | None = None) -> dict:
 register()
 
 __all__ = ["PANELS", "register", "show_batch_result", "ProposalsPanel", "ChartsPanelHost", "BatchesPanel",
-           "AuditPanel"]
+           "AuditPanel", "LabPanel"]

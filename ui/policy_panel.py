@@ -7,6 +7,10 @@ with ``policy_from_dict`` and its messages (which name the key) are shown inline
 Saving carries the version the form was loaded from: when another user saved a newer version
 meanwhile the save is refused (``engine.policy_store.PolicyConflict``), the message says who
 saved which version when, and the form reloads the latest version — never a silent overwrite.
+
+The settings on the policy lab's frontier (tier thresholds, λ, bands, harvest settings) have a
+"see in Lab" link: it opens the Lab panel with a sweep of that setting selected
+(:func:`engine.lab.plan.setting_sweep`).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QSpinBox, QSplitter, QTableWidget, QVBoxLayout, QWidget)
 
 from engine import views
+from engine.lab.plan import setting_sweep
 from engine.mandates import threshold_bps
 from engine.policy import MANDATE_KINDS, Policy, default_four_eyes, default_policy, policy_from_dict
 from engine.policy_store import PolicyConflict, four_eyes_switched_off, policy_versions, save_policy
@@ -112,6 +117,10 @@ TIER_COLUMNS = [("name", "Tier"), ("min_value", "From value"), ("max_value", "Up
                 ("threshold_floor_bps", "Threshold floor"), ("half_life_days", "Half-life"),
                 ("four_eyes", "Four-eyes")]
 BIG = 1e13
+# settings on the lab's frontier (tax, drift, turnover): each gets a "see in Lab" link
+LAB_KEYS = ("trading.tradeoff_lambda", "bands.absolute", "bands.relative", "bands.trade_to",
+            "trading.harvest_min_loss_pct", "trading.harvest_min_loss_dollars", "harvest.value",
+            "harvest.discount_rate", "harvest.horizon_years", "harvest.st_conversion", "harvest.substitute_bps")
 
 
 def _label(key: str) -> str:
@@ -127,6 +136,7 @@ class PolicyPanel(Panel):
         self.loaded_id: int | None = None
         self.valid: Policy | None = None        # the form's content, when valid
         self.fields: dict[str, QWidget] = {}
+        self.lab_links: dict[str, QPushButton] = {}
         self._loading = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
@@ -168,6 +178,7 @@ class PolicyPanel(Panel):
         tb.addWidget(self.add_tier_button)
         tb.addWidget(self.remove_tier_button)
         tb.addStretch(1)
+        tb.addWidget(self._lab_link("threshold"))
         tl.addLayout(tb)
         self.threshold_note = QLabel()
         self.threshold_note.setObjectName("thresholdNote")
@@ -189,7 +200,7 @@ class PolicyPanel(Panel):
                 helptext = FIELDS.get(key, ("", "", "", 0, ""))[4]
                 label.setToolTip(helptext)
                 w.setToolTip(helptext)
-                f.addRow(label, w)
+                f.addRow(label, self._with_lab_link(key, w) if key in LAB_KEYS else w)
             grid.addWidget(box, i // 2, i % 2)
         fl.addLayout(grid)
         fl.addStretch(1)
@@ -253,6 +264,38 @@ class PolicyPanel(Panel):
         bottom.addWidget(self.revert_button)
         bottom.addWidget(self.save_button)
         outer.addLayout(bottom)
+
+    # ------------------------------------------------------------------ links to the lab
+    def _lab_link(self, key: str) -> QPushButton:
+        b = QPushButton("Lab")
+        b.setObjectName("labLink")
+        b.setFlat(True)
+        b.setCursor(Qt.CursorShape.PointingHandCursor)
+        b.setToolTip("See in Lab: open the Lab with a sweep of this setting selected — its effect on tax, drift, "
+                     "turnover and dispersion over weeks, side by side with the current policy")
+        b.setStyleSheet("QPushButton{color:#1f4e8c;text-decoration:underline;border:none;padding:0 2px;"
+                        "min-width:0}")
+        b.setAccessibleName("see in Lab")
+        b.clicked.connect(lambda: self.see_in_lab(key))
+        self.lab_links[key] = b
+        return b
+
+    def _with_lab_link(self, key: str, editor: QWidget) -> QWidget:
+        box = QWidget()
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        editor.setMinimumWidth(90)  # the row stays as wide as the others with the link beside it
+        lay.addWidget(editor, 1)
+        lay.addWidget(self._lab_link(key))
+        return box
+
+    def see_in_lab(self, key: str) -> str:
+        """Open the Lab panel with a sweep of ``key`` (from the form's values) selected."""
+        policy = self.valid or self.loaded or default_policy()
+        spec = setting_sweep(policy, key)
+        self.ctx.navigate.emit("Lab", {"sweep": spec})
+        return spec
 
     # ------------------------------------------------------------------ editors
     def _editor(self, key: str, annotation) -> QWidget:
@@ -430,6 +473,8 @@ class PolicyPanel(Panel):
                 t["max_value"] = hi.value()
             tiers.append(t)
         data["tiers"] = tiers
+        if self.loaded is not None and self.loaded.review is not None:  # not in the form: kept as loaded
+            data["review"] = self.loaded.review.model_dump(mode="json")
         return data
 
     @staticmethod

@@ -36,6 +36,7 @@ from engine.workflow import current_policy, latest_run_id, proposals_frame
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
+from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, DataTable, EmptyState, section_title, set_error_text
 
 ALL_CATEGORIES = "All categories"
@@ -478,6 +479,14 @@ class ProposalsPanel(Panel):
         self.reject_button.setObjectName("rejectButton")
         head.addWidget(self.approve_button)
         head.addWidget(self.reject_button)
+        # undo before export: an approval withdrawn, a rejection restored (each asks why)
+        self.withdraw_button = QPushButton("Withdraw approval…")
+        self.withdraw_button.setObjectName("withdrawButton")
+        self.restore_button = QPushButton("Restore…")
+        self.restore_button.setObjectName("restoreButton")
+        head.addWidget(self.withdraw_button)
+        head.addWidget(self.restore_button)
+        self.reason_dialog: ReasonDialog | None = None
         dl.addLayout(head)
         self.action_msg = QLabel()
         self.action_msg.setObjectName("inlineError")
@@ -498,6 +507,10 @@ class ProposalsPanel(Panel):
         self.remove_button.setObjectName("removeTrade")
         self.remove_button.setEnabled(False)
         trades_head.addWidget(self.remove_button)
+        self.restore_trade_button = QPushButton("Restore trade…")
+        self.restore_trade_button.setObjectName("restoreTrade")
+        self.restore_trade_button.setEnabled(False)
+        trades_head.addWidget(self.restore_trade_button)
         ll.addLayout(trades_head)
         self.trades_model = TradesModel(self, on_edit=self.edit_quantity)
         self.trades = DataTable(self.trades_model, "proposalTrades")
@@ -579,6 +592,9 @@ class ProposalsPanel(Panel):
         self.approve_button.clicked.connect(self.approve_selected)
         self.reject_button.clicked.connect(self.reject_selected)
         self.remove_button.clicked.connect(self.remove_selected_trade)
+        self.withdraw_button.clicked.connect(self.withdraw_selected)
+        self.restore_button.clicked.connect(self.restore_selected)
+        self.restore_trade_button.clicked.connect(self.restore_selected_trade)
         self.bulk_button.clicked.connect(self.approve_filtered)
 
         self._debounce = QTimer(self)
@@ -851,6 +867,13 @@ class ProposalsPanel(Panel):
                       "another user approves</span>")
         elif editors:
             flags += f" · edited by {e(', '.join(editors))}"
+        if rec.get("decision_reason"):
+            code = f"{rec['decision_code']}: " if rec.get("decision_code") else ""
+            word = "rejected" if rec.get("status") == "REJECTED" else "reason"
+            flags += f" · <span style='color:#5f6b7a'>{word}: {e(code + str(rec['decision_reason']))}</span>"
+        blocked = self._blocked(account) if rec.get("category") in TRADING else ""
+        if blocked:
+            flags += (f" · <span style='color:#b3261e'><b>blocked at export</b>: {e(blocked)}</span>")
         self.detail_title.setText(
             f"<span style='font-size:14px'><b>{e(account)}</b></span> · {e(str(rec.get('tier', '')))} · "
             f"{e(str(rec.get('category', '')))} · <span style='color:{colour}'><b>{e(str(status))}</b>{decided}"
@@ -887,11 +910,22 @@ class ProposalsPanel(Panel):
                                  detail.get("class_targets") or {}, detail.get("class_bands") or {})
         if not detail:
             self.band_note.setText("No optimization for this account (nothing to compare).")
+        elif detail.get("band_statement"):  # re-scored after an edit: the engine's statement
+            statement = detail["band_statement"]
+            self.band_note.setText(e(statement) if statement.startswith("Every") else
+                                   f"<span style='color:#b3261e'>{e(statement)}</span>")
         elif self.weights.out_of_band:
             self.band_note.setText("<span style='color:#b3261e'>Outside its band after the trades: "
                                    + e(", ".join(self.weights.out_of_band)) + "</span>")
         else:
             self.band_note.setText("Every asset class is inside its band after the trades.")
+        if detail.get("cash_needed"):  # cash owed to clients: kept, never bought with
+            self.band_note.setText(self.band_note.text() + "<br>Cash after the trades "
+                                   f"{fmt.money2(detail.get('cash_post'))} · reserved for cash requests: "
+                                   f"{fmt.money2(detail['cash_needed'])}")
+        if rec.get("tier_basis"):
+            self.band_note.setText(self.band_note.text() + f"<br><span style='color:#8a5a00'>Tier set by a value of "
+                                   f"{fmt.money(rec.get('value'))}: {e(str(rec['tier_basis']))}</span>")
         self._fill_breakdown(rec)
         self._update_decision_buttons()
         self._update_trade_buttons()
@@ -946,21 +980,126 @@ class ProposalsPanel(Panel):
         ok = any(bool(self.model.value(r, "trading")) for r in rows)
         for b in (self.approve_button, self.reject_button):
             b.setEnabled(ok and not self._stale)
+        status = {self.model.value(r, "status") for r in rows if self.model.value(r, "trading")}
+        self.withdraw_button.setEnabled("APPROVED" in status and not self._stale)
+        self.restore_button.setEnabled("REJECTED" in status and not self._stale)
         self.approve_action.setEnabled(ok and not self._stale)
         self.reject_action.setEnabled(ok and not self._stale)
 
     def _update_trade_buttons(self) -> None:
         row = self.trades.selected_row()
         self.remove_button.setEnabled(row >= 0 and self.trades_model.is_editable(row) and not self._stale)
+        removed = row >= 0 and self.trades_model.row_dict(row).get("status") == "REMOVED"
+        self.restore_trade_button.setEnabled(removed and not self._stale)
 
     # ------------------------------------------------------------------ decisions
     def approve_selected(self) -> bool:
         return self._decide(self.selected_accounts(), True)
 
     def reject_selected(self) -> bool:
-        return self._decide(self.selected_accounts(), False)
+        """Ask for a reason code and text (and so a confirmation), then reject."""
+        accounts = self._trading(self.selected_accounts(), "reject")
+        if not accounts:
+            return False
+        who = accounts[0] if len(accounts) == 1 else f"{len(accounts):,} accounts"
+        codes = self.policy.reject_codes() if self.policy is not None else ()
+        dlg = self._ask("Reject", f"Reject the proposal of {who}?", f"Reject {who}", codes=codes,
+                        informative="The reason is kept on the proposal and in the audit log; a rejection can "
+                                    "be restored before export.")
+        dlg.accepted.connect(lambda: self._decide(accounts, False, reason=dlg.values()[1], code=dlg.values()[0]))
+        return True
 
-    def _decide(self, accounts: list[str], approve: bool, *, advance: bool = True) -> bool:
+    def withdraw_selected(self) -> bool:
+        """Withdraw the approval of the selected approved accounts (asks why)."""
+        from engine.undo import withdraw
+
+        return self._undo(withdraw, "APPROVED", "Withdraw approval", "Withdraw the approval of {who}?",
+                          "It goes back to review and is not exported until approved again.")
+
+    def restore_selected(self) -> bool:
+        """Restore the selected rejected accounts to review (asks why)."""
+        from engine.undo import restore
+
+        return self._undo(restore, "REJECTED", "Restore", "Restore the rejected proposal of {who} to review?",
+                          "It goes back to review and needs an approval.")
+
+    def restore_selected_trade(self) -> bool:
+        """Put the selected removed trade back into its proposal (asks why); re-scored."""
+        from engine.undo import restore_trade
+
+        row = self.trades.selected_row()
+        if row < 0:
+            return False
+        r = self.trades_model.row_dict(row)
+        if r.get("status") != "REMOVED":
+            set_error_text(self.edit_msg, "Select a removed trade to restore.")
+            return False
+        dlg = self._ask("Restore trade", f"Restore {r['side']} {fmt.qty(r['quantity'])} {r['symbol']} to "
+                        f"{r['account_id']}'s proposal?", "Restore trade",
+                        informative="The proposal is checked and scored again and needs an approval.")
+
+        def done():
+            try:
+                restore_trade(self.ctx.engine, int(r["id"]), reason=dlg.values()[1], user=self.ctx.user)
+            except RefusedError as exc:
+                set_error_text(self.edit_msg, f"Refused: {exc}")
+                return
+            self.reload()
+            set_error_text(self.edit_msg, f"{r['side']} {r['symbol']} restored; {r['account_id']} awaits "
+                                          "approval again.", ok=True)
+        dlg.accepted.connect(done)
+        return True
+
+    def _ask(self, title: str, text: str, ok: str, *, codes=(), informative: str = "") -> ReasonDialog:
+        if self.reason_dialog is not None:
+            self.reason_dialog.close()
+        self.reason_dialog = ReasonDialog(self, title, text, ok, codes=tuple(codes), informative=informative)
+        self.reason_dialog.open()
+        return self.reason_dialog
+
+    def _trading(self, accounts: list[str], word: str, status: str | None = None) -> list[str]:
+        df = self.model.frame()
+        sub = df[df["account_id"].isin(accounts)] if len(df) and accounts else df.iloc[:0]
+        todo = sub[sub["trading"].astype(bool)] if len(sub) else sub
+        if status is not None and len(todo):
+            todo = todo[todo["status"] == status]
+        if not len(todo):
+            set_error_text(self.action_msg, f"Select an account to {word}.")
+            return []
+        return todo["account_id"].tolist()
+
+    def _undo(self, fn, status: str, title: str, text: str, informative: str) -> bool:
+        accounts = self._trading(self.selected_accounts(), title.lower(), status)
+        if not accounts:
+            return False
+        df = self.model.frame()
+        versions = dict(zip(df["account_id"], (int(v) for v in df["version"])))
+        who = accounts[0] if len(accounts) == 1 else f"{len(accounts):,} accounts"
+        dlg = self._ask(title, text.format(who=who), title, informative=informative)
+
+        def done():
+            try:
+                fn(self.ctx.engine, accounts, reason=dlg.values()[1], user=self.ctx.user, run_id=self.run_id,
+                   expected_versions={a: versions[a] for a in accounts})
+            except RefusedError as exc:
+                self._refused(title, exc, self.action_msg)
+                return
+            self.reload()
+            set_error_text(self.action_msg, f"{title}: {who} back to review.", ok=True)
+        dlg.accepted.connect(done)
+        return True
+
+    def _blocked(self, account: str) -> str:
+        """Why the account's approved or proposed trades would be kept back at export now."""
+        from engine.compliance import proposals_blocked
+
+        if self.run_id is None:
+            return ""
+        with self.ctx.engine.connect() as conn:
+            return proposals_blocked(conn, self.run_id, [account]).get(account, "")
+
+    def _decide(self, accounts: list[str], approve: bool, *, advance: bool = True, reason: str | None = None,
+                code: str | None = None) -> bool:
         word = "approve" if approve else "reject"
         df = self.model.frame()
         if not accounts or not len(df):
@@ -977,18 +1116,22 @@ class ProposalsPanel(Panel):
         versions = dict(zip(ids, (int(v) for v in todo["version"])))
         row_before = self.table.selected_row()
         try:
-            decide(self.ctx.engine, ids, approve=approve, user=self.ctx.user, run_id=self.run_id,
-                   expected_versions=versions)
+            d = decide(self.ctx.engine, ids, approve=approve, user=self.ctx.user, run_id=self.run_id,
+                       expected_versions=versions, reason=reason, code=code)
         except RefusedError as exc:
             self._refused("Approve" if approve else "Reject", exc, self.action_msg)
             return False
         status = "APPROVED" if approve else "REJECTED"
         self._patch(ids, status=status, decided_by=self.ctx.user,
-                    bump=set(todo.loc[todo["status"] != status, "account_id"]))
+                    bump=set(todo.loc[todo["status"] != status, "account_id"]),
+                    fields={"decision_code": code, "decision_reason": reason})
         who = ids[0] if len(ids) == 1 else f"{len(ids):,} accounts"
+        blocked = (f" Blocked now, not exported until it ends: "
+                   + "; ".join(f"{a}: {why}" for a, why in sorted(d.blocked.items())[:5])
+                   + (" …" if len(d.blocked) > 5 else "")) if d.blocked else ""
         set_error_text(self.action_msg, f"{'Approved' if approve else 'Rejected'} {who}."
-                       + (f" {skipped:,} selected account(s) without trades left as they are." if skipped else ""),
-                       ok=True)
+                       + (f" {skipped:,} selected account(s) without trades left as they are." if skipped else "")
+                       + blocked, ok=not blocked)
         if advance and len(accounts) == 1 and row_before >= 0:
             self._advance_after = row_before
         self._changed()
@@ -1016,13 +1159,18 @@ class ProposalsPanel(Panel):
             return False
         versions = dict(zip(ids, (int(v) for v in todo["version"])))
         try:
-            decide(self.ctx.engine, ids, approve=True, user=self.ctx.user, run_id=self.run_id,
-                   expected_versions=versions)
+            d = decide(self.ctx.engine, ids, approve=True, user=self.ctx.user, run_id=self.run_id,
+                       expected_versions=versions)
         except RefusedError as exc:
             self._refused("Approve filtered accounts", exc, self.action_msg)
             return False
-        self._patch(ids, status="APPROVED", decided_by=self.ctx.user, bump=set(ids))
-        set_error_text(self.action_msg, f"Approved {n:,} {tier} accounts ({fmt.money(dollars)} of trades).", ok=True)
+        self._patch(ids, status="APPROVED", decided_by=self.ctx.user, bump=set(ids),
+                    fields={"decision_code": None, "decision_reason": None})
+        blocked = (f" {len(d.blocked):,} of them are blocked now and not exported until that ends: "
+                   + "; ".join(f"{a}: {why}" for a, why in sorted(d.blocked.items())[:5])
+                   + (" …" if len(d.blocked) > 5 else "")) if d.blocked else ""
+        set_error_text(self.action_msg, f"Approved {n:,} {tier} accounts ({fmt.money(dollars)} of trades)." + blocked,
+                       ok=not blocked)
         self._changed()
         return True
 
@@ -1115,7 +1263,7 @@ class ProposalsPanel(Panel):
 
     # ------------------------------------------------------------------ after a change
     def _patch(self, accounts: list[str], *, status: str, decided_by, bump: set, review: str | None = None,
-               editor: str | None = None) -> None:
+               editor: str | None = None, fields: dict | None = None) -> None:
         """Mirror a decision in the loaded frames (what the engine just stored: status, decider,
         version), so the next refresh need not read the whole run again. Rows keep their place."""
         accounts = set(accounts)
@@ -1133,6 +1281,9 @@ class ProposalsPanel(Panel):
             f.loc[hit, "needs_review"] = status == "PROPOSED"
             if review:
                 f.loc[hit, "review"] = review
+            for k, v in (fields or {}).items():
+                if k in f:
+                    f.loc[hit, k] = v
             if editor and "edited_by" in f:
                 for i in np.flatnonzero(hit):
                     users = editors_of(f.at[i, "edited_by"])

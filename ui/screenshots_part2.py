@@ -3,16 +3,45 @@
 Generates a 2,000-account sample book into a temporary folder, imports it, saves a policy where
 the Core tier reviews every account (so there is something to review), runs it, approves,
 rejects and edits a few proposals as different users, exports one batch, then opens the console
-and writes proposals.png, charts.png, batches.png, audit.png and export_result.png into OUTDIR.
+and writes proposals.png, charts.png, batches.png, audit.png and export_result.png into OUTDIR,
+and lab.png after a short policy-lab simulation (a 300-account sample × 20 business days: the
+current policy, λ 0.3 and 3, the band and calendar baselines). ``--lab`` writes lab.png only::
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python -m ui.screenshots_part2 --lab /tmp/shots
 """
 from __future__ import annotations
 
 import sys
+import time
 
 from ui.screenshots import SIZE, _settle, setup
 
 
+def shoot_lab(app, w, shot, *, accounts: int = 300, days: int = 20) -> None:
+    """The Lab after a short simulation of a sample of the book (lab.png)."""
+    w.show_panel("Lab")
+    lab = w.panel("Lab")
+    lab.sample_check.setChecked(True)
+    lab.sample.setValue(accounts)
+    lab.days.setValue(days)
+    lab.seed.setValue(7)
+    lab.sweep_checks["lambda"].setChecked(True)
+    for cb in lab.baseline_checks.values():
+        cb.setChecked(True)
+    print(f"simulating {accounts} accounts × {days} business days in the Lab…", file=sys.stderr)
+    lab.start()
+    deadline = time.monotonic() + 1800
+    while w.ctx.tasks.busy and time.monotonic() < deadline:
+        _settle(app, 200)
+    lab.table.select_row(0)
+    shot(w, "lab", 600)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    lab_only = bool(argv) and argv[0] == "--lab"
+    if lab_only:
+        argv = argv[1:]
     started = setup(argv, "ui.screenshots_part2", "rebalance-shots2-")
     if started is None:
         return 2
@@ -45,6 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     db = str(tmp / "book.db")
     engine = make_engine(db)
     import_book(engine, book, user="desk.operator")
+    if lab_only:
+        w = MainWindow(engine, db=db, user="desk.operator", settings=settings, workers=1)
+        w.resize(*SIZE)
+        w.show()
+        shoot_lab(app, w, shot)
+        w.close()
+        for p in written:
+            print(p)
+        return 0
     data = default_policy().model_dump()
     data["tiers"] = [{**t, "review": "all" if t["name"] == "Core" else t["review"]} for t in data["tiers"]]
     save_policy(engine, policy_from_dict(data), user="m.ortiz", note="Core: review every account this week")
@@ -57,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                                         ascending=False)
     ids = core["account_id"].tolist()
     approve(engine, ids[:6], user="j.chen")
-    reject(engine, ids[6:7], user="j.chen")
+    reject(engine, ids[6:7], user="j.chen", reason="client asked to wait", code="CLIENT_INSTRUCTION")
     edited = None
     for a in ids[7:40]:  # an account with a sell big enough to trim
         trades = proposal_trades(engine, a)
@@ -97,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     dlg = show_batch_result(w, result)
     shot(dlg, "export_result")
     dlg.close()
+
+    shoot_lab(app, w, shot)
     w.close()
     for p in written:
         print(p)

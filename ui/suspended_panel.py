@@ -27,13 +27,18 @@ ALL = "All reasons"
 COLUMNS = [
     Col("account_id", "Account"),
     Col("name", "Name"),
-    Col("value", "Value", "money", "Account value (holdings at the book's prices plus cash)"),
+    Col("value", "Value", "money", "Account value (holdings at the book's prices plus cash; a holding without a "
+                                   "usable price at its last known price): it sets the tier"),
     Col("tier", "Tier"),
     Col("reasons", "Reasons", tip="Why the account is suspended; hover for the detail", tooltip_key="detail"),
     Col("since", "Since", "date", "When the oldest open reason was first found"),
-    Col("urgent", "Urgent", "bool", "A high-priority cash request is waiting: trade it by hand"),
-    Col("pending_cash", "Cash requested", "money_nz", "Unfilled cash requests of the account"),
+    Col("urgent", "Urgent", "bool", "A high-priority cash request is waiting and nothing covers it yet: trade it "
+                                    "by hand"),
+    Col("pending_cash", "Cash requested", "money_nz", "Cash requests of the account whose cash is not raised yet"),
     Col("due", "Due", "date", "The next cash request due date"),
+    Col("cash_out", "Cash-out", tip="Where the account's cash requests stand: covered by trades entered (awaiting "
+                                    "approval or export), sent (cash reserved until the custodian pays), or what is "
+                                    "still to raise"),
 ]
 PENDING_COLUMNS = [
     Col("id", "Trade", "count", "The manual trade's id (approve --trade ID on the command line)"),
@@ -331,9 +336,15 @@ class SuspendedPanel(Panel):
                  f"<p style='color:#5f6b7a;margin-top:0'>{e(str(acc.get('custodian', '')))} · model "
                  f"{e(str(acc.get('model_id', '')))} · {e(str(rec.get('tier', '')))} · value "
                  f"{fmt.money(rec.get('value'))} · cash {fmt.money2(acc.get('cash'))}"
+                 f" (reserved for cash requests: {fmt.money2(info.get('reserved', 0.0))})"
                  f"{' · taxable' if acc.get('taxable') else ' · tax-exempt'}</p>"]
+        if info.get("tier_basis"):
+            parts.append(f"<p style='color:#8a5a00'>Tier {e(str(rec.get('tier', '')))} set by a value of "
+                         f"{fmt.money(rec.get('value'))}: {e(str(info['tier_basis']))}</p>")
         if rec.get("urgent"):
             parts.append(f"<p style='color:#b3261e'><b>URGENT</b> — {e(views.URGENT_HELP)}</p>")
+        elif rec.get("cash_out"):
+            parts.append(f"<p style='color:#1b7f3b'><b>Cash-out:</b> {e(str(rec['cash_out']))}</p>")
         for r in info["reasons"]:
             items = "".join(f"<li>{e(d)}</li>" for d in r["details"])
             parts.append(f"<h3 style='margin-bottom:2px'>{e(r['title'])} "

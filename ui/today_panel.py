@@ -98,7 +98,7 @@ class TodayPanel(Panel):
         self.urgent_title = section_title("Urgent suspended accounts")
         self.urgent_model = FrameModel([
             Col("account_id", "Account"), Col("value", "Value", "money"), Col("tier", "Tier"),
-            Col("pending_cash", "Cash requested", "money_nz", "Unfilled cash requests of the account"),
+            Col("pending_cash", "Cash requested", "money_nz", "Cash requests whose cash is not raised yet"),
             Col("reasons", "Reasons")])
         self.urgent = DataTable(self.urgent_model, "todayUrgent")
         self.urgent.doubleClicked.connect(
@@ -199,9 +199,12 @@ class TodayPanel(Panel):
             lines.append("<b>No batch exported yet.</b>")
         self.run_info.setText("<br>".join(lines))
         w = d["waiting_export"]
-        self.export_info.setText(f"Approved and not yet exported: <b>{w['trades']:,}</b> "
-                                 f"trade{'s' if w['trades'] != 1 else ''}" if w["trades"] else
-                                 "No approved trade is waiting for export.")
+        blocked = int(w.get("blocked", 0) or 0)
+        note = (f" · <span style='color:#b3261e'>{blocked:,} blocked</span> by an override, suspension or "
+                "restriction in force (kept back until it ends)" if blocked else "")
+        self.export_info.setText((f"Approved and not yet exported: <b>{w['trades']:,}</b> "
+                                  f"trade{'s' if w['trades'] != 1 else ''}" if w["trades"] else
+                                  "No approved trade is waiting for export.") + note)
         self.export_button.setEnabled(bool(w["trades"]))
 
     def save_state(self, settings) -> None:

@@ -53,6 +53,7 @@ class Custodian:
         self.acc_of = dict(zip(self.account_ids.tolist(), range(len(self.account_ids))))
         self._seq = 0
         self._codes_of = (None, None)
+        self.prev_day: date | None = None  # the simulated day before as_of (None on day 1)
 
     def lot_codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(security index, account index) of every lot (-1 unknown), cached per lots frame."""
@@ -81,6 +82,8 @@ class Custodian:
         """Move to ``day`` at ``price``; returns each account's market move in dollars."""
         before = self.values()
         self.price = np.where(moving, price, self.price)
+        if day != self.as_of:
+            self.prev_day = self.as_of
         self.as_of = day
         sec = self.frames["securities"]
         sec["price"] = self.price
@@ -221,7 +224,11 @@ class Custodian:
                 cash[ai[i]] -= amount[i]
                 paid[i] = True
         acc["cash"] = cash
-        out = cr[paid].assign(late=(cr["due_date"][paid].astype(object) < day).to_numpy(bool), paid_date=day)
+        # late: it was already due on an earlier simulated day (a request due on a weekend and
+        # paid on the next business day is on time); on day 1, overdue in the book
+        late_before = (self.prev_day or self.as_of - timedelta(days=1)).isoformat()
+        out = cr[paid].assign(late=(cr["due_date"][paid].astype(object) <= late_before).to_numpy(bool),
+                              paid_date=day)
         self.frames["cash_requests"] = cr[~paid].reset_index(drop=True)
         return out
 

@@ -16,7 +16,9 @@ the same way for the engine's variants and the naive baselines:
   sale with a buy of the same security in the account within 30 days before or after:
   disallowed in proportion to the shares bought back), tax paid (per account, short- and
   long-term nets offset each other, losses carried no further), all in taxable accounts;
-- cash requests paid late (count and dollars, with those still unpaid past due at the end);
+- cash requests paid late (count and dollars): paid after a simulated day on which they were
+  already due (a request due on a weekend paid the next business day is on time), with those
+  due by the last day and still unpaid;
 - after-tax wealth: value at the end − the tax of realized gains and of liquidating every lot
   at the end's prices (a deferral is worth nothing here: the lower basis a harvest leaves is
   taxed at the end); and ``after_tax_wealth_deferred``, the same with the tax the unrealized
@@ -300,7 +302,7 @@ class Ledger:
         late = paid[paid["late"]] if len(paid) else paid
         last = self.dates[-1].isoformat() if self.dates else ""
         un = self.unpaid
-        overdue = un[un["due_date"].astype(object) < last] if un is not None and len(un) else pd.DataFrame()
+        overdue = un[un["due_date"].astype(object) <= last] if un is not None and len(un) else pd.DataFrame()
         te = self.tracking_error()
         d = pd.DataFrame(self.daily)
         return {

@@ -9,7 +9,7 @@ import pandas as pd
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
           "#bcbd22", "#17becf")
-W, H, PAD = 640, 320, 56
+W, H, PAD = 640, 320, 64
 
 TABLE_COLUMNS = [
     ("variant", "Variant", None), ("accounts_traded", "Accounts traded", "{:,.0f}"),
@@ -27,6 +27,17 @@ TABLE_COLUMNS = [
 
 def _esc(x) -> str:
     return html.escape(str(x), quote=True)
+
+
+def _tick(v: float) -> str:
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:.3g}B"
+    if a >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if a >= 1e4:
+        return f"{v / 1e3:.3g}k"
+    return f"{v:.3g}"
 
 
 def _scale(lo: float, hi: float, a: float, b: float):
@@ -48,8 +59,8 @@ def _axes(title: str, xlabel: str, ylabel: str, xlo, xhi, ylo, yhi) -> list[str]
         fy = ylo + (yhi - ylo) * i / 4
         x = PAD + (W - 16 - PAD) * i / 4
         y = H - PAD - (H - PAD - 28) * i / 4
-        out.append(f'<text x="{x:.1f}" y="{H - PAD + 16}" text-anchor="middle" font-size="10">{fx:,.3g}</text>')
-        out.append(f'<text x="{PAD - 4}" y="{y + 3:.1f}" text-anchor="end" font-size="10">{fy:,.3g}</text>')
+        out.append(f'<text x="{x:.1f}" y="{H - PAD + 16}" text-anchor="middle" font-size="10">{_tick(fx)}</text>')
+        out.append(f'<text x="{PAD - 4}" y="{y + 3:.1f}" text-anchor="end" font-size="10">{_tick(fy)}</text>')
     return out
 
 

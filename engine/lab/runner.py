@@ -90,11 +90,17 @@ def _scaled_tiers(policy: Policy, factor: float) -> Policy:
 def sweep_variants(base: Policy, spec: str) -> list[Variant]:
     """``threshold=0.5,2`` (multiplies every tier's threshold start and floor), ``lambda=0.3,3``
     (sets the dispersion-vs-tax weight), ``bands=0.5,2`` (multiplies the absolute and relative
-    band widths, at most 1)."""
+    band widths, at most 1), or any one setting, ``section.key=V1,V2`` (sets it: e.g.
+    ``harvest.discount_rate=0.025,0.1``, ``harvest.value=full``)."""
     key, _, values = spec.partition("=")
     key = key.strip().lower()
+    if "." in key:  # one policy setting, section.key=V1,V2 (engine.lab.plan)
+        from engine.lab.plan import setting_variants
+
+        return setting_variants(base, spec)
     if key not in SWEEPS or not values.strip():
-        raise RefusedError(f"--sweep {spec!r}: expected one of {', '.join(f'{k}=V1,V2' for k in SWEEPS)}")
+        raise RefusedError(f"--sweep {spec!r}: expected one of {', '.join(f'{k}=V1,V2' for k in SWEEPS)} "
+                           "or section.key=V1,V2")
     out = []
     for text in values.split(","):
         try:
@@ -144,10 +150,8 @@ def request_arrivals(frames, dates: list[date], rate: float, seed: int) -> pd.Da
     cols = ["day", "request_id", "account_id", "amount", "due_date", "priority", "note"]
     if rate <= 0 or len(dates) < 2:
         return pd.DataFrame(columns=cols)
-    from engine.lab.custodian import Custodian as _C
-
     acc = frames["accounts"]["account_id"].to_numpy(object)
-    value = _C(frames, dates[0], cost_bps=0, ticket_cost=0).values()
+    value = Custodian(frames, dates[0], cost_bps=0, ticket_cost=0).values()
     rng = np.random.default_rng([seed, 15])
     rows = []
     for k in range(1, len(dates)):
@@ -247,7 +251,7 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
             cust.add_requests(new.drop(columns="day"))
         ov = overrides_in_force(book.overrides, day)
         if v.kind == "engine":
-            d = decide(cust.frames, day, v.policy, overrides=ov, exported=set(), closed=set(), workers=workers,
+            d = decide(cust.frames, day, v.policy, overrides=ov, exported=set(), workers=workers,
                        executor=executor, state=_Sub(state, lo, hi, label))
             p = d.proposals
             go = p["category"].isin(["MANDATE", "SCORE"]).to_numpy(bool)
