@@ -413,7 +413,8 @@ def test_cash_requests_paid_on_their_due_date_or_counted_late(tmp_path):
     r = simulate(book, build_variants(book.policy, baselines=["band"], default=False), 3, seed=1, request_rate=0)
     s = r.summary.iloc[0]
     paid = pd.concat(r.ledgers["band"].paid)
-    assert dict(zip(paid["request_id"], paid["paid_date"])) == {"CRW": "2026-11-23"}
-    assert not paid["late"].any()  # a Sunday's request paid on Monday is on time
+    # a Sunday's request is wired the business day before (Friday, day 1): on time
+    assert dict(zip(paid["request_id"], paid["paid_date"])) == {"CRW": "2026-11-20"}
+    assert not paid["late"].any()
     assert (s["late_requests"], s["late_dollars"], s["payouts"]) == (1, 5000.0, 1000.0)  # CRB, due and unpaid
     assert set(r.books["band"]["cash_requests"]["request_id"]) == {"CR1", "CRB"}  # CR1 is due after the last day

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 import main
-from bookkit import write_book
+from bookkit import eager_policy, write_book
 from engine.compliance import override_impact, impact_text
 from engine.exporter import export_batch, export_preview
 from engine.importer import import_book
@@ -30,7 +30,8 @@ SCORE = ("score", "score_bps", "drift_benefit", "harvest_benefit", "rating_benef
 
 
 def review_all_policy():
-    data = default_policy().model_dump()
+    """Every account reviewed, with the first release's thresholds and costs (A1 trades on score)."""
+    data = eager_policy().model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     return policy_from_dict(data)
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 import main
-from bookkit import BASE, write_book
+from bookkit import BASE, eager_policy, write_book
 from engine.checks import run_checks
 from engine.importer import import_book
 from engine.mandates import assign_tiers, band_width, threshold_bps
@@ -140,26 +140,15 @@ def test_hold_validation(engine, book_dir):
         add_halt(engine, "NOPE", None, "x")
 
 
-def _eager_policy():
-    """The default policy with the first release's thresholds (half today's) and trading costs
-    ($1 a ticket, $500 minimum trade): A1 trades on score."""
-    pol = default_policy()
-    return pol.model_copy(update={"tiers": tuple(t.model_copy(update={
-        "threshold_start_bps": t.threshold_start_bps / 2, "threshold_floor_bps": t.threshold_floor_bps / 2})
-        for t in pol.tiers), "trading": pol.trading.model_copy(update={
-            "ticket_cost": 1.0, "min_trade_dollars": 500.0, "harvest_min_loss_pct": 0.05,
-            "harvest_min_loss_dollars": 1000.0})})
-
-
 def test_freeze_halt_never_trades_the_symbol_but_the_account_trades(engine, book_dir):
     import_book(engine, book_dir)
-    base = run_workflow(engine, workers=1, policy=_eager_policy())
+    base = run_workflow(engine, workers=1, policy=eager_policy())
     with engine.connect() as conn:
         trades = pd.read_sql(select(m.Trade.account_id, m.Trade.symbol).where(
             m.Trade.proposal_id.in_(select(m.Proposal.id).where(m.Proposal.run_id == base.run_id))), conn)
     assert "OIL" in set(trades[trades["account_id"] == "A1"]["symbol"])  # it would buy OIL
     add_halt(engine, "OIL", None, "exchange halt", mode="freeze")
-    run = run_workflow(engine, workers=1, policy=_eager_policy())
+    run = run_workflow(engine, workers=1, policy=eager_policy())
     with engine.connect() as conn:
         trades = pd.read_sql(select(m.Trade.account_id, m.Trade.symbol).where(
             m.Trade.proposal_id.in_(select(m.Proposal.id).where(m.Proposal.run_id == run.run_id))), conn)

@@ -224,11 +224,9 @@ class Custodian:
                 cash[ai[i]] -= amount[i]
                 paid[i] = True
         acc["cash"] = cash
-        # late: it was already due on an earlier simulated day (a request due on a weekend and
-        # paid on the next business day is on time); on day 1, overdue in the book
-        late_before = (self.prev_day or self.as_of - timedelta(days=1)).isoformat()
-        out = cr[paid].assign(late=(cr["due_date"][paid].astype(object) <= late_before).to_numpy(bool),
-                              paid_date=day)
+        # late: paid after its due date (a request due on a weekend is wired the business day
+        # before, so it is on time); on day 1, overdue in the book
+        out = cr[paid].assign(late=(cr["due_date"][paid].astype(object) < day).to_numpy(bool), paid_date=day)
         self.frames["cash_requests"] = cr[~paid].reset_index(drop=True)
         return out
 
