@@ -151,6 +151,8 @@ def test_navigation_builds_the_review_panels_into_the_window(qtbot, window):
                       ("Audit", AuditPanel)):
         assert FACTORIES[name] is cls
         assert isinstance(window.panel(name), cls) and not isinstance(window.panel(name), Placeholder)
+    assert list(FACTORIES) == list(PANELS)  # every slot has its panel, in the navigation's order
+    assert not [n for n in PANELS if isinstance(window.panel(n), Placeholder)]
     window.show_panel("Proposals")
     assert window.panel("Proposals").stack.currentIndex() == 0  # no run yet: the empty state
     assert window.panel("Proposals").empty.title.text() == "No run yet"
