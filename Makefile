@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+RUFF   ?= $(PY) -m ruff
 
-.PHONY: setup run test test-pg bench screenshots clean
+.PHONY: setup run lint test test-pg bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,12 +19,17 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) main.py open --demo
 
-## the whole test suite (offscreen Qt)
-test: $(STAMP)
+## ruff (the rule set in pyproject.toml) and the import contracts (import-linter)
+lint: $(STAMP)
+	$(RUFF) check .
+	$(VENV)/bin/lint-imports
+
+## lint, then the whole test suite (offscreen Qt)
+test: lint
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
 
 ## the suite with the database tests on PostgreSQL too (a throwaway local server; apt-get install postgresql)
-test-pg: $(STAMP)
+test-pg: lint
 	pg_env="$$(.ci/pg-start)" && eval "$$pg_env" && trap '.ci/pg-stop' EXIT && \
 	  QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
 
@@ -36,13 +42,11 @@ bench: $(STAMP)
 	$(PY) bench/bench_audit.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_charts.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui.py
-	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_ui_part2.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_proposals_panel.py
 
 ## PNGs of each panel into docs/screenshots/ (needs xvfb-run: apt-get install xvfb)
 screenshots: $(STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots docs/screenshots
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots_part2 docs/screenshots
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m ui.screenshots_safety docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -4,7 +4,6 @@ Never ORM objects one by one: a book has millions of lots.
 """
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np

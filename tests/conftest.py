@@ -34,7 +34,7 @@ BOTH_DATABASES = {
     "test_snapshot_cache",
     "test_storage",
     "test_ui_lab",
-    "test_workflow_part1",
+    "test_workflow",
 }
 
 

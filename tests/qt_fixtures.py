@@ -52,10 +52,9 @@ def close_window(w, boxes) -> None:
 
 
 def make_window(qtbot, engine, db_path, settings, *, user="alice"):
-    """A console window with both parts' panels, shown at a desk-sized geometry."""
+    """A console window with every panel, shown at a desk-sized geometry."""
     from ui.main_window import MainWindow
 
-    import ui.part2  # noqa: F401  (registers the part-2 panels)
     w = MainWindow(engine, db=db_path, user=user, settings=settings, workers=1)
     qtbot.addWidget(w)
     w.resize(1500, 950)

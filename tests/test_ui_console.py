@@ -8,12 +8,11 @@ import hashlib
 import sqlite3
 import time
 from datetime import date, timedelta
-from types import SimpleNamespace
 
 import pytest
 from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
-from PySide6.QtCore import QDate, QSettings, Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from bookkit import write_book
 from test_views import problem_book
@@ -22,7 +21,8 @@ from engine.tasks import RefusedError
 from storage.bulk import read_frame
 from sqlalchemy import select
 from storage import models as m
-from ui.main_window import PANELS, MainWindow
+from ui.main_window import MainWindow
+from ui.navigation import PANELS
 from ui.panel import Panel
 from ui.widgets import BadgeAlertRole, BadgeRole
 

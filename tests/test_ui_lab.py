@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QInputDialog
 
-import ui.part2  # noqa: F401  (registers the part-2 panels before the window is built)
 from bookkit import write_book
 from dbkit import content_digest, is_postgres
 from engine.audit import audit_entries
@@ -26,7 +25,7 @@ from engine.views import policy_body
 from engine.workflow import current_policy
 from ui.charts import inv_symlog
 from ui.lab_panel import TABLE, LabPanel
-from ui.main_window import FACTORIES
+from ui.navigation import FACTORIES
 
 LONG = 180_000
 

@@ -9,7 +9,6 @@ from qt_fixtures import boxes, close_window, folders, make_window, settings, wai
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-import ui.part2  # noqa: F401  (registers the part-2 panels before the window is built)
 from bookkit import write_book
 from engine.importer import import_book
 from engine.policy import default_policy, policy_from_dict

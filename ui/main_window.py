@@ -1,7 +1,8 @@
 """The main window: navigation with badges, the header, panels, actions and the task bar.
 
-Panels plug into navigation slots through :data:`FACTORIES` (name -> ``factory(ctx)``) or
-:meth:`MainWindow.set_panel`; see :mod:`ui.panel` for what a panel may implement.
+The navigation slots and the panel of each come from :mod:`ui.navigation` (``PANELS``,
+``FACTORIES``); :meth:`MainWindow.set_panel` replaces one at run time. See :mod:`ui.panel` for
+what a panel may implement.
 """
 from __future__ import annotations
 
@@ -22,17 +23,11 @@ from engine.tasks import RefusedError
 from storage import repo
 from storage.db import describe
 from ui import dialogs, fmt
-from ui.overrides_panel import OverridesPanel
+from ui.navigation import FACTORIES, PANELS
 from ui.panel import AppContext, Placeholder
-from ui.policy_panel import PolicyPanel
-from ui.suspended_panel import SuspendedPanel
 from ui.tasks import Scaled, Task
-from ui.today_panel import TodayPanel
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
-PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Charts", "Batches", "Audit", "Policy", "Lab")
-# name -> factory(ctx) -> QWidget; slots without a factory show a placeholder
-FACTORIES = {"Today": TodayPanel, "Suspended": SuspendedPanel, "Overrides": OverridesPanel, "Policy": PolicyPanel}
 STYLESHEET = Path(__file__).resolve().parents[1] / "resources" / "console.qss"
 DEFAULT_FORMATS = ("csv", "fix")
 
@@ -679,6 +674,3 @@ class MainWindow(QMainWindow):
         self._reads.waitForDone(10_000)
         self.save_settings()
         super().closeEvent(event)
-
-
-import ui.part2  # noqa: E402,F401  (registers Proposals, Charts, Batches, Audit, Lab)

@@ -1,8 +1,8 @@
 """What every panel gets (:class:`AppContext`) and what the main window expects of a panel.
 
 To plug a panel into a navigation slot, subclass :class:`Panel` (or give any QWidget the same
-methods) and register a factory in ``ui.main_window.FACTORIES`` — or call
-``MainWindow.set_panel(name, widget)`` at run time::
+methods), then give it a navigation slot in :mod:`ui.navigation` (its name in ``PANELS``, its
+factory in ``FACTORIES``) — or call ``MainWindow.set_panel(name, widget)`` at run time::
 
     class ProposalsPanel(Panel):
         title = "Proposals"
@@ -11,7 +11,7 @@ methods) and register a factory in ``ui.main_window.FACTORIES`` — or call
         def focus(self, payload):     # optional: show one item (e.g. an account id)
             ...
 
-    FACTORIES["Proposals"] = ProposalsPanel
+    FACTORIES = {..., "Proposals": ProposalsPanel, ...}   # ui/navigation.py
 
 A panel never shares a connection: it calls engine functions with ``ctx.engine`` (a
 thread-safe SQLAlchemy Engine); long work goes through ``ctx.run_task``. After a change it

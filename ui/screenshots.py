@@ -1,11 +1,30 @@
-"""PNG screenshots of each panel: ``python -m ui.screenshots OUTDIR`` (under xvfb-run).
+"""PNG screenshots of the console for the README: ``python -m ui.screenshots OUTDIR`` (under xvfb-run).
 
-Generates a 2,000-account sample book into a temporary folder, imports and runs it, adds a
-few overrides, then opens the console and writes empty.png, today.png, suspended.png,
-manual_trade.png, overrides.png, policy.png and running.png into OUTDIR.
+One 2,000-account sample book (seed 7) is generated into a temporary folder; each group of
+shots imports it into its own database, sets the scene and opens the console:
+
+* ``console``: empty.png (a new database), then the book run with a few overrides:
+  today.png, suspended.png, manual_trade.png, overrides.png, policy.png and running.png (a run
+  in progress, then cancelled);
+* ``review``: a policy where the Core tier reviews every account, a run, approvals, a
+  rejection, an edited trade and one exported batch: proposals.png, charts.png, batches.png,
+  audit.png and export_result.png;
+* ``lab``: lab.png after a short policy-lab simulation (a 300-account sample × 20 business
+  days: the current policy, λ 0.3 and 3, the band and calendar baselines); in a full set it is
+  taken in the ``review`` console, after the review;
+* ``safety``: the same policy, most proposals approved, then a widely traded security halted
+  and an approved account held: override_impact.png (what the halt stops), export_blocked.png
+  (the trades the export keeps back and why) and reject_dialog.png (a rejection's reason).
+
+``--only GROUP[,GROUP…]`` takes some of them (``--lab`` = ``--only lab``); ``--accounts N``
+a smaller book (tests)::
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python -m ui.screenshots docs/screenshots
+    xvfb-run -a -s "-screen 0 1600x1000x24" python -m ui.screenshots --lab /tmp/shots
 """
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import tempfile
@@ -14,6 +33,8 @@ from datetime import timedelta
 from pathlib import Path
 
 SIZE = (1560, 940)
+GROUPS = ("console", "review", "lab", "safety")
+USER = "desk.operator"
 
 
 def _settle(app, ms: int = 250) -> None:
@@ -23,65 +44,83 @@ def _settle(app, ms: int = 250) -> None:
         time.sleep(0.01)
 
 
-def setup(argv: list[str] | None, prog: str, prefix: str):
-    """What every screenshot script starts with: OUTDIR from argv, the QApplication, a temp
-    folder and throw-away QSettings. None when the arguments are wrong (usage printed)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print(f"usage: python -m {prog} OUTDIR", file=sys.stderr)
-        return None
-    out = Path(argv[0])
-    out.mkdir(parents=True, exist_ok=True)
+class Shots:
+    """The QApplication, the output folder, a temporary folder with the sample book, and the
+    PNGs written so far."""
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    def __init__(self, out: Path, accounts: int):
+        from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setOrganizationName("RebalanceDesk")
-    app.setApplicationName("Rebalance Desk")
-    tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
-    return app, out, tmp, settings
+        self.app = QApplication.instance() or QApplication([sys.argv[0]])
+        self.app.setOrganizationName("RebalanceDesk")
+        self.app.setApplicationName("Rebalance Desk")
+        self.out = out
+        self.accounts = accounts
+        self.tmp = Path(tempfile.mkdtemp(prefix="rebalance-shots-"))
+        self.written: list[Path] = []
+        self._book: Path | None = None
+
+    def __call__(self, widget, name: str, ms: int = 300) -> None:
+        _settle(self.app, ms)
+        path = self.out / f"{name}.png"
+        widget.grab().save(str(path))
+        self.written.append(path)
+
+    def settings(self, name: str):
+        """Throw-away QSettings of one group's console (window state does not leak between groups)."""
+        from PySide6.QtCore import QSettings
+
+        return QSettings(str(self.tmp / f"{name}.ini"), QSettings.Format.IniFormat)
+
+    def engine(self, name: str):
+        """A new database ``name`` with the sample book imported: (engine, db path)."""
+        from engine.importer import import_book
+        from engine.sample import generate_sample
+        from storage.db import make_engine
+
+        if self._book is None:
+            print(f"generating a {self.accounts:,}-account sample book…", file=sys.stderr)
+            self._book = self.tmp / "book"
+            generate_sample(self._book, accounts=self.accounts, seed=7)
+        db = str(self.tmp / f"{name}.db")
+        engine = make_engine(db)
+        import_book(engine, self._book, user=USER)
+        return engine, db
+
+    def window(self, engine, db: str, settings):
+        from ui.main_window import MainWindow
+
+        w = MainWindow(engine, db=db, user=USER, settings=settings, workers=1)
+        w.resize(*SIZE)
+        w.show()
+        return w
 
 
-def main(argv: list[str] | None = None) -> int:
-    started = setup(argv, "ui.screenshots", "rebalance-shots-")
-    if started is None:
-        return 2
-    app, out, tmp, settings = started
+def review_policy():
+    """The default policy with the Core tier reviewing every account (something to review)."""
+    from engine.policy import default_policy, policy_from_dict
 
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all" if t["name"] == "Core" else t["review"]} for t in data["tiers"]]
+    return policy_from_dict(data)
+
+
+def shoot_console(shots: Shots) -> None:
+    """empty, today, suspended, manual_trade, overrides, policy, running."""
     from engine import views
-    from engine.importer import import_book
     from engine.overrides import add_halt, add_hold, end_override
-    from engine.sample import generate_sample
     from engine.workflow import run_workflow
     from storage.db import make_engine
-    from ui.main_window import MainWindow
 
-    written = []
-
-    def shot(widget, name: str) -> None:
-        _settle(app)
-        path = out / f"{name}.png"
-        widget.grab().save(str(path))
-        written.append(path)
-
-    # a new database: the empty state
-    empty_engine = make_engine(str(tmp / "empty.db"))
-    w = MainWindow(empty_engine, db=str(tmp / "empty.db"), user="desk.operator", settings=settings, workers=1)
-    w.resize(*SIZE)
-    w.show()
-    shot(w, "empty")
+    app = shots.app
+    empty = str(shots.tmp / "empty.db")
+    w = shots.window(make_engine(empty), empty, shots.settings("empty"))
+    shots(w, "empty", 250)
     w.close()
-    settings.clear()
 
-    print("generating and running a 2,000-account sample book…", file=sys.stderr)
-    book = tmp / "book"
-    generate_sample(book, accounts=2000, seed=7)
-    db = str(tmp / "book.db")
-    engine = make_engine(db)
-    import_book(engine, book, user="desk.operator")
-    run_workflow(engine, workers=1, user="desk.operator")
+    engine, db = shots.engine("console")
+    print("running the book…", file=sys.stderr)
+    run_workflow(engine, workers=1, user=USER)
     as_of = views.status(engine)["snapshot"]["as_of"]
     ids = views.book_ids(engine)
     sus = views.suspended_accounts(engine)
@@ -93,17 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     old = add_hold(engine, calm[2], as_of + timedelta(days=2), "Address change", user="m.ortiz")
     end_override(engine, old, user="j.chen")
 
-    w = MainWindow(engine, db=db, user="desk.operator", settings=settings, workers=1)
-    w.resize(*SIZE)
-    w.show()
+    w = shots.window(engine, db, shots.settings("console"))
     w.show_panel("Today")
-    shot(w, "today")
+    shots(w, "today", 250)
 
     w.show_panel("Suspended")
     urgent = sus[sus["urgent"]]
     account = str(urgent["account_id"].iat[0] if len(urgent) else sus["account_id"].iat[0])
     w.show_panel("Suspended", account)
-    shot(w, "suspended")
+    shots(w, "suspended", 250)
 
     panel = w.panel("Suspended")
     panel.open_manual()
@@ -123,13 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         if need <= 0:
             break
     dlg.recheck()
-    shot(dlg, "manual_trade")
+    shots(dlg, "manual_trade", 250)
     dlg.reject()
 
     w.show_panel("Overrides")
-    shot(w, "overrides")
+    shots(w, "overrides", 250)
     w.show_panel("Policy")
-    shot(w, "policy")
+    shots(w, "policy", 250)
 
     # a run in progress: progress bar and Cancel in the status bar
     w.show_panel("Today")
@@ -137,12 +174,212 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and task is not None and w.progress.value() < 300:
         _settle(app, 50)
-    shot(w, "running")
+    shots(w, "running", 250)
     w.cancel_task()
     w.ctx.tasks.wait(120_000)
     _settle(app, 100)
     w.close()
-    for p in written:
+
+
+def shoot_lab(shots: Shots, w, *, accounts: int = 300, days: int = 20) -> None:
+    """The Lab after a short simulation of a sample of the book (lab.png)."""
+    w.show_panel("Lab")
+    lab = w.panel("Lab")
+    accounts = min(accounts, shots.accounts)
+    lab.sample_check.setChecked(True)
+    lab.sample.setValue(accounts)
+    lab.days.setValue(days)
+    lab.seed.setValue(7)
+    lab.sweep_checks["lambda"].setChecked(True)
+    for cb in lab.baseline_checks.values():
+        cb.setChecked(True)
+    print(f"simulating {accounts} accounts × {days} business days in the Lab…", file=sys.stderr)
+    lab.start()
+    deadline = time.monotonic() + 1800
+    while w.ctx.tasks.busy and time.monotonic() < deadline:
+        _settle(shots.app, 200)
+    lab.table.select_row(0)
+    shots(w, "lab", 600)
+
+
+def shoot_review(shots: Shots, *, lab: bool) -> None:
+    """proposals, charts, batches, audit, export_result (and lab when ``lab``)."""
+    from engine.exporter import export_batch
+    from engine.policy_store import save_policy
+    from engine.review import approve, edit_trade, proposal_trades, reject
+    from engine.workflow import proposals_frame, run_workflow
+    from ui.batches_panel import show_batch_result
+
+    engine, db = shots.engine("review")
+    save_policy(engine, review_policy(), user="m.ortiz", note="Core: review every account this week")
+    run_workflow(engine, workers=1, user=USER)
+    with engine.connect() as conn:
+        props = proposals_frame(conn)
+
+    # a morning's review: approve some Core accounts, reject one, edit a trade of another
+    core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
+                                                                                        ascending=False)
+    ids = core["account_id"].tolist()
+    approve(engine, ids[:6], user="j.chen")
+    reject(engine, ids[6:7], user="j.chen", reason="client asked to wait", code="CLIENT_INSTRUCTION")
+    edited = None
+    for a in ids[7:40]:  # an account with a sell big enough to trim
+        trades = proposal_trades(engine, a)
+        sells = trades[(trades["side"] == "SELL") & (trades["quantity"] > 20)]
+        if len(sells):
+            edited = a
+            edit_trade(engine, int(sells["id"].iat[0]), quantity=int(sells["quantity"].iat[0]) - 10, user="m.ortiz")
+            approve(engine, [a], user="m.ortiz")
+            break
+    result = export_batch(engine, shots.tmp / "exports", ("csv", "fix"), user=USER)
+
+    w = shots.window(engine, db, shots.settings("review"))
+    # Proposals: the Core tier, a flagged account awaiting review
+    waiting = props[(props["tier"] == "Core") & props["account_id"].isin(ids[7:]) & (props["account_id"] != edited)]
+    flagged = waiting[waiting["flags"].fillna("") != ""]
+    account = str((flagged if len(flagged) else waiting)["account_id"].iat[0])
+    w.show_panel("Proposals", account)
+    shots(w, "proposals")
+
+    # Charts: the Core tier with the preview line dragged above the floor
+    w.show_panel("Charts")
+    charts = w.panel("Charts").charts
+    charts.set_tier("Core")
+    charts.set_threshold(charts.threshold() + 20)
+    shots(w, "charts", 500)
+
+    w.show_panel("Batches")
+    w.panel("Batches").verify()
+    shots(w, "batches")
+
+    w.show_panel("Audit")
+    shots(w, "audit")
+
+    dlg = show_batch_result(w, result)
+    shots(dlg, "export_result")
+    dlg.close()
+
+    if lab:
+        shoot_lab(shots, w)
+    w.close()
+
+
+def shoot_lab_alone(shots: Shots) -> None:
+    """lab.png on the imported book, without the review before it."""
+    engine, db = shots.engine("lab")
+    w = shots.window(engine, db, shots.settings("lab"))
+    shoot_lab(shots, w)
+    w.close()
+
+
+def shoot_safety(shots: Shots) -> None:
+    """override_impact, export_blocked, reject_dialog."""
+    from sqlalchemy import func, select
+
+    from engine.exporter import export_preview
+    from engine.overrides import add_hold
+    from engine.policy_store import save_policy
+    from engine.review import approve
+    from engine.workflow import proposals_frame, run_workflow
+    from storage import models as m
+    from storage.bulk import read_frame
+    from ui import dialogs
+
+    app = shots.app
+    engine, db = shots.engine("safety")
+    save_policy(engine, review_policy(), user="m.ortiz", note="Core: review every account this week")
+    run_workflow(engine, workers=1, user=USER)
+    with engine.connect() as conn:
+        props = proposals_frame(conn)
+        T = m.Trade.__table__
+        # the security bought or sold by the fewest approved accounts, but at least three
+        counts = read_frame(conn, select(T.c.symbol, func.count(func.distinct(T.c.account_id)).label("n"))
+                            .where(T.c.batch_id.is_(None)).group_by(T.c.symbol))
+    core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
+                                                                                        ascending=False)
+    ids = core["account_id"].tolist()
+    approve(engine, ids[:-3], user="j.chen")
+    waiting = ids[-3:]
+    few = counts[counts["n"] >= 3].sort_values("n")
+    symbol = str(few["symbol"].iat[0]) if len(few) else str(counts["symbol"].iat[0])
+    held = str(ids[0]) if ids else str(props["account_id"].iat[0])
+    add_hold(engine, held, None, "client wire pending", user="m.ortiz")
+
+    w = shots.window(engine, db, shots.settings("safety"))
+    real_confirm = dialogs.confirm
+
+    def grab_confirm(name):
+        def confirm(parent, title, text, informative="", ok="OK"):
+            buttons = dialogs.QMessageBox.StandardButton
+            box = dialogs._box(parent, dialogs.QMessageBox.Icon.Question, title, text, informative,
+                               buttons=buttons.Ok | buttons.Cancel)
+            box.button(buttons.Ok).setText(ok)
+            box.show()
+            shots(box, name)
+            box.close()
+            return name == "override_impact"  # the halt is saved; the export is not
+        return confirm
+
+    # the halt form: what the halt stops, before it is saved
+    w.show_panel("Overrides")
+    o = w.panel("Overrides")
+    o.halt_symbol.setText(symbol)
+    o.halt_reason.setText("exchange halt pending news")
+    dialogs.confirm = grab_confirm("override_impact")
+    try:
+        o.add_halt()
+        # the export confirmation names the trades kept back and why
+        dialogs.confirm = grab_confirm("export_blocked")
+        w._confirm_export(export_preview(engine))
+    finally:
+        dialogs.confirm = real_confirm
+
+    # a rejection asks for a reason code and text
+    if waiting:
+        w.show_panel("Proposals", waiting[0])
+        p = w.panel("Proposals")
+        _settle(app)
+        p.reject_selected()
+        dlg = p.reason_dialog
+        dlg.code.setCurrentIndex(dlg.code.findData("TAX_IMPACT"))
+        dlg.reason.setText("realizes $4k of short-term gains; wait for the lots to go long-term in January")
+        shots(dlg, "reject_dialog")
+        dlg.close()
+    w.close()
+
+
+def _groups(text: str) -> list[str]:
+    chosen = [g.strip() for g in text.split(",") if g.strip()]
+    unknown = [g for g in chosen if g not in GROUPS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown group {', '.join(unknown) or text!r}: choose from "
+                                         + ", ".join(GROUPS))
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ui.screenshots", description="PNG screenshots of the console.")
+    ap.add_argument("outdir", type=Path)
+    ap.add_argument("--only", type=_groups, default=list(GROUPS), metavar="GROUP[,GROUP…]",
+                    help="some of: " + ", ".join(GROUPS))
+    ap.add_argument("--lab", action="store_const", const=["lab"], dest="only", help="lab.png only")
+    ap.add_argument("--accounts", type=int, default=2000, help="sample book size (default 2,000)")
+    try:
+        args = ap.parse_args(sys.argv[1:] if argv is None else list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    shots = Shots(args.outdir, args.accounts)
+    groups = set(args.only)
+    if "console" in groups:
+        shoot_console(shots)
+    if "review" in groups:
+        shoot_review(shots, lab="lab" in groups)
+    elif "lab" in groups:
+        shoot_lab_alone(shots)
+    if "safety" in groups:
+        shoot_safety(shots)
+    for p in shots.written:
         print(p)
     return 0
 

@@ -1,6 +1,6 @@
 """Proposals panel load benchmark: 100,000 accounts (a synthetic proposals frame).
 
-    .venv/bin/python bench/bench_ui_part2.py [--accounts 100000] [--repeat 5] [--json out.json]
+    .venv/bin/python bench/bench_proposals_panel.py [--accounts 100000] [--repeat 5] [--json out.json]
 
 Runs offscreen unless ``QT_QPA_PLATFORM`` says otherwise. Target: under 300 ms for every step.
 The frame has the columns and types of ``engine.workflow.proposals_frame`` (a detail JSON per

@@ -1,4 +1,4 @@
-"""Workflow part 1: integrity checks, overrides, mandates, tiers, policy, run and report."""
+"""The workflow: integrity checks, overrides, mandates, tiers, policy, run and report."""
 import csv
 from datetime import date
 

@@ -1,4 +1,4 @@
-"""The console, part 2, with real widgets (pytest-qt, offscreen): review proposals per tier
+"""Reviewing a run in the console, with real widgets (pytest-qt, offscreen): proposals per tier
 (approve, reject, edit, remove, bulk approve), the Charts host (save a previewed threshold; open a
 clicked account), a one-click export found in Batches, and every action in Audit with its user.
 
@@ -8,18 +8,16 @@ Dialogs are answered by monkeypatching ``QMessageBox.exec`` / ``QMessageBox.ques
 import hashlib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import qt_fixtures
 from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
-from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QFileDialog, QMessageBox, QSpinBox
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QMessageBox, QSpinBox
 
-import ui.part2  # noqa: F401  (registers the part-2 panels before the window is built)
 from bookkit import write_book
 from engine.audit import audit_entries
 from engine.exporter import batch_trades, batches_frame
@@ -32,7 +30,7 @@ from engine.workflow import current_policy, proposals_frame, run_workflow
 from ui.audit_panel import ALL_ACTIONS, ALL_USERS, AuditPanel, describe_change
 from ui.batches_panel import BatchesPanel, show_batch_result
 from ui.charts_host import ChartsPanelHost
-from ui.main_window import FACTORIES, PANELS, MainWindow
+from ui.navigation import FACTORIES, PANELS
 from ui.panel import Placeholder
 from ui.proposals_panel import ProposalsPanel
 from ui.widgets import BadgeRole
@@ -148,11 +146,13 @@ def edit_quantity(qtbot, panel, row, quantity):
 
 
 # --------------------------------------------------------------------------- wiring
-def test_part2_registers_its_panels_into_the_window(qtbot, window):
+def test_navigation_builds_the_review_panels_into_the_window(qtbot, window):
     for name, cls in (("Proposals", ProposalsPanel), ("Charts", ChartsPanelHost), ("Batches", BatchesPanel),
                       ("Audit", AuditPanel)):
         assert FACTORIES[name] is cls
         assert isinstance(window.panel(name), cls) and not isinstance(window.panel(name), Placeholder)
+    assert list(FACTORIES) == list(PANELS)  # every slot has its panel, in the navigation's order
+    assert not [n for n in PANELS if isinstance(window.panel(n), Placeholder)]
     window.show_panel("Proposals")
     assert window.panel("Proposals").stack.currentIndex() == 0  # no run yet: the empty state
     assert window.panel("Proposals").empty.title.text() == "No run yet"
