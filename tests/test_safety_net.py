@@ -15,7 +15,7 @@ from engine.importer import import_book
 from engine.manual import ManualTrade, enter_manual_trades
 from engine.optimizer import AccountInput, score_trades
 from engine.overrides import add_halt, add_hold, end_override
-from engine.policy import default_policy, policy_from_dict
+from engine.policy import policy_from_dict
 from engine.policy_store import save_policy
 from engine.rescore import account_input, score_lines
 from engine.review import approve, edit_trade, proposal_trades, reject
