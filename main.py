@@ -37,7 +37,7 @@ def cmd_import(args) -> int:
 
     bar = StderrProgress()
     snap = import_book(_engine(args), args.dir, user=args.user, state=TaskState(bar),
-                       allow_same=args.force)
+                       allow_same=args.force, as_of_ok=args.as_of_ok)
     bar.done()
     print(f"imported {args.dir} as snapshot {snap}")
     return 0
@@ -115,8 +115,11 @@ def cmd_overrides(args) -> int:
     df = overrides_frame(_engine(args))
     if not args.all and len(df):
         df = df[df["active"]]
+    from engine.safe_text import printable
+
     cols = ["id", "kind", "account_id", "symbol", "mode", "until", "reason", "created_by", "ended_by", "active"]
-    print(df[cols].to_string(index=False) if len(df) else "no overrides")
+    # a newline or terminal escape in a reason or user name is shown escaped, never forging a line
+    print(df[cols].map(printable).to_string(index=False) if len(df) else "no overrides")
     return 0
 
 
@@ -329,6 +332,10 @@ def cmd_audit(args) -> int:
     if not len(df):
         print("no audit entries")
         return 0
+    from engine.safe_text import printable
+
+    # a newline or terminal escape in a user name, reason or value is shown escaped: one entry, one line
+    df = df.map(printable)
     for r in df.itertuples(index=False):
         what = " ".join(x for x in (r.account_id, r.symbol) if isinstance(x, str))
         before = r.before if isinstance(r.before, str) else ""
@@ -405,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("import", cmd_import, "import a book folder (all or nothing)")
     sp.add_argument("dir")
     sp.add_argument("--force", action="store_true", help="import even if the same files were the latest import")
+    sp.add_argument("--as-of-ok", action="store_true", help="import a book whose as_of is more than 30 days after "
+                    "(or a year before) today: the date is right")
 
     sp = add("run", cmd_run, "run the workflow on the imported book; prints a JSON summary")
     sp.add_argument("--workers", type=int, help="optimizer processes (default: 2, or 1 on one core)")

@@ -740,5 +740,9 @@ def write_report(engine: Engine, out: str) -> int:
     for c in ("te_pre", "te_post", "turnover"):
         df[c] = df[c].astype(float).round(6)
     from engine.files import atomic_write_text
+    from engine.safe_text import frame_cells_safe
+
+    df = frame_cells_safe(df, ["account_id", "category", "tier", "review", "status", "flags", "reasons",
+                               "mandates", "tier_basis"])
     atomic_write_text(out, df.to_csv(index=False))
     return len(df)
