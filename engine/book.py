@@ -223,7 +223,7 @@ def _read_manifest(folder: Path, errs: _Collector) -> date | None:
         errs.add("manifest.json", None, "as_of", f"cannot read the as-of date ({exc})")
         return None
     if not isinstance(value, str) or not AS_OF_RE.match(value):
-        errs.add("manifest.json", None, "as_of", f"{printable(value)!r} is not a date (YYYY-MM-DD)")
+        errs.add("manifest.json", None, "as_of", f"{value!r} is not a date (YYYY-MM-DD)")
         return None
     try:
         return date.fromisoformat(value)
@@ -394,7 +394,7 @@ def _check_characters(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Coll
     def message(v):
         ch = bad_re.search(v).group()
         kind = "a control character" if CONTROL_RE.match(ch) else "a delimiter of the FIX and lots formats"
-        return f"{printable(v)!r} carries {describe_char(ch)} ({kind}); not allowed in {col.name}"
+        return f"{v!r} carries {describe_char(ch)} ({kind}); not allowed in {col.name}"
 
     errs.add_rows(spec.name, hit, col.name, vals, message)
 
@@ -405,7 +405,8 @@ def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None
         if df is None or not len(df):
             return
         col = pa.array(df[column].array)
-        value_set = pa.array(sorted(set(known) | set(allow)), pa.string())
+        # a blank key is reported where it is (a value is required), not compared here
+        value_set = pa.array(sorted({k for k in known if isinstance(k, str)} | set(allow)), pa.string())
         ok = pc.is_in(col, value_set=value_set).to_numpy(zero_copy_only=False)
         bad = ~ok & ~pc.is_null(col).to_numpy(zero_copy_only=False)
         errs.add_rows(file, bad, column, _LazyValues(col), lambda v: f"{v!r} is not {what}")
