@@ -7,8 +7,8 @@ sheet titles and terminal lines.
 - :func:`fix_value` is the FIX writer's last guard: a value with SOH (or any control character)
   never reaches a message.
 - :func:`cell_safe` / :func:`frame_cells_safe`: a text cell starting with ``=``, ``+``, ``-``,
-  ``@`` (or tab / CR) gets a leading ``'`` so a spreadsheet shows it instead of running it;
-  numbers are never touched.
+  ``@`` gets a leading ``'`` so a spreadsheet shows it instead of running it, and its control
+  characters are escaped (one cell, one line); numbers are never touched.
 - :func:`sheet_titles`: a legal, unique XLSX sheet title for any custodian name.
 - :func:`printable`: control characters and terminal escapes shown as ``\\xNN`` escapes, so a
   user name or reason cannot forge a line on screen.
@@ -55,10 +55,12 @@ def fix_value(tag: int, value) -> str:
 
 
 def cell_safe(value):
-    """A text cell a spreadsheet shows rather than evaluates; anything else unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """A text cell a spreadsheet shows rather than evaluates, on one line (control characters
+    escaped: a CR would end the CSV row, XLSX refuses them); anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def frame_cells_safe(df: pd.DataFrame, columns) -> pd.DataFrame:
