@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 
-def _engine(args):
+def _engine(args, create: bool = True):
     from storage.db import make_engine
 
-    return make_engine(args.db)
+    return make_engine(args.db, create=create)
 
 
 def cmd_sample(args) -> int:
@@ -58,7 +58,10 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from engine.workflow import write_report
 
-    n = write_report(_engine(args), args.out)
+    from engine.files import check_out_file
+
+    check_out_file(args.out)  # before the database is opened
+    n = write_report(_engine(args, create=False), args.out)
     print(f"wrote {n:,} accounts to {args.out}")
     return 0
 
@@ -112,7 +115,7 @@ def cmd_end(args) -> int:
 def cmd_overrides(args) -> int:
     from engine.overrides import overrides_frame
 
-    df = overrides_frame(_engine(args))
+    df = overrides_frame(_engine(args, create=False))
     if not args.all and len(df):
         df = df[df["active"]]
     from engine.safe_text import printable
@@ -186,8 +189,10 @@ def _undo(args) -> int:
 
 def cmd_export(args) -> int:
     from engine.exporter import export_batch
+    from engine.files import check_out_dir
     from engine.tasks import StderrProgress, TaskState
 
+    check_out_dir(args.out)  # before the database is opened
     bar = StderrProgress()
     res = export_batch(_engine(args), args.out, formats=args.format.split(","), user=args.user,
                        state=TaskState(bar))
@@ -270,12 +275,15 @@ def cmd_simulate(args) -> int:
     from engine.tasks import StderrProgress, TaskState
     from storage.db import make_engine
 
+    from engine.files import check_out_dir
+
     if args.days < 1:
         raise_refused(f"--days {args.days}: simulate at least one day")
+    check_out_dir(args.out)
     bar = StderrProgress()
     # read once, never written: no migration either (a database not at the schema head is refused
     # by the reads themselves)
-    engine = make_engine(args.db, migrate=False)
+    engine = make_engine(args.db, migrate=False, create=False)
     try:
         book = load_book(engine)
     finally:
@@ -316,7 +324,7 @@ def cmd_audit(args) -> int:
     if args.verify:
         from engine.audit_chain import acknowledged, verify_chain
 
-        engine = _engine(args)
+        engine = _engine(args, create=False)
         rep = verify_chain(engine, workers=args.workers or min(2, os.cpu_count() or 1))
         if rep.ok:
             print(rep.describe())
@@ -325,7 +333,7 @@ def cmd_audit(args) -> int:
             seen = acknowledged(conn, rep)
         print(rep.describe() + (" [acknowledged by an admin]" if seen else ""), file=sys.stderr)
         return 1
-    with _engine(args).connect() as conn:
+    with _engine(args, create=False).connect() as conn:
         df = repo.audit_frame(conn, since=args.since)
     if args.account:
         df = df[df["account_id"] == args.account]
@@ -533,11 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_console()
     from engine.book import BookError
     from engine.tasks import Cancelled, RefusedError
-    from storage.db import redact
+    from storage.db import DatabaseUnusable, redact
 
     try:
         return args.func(args)
-    except (BookError, RefusedError) as exc:
+    except (BookError, RefusedError, DatabaseUnusable) as exc:
         print(redact(str(exc)), file=sys.stderr)
         return 2
     except Cancelled as exc:

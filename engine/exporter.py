@@ -244,7 +244,9 @@ def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fi
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise RefusedError(f"unknown export format(s) {', '.join(bad) or '(none)'}; use {', '.join(FORMATS)}")
-    out_dir = Path(out_dir)
+    from engine.files import check_out_dir
+
+    out_dir = check_out_dir(out_dir)  # empty, a file, under a file, not writable: refused
     state.progress(0.0, "collecting approved trades")
     # first finish or clean up what an interrupted export left (its own transaction: kept even
     # when this export has nothing to send or fails)

@@ -729,6 +729,9 @@ def proposals_frame(conn, run_id: int | None = None) -> pd.DataFrame:
 
 
 def write_report(engine: Engine, out: str) -> int:
+    from engine.files import check_out_file
+
+    check_out_file(out)
     with engine.connect() as conn:
         df = proposals_frame(conn)
     df = df[REPORT_COLUMNS + EXTRA_COLUMNS].copy()
