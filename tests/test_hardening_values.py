@@ -23,7 +23,8 @@ from engine.safe_text import CONTROL_RE, FORMULA_START, cell_safe, fix_value, pr
 
 SOH = b"\x01"
 # text as a hostile feed could carry it: formulas, delimiters, controls, any Unicode
-hostile = st.text(st.one_of(st.sampled_from(list("=+-@|;:,\"'\x01\t\r\n\x1b\x85 ")), st.characters()),
+hostile = st.text(st.one_of(st.sampled_from(list("=+-@|;:,\"'\x01\t\r\n\x1b\x85 ")),
+                            st.characters(blacklist_categories=("Cs",))),  # files are UTF-8: no lone surrogates
                   min_size=0, max_size=12)
 # what import lets through into a key field (engine.book: no control characters, no | or =)
 key_value = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="|=\x85"),
