@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 
-def _engine(args):
+def _engine(args, create: bool = True):
     from storage.db import make_engine
 
-    return make_engine(args.db)
+    return make_engine(args.db, create=create)
 
 
 def cmd_sample(args) -> int:
@@ -37,7 +37,7 @@ def cmd_import(args) -> int:
 
     bar = StderrProgress()
     snap = import_book(_engine(args), args.dir, user=args.user, state=TaskState(bar),
-                       allow_same=args.force)
+                       allow_same=args.force, as_of_ok=args.as_of_ok)
     bar.done()
     print(f"imported {args.dir} as snapshot {snap}")
     return 0
@@ -58,7 +58,10 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from engine.workflow import write_report
 
-    n = write_report(_engine(args), args.out)
+    from engine.files import check_out_file
+
+    check_out_file(args.out)  # before the database is opened
+    n = write_report(_engine(args, create=False), args.out)
     print(f"wrote {n:,} accounts to {args.out}")
     return 0
 
@@ -112,11 +115,14 @@ def cmd_end(args) -> int:
 def cmd_overrides(args) -> int:
     from engine.overrides import overrides_frame
 
-    df = overrides_frame(_engine(args))
+    df = overrides_frame(_engine(args, create=False))
     if not args.all and len(df):
         df = df[df["active"]]
+    from engine.safe_text import printable
+
     cols = ["id", "kind", "account_id", "symbol", "mode", "until", "reason", "created_by", "ended_by", "active"]
-    print(df[cols].to_string(index=False) if len(df) else "no overrides")
+    # a newline or terminal escape in a reason or user name is shown escaped, never forging a line
+    print(df[cols].map(printable).to_string(index=False) if len(df) else "no overrides")
     return 0
 
 
@@ -183,8 +189,10 @@ def _undo(args) -> int:
 
 def cmd_export(args) -> int:
     from engine.exporter import export_batch
+    from engine.files import check_out_dir
     from engine.tasks import StderrProgress, TaskState
 
+    check_out_dir(args.out)  # before the database is opened
     bar = StderrProgress()
     res = export_batch(_engine(args), args.out, formats=args.format.split(","), user=args.user,
                        state=TaskState(bar))
@@ -267,12 +275,15 @@ def cmd_simulate(args) -> int:
     from engine.tasks import StderrProgress, TaskState
     from storage.db import make_engine
 
+    from engine.files import check_out_dir
+
     if args.days < 1:
         raise_refused(f"--days {args.days}: simulate at least one day")
+    check_out_dir(args.out)
     bar = StderrProgress()
     # read once, never written: no migration either (a database not at the schema head is refused
     # by the reads themselves)
-    engine = make_engine(args.db, migrate=False)
+    engine = make_engine(args.db, migrate=False, create=False)
     try:
         book = load_book(engine)
     finally:
@@ -313,7 +324,7 @@ def cmd_audit(args) -> int:
     if args.verify:
         from engine.audit_chain import acknowledged, verify_chain
 
-        engine = _engine(args)
+        engine = _engine(args, create=False)
         rep = verify_chain(engine, workers=args.workers or min(2, os.cpu_count() or 1))
         if rep.ok:
             print(rep.describe())
@@ -322,13 +333,17 @@ def cmd_audit(args) -> int:
             seen = acknowledged(conn, rep)
         print(rep.describe() + (" [acknowledged by an admin]" if seen else ""), file=sys.stderr)
         return 1
-    with _engine(args).connect() as conn:
+    with _engine(args, create=False).connect() as conn:
         df = repo.audit_frame(conn, since=args.since)
     if args.account:
         df = df[df["account_id"] == args.account]
     if not len(df):
         print("no audit entries")
         return 0
+    from engine.safe_text import printable
+
+    # a newline or terminal escape in a user name, reason or value is shown escaped: one entry, one line
+    df = df.map(printable)
     for r in df.itertuples(index=False):
         what = " ".join(x for x in (r.account_id, r.symbol) if isinstance(x, str))
         before = r.before if isinstance(r.before, str) else ""
@@ -405,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("import", cmd_import, "import a book folder (all or nothing)")
     sp.add_argument("dir")
     sp.add_argument("--force", action="store_true", help="import even if the same files were the latest import")
+    sp.add_argument("--as-of-ok", action="store_true", help="import a book whose as_of is more than 30 days after "
+                    "(or a year before) today: the date is right")
 
     sp = add("run", cmd_run, "run the workflow on the imported book; prints a JSON summary")
     sp.add_argument("--workers", type=int, help="optimizer processes (default: 2, or 1 on one core)")
@@ -524,11 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_console()
     from engine.book import BookError
     from engine.tasks import Cancelled, RefusedError
-    from storage.db import redact
+    from storage.db import DatabaseUnusable, redact
 
     try:
         return args.func(args)
-    except (BookError, RefusedError) as exc:
+    except (BookError, RefusedError, DatabaseUnusable) as exc:
         print(redact(str(exc)), file=sys.stderr)
         return 2
     except Cancelled as exc:

@@ -8,8 +8,10 @@ here: the workflow's integrity checks turn them into suspensions.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,7 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from engine.book_scan import scan_csv
+from engine.safe_text import CONTROL_CHARS, CONTROL_RE, bad_key_chars, describe_char, printable
+
 MAX_PROBLEMS_PER_FILE = 25
+MAX_PROBLEMS = 50  # a refused book lists at most this many problems (then how many more)
+AS_OF_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -180,7 +187,10 @@ class _Collector:
             self._dropped[file] = self._dropped.get(file, 0) + extra
 
     def finish(self) -> list[Problem]:
-        out = list(self.problems)
+        out = list(self.problems[:MAX_PROBLEMS])
+        if len(self.problems) > MAX_PROBLEMS:
+            out.append(Problem("book", None, None, f"... and {len(self.problems) - MAX_PROBLEMS} more listed "
+                               "problem(s) not shown"))
         for file, n in self._dropped.items():
             out.append(Problem(file, None, None, f"... and {n} more problem(s) in this file"))
         return out
@@ -203,11 +213,22 @@ def _read_manifest(folder: Path, errs: _Collector) -> date | None:
     if not path.exists():
         errs.add("manifest.json", None, None, "file is missing (expected {\"as_of\": \"YYYY-MM-DD\"})")
         return None
+    if not path.is_file() or (path.is_symlink() and folder.resolve() not in path.resolve().parents):
+        errs.add("manifest.json", None, None, "is not a regular file in the book folder")
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return date.fromisoformat(str(data["as_of"]))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM before the JSON is fine
+        value = data["as_of"]
     except (ValueError, KeyError, TypeError) as exc:
         errs.add("manifest.json", None, "as_of", f"cannot read the as-of date ({exc})")
+        return None
+    if not isinstance(value, str) or not AS_OF_RE.match(value):
+        errs.add("manifest.json", None, "as_of", f"{value!r} is not a date (YYYY-MM-DD)")
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        errs.add("manifest.json", None, "as_of", f"{value!r} is not a date ({exc})")
         return None
 
 
@@ -218,33 +239,62 @@ def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pa.Table | None
             errs.add(spec.name, None, None, "file is missing")
             return None
         return pa.table({c.name: pa.array([], pa.string()) for c in spec.columns})
+    if path.is_symlink() and folder.resolve() not in path.resolve().parents:
+        errs.add(spec.name, None, None, "is a link to a file outside the book folder")
+        return None
+    if not path.is_file():
+        errs.add(spec.name, None, None, "is not a regular file (a folder, pipe or device)")
+        return None
     try:
-        with open(path, "rb") as f:
-            header = f.readline().decode("utf-8-sig").strip()
-        names = [h.strip().strip('"') for h in header.split(",")] if header else []
-        missing = [c.name for c in spec.columns if c.required and c.name not in names]
-        for name in missing:
-            errs.add(spec.name, 1, name, "required column is missing from the header")
-        if missing:
+        names = _header(path, spec, errs)
+        if names is None:
             return None
         table = pacsv.read_csv(
-            path, read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+            path, read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24, column_names=names,
+                                                  skip_rows=1),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 include_columns=[c.name for c in spec.columns if c.name in names]))
-    except UnicodeDecodeError as exc:
-        errs.add(spec.name, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-        return None
-    except (pa.ArrowInvalid, OSError) as exc:
-        msg = str(exc).strip().splitlines()[0]
-        if "utf8" in msg.lower() or "utf-8" in msg.lower():
-            msg = f"not UTF-8 text ({msg})"
-        else:
-            msg = f"cannot be read as CSV: {msg}"
-        errs.add(spec.name, None, None, msg)
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        found = scan_csv(path, len(names)) if isinstance(exc, pa.ArrowInvalid) and names else []
+        for line, column, message in found:
+            errs.add(spec.name, line, column, message)
+        if not found:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            errs.add(spec.name, None, None, f"cannot be read as CSV: {printable(msg)}")
         return None
     return table
+
+
+def _header(path: Path, spec: FileSpec, errs: _Collector) -> list[str] | None:
+    """The header's column names (trimmed); ``None`` after naming what is wrong with it."""
+    with open(path, "rb") as f:
+        raw = f.readline(1 << 16)
+    try:
+        text = raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        errs.add(spec.name, 1, None, f"not UTF-8 text (byte {exc.start + 1} of the header: {exc.reason})")
+        return None
+    try:
+        names = [h.strip() for h in next(csv.reader([text], strict=True))] if text.strip() else []
+    except csv.Error as exc:
+        errs.add(spec.name, 1, None, f"the header cannot be read ({exc})")
+        return None
+    ok = True
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, 1):
+        if CONTROL_RE.search(name):
+            errs.add(spec.name, 1, printable(name), f"header field {i} carries a control character")
+            ok = False
+        elif name in seen and name:
+            errs.add(spec.name, 1, name, f"column appears twice in the header (fields {seen[name]} and {i})")
+            ok = False
+        seen.setdefault(name, i)
+    for name in [c.name for c in spec.columns if c.required and c.name not in names]:
+        errs.add(spec.name, 1, name, "required column is missing from the header")
+        ok = False
+    return names if ok else None
 
 
 def _float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -283,6 +333,8 @@ def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
             arr = pc.utf8_lower(arr)
         blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
         vals = _LazyValues(arr)
+        if col.kind in ("str", "enum") and n:
+            _check_characters(spec, col, arr, vals, errs)
         if col.must_have_value and blank.any():
             errs.add_rows(spec.name, blank, col.name, vals, lambda v: "a value is required")
         if col.kind == "float":
@@ -329,13 +381,32 @@ def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
     return df
 
 
+def _check_characters(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Collector) -> None:
+    """Control characters (SOH, tab, CR, LF, ESC ...) anywhere, and the delimiters of the FIX and
+    lots formats in key fields, are structural: such a value would forge tags of an order."""
+    extra = bad_key_chars(col.name)
+    pattern = f"[{CONTROL_CHARS}{re.escape(extra)}]"
+    hit = pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return
+    bad_re = re.compile(pattern)
+
+    def message(v):
+        ch = bad_re.search(v).group()
+        kind = "a control character" if CONTROL_RE.match(ch) else "a delimiter of the FIX and lots formats"
+        return f"{v!r} carries {describe_char(ch)} ({kind}); not allowed in {col.name}"
+
+    errs.add_rows(spec.name, hit, col.name, vals, message)
+
+
 def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:
     def ref(file: str, table: str, column: str, known: np.ndarray, what: str, allow=()):
         df = frames.get(table)
         if df is None or not len(df):
             return
         col = pa.array(df[column].array)
-        value_set = pa.array(sorted(set(known) | set(allow)), pa.string())
+        # a blank key is reported where it is (a value is required), not compared here
+        value_set = pa.array(sorted({k for k in known if isinstance(k, str)} | set(allow)), pa.string())
         ok = pc.is_in(col, value_set=value_set).to_numpy(zero_copy_only=False)
         bad = ~ok & ~pc.is_null(col).to_numpy(zero_copy_only=False)
         errs.add_rows(file, bad, column, _LazyValues(col), lambda v: f"{v!r} is not {what}")

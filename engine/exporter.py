@@ -31,6 +31,7 @@ from engine.audit_chain import audit_head
 from engine.batch_guard import describe_kept_back, kept_back, not_in_earlier_batch
 from engine.identity import acting_user
 from engine.lot_instructions import FIX_LOTS_TAG, lot_rows, lots_csv_bytes, merge_lots
+from engine.safe_text import cell_safe, fix_value, frame_cells_safe, sheet_titles
 from engine.tasks import RefusedError, TaskState, ensure_state
 from storage import models as m
 from storage import repo
@@ -40,6 +41,8 @@ T = m.Trade.__table__
 FORMATS = ("csv", "fix", "xlsx")
 CSV_COLUMNS = ["batch_id", "account_id", "custodian", "symbol", "side", "quantity", "est_price", "est_value",
                "lot_id", "category", "reason", "lots"]
+# text columns: a cell starting with = + - @ is written with a leading ' (engine.safe_text)
+TEXT_COLUMNS = ["batch_id", "account_id", "custodian", "symbol", "side", "lot_id", "category", "reason", "lots"]
 SENDER = "REBALDESK"
 
 
@@ -169,6 +172,7 @@ def order_lines(trades: pd.DataFrame, multi_lot: bool) -> pd.DataFrame:
 def _csv_bytes(lines: pd.DataFrame, batch_id: str) -> bytes:
     out = lines.assign(batch_id=batch_id)[CSV_COLUMNS].copy()
     out["est_price"] = out["est_price"].round(4)
+    out = frame_cells_safe(out, TEXT_COLUMNS)
     buf = io.StringIO()
     out.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
@@ -176,8 +180,9 @@ def _csv_bytes(lines: pd.DataFrame, batch_id: str) -> bytes:
 
 def fix_message(fields: list[tuple[int, object]]) -> bytes:
     """One FIX 4.4 message: BeginString, BodyLength (9) and CheckSum (10) around ``fields``
-    (header and body tags in order, starting with 35). Checked against simplefix in the tests."""
-    body = "".join(f"{tag}={value}\x01" for tag, value in fields).encode()
+    (header and body tags in order, starting with 35). Checked against simplefix in the tests.
+    A value carrying SOH or another control character is refused (ValueError), never framed."""
+    body = "".join(f"{tag}={fix_value(tag, value)}\x01" for tag, value in fields).encode()
     head = b"8=FIX.4.4\x019=" + str(len(body)).encode() + b"\x01"
     msg = head + body
     return msg + b"10=" + f"{sum(msg) % 256:03d}".encode() + b"\x01"
@@ -201,11 +206,14 @@ def _xlsx_bytes(lines: pd.DataFrame, batch_id: str) -> bytes:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
-    for cust, g in lines.groupby("custodian", sort=True):
-        ws = wb.create_sheet(title=str(cust)[:31])
+    groups = list(lines.groupby("custodian", sort=True))
+    titles = sheet_titles(cust for cust, _ in groups)  # legal and unique whatever the custodian's name
+    text = [c in TEXT_COLUMNS for c in CSV_COLUMNS]
+    for cust, g in groups:
+        ws = wb.create_sheet(title=titles[cust])
         ws.append(CSV_COLUMNS)
         for row in g.assign(batch_id=batch_id)[CSV_COLUMNS].itertuples(index=False, name=None):
-            ws.append(list(row))
+            ws.append([cell_safe(v) if t else v for v, t in zip(row, text)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -236,7 +244,9 @@ def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fi
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise RefusedError(f"unknown export format(s) {', '.join(bad) or '(none)'}; use {', '.join(FORMATS)}")
-    out_dir = Path(out_dir)
+    from engine.files import check_out_dir
+
+    out_dir = check_out_dir(out_dir)  # empty, a file, under a file, not writable: refused
     state.progress(0.0, "collecting approved trades")
     # first finish or clean up what an interrupted export left (its own transaction: kept even
     # when this export has nothing to send or fails)

@@ -22,6 +22,39 @@ def _umask() -> int:
     return mask
 
 
+def check_out_dir(path: str | os.PathLike | None) -> Path:
+    """``path`` as a folder files may be written into (made when missing); refuses (RefusedError,
+    one line) an empty path, a file, a path under a file and a folder that is not writable."""
+    from engine.tasks import RefusedError
+
+    if path is None or not str(path).strip():
+        raise RefusedError("--out is empty: name the folder to write into")
+    p = Path(path).expanduser()
+    for parent in [p, *p.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                what = "is a file, not a folder" if parent == p else f"is under {parent}, which is a file"
+                raise RefusedError(f"--out {p}: {what}")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise RefusedError(f"--out {p}: {parent} is not writable")
+            break
+    return p
+
+
+def check_out_file(path: str | os.PathLike | None) -> Path:
+    """``path`` as a file to write; refuses an empty path, a folder, a path under a file and a
+    folder that is not writable."""
+    from engine.tasks import RefusedError
+
+    if path is None or not str(path).strip():
+        raise RefusedError("--out is empty: name the file to write")
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise RefusedError(f"--out {p}: is a folder, not a file")
+    check_out_dir(p.parent)
+    return p
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
     """Write ``data`` to ``path`` atomically; returns its SHA-256."""
     path = Path(path)

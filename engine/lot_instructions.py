@@ -92,6 +92,9 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
 
 
 def lots_csv_bytes(rows: pd.DataFrame) -> bytes:
+    from engine.safe_text import frame_cells_safe
+
     buf = io.StringIO()
-    rows[LOTS_COLUMNS].to_csv(buf, index=False, lineterminator="\n")
+    frame_cells_safe(rows[LOTS_COLUMNS], ["batch_id", "account_id", "custodian", "symbol", "lot_id", "term",
+                                          "acquired_date"]).to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")

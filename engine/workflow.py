@@ -729,6 +729,9 @@ def proposals_frame(conn, run_id: int | None = None) -> pd.DataFrame:
 
 
 def write_report(engine: Engine, out: str) -> int:
+    from engine.files import check_out_file
+
+    check_out_file(out)
     with engine.connect() as conn:
         df = proposals_frame(conn)
     df = df[REPORT_COLUMNS + EXTRA_COLUMNS].copy()
@@ -740,5 +743,9 @@ def write_report(engine: Engine, out: str) -> int:
     for c in ("te_pre", "te_post", "turnover"):
         df[c] = df[c].astype(float).round(6)
     from engine.files import atomic_write_text
+    from engine.safe_text import frame_cells_safe
+
+    df = frame_cells_safe(df, ["account_id", "category", "tier", "review", "status", "flags", "reasons",
+                               "mandates", "tier_basis"])
     atomic_write_text(out, df.to_csv(index=False))
     return len(df)

@@ -27,6 +27,51 @@ def default_db() -> str:
     return str(Path(user_data_dir(APP_NAME, appauthor=False)) / "book.db")
 
 
+class DatabaseUnusable(ValueError):
+    """``--db`` names nothing a database can be made of or opened from (one line, why)."""
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_db(db: str | os.PathLike | None, *, create: bool = True) -> None:
+    """Refuse (:class:`DatabaseUnusable`) a ``--db`` that cannot be a database: empty, ``:memory:``
+    (it would keep nothing), a folder, a file that is not SQLite, a URL that does not parse; with
+    ``create`` False (read-only commands) also a database file that does not exist."""
+    text = str(db) if db is not None else default_db()
+    if not text.strip():
+        raise DatabaseUnusable("--db is empty: name a database file or URL")
+    if text.strip() == ":memory:" or text.startswith("sqlite://") and text.rstrip("/") in ("sqlite:", "sqlite:/"):
+        raise DatabaseUnusable(f"--db {text}: an in-memory database keeps nothing; name a file")
+    if "://" in text:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(text)
+        except (ArgumentError, ValueError) as exc:
+            raise DatabaseUnusable(f"--db {redact(text)}: not a database URL ({exc})") from None
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            if url.get_backend_name() == "sqlite":
+                raise DatabaseUnusable(f"--db {text}: an in-memory database keeps nothing; name a file")
+            return
+        text = url.database
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise DatabaseUnusable(f"--db {path}: is a folder, not a database file")
+    if path.exists():
+        if not path.is_file():
+            raise DatabaseUnusable(f"--db {path}: is not a regular file")
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if head and head != SQLITE_MAGIC:
+            raise DatabaseUnusable(f"--db {path}: is not a SQLite database (a file of another kind)")
+    elif not create:
+        raise DatabaseUnusable(f"--db {path}: no database there (this command reads one, it never creates one)")
+    elif path.parent.exists() and not path.parent.is_dir():
+        raise DatabaseUnusable(f"--db {path}: {path.parent} is a file, not a folder")
+
+
 def db_url(db: str | os.PathLike | None) -> str:
     """A SQLAlchemy URL from a file path or a URL (``None`` = the per-user default)."""
     db = str(db) if db is not None else default_db()
@@ -65,16 +110,30 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(db: str | os.PathLike | None = None, *, migrate: bool = True) -> Engine:
-    """An engine for ``db``; migrates the schema to head first unless ``migrate`` is False."""
+def make_engine(db: str | os.PathLike | None = None, *, migrate: bool = True, create: bool = True) -> Engine:
+    """An engine for ``db``; migrates the schema to head first unless ``migrate`` is False.
+    ``create`` False: a database file that does not exist is refused, never made (read-only
+    commands). A ``db`` that cannot be a database, or a server that cannot be reached, raises
+    :class:`DatabaseUnusable` with one line saying why."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    check_db(db, create=create)
     url = db_url(db)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    if migrate:
-        upgrade(engine)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        if migrate:
+            upgrade(engine)
+        elif not url.startswith("sqlite"):
+            engine.connect().close()
+    except (NoSuchModuleError, ArgumentError) as exc:
+        raise DatabaseUnusable(f"--db {describe(db)}: no driver for this URL ({str(exc).splitlines()[0]})") from None
+    except OperationalError as exc:
+        why = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+        raise DatabaseUnusable(f"--db {describe(db)}: cannot open the database ({redact(why)})") from None
     from storage import snapshot_cache
 
     snapshot_cache.sweep(engine.url)  # killed imports' temporary files, copies of deleted databases

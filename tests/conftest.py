@@ -22,6 +22,7 @@ BOTH_DATABASES = {
     "test_data_quality",
     "test_decision_rules_db",
     "test_four_eyes",
+    "test_hardening",
     "test_identity",
     "test_import",
     "test_lab_db",

@@ -87,7 +87,7 @@ def test_a_database_password_never_shows_in_crash_reports_or_the_migration_confi
     from ui.dialogs import explain
 
     url = "postgresql+psycopg://alice:s3cr%40t-pw@127.0.0.1:1/desk"
-    assert main.main(["migrate", "--db", url]) == 1
+    assert main.main(["migrate", "--db", url]) == 2  # nothing listening: one line, exit 2 (issue #18)
     err = capsys.readouterr().err
     assert "s3cr" not in err and "alice:***@127.0.0.1" in redact(f"failed: {url}")
     head, info, detail = explain(RuntimeError(f"could not open {url}"))

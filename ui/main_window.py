@@ -483,7 +483,8 @@ class MainWindow(QMainWindow):
         dialogs.show_error(self, title, exc)
 
     # ------------------------------------------------------------------ import / sample
-    def import_book(self, folder: str | None = None, allow_same: bool = False) -> Task | None:
+    def import_book(self, folder: str | None = None, allow_same: bool = False,
+                    as_of_ok: bool = False) -> Task | None:
         if folder is None:
             folder = dialogs.choose_folder(self, "Import a book folder", str(self.settings.value("paths/import", "")))
             if not folder:
@@ -494,13 +495,20 @@ class MainWindow(QMainWindow):
         engine, user = self.engine, self.user
 
         def work(state):
-            return import_book(engine, folder, user=user, state=state, allow_same=allow_same)
+            return import_book(engine, folder, user=user, state=state, allow_same=allow_same, as_of_ok=as_of_ok)
 
         def failed(exc):
-            if isinstance(exc, RefusedError) and "already imported" in str(exc) and dialogs.confirm(
+            from engine.importer import AsOfRefused
+
+            if isinstance(exc, AsOfRefused):
+                if dialogs.confirm(self, "Import book", str(exc).split(";")[0] + ".",
+                                   "Once imported, every book dated before it is refused as older. Is this "
+                                   "date right?", ok="Import anyway"):
+                    self.import_book(folder, allow_same=allow_same, as_of_ok=True)
+            elif isinstance(exc, RefusedError) and "already imported" in str(exc) and dialogs.confirm(
                     self, "Import book", str(exc).split(";")[0] + ".", "Import the same files again as a new "
                     "snapshot? Runs on it start from scratch.", ok="Import again"):
-                self.import_book(folder, allow_same=True)
+                self.import_book(folder, allow_same=True, as_of_ok=as_of_ok)
             else:
                 self._task_failed("Import book", exc)
 
