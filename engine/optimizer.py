@@ -1,3 +1,4 @@
+# Over 500 lines for now: its split along its seams is the open part of issue #14 (docs/architecture.md).
 """Per-account tax-aware rebalancing optimizer and its cost/benefit score.
 
 Pure numpy (+ scipy.sparse, a cvxpy dependency) and the PIQP / Clarabel QP solvers; no Qt,

@@ -1,3 +1,4 @@
+# Over 500 lines for now: its split along its seams is the open part of issue #14 (docs/architecture.md).
 """The day's run: checks → overrides → mandates → optimize + score → route by tier → persist.
 
 One run = one book snapshot + one policy. Every account ends in exactly one category:

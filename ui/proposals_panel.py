@@ -1,3 +1,4 @@
+# Over 500 lines for now: its split along its seams is the open part of issue #14 (docs/architecture.md).
 """Proposals: review the latest run's accounts tier by tier — approve, reject, edit trades.
 
 One view per tier (a tab per tier of the policy, plus any tier of the run the policy no longer
