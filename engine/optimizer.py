@@ -1,4 +1,4 @@
-# Over 500 lines for now: its split along its seams is the open part of issue #14 (docs/architecture.md).
+# Kept whole for now, long because inputs, QP assembly, solving, rounding and the score share the per-universe caches of the hot path; splitting it into a package with a bit-identical check (bench/compare_proposals.py) is issue #14's open part.
 """Per-account tax-aware rebalancing optimizer and its cost/benefit score.
 
 Pure numpy (+ scipy.sparse, a cvxpy dependency) and the PIQP / Clarabel QP solvers; no Qt,

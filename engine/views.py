@@ -1,4 +1,4 @@
-# Over 500 lines for now: its split along its seams is the open part of issue #14 (docs/architecture.md).
+# Kept whole for now, long because every console read-model lives here (today, suspended, proposals, batches); its split by panel is issue #14's open part.
 """Read-only views for the console (and anyone else): what the desk looks at first.
 
 Pure pandas + SQLAlchemy, no Qt. Each function opens one connection, runs a few indexed

@@ -1,4 +1,4 @@
-# Over 500 lines for now: its split along its seams is the open part of issue #14 (docs/architecture.md).
+# Kept whole for now, long because the run's InputBuilder still lives beside load/decide/persist; moving it out is issue #14's open part.
 """The day's run: checks → overrides → mandates → optimize + score → route by tier → persist.
 
 One run = one book snapshot + one policy. Every account ends in exactly one category:

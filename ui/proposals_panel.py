@@ -1,4 +1,4 @@
-# Over 500 lines for now: its split along its seams is the open part of issue #14 (docs/architecture.md).
+# Kept whole for now, long because the table, detail, trade editor and chart share one selection model; splitting them is issue #14's open part.
 """Proposals: review the latest run's accounts tier by tier — approve, reject, edit trades.
 
 One view per tier (a tab per tier of the policy, plus any tier of the run the policy no longer
