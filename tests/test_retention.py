@@ -97,7 +97,7 @@ def test_a_failed_prune_does_not_fail_the_committed_import(engine, tmp_path, mon
 def test_the_policy_panel_edits_the_retention(qtbot, engine, db_path, tmp_path):
     from PySide6.QtCore import QSettings
 
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
     from qt_fixtures import make_window
 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)

@@ -22,7 +22,7 @@ from engine.book.importer import import_book
 from engine.lab import build_variants, load_book, simulate
 from engine.core.policy_store import policy_versions, save_policy
 from engine.desk.views import policy_body
-from engine.decide.workflow import current_policy
+from engine.core.policy_store import current_policy
 from ui.charts import inv_symlog
 from ui.lab_panel import TABLE, LabPanel
 from ui.navigation import FACTORIES

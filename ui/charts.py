@@ -1,3 +1,4 @@
+# Kept whole for now, long because the four plots share one selection and threshold-preview state; one module per plot is issue #14's open part.
 """Cost/benefit charts of one run: the "Charts" panel of the console.
 
 :class:`ChartsPanel` is self-contained: give it a run's proposals, the policy and (optionally)

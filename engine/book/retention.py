@@ -73,6 +73,6 @@ def prune_snapshots(engine: Engine, keep: int, *, user: str | None = None, role:
 
 def retention_keep(engine: Engine) -> int:
     """The policy's number of newest snapshots kept whole."""
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
 
     return current_policy(engine).retention.keep_snapshots

@@ -1,3 +1,4 @@
+# Kept whole for now, long because one vectorised generator writes every book file from shared draws; splitting it into named steps (accounts, models, lots, requests, planted problems) is issue #14's open part.
 """A realistic sample book folder (CONTRACT.md §1) for demos, tests and benchmarks.
 
 ``generate_sample(out_dir, accounts=N, seed=S)`` writes every book file plus

@@ -160,3 +160,15 @@ def policy_versions(engine: Engine) -> pd.DataFrame:
         ids = saved_version_ids(conn)
         return read_frame(conn, select(t.c.id, t.c.created_at, t.c.created_by, t.c.note, t.c.checksum)
                           .where(t.c.id.in_(ids or [-1])).order_by(t.c.id.desc()))
+
+def current_policy(engine_or_conn) -> Policy:
+    """The newest saved policy version (saved with ``policy_store.save_policy``, audited), else
+    the default file. A policy stored only because a run used it (``run --policy FILE``) is
+    never the current policy, however new."""
+    def read(conn):
+        row = latest_saved(conn)
+        return policy_from_toml(row.body, f"policy version {row.id}") if row else default_policy()
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return read(conn)
+    return read(engine_or_conn)

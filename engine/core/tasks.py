@@ -11,13 +11,13 @@ import os
 import sys
 import threading
 
+from engine.core.errors import RefusedError as RefusedError  # its home; re-exported for the many importers
+
 
 class Cancelled(Exception):
     """The user cancelled the task; whatever it was writing was rolled back."""
 
 
-class RefusedError(Exception):
-    """A refused action or bad input: the CLI exits 2 with this message."""
 
 
 class TaskState:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from engine.core.tasks import RefusedError
+from engine.core.errors import RefusedError
 
 MAX_LENGTH = 64
 REFUSED_CATEGORIES = {"Cc": "a control character", "Cf": "an invisible formatting character (zero-width "

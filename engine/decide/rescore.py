@@ -87,7 +87,7 @@ def account_input(conn, run_id: int, account_id: str, detail: dict | None = None
     the run's policy and the account's class bands."""
     from engine.core.frames import holdings
     from engine.decide.mandates import account_facts
-    from engine.decide.workflow import InputBuilder, optimizer_settings
+    from engine.decide.inputs import InputBuilder, optimizer_settings
 
     r = m.Run.__table__
     run = conn.execute(select(r.c.snapshot_id, r.c.as_of).where(r.c.id == run_id)).first()

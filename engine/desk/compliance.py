@@ -202,7 +202,7 @@ def override_impact(conn, *, account_id: str | None = None, symbol: str | None =
                     mode: str | None = None, reason: str = "") -> dict:
     """What a new hold (``account_id``) or halt (``symbol`` and ``mode``) would stop now among the
     trades not yet exported: counts of approved and proposed trades and their accounts."""
-    from engine.desk.review import latest_run
+    from engine.desk.runs import latest_run
 
     try:
         run_id = latest_run(conn)[0]

@@ -283,7 +283,7 @@ def _batch_facts(conn, trades: pd.DataFrame, lots: pd.DataFrame, multi_lot: bool
 
 
 def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
 
     staged: list[Path] = []
     with engine.begin() as conn:

@@ -103,7 +103,7 @@ def manual_context(engine: Engine, account_id: str) -> dict:
 def _context(conn, account_id: str, symbols=()) -> dict:
     """The account on the latest book; ``prices`` covers its holdings and ``symbols`` (a symbol
     absent from ``prices`` is not in the security master)."""
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
 
     snap = repo.snapshot_info(conn)
     if snap is None:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, bindparam, func, select, update
 
 from engine.core.identity import acting_user
 from engine.core.tasks import RefusedError, same_user
+from engine.desk.runs import latest_run as latest_run  # its home; re-exported
 from storage import models as m
 from storage import repo
 from storage.bulk import in_chunks, read_frame
@@ -49,7 +50,7 @@ def editors_of(value) -> list[str]:
 def four_eyes_tiers(conn, run_id: int | None = None) -> set[str]:
     """Tiers under four-eyes: on in the current policy or in the policy run ``run_id`` used."""
     from engine.core.policy import policy_from_toml
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
 
     tiers = current_policy(conn).four_eyes_tiers()
     if run_id is not None:
@@ -79,7 +80,7 @@ class Decision:
 
 def reject_reason(conn, reason: str | None, code: str | None) -> tuple[str | None, str]:
     """A rejection's (code, text): the text is required, the code one of the policy's list."""
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
 
     text = (reason or "").strip()
     if not text:
@@ -92,15 +93,6 @@ def reject_reason(conn, reason: str | None, code: str | None) -> tuple[str | Non
             raise RefusedError(f"reject code {code!r} is not one of the policy's codes: {', '.join(codes)}")
     return code or None, text
 
-
-def latest_run(conn) -> tuple[int, int]:
-    """(run_id, snapshot_id) of the newest finished run; refuses if none."""
-    r = m.Run.__table__
-    row = conn.execute(select(r.c.id, r.c.snapshot_id).where(r.c.status == "done")
-                       .order_by(r.c.id.desc()).limit(1)).first()
-    if row is None:
-        raise RefusedError("no run yet: run the workflow first")
-    return row[0], row[1]
 
 
 def check_not_stale(conn, run_id: int) -> None:
@@ -268,7 +260,7 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
                user: str | None = None) -> None:
     """Change a proposed trade's quantity, or remove it; refused (with the reason) if the
     account's constraints would break. The proposal then needs an approval."""
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
 
     user = acting_user(engine, user, "reviewer")
     if not remove and (quantity is None or int(quantity) != quantity or quantity <= 0):

@@ -112,7 +112,7 @@ def restore(engine: Engine, account_ids: list[str], *, reason: str | None, user:
 def restore_trade(engine: Engine, trade_id: int, *, reason: str | None, user: str | None = None) -> None:
     """Put a removed trade back into its proposal: re-checked, re-scored, back to review."""
     from engine.decide.rescore import rescore_proposal
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
 
     user = acting_user(engine, user, "reviewer")
     reason = _reason(reason, "Restoring a trade")

@@ -361,7 +361,7 @@ def account_reasons(engine: Engine, account_id: str) -> dict:
         acc = conn.execute(select(A.c.account_id, A.c.name, A.c.model_id, A.c.custodian, A.c.cash, A.c.taxable)
                            .where(A.c.snapshot_id == (snap.id if snap else -1), A.c.account_id == account_id)
                            ).mappings().first()
-        from engine.decide.workflow import current_policy
+        from engine.core.policy_store import current_policy
 
         horizon = current_policy(conn).mandates.cash_horizon_days
         run_id = _latest_done_run_id(conn)

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.lab.runner import LabBook, LabResult, Variant, build_variants, load_book, simulate, sweep_variants
-from engine.core.policy import Policy, policy_from_dict
+from engine.lab.runner import LabBook, LabResult, load_book, simulate
+from engine.lab.variants import Variant, setting_field, build_variants, setting_variants, sweep_variants  # noqa: F401 (re-exported)
+from engine.core.policy import Policy
 from engine.core.tasks import RefusedError, TaskState, ensure_state
 
 # what a quick sweep varies, for the Policy panel's links (setting key -> sweep)
@@ -49,54 +50,6 @@ class LabRun:
     book_accounts: int     # accounts in the book
 
 
-# --------------------------------------------------------------------------- sweeps of one setting
-def _field(key: str):
-    section, _, name = key.partition(".")
-    model = Policy.model_fields.get(section)
-    fields = getattr(model.annotation, "model_fields", {}) if model is not None else {}
-    if not name or name not in fields:
-        raise RefusedError(f"--sweep {key!r}: no such policy setting (expected section.key, e.g. "
-                           "harvest.discount_rate)")
-    return section, name, fields[name].annotation
-
-
-def _parse(text: str, annotation):
-    t = text.strip()
-    if annotation is bool:
-        if t.lower() in ("true", "yes", "on", "1"):
-            return True
-        if t.lower() in ("false", "no", "off", "0"):
-            return False
-        raise ValueError("expected true or false")
-    if annotation is int:
-        return int(t)
-    args = typing.get_args(annotation)
-    words = [a for arg in args for a in (typing.get_args(arg) or ())]
-    if t in words or t in args:
-        return t
-    return float(t)
-
-
-def setting_variants(base: Policy, spec: str) -> list[Variant]:
-    """``section.key=V1,V2``: one engine variant per value of that setting, the rest of ``base``."""
-    key, _, values = spec.partition("=")
-    key = key.strip()
-    section, name, annotation = _field(key)
-    if not values.strip():
-        raise RefusedError(f"--sweep {spec!r}: no values (expected {key}=V1,V2)")
-    out = []
-    for text in values.split(","):
-        try:
-            v = _parse(text, annotation)
-        except ValueError:
-            raise RefusedError(f"--sweep {spec!r}: {text.strip()!r} is not a value of {key}") from None
-        data = base.model_dump(mode="python")
-        data[section][name] = v
-        p = policy_from_dict(data, f"--sweep {key}={text.strip()}")
-        out.append(Variant(f"{key}={text.strip()}", "engine", p))
-    return out
-
-
 def sweep(base: Policy, spec: str) -> list[Variant]:
     """A quick sweep (threshold, lambda, bands) or a sweep of one setting (section.key)."""
     key = spec.partition("=")[0].strip()
@@ -113,7 +66,7 @@ def setting_sweep(policy: Policy, key: str) -> str:
         return QUICK_SWEEPS["lambda"]
     if key in ("bands.absolute", "bands.relative"):
         return QUICK_SWEEPS["bands"]
-    section, name, annotation = _field(key)
+    section, name, annotation = setting_field(key)
     v = getattr(getattr(policy, section), name)
     if key == "bands.trade_to":
         return f"{key}=edge,target" if v not in ("edge", "target") else \

@@ -16,7 +16,7 @@ inside the optimizer), and nothing is written anywhere on cancel.
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,20 +28,11 @@ from engine.lab.baselines import baseline_day
 from engine.lab.custodian import Custodian
 from engine.lab.market import PricePath, factor_path, replay_path
 from engine.lab.metrics import Ledger
+from engine.lab.variants import (BASELINES as BASELINES, SWEEPS as SWEEPS, Variant as Variant,  # re-exported
+                                 build_variants as build_variants, sweep_variants as sweep_variants)
 from engine.decide.overrides import overrides_in_force
-from engine.core.policy import Policy, load_policy
+from engine.core.policy import Policy
 from engine.core.tasks import RefusedError, TaskState, ensure_state
-
-BASELINES = ("band", "calendar")
-SWEEPS = ("threshold", "lambda", "bands")
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    kind: str  # "engine" | "band" | "calendar"
-    policy: Policy
-
 
 @dataclass
 class LabBook:
@@ -66,7 +57,7 @@ class LabResult:
 def load_book(engine) -> LabBook:
     """Read the latest snapshot, its overrides and the current policy: reads only."""
     from engine.decide.overrides import overrides_frame
-    from engine.decide.workflow import current_policy
+    from engine.core.policy_store import current_policy
     from storage import repo
 
     with engine.connect() as conn:
@@ -77,69 +68,6 @@ def load_book(engine) -> LabBook:
         ov = overrides_frame(conn, snap.as_of)
         policy = current_policy(conn)
     return LabBook(frames, snap.as_of, policy, ov)
-
-
-# --------------------------------------------------------------------------- variants
-def _scaled_tiers(policy: Policy, factor: float) -> Policy:
-    tiers = tuple(t.model_copy(update={"threshold_start_bps": t.threshold_start_bps * factor,
-                                       "threshold_floor_bps": t.threshold_floor_bps * factor})
-                  for t in policy.tiers)
-    return policy.model_copy(update={"tiers": tiers})
-
-
-def sweep_variants(base: Policy, spec: str) -> list[Variant]:
-    """``threshold=0.5,2`` (multiplies every tier's threshold start and floor), ``lambda=0.3,3``
-    (sets the dispersion-vs-tax weight), ``bands=0.5,2`` (multiplies the absolute and relative
-    band widths, at most 1), or any one setting, ``section.key=V1,V2`` (sets it: e.g.
-    ``harvest.discount_rate=0.025,0.1``, ``harvest.value=full``)."""
-    key, _, values = spec.partition("=")
-    key = key.strip().lower()
-    if "." in key:  # one policy setting, section.key=V1,V2 (engine.lab.plan)
-        from engine.lab.plan import setting_variants
-
-        return setting_variants(base, spec)
-    if key not in SWEEPS or not values.strip():
-        raise RefusedError(f"--sweep {spec!r}: expected one of {', '.join(f'{k}=V1,V2' for k in SWEEPS)} "
-                           "or section.key=V1,V2")
-    out = []
-    for text in values.split(","):
-        try:
-            v = float(text)
-        except ValueError:
-            raise RefusedError(f"--sweep {spec!r}: {text.strip()!r} is not a number") from None
-        if not np.isfinite(v) or v <= 0:
-            raise RefusedError(f"--sweep {spec!r}: {text.strip()!r} must be a positive number")
-        if key == "threshold":
-            p = _scaled_tiers(base, v)
-        elif key == "lambda":
-            p = base.model_copy(update={"trading": base.trading.model_copy(update={"tradeoff_lambda": v})})
-        else:
-            b = base.bands
-            p = base.model_copy(update={"bands": b.model_copy(update={"absolute": min(1.0, b.absolute * v),
-                                                                       "relative": min(1.0, b.relative * v)})})
-        out.append(Variant(f"{key}={v:g}", "engine", p))
-    return out
-
-
-def build_variants(base: Policy, *, policy_files=(), baselines=(), sweeps=(), default: bool = True) -> list[Variant]:
-    """The current policy (``default``), each policy file, each sweep value, each baseline."""
-    out = [Variant("policy", "engine", base)] if default else []
-    for f in policy_files:
-        out.append(Variant(Path(f).stem, "engine", load_policy(f)))
-    for s in sweeps:
-        out.extend(sweep_variants(base, s))
-    for b in baselines:
-        b = b.strip().lower()
-        if b not in BASELINES:
-            raise RefusedError(f"--baseline {b!r}: expected {', '.join(BASELINES)}")
-        out.append(Variant(b, b, base))
-    names = [v.name for v in out]
-    for i, n in enumerate(names):
-        if names.count(n) > 1:
-            out[i] = replace(out[i], name=f"{n}#{names[:i + 1].count(n)}")
-    if not out:
-        raise RefusedError("no variant to simulate")
-    return out
 
 
 # --------------------------------------------------------------------------- cash requests
