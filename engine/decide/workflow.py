@@ -157,7 +157,9 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
                 _FORKED_BUILDER = None
     if stats is not None:
         stats["work"] = work
-    return results
+    # in the order asked, whatever order the workers finished in: what follows (the trades'
+    # order, the lab's lots) is then the same for any number of workers
+    return {a: results[a] for a in ids if a in results}
 
 
 # --------------------------------------------------------------------------- the run
