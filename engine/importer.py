@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from engine import clock
 from engine.book import Book, read_book
 from engine.cash_owed import mark_paid
 from engine.identity import acting_user
@@ -28,7 +29,7 @@ class AsOfRefused(RefusedError):
 
 def as_of_distance(as_of: date, today: date | None = None) -> str | None:
     """Why ``as_of`` needs a confirmation (``None`` when it is within the window of today)."""
-    today = today or date.today()
+    today = today or clock.today()
     days = (as_of - today).days
     if days > AS_OF_AHEAD_DAYS:
         return f"as of {as_of} is {days:,} days after today ({today}; more than {AS_OF_AHEAD_DAYS} ahead)"

@@ -544,7 +544,8 @@ class MainWindow(QMainWindow):
         def work(state):
             gen = Scaled(state, 0.0, 0.4)
             generate_sample(target, accounts=accounts, seed=7, progress=gen.callback)
-            return import_book(engine, target, user=user, state=Scaled(state, 0.4, 1.0), allow_same=True)
+            return import_book(engine, target, user=user, state=Scaled(state, 0.4, 1.0), allow_same=True,
+                               as_of_ok=True)  # a generated book, dated by the generator
 
         return self._start(f"Generating a sample of {accounts:,} accounts", work,
                            on_done=lambda snap: self._imported(snap, target))
