@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from engine.book_scan import scan_csv
 from engine.safe_text import CONTROL_CHARS, CONTROL_RE, bad_key_chars, describe_char, printable
+from engine.text_limits import book_limit, too_long_message
 
 MAX_PROBLEMS_PER_FILE = 25
 MAX_PROBLEMS = 50  # a refused book lists at most this many problems (then how many more)
@@ -335,6 +336,7 @@ def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
         vals = _LazyValues(arr)
         if col.kind in ("str", "enum") and n:
             _check_characters(spec, col, arr, vals, errs)
+            _check_length(spec, col, arr, vals, errs)
         if col.must_have_value and blank.any():
             errs.add_rows(spec.name, blank, col.name, vals, lambda v: "a value is required")
         if col.kind == "float":
@@ -397,6 +399,16 @@ def _check_characters(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Coll
         return f"{v!r} carries {describe_char(ch)} ({kind}); not allowed in {col.name}"
 
     errs.add_rows(spec.name, hit, col.name, vals, message)
+
+
+def _check_length(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Collector) -> None:
+    """A value longer than its database column is structural, on SQLite as on PostgreSQL."""
+    limit = book_limit(col.name)
+    if limit is None:
+        return
+    long = pc.greater(pc.utf8_length(arr), limit).to_numpy(zero_copy_only=False)
+    if long.any():
+        errs.add_rows(spec.name, long, col.name, vals, lambda v: too_long_message(printable(v), limit, col.name))
 
 
 def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:
