@@ -541,11 +541,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_console()
     from engine.book import BookError
     from engine.tasks import Cancelled, RefusedError
+    from storage.busy import DatabaseBusy
     from storage.db import DatabaseUnusable, redact
 
     try:
         return args.func(args)
-    except (BookError, RefusedError, DatabaseUnusable) as exc:
+    except (BookError, RefusedError, DatabaseUnusable, DatabaseBusy) as exc:
         print(redact(str(exc)), file=sys.stderr)
         return 2
     except Cancelled as exc:

@@ -32,6 +32,7 @@ BOTH_DATABASES = {
     "test_decision_rules_db",
     "test_four_eyes",
     "test_hardening",
+    "test_hardening_busy",
     "test_hardening_limits",
     "test_identity",
     "test_import",
