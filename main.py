@@ -31,13 +31,23 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _positive_mb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size in MiB above 0")
+    return value
+
+
 def cmd_import(args) -> int:
     from engine.importer import import_book
     from engine.tasks import StderrProgress, TaskState
 
     bar = StderrProgress()
     snap = import_book(_engine(args), args.dir, user=args.user, state=TaskState(bar),
-                       allow_same=args.force, as_of_ok=args.as_of_ok)
+                       allow_same=args.force, as_of_ok=args.as_of_ok, max_book_mb=args.max_book_mb)
     bar.done()
     print(f"imported {args.dir} as snapshot {snap}")
     return 0
@@ -422,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="import even if the same files were the latest import")
     sp.add_argument("--as-of-ok", action="store_true", help="import a book whose as_of is more than 30 days after "
                     "(or a year before) today: the date is right")
+    sp.add_argument("--max-book-mb", type=_positive_mb, metavar="MB",
+                    help="the most a book may weigh, all its files (default 512; rows a file scale with it)")
 
     sp = add("run", cmd_run, "run the workflow on the imported book; prints a JSON summary")
     sp.add_argument("--workers", type=int, help="optimizer processes (default: 2, or 1 on one core)")

@@ -22,7 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from engine.book_keys import repeated_keys
 from engine.book_scan import scan_csv
+from engine.book_size import MAX_MANIFEST_BYTES, book_too_big, max_rows
 from engine.safe_text import CONTROL_CHARS, CONTROL_RE, bad_key_chars, describe_char, printable
 from engine.text_limits import book_limit, too_long_message
 
@@ -217,6 +219,10 @@ def _read_manifest(folder: Path, errs: _Collector) -> date | None:
     if not path.is_file() or (path.is_symlink() and folder.resolve() not in path.resolve().parents):
         errs.add("manifest.json", None, None, "is not a regular file in the book folder")
         return None
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        errs.add("manifest.json", None, None, f"is {path.stat().st_size:,} bytes; a manifest is a few "
+                 f"(at most {MAX_MANIFEST_BYTES:,})")
+        return None
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM before the JSON is fine
         value = data["as_of"]
@@ -233,7 +239,7 @@ def _read_manifest(folder: Path, errs: _Collector) -> date | None:
         return None
 
 
-def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pa.Table | None:
+def _read_csv(folder: Path, spec: FileSpec, errs: _Collector, rows_cap: int) -> pa.Table | None:
     path = folder / spec.name
     if not path.exists():
         if spec.required:
@@ -264,6 +270,10 @@ def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pa.Table | None
         if not found:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             errs.add(spec.name, None, None, f"cannot be read as CSV: {printable(msg)}")
+        return None
+    if table.num_rows > rows_cap:
+        errs.add(spec.name, None, None, f"has {table.num_rows:,} rows, over the limit of {rows_cap:,} a file; "
+                 "nothing was converted. If the book is right, raise the limit (import --max-book-mb)")
         return None
     return table
 
@@ -365,14 +375,18 @@ def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
                 arr = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), arr)
             out[col.name] = pd.Series(pd.array(arr, dtype="str"))
     df = pd.DataFrame(out)
-    if spec.key and n:
-        dup = df.duplicated(list(spec.key), keep="first").to_numpy()
-        if dup.any():
-            first = df.drop_duplicates(list(spec.key)).reset_index().set_index(list(spec.key))["index"]
-            keys = df.loc[dup, list(spec.key)]
-            firsts = first.reindex(pd.MultiIndex.from_frame(keys) if len(spec.key) > 1
-                                   else keys[spec.key[0]]).to_numpy()
-            lines = np.flatnonzero(dup)
+    suspects = repeated_keys(df, spec.key) if spec.key and n else None
+    if suspects is not None:
+        # pandas only on the rows whose key repeats (its duplicated() on millions of rows of
+        # strings costs ~1.5 GB and half a minute; engine/book_keys.py finds them in a fraction)
+        sub = df.loc[suspects, list(spec.key)]
+        dup_sub = sub.duplicated(list(spec.key), keep="first").to_numpy()
+        first = sub.drop_duplicates(list(spec.key)).reset_index().set_index(list(spec.key))["index"]
+        keys = sub.loc[dup_sub]
+        firsts = first.reindex(pd.MultiIndex.from_frame(keys) if len(spec.key) > 1
+                               else keys[spec.key[0]]).to_numpy()
+        lines = sub.index.to_numpy()[dup_sub]
+        if len(lines):
             for k, (i, f) in enumerate(zip(lines, firsts)):
                 if k >= MAX_PROBLEMS_PER_FILE:
                     errs.add(spec.name, None, None, f"... and {len(lines) - k} more duplicate key(s)")
@@ -447,16 +461,20 @@ def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None
                 ref(spec.name, spec.table, "account_id", known, "an account_id of accounts.csv")
 
 
-def read_book(folder: str | Path) -> Book:
-    """Read and validate a book folder; raise :class:`BookError` listing every structural problem."""
+def read_book(folder: str | Path, max_mb: float | None = None) -> Book:
+    """Read and validate a book folder; raise :class:`BookError` listing every structural problem.
+    ``max_mb``: the size cap of engine/book_size.py (default :data:`~engine.book_size.MAX_BOOK_MB`)."""
     folder = Path(folder)
     errs = _Collector()
     if not folder.is_dir():
         raise BookError([Problem(str(folder), None, None, "is not a folder")], folder)
+    too_big = book_too_big(folder, ["manifest.json"] + [s.name for s in SPECS], max_mb)
+    if too_big:
+        raise BookError([Problem("book", None, None, too_big)], folder)
     as_of = _read_manifest(folder, errs)
     frames: dict[str, pd.DataFrame] = {}
     for spec in SPECS:
-        raw = _read_csv(folder, spec, errs)
+        raw = _read_csv(folder, spec, errs, max_rows(max_mb))
         if raw is not None:
             frames[spec.table] = _convert(spec, raw, errs)
     _check_references(frames, errs)
