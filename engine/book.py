@@ -330,12 +330,18 @@ def _dates_bad(arr: pa.Array, blank: np.ndarray) -> np.ndarray:
         return ~blank & (d.isna().to_numpy() | ~np.where(pd.isna(shape), False, shape).astype(bool))
 
 
-def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
+def _convert(spec: FileSpec, raw: pa.Table | None, errs: _Collector) -> pd.DataFrame | None:
+    """Typed frame of ``raw`` (``None`` for ``None``). Each raw column is let go once converted
+    (the caller passes the table without keeping it): the peak holds one copy of the file, not two."""
+    if raw is None:
+        return None
     out: dict[str, pd.Series | np.ndarray] = {}
     n = raw.num_rows
+    pending = {name: raw.column(name) for name in raw.column_names}
+    del raw
     for col in spec.columns:
-        if col.name in raw.column_names and n:
-            arr = pc.utf8_trim_whitespace(raw.column(col.name).combine_chunks().cast(pa.string()))
+        if col.name in pending and n:
+            arr = pc.utf8_trim_whitespace(pending.pop(col.name).combine_chunks().cast(pa.string()))
         else:
             arr = pa.array([""] * n, pa.string())
         if col.upper:
@@ -474,9 +480,9 @@ def read_book(folder: str | Path, max_mb: float | None = None) -> Book:
     as_of = _read_manifest(folder, errs)
     frames: dict[str, pd.DataFrame] = {}
     for spec in SPECS:
-        raw = _read_csv(folder, spec, errs, max_rows(max_mb))
-        if raw is not None:
-            frames[spec.table] = _convert(spec, raw, errs)
+        df = _convert(spec, _read_csv(folder, spec, errs, max_rows(max_mb)), errs)
+        if df is not None:
+            frames[spec.table] = df
     _check_references(frames, errs)
     problems = errs.finish()
     if problems:

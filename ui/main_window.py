@@ -8,7 +8,6 @@ what a panel may implement.
 from __future__ import annotations
 
 import os
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -569,9 +568,9 @@ class MainWindow(QMainWindow):
             if workers <= 1:
                 return run_workflow(engine, workers=1, user=user, state=state)
             # worker processes come from a fork server, never forked from this threaded GUI process
-            from concurrent.futures import ProcessPoolExecutor
+            from engine.orphans import process_pool
 
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+            pool = process_pool(workers, "forkserver")  # and they die with it
             try:
                 return run_workflow(engine, workers=workers, executor=pool, user=user, state=state)
             finally:
