@@ -80,3 +80,11 @@ def test_far_as_of_confirmed_is_imported_and_audited(qtbot, window, boxes, folde
     imports = log[log["action"] == "IMPORT"]
     assert len(imports) == 1 and "confirmed" in imports["detail"].iloc[0] and imports["username"].iloc[0] == "alice"
     assert [b.title for b in boxes.seen] == ["Import book"]  # asked once, no error after
+
+
+def test_database_busy_is_a_warning_naming_the_holder_not_a_crash(qtbot):
+    from storage.busy import DatabaseBusy
+
+    msg = "database busy: /d/book.db held by ws7/bob/4242 since 2026-11-25 10:00:00 UTC; waited 30 s"
+    box = dialogs.error_box(None, "Run", DatabaseBusy(msg))
+    assert box.text() == msg and box.icon() == QMessageBox.Icon.Warning and not box.detailedText()

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from engine.book import BookError
 from engine.tasks import Cancelled, RefusedError
+from storage.busy import DatabaseBusy
 from storage.db import redact
 
 MAX_LINES = 20
@@ -40,7 +41,7 @@ def explain(exc: BaseException) -> tuple[str, str, str]:
         if len(lines) > MAX_LINES:
             shown += f"\n… and {len(lines) - MAX_LINES:,} more (Show Details)"
         return head, shown, exc.summary()
-    if isinstance(exc, RefusedError):
+    if isinstance(exc, (RefusedError, DatabaseBusy)):  # busy: who holds the database, since when
         first, _, rest = str(exc).partition("\n")
         return first, rest.strip(), ""
     if isinstance(exc, Cancelled):
@@ -57,7 +58,7 @@ def error_box(parent, title: str, exc: BaseException | str) -> QMessageBox:
         text, info, detail = exc, "", ""
     else:
         text, info, detail = explain(exc)
-    icon = QMessageBox.Icon.Warning if isinstance(exc, (RefusedError, BookError, str)) \
+    icon = QMessageBox.Icon.Warning if isinstance(exc, (RefusedError, BookError, DatabaseBusy, str)) \
         else QMessageBox.Icon.Critical
     box = _box(parent, icon, title, text, info, detail)
     if isinstance(exc, BookError):
