@@ -394,6 +394,13 @@ def cmd_prune(args) -> int:
     return 0
 
 
+def cmd_retire_snapshot(args) -> int:
+    from engine.snapshot_retire import retire_snapshot
+
+    print(retire_snapshot(_engine(args), args.snapshot, reason=args.reason, user=args.user))
+    return 0
+
+
 def cmd_migrate(args) -> int:
     from storage.db import current_revision, describe
 
@@ -538,6 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--write-book", metavar="DIR", help="also write the first variant's book after the last "
                     "day as a book folder that `import` accepts")
     sp.add_argument("--out", required=True, help="folder for summary.csv, daily.csv and report.html")
+
+    sp = add("retire-snapshot", cmd_retire_snapshot, "admin: set a wrong current book aside (e.g. an as_of typo) "
+             "so the previous one is current again; audited")
+    sp.add_argument("snapshot", type=int)
+    sp.add_argument("--reason", required=True)
 
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     return p

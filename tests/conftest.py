@@ -34,6 +34,7 @@ BOTH_DATABASES = {
     "test_hardening",
     "test_hardening_busy",
     "test_hardening_limits",
+    "test_hardening_retire",
     "test_hardening_size",
     "test_identity",
     "test_import",
