@@ -45,6 +45,11 @@ def book_too_big(folder: Path, names: list[str], max_mb: float | None = None) ->
     if total <= limit:
         return None
     biggest = max(sizes, key=sizes.get)
-    return (f"the book is {total / 2**20:,.0f} MiB ({biggest}: {sizes[biggest] / 2**20:,.0f} MiB), over the limit "
-            f"of {limit / 2**20:,.0f} MiB; nothing was read. If the book is right, raise the limit "
+    return (f"the book is {_mib(total)} MiB ({biggest}: {_mib(sizes[biggest])} MiB), over the limit "
+            f"of {_mib(limit)} MiB; nothing was read. If the book is right, raise the limit "
             "(import --max-book-mb)")
+
+
+def _mib(n_bytes: float) -> str:
+    mib = n_bytes / 2**20
+    return f"{mib:,.0f}" if mib >= 10 else f"{mib:.2g}"

@@ -34,12 +34,12 @@ def _refused(argv, db_path, capsys, *words):
 
 def test_a_book_over_the_cap_is_refused_before_it_is_read(imported, db_path, tmp_path, capsys):
     book = write_book(tmp_path / "big", as_of="2026-11-21")
-    with open(book / "lots.csv", "a") as f:  # 2 MiB of lots: over a 1 MiB cap
-        f.write("".join(f"A1,X{i},AAA,1,1,2020-01-01\n" for i in range(80_000)))
-    err = _refused(["import", str(book), "--max-book-mb", "1"], db_path, capsys,
-                   "over the limit of 1 MiB", "lots.csv: 2 MiB", "--max-book-mb", "nothing was read")
+    with open(book / "lots.csv", "a") as f:  # 0.13 MiB of lots: over a 0.1 MiB cap
+        f.write("".join(f"A1,X{i},AAA,1,1,2020-01-01\n" for i in range(5_000)))
+    err = _refused(["import", str(book), "--max-book-mb", "0.1"], db_path, capsys,
+                   "over the limit of 0.1 MiB", "lots.csv: 0.13 MiB", "--max-book-mb", "nothing was read")
     assert content_digest(db_path) == imported
-    assert main.main(["import", str(book), "--max-book-mb", "20", "--db", db_path]) == 0, err  # raised: read
+    assert main.main(["import", str(book), "--max-book-mb", "1", "--db", db_path]) == 0, err  # raised: read
 
 
 def test_a_file_over_the_row_cap_is_refused_before_conversion(imported, db_path, tmp_path, capsys, monkeypatch):
