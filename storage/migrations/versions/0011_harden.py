@@ -26,7 +26,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('book_snapshots') as batch:
-        batch.drop_column('retired_reason')
-        batch.drop_column('retired_by')
-        batch.drop_column('retired_at')
+    # plain DROP COLUMN (SQLite 3.35+): a batch rebuild would drop a table other tables point at
+    for column in ('retired_reason', 'retired_by', 'retired_at'):
+        op.drop_column('book_snapshots', column)
