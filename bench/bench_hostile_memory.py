@@ -5,7 +5,7 @@
 Cases (each a copy of a 10,000-account sample book with one file replaced): a 1 GiB lots file
 (sparse), /dev/zero linked as lots.csv, lots at the row cap (6 M short rows), one row over the
 cap, one 400 MB line, and a 100,000-account-sized lots file (5.4 M rows, 225 MB). Prints one JSON
-line a case: outcome, seconds and peak RSS of the reading process (engine.book.read_book).
+line a case: outcome, seconds and peak RSS of the reading process (engine.book.book.read_book).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ HEADER = "account_id,lot_id,symbol,quantity,unit_cost,acquired_date\n"
 
 
 def child(folder: str) -> None:
-    from engine.book import BookError, read_book
+    from engine.book.book import BookError, read_book
 
     t = time.perf_counter()
     try:
@@ -58,10 +58,10 @@ def build(base: Path, work: Path, name: str) -> Path:
         lots.unlink()
         lots.symlink_to("/dev/zero")
     elif name == "rows_at_cap":
-        from engine.book_size import MAX_ROWS
+        from engine.book.book_size import MAX_ROWS
         _short_rows(lots, MAX_ROWS)
     elif name == "rows_over_cap":
-        from engine.book_size import MAX_ROWS
+        from engine.book.book_size import MAX_ROWS
         _short_rows(lots, MAX_ROWS + 1)
     elif name == "one_400mb_line":
         with open(lots, "a") as f:
@@ -88,7 +88,7 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
-    from engine.sample import generate_sample
+    from engine.book.sample import generate_sample
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_hostile_"))
     base = work / "base"

@@ -58,7 +58,7 @@ class BookSnapshot(Base):
     checksum: Mapped[str] = mapped_column(String(64))  # SHA-256 over the folder's files
     n_accounts: Mapped[int] = mapped_column(Integer)
     n_lots: Mapped[int] = mapped_column(Integer)
-    # set aside by an admin (engine/snapshot_retire.py): no longer the current book; NULL before 0011
+    # set aside by an admin (engine/desk/snapshot_retire.py): no longer the current book; NULL before 0011
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
     retired_by: Mapped[str | None] = mapped_column(String(64))
     retired_reason: Mapped[str | None] = mapped_column(Text)
@@ -346,7 +346,7 @@ class Trade(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_trades_status_batch", "status", "batch_id"),
         # the exported trades by account and book: "is this account already in a batch of this
-        # book?" (engine.batch_guard), without reading every run's trades of the account
+        # book?" (engine.decide.batch_guard), without reading every run's trades of the account
         Index("ix_trades_sent_account_snapshot", "account_id", "snapshot_id",
               sqlite_where=text("batch_id IS NOT NULL"), postgresql_where=text("batch_id IS NOT NULL")),
     )

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 AS_OF = "2026-11-20"
-# The test suite's today (tests/conftest.py fixes engine.clock to it): the books above stay recent.
+# The test suite's today (tests/conftest.py fixes engine.core.clock to it): the books above stay recent.
 SUITE_TODAY = date(2026, 11, 25)
 
 BASE = {
@@ -96,7 +96,7 @@ def write_book(folder: Path, as_of: str = AS_OF, changes: dict[str, list[str] | 
 def eager_policy():
     """The default policy with the first release's thresholds (half today's) and trading costs
     ($1 a ticket, $500 minimum trade): A1 trades on score."""
-    from engine.policy import default_policy
+    from engine.core.policy import default_policy
 
     pol = default_policy()
     return pol.model_copy(update={"tiers": tuple(t.model_copy(update={

@@ -16,7 +16,7 @@ os.environ.setdefault("REBALANCE_DESK_USER", "tester")
 os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-"))
 
 # The suite's today: the fixtures' books are dated around 2026-11-20, and an import checks its
-# as-of date against today (engine.clock); a fixed calendar keeps them recent whatever the day the
+# as-of date against today (engine.core.clock); a fixed calendar keeps them recent whatever the day the
 # suite runs (without it, every import test is refused from 2027-11-22 on). Subprocesses that
 # import a book set it too (test_crash's prelude).
 clock.FIXED = SUITE_TODAY

@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 import main
 from bookkit import AS_OF, BASE, write_book
 from dbkit import content_digest
-from engine import clock
-from engine.exporter import export_batch
-from engine.importer import AS_OF_AHEAD_DAYS, AsOfRefused, import_book
-from engine.workflow import run_workflow
+from engine.core import clock
+from engine.desk.exporter import export_batch
+from engine.book.importer import AS_OF_AHEAD_DAYS, AsOfRefused, import_book
+from engine.decide.workflow import run_workflow
 from storage import repo
 
 
@@ -206,7 +206,7 @@ def test_as_of_near_today_needs_no_confirmation(engine, tmp_path):
 
 def test_the_suite_runs_on_a_fixed_calendar_and_the_desk_on_the_real_one(engine, tmp_path, monkeypatch):
     """The fixtures' books are dated 2026-11-20: on the real calendar they would be refused from
-    2027-11-22 on (the 366-day window). The suite fixes engine.clock; the desk reads the real date."""
+    2027-11-22 on (the 366-day window). The suite fixes engine.core.clock; the desk reads the real date."""
     from bookkit import SUITE_TODAY
 
     assert clock.today() == SUITE_TODAY

@@ -11,7 +11,7 @@ import pytest
 import main
 from bookkit import write_book
 from dbkit import content_digest
-from engine.importer import import_book
+from engine.book.importer import import_book
 from storage import busy, repo
 from storage.db import make_engine
 

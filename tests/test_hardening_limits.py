@@ -1,6 +1,6 @@
 """Hardening #18, class LENGTHS: both databases accept the same books.
 
-One set of limits (engine/text_limits.py), the String lengths of storage/models.py, checked at
+One set of limits (engine/core/text_limits.py), the String lengths of storage/models.py, checked at
 import: a value one character too long is refused the same way on SQLite (which would store it)
 and PostgreSQL (which used to fail with a truncation traceback); a value at the limit is stored
 whole on both. Runs on both databases (conftest BOTH_DATABASES)."""
@@ -12,10 +12,10 @@ from sqlalchemy import String, select
 import main
 from bookkit import BASE, write_book
 from dbkit import content_digest
-from engine.book import SPECS
-from engine.importer import import_book
-from engine.text_limits import BOOK_COLUMNS, USER_NAME, book_limit
-from engine.usernames import normalize_user
+from engine.book.book import SPECS
+from engine.book.importer import import_book
+from engine.core.text_limits import BOOK_COLUMNS, USER_NAME, book_limit
+from engine.core.usernames import normalize_user
 from storage import models as m
 from storage import repo
 

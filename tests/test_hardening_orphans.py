@@ -1,6 +1,6 @@
 """Hardening #18, class ORPHANS: killing a run's parent leaves no worker alive.
 
-A parent process makes the desk's process pool (engine.orphans.process_pool, used by the run,
+A parent process makes the desk's process pool (engine.core.orphans.process_pool, used by the run,
 the audit verification and the console's runs), starts busy workers, prints their pids and is
 killed with SIGKILL; every worker is gone within a few seconds. Before #18 the forked workers
 lived on (2 of them, ~300 MB)."""
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PARENT = textwrap.dedent("""
     import os, signal, sys, time
     sys.path.insert(0, {root!r})
-    from engine.orphans import process_pool
+    from engine.core.orphans import process_pool
 
     def spin(_):
         while True:
@@ -66,7 +66,7 @@ def test_killed_parent_leaves_no_worker(method):
 
 
 def test_the_desks_pools_are_made_by_process_pool():
-    """Every process pool of the engine and the console comes from engine.orphans."""
+    """Every process pool of the engine and the console comes from engine.core.orphans."""
     offenders = []
     for path in list((ROOT / "engine").rglob("*.py")) + list((ROOT / "ui").rglob("*.py")) + [ROOT / "main.py"]:
         if path.name == "orphans.py":

@@ -9,9 +9,9 @@ from __future__ import annotations
 import main
 from bookkit import BASE, write_book
 from dbkit import content_digest
-from engine.importer import import_book
-from engine.workflow import run_workflow
-from engine.exporter import export_batch
+from engine.book.importer import import_book
+from engine.decide.workflow import run_workflow
+from engine.desk.exporter import export_batch
 from storage import repo
 
 
@@ -86,7 +86,7 @@ def test_the_run_on_a_retired_book_is_not_exported(engine, db_path, tmp_path):
 def _exportable(engine) -> int:
     from sqlalchemy import func, select
 
-    from engine.exporter import exportable
+    from engine.desk.exporter import exportable
     from storage import models as m
 
     with engine.connect() as conn:

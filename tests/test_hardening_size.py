@@ -1,6 +1,6 @@
 """Hardening #18, class GIANT inputs: no book can exhaust the workstation.
 
-The size cap (engine/book_size.py) refuses a book over ``--max-book-mb`` before a byte is read,
+The size cap (engine/book/book_size.py) refuses a book over ``--max-book-mb`` before a byte is read,
 a file over its row cap before the typed conversion, a manifest of more than 64 KiB and a line
 of more than 1 MiB in the scan of a refused file; the peak memory of each class is measured by
 bench/bench_hostile_memory.py (docs/reliability.md). Both databases (conftest BOTH_DATABASES)."""
@@ -13,10 +13,10 @@ import pytest
 import main
 from bookkit import BASE, write_book
 from dbkit import content_digest
-from engine import book_size
-from engine.book import BookError, read_book
-from engine.book_keys import repeated_keys
-from engine.importer import import_book
+from engine.book import book_size
+from engine.book.book import BookError, read_book
+from engine.book.book_keys import repeated_keys
+from engine.book.importer import import_book
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_a_giant_manifest_is_refused_unread(imported, db_path, tmp_path, capsys)
 
 
 def test_an_endless_line_is_scanned_a_piece_at_a_time(tmp_path, monkeypatch):
-    monkeypatch.setattr("engine.book_scan.MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr("engine.book.book_scan.MAX_LINE_BYTES", 4096)
     book = write_book(tmp_path / "line")
     with open(book / "lots.csv", "a") as f:
         f.write("A1,L9," + "x" * 50_000 + "\nA1,L8,AAA,1,1\n")  # one line of 50 kB, one short of a field

@@ -7,7 +7,7 @@ from qt_fixtures import boxes, close_window, folders, settings, wait_idle  # noq
 from sqlalchemy import select
 
 from bookkit import BASE, write_book
-from engine.book import BookError, read_book
+from engine.book.book import BookError, read_book
 from storage import models as m
 from storage import repo
 from ui import dialogs

@@ -7,8 +7,8 @@ import traceback
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from engine.book import BookError
-from engine.tasks import Cancelled, RefusedError
+from engine.book.book import BookError
+from engine.core.tasks import Cancelled, RefusedError
 from storage.busy import DatabaseBusy
 from storage.db import redact
 
