@@ -1,3 +1,4 @@
+# Kept whole for now, long because every headless command's handler and its argparse lines sit here side by side (one small function a command); splitting them by command group is issue #14's work.
 """Rebalance Desk: `python main.py` opens the console; subcommands run the same workflow headless.
 
 Exit codes: 0 done, 2 bad input or refused action (message on stderr), 1 anything else.
@@ -31,13 +32,23 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _positive_mb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size in MiB above 0")
+    return value
+
+
 def cmd_import(args) -> int:
     from engine.book.importer import import_book
     from engine.core.tasks import StderrProgress, TaskState
 
     bar = StderrProgress()
     snap = import_book(_engine(args), args.dir, user=args.user, state=TaskState(bar),
-                       allow_same=args.force, as_of_ok=args.as_of_ok)
+                       allow_same=args.force, as_of_ok=args.as_of_ok, max_book_mb=args.max_book_mb)
     bar.done()
     print(f"imported {args.dir} as snapshot {snap}")
     return 0
@@ -384,6 +395,13 @@ def cmd_prune(args) -> int:
     return 0
 
 
+def cmd_retire_snapshot(args) -> int:
+    from engine.desk.snapshot_retire import retire_snapshot
+
+    print(retire_snapshot(_engine(args), args.snapshot, reason=args.reason, user=args.user))
+    return 0
+
+
 def cmd_migrate(args) -> int:
     from storage.db import current_revision, describe
 
@@ -422,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="import even if the same files were the latest import")
     sp.add_argument("--as-of-ok", action="store_true", help="import a book whose as_of is more than 30 days after "
                     "(or a year before) today: the date is right")
+    sp.add_argument("--max-book-mb", type=_positive_mb, metavar="MB",
+                    help="the most a book may weigh, all its files (default 512; rows a file scale with it)")
 
     sp = add("run", cmd_run, "run the workflow on the imported book; prints a JSON summary")
     sp.add_argument("--workers", type=int, help="optimizer processes (default: 2, or 1 on one core)")
@@ -527,6 +547,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "day as a book folder that `import` accepts")
     sp.add_argument("--out", required=True, help="folder for summary.csv, daily.csv and report.html")
 
+    sp = add("retire-snapshot", cmd_retire_snapshot, "admin: set a wrong current book aside (e.g. an as_of typo) "
+             "so the previous one is current again; audited")
+    sp.add_argument("snapshot", type=int)
+    sp.add_argument("--reason", required=True)
+
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     return p
 
@@ -541,11 +566,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_console()
     from engine.book.book import BookError
     from engine.core.tasks import Cancelled, RefusedError
+    from storage.busy import DatabaseBusy
     from storage.db import DatabaseUnusable, redact
 
     try:
         return args.func(args)
-    except (BookError, RefusedError, DatabaseUnusable) as exc:
+    except (BookError, RefusedError, DatabaseUnusable, DatabaseBusy) as exc:
         print(redact(str(exc)), file=sys.stderr)
         return 2
     except Cancelled as exc:

@@ -105,7 +105,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA cache_size=-200000")  # ~200 MB page cache for bulk work
     cur.close()
 
@@ -117,20 +116,25 @@ def make_engine(db: str | os.PathLike | None = None, *, migrate: bool = True, cr
     :class:`DatabaseUnusable` with one line saying why."""
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+    from storage import busy
+
     check_db(db, create=create)
     url = db_url(db)
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": busy.BUSY_WAIT_S})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
+        busy.install(engine, describe(db))  # a lock held beyond the wait: "database busy: held by ..."
         if migrate:
             upgrade(engine)
         elif not url.startswith("sqlite"):
             engine.connect().close()
     except (NoSuchModuleError, ArgumentError) as exc:
         raise DatabaseUnusable(f"--db {describe(db)}: no driver for this URL ({str(exc).splitlines()[0]})") from None
+    except busy.DatabaseBusy as exc:
+        raise DatabaseUnusable(str(exc)) from None
     except OperationalError as exc:
         why = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
         raise DatabaseUnusable(f"--db {describe(db)}: cannot open the database ({redact(why)})") from None

@@ -58,6 +58,10 @@ class BookSnapshot(Base):
     checksum: Mapped[str] = mapped_column(String(64))  # SHA-256 over the folder's files
     n_accounts: Mapped[int] = mapped_column(Integer)
     n_lots: Mapped[int] = mapped_column(Integer)
+    # set aside by an admin (engine/desk/snapshot_retire.py): no longer the current book; NULL before 0011
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retired_by: Mapped[str | None] = mapped_column(String(64))
+    retired_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Security(Base):

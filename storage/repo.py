@@ -83,7 +83,9 @@ class SnapshotInfo:
 def snapshot_info(conn: Connection, snapshot_id: int | None = None) -> SnapshotInfo | None:
     t = m.BookSnapshot.__table__
     stmt = select(t)
-    stmt = stmt.where(t.c.id == snapshot_id) if snapshot_id else stmt.order_by(t.c.id.desc()).limit(1)
+    # the current book: the newest snapshot an admin has not retired (a named one is returned either way)
+    stmt = stmt.where(t.c.id == snapshot_id) if snapshot_id else \
+        stmt.where(t.c.retired_at.is_(None)).order_by(t.c.id.desc()).limit(1)
     r = conn.execute(stmt).mappings().first()
     return None if r is None else SnapshotInfo(**r)
 

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 AS_OF = "2026-11-20"
+# The test suite's today (tests/conftest.py fixes engine.core.clock to it): the books above stay recent.
+SUITE_TODAY = date(2026, 11, 25)
 
 BASE = {
     "securities.csv": [

@@ -1,6 +1,6 @@
 import os
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,9 +8,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+from bookkit import SUITE_TODAY  # noqa: E402 - after the path is set
+from engine import clock  # noqa: E402
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("REBALANCE_DESK_USER", "tester")
 os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-"))
+
+# The suite's today: the fixtures' books are dated around 2026-11-20, and an import checks its
+# as-of date against today (engine.core.clock); a fixed calendar keeps them recent whatever the day the
+# suite runs (without it, every import test is refused from 2027-11-22 on). Subprocesses that
+# import a book set it too (test_crash's prelude).
+clock.FIXED = SUITE_TODAY
 
 
 # The storage, workflow, export and shared-desk suites run on both databases.
@@ -23,6 +32,10 @@ BOTH_DATABASES = {
     "test_decision_rules_db",
     "test_four_eyes",
     "test_hardening",
+    "test_hardening_busy",
+    "test_hardening_limits",
+    "test_hardening_retire",
+    "test_hardening_size",
     "test_identity",
     "test_import",
     "test_lab_db",

@@ -3,7 +3,7 @@ without showing, and the folder picker returning queued folders."""
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 
@@ -20,7 +20,10 @@ def boxes(monkeypatch):
 
     def fake_exec(box):
         seen.append(SimpleNamespace(title=box.windowTitle(), text=box.text(), info=box.informativeText(),
-                                    detail=box.detailedText(), icon=box.icon()))
+                                    detail=box.detailedText(), icon=box.icon(),
+                                    selectable=bool(box.textInteractionFlags()
+                                                    & Qt.TextInteractionFlag.TextSelectableByMouse),
+                                    buttons=[b.text() for b in box.buttons()]))
         return answers.pop(0) if answers else QMessageBox.StandardButton.Ok
 
     monkeypatch.setattr(QMessageBox, "exec", fake_exec)

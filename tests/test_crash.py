@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bookkit import write_book
+from bookkit import SUITE_TODAY, write_book
 from engine.desk.exporter import export_batch, export_preview
 from engine.book.importer import import_book
 from engine.decide.workflow import run_workflow
@@ -25,9 +25,12 @@ def die_in_child(code: str) -> None:
     prelude = textwrap.dedent("""
         import os, signal, sys
         sys.path.insert(0, %r)
+        import datetime
+        import engine.core.clock
+        engine.core.clock.FIXED = datetime.date%r
         def die(*a, **k):
             os.kill(os.getpid(), signal.SIGKILL)
-    """ % str(ROOT))
+    """ % (str(ROOT), tuple(SUITE_TODAY.timetuple()[:3])))
     out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == -9, (out.returncode, out.stderr[-2000:])

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 import main
 from bookkit import AS_OF, BASE, write_book
 from dbkit import content_digest
+from engine.core import clock
 from engine.desk.exporter import export_batch
 from engine.book.importer import AS_OF_AHEAD_DAYS, AsOfRefused, import_book
 from engine.decide.workflow import run_workflow
@@ -180,7 +181,7 @@ def test_as_of_not_yyyy_mm_dd_is_structural(value, imported, db_path, tmp_path, 
 
 
 @pytest.mark.parametrize("as_of", ["2062-11-20", "9999-12-31", "1999-11-20",
-                                   (date.today() + timedelta(days=AS_OF_AHEAD_DAYS + 1)).isoformat()])
+                                   (clock.today() + timedelta(days=AS_OF_AHEAD_DAYS + 1)).isoformat()])
 def test_far_as_of_refused_unless_confirmed(as_of, engine, db_path, tmp_path, capsys):
     folder = write_book(tmp_path / "far", as_of=as_of)
     before = content_digest(db_path)
@@ -199,8 +200,21 @@ def test_far_as_of_refused_unless_confirmed(as_of, engine, db_path, tmp_path, ca
 
 def test_as_of_near_today_needs_no_confirmation(engine, tmp_path):
     for days in (-AS_OF_AHEAD_DAYS, 0, AS_OF_AHEAD_DAYS):
-        import_book(engine, write_book(tmp_path / f"d{days}", as_of=(date.today() + timedelta(days=days))
+        import_book(engine, write_book(tmp_path / f"d{days}", as_of=(clock.today() + timedelta(days=days))
                                        .isoformat()), allow_same=True)
+
+
+def test_the_suite_runs_on_a_fixed_calendar_and_the_desk_on_the_real_one(engine, tmp_path, monkeypatch):
+    """The fixtures' books are dated 2026-11-20: on the real calendar they would be refused from
+    2027-11-22 on (the 366-day window). The suite fixes engine.core.clock; the desk reads the real date."""
+    from bookkit import SUITE_TODAY
+
+    assert clock.today() == SUITE_TODAY
+    monkeypatch.setattr(clock, "FIXED", None)
+    assert clock.today() == date.today()
+    monkeypatch.setattr(clock, "FIXED", date(2027, 11, 22))  # a year and two days after the fixtures
+    with pytest.raises(AsOfRefused, match="367 days before today"):
+        import_book(engine, write_book(tmp_path / "b"))
 
 
 # HOSTILE values that do pass import (legal, but awkward) are written safely

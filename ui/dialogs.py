@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import traceback
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from engine.book.book import BookError
 from engine.core.tasks import Cancelled, RefusedError
+from storage.busy import DatabaseBusy
 from storage.db import redact
 
 MAX_LINES = 20
@@ -23,6 +25,9 @@ def _box(parent, icon, title: str, text: str, informative: str = "", detail: str
     if default is not None:
         box.setDefaultButton(default)
     box.setObjectName("messageBox")
+    # every message can be selected and copied (Ctrl+C), e.g. into a ticket
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                | Qt.TextInteractionFlag.TextSelectableByKeyboard)
     return box
 
 
@@ -36,7 +41,7 @@ def explain(exc: BaseException) -> tuple[str, str, str]:
         if len(lines) > MAX_LINES:
             shown += f"\n… and {len(lines) - MAX_LINES:,} more (Show Details)"
         return head, shown, exc.summary()
-    if isinstance(exc, RefusedError):
+    if isinstance(exc, (RefusedError, DatabaseBusy)):  # busy: who holds the database, since when
         first, _, rest = str(exc).partition("\n")
         return first, rest.strip(), ""
     if isinstance(exc, Cancelled):
@@ -46,14 +51,25 @@ def explain(exc: BaseException) -> tuple[str, str, str]:
     return f"Unexpected error: {type(exc).__name__}", redact(str(exc)), redact(detail)  # no URL's password
 
 
-def show_error(parent, title: str, exc: BaseException | str) -> None:
+def error_box(parent, title: str, exc: BaseException | str) -> QMessageBox:
+    """The message box of an error; a refused book's box has a "Copy problems" button that puts
+    the whole list (file, line, column, what) on the clipboard."""
     if isinstance(exc, str):
         text, info, detail = exc, "", ""
     else:
         text, info, detail = explain(exc)
-    icon = QMessageBox.Icon.Warning if isinstance(exc, (RefusedError, BookError, str)) \
+    icon = QMessageBox.Icon.Warning if isinstance(exc, (RefusedError, BookError, DatabaseBusy, str)) \
         else QMessageBox.Icon.Critical
-    _box(parent, icon, title, text, info, detail).exec()
+    box = _box(parent, icon, title, text, info, detail)
+    if isinstance(exc, BookError):
+        copy = box.addButton("Copy problems", QMessageBox.ButtonRole.ActionRole)
+        copy.setObjectName("copyProblems")
+        copy.clicked.connect(lambda: QApplication.clipboard().setText(exc.summary()))
+    return box
+
+
+def show_error(parent, title: str, exc: BaseException | str) -> None:
+    error_box(parent, title, exc).exec()
 
 
 def info(parent, title: str, text: str, informative: str = "", detail: str = "") -> None:

@@ -8,7 +8,6 @@ what a panel may implement.
 from __future__ import annotations
 
 import os
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -544,7 +543,8 @@ class MainWindow(QMainWindow):
         def work(state):
             gen = Scaled(state, 0.0, 0.4)
             generate_sample(target, accounts=accounts, seed=7, progress=gen.callback)
-            return import_book(engine, target, user=user, state=Scaled(state, 0.4, 1.0), allow_same=True)
+            return import_book(engine, target, user=user, state=Scaled(state, 0.4, 1.0), allow_same=True,
+                               as_of_ok=True)  # a generated book, dated by the generator
 
         return self._start(f"Generating a sample of {accounts:,} accounts", work,
                            on_done=lambda snap: self._imported(snap, target))
@@ -568,9 +568,9 @@ class MainWindow(QMainWindow):
             if workers <= 1:
                 return run_workflow(engine, workers=1, user=user, state=state)
             # worker processes come from a fork server, never forked from this threaded GUI process
-            from concurrent.futures import ProcessPoolExecutor
+            from engine.core.orphans import process_pool
 
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+            pool = process_pool(workers, "forkserver")  # and they die with it
             try:
                 return run_workflow(engine, workers=workers, executor=pool, user=user, state=state)
             finally:

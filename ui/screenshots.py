@@ -84,7 +84,7 @@ class Shots:
             generate_sample(self._book, accounts=self.accounts, seed=7)
         db = str(self.tmp / f"{name}.db")
         engine = make_engine(db)
-        import_book(engine, self._book, user=USER)
+        import_book(engine, self._book, user=USER, as_of_ok=True)  # a generated book: its date is the generator's
         return engine, db
 
     def window(self, engine, db: str, settings):

@@ -22,8 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from engine.book.book_keys import repeated_keys
 from engine.book.book_scan import scan_csv
+from engine.book.book_size import MAX_MANIFEST_BYTES, book_too_big, max_rows
 from engine.core.safe_text import CONTROL_CHARS, CONTROL_RE, bad_key_chars, describe_char, printable
+from engine.core.text_limits import book_limit, too_long_message
 
 MAX_PROBLEMS_PER_FILE = 25
 MAX_PROBLEMS = 50  # a refused book lists at most this many problems (then how many more)
@@ -216,6 +219,10 @@ def _read_manifest(folder: Path, errs: _Collector) -> date | None:
     if not path.is_file() or (path.is_symlink() and folder.resolve() not in path.resolve().parents):
         errs.add("manifest.json", None, None, "is not a regular file in the book folder")
         return None
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        errs.add("manifest.json", None, None, f"is {path.stat().st_size:,} bytes; a manifest is a few "
+                 f"(at most {MAX_MANIFEST_BYTES:,})")
+        return None
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM before the JSON is fine
         value = data["as_of"]
@@ -232,7 +239,7 @@ def _read_manifest(folder: Path, errs: _Collector) -> date | None:
         return None
 
 
-def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pa.Table | None:
+def _read_csv(folder: Path, spec: FileSpec, errs: _Collector, rows_cap: int) -> pa.Table | None:
     path = folder / spec.name
     if not path.exists():
         if spec.required:
@@ -263,6 +270,10 @@ def _read_csv(folder: Path, spec: FileSpec, errs: _Collector) -> pa.Table | None
         if not found:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             errs.add(spec.name, None, None, f"cannot be read as CSV: {printable(msg)}")
+        return None
+    if table.num_rows > rows_cap:
+        errs.add(spec.name, None, None, f"has {table.num_rows:,} rows, over the limit of {rows_cap:,} a file; "
+                 "nothing was converted. If the book is right, raise the limit (import --max-book-mb)")
         return None
     return table
 
@@ -319,12 +330,18 @@ def _dates_bad(arr: pa.Array, blank: np.ndarray) -> np.ndarray:
         return ~blank & (d.isna().to_numpy() | ~np.where(pd.isna(shape), False, shape).astype(bool))
 
 
-def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
+def _convert(spec: FileSpec, raw: pa.Table | None, errs: _Collector) -> pd.DataFrame | None:
+    """Typed frame of ``raw`` (``None`` for ``None``). Each raw column is let go once converted
+    (the caller passes the table without keeping it): the peak holds one copy of the file, not two."""
+    if raw is None:
+        return None
     out: dict[str, pd.Series | np.ndarray] = {}
     n = raw.num_rows
+    pending = {name: raw.column(name) for name in raw.column_names}
+    del raw
     for col in spec.columns:
-        if col.name in raw.column_names and n:
-            arr = pc.utf8_trim_whitespace(raw.column(col.name).combine_chunks().cast(pa.string()))
+        if col.name in pending and n:
+            arr = pc.utf8_trim_whitespace(pending.pop(col.name).combine_chunks().cast(pa.string()))
         else:
             arr = pa.array([""] * n, pa.string())
         if col.upper:
@@ -335,6 +352,7 @@ def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
         vals = _LazyValues(arr)
         if col.kind in ("str", "enum") and n:
             _check_characters(spec, col, arr, vals, errs)
+            _check_length(spec, col, arr, vals, errs)
         if col.must_have_value and blank.any():
             errs.add_rows(spec.name, blank, col.name, vals, lambda v: "a value is required")
         if col.kind == "float":
@@ -363,14 +381,18 @@ def _convert(spec: FileSpec, raw: pa.Table, errs: _Collector) -> pd.DataFrame:
                 arr = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), arr)
             out[col.name] = pd.Series(pd.array(arr, dtype="str"))
     df = pd.DataFrame(out)
-    if spec.key and n:
-        dup = df.duplicated(list(spec.key), keep="first").to_numpy()
-        if dup.any():
-            first = df.drop_duplicates(list(spec.key)).reset_index().set_index(list(spec.key))["index"]
-            keys = df.loc[dup, list(spec.key)]
-            firsts = first.reindex(pd.MultiIndex.from_frame(keys) if len(spec.key) > 1
-                                   else keys[spec.key[0]]).to_numpy()
-            lines = np.flatnonzero(dup)
+    suspects = repeated_keys(df, spec.key) if spec.key and n else None
+    if suspects is not None:
+        # pandas only on the rows whose key repeats (its duplicated() on millions of rows of
+        # strings costs ~1.5 GB and half a minute; engine/book/book_keys.py finds them in a fraction)
+        sub = df.loc[suspects, list(spec.key)]
+        dup_sub = sub.duplicated(list(spec.key), keep="first").to_numpy()
+        first = sub.drop_duplicates(list(spec.key)).reset_index().set_index(list(spec.key))["index"]
+        keys = sub.loc[dup_sub]
+        firsts = first.reindex(pd.MultiIndex.from_frame(keys) if len(spec.key) > 1
+                               else keys[spec.key[0]]).to_numpy()
+        lines = sub.index.to_numpy()[dup_sub]
+        if len(lines):
             for k, (i, f) in enumerate(zip(lines, firsts)):
                 if k >= MAX_PROBLEMS_PER_FILE:
                     errs.add(spec.name, None, None, f"... and {len(lines) - k} more duplicate key(s)")
@@ -397,6 +419,16 @@ def _check_characters(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Coll
         return f"{v!r} carries {describe_char(ch)} ({kind}); not allowed in {col.name}"
 
     errs.add_rows(spec.name, hit, col.name, vals, message)
+
+
+def _check_length(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Collector) -> None:
+    """A value longer than its database column is structural, on SQLite as on PostgreSQL."""
+    limit = book_limit(col.name)
+    if limit is None:
+        return
+    long = pc.greater(pc.utf8_length(arr), limit).to_numpy(zero_copy_only=False)
+    if long.any():
+        errs.add_rows(spec.name, long, col.name, vals, lambda v: too_long_message(printable(v), limit, col.name))
 
 
 def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:
@@ -435,18 +467,22 @@ def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None
                 ref(spec.name, spec.table, "account_id", known, "an account_id of accounts.csv")
 
 
-def read_book(folder: str | Path) -> Book:
-    """Read and validate a book folder; raise :class:`BookError` listing every structural problem."""
+def read_book(folder: str | Path, max_mb: float | None = None) -> Book:
+    """Read and validate a book folder; raise :class:`BookError` listing every structural problem.
+    ``max_mb``: the size cap of engine/book/book_size.py (default :data:`~engine.book.book_size.MAX_BOOK_MB`)."""
     folder = Path(folder)
     errs = _Collector()
     if not folder.is_dir():
         raise BookError([Problem(str(folder), None, None, "is not a folder")], folder)
+    too_big = book_too_big(folder, ["manifest.json"] + [s.name for s in SPECS], max_mb)
+    if too_big:
+        raise BookError([Problem("book", None, None, too_big)], folder)
     as_of = _read_manifest(folder, errs)
     frames: dict[str, pd.DataFrame] = {}
     for spec in SPECS:
-        raw = _read_csv(folder, spec, errs)
-        if raw is not None:
-            frames[spec.table] = _convert(spec, raw, errs)
+        df = _convert(spec, _read_csv(folder, spec, errs, max_rows(max_mb)), errs)
+        if df is not None:
+            frames[spec.table] = df
     _check_references(frames, errs)
     problems = errs.finish()
     if problems:

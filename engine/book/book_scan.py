@@ -1,13 +1,15 @@
 """Where a CSV file that the fast reader refused is wrong: line and column of each problem.
 
 Only called once pyarrow has refused a file (so it costs nothing on good books): the file is
-read again line by line (streamed, never whole) to name every line that is not UTF-8, has an
+read again line by line (streamed, never whole; at most MAX_LINE_BYTES of a line at a time) to name every line that is not UTF-8, has an
 unterminated or stray quote, or has more or fewer fields than the header.
 """
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+
+from engine.book.book_size import MAX_LINE_BYTES
 
 MAX_LINES = 50
 
@@ -16,9 +18,14 @@ def scan_csv(path: Path, n_columns: int, limit: int = MAX_LINES) -> list[tuple[i
     """(line, column, message) for each malformed line of ``path`` (the header is line 1)."""
     out: list[tuple[int, str | None, str]] = []
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES), b""), 1):
             if len(out) >= limit:
                 break
+            if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                out.append((lineno, None, f"line longer than {MAX_LINE_BYTES:,} bytes (not a book's line)"))
+                while raw and not raw.endswith(b"\n"):  # skip the rest of it, a piece at a time
+                    raw = f.readline(MAX_LINE_BYTES)
+                continue
             body = raw.rstrip(b"\r\n")
             if lineno == 1 and body.startswith(b"\xef\xbb\xbf"):
                 body = body[3:]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from engine.core import clock
 from engine.book.book import Book, read_book
 from engine.book.cash_owed import mark_paid
 from engine.core.identity import acting_user
@@ -28,7 +29,7 @@ class AsOfRefused(RefusedError):
 
 def as_of_distance(as_of: date, today: date | None = None) -> str | None:
     """Why ``as_of`` needs a confirmation (``None`` when it is within the window of today)."""
-    today = today or date.today()
+    today = today or clock.today()
     days = (as_of - today).days
     if days > AS_OF_AHEAD_DAYS:
         return f"as of {as_of} is {days:,} days after today ({today}; more than {AS_OF_AHEAD_DAYS} ahead)"
@@ -38,18 +39,20 @@ def as_of_distance(as_of: date, today: date | None = None) -> str | None:
 
 
 def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
-                state: TaskState | None = None, allow_same: bool = False, as_of_ok: bool = False) -> int:
+                state: TaskState | None = None, allow_same: bool = False, as_of_ok: bool = False,
+                max_book_mb: float | None = None) -> int:
     """Validate ``folder`` and write it as a new book snapshot in one transaction.
 
     Raises :class:`engine.book.book.BookError` (structural problems; nothing written),
     :class:`RefusedError` (the same files were already imported as the latest snapshot),
     :class:`AsOfRefused` (the as-of date is far from today's and ``as_of_ok`` is not set),
-    or :class:`Cancelled` (rolled back). Returns the new snapshot id.
+    or :class:`Cancelled` (rolled back). ``max_book_mb``: the book size cap (engine/book/book_size.py).
+    Returns the new snapshot id.
     """
     state = ensure_state(state)
     user = acting_user(engine, user, "operator")
     state.progress(0.0, "reading book files")
-    book: Book = read_book(folder)
+    book: Book = read_book(folder, max_book_mb)
     state.check()
     far = as_of_distance(book.as_of)
     if far and not as_of_ok:

@@ -212,13 +212,12 @@ def _first_bad(url: str, lo: int, hi: int) -> int | None:
 
 def _parallel_start(conn: Connection, workers: int, last: int) -> tuple[int, str]:
     """Check ranges in ``workers`` processes: where the ordered scan must start, and the hash before."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from engine.core.orphans import process_pool
 
     url = conn.engine.url.render_as_string(hide_password=False)
     step = -(-last // workers)
     ranges = [(lo, min(last, lo + step - 1)) for lo in range(1, last + 1, step)]
-    with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
+    with process_pool(len(ranges), "fork") as pool:
         bad = [b for b in pool.map(_first_bad, [url] * len(ranges), *zip(*ranges)) if b is not None]
     start = min(bad) if bad else last + 1
     if start == 1:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import unicodedata
 
 from engine.core.errors import RefusedError
+from engine.core.text_limits import USER_NAME
 
-MAX_LENGTH = 64
+MAX_LENGTH = USER_NAME  # the user columns' length on both databases (engine/core/text_limits.py)
 REFUSED_CATEGORIES = {"Cc": "a control character", "Cf": "an invisible formatting character (zero-width "
                       "space, joiner, direction mark)", "Zl": "a line separator", "Zp": "a paragraph separator",
                       "Co": "a private-use character", "Cn": "an unassigned character", "Cs": "a surrogate"}

@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
+from engine.core import clock
 from engine.core.identity import acting_user
 from engine.core.tasks import RefusedError
 from storage import models as m
@@ -29,7 +30,7 @@ class ActiveOverrides:
 
 def _book_date(conn) -> date:
     snap = repo.snapshot_info(conn)
-    return snap.as_of if snap is not None else date.today()
+    return snap.as_of if snap is not None else clock.today()
 
 
 def _require_reason(reason: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, wait, FIRST_COMPLETED
+from concurrent.futures import Executor, wait, FIRST_COMPLETED
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -114,10 +114,10 @@ def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSet
         i += size
     own = executor is None
     if own:
-        import multiprocessing
+        from engine.core.orphans import process_pool
 
         _FORKED_BUILDER = builder
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        pool = process_pool(workers, "fork")  # workers die with this process (no orphans after a kill)
 
         def submit(chunk):
             return pool.submit(_solve_ids, chunk, settings)

@@ -31,6 +31,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import and_, or_, select
 
+from engine.core import clock
 from engine.decide.overrides import ActiveOverrides, active_overrides
 from storage import models as m
 from storage import repo
@@ -59,7 +60,7 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
         return _empty()
     snap = repo.snapshot_info(conn)
     if as_of is None:
-        as_of = snap.as_of if snap is not None else date.today()
+        as_of = snap.as_of if snap is not None else clock.today()
     everything = overrides is None and snap is not None
     t = trades.reset_index(drop=True)
     acc = t["account_id"].astype(str).tolist()
@@ -278,7 +279,7 @@ def may_be_blocked(conn, as_of: date | None = None):
     is a manual trade (checked against the latest book's restrictions)."""
     if as_of is None:
         snap = repo.snapshot_info(conn)
-        as_of = snap.as_of if snap is not None else date.today()
+        as_of = snap.as_of if snap is not None else clock.today()
     ov = active_overrides(conn, as_of)
     S, cs = m.Suspension.__table__, m.CashRequestState.__table__
     halted = sorted(set(ov.freeze) | set(ov.hold_accounts))

@@ -28,7 +28,8 @@ def ensure_demo_book(engine: Engine, *, folder: str | Path | None = None, accoun
     state.progress(0.0, f"generating a demo book of {accounts:,} accounts")
     generate_sample(folder, accounts=accounts, seed=DEMO_SEED)
     state.check()
-    snap = import_book(engine, folder, user=user, state=state, allow_same=True)
+    snap = import_book(engine, folder, user=user, state=state, allow_same=True,
+                       as_of_ok=True)  # the generator dates its books (sample.DEFAULT_AS_OF), not a typo
     if run:
         from engine.decide.workflow import run_workflow
 
