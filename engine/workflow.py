@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
-from engine import cash_owed
+from engine import cash_owed, household_wash
 from engine.batch_guard import exported_accounts, hold_late_exports
 from engine.checks import run_checks
 from engine.executors import open_executor
@@ -69,7 +69,7 @@ class InputBuilder:
     """Builds one AccountInput per candidate account from whole-book frames (index once)."""
 
     def __init__(self, frames, facts: pd.DataFrame, extras: dict, as_of: date, policy: Policy,
-                 freeze: set[str]):
+                 freeze: set[str], suspended: set[str] | frozenset = frozenset()):
         sec = frames["securities"].reset_index(drop=True)
         # tells this builder's universes from any other's (a worker's optimizer caches on it)
         self.token = uuid.uuid4().bytes
@@ -124,8 +124,6 @@ class InputBuilder:
         self.lot_cost = lots["unit_cost"].to_numpy(float)
         acq = pd.to_datetime(lots["acquired_date"])
         self.lot_short = (acq > pd.Timestamp(as_of - timedelta(days=365))).to_numpy(bool)
-        window = pd.Timestamp(as_of - timedelta(days=policy.trading.wash_sale_days))
-        recent_buy_lot = (acq >= window).to_numpy(bool)
         starts = {}
         if len(self.lot_acc):
             uniq, first = np.unique(self.lot_acc, return_index=True)
@@ -135,14 +133,11 @@ class InputBuilder:
             ends = np.append(bounds_s[1:], len(self.lot_acc))
             starts = {a: (s, e) for a, s, e in zip(uniq, bounds_s, ends)}
         self.slices = starts
-        # wash sales: securities bought recently (no loss sale) or sold at a loss (no buy)
-        tx = frames["transactions"]
-        tx = tx[pd.to_datetime(tx["trade_date"]) >= window]
-        bought = tx[tx["side"] == "BUY"][["account_id", "symbol"]]
-        bought = pd.concat([bought, pd.DataFrame({"account_id": self.lot_acc[recent_buy_lot],
-                                                  "symbol": self.symbols[self.lot_sec[recent_buy_lot]]})])
-        loss = tx[(tx["side"] == "SELL") & (pd.to_numeric(tx["realized_gain"]) < 0)]
-        self.loss_sold = sets_by(loss["account_id"], loss["symbol"])
+        # wash sales across each household (engine.household_wash): securities bought recently
+        # (no loss sale) or sold at a loss (no buy) by any member, with their identical groups
+        self.wash = household_wash.build(frames, as_of, policy.trading.wash_sale_days, suspended=suspended,
+                                         last_good=frames.get("household_last_good"))
+        self.loss_sold = self.wash.no_buy()
         rp = extras["restricted"]
         self.restricted = sets_by(rp["account_id"], rp["symbol"])
         cb = extras["class_bands"]
@@ -164,14 +159,9 @@ class InputBuilder:
                            bounds[:, 1] - bounds[:, 0])
         known = at >= 0
         at = np.where(known, at, 0)
-        # wash sale: a lot of a security the account bought in the window is not sold at a
-        # loss (pairs coded as account position x securities + security)
-        nsec = len(self.symbols)
-        pa = bought["account_id"].map(fpos)
-        ps = bought["symbol"].map(self.index)
-        ok = (pa.notna() & ps.notna()).to_numpy(bool)
-        pair_code = pa.to_numpy(float)[ok].astype(np.int64) * nsec + ps.to_numpy(float)[ok].astype(np.int64)
-        self.lot_blocked = read_only(np.isin(at * nsec + self.lot_sec, pair_code) & known)
+        # wash sale: a lot of a security (or identical group) that a member of the account's
+        # household bought in the window is not sold at a loss (pairs coded as household x group)
+        self.lot_blocked = read_only(self._loss_blocked(facts, at) & known)
         # the lots' tax terms for the whole book at once (the optimizer would derive them per
         # account, with the same arithmetic)
         lot_px = self.price0[self.lot_sec]
@@ -246,6 +236,19 @@ class InputBuilder:
             lot_terms=(key, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
                        tax_obj[s:e], hv[s:e]) if lot_terms else None)
 
+    def _loss_blocked(self, facts: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+        """bool[lots]: the lot's (household, identical group) had a buy in the window."""
+        if not self.wash.loss_why or not len(at):
+            return np.zeros(len(at), bool)
+        acc_ids = facts["account_id"].to_numpy(object)
+        hh_codes, hh_keys = pd.factorize(self.wash.household.reindex(acc_ids).fillna(
+            pd.Series(["A:" + str(a) for a in acc_ids], index=acc_ids)).to_numpy(object))
+        id_codes, id_keys = pd.factorize(self.wash.ident.reindex(self.symbols).to_numpy(object))
+        codes = self.wash.loss_pair_codes({k: i for i, k in enumerate(hh_keys)}, {k: i for i, k in enumerate(id_keys)})
+        if not len(codes):
+            return np.zeros(len(at), bool)
+        return np.isin(hh_codes.astype(np.int64)[at] * len(id_keys) + id_codes[self.lot_sec], codes)
+
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""
         mask = np.zeros(len(self.symbols), bool)
@@ -274,6 +277,47 @@ def _solve_ids(account_ids, settings):
     with gc_paused():  # a collection here would walk the whole inherited book for nothing
         out = optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
     return out, time.perf_counter() - t
+
+
+def household_last_good(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Household members the previous book listed and this one does not, with what they held
+    there: DataFrame[account_id, household_id, symbol] (engine.household_wash's coverage)."""
+    empty = pd.DataFrame({"account_id": [], "household_id": [], "symbol": []}, dtype=object)
+    hh = accounts["household_id"].dropna() if "household_id" in accounts else pd.Series([], dtype=object)
+    if not len(hh):
+        return empty
+    s, a, lt = m.BookSnapshot.__table__, m.Account.__table__, m.Lot.__table__
+    prev = conn.execute(select(s.c.id).where(s.c.id < snapshot_id).order_by(s.c.id.desc()).limit(1)).scalar()
+    if prev is None:
+        return empty
+    members = read_frame(conn, select(a.c.account_id, a.c.household_id).where(
+        a.c.snapshot_id == prev, a.c.household_id.in_(sorted(set(hh.astype(str))))))
+    members = members[~members["account_id"].isin(set(accounts["account_id"]))]
+    if not len(members):
+        return empty
+    held = read_frame(conn, select(lt.c.account_id, lt.c.symbol).where(
+        lt.c.snapshot_id == prev, lt.c.account_id.in_(members["account_id"].tolist())).distinct())
+    out = members.merge(held, on="account_id", how="left")
+    return out[["account_id", "household_id", "symbol"]].astype(object)
+
+
+def settle_households(builder: InputBuilder, results: dict[str, AccountResult],
+                      settings: OptimizerSettings) -> dict[str, AccountResult]:
+    """Re-optimize, in this process, the members whose proposals would wash another member's
+    loss sale (engine.household_wash.settle); a no-op for a book without households."""
+    w = builder.wash
+
+    def lot_costs(a):
+        s, e = builder.slices.get(a, (0, 0))
+        return dict(zip(builder.lot_id[s:e].tolist(), builder.lot_cost[s:e].tolist()))
+
+    def reoptimize(accounts):
+        builder.loss_sold = w.no_buy()
+        return {r.account_id: r for r in optimize_many([builder.build(a) for a in accounts], settings)}
+
+    if not w.members and not (w.ident.str.startswith("G:")).any():
+        return results
+    return household_wash.settle(results, w, lot_costs, reoptimize)
 
 
 def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSettings, *,
@@ -506,7 +550,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
 
     t2 = time.perf_counter()
     state.progress(0.1, "preparing the optimizer")
-    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, as_of, policy, set(ov.freeze))
+    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, as_of, policy, set(ov.freeze),
+                           suspended=set(ids[category == "SUSPENDED"]))
     cand = ids[category == ""]
     settings = optimizer_settings(policy)
     timings["prepare"] = time.perf_counter() - t2
@@ -516,6 +561,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                                 progress=lambda f: state.progress(0.1 + 0.75 * f,
                                                                   f"optimizing {len(cand):,} accounts"),
                                 stats=work)
+    # the accounts of a household are decided together: no member washes another's loss
+    results = settle_households(builder, results, settings)
     timings["optimize"] = time.perf_counter() - t3
     timings["solver"] = float(sum(r.solve_time for r in results.values()))
     # building and optimizing the accounts, summed over workers (the pool's overhead excluded)
@@ -539,6 +586,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     hold_df = hold_df[hold_df["account_id"].isin(set(results))] if len(results) else hold_df.iloc[:0]
     held_qty = dict(zip(zip(hold_df["account_id"], hold_df["symbol"]), hold_df["quantity"]))
     mandates = acc["mandates"].to_numpy(object)
+    in_hh = hold_df["account_id"].map(builder.wash.household).isin(builder.wash.members)
+    held_by = hold_df[in_hh.to_numpy(bool)].groupby("account_id")["symbol"].agg(set).to_dict()
     for a, r in results.items():
         i = pos[a]
         if r.status != "optimal":
@@ -553,7 +602,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
             reasons[i].extend(f"HALT: proposal would trade {s} ({ov.hold_accounts[s]})" for s in halted)
             continue
         f = outlier_flags(r, policy)  # the same flags an edited proposal gets (engine.rescore)
-        flags[i] = ";".join(f)
+        flags[i] = ";".join(f + household_wash.coverage_flags(builder.wash, a))
         detail[i] = {"class_weights_pre": r.class_weights_pre, "class_weights_post": r.class_weights_post,
                      "class_targets": r.class_targets, "class_bands": builder.bands.get(a, {}),
                      "cash_post": r.cash_post, "cash_required": r.cash_required,
@@ -563,6 +612,9 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                                    if sym not in ov.freeze},
                      "frozen": sorted(ov.freeze),
                      "no_buy": sorted(builder.restricted.get(a, set()) | builder.loss_sold.get(a, set()))}
+        hd = household_wash.household_detail(builder.wash, a, held_by.get(a, set()))
+        if hd is not None:
+            detail[i]["household"] = hd
         detail[i]["harvest_value"] = r.harvest_benefit
         detail[i]["tax_saved"] = r.tax_saved
         now_kinds = policy.mandates.trade_now
@@ -645,6 +697,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         # entered that the book does not show yet; prices for what the book cannot price
         req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
         entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
+        frames["household_last_good"] = household_last_good(conn, snap.id, frames["accounts"])
         frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
             frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
     timings["load"] = time.perf_counter() - t0

@@ -23,6 +23,7 @@ BOTH_DATABASES = {
     "test_decision_rules_db",
     "test_four_eyes",
     "test_hardening",
+    "test_households_db",
     "test_identity",
     "test_import",
     "test_lab_db",
