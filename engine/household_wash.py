@@ -313,3 +313,63 @@ def household_detail(w: HouseholdWash, account_id: str, held: set[str] | None = 
         return None
     return {"household_id": household_label(h), "members": w.members[h],
             "wash_blocks": w.blocks_for(account_id, held), "coverage_incomplete": w.incomplete.get(account_id, [])}
+
+
+# --------------------------------------------------------------------------- manual trades
+def add_pending(w: HouseholdWash, pending: pd.DataFrame, lot_cost: dict) -> None:
+    """Trades entered or proposed today that the book does not show yet (DataFrame[account_id,
+    symbol, side, est_price, lots]): their buys block loss sales, their loss sales in taxable
+    accounts block buys, across the household. ``lot_cost``: (account, lot_id) -> unit cost."""
+    for a, s, side, px, lots in zip(pending["account_id"], pending["symbol"], pending["side"],
+                                    pending["est_price"], pending["lots"]):
+        key = (w.hh(a), w.ident.get(s, "S:" + s))
+        if side == "BUY":
+            w.loss_why.setdefault(key, (f"buy of {s} in {a} entered or proposed today", a))
+        elif w.taxable.get(a, True) and px is not None and not pd.isna(px) and isinstance(lots, str):
+            parts = [p.rsplit(":", 1)[0] for p in lots.split(";") if p]
+            if any(lot_cost.get((a, lot), -np.inf) > float(px) for lot in parts):
+                w.buy_why.setdefault(key, (f"loss sale of {s} in {a} entered or proposed today", a))
+
+
+def manual_wash(w: HouseholdWash, account_id: str, trades, *, prices: dict, lots: pd.DataFrame,
+                cash_out: bool, allocate) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for manual trades of ``account_id``: a buy of what a household member
+    sold at a loss is refused; a loss sale of what a member bought is refused, or, for a
+    cash-out (``cash_out``), allowed with the disallowed loss shown. ``lots``: the account's
+    lots; ``allocate(lots_of_symbol, quantity, price) -> [(lot_id, shares)]`` as the export
+    relieves them."""
+    errors, warnings = [], []
+    h = w.hh(account_id)
+    label = household_label(h)
+    own = w.own_buy_why.get(account_id, {})
+    taxable = w.taxable.get(account_id, True)
+    for n, t in enumerate(trades, 1):
+        sym = (t.symbol or "").strip().upper()
+        if not sym or t.side not in ("BUY", "SELL"):
+            continue
+        where = f"line {n} ({t.side} {t.quantity} {sym})"
+        key = (h, w.ident.get(sym, "S:" + sym))
+        if t.side == "BUY":
+            hit = w.buy_why.get(key)
+            why = hit[0] if hit else own.get(sym)
+            if why:
+                errors.append(f"{where}: household wash sale (household {label}): {why}; buying {sym} "
+                              "within the window would disallow that loss")
+            continue
+        hit = w.loss_why.get(key)
+        px = prices.get(sym)
+        if not hit or not taxable or px is None or pd.isna(px) or float(px) <= 0:
+            continue
+        mine = lots[lots["symbol"] == sym]
+        alloc = ([(t.lot_id, t.quantity)] if t.lot_id else allocate(mine, int(t.quantity), float(px)))
+        cost = dict(zip(mine["lot_id"], mine["unit_cost"].astype(float)))
+        loss = sum(q * (float(px) - cost[lot]) for lot, q in alloc if lot in cost and cost[lot] > float(px))
+        if loss >= 0:
+            continue
+        text = (f"{where}: household wash sale (household {label}): {hit[0]}; the loss of "
+                f"${-loss:,.2f} on this sale is disallowed")
+        if cash_out:
+            warnings.append(text + " (allowed: the cash-out needs it)")
+        else:
+            errors.append(text + "; refused (only a cash-out may sell at a washed loss)")
+    return errors, warnings

@@ -30,12 +30,12 @@ TX = ["account_id,symbol,trade_date,side,quantity,price,realized_gain"]
 NO_CASH = ["request_id,account_id,amount,due_date,priority,note"]
 
 
-def _book(tmp_path, accounts=ACC, lots=LOTS, pos=POS, tx=(), sec=SEC, name="book", as_of=None):
+def _book(tmp_path, accounts=ACC, lots=LOTS, pos=POS, tx=(), sec=SEC, name="book", as_of=None, cash=NO_CASH):
     if as_of:
         sec = [line.replace(AS_OF.isoformat(), as_of) for line in sec]
     folder = write_book(tmp_path / name, as_of=as_of or AS_OF.isoformat(), changes={
         "securities.csv": sec, "accounts.csv": accounts, "lots.csv": lots, "custodian_positions.csv": pos,
-        "transactions.csv": TX + list(tx), "cash_requests.csv": NO_CASH,
+        "transactions.csv": TX + list(tx), "cash_requests.csv": cash,
         "feeds.csv": ["custodian,file_date,status"] + [f"{c},{as_of or AS_OF.isoformat()},ok"
                                                        for c in ("SCHWAB", "FIDELITY", "VANGUARD")]})
     return read_book(folder)

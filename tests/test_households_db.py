@@ -29,3 +29,45 @@ def test_household_columns_round_trip_and_missing_member_flagged(engine, tmp_pat
         props = proposals_frame(conn, out.run_id).set_index("account_id")
     assert "WASH_COVERAGE_INCOMPLETE:R1" in props.at["J1", "flags"]
     assert "WASH_COVERAGE_INCOMPLETE:R1" in props.at["I1", "flags"]
+
+
+def test_manual_buy_of_what_the_joint_account_sold_at_a_loss_is_refused(engine, tmp_path):
+    from test_households import _day
+
+    from engine.manual import ManualTrade, check_manual_trades
+
+    import_book(engine, _book(tmp_path, tx=[f"J1,AAA,{_day(12)},SELL,100,100,-6000"]).folder)
+    chk = check_manual_trades(engine, "I1", [ManualTrade("AAC", "BUY", 10)])
+    assert not chk.ok and any("household wash sale" in e and "J1" in e for e in chk.errors)
+    assert check_manual_trades(engine, "I1", [ManualTrade("AAB", "BUY", 10)]).ok  # other group
+
+
+def test_manual_loss_sale_after_a_spouse_buy_refused_unless_a_cash_out_needs_it(engine, tmp_path):
+    from test_households import NO_CASH, _day
+
+    from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades
+    from engine.tasks import RefusedError
+
+    import pytest
+
+    book = _book(tmp_path, tx=[f"I1,AAA,{_day(4)},BUY,10,100,"],
+                 cash=NO_CASH + ["CR9,J1,20000,2026-11-27,high,tuition"])
+    import_book(engine, book.folder)
+    sale = [ManualTrade("AAA", "SELL", 100, "L1")]
+    chk = check_manual_trades(engine, "J1", sale, request_id="CR9")
+    assert chk.ok
+    assert any("$6,000.00" in w and "disallowed" in w and "I1" in w for w in chk.warnings)
+    enter_manual_trades(engine, "J1", sale, request_id="CR9", user="alice")
+    # the manual sale (a loss, entered today) now blocks the IRA's manual buy of the fund
+    with pytest.raises(RefusedError, match="household wash sale"):
+        enter_manual_trades(engine, "I1", [ManualTrade("AAA", "BUY", 5)], user="alice")
+
+
+def test_manual_loss_sale_without_a_cash_out_is_refused(engine, tmp_path):
+    from test_households import _day
+
+    from engine.manual import ManualTrade, check_manual_trades
+
+    import_book(engine, _book(tmp_path, tx=[f"I1,AAA,{_day(4)},BUY,10,100,"]).folder)
+    chk = check_manual_trades(engine, "J1", [ManualTrade("AAA", "SELL", 100, "L1")])
+    assert not chk.ok and any("disallowed" in e and "refused" in e for e in chk.errors)
