@@ -126,11 +126,17 @@ class HouseholdWash:
         """What another member's trade (or a missing member) blocks in this account:
         [{group, symbols, blocked: BUY | LOSS_SALE, by: account, why}]."""
         h = self.hh(account_id)
+        index = self.__dict__.get("_by_hh")
+        if index is None:  # (household) -> [(kind, group, why, by)], built once per state
+            index = {}
+            for kind, table in (("BUY", self.buy_why), ("LOSS_SALE", self.loss_why)):
+                for (hk, k), (why, by) in sorted(table.items()):
+                    if hk in self.members:
+                        index.setdefault(hk, []).append((kind, k, why, by))
+            self.__dict__["_by_hh"] = index
         out = []
-        for kind, table in (("BUY", self.buy_why), ("LOSS_SALE", self.loss_why)):
-            for (hk, k), (why, by) in sorted(table.items()):
-                if hk != h or by == account_id:
-                    continue
+        for kind, k, why, by in index.get(h, []):
+            if by != account_id:
                 syms = self.symbols_of(k) or [k[2:]]
                 if kind == "LOSS_SALE" and held is not None and not set(syms) & held:
                     continue
@@ -138,6 +144,7 @@ class HouseholdWash:
         return out
 
     def block_buys(self, account_id: str, symbol: str, why: str, by: str) -> None:
+        self.__dict__.pop("_by_hh", None)
         self.buy_why.setdefault((self.hh(account_id), self.ident.get(symbol, "S:" + symbol)), (why, by))
 
 
