@@ -1,3 +1,4 @@
+# Kept whole for now, long because the book is generated in one vectorised pass whose stages share their arrays (accounts, holdings, lots, transactions, households); splitting it needs those passed as one state.
 """A realistic sample book folder (CONTRACT.md §1) for demos, tests and benchmarks.
 
 ``generate_sample(out_dir, accounts=N, seed=S)`` writes every book file plus
