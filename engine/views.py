@@ -276,7 +276,7 @@ def _pending_cash(conn, snapshot_id: int | None, accounts: list[str] | None = No
 
 # --------------------------------------------------------------------------- suspended
 SUSPENDED_COLUMNS = ["account_id", "name", "custodian", "value", "tier", "reasons", "detail", "since", "urgent",
-                     "pending_cash", "due", "high", "cash_out", "tier_basis"]
+                     "pending_cash", "due", "high", "cash_out", "tier_basis", "household_id"]
 
 
 def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFrame:
