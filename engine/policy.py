@@ -165,6 +165,10 @@ class Policy(_Strict):
     # None (the section left out, as in every policy saved before it existed): the default codes;
     # read them with Policy.reject_codes(). Left out of the text form when None (same checksum).
     review: Review | None = None
+    # "household": an account's tier is set by its household's combined value (accounts.csv
+    # household_id), so a small IRA of a large family is reviewed as the family is; None or
+    # "account": by its own value. Left out of the text form when None (same checksum).
+    tier_by: Literal["account", "household"] | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -165,3 +165,19 @@ def test_member_missing_from_the_book_uses_the_last_good_book(tmp_path):
     p = d.proposals.set_index("account_id")
     assert "WASH_COVERAGE_INCOMPLETE:R9" in p.at["J1", "flags"]
     assert not _loss_sold(d, book, "J1") & {"AAA", "AAC"}
+
+
+def test_tier_by_household_tiers_members_by_the_family_value(tmp_path):
+    accounts = ACC + ["T1,Smith Trust,GROWTH,SCHWAB,30000000,true,0.37,0.20,,,,SMITH",
+                      "X1,Olivia Jones,GROWTH,SCHWAB,60000,true,0.37,0.20,,,,"]
+    book = _book(tmp_path, accounts=accounts)
+    pol = eager_policy()
+    own = decide(book.frames, book.as_of, pol).proposals.set_index("account_id")
+    fam = decide(book.frames, book.as_of, pol.model_copy(update={"tier_by": "household"})).proposals \
+        .set_index("account_id")
+    assert own.at["I1", "tier"] == "Small" and own.at["T1", "tier"] == "UHNW"
+    assert fam.at["I1", "tier"] == fam.at["J1", "tier"] == "UHNW"
+    assert fam.at["X1", "tier"] == own.at["X1", "tier"] == "Small"
+    assert "tier by household SMITH: 3 accounts" in fam.at["I1", "tier_basis"]
+    assert "household" in pol.model_copy(update={"tier_by": "household"}).to_toml()
+    assert "tier_by" not in pol.to_toml()  # a policy without it keeps its text and checksum

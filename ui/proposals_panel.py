@@ -192,6 +192,12 @@ def _who(rec: dict) -> str:
     return out
 
 
+def _tier_rule(rec: dict) -> str:
+    """Which rule set the tier, when it was not the account's own priced value (engine.household_tiers)."""
+    v = rec.get("tier_basis")
+    return f" <span style='color:#5f6b7a'>({html.escape(v)})</span>" if isinstance(v, str) and v else ""
+
+
 def household_note(hh: dict) -> str:
     """The proposal detail's household part in words: blocked buys and loss sales and who blocked them."""
     e = html.escape
@@ -915,7 +921,8 @@ class ProposalsPanel(Panel):
         if blocked:
             flags += (f" · <span style='color:#b3261e'><b>blocked at export</b>: {e(blocked)}</span>")
         self.detail_title.setText(
-            f"<span style='font-size:14px'><b>{e(account)}</b></span>{_who(rec)} · {e(str(rec.get('tier', '')))} · "
+            f"<span style='font-size:14px'><b>{e(account)}</b></span>{_who(rec)} · {e(str(rec.get('tier', '')))}"
+            f"{_tier_rule(rec)} · "
             f"{e(str(rec.get('category', '')))} · <span style='color:{colour}'><b>{e(str(status))}</b>{decided}"
             f"</span> · value {fmt.money(rec.get('value'))} · score <b>{fmt.bps(rec.get('score_bps'))}</b> vs "
             f"threshold {fmt.bps(rec.get('threshold_bps'))}{flags}")
