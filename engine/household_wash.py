@@ -380,3 +380,18 @@ def manual_wash(w: HouseholdWash, account_id: str, trades, *, prices: dict, lots
         else:
             errors.append(text + "; refused (only a cash-out may sell at a washed loss)")
     return errors, warnings
+
+
+def household_scores(w: HouseholdWash, detail: list, ids, score: np.ndarray, value: np.ndarray) -> None:
+    """Each member's proposal detail gets ``household.score_bps``: the members' scores summed over
+    the household's value (members without a score count 0), shown beside the account's own."""
+    pos = {a: i for i, a in enumerate(ids)}
+    for h, members in w.members.items():
+        idx = [pos[a] for a in members if a in pos]
+        total = float(np.nansum(value[idx])) if idx else 0.0
+        if total <= 0:
+            continue
+        bps = float(np.nansum(score[idx])) / total * 1e4
+        for i in idx:
+            if detail[i] is not None and "household" in detail[i]:
+                detail[i]["household"]["score_bps"] = round(bps, 3)

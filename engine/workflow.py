@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
-from engine import cash_owed, household_wash
+from engine import cash_owed, household_location, household_wash
 from engine.batch_guard import exported_accounts, hold_late_exports
 from engine.checks import run_checks
 from engine.executors import open_executor
@@ -518,6 +518,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     hold = holdings(frames["lots"])
     bad = bad_prices(frames["securities"], policy, price_history)
     susp = run_checks(frames, as_of, policy, hold, bad=bad)
+    # household optimization: members of an optimized household on their located models
+    frames, located = household_location.locate(frames, policy)
     facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
@@ -615,6 +617,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
         hd = household_wash.household_detail(builder.wash, a, held_by.get(a, set()))
         if hd is not None:
             detail[i]["household"] = hd
+            if a in located:
+                hd["location"] = located[a]
         detail[i]["harvest_value"] = r.harvest_benefit
         detail[i]["tax_saved"] = r.tax_saved
         now_kinds = policy.mandates.trade_now
@@ -637,6 +641,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
             review[i] = "review" if needs else "auto"
             status[i] = "PROPOSED" if needs else "APPROVED"
     category[category == ""] = "NO_TRADE"
+    household_wash.household_scores(builder.wash, detail, ids, cols["score"], acc["value"].to_numpy(float))
     timings["score_route"] = time.perf_counter() - t4
 
     props = pd.DataFrame({
