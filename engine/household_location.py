@@ -5,12 +5,16 @@ One convex problem per household, solved with Clarabel (the optimizer's solver l
 each member's asset-class weights ``W[a,k]``:
 
     minimize   sum_a v_a * taxable_a * sum_k drag_k * W[a,k]              (tax drag, fraction of value)
-             + STICK * sum_a v_a * sum_k (W[a,k] - T[a,k])^2                (stay near the own model)
+             + STICK * sum_a v_a * sum_k S[a,k]^2,  S >= C - W, S >= 0      (selling what is held)
+             + PULL * sum_a v_a * sum_k (W[a,k] - A[a,k])^2                 (A: C plus spare cash spread
+                                                                              as the model; uniqueness)
     subject to sum_k W[a,k] = sum_k T[a,k]          (each account keeps its own model cash)
                sum_a v_a W[a,k] = sum_a v_a T[a,k]  (the household's class weights = the blended target)
                W[a,k] >= 0, and W[a,k] = 0 where the account's model has no security of class k
 
-with ``v_a`` the member's share of the household value and ``T`` its model's class weights. Tax-
+with ``v_a`` the member's share of the household value, ``T`` its model's class weights and ``C``
+the class weights it holds now (the household's gaps are closed where the members already are,
+rather than every member moved to its own model). Tax-
 inefficient classes (high drag) move to tax-deferred members, tax-efficient ones to taxable members.
 Each member then gets a *located model*: its model's weights scaled per class by ``W / T`` (the
 model's securities keep their proportions within a class), and is optimized and scored alone by
@@ -26,59 +30,77 @@ import scipy.sparse as sp
 
 from engine.household_wash import household_label, household_of
 
-STICK = 0.0002  # weight of the squared distance to the own model (unique solution; a drag gap of 4 bps moves ~10 points)
+STICK = 0.02  # cost of selling below what is held (squared): a drag gap of 35 bps sells ~8 points
+PULL = 0.001  # pull of cash to the model's spread (squared): cash is placed mostly by the drag
 PREFIX = "LOC:"
 
 
-def _values(frames: dict[str, pd.DataFrame]) -> pd.Series:
-    """account -> value (cash + lots at the book's prices; unpriced holdings count 0 here)."""
+def _values(frames: dict[str, pd.DataFrame]) -> tuple[pd.Series, pd.Series]:
+    """(account -> value: cash + lots at the book's prices, unpriced holdings count 0 here;
+    (account, asset class) -> held value)."""
     acc = frames["accounts"]
-    px = pd.to_numeric(frames["securities"].set_index("symbol")["price"], errors="coerce")
+    sec = frames["securities"].set_index("symbol")
+    px = pd.to_numeric(sec["price"], errors="coerce")
     lots = frames["lots"]
     mv = lots["quantity"].astype(float) * lots["symbol"].map(px).fillna(0.0).astype(float)
     held = mv.groupby(lots["account_id"]).sum()
-    return acc.set_index("account_id")["cash"].astype(float).add(held, fill_value=0.0).reindex(acc["account_id"])
+    by_class = mv.groupby([lots["account_id"], lots["symbol"].map(sec["asset_class"])]).sum()
+    value = acc.set_index("account_id")["cash"].astype(float).add(held, fill_value=0.0).reindex(acc["account_id"])
+    return value, by_class
 
 
-def solve_location(values: np.ndarray, taxable: np.ndarray, targets: np.ndarray, drag: np.ndarray) -> np.ndarray:
-    """W[a,k] for one household (``targets`` T[a,k], non-cash classes; ``drag`` per class, a fraction)."""
+def solve_location(values: np.ndarray, taxable: np.ndarray, targets: np.ndarray, drag: np.ndarray,
+                   current: np.ndarray | None = None) -> np.ndarray:
+    """W[a,k] for one household (``targets`` T[a,k], non-cash classes; ``drag`` per class, a
+    fraction; ``current`` H[a,k], the class weights held now, None: the targets). Cash above the
+    model's moves freely (a small pull to the model's spread keeps the solution unique); selling
+    below what is held costs ``STICK`` x the squared amount (a proxy of the tax and trading cost,
+    which the per-account optimizer then weighs exactly)."""
     import clarabel
 
     n_a, n_k = targets.shape
     v = np.asarray(values, float)
     v = v / v.sum() if v.sum() > 0 else np.full(n_a, 1.0 / n_a)
-    free = (targets > 0).ravel()
+    held = targets.copy() if current is None else np.where(targets > 0, current, 0.0)
+    spare = np.maximum(targets.sum(axis=1) - held.sum(axis=1), 0.0)
+    share = targets / np.maximum(targets.sum(axis=1, keepdims=True), 1e-12)
+    anchor = held + spare[:, None] * share  # what is held, plus spare cash as the model would invest it
     n = n_a * n_k
-    # objective 0.5 x'Px + q'x with P = 2*STICK*diag(v_a), q = v_a*taxable_a*drag_k - 2*STICK*v_a*T
     va = np.repeat(v, n_k)
-    P = sp.diags(2 * STICK * va + 1e-12, format="csc")
-    q = np.repeat(v * taxable.astype(float), n_k) * np.tile(drag, n_a) - 2 * STICK * va * targets.ravel()
+    # x = [W, S]: objective drag*W + PULL*v*(W - anchor)^2 + STICK*v*S^2, S >= held - W, S >= 0
+    P = sp.diags(np.r_[2 * PULL * va, 2 * STICK * va] + 1e-12, format="csc")
+    q = np.r_[np.repeat(v * taxable.astype(float), n_k) * np.tile(drag, n_a) - 2 * PULL * va * anchor.ravel(),
+              np.zeros(n)]
     rows, b = [], []
     for a in range(n_a):  # each account keeps its invested share
-        r = np.zeros(n)
+        r = np.zeros(2 * n)
         r[a * n_k:(a + 1) * n_k] = 1.0
         rows.append(r)
         b.append(targets[a].sum())
     for k in range(n_k):  # the household's class weights are the blended target
-        r = np.zeros(n)
-        r[k::n_k] = v
+        r = np.zeros(2 * n)
+        r[k:n:n_k] = v
         rows.append(r)
         b.append(float(v @ targets[:, k]))
-    for i in np.flatnonzero(~free):  # no securities of the class in the account's model
-        r = np.zeros(n)
+    for i in np.flatnonzero((targets <= 0).ravel()):  # no securities of the class in the account's model
+        r = np.zeros(2 * n)
         r[i] = 1.0
         rows.append(r)
         b.append(0.0)
     n_eq = len(rows)
-    A = sp.vstack([sp.csc_matrix(np.array(rows)), -sp.identity(n, format="csc")], format="csc")
-    bvec = np.r_[np.array(b), np.zeros(n)]
+    eye = sp.identity(n, format="csc")
+    A = sp.vstack([sp.csc_matrix(np.array(rows)),
+                   sp.hstack([-eye, sp.csc_matrix((n, n))]),      # W >= 0
+                   sp.hstack([sp.csc_matrix((n, n)), -eye]),      # S >= 0
+                   sp.hstack([-eye, -eye])], format="csc")         # W + S >= held
+    bvec = np.r_[np.array(b), np.zeros(2 * n), -held.ravel()]
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     sol = clarabel.DefaultSolver(sp.triu(P, format="csc"), q, A, bvec,
-                                 [clarabel.ZeroConeT(n_eq), clarabel.NonnegativeConeT(n)], settings).solve()
-    if str(sol.status) not in ("Solved", "AlmostSolved", "SolverStatus.Solved"):
+                                 [clarabel.ZeroConeT(n_eq), clarabel.NonnegativeConeT(3 * n)], settings).solve()
+    if "Solved" not in str(sol.status):
         return targets.copy()
-    W = np.maximum(np.asarray(sol.x, float).reshape(n_a, n_k), 0.0)
+    W = np.maximum(np.asarray(sol.x, float)[:n].reshape(n_a, n_k), 0.0)
     W[targets <= 0] = 0.0
     return W
 
@@ -94,7 +116,7 @@ def locate(frames: dict[str, pd.DataFrame], policy) -> tuple[dict[str, pd.DataFr
     if not on or "household_id" not in acc or not acc["household_id"].notna().any():
         return frames, {}
     hh = household_of(acc)
-    value = _values(frames)
+    value, by_class = _values(frames)
     multi = hh[hh.str.startswith("H:")]
     multi = multi[multi.map(multi.value_counts()) >= 1]
     if not len(multi):
@@ -124,8 +146,14 @@ def locate(frames: dict[str, pd.DataFrame], policy) -> tuple[dict[str, pd.DataFr
                 continue
             for k, w in g[g["asset_class"] != "CASH"].groupby("asset_class")["weight"].sum().items():
                 T[i, kidx[k]] = w
-        W = solve_location(value.reindex(members).fillna(0.0).to_numpy(float),
-                           np.array([taxable_of[a] for a in members]), T, drag)
+        vals = value.reindex(members).fillna(0.0).to_numpy(float)
+        C = np.zeros_like(T)
+        for i, a in enumerate(members):
+            if vals[i] > 0 and a in by_class.index.get_level_values(0):
+                for k, x in by_class.loc[a].items():
+                    if k in kidx:
+                        C[i, kidx[k]] = x / vals[i]
+        W = solve_location(vals, np.array([taxable_of[a] for a in members]), T, drag, C)
         for i, a in enumerate(members):
             g = by_model[model_of[a]]
             scale = np.ones(len(g))
