@@ -137,40 +137,50 @@ def locate(frames: dict[str, pd.DataFrame], policy) -> tuple[dict[str, pd.DataFr
     model_of = dict(zip(acc["account_id"], acc["model_id"]))
     taxable_of = dict(zip(acc["account_id"], acc["taxable"].astype(bool)))
     new_rows, new_model, info = [], {}, {}
+    groups = {h: list(g) for h, g in multi.groupby(multi.to_numpy(object)).groups.items()}
+    held_of: dict[str, dict] = {}
+    for (a, k), x in by_class.items():
+        held_of.setdefault(a, {})[k] = x
+    model_cls = {mid: (g["symbol"].to_numpy(object), g["weight"].to_numpy(float), g["asset_class"].to_numpy(object),
+                       g[g["asset_class"] != "CASH"].groupby("asset_class")["weight"].sum().to_dict())
+                 for mid, g in by_model.items()}
     for h in chosen:
-        members = multi.index[multi.to_numpy(object) == h].tolist()
+        members = groups[h]
         T = np.zeros((len(members), len(classes)))
         for i, a in enumerate(members):
-            g = by_model.get(model_of[a])
-            if g is None:
+            mc = model_cls.get(model_of[a])
+            if mc is None:
                 continue
-            for k, w in g[g["asset_class"] != "CASH"].groupby("asset_class")["weight"].sum().items():
+            for k, w in mc[3].items():
                 T[i, kidx[k]] = w
         vals = value.reindex(members).fillna(0.0).to_numpy(float)
         C = np.zeros_like(T)
         for i, a in enumerate(members):
-            if vals[i] > 0 and a in by_class.index.get_level_values(0):
-                for k, x in by_class.loc[a].items():
+            if vals[i] > 0:
+                for k, x in held_of.get(a, {}).items():
                     if k in kidx:
                         C[i, kidx[k]] = x / vals[i]
         W = solve_location(vals, np.array([taxable_of[a] for a in members]), T, drag, C)
         for i, a in enumerate(members):
-            g = by_model[model_of[a]]
-            scale = np.ones(len(g))
-            cls = g["asset_class"].to_numpy(object)
+            if model_of[a] not in model_cls:
+                continue
+            syms, wts, cls, _ = model_cls[model_of[a]]
+            scale = np.ones(len(syms))
             for j, k in enumerate(cls):
                 if k != "CASH" and k in kidx and T[i, kidx[k]] > 0:
                     scale[j] = W[i, kidx[k]] / T[i, kidx[k]]
             mid = PREFIX + a
-            new_rows.append(pd.DataFrame({"model_id": mid, "symbol": g["symbol"].to_numpy(object),
-                                          "weight": g["weight"].to_numpy(float) * scale}))
+            new_rows.append((mid, syms, wts * scale))
             new_model[a] = mid
             info[a] = {"household_id": household_label(h), "model_id": model_of[a],
                        "located_class_targets": {k: round(float(W[i, kidx[k]]), 6) for k in classes
                                                  if T[i, kidx[k]] > 0 or W[i, kidx[k]] > 0}}
     out = dict(frames)
     out["accounts"] = acc.assign(model_id=acc["account_id"].map(new_model).fillna(acc["model_id"]))
-    out["model_weights"] = pd.concat([frames["model_weights"]] + new_rows, ignore_index=True)
+    added = pd.DataFrame({"model_id": np.concatenate([np.full(len(x[1]), x[0], dtype=object) for x in new_rows]),
+                          "symbol": np.concatenate([x[1] for x in new_rows]),
+                          "weight": np.concatenate([x[2] for x in new_rows])}) if new_rows else None
+    out["model_weights"] = pd.concat([frames["model_weights"], added], ignore_index=True)
     if "models" in frames:
         out["models"] = pd.concat([frames["models"], pd.DataFrame({"model_id": list(new_model.values())})],
                                   ignore_index=True)
