@@ -65,3 +65,21 @@ def test_proposals_find_accounts_by_client_name_and_household(qtbot, engine, db_
         assert names == {"Olivia Jones"}
     finally:
         close_window(w, boxes)
+
+
+def test_policy_panel_keeps_the_household_settings_it_does_not_show(qtbot, engine, db_path, settings, boxes):  # noqa: F811
+    from engine.policy import default_policy
+
+    pol = default_policy()
+    pol = pol.model_copy(update={"tier_by": "household", "tax_drag_bps": {"US Bonds": 40.0}, "tiers": tuple(
+        t.model_copy(update={"household_optimization": t.name == "UHNW" or None}) for t in pol.tiers)})
+    w = make_window(qtbot, engine, db_path, settings)
+    try:
+        panel = w.panel("Policy")
+        panel.set_policy(pol, None)
+        data = panel.form_dict()
+        assert data["tier_by"] == "household" and data["tax_drag_bps"] == {"US Bonds": 40.0}
+        assert [t.get("household_optimization") for t in data["tiers"]] == \
+            [True if t.name == "UHNW" else None for t in pol.tiers]
+    finally:
+        close_window(w, boxes)

@@ -207,6 +207,11 @@ def household_note(hh: dict) -> str:
         parts.append(f"{what} {'/'.join(b.get('symbols', []))} ({b.get('why', '')})")
     more = len(hh.get("wash_blocks", [])) - len(parts)
     text = f"<br>Household {e(str(hh.get('household_id')))} ({len(hh.get('members', []))} accounts)"
+    if hh.get("score_bps") is not None:
+        text += f" · household score <b>{fmt.bps(hh['score_bps'])}</b>"
+    if hh.get("location"):
+        located = hh["location"].get("located_class_targets", {})
+        text += " · located: " + e(", ".join(f"{k} {v:.0%}" for k, v in sorted(located.items(), key=lambda x: -x[1])))
     if parts:
         text += ": wash sales across the household: " + e("; ".join(parts)) + (f"; and {more} more" if more > 0 else "")
     if hh.get("coverage_incomplete"):
