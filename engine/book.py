@@ -402,23 +402,25 @@ def _check_characters(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Coll
 
 
 GROUP_KEY_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
-GROUP_KEYS = (("securities.csv", "securities", "identical_group"), ("accounts.csv", "accounts", "household_id"))
+HOUSEHOLD_RE = r"^.{1,64}$"
+GROUP_KEYS = (("securities.csv", "securities", "identical_group", GROUP_KEY_RE,
+               "is not a group key (one word of letters, digits and _ . : / -, at most 64 characters)"),
+              ("accounts.csv", "accounts", "household_id", HOUSEHOLD_RE, "is longer than 64 characters"))
 
 
 def _check_group_keys(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:
-    """``identical_group`` and ``household_id`` are keys: one word of letters, digits and
-    ``_ . : / -`` (at most 64 characters); blank means none (a security is identical only to
-    itself, an account is its own household)."""
-    for file, table, column in GROUP_KEYS:
+    """``identical_group`` is a key: one word of letters, digits and ``_ . : / -`` (at most 64
+    characters); ``household_id`` any text of at most 64 characters (control characters are
+    refused for every text column). Blank means none: a security is identical only to itself,
+    an account is its own household."""
+    for file, table, column, pattern, what in GROUP_KEYS:
         df = frames.get(table)
         if df is None or not len(df) or column not in df:
             continue
         col = pa.array(df[column].array)
-        ok = pc.match_substring_regex(col, GROUP_KEY_RE).to_numpy(zero_copy_only=False)
+        ok = pc.match_substring_regex(col, pattern).to_numpy(zero_copy_only=False)
         bad = ~pc.is_null(col).to_numpy(zero_copy_only=False) & ~np.where(pd.isna(ok), True, ok).astype(bool)
-        errs.add_rows(file, bad, column, _LazyValues(col),
-                      lambda v: f"{v!r} is not a group key (one word of letters, digits and _ . : / -, "
-                                "at most 64 characters)")
+        errs.add_rows(file, bad, column, _LazyValues(col), lambda v, what=what: f"{v!r} {what}")
 
 
 def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:

@@ -181,3 +181,11 @@ def test_tier_by_household_tiers_members_by_the_family_value(tmp_path):
     assert "tier by household SMITH: 3 accounts" in fam.at["I1", "tier_basis"]
     assert "household" in pol.model_copy(update={"tier_by": "household"}).to_toml()
     assert "tier_by" not in pol.to_toml()  # a policy without it keeps its text and checksum
+
+
+def test_household_id_is_free_text_up_to_64_characters(tmp_path):
+    accounts = [ACC_HEAD, ACC[1].replace(",SMITH", ",Smith Family 2"), ACC[2].replace(",SMITH", ",Smith Family 2")]
+    assert set(_book(tmp_path, accounts=accounts)["accounts"]["household_id"]) == {"Smith Family 2"}
+    long = [ACC_HEAD, ACC[1].replace(",SMITH", "," + "H" * 65), ACC[2]]
+    with pytest.raises(BookError, match="accounts.csv, line 2, column household_id: .* longer than 64"):
+        _book(tmp_path, accounts=long, name="long")
