@@ -18,8 +18,8 @@ def _engine(args, create: bool = True):
 
 
 def cmd_sample(args) -> int:
-    from engine.sample import generate_sample
-    from engine.tasks import StderrProgress
+    from engine.book.sample import generate_sample
+    from engine.core.tasks import StderrProgress
 
     bar = StderrProgress()
     summary = generate_sample(args.dir, accounts=args.accounts, seed=args.seed, progress=bar,
@@ -33,8 +33,8 @@ def cmd_sample(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from engine.importer import import_book
-    from engine.tasks import StderrProgress, TaskState
+    from engine.book.importer import import_book
+    from engine.core.tasks import StderrProgress, TaskState
 
     bar = StderrProgress()
     snap = import_book(_engine(args), args.dir, user=args.user, state=TaskState(bar),
@@ -45,8 +45,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from engine.tasks import StderrProgress, TaskState
-    from engine.workflow import run_workflow
+    from engine.core.tasks import StderrProgress, TaskState
+    from engine.decide.workflow import run_workflow
 
     bar = StderrProgress()
     outcome = run_workflow(_engine(args), policy_path=args.policy, workers=args.workers, user=args.user,
@@ -57,9 +57,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from engine.workflow import write_report
+    from engine.decide.workflow import write_report
 
-    from engine.files import check_out_file
+    from engine.core.files import check_out_file
 
     check_out_file(args.out)  # before the database is opened
     n = write_report(_engine(args, create=False), args.out)
@@ -89,9 +89,9 @@ def _share(text: str) -> float:
 
 
 def cmd_hold(args) -> int:
-    from engine.compliance import impact_text, preview_override
-    from engine.identity import acting_user
-    from engine.overrides import add_hold
+    from engine.desk.compliance import impact_text, preview_override
+    from engine.core.identity import acting_user
+    from engine.decide.overrides import add_hold
 
     engine = _engine(args)
     acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
@@ -103,9 +103,9 @@ def cmd_hold(args) -> int:
 
 
 def cmd_halt(args) -> int:
-    from engine.compliance import impact_text, preview_override
-    from engine.identity import acting_user
-    from engine.overrides import add_halt
+    from engine.desk.compliance import impact_text, preview_override
+    from engine.core.identity import acting_user
+    from engine.decide.overrides import add_halt
 
     engine = _engine(args)
     acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
@@ -118,7 +118,7 @@ def cmd_halt(args) -> int:
 
 
 def cmd_end(args) -> int:
-    from engine.overrides import end_override
+    from engine.decide.overrides import end_override
 
     end_override(_engine(args), args.override_id, user=args.user)
     print(f"override {args.override_id} ended")
@@ -126,12 +126,12 @@ def cmd_end(args) -> int:
 
 
 def cmd_overrides(args) -> int:
-    from engine.overrides import overrides_frame
+    from engine.decide.overrides import overrides_frame
 
     df = overrides_frame(_engine(args, create=False))
     if not args.all and len(df):
         df = df[df["active"]]
-    from engine.safe_text import printable
+    from engine.core.safe_text import printable
 
     cols = ["id", "kind", "account_id", "symbol", "mode", "until", "reason", "created_by", "ended_by", "active"]
     # a newline or terminal escape in a reason or user name is shown escaped, never forging a line
@@ -140,10 +140,10 @@ def cmd_overrides(args) -> int:
 
 
 def cmd_approve(args) -> int:
-    from engine.review import decide
+    from engine.desk.review import decide
 
     if args.pending:
-        from engine.manual import pending_manual_trades
+        from engine.desk.manual import pending_manual_trades
 
         df = pending_manual_trades(_engine(args), args.accounts or None)
         if not len(df):
@@ -156,7 +156,7 @@ def cmd_approve(args) -> int:
         return _undo(args)
     verb = "rejected" if args.reject else "approved"
     if args.manual or args.trade:
-        from engine.manual import decide_manual_trades
+        from engine.desk.manual import decide_manual_trades
 
         if args.manual and not args.accounts:
             raise_refused("approve --manual: name the accounts whose pending manual trades to decide")
@@ -183,7 +183,7 @@ def cmd_approve(args) -> int:
 
 def _undo(args) -> int:
     """approve --withdraw ACCOUNT... | --restore ACCOUNT... | --restore-trade ID, each --reason TEXT."""
-    from engine.undo import restore, restore_trade, withdraw
+    from engine.desk.undo import restore, restore_trade, withdraw
 
     if sum(map(bool, (args.withdraw, args.restore, args.restore_trade))) > 1 or args.reject:
         raise_refused("approve: use one of --withdraw, --restore, --restore-trade (not with --reject)")
@@ -201,9 +201,9 @@ def _undo(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.exporter import export_batch
-    from engine.files import check_out_dir
-    from engine.tasks import StderrProgress, TaskState
+    from engine.desk.exporter import export_batch
+    from engine.core.files import check_out_dir
+    from engine.core.tasks import StderrProgress, TaskState
 
     check_out_dir(args.out)  # before the database is opened
     bar = StderrProgress()
@@ -211,7 +211,7 @@ def cmd_export(args) -> int:
                        state=TaskState(bar))
     bar.done()
     if res is None:
-        from engine.exporter import blocked_now, kept_back_message
+        from engine.desk.exporter import blocked_now, kept_back_message
 
         engine = _engine(args)
         with engine.connect() as conn:
@@ -241,7 +241,7 @@ def _print_blocked(blocked) -> None:
     """Name the approved trades an export kept back, per account, with why (stdout and stderr)."""
     if blocked is None or not len(blocked):
         return
-    from engine.compliance import describe_blocked
+    from engine.desk.compliance import describe_blocked
 
     head = (f"kept back: {len(blocked):,} approved trade(s) of {blocked['account_id'].nunique():,} account(s), "
             "blocked by what is in force now (they stay approved and go out once it ends):")
@@ -253,7 +253,7 @@ def _print_blocked(blocked) -> None:
 
 
 def cmd_manual(args) -> int:
-    from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, parse_quantity
+    from engine.desk.manual import ManualTrade, check_manual_trades, enter_manual_trades, parse_quantity
 
     trades = []
     for spec in args.trade:
@@ -265,7 +265,7 @@ def cmd_manual(args) -> int:
     engine = _engine(args)
     chk = check_manual_trades(engine, args.account, trades, args.request)
     ids = enter_manual_trades(engine, args.account, trades, user=args.user, request_id=args.request)
-    from engine.manual import pending_manual_trades
+    from engine.desk.manual import pending_manual_trades
 
     pending = set(pending_manual_trades(engine, [args.account])["id"].astype(int))
     waiting = [i for i in ids if i in pending]
@@ -285,10 +285,10 @@ def cmd_manual(args) -> int:
 def cmd_simulate(args) -> int:
     from engine.lab import build_variants, load_book, simulate, write_outputs
     from engine.lab.bookfiles import write_book_folder
-    from engine.tasks import StderrProgress, TaskState
+    from engine.core.tasks import StderrProgress, TaskState
     from storage.db import make_engine
 
-    from engine.files import check_out_dir
+    from engine.core.files import check_out_dir
 
     if args.days < 1:
         raise_refused(f"--days {args.days}: simulate at least one day")
@@ -326,7 +326,7 @@ def cmd_simulate(args) -> int:
 
 
 def raise_refused(msg: str):
-    from engine.tasks import RefusedError
+    from engine.core.tasks import RefusedError
 
     raise RefusedError(msg)
 
@@ -335,7 +335,7 @@ def cmd_audit(args) -> int:
     from storage import repo
 
     if args.verify:
-        from engine.audit_chain import acknowledged, verify_chain
+        from engine.core.audit_chain import acknowledged, verify_chain
 
         engine = _engine(args, create=False)
         rep = verify_chain(engine, workers=args.workers or min(2, os.cpu_count() or 1))
@@ -353,7 +353,7 @@ def cmd_audit(args) -> int:
     if not len(df):
         print("no audit entries")
         return 0
-    from engine.safe_text import printable
+    from engine.core.safe_text import printable
 
     # a newline or terminal escape in a user name, reason or value is shown escaped: one entry, one line
     df = df.map(printable)
@@ -368,7 +368,7 @@ def cmd_audit(args) -> int:
 
 
 def cmd_roles(args) -> int:
-    from engine import roles
+    from engine.desk import roles
 
     engine = _engine(args)
     if args.action == "list":
@@ -389,7 +389,7 @@ def cmd_roles(args) -> int:
 
 
 def cmd_prune(args) -> int:
-    from engine.retention import prune_snapshots, retention_keep
+    from engine.book.retention import prune_snapshots, retention_keep
 
     engine = _engine(args)
     keep = args.keep if args.keep is not None else retention_keep(engine)
@@ -554,8 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         from ui.app import run_console
 
         return run_console()
-    from engine.book import BookError
-    from engine.tasks import Cancelled, RefusedError
+    from engine.book.book import BookError
+    from engine.core.tasks import Cancelled, RefusedError
     from storage.db import DatabaseUnusable, redact
 
     try:

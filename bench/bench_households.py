@@ -30,9 +30,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default="/tmp/bench_households")
     args = ap.parse_args()
-    from engine.importer import import_book
-    from engine.sample import generate_sample
-    from engine.workflow import run_workflow
+    from engine.book.importer import import_book
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import run_workflow
     from storage.db import make_engine
 
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")

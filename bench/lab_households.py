@@ -74,11 +74,11 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.4)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    from engine.book import read_book
-    from engine.household_wash import household_of
-    from engine.policy import default_policy
-    from engine.sample import generate_sample
-    from engine.workflow import decide
+    from engine.book.book import read_book
+    from engine.decide.household_wash import household_of
+    from engine.core.policy import default_policy
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import decide
 
     tmp = Path(tempfile.mkdtemp())
     generate_sample(tmp / "book", accounts=args.accounts, seed=args.seed, households=args.share)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from bookkit import eager_policy, write_book
-from engine.book import read_book
-from engine.household_location import solve_location
-from engine.workflow import decide
+from engine.book.book import read_book
+from engine.decide.household_location import solve_location
+from engine.decide.workflow import decide
 
 SEC = ["symbol,name,asset_class,price,price_date,tags,rating,substitute_group,identical_group",
        "EQ1,Broad Equity,US Equity,100.00,2026-11-20,,3,,",

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 
 from bookkit import eager_policy, write_book
-from engine import household_wash as hw
-from engine.book import BookError, read_book
-from engine.workflow import decide
+from engine.decide import household_wash as hw
+from engine.book.book import BookError, read_book
+from engine.decide.workflow import decide
 
 AS_OF = date(2026, 11, 20)
 SEC = ["symbol,name,asset_class,price,price_date,tags,rating,substitute_group,identical_group",

@@ -67,11 +67,11 @@ def find_household_wash_sales(batch_dir: Path, book_dir: Path) -> list[str]:
 
 
 def test_no_household_wash_sale_in_a_whole_run_of_the_sample_book(tmp_path):
-    from engine.exporter import export_batch
-    from engine.importer import import_book
-    from engine.review import approve
-    from engine.sample import generate_sample
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.desk.review import approve
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage.db import make_engine
 
     book = tmp_path / "book"

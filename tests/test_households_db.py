@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from test_households import ACC, LOTS, POS, _book
 
-from engine.importer import import_book
-from engine.workflow import proposals_frame, run_workflow
+from engine.book.importer import import_book
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import repo
 
 
@@ -34,7 +34,7 @@ def test_household_columns_round_trip_and_missing_member_flagged(engine, tmp_pat
 def test_manual_buy_of_what_the_joint_account_sold_at_a_loss_is_refused(engine, tmp_path):
     from test_households import _day
 
-    from engine.manual import ManualTrade, check_manual_trades
+    from engine.desk.manual import ManualTrade, check_manual_trades
 
     import_book(engine, _book(tmp_path, tx=[f"J1,AAA,{_day(12)},SELL,100,100,-6000"]).folder)
     chk = check_manual_trades(engine, "I1", [ManualTrade("AAC", "BUY", 10)])
@@ -45,8 +45,8 @@ def test_manual_buy_of_what_the_joint_account_sold_at_a_loss_is_refused(engine, 
 def test_manual_loss_sale_after_a_spouse_buy_refused_unless_a_cash_out_needs_it(engine, tmp_path):
     from test_households import NO_CASH, _day
 
-    from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades
-    from engine.tasks import RefusedError
+    from engine.desk.manual import ManualTrade, check_manual_trades, enter_manual_trades
+    from engine.core.tasks import RefusedError
 
     import pytest
 
@@ -66,7 +66,7 @@ def test_manual_loss_sale_after_a_spouse_buy_refused_unless_a_cash_out_needs_it(
 def test_manual_loss_sale_without_a_cash_out_is_refused(engine, tmp_path):
     from test_households import _day
 
-    from engine.manual import ManualTrade, check_manual_trades
+    from engine.desk.manual import ManualTrade, check_manual_trades
 
     import_book(engine, _book(tmp_path, tx=[f"I1,AAA,{_day(4)},BUY,10,100,"]).folder)
     chk = check_manual_trades(engine, "J1", [ManualTrade("AAA", "SELL", 100, "L1")])

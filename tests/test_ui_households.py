@@ -6,8 +6,8 @@ from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
 from bookkit import eager_policy
 from test_households import ACC, _book
 
-from engine.importer import import_book
-from engine.workflow import run_workflow
+from engine.book.importer import import_book
+from engine.decide.workflow import run_workflow
 
 
 def _desk(engine, tmp_path):
@@ -68,7 +68,7 @@ def test_proposals_find_accounts_by_client_name_and_household(qtbot, engine, db_
 
 
 def test_policy_panel_keeps_the_household_settings_it_does_not_show(qtbot, engine, db_path, settings, boxes):  # noqa: F811
-    from engine.policy import default_policy
+    from engine.core.policy import default_policy
 
     pol = default_policy()
     pol = pol.model_copy(update={"tier_by": "household", "tax_drag_bps": {"US Bonds": 40.0}, "tiers": tuple(

@@ -4,7 +4,7 @@ Lists households with their accounts, combined value, the largest gap between th
 asset-class weights and the value-weighted blend of the members' models, realized gains this
 year and pending trades; the selected household's members and its class weights against the
 blend below. Double-click a member (or "Open in Proposals") to open its proposal. The filter
-finds households by id, account id or client name. Data: :func:`engine.household_views.households`.
+finds households by id, account id or client name. Data: :func:`engine.desk.household_views.households`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from engine.household_views import households
+from engine.desk.household_views import households
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
