@@ -23,7 +23,8 @@ def cmd_sample(args) -> int:
     from engine.core.tasks import StderrProgress
 
     bar = StderrProgress()
-    summary = generate_sample(args.dir, accounts=args.accounts, seed=args.seed, progress=bar)
+    summary = generate_sample(args.dir, accounts=args.accounts, seed=args.seed, progress=bar,
+                              households=args.households)
     bar.done()
     planted = summary.get("planted", {})
     out = {k: v for k, v in summary.items() if k != "planted"}
@@ -84,6 +85,18 @@ def _date(text: str):
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _share(text: str) -> float:
+    """A share between 0 and 1 ("0.4"; "40%" is 0.4 too)."""
+    raw = text.strip()
+    try:
+        v = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share (0 to 1, e.g. 0.4 or 40%)") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
+    return v
 
 
 def cmd_hold(args) -> int:
@@ -432,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("dir")
     sp.add_argument("--accounts", type=int, default=2000)
     sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--households", type=_share, default=0.0, metavar="SHARE",
+                    help="share of accounts in households of 2-6 accounts (e.g. 0.4; default 0: none)")
     sp.add_argument("--sample", type=int, metavar="N", help="simulate a seeded random sample of N accounts "
                     "(as the console's Lab does; default: every account)")
 

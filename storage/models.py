@@ -75,6 +75,7 @@ class Security(Base):
     tags: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[float | None] = mapped_column(Float)
     substitute_group: Mapped[str | None] = mapped_column(String(64))
+    identical_group: Mapped[str | None] = mapped_column(String(64))  # wash sales: substantially identical
 
 
 class Model(Base):
@@ -110,6 +111,7 @@ class Account(Base):
     last_trade_date: Mapped[date | None] = mapped_column(Date)
     restrictions: Mapped[str | None] = mapped_column(Text)
     group: Mapped[str | None] = mapped_column("group_name", String(64))
+    household_id: Mapped[str | None] = mapped_column(String(64))  # one household = one wash-sale group
     __table_args__ = (
         ForeignKeyConstraint(["snapshot_id"], [SNAP_FK], ondelete="CASCADE"),
         ForeignKeyConstraint(["snapshot_id", "model_id"], ["models.snapshot_id", "models.model_id"]),

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from bookkit import SUITE_TODAY  # noqa: E402 - after the path is set
-from engine import clock  # noqa: E402
+from engine.core import clock  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("REBALANCE_DESK_USER", "tester")
@@ -36,6 +36,7 @@ BOTH_DATABASES = {
     "test_hardening_limits",
     "test_hardening_retire",
     "test_hardening_size",
+    "test_households_db",
     "test_identity",
     "test_import",
     "test_lab_db",

@@ -169,8 +169,9 @@ def test_approve_reject_and_edit_in_a_review_tier(qtbot, engine, reviewed, windo
     assert sorted(shown(p.model, "account_id")) == ["A1", "A2", "A3"]
     assert set(shown(p.model, "review_text")) == {"To review"}
     a1 = shown(p.model, "account_id").index("A1")
-    assert p.model.data(p.model.index(a1, 4)).endswith(" bps")  # score in bps
-    assert p.model.data(p.model.index(a1, 3)) == "$92,000"
+    col = [c.key for c in p.model.columns].index
+    assert p.model.data(p.model.index(a1, col("score_bps"))).endswith(" bps")  # score in bps
+    assert p.model.data(p.model.index(a1, col("value"))) == "$92,000"
 
     # A approves the selected account (as alice), R rejects
     p.focus("A1")

@@ -276,8 +276,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.run_action)
         menu.addAction(act("Cancel the running task", self.cancel_task, "Esc"))
         menu = self.menuBar().addMenu("&View")
-        for i, name in enumerate(PANELS, 1):
-            menu.addAction(act(name, lambda n=name: self.show_panel(n), f"Ctrl+{i}"))
+        for i, name in enumerate(PANELS, 1):  # Ctrl+1 ... Ctrl+9 (a tenth panel has no key)
+            menu.addAction(act(name, lambda n=name: self.show_panel(n), f"Ctrl+{i}" if i <= 9 else None))
         menu.addSeparator()
         menu.addAction(self.refresh_action)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ui.audit_panel import AuditPanel
 from ui.batches_panel import BatchesPanel
 from ui.charts_host import ChartsPanelHost
+from ui.households_panel import HouseholdsPanel
 from ui.lab_panel import LabPanel
 from ui.overrides_panel import OverridesPanel
 from ui.policy_panel import PolicyPanel
@@ -18,9 +19,10 @@ from ui.proposals_panel import ProposalsPanel
 from ui.suspended_panel import SuspendedPanel
 from ui.today_panel import TodayPanel
 
-PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Charts", "Batches", "Audit", "Policy", "Lab")
+PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Households", "Charts", "Batches", "Audit", "Policy",
+          "Lab")
 FACTORIES = {"Today": TodayPanel, "Suspended": SuspendedPanel, "Overrides": OverridesPanel,
-             "Proposals": ProposalsPanel, "Charts": ChartsPanelHost, "Batches": BatchesPanel, "Audit": AuditPanel,
+             "Proposals": ProposalsPanel, "Households": HouseholdsPanel, "Charts": ChartsPanelHost, "Batches": BatchesPanel, "Audit": AuditPanel,
              "Policy": PolicyPanel, "Lab": LabPanel}
 
 __all__ = ["PANELS", "FACTORIES"]

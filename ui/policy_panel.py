@@ -476,6 +476,15 @@ class PolicyPanel(Panel):
         data["tiers"] = tiers
         if self.loaded is not None and self.loaded.review is not None:  # not in the form: kept as loaded
             data["review"] = self.loaded.review.model_dump(mode="json")
+        if self.loaded is not None:  # households' settings, not in the form either: kept as loaded
+            for key in ("tier_by", "tax_drag_bps"):
+                if getattr(self.loaded, key, None) is not None:
+                    data[key] = getattr(self.loaded, key)
+            located = {t.name: t.household_optimization for t in self.loaded.tiers
+                       if t.household_optimization is not None}
+            for t in tiers:
+                if t["name"] in located:
+                    t["household_optimization"] = located[t["name"]]
         return data
 
     @staticmethod

@@ -34,9 +34,11 @@ from engine.desk.review import (TRADING, ConflictError, FourEyesError, check_not
                            proposal_trades, trade_value)
 from engine.core.tasks import RefusedError
 from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
+from engine.desk.household_views import account_directory, run_snapshot
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
+from engine.desk.household_views import account_directory, run_snapshot
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, DataTable, EmptyState, section_title, set_error_text
 
@@ -46,6 +48,8 @@ CATEGORY_ORDER = ("MANDATE", "SCORE", "NO_TRADE", "HELD", "SUSPENDED")
 
 ACCOUNT_COLUMNS = [
     Col("account_id", "Account"),
+    Col("name", "Name", tip="Client name; the household (accounts.csv household_id) in the tooltip",
+        tooltip_key="household_id"),
     Col("category", "Category", tip="SUSPENDED (bad data), HELD (override), MANDATE, SCORE (score at or above "
                                     "the threshold) or NO_TRADE; hover for the reasons", tooltip_key="reasons_tip"),
     Col("review_text", "Review", tip="To review: waits for a reviewer (A approves, R rejects)"),
@@ -60,7 +64,7 @@ ACCOUNT_COLUMNS = [
     Col("reasons_text", "Reasons", tip="Mandates and other reasons; hover for all", tooltip_key="reasons_tip"),
     Col("decided_by", "Decided by"),
 ]
-ACCOUNT_TEXT_KEYS = ["account_id", "category", "review_text", "flags_text", "reasons_text"]
+ACCOUNT_TEXT_KEYS = ["account_id", "name", "household_id", "category", "review_text", "flags_text", "reasons_text"]
 
 TRADE_COLUMNS = [
     Col("side", "Side"),
@@ -176,6 +180,50 @@ def prepare(df: pd.DataFrame, by_tier: bool = False) -> pd.DataFrame:
                 te_post_bps=te * 1e4, src=order)
     return pd.DataFrame({k: pd.Series(v, dtype=object if v.dtype == object else None, copy=False)
                          for k, v in cols.items()})
+
+
+def _who(rec: dict) -> str:
+    """" · client name · household X" for the detail title (what exists of it)."""
+    out = ""
+    for key, label in (("name", ""), ("household_id", "household ")):
+        v = rec.get(key)
+        if isinstance(v, str) and v:
+            out += f" · {html.escape(label + v)}"
+    return out
+
+
+def _tier_rule(rec: dict) -> str:
+    """Which rule set the tier, when it was not the account's own priced value (engine.decide.household_tiers)."""
+    v = rec.get("tier_basis")
+    return f" <span style='color:#5f6b7a'>({html.escape(v)})</span>" if isinstance(v, str) and v else ""
+
+
+def household_note(hh: dict) -> str:
+    """The proposal detail's household part in words: blocked buys and loss sales and who blocked them."""
+    e = html.escape
+    parts = []
+    for b in hh.get("wash_blocks", [])[:6]:
+        what = "no buy of" if b.get("blocked") == "BUY" else "no loss sale of"
+        parts.append(f"{what} {'/'.join(b.get('symbols', []))} ({b.get('why', '')})")
+    more = len(hh.get("wash_blocks", [])) - len(parts)
+    text = f"<br>Household {e(str(hh.get('household_id')))} ({len(hh.get('members', []))} accounts)"
+    if hh.get("score_bps") is not None:
+        text += f" · household score <b>{fmt.bps(hh['score_bps'])}</b>"
+    if hh.get("location"):
+        located = hh["location"].get("located_class_targets", {})
+        text += " · located: " + e(", ".join(f"{k} {v:.0%}" for k, v in sorted(located.items(), key=lambda x: -x[1])))
+    if parts:
+        text += ": wash sales across the household: " + e("; ".join(parts)) + (f"; and {more} more" if more > 0 else "")
+    if hh.get("coverage_incomplete"):
+        text += (" · <span style='color:#b3261e'>coverage incomplete: no good data for "
+                 + e(", ".join(hh["coverage_incomplete"])) + "</span>")
+    return text
+
+
+def with_names(frame: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFrame:
+    """The proposals with each account's client name and household (engine.desk.household_views)."""
+    d = directory.drop_duplicates("account_id").set_index("account_id")
+    return frame.assign(name=frame["account_id"].map(d["name"]), household_id=frame["account_id"].map(d["household_id"]))
 
 
 def _rank(col: _Coded) -> np.ndarray:
@@ -426,7 +474,7 @@ class ProposalsPanel(Panel):
         bar = QHBoxLayout()
         self.filter = QLineEdit()
         self.filter.setObjectName("proposalsFilter")
-        self.filter.setPlaceholderText("Filter: account, flag or reason (e.g. A1, tax, cash_high)")
+        self.filter.setPlaceholderText("Filter: account, client name, household, flag or reason (e.g. A1, Smith, tax)")
         self.filter.setClearButtonEnabled(True)
         self.category = QComboBox()
         self.category.setObjectName("proposalsCategory")
@@ -628,6 +676,8 @@ class ProposalsPanel(Panel):
         with self.ctx.engine.connect() as conn:
             run_id = latest_run_id(conn)
             frame = proposals_frame(conn, run_id) if run_id is not None else None
+            if frame is not None:  # names and households for the Name column and the filter
+                frame = with_names(frame, account_directory(conn, run_snapshot(conn, run_id)))
             stale = ""
             if run_id is not None:
                 try:
@@ -876,7 +926,8 @@ class ProposalsPanel(Panel):
         if blocked:
             flags += (f" · <span style='color:#b3261e'><b>blocked at export</b>: {e(blocked)}</span>")
         self.detail_title.setText(
-            f"<span style='font-size:14px'><b>{e(account)}</b></span> · {e(str(rec.get('tier', '')))} · "
+            f"<span style='font-size:14px'><b>{e(account)}</b></span>{_who(rec)} · {e(str(rec.get('tier', '')))}"
+            f"{_tier_rule(rec)} · "
             f"{e(str(rec.get('category', '')))} · <span style='color:{colour}'><b>{e(str(status))}</b>{decided}"
             f"</span> · value {fmt.money(rec.get('value'))} · score <b>{fmt.bps(rec.get('score_bps'))}</b> vs "
             f"threshold {fmt.bps(rec.get('threshold_bps'))}{flags}")
@@ -920,6 +971,8 @@ class ProposalsPanel(Panel):
                                    + e(", ".join(self.weights.out_of_band)) + "</span>")
         else:
             self.band_note.setText("Every asset class is inside its band after the trades.")
+        if detail.get("household"):  # household wash sales: what another member's trade blocks here
+            self.band_note.setText(self.band_note.text() + household_note(detail["household"]))
         if detail.get("cash_needed"):  # cash owed to clients: kept, never bought with
             self.band_note.setText(self.band_note.text() + "<br>Cash after the trades "
                                    f"{fmt.money2(detail.get('cash_post'))} · reserved for cash requests: "

@@ -14,7 +14,10 @@ shots imports it into its own database, sets the scene and opens the console:
   taken in the ``review`` console, after the review;
 * ``safety``: the same policy, most proposals approved, then a widely traded security halted
   and an approved account held: override_impact.png (what the halt stops), export_blocked.png
-  (the trades the export keeps back and why) and reject_dialog.png (a rejection's reason).
+  (the trades the export keeps back and why) and reject_dialog.png (a rejection's reason);
+* ``households``: its own sample (same size and seed, 40 % of the accounts in households), run:
+  households.png (the Households panel on its largest household) and name_search.png (Proposals
+  found by a client's last name, with the Name column).
 
 ``--only GROUP[,GROUP…]`` takes some of them (``--lab`` = ``--only lab``); ``--accounts N``
 a smaller book (tests)::
@@ -33,7 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 
 SIZE = (1560, 940)
-GROUPS = ("console", "review", "lab", "safety")
+GROUPS = ("console", "review", "lab", "safety", "households")
 USER = "desk.operator"
 
 
@@ -348,6 +351,52 @@ def shoot_safety(shots: Shots) -> None:
     w.close()
 
 
+def family_name(names: list[str]) -> str | None:
+    """The family name the sample gives a household's members ("Dorothy Butler", "Butler Family Trust")."""
+    for n in names:
+        toks = str(n).split()
+        if "Family" in toks[1:]:
+            return toks[toks.index("Family") - 1]
+        if len(toks) == 2:
+            return toks[1]
+    return None
+
+
+def shoot_households(shots: Shots) -> None:
+    """households.png and name_search.png on a sample with 40 % of the accounts in households."""
+    from engine.desk.household_views import households
+    from engine.book.importer import import_book
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import run_workflow
+    from storage.db import make_engine
+
+    book = shots.tmp / "households_book"
+    generate_sample(book, accounts=shots.accounts, seed=7, households=0.4)
+    db = str(shots.tmp / "households.db")
+    engine = make_engine(db)
+    import_book(engine, book, user=USER)
+    print("running the household book…", file=sys.stderr)
+    run_workflow(engine, workers=1, user=USER)
+    data = households(engine)
+    top = data["households"].sort_values(["pending_trades", "value"], ascending=False)
+    hid = str(top["household_id"].iat[0])
+    w = shots.window(engine, db, shots.settings("households"))
+    w.show_panel("Households", hid)
+    shots(w, "households", 300)
+    members = data["members"]
+    mem = members[members["household_id"] == hid]
+    trading = mem[mem["category"].isin(["MANDATE", "SCORE"])]
+    account = str((trading if len(trading) else mem)["account_id"].iat[0])
+    w.show_panel("Proposals", account)
+    panel = w.panel("Proposals")
+    tier = panel.current_tier()
+    panel.filter.setText(family_name(mem["name"].tolist()) or hid)
+    panel.apply_filter()
+    panel.set_tier(tier)
+    shots(w, "name_search", 300)
+    w.close()
+
+
 def _groups(text: str) -> list[str]:
     chosen = [g.strip() for g in text.split(",") if g.strip()]
     unknown = [g for g in chosen if g not in GROUPS]
@@ -379,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         shoot_lab_alone(shots)
     if "safety" in groups:
         shoot_safety(shots)
+    if "households" in groups:
+        shoot_households(shots)
     for p in shots.written:
         print(p)
     return 0

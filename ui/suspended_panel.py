@@ -67,7 +67,7 @@ class SuspendedPanel(Panel):
         bar = QHBoxLayout()
         self.filter = QLineEdit()
         self.filter.setObjectName("suspendedFilter")
-        self.filter.setPlaceholderText("Filter: account, name, tier, reason or detail (e.g. AAA, RECON)")
+        self.filter.setPlaceholderText("Filter: account, name, household, tier, reason or detail (e.g. AAA, RECON)")
         self.filter.setClearButtonEnabled(True)
         self.reason = QComboBox()
         self.reason.setObjectName("suspendedReason")
@@ -274,7 +274,7 @@ class SuspendedPanel(Panel):
             mask = urgent if mask is None else mask & urgent
         self.model.set_mask("reason", mask)
         self.model.set_mask("text", self.model.text_mask(
-            self.filter.text(), ["account_id", "name", "tier", "reasons", "detail", "custodian"]))
+            self.filter.text(), ["account_id", "name", "household_id", "tier", "reasons", "detail", "custodian"]))
 
     def apply_filter(self) -> None:
         self._apply_masks()

@@ -62,6 +62,7 @@ SPECS: tuple[FileSpec, ...] = (
         Col("symbol", required=True, upper=True), Col("name"), Col("asset_class", required=True),
         Col("price", "float", required=True, nonblank=False), Col("price_date", "date", required=True),
         Col("tags", lower=True), Col("rating", "float"), Col("substitute_group"),
+        Col("identical_group"),
     ), key=("symbol",)),
     FileSpec("models.csv", "model_weights", (
         Col("model_id", required=True), Col("symbol", required=True, upper=True),
@@ -72,6 +73,7 @@ SPECS: tuple[FileSpec, ...] = (
         Col("custodian", required=True), Col("cash", "float", required=True),
         Col("taxable", "bool", required=True), Col("st_rate", "float"), Col("lt_rate", "float"),
         Col("last_trade_date", "date"), Col("restrictions"), Col("group"),
+        Col("household_id"),
     ), key=("account_id",)),
     FileSpec("lots.csv", "lots", (
         Col("account_id", required=True), Col("lot_id", required=True),
@@ -431,6 +433,24 @@ def _check_length(spec: FileSpec, col: Col, arr: pa.Array, vals, errs: _Collecto
         errs.add_rows(spec.name, long, col.name, vals, lambda v: too_long_message(printable(v), limit, col.name))
 
 
+GROUP_KEY_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
+HOUSEHOLD_RE = r"^.{1,64}$"
+GROUP_KEYS = (("securities.csv", "securities", "identical_group", GROUP_KEY_RE,
+               "is not a group key (one word of letters, digits and _ . : / -, at most 64 characters)"),
+              ("accounts.csv", "accounts", "household_id", HOUSEHOLD_RE, "is longer than 64 characters"))
+def _check_group_keys(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:
+    """``identical_group`` is a key: one word of letters, digits and ``_ . : / -`` (at most 64
+    characters); ``household_id`` any text of at most 64 characters (control characters are
+    refused for every text column). Blank means none: a security is identical only to itself,
+    an account is its own household."""
+    for file, table, column, pattern, what in GROUP_KEYS:
+        df = frames.get(table)
+        if df is None or not len(df) or column not in df:
+            continue
+        col = pa.array(df[column].array)
+        ok = pc.match_substring_regex(col, pattern).to_numpy(zero_copy_only=False)
+        bad = ~pc.is_null(col).to_numpy(zero_copy_only=False) & ~np.where(pd.isna(ok), True, ok).astype(bool)
+        errs.add_rows(file, bad, column, _LazyValues(col), lambda v, what=what: f"{v!r} {what}")
 def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None:
     def ref(file: str, table: str, column: str, known: np.ndarray, what: str, allow=()):
         df = frames.get(table)
@@ -484,6 +504,7 @@ def read_book(folder: str | Path, max_mb: float | None = None) -> Book:
         if df is not None:
             frames[spec.table] = df
     _check_references(frames, errs)
+    _check_group_keys(frames, errs)
     problems = errs.finish()
     if problems:
         raise BookError(problems, folder)

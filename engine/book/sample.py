@@ -1,4 +1,4 @@
-# Kept whole for now, long because one vectorised generator writes every book file from shared draws; splitting it into named steps (accounts, models, lots, requests, planted problems) is issue #14's open part.
+# Kept whole for now, long because the book is generated in one vectorised pass whose stages share their arrays (accounts, holdings, lots, transactions, households); splitting it needs those passed as one state.
 """A realistic sample book folder (CONTRACT.md §1) for demos, tests and benchmarks.
 
 ``generate_sample(out_dir, accounts=N, seed=S)`` writes every book file plus
@@ -578,13 +578,52 @@ def _build_models(rng: np.random.Generator, sec: pd.DataFrame) -> pd.DataFrame:
 # ============================================================================ main
 
 
+def _households(rng: np.random.Generator, share: float, taxable: np.ndarray, acct_model: np.ndarray,
+                model_start: np.ndarray, model_sec: np.ndarray, hist: np.ndarray, last: np.ndarray):
+    """``share`` of the accounts in households of 2-6 accounts, each with a taxable and a
+    tax-exempt member (joint, IRAs, Roth, trust), the members sharing a last name (``last`` is
+    changed in place). Returns (household id or None per account, planted transactions): about
+    a quarter of the households get a recent loss sale, in a taxable member, of the first
+    security of a tax-exempt member's model (account, security, day offset, shares)."""
+    N = len(taxable)
+    out = np.full(N, None, dtype=object)
+    want = int(round(min(max(share, 0.0), 1.0) * N))
+    tax_pool = list(rng.permutation(np.flatnonzero(taxable)))
+    exempt_pool = list(rng.permutation(np.flatnonzero(~taxable)))
+    plant_a, plant_s, plant_o, plant_q = [], [], [], []
+    placed, n = 0, 0
+    while want - placed >= 2 and tax_pool and exempt_pool:
+        size = int(min(rng.integers(2, 7), want - placed))
+        members = [tax_pool.pop(), exempt_pool.pop()]
+        for _ in range(size - 2):
+            pool = tax_pool if (rng.random() < 0.6 and tax_pool) or not exempt_pool else exempt_pool
+            if not pool:
+                break
+            members.append(pool.pop())
+        n += 1
+        hid = f"HH{n:05d}"
+        out[members] = hid
+        last[members[1:]] = last[members[0]]
+        placed += len(members)
+        if rng.random() < 0.25:
+            sec = int(model_sec[model_start[acct_model[members[1]]]])
+            plant_a.append(members[0])
+            plant_s.append(sec)
+            plant_o.append(-int(rng.integers(1, 26)))
+            plant_q.append(int(rng.integers(10, 200)))
+    return out, (np.array(plant_a, np.int64), np.array(plant_s, np.int64), np.array(plant_o, np.int64),
+                 np.array(plant_q, np.int64))
+
+
 def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 1,
                     as_of: date | None = None,
-                    progress: Callable[[float, str], None] | None = None) -> dict:
+                    progress: Callable[[float, str], None] | None = None, households: float = 0.0) -> dict:
     """Write a realistic book folder (all CONTRACT.md §1 files + manifest.json) into out_dir.
 
     Returns a summary dict: counts (accounts, securities, models, lots, positions, ...),
     accounts per size tier, and ``planted``: {problem kind: [account ids]}.
+    ``households``: the share of accounts in households (accounts.csv gets ``household_id``;
+    0, the default, writes the files exactly as before).
     """
     n_acc = int(accounts)
     if n_acc < 1:
@@ -865,6 +904,20 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 1,
 
     # names
     last = np.array(LAST_NAMES, dtype=object)[rng.integers(0, len(LAST_NAMES), N)]
+    household = None
+    if households > 0:
+        household, planted_tx = _households(np.random.default_rng([seed, 17]), households, taxable, acct_model,
+                                            model_start, model_sec, hist, last)
+        if len(planted_tx[0]):  # the IRA trap: a taxable member's recent loss sale of what another buys
+            pa_, ps_, po_, pq_ = planted_tx
+            pp_ = np.round(np.exp(hist[ps_, -po_]), 2)
+            t_acct, t_sec, t_off = np.r_[t_acct, pa_], np.r_[t_sec, ps_], np.r_[t_off, po_]
+            t_sell, t_price, t_qty = np.r_[t_sell, np.ones(len(pa_), bool)], np.r_[t_price, pp_], np.r_[t_qty, pq_]
+            t_gain = np.r_[t_gain, np.round(-pq_ * pp_ * 0.15, 2)]
+            order = np.lexsort((t_off, t_acct))
+            t_acct, t_sec, t_off, t_sell = t_acct[order], t_sec[order], t_off[order], t_sell[order]
+            t_price, t_qty, t_gain = t_price[order], t_qty[order], t_gain[order]
+            np.maximum.at(last_off, pa_, po_)
     f1 = np.array(FIRST_NAMES, dtype=object)[rng.integers(0, len(FIRST_NAMES), N)]
     f2 = np.array(FIRST_NAMES, dtype=object)[rng.integers(0, len(FIRST_NAMES), N)]
     tf = np.array([f for f, _ in TAXABLE_FORMS], dtype=object)
@@ -958,6 +1011,7 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 1,
         "st_rate": Fixed(st, 2), "lt_rate": Fixed(lt, 2),
         "last_trade_date": dates(last_off, blank=never),
         "restrictions": Strs(restr), "group": Strs(group),
+        **({"household_id": Strs(household)} if household is not None else {}),
     })
     step(0.65, "Writing lots")
 
@@ -1049,6 +1103,8 @@ def generate_sample(out_dir: str | Path, accounts: int = 2000, seed: int = 1,
         "planted_counts": {k: len(v) for k, v in planted.items()},
         "planted_symbols": planted_symbols,
         "urgent": [str(acct_ids[i]) for i in urgent],
+        "households": 0 if household is None else int(len(set(household) - {None})),
+        "household_accounts": 0 if household is None else int(sum(h is not None for h in household)),
         "files": list(FILES),
     }
     step(1.0, "Sample book written")

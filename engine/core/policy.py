@@ -139,6 +139,9 @@ class Tier(_Strict):
     # tier named UHNW (any case), off for the others. Read it with Policy.four_eyes(tier) or
     # Tier.four_eyes_on, never the raw field.
     four_eyes: bool | None = None
+    # household optimization with asset location (engine.decide.household_location) for the households
+    # whose combined value falls in this tier; None (left out): off
+    household_optimization: bool | None = None
 
     @property
     def four_eyes_on(self) -> bool:
@@ -165,6 +168,13 @@ class Policy(_Strict):
     # None (the section left out, as in every policy saved before it existed): the default codes;
     # read them with Policy.reject_codes(). Left out of the text form when None (same checksum).
     review: Review | None = None
+    # "household": an account's tier is set by its household's combined value (accounts.csv
+    # household_id), so a small IRA of a large family is reviewed as the family is; None or
+    # "account": by its own value. Left out of the text form when None (same checksum).
+    tier_by: Literal["account", "household"] | None = None
+    # asset location: yearly tax drag of each asset class in a taxable account, bps (e.g. bonds
+    # and REITs high, broad equity low); classes left out: 0. Used by household optimization.
+    tax_drag_bps: dict[str, float] | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from engine.decide import household_wash
 from engine.core.frames import lookup, sets_by
 from engine.decide.optimizer import (AccountInput, OptimizerSettings, derive_lot_terms,
                               read_only)
@@ -37,7 +38,7 @@ class InputBuilder:
     """Builds one AccountInput per candidate account from whole-book frames (index once)."""
 
     def __init__(self, frames, facts: pd.DataFrame, extras: dict, as_of: date, policy: Policy,
-                 freeze: set[str]):
+                 freeze: set[str], suspended: set[str] | frozenset = frozenset()):
         sec = frames["securities"].reset_index(drop=True)
         # tells this builder's universes from any other's (a worker's optimizer caches on it)
         self.token = uuid.uuid4().bytes
@@ -92,8 +93,6 @@ class InputBuilder:
         self.lot_cost = lots["unit_cost"].to_numpy(float)
         acq = pd.to_datetime(lots["acquired_date"])
         self.lot_short = (acq > pd.Timestamp(as_of - timedelta(days=365))).to_numpy(bool)
-        window = pd.Timestamp(as_of - timedelta(days=policy.trading.wash_sale_days))
-        recent_buy_lot = (acq >= window).to_numpy(bool)
         starts = {}
         if len(self.lot_acc):
             uniq, first = np.unique(self.lot_acc, return_index=True)
@@ -103,14 +102,11 @@ class InputBuilder:
             ends = np.append(bounds_s[1:], len(self.lot_acc))
             starts = {a: (s, e) for a, s, e in zip(uniq, bounds_s, ends)}
         self.slices = starts
-        # wash sales: securities bought recently (no loss sale) or sold at a loss (no buy)
-        tx = frames["transactions"]
-        tx = tx[pd.to_datetime(tx["trade_date"]) >= window]
-        bought = tx[tx["side"] == "BUY"][["account_id", "symbol"]]
-        bought = pd.concat([bought, pd.DataFrame({"account_id": self.lot_acc[recent_buy_lot],
-                                                  "symbol": self.symbols[self.lot_sec[recent_buy_lot]]})])
-        loss = tx[(tx["side"] == "SELL") & (pd.to_numeric(tx["realized_gain"]) < 0)]
-        self.loss_sold = sets_by(loss["account_id"], loss["symbol"])
+        # wash sales across each household (engine.decide.household_wash): securities bought recently
+        # (no loss sale) or sold at a loss (no buy) by any member, with their identical groups
+        self.wash = household_wash.build(frames, as_of, policy.trading.wash_sale_days, suspended=suspended,
+                                         last_good=frames.get("household_last_good"))
+        self.loss_sold = self.wash.no_buy()
         rp = extras["restricted"]
         self.restricted = sets_by(rp["account_id"], rp["symbol"])
         cb = extras["class_bands"]
@@ -132,14 +128,9 @@ class InputBuilder:
                            bounds[:, 1] - bounds[:, 0])
         known = at >= 0
         at = np.where(known, at, 0)
-        # wash sale: a lot of a security the account bought in the window is not sold at a
-        # loss (pairs coded as account position x securities + security)
-        nsec = len(self.symbols)
-        pa = bought["account_id"].map(fpos)
-        ps = bought["symbol"].map(self.index)
-        ok = (pa.notna() & ps.notna()).to_numpy(bool)
-        pair_code = pa.to_numpy(float)[ok].astype(np.int64) * nsec + ps.to_numpy(float)[ok].astype(np.int64)
-        self.lot_blocked = read_only(np.isin(at * nsec + self.lot_sec, pair_code) & known)
+        # wash sale: a lot of a security (or identical group) that a member of the account's
+        # household bought in the window is not sold at a loss (pairs coded as household x group)
+        self.lot_blocked = read_only(self._loss_blocked(facts, at) & known)
         # the lots' tax terms for the whole book at once (the optimizer would derive them per
         # account, with the same arithmetic)
         lot_px = self.price0[self.lot_sec]
@@ -213,6 +204,19 @@ class InputBuilder:
             lot_loss_sale_blocked=self.lot_blocked[s:e], universe_key=ukey,
             lot_terms=(key, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
                        tax_obj[s:e], hv[s:e]) if lot_terms else None)
+
+    def _loss_blocked(self, facts: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+        """bool[lots]: the lot's (household, identical group) had a buy in the window."""
+        if not self.wash.loss_why or not len(at):
+            return np.zeros(len(at), bool)
+        acc_ids = facts["account_id"].to_numpy(object)
+        hh_codes, hh_keys = pd.factorize(self.wash.household.reindex(acc_ids).fillna(
+            pd.Series(["A:" + str(a) for a in acc_ids], index=acc_ids)).to_numpy(object))
+        id_codes, id_keys = pd.factorize(self.wash.ident.reindex(self.symbols).to_numpy(object))
+        codes = self.wash.loss_pair_codes({k: i for i, k in enumerate(hh_keys)}, {k: i for i, k in enumerate(id_keys)})
+        if not len(codes):
+            return np.zeros(len(at), bool)
+        return np.isin(hh_codes.astype(np.int64)[at] * len(id_keys) + id_codes[self.lot_sec], codes)
 
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""

@@ -103,6 +103,10 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     acc["tier_basis"] = acc["account_id"].map(filled.set_index("account_id")["basis"]).to_numpy(object) \
         if len(filled) else np.full(len(acc), None, dtype=object)
     acc["tier"] = assign_tiers(acc["value"].to_numpy(float), acc["group"].to_numpy(object), policy)
+    if policy.tier_by == "household":  # the family's value sets every member's tier
+        from engine.decide.household_tiers import tier_by_household
+
+        tier_by_household(acc, policy)
     last = pd.to_datetime(acc["last_trade_date"])
     acc["days_since_trade"] = (pd.Timestamp(as_of) - last).dt.days.astype(float).to_numpy()
 

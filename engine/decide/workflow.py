@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
 from engine.book import cash_owed
+from engine.decide import household_location, household_wash
 from engine.decide.batch_guard import exported_accounts, hold_late_exports
 from engine.book.checks import run_checks
 from engine.decide.executors import open_executor
@@ -67,6 +68,47 @@ def _solve_ids(account_ids, settings):
     with gc_paused():  # a collection here would walk the whole inherited book for nothing
         out = optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
     return out, time.perf_counter() - t
+
+
+def household_last_good(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Household members the previous book listed and this one does not, with what they held
+    there: DataFrame[account_id, household_id, symbol] (engine.decide.household_wash's coverage)."""
+    empty = pd.DataFrame({"account_id": [], "household_id": [], "symbol": []}, dtype=object)
+    hh = accounts["household_id"].dropna() if "household_id" in accounts else pd.Series([], dtype=object)
+    if not len(hh):
+        return empty
+    s, a, lt = m.BookSnapshot.__table__, m.Account.__table__, m.Lot.__table__
+    prev = conn.execute(select(s.c.id).where(s.c.id < snapshot_id).order_by(s.c.id.desc()).limit(1)).scalar()
+    if prev is None:
+        return empty
+    members = read_frame(conn, select(a.c.account_id, a.c.household_id).where(
+        a.c.snapshot_id == prev, a.c.household_id.in_(sorted(set(hh.astype(str))))))
+    members = members[~members["account_id"].isin(set(accounts["account_id"]))]
+    if not len(members):
+        return empty
+    held = read_frame(conn, select(lt.c.account_id, lt.c.symbol).where(
+        lt.c.snapshot_id == prev, lt.c.account_id.in_(members["account_id"].tolist())).distinct())
+    out = members.merge(held, on="account_id", how="left")
+    return out[["account_id", "household_id", "symbol"]].astype(object)
+
+
+def settle_households(builder: InputBuilder, results: dict[str, AccountResult],
+                      settings: OptimizerSettings) -> dict[str, AccountResult]:
+    """Re-optimize, in this process, the members whose proposals would wash another member's
+    loss sale (engine.decide.household_wash.settle); a no-op for a book without households."""
+    w = builder.wash
+
+    def lot_costs(a):
+        s, e = builder.slices.get(a, (0, 0))
+        return dict(zip(builder.lot_id[s:e].tolist(), builder.lot_cost[s:e].tolist()))
+
+    def reoptimize(accounts):
+        builder.loss_sold = w.no_buy()
+        return {r.account_id: r for r in optimize_many([builder.build(a) for a in accounts], settings)}
+
+    if not w.members and not (w.ident.str.startswith("G:")).any():
+        return results
+    return household_wash.settle(results, w, lot_costs, reoptimize)
 
 
 def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSettings, *,
@@ -255,6 +297,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     hold = holdings(frames["lots"])
     bad = bad_prices(frames["securities"], policy, price_history)
     susp = run_checks(frames, as_of, policy, hold, bad=bad)
+    # household optimization: members of an optimized household on their located models
+    frames, located = household_location.locate(frames, policy)
     facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
@@ -287,7 +331,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
 
     t2 = time.perf_counter()
     state.progress(0.1, "preparing the optimizer")
-    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, as_of, policy, set(ov.freeze))
+    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, as_of, policy, set(ov.freeze),
+                           suspended=set(ids[category == "SUSPENDED"]))
     cand = ids[category == ""]
     settings = optimizer_settings(policy)
     timings["prepare"] = time.perf_counter() - t2
@@ -297,6 +342,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                                 progress=lambda f: state.progress(0.1 + 0.75 * f,
                                                                   f"optimizing {len(cand):,} accounts"),
                                 stats=work)
+    # the accounts of a household are decided together: no member washes another's loss
+    results = settle_households(builder, results, settings)
     timings["optimize"] = time.perf_counter() - t3
     timings["solver"] = float(sum(r.solve_time for r in results.values()))
     # building and optimizing the accounts, summed over workers (the pool's overhead excluded)
@@ -325,6 +372,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     mandates = acc["mandates"].to_numpy(object)
     cash_needed = acc["cash_needed"].to_numpy(float)
     tier_of = acc["tier"].to_numpy(object)
+    in_hh = hold_df["account_id"].map(builder.wash.household).isin(builder.wash.members)
+    held_by = hold_df[in_hh.to_numpy(bool)].groupby("account_id")["symbol"].agg(set).to_dict()
     for a, r in results.items():
         i = pos[a]
         if r.status != "optimal":
@@ -339,7 +388,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
             reasons[i].extend(f"HALT: proposal would trade {s} ({ov.hold_accounts[s]})" for s in halted)
             continue
         f = outlier_flags(r, policy)  # the same flags an edited proposal gets (engine.decide.rescore)
-        flags[i] = ";".join(f)
+        flags[i] = ";".join(f + household_wash.coverage_flags(builder.wash, a))
         detail[i] = {"class_weights_pre": r.class_weights_pre, "class_weights_post": r.class_weights_post,
                      "class_targets": r.class_targets, "class_bands": builder.bands.get(a, {}),
                      "cash_post": r.cash_post, "cash_required": r.cash_required,
@@ -349,6 +398,11 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                                    if sym not in ov.freeze},
                      "frozen": sorted(ov.freeze),
                      "no_buy": sorted(builder.restricted.get(a, set()) | builder.loss_sold.get(a, set()))}
+        hd = household_wash.household_detail(builder.wash, a, held_by.get(a, set()))
+        if hd is not None:
+            detail[i]["household"] = hd
+            if a in located:
+                hd["location"] = located[a]
         detail[i]["harvest_value"] = r.harvest_benefit
         detail[i]["tax_saved"] = r.tax_saved
         now_kinds = policy.mandates.trade_now
@@ -371,6 +425,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
             review[i] = "review" if needs else "auto"
             status[i] = "PROPOSED" if needs else "APPROVED"
     category[category == ""] = "NO_TRADE"
+    household_wash.household_scores(builder.wash, detail, ids, cols["score"], acc["value"].to_numpy(float))
     timings["score_route"] = time.perf_counter() - t4
 
     props = pd.DataFrame({
@@ -431,6 +486,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         # entered that the book does not show yet; prices for what the book cannot price
         req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
         entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
+        frames["household_last_good"] = household_last_good(conn, snap.id, frames["accounts"])
         frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
             frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
     timings["load"] = time.perf_counter() - t0

@@ -165,7 +165,44 @@ def _context(conn, account_id: str, symbols=()) -> dict:
            "tier_basis": str(filled["basis"].iat[0]) if len(filled) else None, "policy": policy}
     ctx["tier"] = account_tier(ctx, policy)
     ctx["four_eyes"] = policy.four_eyes(ctx["tier"])
+    ctx["wash"] = _household_wash(conn, snap, dict(acc), policy)
     return ctx
+
+
+def _household_wash(conn, snap, acc: dict, policy):
+    """The wash-sale state of the account's household (engine.decide.household_wash) on the latest
+    book: its members' trades in the window and the trades entered or proposed on this book."""
+    from datetime import timedelta
+
+    from engine.decide import household_wash
+
+    a, s, tx, lt = (m.Account.__table__, m.Security.__table__, m.Transaction.__table__, m.Lot.__table__)
+    hid = acc.get("household_id")
+    who = a.c.household_id == hid if hid else a.c.account_id == acc["account_id"]
+    members = read_frame(conn, select(a.c.account_id, a.c.taxable, a.c.household_id)
+                         .where(a.c.snapshot_id == snap.id, who))
+    ids = members["account_id"].tolist()
+    since = snap.as_of - timedelta(days=policy.trading.wash_sale_days)
+    frames = {
+        "accounts": members,
+        "securities": read_frame(conn, select(s.c.symbol, s.c.identical_group).where(s.c.snapshot_id == snap.id)),
+        "transactions": read_frame(conn, select(tx.c.account_id, tx.c.symbol, tx.c.trade_date, tx.c.side,
+                                                tx.c.realized_gain).where(
+            tx.c.snapshot_id == snap.id, tx.c.account_id.in_(ids), tx.c.trade_date >= since)),
+        "lots": read_frame(conn, select(lt.c.account_id, lt.c.lot_id, lt.c.symbol, lt.c.unit_cost,
+                                        lt.c.acquired_date).where(lt.c.snapshot_id == snap.id,
+                                                                  lt.c.account_id.in_(ids))),
+    }
+    for df, col in ((frames["transactions"], "trade_date"), (frames["lots"], "acquired_date")):
+        df[col] = df[col].astype(str)
+    w = household_wash.build(frames, snap.as_of, policy.trading.wash_sale_days)
+    pending = read_frame(conn, select(T.c.account_id, T.c.symbol, T.c.side, T.c.est_price, T.c.lots).where(
+        T.c.snapshot_id == snap.id, T.c.account_id.in_(ids),
+        T.c.status.in_(["PROPOSED", "APPROVED", PENDING]) | T.c.batch_id.isnot(None)))
+    lots = frames["lots"]
+    household_wash.add_pending(w, pending, dict(zip(zip(lots["account_id"], lots["lot_id"]),
+                                                    lots["unit_cost"].astype(float))))
+    return w
 
 
 def account_tier(ctx: dict, policy) -> str:
@@ -258,6 +295,14 @@ def _check(ctx: dict, trades: list[ManualTrade], request_id: str | None = None) 
         else:
             res.cash_raised -= t.quantity * px
             buys_value += t.quantity * px
+    if ctx.get("wash") is not None:  # household wash sales (engine.decide.household_wash)
+        from engine.decide import household_wash
+
+        errs, warns = household_wash.manual_wash(
+            ctx["wash"], ctx["account"]["account_id"], trades, prices=prices, lots=lots,
+            cash_out=request_id is not None or bool(len(ctx["requests"])), allocate=allocate_lots)
+        res.errors.extend(errs)
+        res.warnings.extend(warns)
     cash = float(ctx["account"]["cash"]) + res.cash_entered
     if buys_value and cash + res.cash_raised < -0.005:
         res.errors.append(f"buys overspend cash: ${-(cash + res.cash_raised):,.2f} short")

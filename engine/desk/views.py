@@ -276,7 +276,7 @@ def _pending_cash(conn, snapshot_id: int | None, accounts: list[str] | None = No
 
 # --------------------------------------------------------------------------- suspended
 SUSPENDED_COLUMNS = ["account_id", "name", "custodian", "value", "tier", "reasons", "detail", "since", "urgent",
-                     "pending_cash", "due", "high", "cash_out", "tier_basis"]
+                     "pending_cash", "due", "high", "cash_out", "tier_basis", "household_id"]
 
 
 def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFrame:
@@ -298,7 +298,7 @@ def suspended_accounts(engine: Engine, run_id: int | None = None) -> pd.DataFram
             return _empty_suspended()
         snap_id = conn.execute(select(R.c.snapshot_id).where(R.c.id == run_id)).scalar_one()
         df = _read(conn, select(P.c.account_id, A.c.name, A.c.custodian, P.c.value, P.c.tier, P.c.reasons,
-                                     P.c.urgent, P.c.tier_basis)
+                                     P.c.urgent, P.c.tier_basis, A.c.household_id)
                         .select_from(P.join(A, and_(A.c.snapshot_id == snap_id, A.c.account_id == P.c.account_id)))
                         .where(P.c.run_id == run_id, P.c.category == "SUSPENDED"))
         if not len(df):
@@ -339,7 +339,8 @@ def _empty_suspended() -> pd.DataFrame:
                          "detail": pd.Series([], dtype=object), "since": pd.Series([], dtype="datetime64[us]"),
                          "urgent": pd.Series([], dtype=bool), "pending_cash": pd.Series([], dtype=float),
                          "due": pd.Series([], dtype="datetime64[us]"), "high": pd.Series([], dtype=bool),
-                         "cash_out": pd.Series([], dtype=object), "tier_basis": pd.Series([], dtype=object)})
+                         "cash_out": pd.Series([], dtype=object), "tier_basis": pd.Series([], dtype=object),
+                         "household_id": pd.Series([], dtype=object)})
 
 
 def account_reasons(engine: Engine, account_id: str) -> dict:

@@ -1,0 +1,179 @@
+"""Households: the families behind the accounts (accounts.csv ``household_id``).
+
+Lists households with their accounts, combined value, the largest gap between the combined
+asset-class weights and the value-weighted blend of the members' models, realized gains this
+year and pending trades; the selected household's members and its class weights against the
+blend below. Double-click a member (or "Open in Proposals") to open its proposal. The filter
+finds households by id, account id or client name. Data: :func:`engine.desk.household_views.households`.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+from engine.desk.household_views import households
+from ui import fmt
+from ui.models import Col, FrameModel
+from ui.panel import AppContext, Panel
+from ui.widgets import DataTable, EmptyState, section_title
+
+HOUSEHOLD_COLUMNS = [
+    Col("household_id", "Household"),
+    Col("n_accounts", "Accounts", "count"),
+    Col("names", "Clients", tooltip_key="accounts"),
+    Col("value", "Value", "money", "Combined value of the members (holdings and cash)"),
+    Col("taxable_value", "Taxable", "money", "Value in taxable accounts"),
+    Col("max_gap", "Largest class gap", "pct", "Largest gap between a combined asset-class weight and the "
+                                                "value-weighted blend of the members' models"),
+    Col("realized_ytd", "Realized this year", "money", "Net gains realized this year (the book's transactions)"),
+    Col("pending_trades", "Pending trades", "count", "Trades proposed or approved, not yet exported"),
+    Col("suspended", "Suspended members", tip="Members without good data: the others trade, flagged "
+                                              "WASH_COVERAGE_INCOMPLETE"),
+]
+HOUSEHOLD_TEXT_KEYS = ["household_id", "accounts", "names"]
+MEMBER_COLUMNS = [
+    Col("account_id", "Account"), Col("name", "Name"), Col("kind", "Tax"), Col("model_id", "Model"),
+    Col("value", "Value", "money"), Col("category", "Category"), Col("status", "Review"),
+    Col("pending_trades", "Pending trades", "count"), Col("realized_ytd", "Realized this year", "money"),
+]
+CLASS_COLUMNS = [
+    Col("asset_class", "Asset class"), Col("weight", "Combined", "pct"),
+    Col("target", "Blend of models", "pct", "The members' model weights, weighted by member value"),
+    Col("gap", "Gap", "pct"),
+]
+
+
+class HouseholdsPanel(Panel):
+    title = "Households"
+
+    def __init__(self, ctx: AppContext, parent=None):
+        super().__init__(ctx, parent)
+        self.current: str | None = None
+        self._data: dict = {}
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        bar = QHBoxLayout()
+        bar.addWidget(section_title("Households"))
+        self.filter = QLineEdit()
+        self.filter.setObjectName("householdsFilter")
+        self.filter.setPlaceholderText("Find: household, account or client name (e.g. HH00012, Bennett)")
+        self.filter.setClearButtonEnabled(True)
+        bar.addWidget(self.filter, 3)
+        self.count = QLabel()
+        self.count.setObjectName("countLabel")
+        bar.addWidget(self.count)
+        outer.addLayout(bar)
+
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setObjectName("householdsSplit")
+        self.model = FrameModel(HOUSEHOLD_COLUMNS, self)
+        self.table = DataTable(self.model, "householdsTable")
+        self.table.max_column_width = 300
+        self.split.addWidget(self.table)
+        detail = QWidget()
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(0, 8, 0, 0)
+        row = QHBoxLayout()
+        self.detail_title = QLabel()
+        self.detail_title.setObjectName("sectionTitle")
+        row.addWidget(self.detail_title, 1)
+        self.open_button = QPushButton("Open in Proposals")
+        self.open_button.setObjectName("openMember")
+        row.addWidget(self.open_button)
+        dl.addLayout(row)
+        inner = QSplitter(Qt.Orientation.Horizontal)
+        self.members_model = FrameModel(MEMBER_COLUMNS, self)
+        self.members = DataTable(self.members_model, "householdMembers")
+        inner.addWidget(self.members)
+        self.classes_model = FrameModel(CLASS_COLUMNS, self)
+        self.classes = DataTable(self.classes_model, "householdClasses")
+        inner.addWidget(self.classes)
+        inner.setSizes([700, 360])
+        dl.addWidget(inner, 1)
+        self.split.addWidget(detail)
+        self.split.setSizes([330, 420])
+        self.empty = EmptyState("No households in this book",
+                                "Accounts with the same household_id in accounts.csv are one household.")
+        outer.addWidget(self.empty, 1)
+        outer.addWidget(self.split, 1)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)
+        self._debounce.timeout.connect(self.apply_filter)
+        self.filter.textChanged.connect(lambda _: self._debounce.start())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
+        self.members.doubleClicked.connect(lambda *_: self.open_member())
+        self.open_button.clicked.connect(self.open_member)
+        self._show(None)
+
+    def refresh(self) -> None:
+        self._data = households(self.ctx.engine)
+        df = self._data["households"]
+        has = bool(len(df))
+        self.empty.setVisible(not has)
+        self.split.setVisible(has)
+        self.model.set_frame(df)
+        self.apply_filter()
+        self.table.fit_columns()
+        if has and (self.current is None or self.model.find("household_id", self.current) < 0):
+            self.table.select_row(0)
+
+    def apply_filter(self) -> None:
+        self.model.set_text_filter(self.filter.text(), HOUSEHOLD_TEXT_KEYS)
+        df = self._data.get("households")
+        n = 0 if df is None else len(df)
+        self.count.setText(f"{self.model.rowCount():,} of {n:,} households" if n else "")
+
+    def focus(self, payload) -> None:
+        """Show household ``payload`` (or the household of account ``payload``)."""
+        if payload is None:
+            return
+        if not self._data:
+            self.refresh()
+        hid = str(payload)
+        mem = self._data.get("members")
+        if mem is not None and len(mem) and hid in set(mem["account_id"]):
+            hid = str(mem.loc[mem["account_id"] == hid, "household_id"].iat[0])
+        if self.model.find("household_id", hid) < 0:
+            self.filter.clear()
+            self.apply_filter()
+        row = self.model.find("household_id", hid)
+        if row >= 0:
+            self.table.select_row(row)
+
+    def _on_select(self) -> None:
+        row = self.table.selected_row()
+        if row < 0:
+            return
+        hid = self.model.value(row, "household_id")
+        if hid != self.current:
+            self.current = hid
+            self._show(hid)
+
+    def _show(self, hid: str | None) -> None:
+        mem = self._data.get("members")
+        if hid is None or mem is None or not len(mem):
+            self.detail_title.setText("Select a household to see its accounts")
+            self.members_model.set_frame(pd.DataFrame(columns=[c.key for c in MEMBER_COLUMNS]))
+            self.classes_model.set_frame(pd.DataFrame(columns=[c.key for c in CLASS_COLUMNS]))
+            self.open_button.setEnabled(False)
+            return
+        rows = mem[mem["household_id"] == hid].assign(
+            kind=lambda d: d["taxable"].map(lambda t: "taxable" if t else "tax-deferred"))
+        self.members_model.set_frame(rows.sort_values("value", ascending=False).reset_index(drop=True))
+        cls = self._data["classes"]
+        self.classes_model.set_frame(cls[cls["household_id"] == hid].reset_index(drop=True))
+        value = float(rows["value"].sum())
+        self.detail_title.setText(f"Household {hid} · {len(rows)} accounts · {fmt.money(value)} · "
+                                  f"{int(rows['pending_trades'].sum()):,} pending trades")
+        self.open_button.setEnabled(True)
+        self.members.select_row(0)
+        self.members.fit_columns(force=True)
+        self.classes.fit_columns(force=True)
+
+    def open_member(self) -> None:
+        row = self.members.selected_row()
+        if row >= 0:
+            self.ctx.navigate.emit("Proposals", self.members_model.value(row, "account_id"))
