@@ -12,7 +12,7 @@ from engine.decide.household_wash import household_label, household_of
 
 def tier_by_household(acc: pd.DataFrame, policy) -> None:
     """Re-tier ``acc`` (account facts with value, group, tier, tier_basis) in place."""
-    from engine.decide.mandates import assign_tiers
+    from engine.decide.tiers import assign_tiers
 
     if "household_id" not in acc or not acc["household_id"].notna().any():
         return

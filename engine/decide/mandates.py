@@ -14,23 +14,11 @@ from engine.book.cash_owed import OPEN, owed_mask, with_status
 from engine.core.frames import holdings, lookup
 from engine.core.policy import Policy
 from engine.book.valuation import fill_unpriced, unpriced
+from engine.decide.tiers import assign_tiers as assign_tiers  # its home; re-exported
 
 CASH = "CASH"
 
 
-def assign_tiers(value: np.ndarray, group: np.ndarray, policy: Policy) -> np.ndarray:
-    """Tier name per account: its ``group`` when that names a tier, else by value (min ≤ v < max)."""
-    tiers = sorted(policy.tiers, key=lambda t: t.min_value)
-    mins = np.array([t.min_value for t in tiers])
-    names = np.array([t.name for t in tiers], dtype=object)
-    idx = np.clip(np.searchsorted(mins, np.nan_to_num(value, nan=0.0), side="right") - 1, 0, len(tiers) - 1)
-    out = names[idx]
-    known = {t.name.lower(): t.name for t in tiers}
-    grp = pd.Series(group, dtype=object).fillna("").astype(str).str.strip().str.lower()
-    explicit = grp.map(known)
-    has = explicit.notna().to_numpy()
-    out[has] = explicit.to_numpy(dtype=object)[has]
-    return out
 
 
 def threshold_bps(days_since_trade: np.ndarray, tiers: np.ndarray, policy: Policy) -> np.ndarray:
