@@ -372,8 +372,10 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     mandates = acc["mandates"].to_numpy(object)
     cash_needed = acc["cash_needed"].to_numpy(float)
     tier_of = acc["tier"].to_numpy(object)
-    in_hh = hold_df["account_id"].map(builder.wash.household).isin(builder.wash.members)
-    held_by = hold_df[in_hh.to_numpy(bool)].groupby("account_id")["symbol"].agg(set).to_dict()
+    # what each household member holds (its wash-sale blocks name only those)
+    all_hold = extras["holdings"]
+    in_hh = all_hold["account_id"].map(builder.wash.household).isin(builder.wash.members).to_numpy(bool)
+    held_by = all_hold[in_hh].groupby("account_id")["symbol"].agg(set).to_dict() if in_hh.any() else {}
     for a, r in results.items():
         i = pos[a]
         if r.status != "optimal":

@@ -1,7 +1,7 @@
 """retired book snapshots (issue #18)
 
 Revision ID: 0011_harden
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 17:00:00
 
 ``book_snapshots`` gets ``retired_at``, ``retired_by`` and ``retired_reason``: an admin can set a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0011_harden'
-down_revision = '0007'
+down_revision = '0008'  # chained after households at the merge
 branch_labels = None
 depends_on = None
 
