@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
         menu.addAction(act("Cancel the running task", self.cancel_task, "Esc"))
         menu = self.menuBar().addMenu("&View")
         for i, name in enumerate(PANELS, 1):
-            menu.addAction(act(name, lambda n=name: self.show_panel(n), f"Ctrl+{i}"))
+            menu.addAction(act(name, lambda n=name: self.show_panel(n), f"Ctrl+{i}" if i <= 9 else None))
         menu.addSeparator()
         menu.addAction(self.refresh_action)
 

@@ -118,6 +118,8 @@ class TodayPanel(Panel):
         self.expiring = DataTable(self.expiring_model, "todayExpiring")
         self.expiring.doubleClicked.connect(
             lambda i: ctx.navigate.emit("Overrides", self.expiring_model.value(i.row(), "id")))
+        for t in (self.urgent, self.review, self.expiring):
+            t.double_click_history = False  # a double-click opens the row's panel; H opens the history
         for r, w in enumerate((self.urgent_title, self.urgent, self.review_title, self.review,
                                self.expiring_title, self.expiring)):
             rl.addWidget(w, r, 0)

@@ -1,0 +1,270 @@
+"""The desk's daily read views: the order blotter, an account's history and a sell's lot detail.
+
+* :func:`order_blotter` — every order line of the day in one frame: the latest run's proposed
+  and approved trades, the manual trades waiting for export and the lines exported against the
+  latest book, with the pre-export compliance check of :mod:`engine.compliance` per line.
+  :func:`filter_blotter` and :func:`blotter_totals` answer "how much XYZ are we selling today,
+  and for whom?".
+* :func:`account_history` — everything that happened to one account, newest first.
+* :func:`trade_lot_detail` — the lots a proposal's sells relieve (the run's lot relief, as the
+  lots file of a batch shows it) with cost, term, estimated gain and wash-sale status.
+
+Read-only: nothing here writes to the database.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, and_, or_, select
+
+from storage import models as m
+from storage import repo
+from storage.bulk import read_frame
+
+T = m.Trade.__table__
+P = m.Proposal.__table__
+R = m.Run.__table__
+A = m.Account.__table__
+B = m.ExportBatch.__table__
+
+BLOTTER_COLUMNS = ["id", "account_id", "name", "custodian", "tier", "category", "side", "symbol", "quantity",
+                   "est_price", "est_value", "status", "proposal_status", "batch_id", "blocked", "reason",
+                   "proposal_id", "version"]
+# the blotter's filters: the frame column each filters on
+FILTERS = ("symbol", "custodian", "tier", "side", "status", "category", "batch_id")
+WASH_WINDOW_DAYS = 30
+
+
+def _latest_run_id(conn) -> int | None:
+    return conn.execute(select(R.c.id).where(R.c.status == "done").order_by(R.c.id.desc()).limit(1)).scalar()
+
+
+def _empty_blotter() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in BLOTTER_COLUMNS})
+
+
+def order_blotter(engine: Engine) -> pd.DataFrame:
+    """Every order line of the day (:data:`BLOTTER_COLUMNS`), sorted by symbol, side, account.
+
+    Lines: the latest run's trades that are PROPOSED or APPROVED (not removed or rejected), the
+    manual trades not yet exported (APPROVED or PENDING_APPROVAL) and every line exported against
+    the latest book (status EXPORTED, with its batch). ``blocked`` is what in force now keeps a
+    not-yet-exported line out of the next batch (a hold, a halt, a suspension, a restriction;
+    blank = it would go), ``version`` the proposal's version for the bulk actions' checks."""
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            return _empty_blotter()
+        run_id = _latest_run_id(conn)
+        open_lines = and_(T.c.batch_id.is_(None), or_(
+            and_(T.c.proposal_id.is_(None), T.c.status.in_(("APPROVED", "PENDING_APPROVAL"))),
+            and_(T.c.proposal_id.in_(select(P.c.id).where(P.c.run_id == (run_id or -1))),
+                 T.c.status.in_(("PROPOSED", "APPROVED")))))
+        sent = and_(T.c.batch_id.is_not(None), T.c.snapshot_id == snap.id)
+        trades = read_frame(conn, select(T).where(or_(open_lines, sent)))
+        if not len(trades):
+            return _empty_blotter()
+        props = read_frame(conn, select(P.c.id, P.c.account_id, P.c.tier, P.c.category, P.c.status, P.c.version)
+                           .where(P.c.run_id == (run_id or -1)))
+        names = read_frame(conn, select(A.c.account_id, A.c.name).where(A.c.snapshot_id == snap.id))
+        from engine.compliance import blocked_trades
+
+        pending = trades[trades["batch_id"].isna()]
+        blocked = blocked_trades(conn, None, pending) if len(pending) else None
+    by_pid = props.set_index("id")
+    by_acc = props.set_index("account_id")
+    pid = trades["proposal_id"]
+    own = pid.notna()
+    df = trades.copy()
+    df["tier"] = [by_pid.at[int(p), "tier"] if o and int(p) in by_pid.index else by_acc["tier"].get(a)
+                  for p, o, a in zip(pid, own, df["account_id"])]
+    df["proposal_status"] = [by_pid.at[int(p), "status"] if o and int(p) in by_pid.index else None
+                             for p, o in zip(pid, own)]
+    df["version"] = [int(by_pid.at[int(p), "version"]) if o and int(p) in by_pid.index else None
+                     for p, o in zip(pid, own)]
+    df["name"] = df["account_id"].map(dict(zip(names["account_id"], names["name"])))
+    why = dict(zip(blocked["id"], blocked["blocked"])) if blocked is not None and len(blocked) else {}
+    df["blocked"] = df["id"].map(why)
+    df = df.sort_values(["symbol", "side", "account_id", "id"], ascending=[True, False, True, True], kind="stable")
+    return df[BLOTTER_COLUMNS].reset_index(drop=True)
+
+
+def filter_mask(df: pd.DataFrame, **filters) -> np.ndarray:
+    """Rows of a blotter frame matching every given filter (:data:`FILTERS`; a value, or a list
+    of values; None/"" = no filter). ``symbol`` matches case-insensitively."""
+    mask = np.ones(len(df), dtype=bool)
+    for key, want in filters.items():
+        if key not in FILTERS:
+            raise ValueError(f"no blotter filter {key!r} (one of {', '.join(FILTERS)})")
+        if want is None or want == "" or want == []:
+            continue
+        values = [want] if isinstance(want, str) else list(want)
+        col = df[key].astype(object).where(df[key].notna(), "")
+        if key == "symbol":
+            col = col.astype(str).str.upper()
+            values = [str(v).strip().upper() for v in values]
+        mask &= col.isin(values).to_numpy(bool)
+    return mask
+
+
+def filter_blotter(df: pd.DataFrame, **filters) -> pd.DataFrame:
+    return df[filter_mask(df, **filters)].reset_index(drop=True)
+
+
+def blotter_totals(df: pd.DataFrame) -> pd.DataFrame:
+    """Per symbol: shares and dollars bought and sold, net dollars (buys - sells) and accounts."""
+    cols = ["symbol", "buy_shares", "sell_shares", "buy_value", "sell_value", "net_value", "accounts", "lines"]
+    if not len(df):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    d = df.assign(q=pd.to_numeric(df["quantity"]).astype(float), v=pd.to_numeric(df["est_value"]).astype(float))
+    buy = d["side"] == "BUY"
+    g = d.assign(bq=d["q"].where(buy, 0.0), sq=d["q"].where(~buy, 0.0), bv=d["v"].where(buy, 0.0),
+                 sv=d["v"].where(~buy, 0.0)).groupby("symbol", sort=True)
+    out = pd.DataFrame({"buy_shares": g["bq"].sum(), "sell_shares": g["sq"].sum(), "buy_value": g["bv"].sum(),
+                        "sell_value": g["sv"].sum(), "accounts": g["account_id"].nunique(),
+                        "lines": g["id"].count()}).reset_index()
+    out["net_value"] = out["buy_value"] - out["sell_value"]
+    return out[cols]
+
+
+# --------------------------------------------------------------------------- account history
+HISTORY_COLUMNS = ["at", "kind", "summary", "user", "detail"]
+
+
+def _event(at, kind, summary, user="", detail="") -> dict:
+    return {"at": at, "kind": kind, "summary": summary, "user": user or "", "detail": detail or ""}
+
+
+def _fmt_bps(v) -> str:
+    return "–" if v is None or pd.isna(v) else f"{float(v):,.1f} bps"
+
+
+def account_history(engine: Engine, account_id: str) -> pd.DataFrame:
+    """Everything that happened to ``account_id``, newest first (:data:`HISTORY_COLUMNS`): runs
+    (category, score, threshold), decisions and edits (the audit log), trades and the batches
+    they went in, manual trades, overrides, suspensions and their resolution, cash requests and
+    their status, notes."""
+    ev: list[dict] = []
+    with engine.connect() as conn:
+        for r in conn.execute(select(R.c.finished_at, R.c.started_at, R.c.id, R.c.created_by, P.c.category,
+                                     P.c.score_bps, P.c.threshold_bps, P.c.status, P.c.tier, P.c.reasons)
+                              .join(P, P.c.run_id == R.c.id).where(P.c.account_id == account_id)):
+            ev.append(_event(r.finished_at or r.started_at, "RUN",
+                             f"run {r.id}: {r.category} ({r.tier}), score {_fmt_bps(r.score_bps)} vs threshold "
+                             f"{_fmt_bps(r.threshold_bps)}, {r.status}", r.created_by, r.reasons))
+        au = m.AuditEntry.__table__
+        for r in conn.execute(select(au.c.at, au.c.action, au.c.username, au.c.symbol, au.c.detail, au.c.after)
+                              .where(au.c.account_id == account_id)):
+            what = r.action.replace("_", " ").lower()
+            ev.append(_event(r.at, r.action, f"{what}{' ' + r.symbol if r.symbol else ''}: {r.detail or ''}".rstrip(": "),
+                             r.username, r.after))
+        for r in conn.execute(select(T.c.id, T.c.side, T.c.quantity, T.c.symbol, T.c.est_value, T.c.batch_id,
+                                     T.c.proposal_id, T.c.created_at, T.c.created_by, T.c.status, B.c.created_at,
+                                     B.c.created_by)
+                              .join(B, B.c.id == T.c.batch_id, isouter=True)
+                              .where(T.c.account_id == account_id,
+                                     or_(T.c.batch_id.is_not(None), T.c.proposal_id.is_(None)))):
+            line = f"{r.side} {int(r.quantity):,} {r.symbol} (${float(r.est_value or 0):,.2f})"
+            if r.proposal_id is None:
+                ev.append(_event(r.created_at, "MANUAL_TRADE", f"manual trade {line}, {r.status}", r.created_by))
+            if r.batch_id is not None:
+                ev.append(_event(r[10], "EXPORTED", f"{line} exported in batch {r.batch_id}", r[11]))
+        ov = m.Override.__table__
+        for r in conn.execute(select(ov).where(ov.c.account_id == account_id)):
+            until = f" until {r.until}" if r.until else ""
+            ev.append(_event(r.created_at, "HOLD", f"hold{until}: {r.reason}", r.created_by))
+            if r.ended_at is not None:
+                ev.append(_event(r.ended_at, "HOLD_ENDED", f"hold ended: {r.reason}", r.ended_by))
+        su = m.Suspension.__table__
+        for r in conn.execute(select(su).where(su.c.account_id == account_id)):
+            ev.append(_event(r.since, "SUSPENDED", f"suspended {r.code}: {r.detail}"))
+            if r.resolved_at is not None:
+                ev.append(_event(r.resolved_at, "RESOLVED", f"suspension {r.code} resolved (book snapshot "
+                                                            f"{r.resolved_snapshot_id})"))
+        cs = m.CashRequestState.__table__
+        cr = m.CashRequest.__table__
+        amounts = {r.request_id: r for r in conn.execute(select(cr.c.request_id, cr.c.amount, cr.c.due_date,
+                                                                cr.c.priority).where(cr.c.account_id == account_id)
+                                                         .order_by(cr.c.snapshot_id))}
+        states = set()
+        for r in conn.execute(select(cs).where(cs.c.account_id == account_id)):
+            states.add(r.request_id)
+            a = amounts.get(r.request_id)
+            money = f" ${float(a.amount):,.2f} due {a.due_date} ({a.priority})" if a is not None else ""
+            batch = f", batch {r.batch_id}" if r.batch_id else ""
+            ev.append(_event(r.updated_at, "CASH_REQUEST", f"cash request {r.request_id}{money}: {r.status}{batch}",
+                             r.updated_by))
+        snap = repo.snapshot_info(conn)
+        for rid, a in amounts.items():
+            if rid not in states and snap is not None:
+                ev.append(_event(snap.imported_at, "CASH_REQUEST",
+                                 f"cash request {rid} ${float(a.amount):,.2f} due {a.due_date} ({a.priority}): open"))
+        ev += _note_events(conn, account_id)
+    if not ev:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in HISTORY_COLUMNS})
+    df = pd.DataFrame(ev, columns=HISTORY_COLUMNS)
+    df["detail"] = df["detail"].map(lambda v: v if isinstance(v, str) else ("" if v is None else json.dumps(v)))
+    df["at"] = pd.to_datetime(df["at"])
+    return df.sort_values("at", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _note_events(conn, account_id: str) -> list[dict]:
+    """The account's notes (engine.notes), when the database has them."""
+    try:
+        from engine.notes import notes_events
+    except ImportError:
+        return []
+    return notes_events(conn, account_id)
+
+
+# --------------------------------------------------------------------------- lot detail
+LOT_DETAIL_COLUMNS = ["trade_id", "symbol", "lot_id", "quantity", "unit_cost", "acquired_date", "term",
+                      "est_price", "est_gain", "est_tax", "wash"]
+
+
+def trade_lot_detail(engine: Engine, account_id: str, run_id: int | None = None) -> pd.DataFrame:
+    """The lots the sells of ``account_id``'s proposal (latest run by default) relieve, one row
+    per trade and lot (:data:`LOT_DETAIL_COLUMNS`): shares, unit cost, acquired date, term (ST:
+    held a year or less at the book's date), estimated gain at the trade's price, the estimated
+    tax at the account's rates (0 for a tax-exempt account; a loss saves tax, negative), and the
+    wash-sale status of a loss (``wash: bought DATE`` when the account bought the security within
+    30 days before the book's date: the loss is disallowed; ``loss allowed`` otherwise)."""
+    with engine.connect() as conn:
+        run_id = run_id or _latest_run_id(conn)
+        if run_id is None:
+            return pd.DataFrame(columns=LOT_DETAIL_COLUMNS)
+        sells = read_frame(conn, select(T).join(P, P.c.id == T.c.proposal_id).where(
+            P.c.run_id == run_id, P.c.account_id == account_id, T.c.side == "SELL", T.c.status != "REMOVED"))
+        if not len(sells):
+            return pd.DataFrame(columns=LOT_DETAIL_COLUMNS)
+        snap_id = int(sells["snapshot_id"].iloc[0])
+        snap = repo.snapshot_info(conn, snap_id)
+        acc = conn.execute(select(A.c.taxable, A.c.st_rate, A.c.lt_rate).where(
+            A.c.snapshot_id == snap_id, A.c.account_id == account_id)).first()
+        tx = m.Transaction.__table__
+        buys = read_frame(conn, select(tx.c.symbol, tx.c.trade_date).where(
+            tx.c.snapshot_id == snap_id, tx.c.account_id == account_id, tx.c.side == "BUY",
+            tx.c.trade_date >= snap.as_of - timedelta(days=WASH_WINDOW_DAYS)))
+        from engine.lot_instructions import lot_rows
+
+        rows = []
+        for tr in sells.itertuples(index=False):
+            one = lot_rows(conn, pd.DataFrame([tr._asdict()]), "")
+            if len(one):
+                rows.append(one.assign(trade_id=int(tr.id), est_price=float(tr.est_price)))
+    if not rows:
+        return pd.DataFrame(columns=LOT_DETAIL_COLUMNS)
+    df = pd.concat(rows, ignore_index=True)
+    taxable = bool(acc.taxable) if acc is not None else False
+    st = float(acc.st_rate or 0.0) if acc is not None else 0.0
+    lt = float(acc.lt_rate or 0.0) if acc is not None else 0.0
+    rate = np.where(df["term"] == "ST", st, lt) if taxable else np.zeros(len(df))
+    df["est_tax"] = (df["est_gain"].astype(float) * rate).round(2)
+    last_buy = buys.groupby("symbol")["trade_date"].max().to_dict() if len(buys) else {}
+    df["wash"] = [("" if g >= 0 else (f"wash: bought {last_buy[s]}" if s in last_buy else "loss allowed"))
+                  for g, s in zip(df["est_gain"].astype(float), df["symbol"])]
+    return df[LOT_DETAIL_COLUMNS]
+

@@ -1,0 +1,164 @@
+"""The desk's daily tools through real widgets (pytest-qt, offscreen), on both databases: the
+order blotter (filters and totals against the database, bulk hold / withdraw / reject with a
+reason), the account history (one of each event, reached with H from a table)."""
+import pytest
+from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
+from PySide6.QtCore import Qt
+from sqlalchemy import func, select
+
+from bookkit import write_book
+from engine.importer import import_book
+from engine.policy import default_policy, policy_from_dict
+from engine.policy_store import save_policy
+from engine.workflow import proposals_frame, run_workflow
+from storage import models as m
+
+
+@pytest.fixture
+def reviewed(engine, tmp_path):
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
+    import_book(engine, write_book(tmp_path / "book"), user="ops1")
+    save_policy(engine, policy_from_dict(data), user="admin")
+    return run_workflow(engine, workers=1, user="sched")
+
+
+@pytest.fixture
+def window(qtbot, engine, db_path, settings, boxes):
+    w = make_window(qtbot, engine, db_path, settings)
+    yield w
+    close_window(w, boxes)
+
+
+def statuses(engine) -> dict:
+    with engine.connect() as conn:
+        p = proposals_frame(conn)
+    return dict(zip(p["account_id"], p["status"]))
+
+
+def db_lines(engine, **where):
+    """The latest run's not-removed trades, straight from the database."""
+    T, P = m.Trade.__table__, m.Proposal.__table__
+    stmt = select(T.c.account_id, T.c.symbol, T.c.side, T.c.quantity, T.c.est_value).join(
+        P, P.c.id == T.c.proposal_id).where(T.c.status.in_(("PROPOSED", "APPROVED")))
+    for k, v in where.items():
+        stmt = stmt.where(T.c[k] == v)
+    with engine.connect() as conn:
+        return conn.execute(stmt).all()
+
+
+def select_rows(table, rows):
+    table.clearSelection()
+    sm = table.selectionModel()
+    from PySide6.QtCore import QItemSelectionModel
+    for r in rows:
+        sm.select(table.model().index(r, 0), QItemSelectionModel.SelectionFlag.Select
+                  | QItemSelectionModel.SelectionFlag.Rows)
+
+
+def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window):
+    w = window
+    w.show_panel("Blotter")
+    b = w.panel("Blotter")
+    b.refresh()
+    every = db_lines(engine)
+    assert b.model.rowCount() == len(every) > 0
+
+    # "how much BBB are we selling today, and for whom?": one filter
+    b.set_filters(symbol="bbb", side="SELL")
+    sells = db_lines(engine, symbol="BBB", side="SELL")
+    shown = b.visible_frame()
+    assert sorted(shown["account_id"]) == sorted(r.account_id for r in sells)
+    tot = b.totals_frame()
+    assert list(tot["symbol"]) == ["BBB"]
+    assert tot["sell_shares"].iloc[0] == sum(r.quantity for r in sells)
+    assert tot["sell_value"].iloc[0] == pytest.approx(sum(r.est_value for r in sells))
+    assert tot["accounts"].iloc[0] == len({r.account_id for r in sells})
+    assert tot["buy_value"].iloc[0] == 0
+    assert f"{len(sells)} of {len(every)} lines" in b.count.text()
+
+    # custodian filter: only SCHWAB accounts (A1, A3) remain
+    b.set_filters(symbol="", side=None, custodian="SCHWAB")
+    assert set(b.visible_frame()["account_id"]) == {"A1", "A3"}
+    b.set_filters(custodian=None)
+    assert b.model.rowCount() == len(every)
+
+    # bulk reject of A2's lines needs a reason; the dialog says it covers the whole proposal
+    b.set_filters(symbol="", custodian="FIDELITY")
+    select_rows(b.table, range(b.model.rowCount()))
+    assert b.reject_button.isEnabled()
+    dlg = b.ask_reject()
+    assert not dlg.ok_button.isEnabled()  # no reason, no rejection
+    assert "whole proposal" in dlg.info.text()
+    dlg.reason.setText("client call pending")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    assert statuses(engine)["A2"] == "REJECTED"
+    assert "Rejected 1 account" in b.msg.text()
+    assert not (b.frame["account_id"] == "A2").any()  # rejected lines leave the blotter
+
+    # approve A1 and A3, withdraw A1 from the blotter, hold A3
+    from engine.review import approve
+    approve(engine, ["A1", "A3"], user="rev")
+    b.refresh()
+    b.set_filters(custodian="SCHWAB", status="APPROVED")
+    assert set(b.visible_frame()["account_id"]) == {"A1", "A3"}
+    rows = [r for r in range(b.model.rowCount()) if b.model.value(r, "account_id") == "A1"]
+    select_rows(b.table, rows)
+    dlg = b.ask_withdraw()
+    dlg.reason.setText("price moved")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    assert statuses(engine)["A1"] == "PROPOSED"
+    b.set_filters(status=None)
+    rows = [r for r in range(b.model.rowCount()) if b.model.value(r, "account_id") == "A3"]
+    select_rows(b.table, rows)
+    dlg = b.ask_hold()
+    dlg.reason.setText("client wires cash Monday")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    ov = m.Override.__table__
+    with engine.connect() as conn:
+        holds = conn.execute(select(ov.c.account_id, ov.c.reason, ov.c.created_by).where(ov.c.kind == "HOLD")).all()
+        audited = conn.execute(select(func.count()).select_from(m.AuditEntry.__table__).where(
+            m.AuditEntry.action == "HOLD_ADD", m.AuditEntry.account_id == "A3")).scalar_one()
+    assert [tuple(h) for h in holds] == [("A3", "client wires cash Monday", "alice")] and audited == 1
+    # the compliance check per line: A3's approved lines are now kept back by the hold
+    kept = b.frame[b.frame["account_id"] == "A3"]["blocked"]
+    assert kept.notna().all() and kept.str.contains("HELD: client wires cash Monday").all()
+    assert b.frame[b.frame["account_id"] == "A1"]["blocked"].isna().all()
+
+
+def test_history_has_every_event_and_opens_with_h(qtbot, engine, reviewed, window, tmp_path):
+    from engine.exporter import export_batch
+    from engine.overrides import add_hold, end_override
+    from engine.review import approve
+    from engine.undo import withdraw
+
+    approve(engine, ["A2"], user="rev")
+    withdraw(engine, ["A2"], reason="recheck the bond price", user="rev")
+    approve(engine, ["A2"], user="rev")
+    oid = add_hold(engine, "A2", None, "client on holiday", user="ops1")
+    end_override(engine, oid, user="ops1")
+    export_batch(engine, tmp_path / "out", user="ops1")
+    w = window
+    w.show_panel("Proposals")
+    p = w.panel("Proposals")
+    p.focus("A2")
+    qtbot.waitUntil(lambda: p.current == "A2", timeout=2000)
+    p.table.setFocus()
+    qtbot.keyClick(p.table, Qt.Key.Key_H)
+    assert w.current_panel_name() == "History"
+    h = w.panel("History")
+    assert h.account == "A2"
+    ev = h.events()
+    kinds = list(ev["kind"])
+    for k in ("RUN", "APPROVE", "WITHDRAW", "HOLD", "HOLD_ENDED", "EXPORTED", "CASH_REQUEST"):
+        assert k in kinds, (k, kinds)
+    assert list(ev["at"]) == sorted(ev["at"], reverse=True)  # newest first
+    assert ev[ev["kind"] == "WITHDRAW"]["summary"].str.contains("recheck the bond price").all()
+    cash = ev[ev["kind"] == "CASH_REQUEST"]["summary"].iloc[0]
+    assert "CR1" in cash and "$5,000.00" in cash and "sent" in cash
+    # filter by kind and search
+    h.kind.setCurrentIndex(h.kind.findData("EXPORTED"))
+    assert set(h.events()["kind"]) == {"EXPORTED"}
+    h.kind.setCurrentIndex(0)
+    h.search.setText("holiday")
+    assert set(h.events()["kind"]) <= {"HOLD", "HOLD_ENDED", "HOLD_ADD", "HOLD_END"} and len(h.events())
