@@ -162,3 +162,55 @@ def test_history_has_every_event_and_opens_with_h(qtbot, engine, reviewed, windo
     h.kind.setCurrentIndex(0)
     h.search.setText("holiday")
     assert set(h.events()["kind"]) <= {"HOLD", "HOLD_ENDED", "HOLD_ADD", "HOLD_END"} and len(h.events())
+
+
+def test_proposal_lot_detail_equals_the_batch_lots_file(qtbot, engine, reviewed, window, tmp_path):
+    import csv
+
+    from engine.review import approve, proposal_trades
+    w = window
+    w.show_panel("Proposals")
+    p = w.panel("Proposals")
+    p.focus("A1")
+    qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
+    shown = p.lot_detail.frame()
+    sells = proposal_trades(engine, "A1").query("side == 'SELL'")
+    assert len(shown) and set(shown["trade_id"]) == set(sells["id"])
+    # the lots and shares are the trade's own lot relief, share for share
+    relief = {(t.symbol, lot.split(":")[0]): int(lot.split(":")[1])
+              for t in sells.itertuples() for lot in t.lots.split(";")}
+    assert {(r.symbol, r.lot_id): int(r.quantity) for r in shown.itertuples()} == relief
+    # A1's AAA lot L2 was bought at 120 on 2026-09-01: short-term, a loss at 100, tax saved at 37%
+    l2 = shown[(shown["symbol"] == "AAA") & (shown["lot_id"] == "L2")].iloc[0]
+    assert l2["term"] == "ST" and l2["acquired_date"] == "2026-09-01" and l2["unit_cost"] == 120.0
+    assert l2["est_gain"] == pytest.approx((100.0 - 120.0) * l2["quantity"])
+    assert l2["est_tax"] == pytest.approx(l2["est_gain"] * 0.37)
+    assert l2["wash"] == "loss allowed"  # bought 80 days before the book's date: outside 30 days
+    assert "tax saved" in p.lot_detail.summary.text()
+    # and the batch's lots file (the engine's lot relief at export) says the same
+    approve(engine, ["A1"], user="rev")
+    from engine.exporter import export_batch
+    res = export_batch(engine, tmp_path / "out", user="ops1")
+    with open(tmp_path / "out" / f"lots_{res.batch_id}.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["account_id"] == "A1"]
+    assert {(r["symbol"], r["lot_id"]): (int(r["quantity"]), r["term"], float(r["est_gain"])) for r in rows} == {
+        (r.symbol, r.lot_id): (int(r.quantity), r.term, float(r.est_gain)) for r in shown.itertuples()}
+
+
+def test_wash_sale_status_names_the_recent_buy(engine, tmp_path):
+    """A restricted holding sold at a loss a few days after the account bought more of it (a
+    must-sell): the detail says the loss is disallowed and names the buy; other losses are allowed."""
+    from bookkit import BASE
+    from engine.desk_views import trade_lot_detail
+
+    lots = [ln.replace("A3,L2,TOB,100,30.00,2020-02-02", "A3,L2,TOB,100,50.00,2020-02-02")
+            for ln in BASE["lots.csv"]]
+    book = write_book(tmp_path / "book", changes={"lots.csv": lots},
+                      append={"transactions.csv": ["A3,TOB,2026-11-10,BUY,5,41.00,"]})
+    import_book(engine, book, user="ops1")
+    run_workflow(engine, workers=1, user="sched")
+    d = trade_lot_detail(engine, "A3")
+    tob = d[d["symbol"] == "TOB"].iloc[0]
+    assert tob["est_gain"] == pytest.approx(-1000.0) and tob["wash"] == "wash: bought 2026-11-10"
+    a1 = trade_lot_detail(engine, "A1")
+    assert (a1.loc[a1["est_gain"] < 0, "wash"] == "loss allowed").all() and (a1["est_gain"] < 0).any()

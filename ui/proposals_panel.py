@@ -37,6 +37,7 @@ from engine.workflow import current_policy, latest_run_id, proposals_frame
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
+from ui.lot_detail import LotDetail
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, DataTable, EmptyState, section_title, set_error_text
 
@@ -522,6 +523,8 @@ class ProposalsPanel(Panel):
         self.trades.setItemDelegateForColumn(self.trades_model._qcol, QuantityDelegate(self.trades))
         self.trades.max_column_width = 160
         ll.addWidget(self.trades, 1)
+        self.lot_detail = LotDetail()  # per sell: its lots, term, gain, tax, wash status
+        ll.addWidget(self.lot_detail, 1)
         self.edit_msg = QLabel()
         self.edit_msg.setObjectName("inlineError")
         self.edit_msg.setWordWrap(True)
@@ -850,6 +853,7 @@ class ProposalsPanel(Panel):
                                       f"classes and score{' in ' + html.escape(tier) if tier else ''}.</span>")
             self.trades_model.set_frame(pd.DataFrame(columns=[c.key for c in TRADE_COLUMNS] + ["id", "lots"]))
             self.trades_title.setText("Trades")
+            self.lot_detail.show_account(self.ctx.engine, None, None)
             self.weights.clear_weights()
             self.band_note.setText("")
             self._fill_breakdown({})
@@ -900,6 +904,7 @@ class ProposalsPanel(Panel):
             self.trades_title.setText("Trades — none proposed" if rec.get("category") not in TRADING
                                       else "Trades — none")
         self.trades.fit_columns(force=True)
+        self.lot_detail.show_account(self.ctx.engine, account if len(trades) else None, self.run_id)
         try:
             src = rec.get("src")
             text = self._source["detail"].iat[int(src)] if src is not None and "detail" in self._source \
