@@ -2,7 +2,7 @@
 order blotter (filters and totals against the database, bulk hold / withdraw / reject with a
 reason), the account history (one of each event, reached with H from a table)."""
 import pytest
-from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, make_window, settings  # noqa: F401
 from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
@@ -214,3 +214,65 @@ def test_wash_sale_status_names_the_recent_buy(engine, tmp_path):
     assert tob["est_gain"] == pytest.approx(-1000.0) and tob["wash"] == "wash: bought 2026-11-10"
     a1 = trade_lot_detail(engine, "A1")
     assert (a1.loc[a1["est_gain"] < 0, "wash"] == "loss allowed").all() and (a1["est_gain"] < 0).any()
+
+
+def pdf_text(path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
+
+
+def test_signoff_pdf_at_export_and_on_demand(qtbot, engine, reviewed, window, boxes, folders, tmp_path):
+    import hashlib
+    import json
+
+    from engine.exporter import export_batch
+    from engine.overrides import add_hold
+    from engine.review import approve, edit_trade, proposal_trades
+    from engine.signoff import batch_signoff_facts
+
+    # an edited proposal approved by another user (four-eyes), a hold in force, approvals by two users
+    sell = proposal_trades(engine, "A1").query("side == 'SELL'").iloc[0]
+    edit_trade(engine, int(sell["id"]), quantity=int(sell["quantity"]) - 1, user="ed")
+    approve(engine, ["A1"], user="rev")
+    approve(engine, ["A2"], user="rev2")
+    add_hold(engine, "A3", None, "client wires cash Monday", user="ops1")
+    res = export_batch(engine, tmp_path / "out", ("csv", "fix", "signoff"), user="ops1")
+    out = tmp_path / "out"
+    manifest = json.loads((out / f"batch_{res.batch_id}.json").read_text())
+    assert [f["format"] for f in manifest["files"]] == ["csv", "fix", "lots"]  # "files" as before
+    pdf, page = out / f"signoff_{res.batch_id}.pdf", out / f"signoff_{res.batch_id}.html"
+    assert {s["name"]: s["sha256"] for s in manifest["signoff"]} == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (pdf, page)}
+    text = pdf_text(pdf)
+    facts = batch_signoff_facts(engine, res.batch_id)
+    grand = facts["grand_total"]
+    # the totals equal the batch's (the manifest's gross buy / sell and estimated realized gain)
+    assert grand["buys"] == pytest.approx(manifest["gross_buy"])
+    assert grand["sells"] == pytest.approx(manifest["gross_sell"])
+    assert grand["est_gain"] == pytest.approx(manifest["est_realized_gain"])
+    assert grand["trades"] == manifest["counts"]["trades"]
+    for v in (grand["buys"], grand["sells"]):
+        assert f"${v:,.2f}" in text
+    assert {r["custodian"] for r in facts["totals"]} == {"SCHWAB", "FIDELITY"}
+    assert "client wires cash Monday" in text                       # the override in force
+    assert "rev2" in text and "rev" in text                          # who approved what
+    fe = facts["four_eyes"]
+    assert fe == [{"what": "proposal A1 (Small)", "entered_or_edited_by": "ed", "approved_by": "rev"}]
+    for f in manifest["files"]:
+        assert f["sha256"] in text                                   # the manifest's checksums
+    assert "Approved by (trading desk)" in text                      # signature lines
+    assert "client wires cash Monday" in page.read_text()           # the HTML says the same
+
+    # on demand from Batches: a folder, the same totals, audited
+    w = window
+    w.show_panel("Batches")
+    b = w.panel("Batches")
+    b.refresh()
+    folders.append(str(tmp_path / "again"))
+    written = b.write_signoff()
+    assert [x["name"] for x in written] == [pdf.name, page.name]
+    again = pdf_text(tmp_path / "again" / pdf.name)
+    assert f"${grand['sells']:,.2f}" in again and boxes.seen[-1].title == "Sign-off"
+    from engine.audit import audit_entries
+    assert len(audit_entries(engine, action="SIGNOFF")) == 1

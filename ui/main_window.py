@@ -30,7 +30,7 @@ from ui.tasks import Scaled, Task
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
 STYLESHEET = Path(__file__).resolve().parents[1] / "resources" / "console.qss"
-DEFAULT_FORMATS = ("csv", "fix")
+DEFAULT_FORMATS = ("csv", "fix", "signoff")  # signoff: the printable sign-off, PDF and HTML
 
 
 def _db_label(engine, db) -> str:
