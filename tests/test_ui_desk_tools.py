@@ -276,3 +276,65 @@ def test_signoff_pdf_at_export_and_on_demand(qtbot, engine, reviewed, window, bo
     assert f"${grand['sells']:,.2f}" in again and boxes.seen[-1].title == "Sign-off"
     from engine.audit import audit_entries
     assert len(audit_entries(engine, action="SIGNOFF")) == 1
+
+
+def test_tables_copy_export_column_chooser_and_saved_views(qtbot, engine, reviewed, window, tmp_path,
+                                                          monkeypatch):
+    import openpyxl
+    import pandas as pd
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QFileDialog
+
+    from ui import table_tools
+
+    w = window
+    w.show_panel("Blotter")
+    b = w.panel("Blotter")
+    b.refresh()
+    t = b.table
+    rows = [r for r in range(b.model.rowCount()) if b.model.value(r, "symbol") == "BBB"]
+    select_rows(t, rows)
+    t.setFocus()
+    qtbot.keyClick(t, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    lines = QGuiApplication.clipboard().text().splitlines()
+    assert lines[0].split("\t")[:4] == ["Symbol", "Side", "Shares", "Value"]
+    assert len(lines) == 1 + len(rows)
+    db = {(r.account_id, r.quantity) for r in db_lines(engine, symbol="BBB")}
+    cells = [ln.split("\t") for ln in lines[1:]]
+    assert {(c[5], int(c[2])) for c in cells} == db  # raw numbers, the database's
+
+    # the column chooser: hide "Name"; copy and export follow what is shown
+    name_col = [c.title for c in b.model.columns].index("Name")
+    menu = table_tools.header_menu(t)
+    action = [a for a in menu.actions() if a.text() == "Name"][0]
+    action.setChecked(False)
+    assert t.horizontalHeader().isSectionHidden(name_col)
+    assert "Name" not in table_tools.copy_rows(t).splitlines()[0].split("\t")
+
+    # export to CSV and XLSX (the file picker answered), read back
+    b.set_filters(side="SELL")
+    out = tmp_path / "sells.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    assert table_tools.export_table(t, fmt="csv") == str(out)
+    csv = pd.read_csv(out)
+    assert "Name" not in csv.columns and set(csv["Side"]) == {"SELL"}
+    assert len(csv) == len([r for r in db_lines(engine) if r.side == "SELL"])
+    assert csv["Shares"].sum() == sum(r.quantity for r in db_lines(engine) if r.side == "SELL")
+    xlsx = tmp_path / "sells.xlsx"
+    table_tools.export_table(t, str(xlsx))
+    sheet = list(openpyxl.load_workbook(xlsx).worksheets[0].values)
+    assert list(sheet[0]) == list(csv.columns) and len(sheet) == len(csv) + 1
+
+    # a saved view keeps the columns and the filters; applying it brings both back
+    table_tools.save_view(t, "sells without names")
+    action = [a for a in table_tools.header_menu(t).actions() if a.text() == "Name"][0]
+    action.setChecked(True)
+    b.set_filters(side=None, symbol="OIL")
+    assert not t.horizontalHeader().isSectionHidden(name_col) and b.filters()["symbol"] == "OIL"
+    assert table_tools.apply_view(t, "sells without names")
+    assert t.horizontalHeader().isSectionHidden(name_col)
+    assert b.filters()["side"] == "SELL" and b.filters()["symbol"] == ""
+    assert set(b.visible_frame()["side"]) == {"SELL"}
+    assert "sells without names" in table_tools.saved_views(t)  # kept in the console's settings
+    table_tools.delete_view(t, "sells without names")
+    assert table_tools.saved_views(t) == {}

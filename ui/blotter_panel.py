@@ -163,6 +163,13 @@ class BlotterPanel(Panel):
                 i = c.findData(value) if value is not None else 0
                 c.setCurrentIndex(max(i, 0))
 
+    def view_filters(self) -> dict:
+        """The filters a saved view keeps (ui.table_tools)."""
+        return self.filters()
+
+    def apply_view_filters(self, filters: dict) -> None:
+        self.set_filters(**{k: v for k, v in filters.items() if k == "symbol" or k in self.combos})
+
     def apply_filters(self) -> None:
         if not len(self.frame):
             self.totals_model.set_frame(blotter_totals(self.frame))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSizePolicy, QStyle, QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
 
@@ -43,6 +43,9 @@ class DataTable(QTableView):
         # H (or a double-click, where the table has no double-click of its own) on a row with an
         # account opens that account's history (the History panel)
         self.double_click_history = True
+        from ui import table_tools
+
+        table_tools.install(self)  # copy rows, export CSV/XLSX, column chooser, saved views
 
     # ------------------------------------------------------------------ account history
     def current_account(self) -> str | None:
@@ -69,6 +72,12 @@ class DataTable(QTableView):
         return True
 
     def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            from ui.table_tools import copy_rows
+
+            copy_rows(self)
+            event.accept()
+            return
         if event.key() == Qt.Key.Key_H and event.modifiers() in (Qt.KeyboardModifier.NoModifier,
                                                                  Qt.KeyboardModifier.ControlModifier) \
                 and self.open_history():
