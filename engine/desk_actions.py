@@ -47,6 +47,10 @@ def hold_accounts(engine, account_ids: list[str], until: date | None, reason: st
                 kind="HOLD", account_id=a, reason=reason, until=until, created_at=now, created_by=user,
                 version=1).returning(m.Override.id)).scalar_one()
             out.append(int(oid))
+        from engine.notes import record_note
+
+        for a, oid in zip(ids, out):
+            record_note(conn, user, [a], "hold", reason, None, ref=f"override {oid}", at=now)
         repo.audit_many(conn, [dict(user=user, action="HOLD_ADD", account_id=a, detail=reason,
                                     after={"override_id": oid, "until": until, "reason": reason}, at=now)
                                for a, oid in zip(ids, out)])

@@ -157,7 +157,7 @@ def account_history(engine: Engine, account_id: str) -> pd.DataFrame:
                              f"{_fmt_bps(r.threshold_bps)}, {r.status}", r.created_by, r.reasons))
         au = m.AuditEntry.__table__
         for r in conn.execute(select(au.c.at, au.c.action, au.c.username, au.c.symbol, au.c.detail, au.c.after)
-                              .where(au.c.account_id == account_id)):
+                              .where(au.c.account_id == account_id, au.c.action != "NOTE")):  # notes below
             what = r.action.replace("_", " ").lower()
             ev.append(_event(r.at, r.action, f"{what}{' ' + r.symbol if r.symbol else ''}: {r.detail or ''}".rstrip(": "),
                              r.username, r.after))
@@ -172,12 +172,6 @@ def account_history(engine: Engine, account_id: str) -> pd.DataFrame:
                 ev.append(_event(r.created_at, "MANUAL_TRADE", f"manual trade {line}, {r.status}", r.created_by))
             if r.batch_id is not None:
                 ev.append(_event(r[10], "EXPORTED", f"{line} exported in batch {r.batch_id}", r[11]))
-        ov = m.Override.__table__
-        for r in conn.execute(select(ov).where(ov.c.account_id == account_id)):
-            until = f" until {r.until}" if r.until else ""
-            ev.append(_event(r.created_at, "HOLD", f"hold{until}: {r.reason}", r.created_by))
-            if r.ended_at is not None:
-                ev.append(_event(r.ended_at, "HOLD_ENDED", f"hold ended: {r.reason}", r.ended_by))
         su = m.Suspension.__table__
         for r in conn.execute(select(su).where(su.c.account_id == account_id)):
             ev.append(_event(r.since, "SUSPENDED", f"suspended {r.code}: {r.detail}"))
@@ -212,11 +206,9 @@ def account_history(engine: Engine, account_id: str) -> pd.DataFrame:
 
 
 def _note_events(conn, account_id: str) -> list[dict]:
-    """The account's notes (engine.notes), when the database has them."""
-    try:
-        from engine.notes import notes_events
-    except ImportError:
-        return []
+    """The account's notes (engine.notes)."""
+    from engine.notes import notes_events
+
     return notes_events(conn, account_id)
 
 

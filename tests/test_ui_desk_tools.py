@@ -126,18 +126,42 @@ def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window
     assert b.frame[b.frame["account_id"] == "A1"]["blocked"].isna().all()
 
 
-def test_history_has_every_event_and_opens_with_h(qtbot, engine, reviewed, window, tmp_path):
+RECON_BREAK = ["account_id,symbol,quantity", "A1,AAA,600", "A1,BBB,1500", "A2,BBB,3500", "A3,AAA,300",
+               "A3,TOB,100", "A3,BBB,800"]
+
+
+def test_history_has_every_event_and_opens_with_h(qtbot, engine, window, tmp_path):
+    """A2: suspended by a reconciliation break (run 1), a manual trade, a note, a hold added and
+    ended, exported; the break fixed by the next book (resolved), run 2 proposes, an edit, an
+    approval with a note, withdrawn, approved again and exported; its cash request."""
+    from bookkit import BASE
     from engine.exporter import export_batch
+    from engine.manual import ManualTrade, enter_manual_trades
+    from engine.notes import add_note
     from engine.overrides import add_hold, end_override
-    from engine.review import approve
+    from engine.review import approve, edit_trade, proposal_trades
     from engine.undo import withdraw
 
-    approve(engine, ["A2"], user="rev")
-    withdraw(engine, ["A2"], reason="recheck the bond price", user="rev")
-    approve(engine, ["A2"], user="rev")
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
+    import_book(engine, write_book(tmp_path / "b1", changes={"custodian_positions.csv": RECON_BREAK}), user="ops1")
+    save_policy(engine, policy_from_dict(data), user="admin")
+    run_workflow(engine, workers=1, user="sched")
+    enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 100)], user="ops1")
+    add_note(engine, "A2", "custodian confirms 3,500 BBB; lots file late", code="DATA", user="ops1")
     oid = add_hold(engine, "A2", None, "client on holiday", user="ops1")
     end_override(engine, oid, user="ops1")
-    export_batch(engine, tmp_path / "out", user="ops1")
+    export_batch(engine, tmp_path / "out1", user="ops1")
+    later = {k: [ln.replace("2026-11-20", "2026-11-23") for ln in BASE[k]] for k in ("securities.csv", "feeds.csv")}
+    import_book(engine, write_book(tmp_path / "b2", as_of="2026-11-23", changes=later), user="ops1")
+    run_workflow(engine, workers=1, user="sched")
+    t = proposal_trades(engine, "A2").iloc[0]
+    edit_trade(engine, int(t["id"]), quantity=int(t["quantity"]) - 1, user="ed")
+    approve(engine, ["A2"], user="rev", note="advisor agreed by phone", note_code="ADVISOR_INSTRUCTION")
+    withdraw(engine, ["A2"], reason="recheck the bond price", user="rev")
+    approve(engine, ["A2"], user="rev")
+    export_batch(engine, tmp_path / "out2", user="ops1")
+
     w = window
     w.show_panel("Proposals")
     p = w.panel("Proposals")
@@ -149,19 +173,25 @@ def test_history_has_every_event_and_opens_with_h(qtbot, engine, reviewed, windo
     h = w.panel("History")
     assert h.account == "A2"
     ev = h.events()
-    kinds = list(ev["kind"])
-    for k in ("RUN", "APPROVE", "WITHDRAW", "HOLD", "HOLD_ENDED", "EXPORTED", "CASH_REQUEST"):
-        assert k in kinds, (k, kinds)
+    kinds = set(ev["kind"])
+    for k in ("RUN", "SUSPENDED", "RESOLVED", "MANUAL_TRADE", "NOTE", "HOLD_ADD", "HOLD_END", "EDIT", "APPROVE",
+              "WITHDRAW", "EXPORTED", "CASH_REQUEST"):
+        assert k in kinds, (k, sorted(kinds))
     assert list(ev["at"]) == sorted(ev["at"], reverse=True)  # newest first
+    runs = ev[ev["kind"] == "RUN"]["summary"].tolist()
+    assert len(runs) == 2 and "SUSPENDED" in runs[1] and "threshold" in runs[0]
     assert ev[ev["kind"] == "WITHDRAW"]["summary"].str.contains("recheck the bond price").all()
+    assert ev[ev["kind"] == "APPROVE"]["summary"].str.contains("ADVISOR_INSTRUCTION — advisor agreed by phone").any()
+    assert ev[ev["kind"] == "NOTE"]["summary"].iloc[0].endswith("DATA — custodian confirms 3,500 BBB; lots file late")
+    assert len(ev[ev["kind"] == "EXPORTED"]) >= 2  # the manual trade (batch 1) and run 2's trades (batch 2)
     cash = ev[ev["kind"] == "CASH_REQUEST"]["summary"].iloc[0]
-    assert "CR1" in cash and "$5,000.00" in cash and "sent" in cash
+    assert "CR1" in cash and "$5,000.00" in cash
     # filter by kind and search
     h.kind.setCurrentIndex(h.kind.findData("EXPORTED"))
     assert set(h.events()["kind"]) == {"EXPORTED"}
     h.kind.setCurrentIndex(0)
     h.search.setText("holiday")
-    assert set(h.events()["kind"]) <= {"HOLD", "HOLD_ENDED", "HOLD_ADD", "HOLD_END"} and len(h.events())
+    assert set(h.events()["kind"]) == {"HOLD_ADD", "HOLD_END"}
 
 
 def test_proposal_lot_detail_equals_the_batch_lots_file(qtbot, engine, reviewed, window, tmp_path):
@@ -338,3 +368,55 @@ def test_tables_copy_export_column_chooser_and_saved_views(qtbot, engine, review
     assert "sells without names" in table_tools.saved_views(t)  # kept in the console's settings
     table_tools.delete_view(t, "sells without names")
     assert table_tools.saved_views(t) == {}
+
+
+def test_a_required_note_is_refused_when_empty(qtbot, engine, window, tmp_path):
+    """Policy: a note is required to approve Small accounts. Without one the engine refuses (and
+    nothing changes); the Proposals panel asks for it (OK disabled while empty) and keeps it with
+    its code; account notes from History are searchable."""
+    from engine.notes import search_notes
+    from engine.review import approve
+    from engine.tasks import RefusedError
+
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
+    data["notes"] = {"required": [{"action": "approve", "tiers": ["Small"]}]}
+    import_book(engine, write_book(tmp_path / "book"), user="ops1")
+    save_policy(engine, policy_from_dict(data), user="admin")
+    run_workflow(engine, workers=1, user="sched")
+    with pytest.raises(RefusedError, match="a note is required to approve accounts of tier Small"):
+        approve(engine, ["A1"], user="rev", note="   ")
+    assert statuses(engine)["A1"] == "PROPOSED"
+    with pytest.raises(RefusedError, match="note code 'NOPE'"):
+        approve(engine, ["A1"], user="rev", note="ok", note_code="nope")
+
+    w = window
+    w.show_panel("Proposals")
+    p = w.panel("Proposals")
+    p.focus("A1")
+    qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
+    assert p.approve_selected()
+    dlg = p.reason_dialog
+    assert dlg.windowTitle() == "Approve" and "requires a note" in dlg.info.text()
+    assert not dlg.ok_button.isEnabled()                     # empty: refused
+    assert statuses(engine)["A1"] == "PROPOSED"
+    dlg.code.setCurrentIndex(dlg.code.findData("CLIENT_REQUEST"))
+    dlg.reason.setText("non-discretionary: client approved by email")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    assert statuses(engine)["A1"] == "APPROVED"
+    n = search_notes(engine, "by email")
+    assert list(n[["account_id", "kind", "code", "user"]].itertuples(index=False, name=None)) == [
+        ("A1", "approval", "CLIENT_REQUEST", "alice")]
+
+    # an account note from History: empty refused, then kept and found by search
+    w.show_panel("History", "A3")
+    h = w.panel("History")
+    dlg = h.ask_note()
+    assert not dlg.ok_button.isEnabled()
+    assert not h.add_note("  ") and "a note needs text" in h.msg.text()
+    dlg.reason.setText("prefers trades on Fridays")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    notes = h.events().query("kind == 'NOTE'")
+    assert list(notes["summary"]) == ["note on account: CLIENT_REQUEST — prefers trades on Fridays"]
+    assert list(search_notes(engine, "fridays")["account_id"]) == ["A3"]
+    assert list(search_notes(engine, "", account_id="A3")["text"]) == ["prefers trades on Fridays"]

@@ -11,9 +11,11 @@ import pandas as pd
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from engine.desk_views import HISTORY_COLUMNS, account_history
+from engine.tasks import RefusedError
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.widgets import DataTable, EmptyState, section_title
+from ui.review_dialogs import ReasonDialog
+from ui.widgets import DataTable, EmptyState, section_title, set_error_text
 
 COLUMNS = [
     Col("at", "When", "datetime", "Your local time"), Col("kind", "What"),
@@ -47,12 +49,21 @@ class HistoryPanel(Panel):
         self.search.setObjectName("historySearch")
         self.search.setPlaceholderText("Search the history")
         self.search.setClearButtonEnabled(True)
-        for w in (self.account_edit, self.show_button, self.kind, self.search):
+        self.note_button = QPushButton("Add note…")
+        self.note_button.setObjectName("historyAddNote")
+        self.note_button.setEnabled(False)
+        self.note_dialog: ReasonDialog | None = None
+        for w in (self.account_edit, self.show_button, self.kind, self.search, self.note_button):
             bar.addWidget(w)
         outer.addLayout(bar)
         self.count = QLabel()
         self.count.setObjectName("countLabel")
         outer.addWidget(self.count)
+        self.msg = QLabel()
+        self.msg.setObjectName("inlineError")
+        self.msg.setWordWrap(True)
+        self.msg.hide()
+        outer.addWidget(self.msg)
         self.model = FrameModel(COLUMNS, self)
         self.table = DataTable(self.model, "historyTable")
         self.table.double_click_history = False
@@ -64,6 +75,7 @@ class HistoryPanel(Panel):
         self.table.hide()
         self.show_button.clicked.connect(lambda: self.focus(self.account_edit.text().strip()))
         self.account_edit.returnPressed.connect(lambda: self.focus(self.account_edit.text().strip()))
+        self.note_button.clicked.connect(self.ask_note)
         self.kind.currentIndexChanged.connect(self._filter)
         self.search.textChanged.connect(self._filter)
 
@@ -89,6 +101,7 @@ class HistoryPanel(Panel):
         self.kind.setCurrentIndex(max(i, 0))
         self.kind.blockSignals(False)
         self.heading.setText(f"Account history — {self.account}")
+        self.note_button.setEnabled(True)
         self.empty.setVisible(not len(df))
         self.table.setVisible(bool(len(df)))
         if not len(df):
@@ -104,6 +117,35 @@ class HistoryPanel(Panel):
         self.model.set_text_filter(self.search.text(), ["kind", "summary", "user", "detail"])
         self.count.setText(f"{self.model.rowCount():,} of {self.model.total_rows():,} events, newest first"
                            if self.account else "")
+
+    def ask_note(self) -> ReasonDialog | None:
+        """A note on the account: a reason code of the policy and the text (required)."""
+        from engine.workflow import current_policy
+
+        if not self.account:
+            return None
+        with self.ctx.engine.connect() as conn:
+            codes = current_policy(conn).note_policy().codes
+        if self.note_dialog is not None:
+            self.note_dialog.close()
+        dlg = self.note_dialog = ReasonDialog(self, "Add note", f"A note on {self.account}", "Add note",
+                                              codes=codes, informative="Kept with the account's history and the "
+                                              "audit log; searchable.")
+        dlg.accepted.connect(lambda: self.add_note(dlg.values()[1], dlg.values()[0]))
+        dlg.open()
+        return dlg
+
+    def add_note(self, text: str, code: str | None = None) -> bool:
+        from engine.notes import add_note
+
+        try:
+            add_note(self.ctx.engine, self.account, text, code=code, user=self.ctx.user)
+        except RefusedError as exc:
+            set_error_text(self.msg, str(exc))
+            return False
+        set_error_text(self.msg, "Note added.", ok=True)
+        self.refresh()
+        return True
 
     def events(self) -> pd.DataFrame:
         rows = [self.model.source_row(r) for r in range(self.model.rowCount())]

@@ -1000,7 +1000,19 @@ class ProposalsPanel(Panel):
 
     # ------------------------------------------------------------------ decisions
     def approve_selected(self) -> bool:
-        return self._decide(self.selected_accounts(), True)
+        accounts = self.selected_accounts()
+        df = self.model.frame()
+        tiers = set(df.loc[df["account_id"].isin(accounts), "tier"]) if len(df) else set()
+        need = sorted(t for t in tiers if self.policy is not None and self.policy.note_required("approve", t))
+        if not need:
+            return self._decide(accounts, True)
+        # the policy requires a note to approve these tiers (engine.notes): ask for it first
+        who = accounts[0] if len(accounts) == 1 else f"{len(accounts):,} accounts"
+        dlg = self._ask("Approve", f"Approve the proposal of {who}?", f"Approve {who}",
+                        codes=self.policy.note_policy().codes,
+                        informative=f"The policy requires a note to approve {', '.join(need)} accounts.")
+        dlg.accepted.connect(lambda: self._decide(accounts, True, note=dlg.values()[1], note_code=dlg.values()[0]))
+        return True
 
     def reject_selected(self) -> bool:
         """Ask for a reason code and text (and so a confirmation), then reject."""
@@ -1105,7 +1117,7 @@ class ProposalsPanel(Panel):
             return proposals_blocked(conn, self.run_id, [account]).get(account, "")
 
     def _decide(self, accounts: list[str], approve: bool, *, advance: bool = True, reason: str | None = None,
-                code: str | None = None) -> bool:
+                code: str | None = None, note: str | None = None, note_code: str | None = None) -> bool:
         word = "approve" if approve else "reject"
         df = self.model.frame()
         if not accounts or not len(df):
@@ -1123,7 +1135,7 @@ class ProposalsPanel(Panel):
         row_before = self.table.selected_row()
         try:
             d = decide(self.ctx.engine, ids, approve=approve, user=self.ctx.user, run_id=self.run_id,
-                       expected_versions=versions, reason=reason, code=code)
+                       expected_versions=versions, reason=reason, code=code, note=note, note_code=note_code)
         except RefusedError as exc:
             self._refused("Approve" if approve else "Reject", exc, self.action_msg)
             return False
