@@ -120,7 +120,8 @@ def signoff_facts(conn, batch: dict, manifest: dict, trades: pd.DataFrame) -> di
                                                P.c.decided_at, P.c.edited_by).where(P.c.id.in_(part)))
                        for part in in_chunks(pids)], ignore_index=True) if pids else pd.DataFrame(
         columns=["account_id", "run_id", "tier", "review", "decided_by", "decided_at", "edited_by"])
-    who = props["decided_by"].where(props["decided_by"].notna(), "automatic (run " + props["run_id"].astype(str) + ")")
+    auto = "automatic (run " + props["run_id"].astype(str) + ", tier without review)"
+    who = props["decided_by"].where(props["decided_by"].notna() & (props["decided_by"] != "auto"), auto)
     approvals = [{"approved_by": k, "accounts": int(len(v)), "tiers": ", ".join(sorted(set(v["tier"])))}
                  for k, v in props.assign(who=who).groupby("who", sort=True)]
     four_eyes = [{"what": f"proposal {r.account_id} ({r.tier})", "entered_or_edited_by": r.edited_by.replace(";", ", "),
@@ -179,6 +180,10 @@ def _sections(f: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
+def _numeric(v: str) -> bool:
+    return bool(v) and (v[0] == "$" or v.startswith("-$") or v.replace(",", "").isdigit())
+
+
 def _heading(f: dict) -> tuple[str, str]:
     title = f"Batch sign-off — {f['batch_id']}"
     head = f["audit_head"]
@@ -208,7 +213,7 @@ def signoff_html(f: dict) -> str:
         for r in rows:
             cells = []
             for v in r:
-                num = bool(v) and (v[0] in "$-" or v.replace(",", "").isdigit())
+                num = _numeric(v)
                 inner = f"<code>{e(v)}</code>" if len(v) == 64 and all(ch in "0123456789abcdef" for ch in v) else e(v)
                 cells.append(f"<td class='n'>{inner}</td>" if num else f"<td>{inner}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")
@@ -230,6 +235,7 @@ def signoff_pdf(f: dict) -> bytes:
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=8, leading=10)
     mono = styles["BodyText"].clone("mono", fontName="Courier", fontSize=6.5, leading=8)
+    right = small.clone("right", alignment=2)  # TA_RIGHT: amounts and counts line up
     buf = io.BytesIO()
     title, sub = _heading(f)
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=14 * mm, rightMargin=14 * mm,
@@ -244,7 +250,7 @@ def signoff_pdf(f: dict) -> bytes:
             continue
         body = [[Paragraph(f"<b>{e(c)}</b>", small) for c in cols]]
         for r in rows:
-            body.append([Paragraph(e(v), mono if len(v) == 64 else small) for v in r])
+            body.append([Paragraph(e(v), mono if len(v) == 64 else right if _numeric(v) else small) for v in r])
         table = Table(body, repeatRows=1, hAlign="LEFT")
         table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")),

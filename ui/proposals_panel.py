@@ -522,9 +522,9 @@ class ProposalsPanel(Panel):
                                     | QAbstractItemView.EditTrigger.AnyKeyPressed)
         self.trades.setItemDelegateForColumn(self.trades_model._qcol, QuantityDelegate(self.trades))
         self.trades.max_column_width = 160
-        ll.addWidget(self.trades, 1)
+        ll.addWidget(self.trades, 3)
         self.lot_detail = LotDetail()  # per sell: its lots, term, gain, tax, wash status
-        ll.addWidget(self.lot_detail, 1)
+        ll.addWidget(self.lot_detail, 2)
         self.edit_msg = QLabel()
         self.edit_msg.setObjectName("inlineError")
         self.edit_msg.setWordWrap(True)
