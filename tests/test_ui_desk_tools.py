@@ -1,6 +1,8 @@
 """The desk's daily tools through real widgets (pytest-qt, offscreen), on both databases: the
 order blotter (filters and totals against the database, bulk hold / withdraw / reject with a
 reason), the account history (one of each event, reached with H from a table)."""
+import os
+
 import pytest
 from qt_fixtures import boxes, close_window, folders, make_window, settings  # noqa: F401
 from PySide6.QtCore import Qt
@@ -420,3 +422,43 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, window, tmp_path):
     assert list(notes["summary"]) == ["note on account: CLIENT_REQUEST — prefers trades on Fridays"]
     assert list(search_notes(engine, "fridays")["account_id"]) == ["A3"]
     assert list(search_notes(engine, "", account_id="A3")["text"]) == ["prefers trades on Fridays"]
+
+
+def test_settings_driven_one_click_export(qtbot, engine, reviewed, window, boxes, folders, tmp_path):
+    """File → Export settings…: a drop folder and formats for this database; Export approved then
+    writes there without asking for a folder, in those formats (with the sign-off)."""
+    from types import SimpleNamespace
+
+    from engine.review import approve
+    from qt_fixtures import wait_idle
+    from ui import export_settings as es
+
+    approve(engine, ["A1", "A2", "A3"], user="rev")
+    w = window
+    w.export_settings()
+    dlg = w.export_settings_dialog
+    drop = tmp_path / "drop"
+    dlg.folder.setText(str(drop))
+    assert not dlg.save() and "does not exist" in dlg.error.text()      # a folder that is not there
+    drop.mkdir()
+    for f, cb in dlg.checks.items():
+        cb.setChecked(f == "signoff")
+    assert not dlg.save() and "at least one trades format" in dlg.error.text()
+    dlg.checks["csv"].setChecked(True)
+    assert dlg.save()
+    assert es.export_formats(w.ctx) == ("csv", "signoff") and es.drop_folder(w.ctx) == str(drop)
+    # another database has its own settings
+    other = SimpleNamespace(db_label="/elsewhere/other.db", settings=w.ctx.settings)
+    assert es.drop_folder(other) == "" and es.export_formats(other) == es.DEFAULT_FORMATS
+
+    w.export_approved()
+    wait_idle(qtbot, w)
+    confirm = [b for b in boxes.seen if b.title == "Export approved"][-1]
+    assert f"Into the drop folder {drop}" in confirm.info
+    names = sorted(p.name for p in drop.iterdir() if p.is_file())
+    batch = names[0].split("_", 1)[1].rsplit(".", 1)[0]
+    assert names == sorted([f"batch_{batch}.json", f"lots_{batch}.csv", f"signoff_{batch}.html",
+                            f"signoff_{batch}.pdf", f"trades_{batch}.csv"])  # no FIX: not chosen
+    assert es.remembered_folder(w.ctx, "export") == str(drop)
+    for p in drop.iterdir():  # written with the folder's usual mode, not a temp file's 0600
+        assert p.stat().st_mode & 0o044 == (~os.umask(os.umask(0)) & 0o044)
