@@ -90,6 +90,11 @@ class DataTable(QTableView):
         if self.double_click_history and self.indexAt(event.position().toPoint()).isValid():
             self.open_history()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted:  # headers fit from the first show, before any data comes
+            self.fit_columns()
+
     def frame_model(self) -> FrameModel:
         return self.model()
 
