@@ -74,17 +74,14 @@ def order_blotter(engine: Engine) -> pd.DataFrame:
 
         pending = trades[trades["batch_id"].isna()]
         blocked = blocked_trades(conn, None, pending) if len(pending) else None
-    by_pid = props.set_index("id")
-    by_acc = props.set_index("account_id")
-    pid = trades["proposal_id"]
-    own = pid.notna()
+    props = props.astype({"id": "int64"}) if len(props) else props
     df = trades.copy()
-    df["tier"] = [by_pid.at[int(p), "tier"] if o and int(p) in by_pid.index else by_acc["tier"].get(a)
-                  for p, o, a in zip(pid, own, df["account_id"])]
-    df["proposal_status"] = [by_pid.at[int(p), "status"] if o and int(p) in by_pid.index else None
-                             for p, o in zip(pid, own)]
-    df["version"] = [int(by_pid.at[int(p), "version"]) if o and int(p) in by_pid.index else None
-                     for p, o in zip(pid, own)]
+    pid = pd.to_numeric(df["proposal_id"], errors="coerce")
+    own = props.set_index("id")
+    df["tier"] = pid.map(own["tier"])  # a proposal's tier; a manual trade: its account's in the run
+    df["tier"] = df["tier"].where(df["tier"].notna(), df["account_id"].map(props.set_index("account_id")["tier"]))
+    df["proposal_status"] = pid.map(own["status"])
+    df["version"] = pid.map(own["version"])
     df["name"] = df["account_id"].map(dict(zip(names["account_id"], names["name"])))
     why = dict(zip(blocked["id"], blocked["blocked"])) if blocked is not None and len(blocked) else {}
     df["blocked"] = df["id"].map(why)

@@ -49,6 +49,11 @@ def db_lines(engine, **where):
         return conn.execute(stmt).all()
 
 
+def loaded(qtbot, panel):
+    """Wait for the panel's background read (Blotter, History) to be applied."""
+    qtbot.waitUntil(lambda: not panel.loading, timeout=20_000)
+
+
 def select_rows(table, rows):
     table.clearSelection()
     sm = table.selectionModel()
@@ -63,6 +68,7 @@ def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window
     w.show_panel("Blotter")
     b = w.panel("Blotter")
     b.refresh()
+    loaded(qtbot, b)
     every = db_lines(engine)
     assert b.model.rowCount() == len(every) > 0
 
@@ -96,12 +102,14 @@ def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     assert statuses(engine)["A2"] == "REJECTED"
     assert "Rejected 1 account" in b.msg.text()
+    loaded(qtbot, b)
     assert not (b.frame["account_id"] == "A2").any()  # rejected lines leave the blotter
 
     # approve A1 and A3, withdraw A1 from the blotter, hold A3
     from engine.review import approve
     approve(engine, ["A1", "A3"], user="rev")
     b.refresh()
+    loaded(qtbot, b)
     b.set_filters(custodian="SCHWAB", status="APPROVED")
     assert set(b.visible_frame()["account_id"]) == {"A1", "A3"}
     rows = [r for r in range(b.model.rowCount()) if b.model.value(r, "account_id") == "A1"]
@@ -110,12 +118,14 @@ def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window
     dlg.reason.setText("price moved")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     assert statuses(engine)["A1"] == "PROPOSED"
+    loaded(qtbot, b)
     b.set_filters(status=None)
     rows = [r for r in range(b.model.rowCount()) if b.model.value(r, "account_id") == "A3"]
     select_rows(b.table, rows)
     dlg = b.ask_hold()
     dlg.reason.setText("client wires cash Monday")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    loaded(qtbot, b)
     ov = m.Override.__table__
     with engine.connect() as conn:
         holds = conn.execute(select(ov.c.account_id, ov.c.reason, ov.c.created_by).where(ov.c.kind == "HOLD")).all()
@@ -132,7 +142,8 @@ RECON_BREAK = ["account_id,symbol,quantity", "A1,AAA,600", "A1,BBB,1500", "A2,BB
                "A3,TOB,100", "A3,BBB,800"]
 
 
-def test_history_has_every_event_and_opens_with_h(qtbot, engine, window, tmp_path):
+@pytest.fixture
+def story(engine, tmp_path):
     """A2: suspended by a reconciliation break (run 1), a manual trade, a note, a hold added and
     ended, exported; the break fixed by the next book (resolved), run 2 proposes, an edit, an
     approval with a note, withdrawn, approved again and exported; its cash request."""
@@ -164,6 +175,9 @@ def test_history_has_every_event_and_opens_with_h(qtbot, engine, window, tmp_pat
     approve(engine, ["A2"], user="rev")
     export_batch(engine, tmp_path / "out2", user="ops1")
 
+
+def test_history_has_every_event_and_opens_with_h(qtbot, engine, story, window, tmp_path):
+    """Every event of A2's story is in its history, newest first, reached with H from Proposals."""
     w = window
     w.show_panel("Proposals")
     p = w.panel("Proposals")
@@ -174,6 +188,7 @@ def test_history_has_every_event_and_opens_with_h(qtbot, engine, window, tmp_pat
     assert w.current_panel_name() == "History"
     h = w.panel("History")
     assert h.account == "A2"
+    loaded(qtbot, h)
     ev = h.events()
     kinds = set(ev["kind"])
     for k in ("RUN", "SUSPENDED", "RESOLVED", "MANUAL_TRADE", "NOTE", "HOLD_ADD", "HOLD_END", "EDIT", "APPROVE",
@@ -323,6 +338,7 @@ def test_tables_copy_export_column_chooser_and_saved_views(qtbot, engine, review
     w.show_panel("Blotter")
     b = w.panel("Blotter")
     b.refresh()
+    loaded(qtbot, b)
     t = b.table
     rows = [r for r in range(b.model.rowCount()) if b.model.value(r, "symbol") == "BBB"]
     select_rows(t, rows)
@@ -372,7 +388,18 @@ def test_tables_copy_export_column_chooser_and_saved_views(qtbot, engine, review
     assert table_tools.saved_views(t) == {}
 
 
-def test_a_required_note_is_refused_when_empty(qtbot, engine, window, tmp_path):
+@pytest.fixture
+def notes_policy(engine, tmp_path):
+    """A note is required to approve Small accounts (before the window opens)."""
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
+    data["notes"] = {"required": [{"action": "approve", "tiers": ["Small"]}]}
+    import_book(engine, write_book(tmp_path / "book"), user="ops1")
+    save_policy(engine, policy_from_dict(data), user="admin")
+    run_workflow(engine, workers=1, user="sched")
+
+
+def test_a_required_note_is_refused_when_empty(qtbot, engine, notes_policy, window, tmp_path):
     """Policy: a note is required to approve Small accounts. Without one the engine refuses (and
     nothing changes); the Proposals panel asks for it (OK disabled while empty) and keeps it with
     its code; account notes from History are searchable."""
@@ -380,12 +407,6 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, window, tmp_path):
     from engine.review import approve
     from engine.tasks import RefusedError
 
-    data = default_policy().model_dump()
-    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
-    data["notes"] = {"required": [{"action": "approve", "tiers": ["Small"]}]}
-    import_book(engine, write_book(tmp_path / "book"), user="ops1")
-    save_policy(engine, policy_from_dict(data), user="admin")
-    run_workflow(engine, workers=1, user="sched")
     with pytest.raises(RefusedError, match="a note is required to approve accounts of tier Small"):
         approve(engine, ["A1"], user="rev", note="   ")
     assert statuses(engine)["A1"] == "PROPOSED"
@@ -397,7 +418,8 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, window, tmp_path):
     p = w.panel("Proposals")
     p.focus("A1")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
-    assert p.approve_selected()
+    assert p.selected_accounts() == ["A1"], (p.selected_accounts(), p.action_msg.text())
+    assert p.approve_selected(), p.action_msg.text()
     dlg = p.reason_dialog
     assert dlg.windowTitle() == "Approve" and "requires a note" in dlg.info.text()
     assert not dlg.ok_button.isEnabled()                     # empty: refused
@@ -413,11 +435,13 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, window, tmp_path):
     # an account note from History: empty refused, then kept and found by search
     w.show_panel("History", "A3")
     h = w.panel("History")
+    loaded(qtbot, h)
     dlg = h.ask_note()
     assert not dlg.ok_button.isEnabled()
     assert not h.add_note("  ") and "a note needs text" in h.msg.text()
     dlg.reason.setText("prefers trades on Fridays")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    loaded(qtbot, h)
     notes = h.events().query("kind == 'NOTE'")
     assert list(notes["summary"]) == ["note on account: CLIENT_REQUEST — prefers trades on Fridays"]
     assert list(search_notes(engine, "fridays")["account_id"]) == ["A3"]

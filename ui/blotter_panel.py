@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
 from engine.desk_views import blotter_totals, filter_mask, order_blotter
 from engine.tasks import RefusedError
 from ui import dialogs, fmt
+from ui.background import BackgroundReader
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from ui.review_dialogs import ReasonDialog
@@ -54,6 +55,7 @@ class BlotterPanel(Panel):
         super().__init__(ctx, parent)
         self.frame = pd.DataFrame()
         self.dialog: ReasonDialog | None = None
+        self.reader = BackgroundReader(self)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         head = QHBoxLayout()
@@ -127,8 +129,19 @@ class BlotterPanel(Panel):
         self.reject_button.clicked.connect(self.ask_reject)
 
     # ------------------------------------------------------------------ data
+    @property
+    def loading(self) -> bool:
+        return self.reader.loading
+
     def refresh(self) -> None:
-        df = order_blotter(self.ctx.engine)
+        """Read the blotter off the GUI thread (a large book's lines take a while); the panel
+        says it is loading and keeps showing the last lines meanwhile."""
+        engine = self.ctx.engine
+        self.count.setText("Loading the blotter…")
+        self.reader.start(lambda: order_blotter(engine), self._apply_frame,
+                          lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
+
+    def _apply_frame(self, df: pd.DataFrame) -> None:
         self.frame = df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED"))
         for key, combo in self.combos.items():
             keep = combo.currentData()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 
 from engine.desk_views import HISTORY_COLUMNS, account_history
 from engine.tasks import RefusedError
+from ui.background import BackgroundReader
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from ui.review_dialogs import ReasonDialog
@@ -31,6 +32,7 @@ class HistoryPanel(Panel):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(ctx, parent)
         self.account: str | None = None
+        self.reader = BackgroundReader(self)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         bar = QHBoxLayout()
@@ -86,10 +88,23 @@ class HistoryPanel(Panel):
         self.account_edit.setText(self.account)
         self.refresh()
 
+    @property
+    def loading(self) -> bool:
+        return self.reader.loading
+
     def refresh(self) -> None:
+        """Read the account's history off the GUI thread."""
         if not self.account:
             return
-        df = account_history(self.ctx.engine, self.account)
+        engine, account = self.ctx.engine, self.account
+        self.count.setText(f"Loading the history of {account}…")
+        self.reader.start(lambda: (account, account_history(engine, account)), self._apply,
+                          lambda exc: set_error_text(self.msg, f"Could not load the history: {exc}"))
+
+    def _apply(self, result) -> None:
+        account, df = result
+        if account != self.account:
+            return
         self.model.set_frame(df if len(df) else pd.DataFrame(columns=HISTORY_COLUMNS))
         keep = self.kind.currentData()
         self.kind.blockSignals(True)

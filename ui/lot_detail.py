@@ -33,6 +33,8 @@ class LotDetail(QWidget):
         self.table = DataTable(self.model, "proposalLots")
         self.table.double_click_history = False
         self.table.max_column_width = 200
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMaximumHeight(rows * 6 + self.table.horizontalHeader().sizeHint().height() + 20)
         lay.addWidget(self.table, 1)
         self.summary = QLabel()
         self.summary.setObjectName("countLabel")

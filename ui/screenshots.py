@@ -396,7 +396,10 @@ def shoot_desk(shots: Shots) -> None:
         if tax > most:
             best, most = a, tax
     w.show_panel("Proposals", best or (waiting[0] if waiting else story))
-    shots(w, "trade_detail")
+    p = w.panel("Proposals")
+    p.split.setSizes([260, 560])  # the detail taller and its trades pane wider, as a desk drags them
+    p.detail_split.setSizes([760, 380, 300])
+    shots(w, "trade_detail", 600)
 
     w.show_panel("History", story)
     shots(w, "history")
