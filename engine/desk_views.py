@@ -14,7 +14,7 @@ Read-only: nothing here writes to the database.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -257,3 +257,40 @@ def trade_lot_detail(engine: Engine, account_id: str, run_id: int | None = None)
                   for g, s in zip(df["est_gain"].astype(float), df["symbol"])]
     return df[LOT_DETAIL_COLUMNS]
 
+
+
+# --------------------------------------------------------------------------- dates
+def business_date(today: date | None = None) -> date:
+    """Today's business date: today, or the Friday before on a weekend (holidays not known)."""
+    today = today or date.today()
+    return today - timedelta(days=max(0, today.weekday() - 4))
+
+
+def book_age_warning(as_of, today: date | None = None) -> str:
+    """A warning when the book is older than today's business date ('' when it is current)."""
+    if as_of is None:
+        return ""
+    as_of = pd.Timestamp(as_of).date()
+    day = business_date(today)
+    if as_of >= day:
+        return ""
+    behind = int(np.busday_count(as_of, day))
+    return (f"The book is as of {as_of.isoformat()}, {behind} business day{'s' if behind != 1 else ''} before "
+            f"today's business date {day.isoformat()}: import today's book before trading on it.")
+
+
+def mark_due(urgent: pd.DataFrame, as_of) -> pd.DataFrame:
+    """The urgent list sorted by due date (soonest first, none last), with ``due_state``
+    (``overdue by N days`` / ``due today`` / ``in N days``) and ``due_alert`` (overdue or today)."""
+    df = urgent.copy()
+    if "due" not in df or not len(df) or as_of is None:
+        return df.assign(due_state="", due_alert=False)
+    due = pd.to_datetime(df["due"])
+    days = (due - pd.Timestamp(as_of)).dt.days
+    df["due_state"] = [("" if pd.isna(d) else "due today" if d == 0 else
+                        f"overdue by {-int(d)} day{'s' if d != -1 else ''}" if d < 0 else
+                        f"in {int(d)} day{'s' if d != 1 else ''}") for d in days]
+    df["due_alert"] = (days <= 0).fillna(False).to_numpy(bool)
+    df["due"] = due.dt.date
+    return df.assign(_k=due).sort_values("_k", kind="stable", na_position="last").drop(columns="_k") \
+        .reset_index(drop=True)
