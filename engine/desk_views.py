@@ -294,3 +294,40 @@ def mark_due(urgent: pd.DataFrame, as_of) -> pd.DataFrame:
     df["due"] = due.dt.date
     return df.assign(_k=due).sort_values("_k", kind="stable", na_position="last").drop(columns="_k") \
         .reset_index(drop=True)
+
+
+def trade_line_detail(engine: Engine, account_id: str, run_id: int | None = None) -> pd.DataFrame:
+    """Per trade of the account's proposal: the security's asset class and its weight in the
+    account before and after the proposal's (not removed) trades, as fractions of the account's
+    value (``id``, ``asset_class``, ``weight_pre``, ``weight_post``)."""
+    cols = ["id", "asset_class", "weight_pre", "weight_post"]
+    with engine.connect() as conn:
+        run_id = run_id or _latest_run_id(conn)
+        if run_id is None:
+            return pd.DataFrame(columns=cols)
+        prop = conn.execute(select(P.c.id, P.c.value).where(P.c.run_id == run_id, P.c.account_id == account_id)).first()
+        if prop is None:
+            return pd.DataFrame(columns=cols)
+        trades = read_frame(conn, select(T.c.id, T.c.symbol, T.c.side, T.c.quantity, T.c.status, T.c.snapshot_id)
+                            .where(T.c.proposal_id == prop.id))
+        if not len(trades):
+            return pd.DataFrame(columns=cols)
+        snap = int(trades["snapshot_id"].iloc[0])
+        S, L = m.Security.__table__, m.Lot.__table__
+        syms = trades["symbol"].unique().tolist()
+        sec = read_frame(conn, select(S.c.symbol, S.c.asset_class, S.c.price).where(S.c.snapshot_id == snap,
+                                                                                    S.c.symbol.in_(syms)))
+        held = read_frame(conn, select(L.c.symbol, L.c.quantity).where(L.c.snapshot_id == snap,
+                                                                       L.c.account_id == account_id,
+                                                                       L.c.symbol.in_(syms)))
+    value = float(prop.value or 0.0)
+    price = dict(zip(sec["symbol"], pd.to_numeric(sec["price"])))
+    shares = held.groupby("symbol")["quantity"].sum().to_dict() if len(held) else {}
+    live = trades[trades["status"] != "REMOVED"]
+    signed = (live["quantity"].astype(float) * np.where(live["side"] == "BUY", 1.0, -1.0)).groupby(live["symbol"]).sum()
+    pre = {s: float(shares.get(s, 0.0)) * float(price.get(s) or 0.0) / value if value else np.nan for s in syms}
+    post = {s: (float(shares.get(s, 0.0)) + float(signed.get(s, 0.0))) * float(price.get(s) or 0.0) / value
+            if value else np.nan for s in syms}
+    return pd.DataFrame({"id": trades["id"], "asset_class": trades["symbol"].map(dict(zip(sec["symbol"],
+                                                                                            sec["asset_class"]))),
+                         "weight_pre": trades["symbol"].map(pre), "weight_post": trades["symbol"].map(post)})

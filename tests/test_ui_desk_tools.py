@@ -234,6 +234,13 @@ def test_proposal_lot_detail_equals_the_batch_lots_file(qtbot, engine, reviewed,
     assert l2["est_tax"] == pytest.approx(l2["est_gain"] * 0.37)
     assert l2["wash"] == "loss allowed"  # bought 80 days before the book's date: outside 30 days
     assert "tax saved" in p.lot_detail.summary.text()
+    # per line: the asset class and the security's weight before and after (600 AAA at $100 held)
+    with engine.connect() as conn:
+        value = float(proposals_frame(conn).set_index("account_id").at["A1", "value"])
+    aaa = p.trades_model.frame().query("symbol == 'AAA'").iloc[0]
+    assert aaa["asset_class"] == "US Equity"
+    assert aaa["weight_pre"] == pytest.approx(600 * 100.0 / value)
+    assert aaa["weight_post"] == pytest.approx((600 - aaa["quantity"]) * 100.0 / value)
     # and the batch's lots file (the engine's lot relief at export) says the same
     approve(engine, ["A1"], user="rev")
     from engine.exporter import export_batch

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.desk_views import LOT_DETAIL_COLUMNS, trade_lot_detail
+from engine.desk_views import LOT_DETAIL_COLUMNS, trade_line_detail, trade_lot_detail
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.widgets import DataTable, section_title
@@ -59,3 +59,13 @@ class LotDetail(QWidget):
         self.summary.setText(f"Realized: ST {fmt.money2(st)} · LT {fmt.money2(lt)} · est. tax "
                              f"{fmt.money2(tax[tax > 0].sum())} · tax saved {fmt.money2(-tax[tax < 0].sum())}"
                              + (f" · {wash} wash-sale lot(s): loss disallowed" if wash else ""))
+
+
+def with_line_detail(engine, account: str, run_id: int | None, trades: pd.DataFrame) -> pd.DataFrame:
+    """The proposal's trades with each line's asset class and the security's weight before and
+    after the trades (engine.desk_views.trade_line_detail)."""
+    if not len(trades):
+        return trades
+    extra = trade_line_detail(engine, account, run_id)
+    return trades.drop(columns=[c for c in ("asset_class", "weight_pre", "weight_post") if c in trades]).merge(
+        extra, on="id", how="left")

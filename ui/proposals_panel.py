@@ -37,7 +37,7 @@ from engine.workflow import current_policy, latest_run_id, proposals_frame
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.lot_detail import LotDetail
+from ui.lot_detail import LotDetail, with_line_detail
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, DataTable, EmptyState, section_title, set_error_text
 
@@ -72,6 +72,9 @@ TRADE_COLUMNS = [
     Col("reason", "Reason"),
     Col("status", "Status"),
     Col("lots_text", "Lots", tip="Tax lots a sell takes shares from", tooltip_key="lots_text"),
+    Col("asset_class", "Asset class"),
+    Col("weight_pre", "Weight before", "pct", "The security's weight in the account before the trades"),
+    Col("weight_post", "Weight after", "pct", "The security's weight in the account after the trades"),
 ]
 
 FLAG_WORDS = {"TURNOVER": "turnover", "TAX": "tax", "TRACKING_ERROR": "tracking error",
@@ -892,6 +895,7 @@ class ProposalsPanel(Panel):
                 set_error_text(self.edit_msg, str(exc))
         else:
             trades = pd.DataFrame()
+        trades = with_line_detail(self.ctx.engine, account, self.run_id, trades)  # asset class, weights
         self._trades = trades
         if len(trades):
             self.trades_model.set_frame(trades)
@@ -967,6 +971,9 @@ class ProposalsPanel(Panel):
             if signed and d is not None and round(d) > 0:
                 money = "+" + money
             items = [QTableWidgetItem(name), QTableWidgetItem(money), QTableWidgetItem(fmt.bps(bps(d)))]
+            if name == "Drift benefit":  # not cash: what the drop in tracking error is worth
+                items[0].setToolTip("A risk-adjusted dollar equivalent: the drop in tracking error to the model, "
+                                    "valued in dollars with the policy's dispersion-vs-tax weight (λ); not cash")
             for j, it in enumerate(items):
                 if j:
                     it.setTextAlignment(right)
