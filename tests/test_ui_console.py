@@ -371,7 +371,7 @@ def test_export_previews_then_exports_once(qtbot, window, boxes, folders, tmp_pa
     w.export_action.trigger()
     wait_idle(qtbot, w)
     assert boxes.seen[-1].text == "Nothing to export: no approved trade is waiting."
-    assert len(list(out.iterdir())) == 4
+    assert len(list(out.iterdir())) == 6
     w.show_panel("Today")
     assert "No approved trade is waiting" in w.panel("Today").export_info.text()
     assert "Last batch B" in w.panel("Today").run_info.text()
