@@ -89,22 +89,65 @@ def order_blotter(engine: Engine) -> pd.DataFrame:
     return df[BLOTTER_COLUMNS].reset_index(drop=True)
 
 
+class BlotterIndex:
+    """A blotter frame prepared once for fast filters and totals (the console filters on every
+    keystroke): each filter column factorized, quantities and values as arrays."""
+    TOTAL_COLUMNS = ["symbol", "buy_shares", "sell_shares", "buy_value", "sell_value", "net_value", "accounts",
+                     "lines"]
+
+    def __init__(self, df: pd.DataFrame):
+        self.n = len(df)
+        self.codes: dict[str, np.ndarray] = {}
+        self.lookup: dict[str, dict] = {}
+        for key in FILTERS:
+            col = df[key].astype(object).where(df[key].notna(), "") if key in df else pd.Series([""] * self.n)
+            values = col.astype(str).str.upper() if key == "symbol" else col
+            codes, uniques = pd.factorize(values.to_numpy(object))
+            self.codes[key] = codes
+            self.lookup[key] = {v: i for i, v in enumerate(uniques)}
+        self.symbols = np.array(list(self.lookup["symbol"]), dtype=object)
+        self.qty = pd.to_numeric(df["quantity"]).to_numpy(float) if self.n else np.zeros(0)
+        self.value = pd.to_numeric(df["est_value"]).fillna(0.0).to_numpy(float) if self.n else np.zeros(0)
+        self.buy = (df["side"] == "BUY").to_numpy(bool) if self.n else np.zeros(0, bool)
+        self.account, _ = pd.factorize(df["account_id"].to_numpy(object)) if self.n else (np.zeros(0, int), None)
+
+    def mask(self, **filters) -> np.ndarray:
+        mask = np.ones(self.n, dtype=bool)
+        for key, want in filters.items():
+            if key not in FILTERS:
+                raise ValueError(f"no blotter filter {key!r} (one of {', '.join(FILTERS)})")
+            if want is None or want == "" or want == []:
+                continue
+            values = [want] if isinstance(want, str) else list(want)
+            if key == "symbol":
+                values = [str(v).strip().upper() for v in values]
+            wanted = [self.lookup[key][v] for v in values if v in self.lookup[key]]
+            mask &= np.isin(self.codes[key], wanted) if wanted else False
+        return mask
+
+    def totals(self, mask: np.ndarray | None = None) -> pd.DataFrame:
+        m = np.ones(self.n, bool) if mask is None else np.asarray(mask, bool)
+        k = len(self.symbols)
+        sc = self.codes["symbol"][m]
+        if not len(sc):
+            return pd.DataFrame({c: pd.Series([], dtype=object) for c in self.TOTAL_COLUMNS})
+        buy, q, v = self.buy[m], self.qty[m], self.value[m]
+        out = pd.DataFrame({
+            "symbol": self.symbols,
+            "buy_shares": np.bincount(sc, q * buy, k), "sell_shares": np.bincount(sc, q * ~buy, k),
+            "buy_value": np.bincount(sc, v * buy, k), "sell_value": np.bincount(sc, v * ~buy, k),
+            "accounts": np.bincount(np.unique(sc.astype(np.int64) * (self.account.max() + 1) + self.account[m])
+                                    // (self.account.max() + 1), minlength=k),
+            "lines": np.bincount(sc, minlength=k)})
+        out["net_value"] = out["buy_value"] - out["sell_value"]
+        out = out[out["lines"] > 0].sort_values("symbol", kind="stable").reset_index(drop=True)
+        return out[self.TOTAL_COLUMNS]
+
+
 def filter_mask(df: pd.DataFrame, **filters) -> np.ndarray:
     """Rows of a blotter frame matching every given filter (:data:`FILTERS`; a value, or a list
     of values; None/"" = no filter). ``symbol`` matches case-insensitively."""
-    mask = np.ones(len(df), dtype=bool)
-    for key, want in filters.items():
-        if key not in FILTERS:
-            raise ValueError(f"no blotter filter {key!r} (one of {', '.join(FILTERS)})")
-        if want is None or want == "" or want == []:
-            continue
-        values = [want] if isinstance(want, str) else list(want)
-        col = df[key].astype(object).where(df[key].notna(), "")
-        if key == "symbol":
-            col = col.astype(str).str.upper()
-            values = [str(v).strip().upper() for v in values]
-        mask &= col.isin(values).to_numpy(bool)
-    return mask
+    return BlotterIndex(df).mask(**filters)
 
 
 def filter_blotter(df: pd.DataFrame, **filters) -> pd.DataFrame:
@@ -113,18 +156,7 @@ def filter_blotter(df: pd.DataFrame, **filters) -> pd.DataFrame:
 
 def blotter_totals(df: pd.DataFrame) -> pd.DataFrame:
     """Per symbol: shares and dollars bought and sold, net dollars (buys - sells) and accounts."""
-    cols = ["symbol", "buy_shares", "sell_shares", "buy_value", "sell_value", "net_value", "accounts", "lines"]
-    if not len(df):
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    d = df.assign(q=pd.to_numeric(df["quantity"]).astype(float), v=pd.to_numeric(df["est_value"]).astype(float))
-    buy = d["side"] == "BUY"
-    g = d.assign(bq=d["q"].where(buy, 0.0), sq=d["q"].where(~buy, 0.0), bv=d["v"].where(buy, 0.0),
-                 sv=d["v"].where(~buy, 0.0)).groupby("symbol", sort=True)
-    out = pd.DataFrame({"buy_shares": g["bq"].sum(), "sell_shares": g["sq"].sum(), "buy_value": g["bv"].sum(),
-                        "sell_value": g["sv"].sum(), "accounts": g["account_id"].nunique(),
-                        "lines": g["id"].count()}).reset_index()
-    out["net_value"] = out["buy_value"] - out["sell_value"]
-    return out[cols]
+    return BlotterIndex(df).totals()
 
 
 # --------------------------------------------------------------------------- account history

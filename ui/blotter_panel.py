@@ -11,12 +11,13 @@ action on a line applies to its account's whole proposal: the dialog says how ma
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
-from engine.desk_views import blotter_totals, filter_mask, order_blotter
+from engine.desk_views import BlotterIndex, order_blotter
 from engine.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.background import BackgroundReader
@@ -154,6 +155,8 @@ class BlotterPanel(Panel):
             i = combo.findData(keep)
             combo.setCurrentIndex(i if i >= 0 else 0)
             combo.blockSignals(False)
+        self.index = BlotterIndex(self.frame)
+        self._kept = self.frame["kept_back"].to_numpy(bool)  # filters and totals on every keystroke: prepared once
         self.model.set_frame(self.frame)
         self.empty.setVisible(not len(df))
         self.split.setVisible(bool(len(df)))
@@ -185,17 +188,18 @@ class BlotterPanel(Panel):
 
     def apply_filters(self) -> None:
         if not len(self.frame):
-            self.totals_model.set_frame(blotter_totals(self.frame))
+            self.totals_model.set_frame(BlotterIndex(self.frame).totals())
             self.count.setText("")
             return
-        mask = filter_mask(self.frame, **self.filters())
+        ix = self.index
+        mask = ix.mask(**self.filters())
         self.model.set_mask("filters", mask)
-        shown = self.frame[mask]
-        self.totals_model.set_frame(blotter_totals(shown))
-        kept = int(shown["kept_back"].sum())
-        self.count.setText(f"{len(shown):,} of {len(self.frame):,} lines · {shown['account_id'].nunique():,} accounts"
-                           f" · sells {fmt.money(shown.loc[shown['side'] == 'SELL', 'est_value'].astype(float).sum())}"
-                           f" · buys {fmt.money(shown.loc[shown['side'] == 'BUY', 'est_value'].astype(float).sum())}"
+        self.totals_model.set_frame(ix.totals(mask))
+        kept = int((mask & self._kept).sum())
+        buys = float(ix.value[mask & ix.buy].sum())
+        sells = float(ix.value[mask & ~ix.buy].sum())
+        self.count.setText(f"{int(mask.sum()):,} of {ix.n:,} lines · {len(np.unique(ix.account[mask])):,} accounts"
+                           f" · sells {fmt.money(sells)} · buys {fmt.money(buys)}"
                            + (f" · {kept:,} kept back" if kept else ""))
         self._on_select()
 
