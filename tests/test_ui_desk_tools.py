@@ -514,3 +514,19 @@ def test_business_date_book_age_and_urgent_due_marks():
     assert list(out["account_id"]) == ["C", "D", "A", "B"]               # soonest first, none last
     assert list(out["due_state"]) == ["overdue by 2 days", "due today", "in 5 days", ""]
     assert list(out["due_alert"]) == [True, True, False, False]
+
+
+def test_the_selected_tier_tab_is_restored(qtbot, engine, db_path, reviewed, settings, boxes):
+    from qt_fixtures import make_window as new_window
+
+    w = new_window(qtbot, engine, db_path, settings)
+    w.show_panel("Proposals")
+    p = w.panel("Proposals")
+    assert p.current_tier() == "Small"  # the first tier with accounts to review
+    p.set_tier("Premier")
+    close_window(w, boxes)
+    w.close()
+    w2 = new_window(qtbot, engine, db_path, settings)
+    w2.show_panel("Proposals")
+    assert w2.panel("Proposals").current_tier() == "Premier"
+    close_window(w2, boxes)

@@ -668,7 +668,8 @@ class ProposalsPanel(Panel):
         tiers += sorted(set(ranges) - set(tiers))  # tiers of the run the policy no longer has
         self._frames = {t: prepared.iloc[ranges[t][0]:ranges[t][1]].reset_index(drop=True) if t in ranges
                         else prepared.iloc[:0] for t in tiers}
-        keep = self.current_tier()
+        keep = self.current_tier() or getattr(self, "_saved_tier", "")  # the tab the user left, restored
+        self._saved_tier = ""
         self._tiers = tiers
         self.tiers.blockSignals(True)
         while self.tiers.count():
@@ -1348,6 +1349,7 @@ class ProposalsPanel(Panel):
         settings.setValue("proposals/detail_split", self.detail_split.saveState())
         self.table.save_state(settings)
         self.trades.save_state(settings)
+        settings.setValue("proposals/tier", self.current_tier())
 
     def restore_state(self, settings) -> None:
         for key, split in (("proposals/split", self.split), ("proposals/detail_split", self.detail_split)):
@@ -1356,3 +1358,4 @@ class ProposalsPanel(Panel):
                 split.restoreState(state)
         self.table.restore_state(settings)
         self.trades.restore_state(settings)
+        self._saved_tier = str(settings.value("proposals/tier", "") or "")
