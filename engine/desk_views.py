@@ -363,3 +363,19 @@ def trade_line_detail(engine: Engine, account_id: str, run_id: int | None = None
     return pd.DataFrame({"id": trades["id"], "asset_class": trades["symbol"].map(dict(zip(sec["symbol"],
                                                                                             sec["asset_class"]))),
                          "weight_pre": trades["symbol"].map(pre), "weight_post": trades["symbol"].map(post)})
+
+
+def orders_in_flight(engine: Engine) -> int:
+    """Accounts of the latest run held because their orders are in flight (``HELD`` with
+    ``PENDING_EXECUTION``: exported against this book, not yet in a newer one) — counted apart
+    from client holds."""
+    from sqlalchemy import func
+
+    from engine.batch_guard import PENDING
+
+    with engine.connect() as conn:
+        run_id = _latest_run_id(conn)
+        if run_id is None:
+            return 0
+        return int(conn.execute(select(func.count()).select_from(P).where(
+            P.c.run_id == run_id, P.c.category == "HELD", P.c.reasons.like(f"%{PENDING}%"))).scalar_one())

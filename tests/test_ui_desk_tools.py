@@ -530,3 +530,25 @@ def test_the_selected_tier_tab_is_restored(qtbot, engine, db_path, reviewed, set
     w2.show_panel("Proposals")
     assert w2.panel("Proposals").current_tier() == "Premier"
     close_window(w2, boxes)
+
+
+def test_orders_in_flight_are_counted_apart_from_holds(qtbot, engine, reviewed, window, tmp_path):
+    from engine.desk_views import orders_in_flight
+    from engine.exporter import export_batch
+    from engine.overrides import add_hold
+    from engine.review import approve
+
+    approve(engine, ["A1", "A2"], user="rev")
+    export_batch(engine, tmp_path / "out", user="ops1")
+    add_hold(engine, "A3", None, "client on holiday", user="ops1")
+    run_workflow(engine, workers=1, user="sched")  # the same book: A1 and A2 have orders in flight
+    with engine.connect() as conn:
+        p = proposals_frame(conn).set_index("account_id")
+    assert set(p.index[p["category"] == "HELD"]) == {"A1", "A2", "A3"}
+    assert orders_in_flight(engine) == 2
+    w = window
+    w.show_panel("Today")
+    today = w.panel("Today")
+    today.refresh()
+    assert today.cards["HELD"].value.text() == "3"
+    assert today.cards["HELD"].note.text() == "2 with orders in flight"

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QS
                                QVBoxLayout, QWidget)
 
 from engine import views
-from engine.desk_views import book_age_warning, mark_due
+from engine.desk_views import book_age_warning, mark_due, orders_in_flight
 from engine.workflow import CATEGORIES
 from ui import fmt
 from ui.models import Col, FrameModel
@@ -168,6 +168,9 @@ class TodayPanel(Panel):
                 note = f"{d['n_urgent']:,} urgent" if d["n_urgent"] else "none urgent"
             elif c in ("MANDATE", "SCORE") and total is not None:
                 note = "trade now"
+            elif c == "HELD" and total is not None:  # orders in flight are not client holds: said apart
+                flight = orders_in_flight(self.ctx.engine)
+                note = f"{flight:,} with orders in flight" if flight else ""
             self.cards[c].set(fmt.count(total[c]) if total is not None else "–", note)
         frame = counts.reset_index().rename(columns={"index": "tier"})
         frame["strong"] = frame["tier"] == "Total"
