@@ -552,3 +552,27 @@ def test_orders_in_flight_are_counted_apart_from_holds(qtbot, engine, reviewed, 
     today.refresh()
     assert today.cards["HELD"].value.text() == "3"
     assert today.cards["HELD"].note.text() == "2 with orders in flight"
+
+
+def test_dark_theme_and_font_scale_are_saved(qtbot, engine, db_path, settings, boxes):
+    from qt_fixtures import make_window as new_window
+
+    from ui import themes
+
+    w = new_window(qtbot, engine, db_path, settings)
+    base = w.font().pointSizeF()
+    assert "#f6f7f9" in w.styleSheet() and not w.dark_action.isChecked()   # light by default
+    w.dark_action.trigger()
+    assert "#15191e" in w.styleSheet() and "#f6f7f9" not in w.styleSheet()
+    assert "background: #1f2a37" in w.styleSheet()                          # the navigation stays dark
+    larger = [a for a in w.menuBar().actions()[-1].menu().actions() if a.text() == "Larger text"][0]
+    larger.trigger()
+    assert w.font().pointSizeF() == pytest.approx(base * 1.1)
+    assert "font-size: 15px" in w.styleSheet()                              # the navigation's 14px × 1.1
+    assert themes.current(settings) == ("dark", 1.1)
+    close_window(w, boxes)
+    w.close()
+    w2 = new_window(qtbot, engine, db_path, settings)
+    assert w2.dark_action.isChecked() and "#15191e" in w2.styleSheet()
+    assert w2.font().pointSizeF() == pytest.approx(base * 1.1)
+    close_window(w2, boxes)

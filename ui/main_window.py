@@ -23,14 +23,13 @@ from engine.identity import identity_note
 from engine.tasks import RefusedError
 from storage import repo
 from storage.db import describe
-from ui import dialogs, fmt
+from ui import dialogs, fmt, themes
 from ui.export_settings import drop_folder, export_formats, remember_folder, remembered_folder
 from ui.navigation import FACTORIES, PANELS
 from ui.panel import AppContext, Placeholder
 from ui.tasks import Scaled, Task
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
-STYLESHEET = Path(__file__).resolve().parents[1] / "resources" / "console.qss"
 
 
 def _db_label(engine, db) -> str:
@@ -116,8 +115,7 @@ class MainWindow(QMainWindow):
         self._has_book = True  # until the header knows
         self.setWindowTitle("Rebalance Desk")
         self.resize(1440, 900)
-        if STYLESHEET.exists():
-            self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+        themes.apply(self, self.settings)  # light or dark, font scale: View menu, saved
 
         self._build_actions()
         self.header = Header()
@@ -282,6 +280,17 @@ class MainWindow(QMainWindow):
             menu.addAction(act(name, lambda n=name: self.show_panel(n), f"Ctrl+{i}" if i <= 9 else None))
         menu.addSeparator()
         menu.addAction(self.refresh_action)
+        menu.addSeparator()
+        self.dark_action = act("Dark theme", lambda: themes.apply(
+            self, self.settings, theme="dark" if self.dark_action.isChecked() else "light"))
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(themes.current(self.settings)[0] == "dark")
+        menu.addAction(self.dark_action)
+        menu.addAction(act("Larger text", lambda: themes.apply(
+            self, self.settings, scale=themes.step_scale(themes.current(self.settings)[1], 1)), "Ctrl++"))
+        menu.addAction(act("Smaller text", lambda: themes.apply(
+            self, self.settings, scale=themes.step_scale(themes.current(self.settings)[1], -1)), "Ctrl+-"))
+        menu.addAction(act("Normal text size", lambda: themes.apply(self, self.settings, scale=1.0), "Ctrl+0"))
 
     def _on_request(self, what: str) -> None:
         {"import": self.import_book, "sample": self.generate_sample, "run": self.run_workflow,
