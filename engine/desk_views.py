@@ -379,3 +379,15 @@ def orders_in_flight(engine: Engine) -> int:
             return 0
         return int(conn.execute(select(func.count()).select_from(P).where(
             P.c.run_id == run_id, P.c.category == "HELD", P.c.reasons.like(f"%{PENDING}%"))).scalar_one())
+
+
+def account_group(engine: Engine, account_id: str) -> str | None:
+    """The account's ``group`` in the latest book (it names the tier instead of the account's
+    value), or None."""
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            return None
+        g = conn.execute(select(A.c.group_name).where(A.c.snapshot_id == snap.id,
+                                                      A.c.account_id == account_id)).scalar()
+    return str(g) if g is not None and str(g).strip() else None

@@ -576,3 +576,22 @@ def test_dark_theme_and_font_scale_are_saved(qtbot, engine, db_path, settings, b
     assert w2.dark_action.isChecked() and "#15191e" in w2.styleSheet()
     assert w2.font().pointSizeF() == pytest.approx(base * 1.1)
     close_window(w2, boxes)
+
+
+def test_a_tier_from_the_group_column_says_so(qtbot, engine, window, tmp_path):
+    from bookkit import BASE
+
+    accounts = [ln if not ln.startswith("A1,") else ln.rstrip(",") + ",,Core" for ln in BASE["accounts.csv"]]
+    assert accounts[1].endswith(",Core")
+    import_book(engine, write_book(tmp_path / "book", changes={"accounts.csv": accounts}), user="ops1")
+    run_workflow(engine, workers=1, user="sched")
+    w = window
+    w.show_panel("Proposals")
+    p = w.panel("Proposals")
+    p.refresh()
+    p.focus("A1")
+    qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
+    assert "Tier Core comes from the book's group column (Core)" in p.band_note.text()
+    p.focus("A2")
+    qtbot.waitUntil(lambda: p.current == "A2", timeout=2000)
+    assert "group column" not in p.band_note.text()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
                                QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from engine.desk_views import account_group
 from engine.review import (TRADING, ConflictError, FourEyesError, check_not_stale, decide, edit_trade, editors_of,
                            proposal_trades, trade_value)
 from engine.tasks import RefusedError
@@ -54,7 +55,8 @@ ACCOUNT_COLUMNS = [
     Col("score_bps", "Score", "bps", "Benefit minus cost of the proposed trades, bps of account value"),
     Col("threshold_bps", "Threshold", "bps", "The score the account needed to trade (tier start/floor and "
                                              "days since its last trade)"),
-    Col("turnover", "Turnover", "pct", "Traded value, % of account value"),
+    Col("turnover", "Turnover", "pct", "Two-sided: buys plus sells, % of account value (a desk's one-sided "
+                                       "turnover is the larger of buys and sells, about half of this)"),
     Col("realized_tax", "Realized tax", "money", "Net realized tax of the trades (negative: losses harvested)"),
     Col("te_post_bps", "TE after", "bps", "Tracking error to the model after the trades"),
     Col("flags_text", "Flags", tip="Outliers: high turnover, tax or single trade, tracking error still high"),
@@ -934,6 +936,10 @@ class ProposalsPanel(Panel):
             self.band_note.setText(self.band_note.text() + "<br>Cash after the trades "
                                    f"{fmt.money2(detail.get('cash_post'))} · reserved for cash requests: "
                                    f"{fmt.money2(detail['cash_needed'])}")
+        group = account_group(self.ctx.engine, account)
+        if group:  # the tier named by the book, not by the account's value
+            self.band_note.setText(self.band_note.text() + f"<br>Tier {e(str(rec.get('tier', '')))} comes from the "
+                                   f"book's group column ({e(group)}), not from the account's value.")
         if rec.get("tier_basis"):
             self.band_note.setText(self.band_note.text() + f"<br><span style='color:#8a5a00'>Tier set by a value of "
                                    f"{fmt.money(rec.get('value'))}: {e(str(rec['tier_basis']))}</span>")
