@@ -332,6 +332,7 @@ def test_signoff_pdf_at_export_and_on_demand(qtbot, engine, reviewed, window, bo
     assert len(audit_entries(engine, action="SIGNOFF")) == 1
 
 
+@pytest.mark.sqlite_only  # the console's own behaviour: one database is enough
 def test_tables_copy_export_column_chooser_and_saved_views(qtbot, engine, reviewed, window, tmp_path,
                                                           monkeypatch):
     import openpyxl
@@ -516,6 +517,7 @@ def test_business_date_book_age_and_urgent_due_marks():
     assert list(out["due_alert"]) == [True, True, False, False]
 
 
+@pytest.mark.sqlite_only  # the console's own behaviour: one database is enough
 def test_the_selected_tier_tab_is_restored(qtbot, engine, db_path, reviewed, settings, boxes):
     from qt_fixtures import make_window as new_window
 
@@ -554,6 +556,7 @@ def test_orders_in_flight_are_counted_apart_from_holds(qtbot, engine, reviewed, 
     assert today.cards["HELD"].note.text() == "2 with orders in flight"
 
 
+@pytest.mark.sqlite_only  # the console's own behaviour: one database is enough
 def test_dark_theme_and_font_scale_are_saved(qtbot, engine, db_path, settings, boxes):
     from qt_fixtures import make_window as new_window
 
@@ -578,6 +581,7 @@ def test_dark_theme_and_font_scale_are_saved(qtbot, engine, db_path, settings, b
     close_window(w2, boxes)
 
 
+@pytest.mark.sqlite_only  # the console's own behaviour: one database is enough
 def test_a_tier_from_the_group_column_says_so(qtbot, engine, window, tmp_path):
     from bookkit import BASE
 
