@@ -1,3 +1,4 @@
+# Kept whole, long because the desk tools share one book, window and fixtures (blotter, history, lot detail, sign-off, tables, notes, settings); split by tool when it grows.
 """The desk's daily tools through real widgets (pytest-qt, offscreen), on both databases: the
 order blotter (filters and totals against the database, bulk hold / withdraw / reject with a
 reason), the account history (one of each event, reached with H from a table)."""
