@@ -28,11 +28,11 @@ TARGET_MS = 100.0
 
 
 def make(db: str, n: int, workers: int) -> None:
-    from engine.exporter import export_batch
-    from engine.importer import import_book
-    from engine.review import approve
-    from engine.sample import generate_sample
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.desk.review import approve
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage.db import make_engine
 
     tmp = Path(tempfile.mkdtemp(prefix="gui-block-"))
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from engine import views
+    from engine.desk import views
     from storage.db import make_engine
     from ui.main_window import MainWindow
     from ui.navigation import PANELS

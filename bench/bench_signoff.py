@@ -5,8 +5,8 @@
 One real batch is exported from the small test book; its sign-off facts are then widened to
 ``N`` rows in each list (overrides, manual trades, four-eyes approvals: a busy day's sign-off
 of several pages), and the same content is drawn R times by each writer:
-* reportlab: :func:`engine.signoff.signoff_pdf` (platypus tables);
-* Qt: :func:`engine.signoff.signoff_html` laid out by ``QTextDocument`` and printed to a
+* reportlab: :func:`engine.desk.signoff.signoff_pdf` (platypus tables);
+* Qt: :func:`engine.desk.signoff.signoff_html` laid out by ``QTextDocument`` and printed to a
   ``QPdfWriter`` (what a Qt-only writer would do; it needs a QGuiApplication, so the headless
   export could not use it).
 Prints the median seconds, the PDF's bytes and pages (pypdf) for each.
@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def facts(tmp: Path, rows: int) -> dict:
     from bookkit import write_book
-    from engine.exporter import export_batch
-    from engine.importer import import_book
-    from engine.review import approve
-    from engine.signoff import batch_signoff_facts
-    from engine.workflow import run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.desk.review import approve
+    from engine.desk.signoff import batch_signoff_facts
+    from engine.decide.workflow import run_workflow
     from storage.db import make_engine
 
     engine = make_engine(tmp / "b.db")
@@ -78,7 +78,7 @@ def main() -> None:
     from PySide6.QtGui import QGuiApplication
     from pypdf import PdfReader
 
-    from engine.signoff import signoff_html, signoff_pdf
+    from engine.desk.signoff import signoff_html, signoff_pdf
 
     app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 - QPdfWriter needs one
     with tempfile.TemporaryDirectory() as d:

@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
 from bookkit import write_book
-from engine.importer import import_book
-from engine.policy import default_policy, policy_from_dict
-from engine.policy_store import save_policy
-from engine.workflow import proposals_frame, run_workflow
+from engine.book.importer import import_book
+from engine.core.policy import default_policy, policy_from_dict
+from engine.core.policy_store import save_policy
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
 
 
@@ -107,7 +107,7 @@ def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window
     assert not (b.frame["account_id"] == "A2").any()  # rejected lines leave the blotter
 
     # approve A1 and A3, withdraw A1 from the blotter, hold A3
-    from engine.review import approve
+    from engine.desk.review import approve
     approve(engine, ["A1", "A3"], user="rev")
     b.refresh()
     loaded(qtbot, b)
@@ -149,12 +149,12 @@ def story(engine, tmp_path):
     ended, exported; the break fixed by the next book (resolved), run 2 proposes, an edit, an
     approval with a note, withdrawn, approved again and exported; its cash request."""
     from bookkit import BASE
-    from engine.exporter import export_batch
-    from engine.manual import ManualTrade, enter_manual_trades
-    from engine.notes import add_note
-    from engine.overrides import add_hold, end_override
-    from engine.review import approve, edit_trade, proposal_trades
-    from engine.undo import withdraw
+    from engine.desk.exporter import export_batch
+    from engine.desk.manual import ManualTrade, enter_manual_trades
+    from engine.desk.notes import add_note
+    from engine.decide.overrides import add_hold, end_override
+    from engine.desk.review import approve, edit_trade, proposal_trades
+    from engine.desk.undo import withdraw
 
     data = default_policy().model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
@@ -215,7 +215,7 @@ def test_history_has_every_event_and_opens_with_h(qtbot, engine, story, window, 
 def test_proposal_lot_detail_equals_the_batch_lots_file(qtbot, engine, reviewed, window, tmp_path):
     import csv
 
-    from engine.review import approve, proposal_trades
+    from engine.desk.review import approve, proposal_trades
     w = window
     w.show_panel("Proposals")
     p = w.panel("Proposals")
@@ -244,7 +244,7 @@ def test_proposal_lot_detail_equals_the_batch_lots_file(qtbot, engine, reviewed,
     assert aaa["weight_post"] == pytest.approx((600 - aaa["quantity"]) * 100.0 / value)
     # and the batch's lots file (the engine's lot relief at export) says the same
     approve(engine, ["A1"], user="rev")
-    from engine.exporter import export_batch
+    from engine.desk.exporter import export_batch
     res = export_batch(engine, tmp_path / "out", user="ops1")
     with open(tmp_path / "out" / f"lots_{res.batch_id}.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["account_id"] == "A1"]
@@ -256,7 +256,7 @@ def test_wash_sale_status_names_the_recent_buy(engine, tmp_path):
     """A restricted holding sold at a loss a few days after the account bought more of it (a
     must-sell): the detail says the loss is disallowed and names the buy; other losses are allowed."""
     from bookkit import BASE
-    from engine.desk_views import trade_lot_detail
+    from engine.desk.desk_views import trade_lot_detail
 
     lots = [ln.replace("A3,L2,TOB,100,30.00,2020-02-02", "A3,L2,TOB,100,50.00,2020-02-02")
             for ln in BASE["lots.csv"]]
@@ -281,10 +281,10 @@ def test_signoff_pdf_at_export_and_on_demand(qtbot, engine, reviewed, window, bo
     import hashlib
     import json
 
-    from engine.exporter import export_batch
-    from engine.overrides import add_hold
-    from engine.review import approve, edit_trade, proposal_trades
-    from engine.signoff import batch_signoff_facts
+    from engine.desk.exporter import export_batch
+    from engine.decide.overrides import add_hold
+    from engine.desk.review import approve, edit_trade, proposal_trades
+    from engine.desk.signoff import batch_signoff_facts
 
     # an edited proposal approved by another user (four-eyes), a hold in force, approvals by two users
     sell = proposal_trades(engine, "A1").query("side == 'SELL'").iloc[0]
@@ -329,7 +329,7 @@ def test_signoff_pdf_at_export_and_on_demand(qtbot, engine, reviewed, window, bo
     assert [x["name"] for x in written] == [pdf.name, page.name]
     again = pdf_text(tmp_path / "again" / pdf.name)
     assert f"${grand['sells']:,.2f}" in again and boxes.seen[-1].title == "Sign-off"
-    from engine.audit import audit_entries
+    from engine.core.audit import audit_entries
     assert len(audit_entries(engine, action="SIGNOFF")) == 1
 
 
@@ -413,9 +413,9 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, notes_policy, wind
     """Policy: a note is required to approve Small accounts. Without one the engine refuses (and
     nothing changes); the Proposals panel asks for it (OK disabled while empty) and keeps it with
     its code; account notes from History are searchable."""
-    from engine.notes import search_notes
-    from engine.review import approve
-    from engine.tasks import RefusedError
+    from engine.desk.notes import search_notes
+    from engine.desk.review import approve
+    from engine.core.tasks import RefusedError
 
     with pytest.raises(RefusedError, match="a note is required to approve accounts of tier Small"):
         approve(engine, ["A1"], user="rev", note="   ")
@@ -462,7 +462,7 @@ def test_settings_driven_one_click_export(qtbot, engine, reviewed, window, boxes
     writes there without asking for a folder, in those formats (with the sign-off)."""
     from types import SimpleNamespace
 
-    from engine.review import approve
+    from engine.desk.review import approve
     from qt_fixtures import wait_idle
     from ui import export_settings as es
 
@@ -502,7 +502,7 @@ def test_business_date_book_age_and_urgent_due_marks():
 
     import pandas as pd
 
-    from engine.desk_views import book_age_warning, business_date, mark_due
+    from engine.desk.desk_views import book_age_warning, business_date, mark_due
 
     sat, mon = dt.date(2026, 11, 21), dt.date(2026, 11, 23)
     assert business_date(sat) == dt.date(2026, 11, 20) and business_date(mon) == mon
@@ -536,10 +536,10 @@ def test_the_selected_tier_tab_is_restored(qtbot, engine, db_path, reviewed, set
 
 
 def test_orders_in_flight_are_counted_apart_from_holds(qtbot, engine, reviewed, window, tmp_path):
-    from engine.desk_views import orders_in_flight
-    from engine.exporter import export_batch
-    from engine.overrides import add_hold
-    from engine.review import approve
+    from engine.desk.desk_views import orders_in_flight
+    from engine.desk.exporter import export_batch
+    from engine.decide.overrides import add_hold
+    from engine.desk.review import approve
 
     approve(engine, ["A1", "A2"], user="rev")
     export_batch(engine, tmp_path / "out", user="ops1")

@@ -6,10 +6,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QTableView
 
 from bookkit import write_book
-from engine.exporter import export_batch
-from engine.importer import import_book
-from engine.review import approve
-from engine.workflow import run_workflow
+from engine.desk.exporter import export_batch
+from engine.book.importer import import_book
+from engine.desk.review import approve
+from engine.decide.workflow import run_workflow
 from ui.navigation import PANELS
 
 SIZE = (1440, 900)

@@ -3,10 +3,10 @@ filters, per-symbol totals and bulk actions on the selected lines' accounts.
 
 "How much XYZ are we selling today, and for whom?" is one filter: type XYZ, pick SELL; the
 totals table says shares, dollars and accounts. The lines come from
-:func:`engine.desk_views.order_blotter` (with the pre-export compliance check per line, column
+:func:`engine.desk.desk_views.order_blotter` (with the pre-export compliance check per line, column
 "Kept back by"); the bulk actions call the engine's own functions: hold (an account hold,
-:func:`engine.overrides.add_hold`), withdraw approval (:func:`engine.undo.withdraw`) and reject
-(:func:`engine.review.reject`), each with a reason. A proposal is decided as a whole, so an
+:func:`engine.decide.overrides.add_hold`), withdraw approval (:func:`engine.desk.undo.withdraw`) and reject
+(:func:`engine.desk.review.reject`), each with a reason. A proposal is decided as a whole, so an
 action on a line applies to its account's whole proposal: the dialog says how many accounts.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
-from engine.desk_views import BlotterIndex, order_blotter
-from engine.tasks import RefusedError
+from engine.desk.desk_views import BlotterIndex, order_blotter
+from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.background import BackgroundReader
 from ui.models import Col, FrameModel
@@ -276,7 +276,7 @@ class BlotterPanel(Panel):
         set_error_text(self.msg, text, ok=True)
 
     def ask_hold(self) -> ReasonDialog | None:
-        from engine.desk_actions import hold_accounts
+        from engine.desk.desk_actions import hold_accounts
 
         accounts, _ = self._accounts(False)
         dlg = self._open("Hold accounts", accounts, "Hold")
@@ -287,7 +287,7 @@ class BlotterPanel(Panel):
         return dlg
 
     def ask_withdraw(self) -> ReasonDialog | None:
-        from engine.undo import withdraw
+        from engine.desk.undo import withdraw
 
         accounts, versions = self._accounts(True, "APPROVED")
         dlg = self._open("Withdraw approval", accounts, "Withdraw")
@@ -299,8 +299,8 @@ class BlotterPanel(Panel):
         return dlg
 
     def ask_reject(self) -> ReasonDialog | None:
-        from engine.review import reject
-        from engine.workflow import current_policy
+        from engine.desk.review import reject
+        from engine.core.policy_store import current_policy
 
         accounts, versions = self._accounts(True)
         with self.ctx.engine.connect() as conn:

@@ -16,7 +16,7 @@ import os
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout)
 
-from engine.exporter import FORMATS
+from engine.desk.exporter import FORMATS
 
 FORMAT_LABELS = {"csv": "CSV", "fix": "FIX 4.4", "xlsx": "XLSX (a sheet per custodian)",
                  "signoff": "Sign-off (PDF and HTML)"}

@@ -1,6 +1,6 @@
 """History: one account's story, newest first — runs (category, score, threshold), decisions and
 edits, trades and their batches, manual trades, holds, suspensions and their resolution, cash
-requests and their status, notes (:func:`engine.desk_views.account_history`).
+requests and their status, notes (:func:`engine.desk.desk_views.account_history`).
 
 Reached from any table of the console with H (or a double-click where the table has no
 double-click of its own) on a row with an account: ``ctx.navigate.emit("History", account)``.
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
-from engine.desk_views import HISTORY_COLUMNS, account_history
-from engine.tasks import RefusedError
+from engine.desk.desk_views import HISTORY_COLUMNS, account_history
+from engine.core.tasks import RefusedError
 from ui.background import BackgroundReader
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
@@ -135,7 +135,7 @@ class HistoryPanel(Panel):
 
     def ask_note(self) -> ReasonDialog | None:
         """A note on the account: a reason code of the policy and the text (required)."""
-        from engine.workflow import current_policy
+        from engine.core.policy_store import current_policy
 
         if not self.account:
             return None
@@ -151,7 +151,7 @@ class HistoryPanel(Panel):
         return dlg
 
     def add_note(self, text: str, code: str | None = None) -> bool:
-        from engine.notes import add_note
+        from engine.desk.notes import add_note
 
         try:
             add_note(self.ctx.engine, self.account, text, code=code, user=self.ctx.user)

@@ -1,12 +1,12 @@
 """The proposal's per-sell tax detail: the lots each sell relieves (the run's lot relief, as a
 batch's lots file will list them) with shares, unit cost, acquired date, term, estimated gain,
-estimated tax and wash-sale status (:func:`engine.desk_views.trade_lot_detail`)."""
+estimated tax and wash-sale status (:func:`engine.desk.desk_views.trade_lot_detail`)."""
 from __future__ import annotations
 
 import pandas as pd
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.desk_views import LOT_DETAIL_COLUMNS, trade_line_detail, trade_lot_detail
+from engine.desk.desk_views import LOT_DETAIL_COLUMNS, trade_line_detail, trade_lot_detail
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.widgets import DataTable, section_title
@@ -63,7 +63,7 @@ class LotDetail(QWidget):
 
 def with_line_detail(engine, account: str, run_id: int | None, trades: pd.DataFrame) -> pd.DataFrame:
     """The proposal's trades with each line's asset class and the security's weight before and
-    after the trades (engine.desk_views.trade_line_detail)."""
+    after the trades (engine.desk.desk_views.trade_line_detail)."""
     if not len(trades):
         return trades
     extra = trade_line_detail(engine, account, run_id)

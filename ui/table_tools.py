@@ -4,7 +4,7 @@
 * Ctrl+C / "Copy rows": the selected rows, tab-separated with the header (visible columns in
   their on-screen order, raw values: numbers paste as numbers);
 * "Export table to CSV… / XLSX…": every visible row (filters applied) through
-  :func:`engine.table_files.write_table`;
+  :func:`engine.desk.table_files.write_table`;
 * a column chooser on the header's context menu (tick columns on and off);
 * saved views per table: the header's layout (columns, order, widths, sort) and, when the
   panel offers them (``view_filters()`` / ``apply_view_filters(dict)``), its filters, kept under
@@ -21,7 +21,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
 
-from engine.table_files import tsv_text, write_table
+from engine.desk.table_files import tsv_text, write_table
 
 
 def _context_owner(table, attr: str):

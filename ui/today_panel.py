@@ -5,9 +5,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
-from engine import views
-from engine.desk_views import book_age_warning, mark_due, orders_in_flight
-from engine.workflow import CATEGORIES
+from engine.desk import views
+from engine.desk.desk_views import book_age_warning, mark_due, orders_in_flight
+from engine.decide.workflow import CATEGORIES
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
@@ -102,7 +102,7 @@ class TodayPanel(Panel):
             Col("pending_cash", "Cash requested", "money_nz", "Cash requests whose cash is not raised yet"),
             Col("due", "Due", "date", "The next cash request's due date"),
             Col("due_state", "When", tip="Overdue and due-today requests are marked"),
-            Col("reasons", "Reasons")], emphasis="due_alert")  # sorted by due date (engine.desk_views.mark_due)
+            Col("reasons", "Reasons")], emphasis="due_alert")  # sorted by due date (engine.desk.desk_views.mark_due)
         self.urgent = DataTable(self.urgent_model, "todayUrgent")
         self.urgent.doubleClicked.connect(
             lambda i: ctx.navigate.emit("Suspended", self.urgent_model.value(i.row(), "account_id")))
