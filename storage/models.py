@@ -411,3 +411,16 @@ class AppLock(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     held_by: Mapped[str | None] = mapped_column(String(64))
     held_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Note(Base):
+    """A note with an optional reason code, on an account or on a desk action (``kind``)."""
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user: Mapped[str] = mapped_column("username", String(64))
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # account | approval | rejection | hold
+    ref: Mapped[str | None] = mapped_column(String(64))  # what it refers to: "run 3", "override 7"
+    code: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)

@@ -364,14 +364,14 @@ def test_export_previews_then_exports_once(qtbot, window, boxes, folders, tmp_pa
     assert confirm.text.startswith(f"Export {n:,} trade{'s' if n != 1 else ''} for {a:,} account")
     heading = w.batch_dialog.heading.text()
     assert heading.startswith("Batch B") and heading.endswith("exported") and w.batch_dialog.isVisible()
-    assert sorted(p.name.split("_")[0] + p.suffix for p in out.iterdir()) == [
-        "batch.json", "lots.csv", "trades.csv", "trades.fix"]
+    assert sorted(p.name.split("_")[0] + p.suffix for p in out.iterdir()) == [  # the console's default formats
+        "batch.json", "lots.csv", "signoff.html", "signoff.pdf", "trades.csv", "trades.fix"]
     assert export_preview(engine)["trades"] == 0
     # again: nothing is waiting, nothing is written
     w.export_action.trigger()
     wait_idle(qtbot, w)
     assert boxes.seen[-1].text == "Nothing to export: no approved trade is waiting."
-    assert len(list(out.iterdir())) == 4
+    assert len(list(out.iterdir())) == 6
     w.show_panel("Today")
     assert "No approved trade is waiting" in w.panel("Today").export_info.text()
     assert "Last batch B" in w.panel("Today").run_info.text()

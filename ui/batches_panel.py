@@ -168,7 +168,11 @@ class BatchesPanel(Panel):
         self.verify_button.setToolTip("Hash the batch's files on disk again and compare with the recorded SHA-256")
         self.open_button = QPushButton("Open folder")
         self.open_button.setObjectName("openFolder")
+        self.signoff_button = QPushButton("Sign-off…")
+        self.signoff_button.setObjectName("batchSignoff")
+        self.signoff_button.setToolTip("Write the batch's printable sign-off (PDF and HTML) into a folder")
         row.addWidget(self.verify_button)
+        row.addWidget(self.signoff_button)
         row.addWidget(self.open_button)
         dl.addLayout(row)
         self.files = _files_table("batchFiles")
@@ -192,6 +196,7 @@ class BatchesPanel(Panel):
         self.model.modelReset.connect(self._reselect)
         self.open_button.clicked.connect(self.open_current_folder)
         self.verify_button.clicked.connect(self.verify)
+        self.signoff_button.clicked.connect(self.write_signoff)
         self._show(None)
 
     def refresh(self) -> None:
@@ -233,7 +238,7 @@ class BatchesPanel(Panel):
 
     def _show(self, batch_id: str | None) -> None:
         rec = self._record() if batch_id else {}
-        for b in (self.open_button, self.verify_button):
+        for b in (self.open_button, self.verify_button, self.signoff_button):
             b.setEnabled(bool(rec))
         if not rec:
             self.detail_title.setText("Select a batch to see its files and trades")
@@ -250,6 +255,29 @@ class BatchesPanel(Panel):
         self.trades_title.setText(f"Trades — {len(trades):,} · {trades['account_id'].nunique() if len(trades) else 0:,}"
                                   f" accounts · sells {fmt.money(sells)} · buys {fmt.money(value - sells)}")
         self.trades.fit_columns()
+
+    def write_signoff(self) -> list[dict]:
+        """The selected batch's sign-off (PDF and HTML) into a folder the user picks (engine.desk.signoff)."""
+        from engine.desk.signoff import write_signoff
+        from engine.core.tasks import RefusedError
+        from ui import dialogs
+
+        if not self.current:
+            return []
+        start = str(self.ctx.settings.value("paths/signoff", self._record().get("out_dir") or ""))
+        folder = dialogs.choose_folder(self, f"Write the sign-off of batch {self.current} into", start)
+        if not folder:
+            return []
+        try:
+            written = write_signoff(self.ctx.engine, self.current, folder, user=self.ctx.user)
+        except RefusedError as exc:
+            dialogs.show_error(self, "Sign-off", exc)
+            return []
+        self.ctx.settings.setValue("paths/signoff", folder)
+        dialogs.info(self, "Sign-off", f"Sign-off of batch {self.current} written.",
+                     "\n".join(f"{w['name']}  SHA-256 {w['sha256']}" for w in written))
+        self.ctx.notify("export")
+        return written
 
     def _fill_files(self, rec: dict) -> None:
         files = rec.get("files") or []

@@ -22,14 +22,13 @@ from engine.core.identity import identity_note
 from engine.core.tasks import RefusedError
 from storage import repo
 from storage.db import describe
-from ui import dialogs, fmt
+from ui import dialogs, fmt, themes
+from ui.export_settings import drop_folder, export_formats, remember_folder, remembered_folder
 from ui.navigation import FACTORIES, PANELS
 from ui.panel import AppContext, Placeholder
 from ui.tasks import Scaled, Task
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
-STYLESHEET = Path(__file__).resolve().parents[1] / "resources" / "console.qss"
-DEFAULT_FORMATS = ("csv", "fix")
 
 
 def _db_label(engine, db) -> str:
@@ -115,8 +114,7 @@ class MainWindow(QMainWindow):
         self._has_book = True  # until the header knows
         self.setWindowTitle("Rebalance Desk")
         self.resize(1440, 900)
-        if STYLESHEET.exists():
-            self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+        themes.apply(self, self.settings)  # light or dark, font scale: View menu, saved
 
         self._build_actions()
         self.header = Header()
@@ -270,6 +268,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         for a in (self.import_action, self.sample_action, self.export_action):
             menu.addAction(a)
+        menu.addAction(act("Export settings…", self.export_settings))
         menu.addSeparator()
         menu.addAction(act("Quit", self.close, "Ctrl+Q"))
         menu = self.menuBar().addMenu("&Run")
@@ -280,6 +279,17 @@ class MainWindow(QMainWindow):
             menu.addAction(act(name, lambda n=name: self.show_panel(n), f"Ctrl+{i}" if i <= 9 else None))
         menu.addSeparator()
         menu.addAction(self.refresh_action)
+        menu.addSeparator()
+        self.dark_action = act("Dark theme", lambda: themes.apply(
+            self, self.settings, theme="dark" if self.dark_action.isChecked() else "light"))
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(themes.current(self.settings)[0] == "dark")
+        menu.addAction(self.dark_action)
+        menu.addAction(act("Larger text", lambda: themes.apply(
+            self, self.settings, scale=themes.step_scale(themes.current(self.settings)[1], 1)), "Ctrl++"))
+        menu.addAction(act("Smaller text", lambda: themes.apply(
+            self, self.settings, scale=themes.step_scale(themes.current(self.settings)[1], -1)), "Ctrl+-"))
+        menu.addAction(act("Normal text size", lambda: themes.apply(self, self.settings, scale=1.0), "Ctrl+0"))
 
     def _on_request(self, what: str) -> None:
         {"import": self.import_book, "sample": self.generate_sample, "run": self.run_workflow,
@@ -486,10 +496,11 @@ class MainWindow(QMainWindow):
     def import_book(self, folder: str | None = None, allow_same: bool = False,
                     as_of_ok: bool = False) -> Task | None:
         if folder is None:
-            folder = dialogs.choose_folder(self, "Import a book folder", str(self.settings.value("paths/import", "")))
+            folder = dialogs.choose_folder(self, "Import a book folder", remembered_folder(self.ctx, "import")
+                                           or str(self.settings.value("paths/import", "")))
             if not folder:
                 return None
-        self.settings.setValue("paths/import", str(Path(folder).parent))
+        remember_folder(self.ctx, "import", str(Path(folder).parent))  # per database (ui.export_settings)
         from engine.book.importer import import_book
 
         engine, user = self.engine, self.user
@@ -613,25 +624,36 @@ class MainWindow(QMainWindow):
             dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting."
                          if not blocked else "Nothing to export: every approved trade waiting is blocked.", stale_note)
             return
-        formats = tuple(str(self.settings.value("export/formats", ",".join(DEFAULT_FORMATS))).split(","))
+        formats = export_formats(self.ctx)  # File → Export settings…, per database
+        drop = drop_folder(self.ctx)
         text = (f"Export {preview['trades']:,} trade{'s' if preview['trades'] != 1 else ''} for "
                 f"{preview['accounts']:,} account{'s' if preview['accounts'] != 1 else ''} "
                 f"({fmt.money(preview.get('value', 0.0))} estimated)?")
         informative = (f"One batch ({', '.join(f.upper() for f in formats)} and a manifest with SHA-256 "
                        "checksums); each trade is locked to it and never sent again."
                        + (f"\n\n{stale_note}" if stale_note else ""))
-        if not dialogs.confirm(self, "Export approved", text, informative, ok="Choose folder…"):
+        if drop:
+            informative += f"\n\nInto the drop folder {drop} (File → Export settings…)."
+        if not dialogs.confirm(self, "Export approved", text, informative, ok="Export" if drop else "Choose folder…"):
             return
-        folder = dialogs.choose_folder(self, "Export the batch into", str(self.settings.value("paths/export", "")))
+        folder = drop or dialogs.choose_folder(self, "Export the batch into", remembered_folder(self.ctx, "export")
+                                               or str(self.settings.value("paths/export", "")))
         if not folder:
             return
-        self.settings.setValue("paths/export", folder)
+        remember_folder(self.ctx, "export", folder)
         from engine.desk.exporter import export_batch
 
         engine, user = self.engine, self.user
         self._start("Exporting the batch",
                     lambda state: export_batch(engine, folder, formats, user=user, state=state),
                     on_done=self._exported)
+
+    def export_settings(self) -> None:
+        """The drop folder and formats of this database's exports (non-blocking dialog)."""
+        from ui.export_settings import ExportSettingsDialog
+
+        self.export_settings_dialog = ExportSettingsDialog(self.ctx, self)
+        self.export_settings_dialog.open()
 
     def _exported(self, res) -> None:
         from ui.batches_panel import show_batch_result

@@ -183,6 +183,7 @@ class ManualTradeDialog(QDialog):
         self.holdings_table = DataTable(self.holdings_model, "manualHoldings")
         self.holdings_table.setMaximumHeight(190)
         self.holdings_table.doubleClicked.connect(self._sell_holding)
+        self.holdings_table.double_click_history = False
         self.holdings_table.fit_columns()
         lay.addWidget(self.holdings_table)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from ui.audit_panel import AuditPanel
 from ui.batches_panel import BatchesPanel
+from ui.blotter_panel import BlotterPanel
 from ui.charts_host import ChartsPanelHost
 from ui.households_panel import HouseholdsPanel
+from ui.history_panel import HistoryPanel
 from ui.lab_panel import LabPanel
 from ui.overrides_panel import OverridesPanel
 from ui.policy_panel import PolicyPanel
@@ -19,10 +21,11 @@ from ui.proposals_panel import ProposalsPanel
 from ui.suspended_panel import SuspendedPanel
 from ui.today_panel import TodayPanel
 
-PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Households", "Charts", "Batches", "Audit", "Policy",
-          "Lab")
+PANELS = ("Today", "Suspended", "Overrides", "Proposals", "Blotter", "Households", "Charts", "Batches",
+          "History", "Audit", "Policy", "Lab")
 FACTORIES = {"Today": TodayPanel, "Suspended": SuspendedPanel, "Overrides": OverridesPanel,
-             "Proposals": ProposalsPanel, "Households": HouseholdsPanel, "Charts": ChartsPanelHost, "Batches": BatchesPanel, "Audit": AuditPanel,
+             "Proposals": ProposalsPanel, "Blotter": BlotterPanel, "Households": HouseholdsPanel,
+             "Charts": ChartsPanelHost, "Batches": BatchesPanel, "History": HistoryPanel, "Audit": AuditPanel,
              "Policy": PolicyPanel, "Lab": LabPanel}
 
 __all__ = ["PANELS", "FACTORIES"]

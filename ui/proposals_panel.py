@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
                                QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from engine.desk.desk_views import account_group
 from engine.desk.review import (TRADING, ConflictError, FourEyesError, check_not_stale, decide, edit_trade, editors_of,
                            proposal_trades, trade_value)
 from engine.core.tasks import RefusedError
@@ -39,6 +40,7 @@ from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from engine.desk.household_views import account_directory, run_snapshot
+from ui.lot_detail import LotDetail, with_line_detail
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, DataTable, EmptyState, section_title, set_error_text
 
@@ -57,7 +59,8 @@ ACCOUNT_COLUMNS = [
     Col("score_bps", "Score", "bps", "Benefit minus cost of the proposed trades, bps of account value"),
     Col("threshold_bps", "Threshold", "bps", "The score the account needed to trade (tier start/floor and "
                                              "days since its last trade)"),
-    Col("turnover", "Turnover", "pct", "Traded value, % of account value"),
+    Col("turnover", "Turnover", "pct", "Two-sided: buys plus sells, % of account value (a desk's one-sided "
+                                       "turnover is the larger of buys and sells, about half of this)"),
     Col("realized_tax", "Realized tax", "money", "Net realized tax of the trades (negative: losses harvested)"),
     Col("te_post_bps", "TE after", "bps", "Tracking error to the model after the trades"),
     Col("flags_text", "Flags", tip="Outliers: high turnover, tax or single trade, tracking error still high"),
@@ -75,6 +78,9 @@ TRADE_COLUMNS = [
     Col("reason", "Reason"),
     Col("status", "Status"),
     Col("lots_text", "Lots", tip="Tax lots a sell takes shares from", tooltip_key="lots_text"),
+    Col("asset_class", "Asset class"),
+    Col("weight_pre", "Weight before", "pct", "The security's weight in the account before the trades"),
+    Col("weight_post", "Weight after", "pct", "The security's weight in the account after the trades"),
 ]
 
 FLAG_WORDS = {"TURNOVER": "turnover", "TAX": "tax", "TRACKING_ERROR": "tracking error",
@@ -569,7 +575,9 @@ class ProposalsPanel(Panel):
                                     | QAbstractItemView.EditTrigger.AnyKeyPressed)
         self.trades.setItemDelegateForColumn(self.trades_model._qcol, QuantityDelegate(self.trades))
         self.trades.max_column_width = 160
-        ll.addWidget(self.trades, 1)
+        ll.addWidget(self.trades, 3)
+        self.lot_detail = LotDetail()  # per sell: its lots, term, gain, tax, wash status
+        ll.addWidget(self.lot_detail, 2)
         self.edit_msg = QLabel()
         self.edit_msg.setObjectName("inlineError")
         self.edit_msg.setWordWrap(True)
@@ -712,7 +720,8 @@ class ProposalsPanel(Panel):
         tiers += sorted(set(ranges) - set(tiers))  # tiers of the run the policy no longer has
         self._frames = {t: prepared.iloc[ranges[t][0]:ranges[t][1]].reset_index(drop=True) if t in ranges
                         else prepared.iloc[:0] for t in tiers}
-        keep = self.current_tier()
+        keep = self.current_tier() or getattr(self, "_saved_tier", "")  # the tab the user left, restored
+        self._saved_tier = ""
         self._tiers = tiers
         self.tiers.blockSignals(True)
         while self.tiers.count():
@@ -900,6 +909,7 @@ class ProposalsPanel(Panel):
                                       f"classes and score{' in ' + html.escape(tier) if tier else ''}.</span>")
             self.trades_model.set_frame(pd.DataFrame(columns=[c.key for c in TRADE_COLUMNS] + ["id", "lots"]))
             self.trades_title.setText("Trades")
+            self.lot_detail.show_account(self.ctx.engine, None, None)
             self.weights.clear_weights()
             self.band_note.setText("")
             self._fill_breakdown({})
@@ -939,6 +949,7 @@ class ProposalsPanel(Panel):
                 set_error_text(self.edit_msg, str(exc))
         else:
             trades = pd.DataFrame()
+        trades = with_line_detail(self.ctx.engine, account, self.run_id, trades)  # asset class, weights
         self._trades = trades
         if len(trades):
             self.trades_model.set_frame(trades)
@@ -951,6 +962,7 @@ class ProposalsPanel(Panel):
             self.trades_title.setText("Trades — none proposed" if rec.get("category") not in TRADING
                                       else "Trades — none")
         self.trades.fit_columns(force=True)
+        self.lot_detail.show_account(self.ctx.engine, account if len(trades) else None, self.run_id)
         try:
             src = rec.get("src")
             text = self._source["detail"].iat[int(src)] if src is not None and "detail" in self._source \
@@ -977,6 +989,10 @@ class ProposalsPanel(Panel):
             self.band_note.setText(self.band_note.text() + "<br>Cash after the trades "
                                    f"{fmt.money2(detail.get('cash_post'))} · reserved for cash requests: "
                                    f"{fmt.money2(detail['cash_needed'])}")
+        group = account_group(self.ctx.engine, account)
+        if group:  # the tier named by the book, not by the account's value
+            self.band_note.setText(self.band_note.text() + f"<br>Tier {e(str(rec.get('tier', '')))} comes from the "
+                                   f"book's group column ({e(group)}), not from the account's value.")
         if rec.get("tier_basis"):
             self.band_note.setText(self.band_note.text() + f"<br><span style='color:#8a5a00'>Tier set by a value of "
                                    f"{fmt.money(rec.get('value'))}: {e(str(rec['tier_basis']))}</span>")
@@ -1015,6 +1031,9 @@ class ProposalsPanel(Panel):
             if signed and d is not None and round(d) > 0:
                 money = "+" + money
             items = [QTableWidgetItem(name), QTableWidgetItem(money), QTableWidgetItem(fmt.bps(bps(d)))]
+            if name == "Drift benefit":  # not cash: what the drop in tracking error is worth
+                items[0].setToolTip("A risk-adjusted dollar equivalent: the drop in tracking error to the model, "
+                                    "valued in dollars with the policy's dispersion-vs-tax weight (λ); not cash")
             for j, it in enumerate(items):
                 if j:
                     it.setTextAlignment(right)
@@ -1048,7 +1067,19 @@ class ProposalsPanel(Panel):
 
     # ------------------------------------------------------------------ decisions
     def approve_selected(self) -> bool:
-        return self._decide(self.selected_accounts(), True)
+        accounts = self.selected_accounts()
+        df = self.model.frame()
+        tiers = set(df.loc[df["account_id"].isin(accounts), "tier"]) if len(df) else set()
+        need = sorted(t for t in tiers if self.policy is not None and self.policy.note_required("approve", t))
+        if not need:
+            return self._decide(accounts, True)
+        # the policy requires a note to approve these tiers (engine.desk.notes): ask for it first
+        who = accounts[0] if len(accounts) == 1 else f"{len(accounts):,} accounts"
+        dlg = self._ask("Approve", f"Approve the proposal of {who}?", f"Approve {who}",
+                        codes=self.policy.note_policy().codes,
+                        informative=f"The policy requires a note to approve {', '.join(need)} accounts.")
+        dlg.accepted.connect(lambda: self._decide(accounts, True, note=dlg.values()[1], note_code=dlg.values()[0]))
+        return True
 
     def reject_selected(self) -> bool:
         """Ask for a reason code and text (and so a confirmation), then reject."""
@@ -1153,7 +1184,7 @@ class ProposalsPanel(Panel):
             return proposals_blocked(conn, self.run_id, [account]).get(account, "")
 
     def _decide(self, accounts: list[str], approve: bool, *, advance: bool = True, reason: str | None = None,
-                code: str | None = None) -> bool:
+                code: str | None = None, note: str | None = None, note_code: str | None = None) -> bool:
         word = "approve" if approve else "reject"
         df = self.model.frame()
         if not accounts or not len(df):
@@ -1171,7 +1202,7 @@ class ProposalsPanel(Panel):
         row_before = self.table.selected_row()
         try:
             d = decide(self.ctx.engine, ids, approve=approve, user=self.ctx.user, run_id=self.run_id,
-                       expected_versions=versions, reason=reason, code=code)
+                       expected_versions=versions, reason=reason, code=code, note=note, note_code=note_code)
         except RefusedError as exc:
             self._refused("Approve" if approve else "Reject", exc, self.action_msg)
             return False
@@ -1377,6 +1408,7 @@ class ProposalsPanel(Panel):
         settings.setValue("proposals/detail_split", self.detail_split.saveState())
         self.table.save_state(settings)
         self.trades.save_state(settings)
+        settings.setValue("proposals/tier", self.current_tier())
 
     def restore_state(self, settings) -> None:
         for key, split in (("proposals/split", self.split), ("proposals/detail_split", self.detail_split)):
@@ -1385,3 +1417,4 @@ class ProposalsPanel(Panel):
                 split.restoreState(state)
         self.table.restore_state(settings)
         self.trades.restore_state(settings)
+        self._saved_tier = str(settings.value("proposals/tier", "") or "")

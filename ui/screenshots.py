@@ -18,6 +18,10 @@ shots imports it into its own database, sets the scene and opens the console:
 * ``households``: its own sample (same size and seed, 40 % of the accounts in households), run:
   households.png (the Households panel on its largest household) and name_search.png (Proposals
   found by a client's last name, with the Name column).
+* ``desk``: the same policy, a morning's decisions and one batch with its sign-off: blotter.png
+  (one symbol's sells and who sells it), trade_detail.png (a proposal's sells and the lots they
+  relieve), history.png (an account's story) and signoff.png (page 1 of the batch's sign-off PDF,
+  rendered with pypdfium2).
 
 ``--only GROUP[,GROUP…]`` takes some of them (``--lab`` = ``--only lab``); ``--accounts N``
 a smaller book (tests)::
@@ -36,7 +40,7 @@ from datetime import timedelta
 from pathlib import Path
 
 SIZE = (1560, 940)
-GROUPS = ("console", "review", "lab", "safety", "households")
+GROUPS = ("console", "review", "lab", "safety", "households", "desk")
 USER = "desk.operator"
 
 
@@ -397,6 +401,59 @@ def shoot_households(shots: Shots) -> None:
     w.close()
 
 
+def shoot_desk(shots: Shots) -> None:
+    """blotter, trade_detail, history, signoff."""
+    from engine.desk.desk_views import order_blotter, trade_lot_detail
+    from engine.desk.exporter import export_batch
+    from engine.desk.notes import add_note
+    from engine.decide.overrides import add_hold
+    from engine.core.policy_store import save_policy
+    from engine.desk.review import approve, reject
+    from engine.decide.workflow import proposals_frame
+    engine, db = shots.engine("desk")
+    save_policy(engine, review_policy(), user="m.ortiz", note="Core: review every account this week")
+    with engine.connect() as conn:
+        props = proposals_frame(conn)
+    core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
+                                                                                        ascending=False)
+    ids = core["account_id"].tolist()
+    approve(engine, ids[:8], user="j.chen")
+    reject(engine, ids[8:9], user="j.chen", reason="client asked to wait", code="CLIENT_INSTRUCTION")
+    if len(ids) > 9:
+        add_hold(engine, ids[9], None, "client wires $1M next week", user="m.ortiz")
+    result = export_batch(engine, shots.tmp / "desk_exports", ("csv", "fix", "signoff"), user=USER)
+    approve(engine, ids[10:20], user="m.ortiz")
+    story = str(ids[0]) if ids else str(props["account_id"].iat[0])
+    add_note(engine, story, "advisor confirmed the model change by phone", code="ADVISOR_INSTRUCTION", user="j.chen")
+    w = shots.window(engine, db, shots.settings("desk"))
+    lines = order_blotter(engine)
+    sells = lines[lines["side"] == "SELL"]
+    symbol = str(sells.groupby("symbol")["account_id"].nunique().idxmax()) if len(sells) else ""
+    w.show_panel("Blotter")
+    w.panel("Blotter").set_filters(symbol=symbol, side="SELL" if symbol else None)
+    shots(w, "blotter")
+    # the proposal of an account waiting for review whose sells (a few lots) move the most tax
+    waiting = [a for a in ids[20:80]]
+    best, most = None, 0.0
+    for a in waiting:
+        d = trade_lot_detail(engine, a)
+        tax = float(d["est_tax"].abs().sum()) if 2 <= len(d) <= 6 else 0.0
+        if tax > most:
+            best, most = a, tax
+    w.show_panel("Proposals", best or (waiting[0] if waiting else story))
+    p = w.panel("Proposals")
+    p.split.setSizes([260, 560])  # the detail taller and its trades pane wider, as a desk drags them
+    p.detail_split.setSizes([760, 380, 300])
+    shots(w, "trade_detail", 600)
+    w.show_panel("History", story)
+    shots(w, "history")
+    if result is not None:
+        import pypdfium2
+        pdf = pypdfium2.PdfDocument(str(shots.tmp / "desk_exports" / f"signoff_{result.batch_id}.pdf"))
+        path = shots.out / "signoff.png"
+        pdf[0].render(scale=1.6).to_pil().save(str(path))
+        pdf.close()
+        shots.written.append(path)
 def _groups(text: str) -> list[str]:
     chosen = [g.strip() for g in text.split(",") if g.strip()]
     unknown = [g for g in chosen if g not in GROUPS]
@@ -430,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         shoot_safety(shots)
     if "households" in groups:
         shoot_households(shots)
+    if "desk" in groups:
+        shoot_desk(shots)
     for p in shots.written:
         print(p)
     return 0

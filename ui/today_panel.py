@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QS
                                QVBoxLayout, QWidget)
 
 from engine.desk import views
+from engine.desk.desk_views import book_age_warning, mark_due, orders_in_flight
 from engine.decide.workflow import CATEGORIES
 from ui import fmt
 from ui.models import Col, FrameModel
@@ -99,7 +100,9 @@ class TodayPanel(Panel):
         self.urgent_model = FrameModel([
             Col("account_id", "Account"), Col("value", "Value", "money"), Col("tier", "Tier"),
             Col("pending_cash", "Cash requested", "money_nz", "Cash requests whose cash is not raised yet"),
-            Col("reasons", "Reasons")])
+            Col("due", "Due", "date", "The next cash request's due date"),
+            Col("due_state", "When", tip="Overdue and due-today requests are marked"),
+            Col("reasons", "Reasons")], emphasis="due_alert")  # sorted by due date (engine.desk.desk_views.mark_due)
         self.urgent = DataTable(self.urgent_model, "todayUrgent")
         self.urgent.doubleClicked.connect(
             lambda i: ctx.navigate.emit("Suspended", self.urgent_model.value(i.row(), "account_id")))
@@ -118,6 +121,8 @@ class TodayPanel(Panel):
         self.expiring = DataTable(self.expiring_model, "todayExpiring")
         self.expiring.doubleClicked.connect(
             lambda i: ctx.navigate.emit("Overrides", self.expiring_model.value(i.row(), "id")))
+        for t in (self.urgent, self.review, self.expiring):
+            t.double_click_history = False  # a double-click opens the row's panel; H opens the history
         for r, w in enumerate((self.urgent_title, self.urgent, self.review_title, self.review,
                                self.expiring_title, self.expiring)):
             rl.addWidget(w, r, 0)
@@ -150,8 +155,9 @@ class TodayPanel(Panel):
             self.banner.show_message(f"A newer book (as of {fmt.day(snap['as_of'])}) was imported after run "
                                      f"{run['id']}: the numbers below are from the older book. <b>Run</b> again "
                                      "(Ctrl+R).", "warn")
-        else:
-            self.banner.show_message("")
+        else:  # the book older than today's business date: say so
+            stale_book = book_age_warning(snap["as_of"])
+            self.banner.show_message(stale_book, "warn" if stale_book else "info")
         counts = d["counts"]
         total = counts.loc["Total"] if "Total" in counts.index else None
         self.cards["accounts"].set(fmt.count(total["Total"]) if total is not None else "–",
@@ -162,6 +168,9 @@ class TodayPanel(Panel):
                 note = f"{d['n_urgent']:,} urgent" if d["n_urgent"] else "none urgent"
             elif c in ("MANDATE", "SCORE") and total is not None:
                 note = "trade now"
+            elif c == "HELD" and total is not None:  # orders in flight are not client holds: said apart
+                flight = orders_in_flight(self.ctx.engine)
+                note = f"{flight:,} with orders in flight" if flight else ""
             self.cards[c].set(fmt.count(total[c]) if total is not None else "–", note)
         frame = counts.reset_index().rename(columns={"index": "tier"})
         frame["strong"] = frame["tier"] == "Total"
@@ -172,7 +181,7 @@ class TodayPanel(Panel):
 
         self.urgent_title.setText(f"Urgent suspended accounts — {d['n_urgent']:,}"
                                   + (f" (largest {len(d['urgent'])} shown)" if d["n_urgent"] > len(d["urgent"]) else ""))
-        self.urgent_model.set_frame(d["urgent"])
+        self.urgent_model.set_frame(mark_due(d["urgent"], snap["as_of"]))
         self.review_title.setText(f"Proposals awaiting review — {d['n_review']:,}"
                                   + (f" (largest {len(d['review'])} shown)" if d["n_review"] > len(d["review"]) else ""))
         self.review_model.set_frame(d["review"])

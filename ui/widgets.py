@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSizePolicy, QStyle, QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
 
@@ -40,6 +40,60 @@ class DataTable(QTableView):
         self._fitted = False
         self._restored = False
         self.max_column_width = 420  # long text is elided (its tooltip has it all)
+        # H (or a double-click, where the table has no double-click of its own) on a row with an
+        # account opens that account's history (the History panel)
+        self.double_click_history = True
+        from ui import table_tools
+
+        table_tools.install(self)  # copy rows, export CSV/XLSX, column chooser, saved views
+
+    # ------------------------------------------------------------------ account history
+    def current_account(self) -> str | None:
+        """The account of the current row (a frame column ``account_id``), or None."""
+        model = self.model()
+        idx = self.currentIndex()
+        row = idx.row() if idx.isValid() else self.selected_row()
+        if row < 0 or not isinstance(model, FrameModel) or "account_id" not in model.frame():
+            return None
+        value = model.value(row, "account_id")
+        return str(value) if value else None
+
+    def open_history(self) -> bool:
+        """Ask the console to show the current row's account history (via the panel's context)."""
+        account = self.current_account()
+        if not account:
+            return False
+        w = self.parent()
+        while w is not None and not hasattr(getattr(w, "ctx", None), "navigate"):
+            w = w.parent()
+        if w is None:
+            return False
+        w.ctx.navigate.emit("History", account)
+        return True
+
+    def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            from ui.table_tools import copy_rows
+
+            copy_rows(self)
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_H and event.modifiers() in (Qt.KeyboardModifier.NoModifier,
+                                                                 Qt.KeyboardModifier.ControlModifier) \
+                and self.open_history():
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        super().mouseDoubleClickEvent(event)
+        if self.double_click_history and self.indexAt(event.position().toPoint()).isValid():
+            self.open_history()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted:  # headers fit from the first show, before any data comes
+            self.fit_columns()
 
     def frame_model(self) -> FrameModel:
         return self.model()

@@ -117,6 +117,29 @@ class Review(_Strict):
         return self
 
 
+NOTE_CODES = ("CLIENT_REQUEST", "ADVISOR_INSTRUCTION", "TAX", "COMPLIANCE", "DATA", "OTHER")
+NOTE_ACTIONS = ("approve", "reject", "hold")
+
+
+class NoteRule(_Strict):
+    # the action that needs a note, and the tiers it applies to (empty: every tier)
+    action: Literal["approve", "reject", "hold"]
+    tiers: tuple[str, ...] = ()
+
+
+class Notes(_Strict):
+    # reason codes a note picks from (plus free text); rules that make a note required
+    codes: tuple[str, ...] = Field(NOTE_CODES, min_length=1)
+    required: tuple[NoteRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self):
+        bad = [c for c in self.codes if not c or not c.replace("_", "").isalnum() or len(c) > 32]
+        if bad:
+            raise ValueError(f"note codes are words of letters, digits and _ (at most 32): {bad}")
+        return self
+
+
 FOUR_EYES_DEFAULT_TIERS = ("uhnw",)  # casefolded tier names with four-eyes on unless the policy says otherwise
 
 
@@ -175,6 +198,9 @@ class Policy(_Strict):
     # asset location: yearly tax drag of each asset class in a taxable account, bps (e.g. bonds
     # and REITs high, broad equity low); classes left out: 0. Used by household optimization.
     tax_drag_bps: dict[str, float] | None = None
+    # None (left out, as in every policy saved before notes existed): the default codes, no note
+    # required; read it with Policy.note_policy(). Left out of the text form when None.
+    notes: Notes | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -206,6 +232,14 @@ class Policy(_Strict):
         """The reason codes a rejection picks from."""
         return (self.review or Review()).reject_codes
 
+    def note_policy(self) -> Notes:
+        """The note codes and the rules that require a note."""
+        return self.notes or Notes()
+
+    def note_required(self, action: str, tier: str) -> bool:
+        """Whether ``action`` on an account of ``tier`` needs a note (policy ``[notes] required``)."""
+        return any(r.action == action and (not r.tiers or tier in r.tiers) for r in self.note_policy().required)
+
     def tier(self, name: str) -> Tier:
         for t in self.tiers:
             if t.name == name:
@@ -221,6 +255,9 @@ class Policy(_Strict):
                 del data[section][key]
         if "review" in data:
             data["review"]["reject_codes"] = list(data["review"]["reject_codes"])
+        if "notes" in data:
+            data["notes"]["codes"] = list(data["notes"]["codes"])
+            data["notes"]["required"] = [{**r, "tiers": list(r["tiers"])} for r in data["notes"]["required"]]
         # four_eyes is written only when set explicitly (None is left out above): a policy saved
         # before the setting existed keeps its text and checksum
         return tomli_w.dumps(data)

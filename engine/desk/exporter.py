@@ -38,7 +38,7 @@ from storage import repo
 from storage.bulk import read_frame
 
 T = m.Trade.__table__
-FORMATS = ("csv", "fix", "xlsx")
+FORMATS = ("csv", "fix", "xlsx", "signoff")  # signoff: the printable sign-off (engine.desk.signoff)
 CSV_COLUMNS = ["batch_id", "account_id", "custodian", "symbol", "side", "quantity", "est_price", "est_value",
                "lot_id", "category", "reason", "lots"]
 # text columns: a cell starting with = + - @ is written with a leading ' (engine.core.safe_text)
@@ -307,7 +307,7 @@ def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
             makers = {"csv": (".csv", lambda: _csv_bytes(lines, batch_id)),
                       "fix": (".fix", lambda: _fix_bytes(lines, batch_id, when)),
                       "xlsx": (".xlsx", lambda: _xlsx_bytes(lines, batch_id))}
-            jobs = [(fmt, f"trades_{batch_id}{makers[fmt][0]}", makers[fmt][1]) for fmt in formats]
+            jobs = [(fmt, f"trades_{batch_id}{makers[fmt][0]}", makers[fmt][1]) for fmt in formats if fmt in makers]
             jobs.append(("lots", f"lots_{batch_id}.csv", lambda: lots_csv_bytes(lots)))
             for k, (fmt, name, make) in enumerate(jobs):
                 state.progress(0.1 + 0.7 * k / len(jobs), f"writing {fmt.upper()}")
@@ -326,6 +326,8 @@ def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
                             "by_category": {k: int(v) for k, v in lines["category"].value_counts().items()},
                             "by_custodian": {k: int(v) for k, v in lines["custodian"].value_counts().items()}},
                         "files": files, **_batch_facts(conn, trades, lots, multi_lot)}
+            if "signoff" in formats:  # its SHA-256 in a field of its own: "files" stays the trade files
+                manifest["signoff"] = _stage_signoff(conn, out_dir, staged, manifest, trades, when, user)
             if len(kept):
                 manifest["kept_back"] = [{"account_id": a, "trades": len(ids), "reason": why}
                                          for a, ids, why in kept.itertuples(index=False, name=None)]
@@ -375,10 +377,26 @@ def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
         raise RuntimeError(f"batch {batch_id} is recorded but not all its files could be published: "
                            + "; ".join(problems))
     state.progress(1.0, f"batch {batch_id} exported")
-    return BatchResult(batch_id, [(str(out_dir / f["name"]), f["sha256"]) for f in files] +
+    return BatchResult(batch_id, [(str(out_dir / f["name"]), f["sha256"])
+                                  for f in files + manifest.get("signoff", [])] +
                        [(str(out_dir / mname), None)], int(len(trades)), manifest["counts"]["accounts"],
                        int(len(lines)), stale, blocked,
                        tuple((a, len(ids), why) for a, ids, why in kept.itertuples(index=False, name=None)))
+
+
+def _stage_signoff(conn, out_dir: Path, staged: list, manifest: dict, trades: pd.DataFrame, when, user) -> list:
+    """Stage the batch's sign-off (PDF and HTML, engine.desk.signoff); their entries for the manifest."""
+    from engine.desk.signoff import signoff_facts, signoff_files
+
+    batch = {"id": manifest["batch_id"], "created_at": when, "created_by": user,
+             "snapshot_id": int(trades["snapshot_id"].max())}
+    out = []
+    for name, data in signoff_files(signoff_facts(conn, batch, manifest, trades)).items():
+        staged.append(publish.staging_dir(out_dir) / name)
+        digest = publish.stage(out_dir, name, data)
+        out.append({"name": name, "format": "signoff-" + name.rsplit(".", 1)[1], "sha256": digest,
+                    "bytes": len(data)})
+    return out
 
 
 def _mark_requests_sent(conn, trades: pd.DataFrame, batch_id: str, user: str, policy) -> None:

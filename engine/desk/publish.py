@@ -28,8 +28,8 @@ from storage import models as m
 from storage import repo
 
 STAGING = ".staging"
-BATCH_FILE = re.compile(r"^(?:trades|lots|batch)_(?P<batch>B\d{8}-\d+)\.(?:csv|fix|xlsx|json)$")
-TEMP_FILE = re.compile(r"^\.(?:trades|lots|batch)_.*\.tmp$")  # an atomic write that never finished
+BATCH_FILE = re.compile(r"^(?:trades|lots|batch|signoff)_(?P<batch>B\d{8}-\d+)\.(?:csv|fix|xlsx|json|pdf|html)$")
+TEMP_FILE = re.compile(r"^\.(?:trades|lots|batch|signoff)_.*\.tmp$")  # an atomic write that never finished
 
 
 def staging_dir(out_dir: str | os.PathLike) -> Path:
@@ -80,7 +80,7 @@ def publish(out_dir: str | os.PathLike, manifest: dict) -> tuple[list[str], list
     manifest). Returns (names moved, problems). Idempotent: a file already in place is left."""
     out, stage_dir = Path(out_dir), staging_dir(out_dir)
     moved, problems = [], []
-    for f in manifest.get("files", []):
+    for f in manifest.get("files", []) + manifest.get("signoff", []):  # signoff: the sign-off's PDF and HTML
         staged, final = stage_dir / f["name"], out / f["name"]
         if staged.exists():
             if _sha(staged) != f["sha256"]:

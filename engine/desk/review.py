@@ -118,11 +118,14 @@ def _exported(conn, proposal_ids) -> set[int]:
 
 def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user: str | None = None,
            run_id: int | None = None, expected_versions: dict[str, int] | None = None,
-           reason: str | None = None, code: str | None = None) -> Decision:
+           reason: str | None = None, code: str | None = None, note: str | None = None,
+           note_code: str | None = None) -> Decision:
     """Approve (or reject) the proposals of ``account_ids`` in the latest run, in one transaction.
 
     A rejection needs a ``reason`` (text) and may name a ``code`` of the policy's
-    ``[review] reject_codes``; both are stored on the proposal and in the audit log. An approval
+    ``[review] reject_codes``; both are stored on the proposal and in the audit log. ``note`` (and
+    ``note_code``, one of the policy's ``[notes] codes``) is kept in the notes (a rejection's
+    reason is its note); the policy can require one (engine.desk.notes). An approval
     re-checks the overrides, suspensions and restrictions in force now: the accounts they block
     are approved but named in ``Decision.blocked`` (and the audit), and are not exported while
     the block lasts."""
@@ -161,6 +164,11 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
         if problems or conflicts or four_eyes:
             cls = FourEyesError if four_eyes else ConflictError if conflicts else RefusedError
             refuse(cls, f"{action.lower()} refused", four_eyes + conflicts + problems)
+        from engine.desk.notes import record_note, require_notes
+        from engine.core.policy_store import current_policy
+
+        note, note_code = require_notes(current_policy(conn), action.lower(), {a: found[a].tier for a in ids},
+                                        note if approve else (note or reason), note_code)
         now = repo.now()
         todo = [found[a] for a in ids if found[a].status != status]
         pids = [int(r.id) for r in todo]
@@ -190,7 +198,10 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
             from engine.desk.compliance import proposals_blocked
 
             blocked = proposals_blocked(conn, run_id, ids)
-        why = f": {code + ' — ' if code else ''}{reason}" if reason else ""
+        record_note(conn, user, [r.account_id for r in todo], "approval" if approve else "rejection", note,
+                    note_code, ref=f"run {run_id}", at=now)
+        why = f": {code + ' — ' if code else ''}{reason}" if reason else (
+            f": note: {note_code + ' — ' if note_code else ''}{note}" if note else "")
         repo.audit_many(conn, [dict(user=user, action=action, account_id=r.account_id, detail=f"run {run_id}{why}",
                                     before={"status": r.status},
                                     after={"status": status, **({"code": code, "reason": reason} if reason else {}),

@@ -204,6 +204,7 @@ def today(engine: Engine, top: int = 20) -> dict:
                 urgent["reasons"] = urgent["reasons"].map(_codes)
                 cash = _pending_cash(conn, run_snap, list(urgent["account_id"]))
                 urgent["pending_cash"] = urgent["account_id"].map(cash["amount"]).astype(float)
+                urgent["due"] = urgent["account_id"].map(cash["due"])  # the next cash request's due date
             trading = and_(P.c.run_id == done_id, P.c.category.in_(["MANDATE", "SCORE"]), P.c.status == "PROPOSED")
             if top:  # one pass over the run's trading proposals: the count and the largest few
                 rows = _read(conn, select(P.c.account_id, P.c.category, P.c.tier, P.c.value, P.c.score_bps,

@@ -1,0 +1,149 @@
+"""Benchmark: the longest GUI-thread block of each panel action (first open, tab switch, filter,
+reload) on a big book. Target (issue 20): under 100 ms per action on 100,000 accounts.
+
+    .venv/bin/python bench/bench_gui_block.py --db /tmp/gui100k.db [--make 100000] [--workers 2]
+
+``--make N`` first writes a sample book of N accounts, imports it into ``--db``, runs it, approves
+the Core tier's proposals and exports one batch (so Blotter, Batches and History have rows);
+without it ``--db`` must hold such a database. Runs offscreen.
+
+How a block is measured: a 2 ms QTimer ticks in the GUI thread while the action runs and while
+the events it causes are processed (until the panel's background reads are in and 300 ms are
+quiet); the longest gap between two ticks is the longest time the GUI thread could not paint or
+answer the mouse.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+TARGET_MS = 100.0
+
+
+def make(db: str, n: int, workers: int) -> None:
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.desk.review import approve
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import proposals_frame, run_workflow
+    from storage.db import make_engine
+
+    tmp = Path(tempfile.mkdtemp(prefix="gui-block-"))
+    t0 = time.perf_counter()
+    generate_sample(tmp / "book", accounts=n, seed=7)
+    engine = make_engine(db)
+    import_book(engine, tmp / "book", user="bench")
+    run_workflow(engine, workers=workers, user="bench")
+    with engine.connect() as conn:
+        p = proposals_frame(conn)
+    todo = p[(p["status"] == "PROPOSED") & p["category"].isin(["MANDATE", "SCORE"])]["account_id"].tolist()
+    if todo:
+        approve(engine, todo[: len(todo) // 2], user="bench")
+    export_batch(engine, tmp / "out", ("csv", "fix", "signoff"), user="bench")
+    print(f"made {db}: {n:,} accounts in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+class Probe:
+    """Longest gap between GUI-thread ticks while an action and its aftermath run."""
+
+    def __init__(self, app):
+        from PySide6.QtCore import QTimer
+
+        self.app = app
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(2)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def measure(self, action, busy=lambda: False, quiet: float = 0.3, limit: float = 120.0) -> float:
+        from PySide6.QtCore import QTimer
+
+        self.ticks = [time.perf_counter()]
+        self.timer.start()
+        QTimer.singleShot(0, action)
+        start = time.perf_counter()
+        while time.perf_counter() - start < limit:
+            self.app.processEvents()
+            time.sleep(0.001)
+            if time.perf_counter() - start > quiet and not busy() and time.perf_counter() - self.ticks[-1] < 0.05:
+                if time.perf_counter() - start > quiet * 2:
+                    break
+        self.timer.stop()
+        gaps = [b - a for a, b in zip(self.ticks, self.ticks[1:])]
+        return (max(gaps) if gaps else 0.0) * 1000
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--make", type=int, default=0, metavar="N")
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args(argv)
+    if args.make:
+        make(args.db, args.make, args.workers)
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    from engine.desk import views
+    from storage.db import make_engine
+    from ui.main_window import MainWindow
+    from ui.navigation import PANELS
+
+    engine = make_engine(args.db, migrate=False)
+    st = views.status(engine)
+    if st["run"] is None:
+        print(f"{args.db}: no run yet (use --make N)", file=sys.stderr)
+        return 2
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(engine, db=args.db, user="bench", settings=settings, workers=1)
+    w.resize(1440, 900)
+    w.show()
+    probe = Probe(app)
+    probe.measure(lambda: None, quiet=1.0)  # the window's own start-up reads
+
+    def busy():
+        return w.ctx.tasks.busy or any(getattr(w.panel(n), "loading", False) for n in PANELS)
+
+    results = []
+
+    def step(panel, action, fn):
+        ms = probe.measure(fn, busy)
+        results.append((panel, action, ms))
+        print(f"{panel:10s} {action:28s} {ms:8.0f} ms{'' if ms <= TARGET_MS else '  over'}", flush=True)
+
+    account = str(views.suspended_accounts(engine)["account_id"].iat[0]) if st else None
+    for name in PANELS:
+        if name == "Lab":
+            continue  # the Lab reads nothing until a simulation is asked for
+        step(name, "first open", lambda n=name: w.show_panel(n))
+        step(name, "reload (F5)", lambda: w._on_changed("refresh"))
+    p = w.panel("Proposals")
+    w.show_panel("Proposals")
+    step("Proposals", "tier tab switch", lambda: p.tiers.setCurrentIndex(1))
+    w.show_panel("Blotter")
+    b = w.panel("Blotter")
+    sym = str(b.frame["symbol"].iat[0]) if len(b.frame) else ""
+    step("Blotter", "filter: one symbol, sells", lambda: b.set_filters(symbol=sym, side="SELL"))
+    step("Blotter", "filter cleared", lambda: b.set_filters(symbol="", side=None))
+    if account:
+        step("History", "an account's history", lambda: w.show_panel("History", account))
+    worst = max(ms for _, _, ms in results)
+    over = [f"{p} {a}" for p, a, ms in results if ms > TARGET_MS]
+    print(f"accounts {st['snapshot']['n_accounts']:,}; longest block {worst:.0f} ms; over {TARGET_MS:.0f} ms: "
+          f"{len(over)} of {len(results)} actions")
+    w.ctx.tasks.cancel()
+    w.ctx.tasks.wait(60_000)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""Blotter: every order line of the day across accounts (proposed, approved, exported), with
+filters, per-symbol totals and bulk actions on the selected lines' accounts.
+
+"How much XYZ are we selling today, and for whom?" is one filter: type XYZ, pick SELL; the
+totals table says shares, dollars and accounts. The lines come from
+:func:`engine.desk.desk_views.order_blotter` (with the pre-export compliance check per line, column
+"Kept back by"); the bulk actions call the engine's own functions: hold (an account hold,
+:func:`engine.decide.overrides.add_hold`), withdraw approval (:func:`engine.desk.undo.withdraw`) and reject
+(:func:`engine.desk.review.reject`), each with a reason. A proposal is decided as a whole, so an
+action on a line applies to its account's whole proposal: the dialog says how many accounts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from engine.desk.desk_views import BlotterIndex, order_blotter
+from engine.core.tasks import RefusedError
+from ui import dialogs, fmt
+from ui.background import BackgroundReader
+from ui.models import Col, FrameModel
+from ui.panel import AppContext, Panel
+from ui.review_dialogs import ReasonDialog
+from ui.widgets import DataTable, EmptyState, section_title, set_error_text
+
+ALL = "All"
+LINE_COLUMNS = [
+    Col("symbol", "Symbol"), Col("side", "Side"), Col("quantity", "Shares", "qty"),
+    Col("est_value", "Value", "money", "Shares × estimated price"), Col("est_price", "Price", "money2"),
+    Col("account_id", "Account"), Col("name", "Name"), Col("custodian", "Custodian"), Col("tier", "Tier"),
+    Col("category", "Category", tip="MANDATE, SCORE or MANUAL (entered by hand)"),
+    Col("status", "Status", tip="The line: PROPOSED, APPROVED, PENDING_APPROVAL (four-eyes) or EXPORTED"),
+    Col("batch_id", "Batch"),
+    Col("blocked", "Kept back by", tip="What in force now keeps the line out of the next export (hold, halt, "
+                                       "suspension, restriction); blank: it would go", tooltip_key="blocked"),
+    Col("reason", "Reason", tooltip_key="reason"),
+]
+TOTAL_COLUMNS = [
+    Col("symbol", "Symbol"), Col("sell_shares", "Shares sold", "qty"), Col("sell_value", "Sold", "money"),
+    Col("buy_shares", "Shares bought", "qty"), Col("buy_value", "Bought", "money"),
+    Col("net_value", "Net", "money", "Bought minus sold, dollars"),
+    Col("accounts", "Accounts", "count", "Accounts with a line in the symbol"), Col("lines", "Lines", "count"),
+]
+# filter combo -> frame column
+COMBOS = (("custodian", "Custodian"), ("tier", "Tier"), ("side", "Side"), ("status", "Status"),
+          ("category", "Category"), ("batch_id", "Batch"))
+
+
+class BlotterPanel(Panel):
+    title = "Blotter"
+
+    def __init__(self, ctx: AppContext, parent=None):
+        super().__init__(ctx, parent)
+        self.frame = pd.DataFrame()
+        self.dialog: ReasonDialog | None = None
+        self.reader = BackgroundReader(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        head = QHBoxLayout()
+        head.addWidget(section_title("Order blotter: today's lines across accounts"), 1)
+        self.count = QLabel()
+        self.count.setObjectName("countLabel")
+        head.addWidget(self.count)
+        outer.addLayout(head)
+
+        bar = QHBoxLayout()
+        self.symbol = QLineEdit()
+        self.symbol.setObjectName("blotterSymbol")
+        self.symbol.setPlaceholderText("Symbol")
+        self.symbol.setClearButtonEnabled(True)
+        self.symbol.setMaximumWidth(120)
+        bar.addWidget(self.symbol)
+        self.combos: dict[str, QComboBox] = {}
+        for key, label in COMBOS:
+            c = QComboBox()
+            c.setObjectName(f"blotter_{key}")
+            c.setToolTip(label)
+            c.addItem(f"{label}: {ALL}", None)
+            c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            bar.addWidget(c)
+            self.combos[key] = c
+            c.currentIndexChanged.connect(self.apply_filters)
+        bar.addStretch(1)
+        self.hold_button = QPushButton("Hold accounts…")
+        self.hold_button.setObjectName("blotterHold")
+        self.withdraw_button = QPushButton("Withdraw approval…")
+        self.withdraw_button.setObjectName("blotterWithdraw")
+        self.reject_button = QPushButton("Reject…")
+        self.reject_button.setObjectName("blotterReject")
+        for b in (self.hold_button, self.withdraw_button, self.reject_button):
+            b.setEnabled(False)
+            bar.addWidget(b)
+        outer.addLayout(bar)
+        self.msg = QLabel()
+        self.msg.setObjectName("inlineError")
+        self.msg.setWordWrap(True)
+        self.msg.hide()
+        outer.addWidget(self.msg)
+
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setObjectName("blotterSplit")
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        self.totals_title = section_title("Totals per symbol")
+        tl.addWidget(self.totals_title)
+        self.totals_model = FrameModel(TOTAL_COLUMNS, self)
+        self.totals = DataTable(self.totals_model, "blotterTotals")
+        tl.addWidget(self.totals)
+        self.split.addWidget(top)
+        self.model = FrameModel(LINE_COLUMNS, self, emphasis="kept_back")
+        self.table = DataTable(self.model, "blotterLines")
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.max_column_width = 320
+        self.split.addWidget(self.table)
+        self.split.setSizes([200, 600])
+        self.empty = EmptyState("No order lines today", "Run the workflow: its proposed and approved trades, the "
+                                "manual trades and today's exported lines show here.")
+        outer.addWidget(self.empty, 1)
+        outer.addWidget(self.split, 1)
+
+        self.symbol.textChanged.connect(self.apply_filters)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
+        self.totals.selectionModel().selectionChanged.connect(lambda *_: self._on_total())
+        self.hold_button.clicked.connect(self.ask_hold)
+        self.withdraw_button.clicked.connect(self.ask_withdraw)
+        self.reject_button.clicked.connect(self.ask_reject)
+
+    # ------------------------------------------------------------------ data
+    @property
+    def loading(self) -> bool:
+        return self.reader.loading
+
+    def refresh(self) -> None:
+        """Read the blotter off the GUI thread (a large book's lines take a while); the panel
+        says it is loading and keeps showing the last lines meanwhile."""
+        engine = self.ctx.engine
+        self.count.setText("Loading the blotter…")
+        self.reader.start(lambda: order_blotter(engine), self._apply_frame,
+                          lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
+
+    def _apply_frame(self, df: pd.DataFrame) -> None:
+        self.frame = df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED"))
+        for key, combo in self.combos.items():
+            keep = combo.currentData()
+            values = sorted({str(v) for v in df[key].dropna()})
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(f"{dict(COMBOS)[key]}: {ALL}", None)
+            for v in values:
+                combo.addItem(v, v)
+            i = combo.findData(keep)
+            combo.setCurrentIndex(i if i >= 0 else 0)
+            combo.blockSignals(False)
+        self.index = BlotterIndex(self.frame)
+        self._kept = self.frame["kept_back"].to_numpy(bool)  # filters and totals on every keystroke: prepared once
+        self.model.set_frame(self.frame)
+        self.empty.setVisible(not len(df))
+        self.split.setVisible(bool(len(df)))
+        self.apply_filters()
+        self.table.fit_columns()
+        self.totals.fit_columns()
+
+    def filters(self) -> dict:
+        out = {key: c.currentData() for key, c in self.combos.items()}
+        out["symbol"] = self.symbol.text().strip()
+        return out
+
+    def set_filters(self, **filters) -> None:
+        """Set filters by value (symbol text, combo values; None = all)."""
+        for key, value in filters.items():
+            if key == "symbol":
+                self.symbol.setText(value or "")
+            else:
+                c = self.combos[key]
+                i = c.findData(value) if value is not None else 0
+                c.setCurrentIndex(max(i, 0))
+
+    def view_filters(self) -> dict:
+        """The filters a saved view keeps (ui.table_tools)."""
+        return self.filters()
+
+    def apply_view_filters(self, filters: dict) -> None:
+        self.set_filters(**{k: v for k, v in filters.items() if k == "symbol" or k in self.combos})
+
+    def apply_filters(self) -> None:
+        if not len(self.frame):
+            self.totals_model.set_frame(BlotterIndex(self.frame).totals())
+            self.count.setText("")
+            return
+        ix = self.index
+        mask = ix.mask(**self.filters())
+        self.model.set_mask("filters", mask)
+        self.totals_model.set_frame(ix.totals(mask))
+        kept = int((mask & self._kept).sum())
+        buys = float(ix.value[mask & ix.buy].sum())
+        sells = float(ix.value[mask & ~ix.buy].sum())
+        self.count.setText(f"{int(mask.sum()):,} of {ix.n:,} lines · {len(np.unique(ix.account[mask])):,} accounts"
+                           f" · sells {fmt.money(sells)} · buys {fmt.money(buys)}"
+                           + (f" · {kept:,} kept back" if kept else ""))
+        self._on_select()
+
+    def visible_frame(self) -> pd.DataFrame:
+        rows = [self.model.source_row(r) for r in range(self.model.rowCount())]
+        return self.frame.iloc[rows].reset_index(drop=True)
+
+    def totals_frame(self) -> pd.DataFrame:
+        return self.totals_model.frame()
+
+    # ------------------------------------------------------------------ selection
+    def selected_lines(self) -> pd.DataFrame:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return self.frame.iloc[[self.model.source_row(r) for r in rows]] if rows else self.frame.iloc[:0]
+
+    def select_all_lines(self) -> None:
+        self.table.selectAll()
+
+    def _on_select(self) -> None:
+        sel = self.selected_lines()
+        open_ = sel[sel["status"] != "EXPORTED"] if len(sel) else sel
+        proposed = open_[open_["proposal_id"].notna()] if len(open_) else open_
+        self.hold_button.setEnabled(bool(len(open_)))
+        self.withdraw_button.setEnabled(bool(len(proposed) and (proposed["proposal_status"] == "APPROVED").any()))
+        self.reject_button.setEnabled(bool(len(proposed)))
+
+    def _on_total(self) -> None:
+        row = self.totals.selected_row()
+        if row >= 0 and not self.symbol.text().strip():
+            self.symbol.setText(str(self.totals_model.value(row, "symbol")))
+
+    def focus(self, payload) -> None:
+        if isinstance(payload, dict):
+            self.set_filters(**payload)
+
+    # ------------------------------------------------------------------ bulk actions
+    def _accounts(self, proposals_only: bool, status: str | None = None) -> tuple[list[str], dict]:
+        sel = self.selected_lines()
+        sel = sel[sel["status"] != "EXPORTED"]
+        if proposals_only:
+            sel = sel[sel["proposal_id"].notna()]
+        if status is not None:
+            sel = sel[sel["proposal_status"] == status]
+        accounts = list(dict.fromkeys(sel["account_id"].astype(str)))
+        versions = {a: int(v) for a, v in zip(sel["account_id"], sel["version"]) if pd.notna(v)}
+        return accounts, versions
+
+    def _open(self, title: str, accounts: list[str], verb: str, codes=()) -> ReasonDialog | None:
+        if not accounts:
+            set_error_text(self.msg, f"Select the lines to {verb.lower()} (not exported ones).")
+            return None
+        if self.dialog is not None:
+            self.dialog.close()
+        who = accounts[0] if len(accounts) == 1 else f"{len(accounts):,} accounts"
+        lines = int(self.frame["account_id"].isin(accounts).sum()) if len(self.frame) else 0
+        self.dialog = ReasonDialog(self, title, f"{verb} {who}?", verb, codes=tuple(codes),
+                                   informative=f"It applies to the whole proposal of each account: {lines:,} "
+                                               f"line(s) in the blotter ({', '.join(accounts[:8])}"
+                                               f"{' …' if len(accounts) > 8 else ''}).")
+        self.dialog.open()
+        return self.dialog
+
+    def _after(self, title: str, fn) -> None:
+        try:
+            text = fn()
+        except RefusedError as exc:
+            set_error_text(self.msg, f"{title} refused: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, not swallowed
+            dialogs.show_error(self, title, exc)
+            return
+        self.ctx.notify("review")
+        self.refresh()
+        set_error_text(self.msg, text, ok=True)
+
+    def ask_hold(self) -> ReasonDialog | None:
+        from engine.desk.desk_actions import hold_accounts
+
+        accounts, _ = self._accounts(False)
+        dlg = self._open("Hold accounts", accounts, "Hold")
+        if dlg is not None:
+            dlg.accepted.connect(lambda: self._after("Hold accounts", lambda: (
+                hold_accounts(self.ctx.engine, accounts, None, dlg.values()[1], user=self.ctx.user),
+                f"Held {len(accounts):,} account(s) until the hold is ended: their trades stay out of exports.")[1]))
+        return dlg
+
+    def ask_withdraw(self) -> ReasonDialog | None:
+        from engine.desk.undo import withdraw
+
+        accounts, versions = self._accounts(True, "APPROVED")
+        dlg = self._open("Withdraw approval", accounts, "Withdraw")
+        if dlg is not None:
+            dlg.accepted.connect(lambda: self._after("Withdraw approval", lambda: (
+                withdraw(self.ctx.engine, accounts, reason=dlg.values()[1], user=self.ctx.user,
+                         expected_versions=versions),
+                f"Withdrew the approval of {len(accounts):,} account(s): back to review.")[1]))
+        return dlg
+
+    def ask_reject(self) -> ReasonDialog | None:
+        from engine.desk.review import reject
+        from engine.core.policy_store import current_policy
+
+        accounts, versions = self._accounts(True)
+        with self.ctx.engine.connect() as conn:
+            codes = current_policy(conn).reject_codes()
+        dlg = self._open("Reject", accounts, "Reject", codes)
+        if dlg is not None:
+            dlg.accepted.connect(lambda: self._after("Reject", lambda: (
+                reject(self.ctx.engine, accounts, reason=dlg.values()[1], code=dlg.values()[0], user=self.ctx.user,
+                       expected_versions=versions),
+                f"Rejected {len(accounts):,} account(s).")[1]))
+        return dlg
+
+    def save_state(self, settings) -> None:
+        for t in (self.table, self.totals):
+            t.save_state(settings)
+
+    def restore_state(self, settings) -> None:
+        for t in (self.table, self.totals):
+            t.restore_state(settings)
