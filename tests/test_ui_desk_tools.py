@@ -151,7 +151,7 @@ def story(engine, tmp_path):
     from bookkit import BASE
     from engine.desk.exporter import export_batch
     from engine.desk.manual import ManualTrade, enter_manual_trades
-    from engine.desk.notes import add_note
+    from engine.core.notes import add_note
     from engine.decide.overrides import add_hold, end_override
     from engine.desk.review import approve, edit_trade, proposal_trades
     from engine.desk.undo import withdraw
@@ -413,7 +413,7 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, notes_policy, wind
     """Policy: a note is required to approve Small accounts. Without one the engine refuses (and
     nothing changes); the Proposals panel asks for it (OK disabled while empty) and keeps it with
     its code; account notes from History are searchable."""
-    from engine.desk.notes import search_notes
+    from engine.core.notes import search_notes
     from engine.desk.review import approve
     from engine.core.tasks import RefusedError
 

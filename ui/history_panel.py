@@ -151,7 +151,7 @@ class HistoryPanel(Panel):
         return dlg
 
     def add_note(self, text: str, code: str | None = None) -> bool:
-        from engine.desk.notes import add_note
+        from engine.core.notes import add_note
 
         try:
             add_note(self.ctx.engine, self.account, text, code=code, user=self.ctx.user)

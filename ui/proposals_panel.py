@@ -1073,7 +1073,7 @@ class ProposalsPanel(Panel):
         need = sorted(t for t in tiers if self.policy is not None and self.policy.note_required("approve", t))
         if not need:
             return self._decide(accounts, True)
-        # the policy requires a note to approve these tiers (engine.desk.notes): ask for it first
+        # the policy requires a note to approve these tiers (engine.core.notes): ask for it first
         who = accounts[0] if len(accounts) == 1 else f"{len(accounts):,} accounts"
         dlg = self._ask("Approve", f"Approve the proposal of {who}?", f"Approve {who}",
                         codes=self.policy.note_policy().codes,

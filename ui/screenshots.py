@@ -405,7 +405,7 @@ def shoot_desk(shots: Shots) -> None:
     """blotter, trade_detail, history, signoff."""
     from engine.desk.desk_views import order_blotter, trade_lot_detail
     from engine.desk.exporter import export_batch
-    from engine.desk.notes import add_note
+    from engine.core.notes import add_note
     from engine.decide.overrides import add_hold
     from engine.core.policy_store import save_policy
     from engine.desk.review import approve, reject

@@ -56,8 +56,8 @@ def _add(engine: Engine, *, kind: str, verb: str, until: date | None, reason: st
         oid = conn.execute(m.Override.__table__.insert().values(
             kind=kind, reason=reason, until=until, created_at=repo.now(), created_by=user, version=1,
             **target).returning(m.Override.id)).scalar_one()
-        if kind == "HOLD":  # the hold's reason is its note (engine.desk.notes): in the history and searchable
-            from engine.desk.notes import record_note
+        if kind == "HOLD":  # the hold's reason is its note (engine.core.notes): in the history and searchable
+            from engine.core.notes import record_note
 
             record_note(conn, user, [target["account_id"]], "hold", reason, None, ref=f"override {oid}")
         repo.audit(conn, user, audit_action, account_id=target.get("account_id"), symbol=target.get("symbol"),

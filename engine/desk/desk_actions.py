@@ -47,7 +47,7 @@ def hold_accounts(engine, account_ids: list[str], until: date | None, reason: st
                 kind="HOLD", account_id=a, reason=reason, until=until, created_at=now, created_by=user,
                 version=1).returning(m.Override.id)).scalar_one()
             out.append(int(oid))
-        from engine.desk.notes import record_note
+        from engine.core.notes import record_note
 
         for a, oid in zip(ids, out):
             record_note(conn, user, [a], "hold", reason, None, ref=f"override {oid}", at=now)

@@ -235,8 +235,8 @@ def account_history(engine: Engine, account_id: str) -> pd.DataFrame:
 
 
 def _note_events(conn, account_id: str) -> list[dict]:
-    """The account's notes (engine.desk.notes)."""
-    from engine.desk.notes import notes_events
+    """The account's notes (engine.core.notes)."""
+    from engine.core.notes import notes_events
 
     return notes_events(conn, account_id)
 

@@ -125,7 +125,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
     A rejection needs a ``reason`` (text) and may name a ``code`` of the policy's
     ``[review] reject_codes``; both are stored on the proposal and in the audit log. ``note`` (and
     ``note_code``, one of the policy's ``[notes] codes``) is kept in the notes (a rejection's
-    reason is its note); the policy can require one (engine.desk.notes). An approval
+    reason is its note); the policy can require one (engine.core.notes). An approval
     re-checks the overrides, suspensions and restrictions in force now: the accounts they block
     are approved but named in ``Decision.blocked`` (and the audit), and are not exported while
     the block lasts."""
@@ -164,7 +164,7 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
         if problems or conflicts or four_eyes:
             cls = FourEyesError if four_eyes else ConflictError if conflicts else RefusedError
             refuse(cls, f"{action.lower()} refused", four_eyes + conflicts + problems)
-        from engine.desk.notes import record_note, require_notes
+        from engine.core.notes import record_note, require_notes
         from engine.core.policy_store import current_policy
 
         note, note_code = require_notes(current_policy(conn), action.lower(), {a: found[a].tier for a in ids},
