@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, text
 
+from engine import desk_guards
 from engine.identity import ROLES, acting_user, is_postgres, login, roles_enforced
 from engine.tasks import RefusedError
 from engine.usernames import normalize_user
@@ -145,6 +146,7 @@ def _pg_setup(conn) -> None:
         grant = "INSERT, UPDATE, DELETE" if role != "reviewer" else "INSERT, UPDATE, DELETE"
         conn.execute(text(f"GRANT {grant} ON {', '.join(names)} TO {pg_role(role)}"))
     conn.exec_driver_sql(INSERT_ONLY)
+    desk_guards.install(conn)  # which change each role may make, and every change audited by its author
 
 
 def grant(engine: Engine, user: str, role: str, *, by: str | None = None) -> RolesResult:
