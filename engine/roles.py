@@ -15,10 +15,9 @@ rights than their role:
 * reviewer: updates proposals and trades (decisions, edits);
 * admin: policies, desk roles, and deletes of old snapshots' rows (prune).
 
-What table privileges cannot express (a reviewer's login may UPDATE a trade's status with SQL
-as the console would) is left to the audit chain: every desk change is audited, and a change
-without its entry is visible against the entries around it. On SQLite, ``desk_roles`` is the
-documented policy list of OS logins, checked by the engine only.
+What table privileges cannot express (which change of a trade or proposal a role may make, and
+that every change is audited by its author) the triggers of :mod:`engine.desk_guards` enforce.
+On SQLite, ``desk_roles`` is the documented policy list of OS logins, checked by the engine only.
 """
 from __future__ import annotations
 
