@@ -27,7 +27,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, text
 
 from engine import desk_guards
-from engine.identity import ROLES, acting_user, is_postgres, login, roles_enforced
+from engine.identity import ROLES, SETUP_ACTION, acting_user, is_postgres, login, roles_enforced
 from engine.tasks import RefusedError
 from engine.usernames import normalize_user
 from storage import models as m
@@ -108,14 +108,16 @@ def setup(engine: Engine) -> RolesResult:
     """Set roles up on this database; the login running it becomes its first admin."""
     with engine.begin() as conn:
         who = login(conn)
-        if roles_enforced(conn):
-            acting_user(conn, who, "admin")  # setting up again (privileges refreshed) is an admin's
+        t = m.DeskRole.__table__
+        if conn.execute(select(t.c.username).limit(1)).first() is not None:
+            # setting up again (privileges refreshed) is an admin's; a list emptied by hand is set up
+            # again by whoever may (on PostgreSQL the owner of the tables, the grants below need it)
+            acting_user(conn, who, "admin")
         if is_postgres(conn):
             _pg_setup(conn)
-        t = m.DeskRole.__table__
         if conn.execute(select(t.c.role).where(t.c.username == who, t.c.role == "admin")).first() is None:
             conn.execute(insert(t).values(username=who, role="admin", granted_by=who, granted_at=repo.now()))
-        repo.audit(conn, who, "ROLES_SETUP", detail=f"roles set up; {who} is an admin",
+        repo.audit(conn, who, SETUP_ACTION, detail=f"roles set up; {who} is an admin",
                    after={"roles": list(ROLES)})
     return RolesResult(f"roles set up: {who} is an admin; grant the others with roles grant USER ROLE")
 
