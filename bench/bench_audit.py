@@ -141,11 +141,14 @@ def bench_actions(db: str, accounts: int, work: Path, roles: bool = False) -> No
         # PostgreSQL by the database's guards, timed through pg_stat_user_functions)
         from sqlalchemy import text
 
-        from engine.roles import setup
+        from engine.identity import acting_user
+        from engine.roles import grant, setup
 
         os.environ.pop("REBALANCE_DESK_USER", None)
         users = dict.fromkeys(users)
-        setup(engine)
+        setup(engine)  # the login: admin, then operator and reviewer too
+        for role in ("operator", "reviewer"):
+            grant(engine, acting_user(engine), role)
         if pg:
             with engine.begin() as conn:
                 conn.execute(text(f'ALTER DATABASE "{engine.url.database}" SET track_functions = \'pl\''))
