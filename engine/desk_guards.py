@@ -65,8 +65,10 @@ END $$;
 CREATE OR REPLACE FUNCTION desk_mark_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 BEGIN
+  -- the row is written once per transaction and per flag: not a new row version (and a deferred
+  -- check) for each of an approve's thousands of statements
   INSERT INTO desk_tx (xid, changed) VALUES (pg_current_xact_id(), TG_TABLE_NAME)
-  ON CONFLICT (xid) DO UPDATE SET changed = coalesce(desk_tx.changed, EXCLUDED.changed);
+  ON CONFLICT (xid) DO UPDATE SET changed = EXCLUDED.changed WHERE desk_tx.changed IS NULL;
   RETURN NULL;
 END $$;
 
@@ -81,7 +83,7 @@ BEGIN
   END IF;
   IF EXISTS (SELECT 1 FROM new_entries) THEN
     INSERT INTO desk_tx (xid, audited) VALUES (pg_current_xact_id(), true)
-    ON CONFLICT (xid) DO UPDATE SET audited = true;
+    ON CONFLICT (xid) DO UPDATE SET audited = true WHERE NOT desk_tx.audited;
   END IF;
   RETURN NULL;
 END $$;
