@@ -30,9 +30,12 @@ statements); a decision on a proposal (one statement per proposal, its version c
 trigger that fires only when a decision changes. An approve of 16,730 accounts spends ~1-2 % of
 its time in them (docs/benchmarks.md).
 What they cannot tell: the engine's business checks (compliance blocks, a policy's tiers and
-four-eyes of edited proposals) are not repeated here; a reviewer who approves with SQL what the
-console would have refused is still recorded, under their login, by the entry the commit check
-demands, and the chain makes that entry permanent.
+four-eyes of edited proposals) are not repeated here; a run's operator inserts the trades of
+tiers the policy approves automatically as ``APPROVED`` (an insert is not a decision), and may
+delete a trade not yet exported (a run holding an account back does). Whoever does any of that
+with SQL is still recorded, under their login, by the entry the commit check demands, an entry
+nobody can change or remove afterwards (one written without the chain's hash shows in
+``audit --verify`` as inserted outside the desk).
 """
 from __future__ import annotations
 
@@ -80,17 +83,22 @@ END $$;
 
 CREATE OR REPLACE FUNCTION desk_mark_audited() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
-DECLARE other text;
 BEGIN
-  SELECT username INTO other FROM new_entries WHERE username IS DISTINCT FROM desk_login() LIMIT 1;
-  IF FOUND THEN
-    PERFORM desk_refuse(format('an audit entry under the name %L by the login %s: every entry is in the name '
-                               'of the login that writes it', other, session_user));
+  IF EXISTS (SELECT 1 FROM desk_tx WHERE xid = pg_current_xact_id() AND audited) THEN
+    RETURN NULL;  -- marked by an earlier entry of this transaction
   END IF;
-  IF EXISTS (SELECT 1 FROM new_entries) THEN
+  IF EXISTS (SELECT 1 FROM new_entries) THEN  -- an INSERT of no row audits nothing
     INSERT INTO desk_tx (xid, audited) VALUES (pg_current_xact_id(), true)
     ON CONFLICT (xid) DO UPDATE SET audited = true WHERE NOT desk_tx.audited;
   END IF;
+  RETURN NULL;
+END $$;
+
+-- a row trigger whose WHEN lets through only an entry in another name (checked in C for the rest)
+CREATE OR REPLACE FUNCTION desk_audit_in_own_name() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM desk_refuse(format('an audit entry under the name %L by the login %s: every entry is in the name '
+                             'of the login that writes it', NEW.username, session_user));
   RETURN NULL;
 END $$;
 
@@ -113,8 +121,25 @@ END $$;
 
 CREATE OR REPLACE FUNCTION desk_trades_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE who text := desk_login(); reviewer boolean := desk_is('reviewer'); operator boolean := desk_is('operator');
-        why text;
+        why text; sent boolean; pending boolean; unapproved boolean; exporting boolean; not_exported boolean;
 BEGIN
+  BEGIN
+    -- a trade's content, id and approver are checked row by row (desk_trades_content, fired only
+    -- for a change of them); the usual status changes (approve, reject, withdraw, export:
+    -- 100,000s of rows) are then decided by two scans without pairing old and new rows
+    SELECT bool_or(o.batch_id IS NOT NULL), bool_or(o.status = 'PENDING_APPROVAL'),
+           bool_or(o.status <> 'APPROVED') INTO sent, pending, unapproved FROM old_trades o;
+    SELECT bool_or(n.batch_id IS NOT NULL OR n.status = 'EXPORTED'), bool_or(n.batch_id IS NULL OR n.status <> 'EXPORTED')
+      INTO exporting, not_exported FROM new_trades n;
+    IF NOT coalesce(sent, false) THEN
+      IF coalesce(exporting, false) AND operator AND NOT unapproved AND NOT not_exported THEN
+        RETURN NULL;  -- approved, unsent trades into a batch, by an operator
+      END IF;
+      IF NOT coalesce(exporting, false) AND reviewer AND NOT pending THEN
+        RETURN NULL;  -- decisions by a reviewer (a manual trade's second approval: below)
+      END IF;
+    END IF;
+  END;
   SELECT s.why INTO why FROM (SELECT CASE
     WHEN n.id IS NULL OR o.id IS NULL THEN 'a trade''s id never changes'
     WHEN o.batch_id IS NOT NULL THEN format('trade %s was exported in batch %s: it never changes', o.id, o.batch_id)
@@ -144,6 +169,30 @@ BEGIN
   WHERE s.why IS NOT NULL LIMIT 1;
   PERFORM desk_refuse(why);
   RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION desk_trades_content() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.id IS DISTINCT FROM OLD.id THEN
+    PERFORM desk_refuse('a trade''s id never changes');
+  END IF;
+  IF OLD.batch_id IS NOT NULL THEN
+    PERFORM desk_refuse(format('trade %s was exported in batch %s: it never changes', OLD.id, OLD.batch_id));
+  END IF;
+  IF {_row('NEW')} IS DISTINCT FROM {_row('OLD')} THEN
+    IF OLD.status <> 'PROPOSED' THEN
+      PERFORM desk_refuse(format('trade %s is %s: only a proposed trade is edited (a reviewer takes it back first)',
+                                 OLD.id, OLD.status));
+    END IF;
+    IF NOT desk_is('reviewer') THEN
+      PERFORM desk_refuse(format('editing trade %s needs the reviewer role; %s does not have it', OLD.id, session_user));
+    END IF;
+  END IF;
+  IF (NEW.approved_by, NEW.approved_at) IS DISTINCT FROM (OLD.approved_by, OLD.approved_at)
+     AND NOT (OLD.status = 'PENDING_APPROVAL' AND NEW.status IN ('APPROVED', 'REJECTED')) THEN
+    PERFORM desk_refuse(format('trade %s: its approver changes only with its approval', OLD.id));
+  END IF;
+  RETURN NEW;
 END $$;
 
 CREATE OR REPLACE FUNCTION desk_trades_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -199,15 +248,20 @@ DECISION = ("NEW.id IS DISTINCT FROM OLD.id OR (NEW.status IS DISTINCT FROM OLD.
 
 TRIGGERS = [
     ("trades", "desk_trades_updated", "AFTER UPDATE", "REFERENCING OLD TABLE AS old_trades NEW TABLE AS new_trades"),
+    ("trades", "desk_trades_content", "BEFORE UPDATE", "FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id OR "
+     f"{_row('NEW')} IS DISTINCT FROM {_row('OLD')} OR "
+     "(NEW.approved_by, NEW.approved_at) IS DISTINCT FROM (OLD.approved_by, OLD.approved_at))"),
     ("trades", "desk_trades_deleted", "AFTER DELETE", "REFERENCING OLD TABLE AS old_trades"),
     ("proposals", "desk_proposals_updated", "BEFORE UPDATE", "FOR EACH ROW WHEN (" + DECISION + ")"),
     ("export_batches", "desk_batches_changed", "AFTER UPDATE", "REFERENCING OLD TABLE AS old_batches"),
     ("export_batches", "desk_batches_deleted", "BEFORE DELETE", ""),
     ("policies", "desk_policies_changed", "BEFORE UPDATE OR DELETE", ""),
     ("audit_log", "desk_mark_audited", "AFTER INSERT", "REFERENCING NEW TABLE AS new_entries"),
+    ("audit_log", "desk_audit_in_own_name", "BEFORE INSERT",
+     "FOR EACH ROW WHEN (NEW.username IS DISTINCT FROM lower(session_user::text))"),
 ] + [(t, "desk_mark_changed", "AFTER INSERT OR UPDATE OR DELETE", "") for t in GUARDED]
 
-FUNCTION_OF = {"desk_batches_deleted": "desk_batches_changed"}
+FUNCTION_OF = {"desk_batches_deleted": "desk_batches_changed()"}
 
 
 def install(conn: Connection) -> None:
@@ -222,7 +276,7 @@ def install(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
         level = referencing if referencing.startswith("FOR EACH ROW") else f"{referencing} FOR EACH STATEMENT"
         conn.exec_driver_sql(f"CREATE TRIGGER {trigger} {when} ON {table} {level} "
-                             f"EXECUTE FUNCTION {FUNCTION_OF.get(name, name)}()")
+                             f"EXECUTE FUNCTION {FUNCTION_OF.get(name, name + '()')}")
     conn.exec_driver_sql("DROP TRIGGER IF EXISTS desk_tx_audited ON desk_tx")
     conn.exec_driver_sql("CREATE CONSTRAINT TRIGGER desk_tx_audited AFTER INSERT OR UPDATE ON desk_tx "
                          "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION desk_check_audited()")
