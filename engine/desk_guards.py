@@ -24,11 +24,12 @@ database owner, that hold for every login including one with a plain SQL client:
   still empty (the export's own transaction), never deleted.
 * **Policies** are versions: never updated or deleted.
 
-The checks of trades are statement triggers over transition tables (one set-based query per
-statement, not a function call per row: an approve updates ~10 trades per account in a few
-statements); a decision on a proposal (one statement per proposal, its version checked) is a row
-trigger that fires only when a decision changes. An approve of 16,730 accounts spends ~1-2 % of
-its time in them (docs/benchmarks.md).
+Cost: a trade's status changes are checked by a statement trigger over transition tables (two
+scans; old and new rows paired only when something is unusual: an approve updates ~10 trades per
+account in a few statements); content, id, approver, a decision on a proposal and the name of an
+audit entry by row triggers whose ``WHEN`` lets only the rare case call a function. An approve
+of 16,730 accounts spent 3.9 % of its time in them, an export of 236,888 trades 0.5 %
+(docs/benchmarks.md, bench/bench_audit.py --roles).
 What they cannot tell: the engine's business checks (compliance blocks, a policy's tiers and
 four-eyes of edited proposals) are not repeated here; a run's operator inserts the trades of
 tiers the policy approves automatically as ``APPROVED`` (an insert is not a decision), and may
