@@ -12,7 +12,7 @@
    the time spent in ``storage.audit_chain.chain`` (hashing + head lock) is measured inside
    each action and given as a share of it. ``--roles``: with roles set up first (the login
    acts and is checked before each action; on PostgreSQL the database's guards of
-   ``engine.desk_guards`` run too, their time taken from ``pg_stat_user_functions``).
+   ``engine.desk.desk_guards`` run too, their time taken from ``pg_stat_user_functions``).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def label(db: str) -> str:
 
 
 def bench_verify(db: str, n: int) -> None:
-    from engine.audit_chain import verify_chain
+    from engine.core.audit_chain import verify_chain
     from storage import repo
     from storage.db import make_engine
 
@@ -102,7 +102,7 @@ def bench_writers(db: str, writers: int, seconds: float = 5.0) -> None:
 
 
 def guard_ms(engine) -> float:
-    """Milliseconds spent so far in the PostgreSQL guards' functions (desk_*, engine.desk_guards),
+    """Milliseconds spent so far in the PostgreSQL guards' functions (desk_*, engine.desk.desk_guards),
     from pg_stat_user_functions (track_functions = 'pl' on the bench database)."""
     from sqlalchemy import text
 
@@ -115,13 +115,13 @@ def guard_ms(engine) -> float:
 
 
 def bench_actions(db: str, accounts: int, work: Path, roles: bool = False) -> None:
-    from engine.exporter import export_batch
-    from engine.importer import import_book
-    from engine.policy import default_policy, policy_from_dict
-    from engine.policy_store import save_policy
-    from engine.review import decide
-    from engine.sample import generate_sample
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.core.policy import default_policy, policy_from_dict
+    from engine.core.policy_store import save_policy
+    from engine.desk.review import decide
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage import audit_chain
     from storage.db import make_engine
 
@@ -141,8 +141,8 @@ def bench_actions(db: str, accounts: int, work: Path, roles: bool = False) -> No
         # PostgreSQL by the database's guards, timed through pg_stat_user_functions)
         from sqlalchemy import text
 
-        from engine.identity import acting_user
-        from engine.roles import grant, setup
+        from engine.core.identity import acting_user
+        from engine.desk.roles import grant, setup
 
         os.environ.pop("REBALANCE_DESK_USER", None)
         users = dict.fromkeys(users)

@@ -10,24 +10,24 @@ from datetime import date
 import pytest
 from sqlalchemy import delete, func, insert, select
 
-from engine import roles
-from engine.audit_chain import ChainReport, acknowledge_break
-from engine.exporter import export_batch
-from engine.identity import login
-from engine.importer import import_book
-from engine.manual import ManualTrade, decide_manual_trades, enter_manual_trades
-from engine.overrides import add_halt, add_hold, end_override, overrides_frame
-from engine.policy_store import save_policy
-from engine.retention import prune_snapshots
-from engine.review import decide, edit_trade
-from engine.tasks import RefusedError
-from engine.undo import withdraw
-from engine.workflow import run_workflow
+from engine.desk import roles
+from engine.core.audit_chain import ChainReport, acknowledge_break
+from engine.desk.exporter import export_batch
+from engine.core.identity import login
+from engine.book.importer import import_book
+from engine.desk.manual import ManualTrade, decide_manual_trades, enter_manual_trades
+from engine.decide.overrides import add_halt, add_hold, end_override, overrides_frame
+from engine.core.policy_store import save_policy
+from engine.book.retention import prune_snapshots
+from engine.desk.review import decide, edit_trade
+from engine.core.tasks import RefusedError
+from engine.desk.undo import withdraw
+from engine.decide.workflow import run_workflow
 from storage import models as m
 from storage import repo
 from test_four_eyes import review_all_policy, uhnw_book
 
-# the role each action needs (engine/identity.py WHAT; README "A shared desk")
+# the role each action needs (engine/core/identity.py WHAT; README "A shared desk")
 NEEDS = {"import": "operator", "run": "operator", "hold": "operator", "halt": "operator",
          "end override": "operator", "manual trade": "operator", "export": "operator",
          "approve": "reviewer", "reject": "reviewer", "edit": "reviewer", "withdraw": "reviewer",
@@ -126,6 +126,6 @@ def test_every_action_is_allowed_exactly_for_its_role(engine, tmp_path, monkeypa
 
 
 def repo_log(engine):
-    from engine.audit import audit_entries
+    from engine.core.audit import audit_entries
 
     return audit_entries(engine)
