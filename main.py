@@ -573,6 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from storage.db import redact_logs
+
+    redact_logs()  # no database URL's password in any log line, the console's included
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

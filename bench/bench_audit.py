@@ -1,7 +1,7 @@
 """Benchmark: the audit hash chain — verifying a long log, and what hashing costs the actions.
 
     .venv/bin/python bench/bench_audit.py [--entries 1000000] [--db URL_OR_PATH ...]
-        [--accounts 10000] [--writers 4]
+        [--accounts 10000] [--writers 4] [--roles] [--skip verify writers actions]
 
 1. Writes ``--entries`` audit entries through ``repo.audit_many`` (the real chained path, in
    transactions of 50,000) and times ``verify_chain`` on the whole log, per database given.
@@ -10,7 +10,9 @@
 3. Approve and export: imports a sample book of ``--accounts`` accounts with every tier
    reviewed, runs it, approves every account waiting in one decision and exports the batch;
    the time spent in ``storage.audit_chain.chain`` (hashing + head lock) is measured inside
-   each action and given as a share of it.
+   each action and given as a share of it. ``--roles``: with roles set up first (the login
+   acts and is checked before each action; on PostgreSQL the database's guards of
+   ``engine.desk.desk_guards`` run too, their time taken from ``pg_stat_user_functions``).
 """
 from __future__ import annotations
 
@@ -99,7 +101,20 @@ def bench_writers(db: str, writers: int, seconds: float = 5.0) -> None:
     engine.dispose()
 
 
-def bench_actions(db: str, accounts: int, work: Path) -> None:
+def guard_ms(engine) -> float:
+    """Milliseconds spent so far in the PostgreSQL guards' functions (desk_*, engine.desk.desk_guards),
+    from pg_stat_user_functions (track_functions = 'pl' on the bench database)."""
+    from sqlalchemy import text
+
+    time.sleep(1.5)  # a backend's function statistics reach the shared view within a second
+    engine.dispose()  # closed connections flush theirs
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return float(conn.execute(text("SELECT coalesce(sum(self_time), 0) FROM pg_stat_user_functions "
+                                       "WHERE funcname LIKE 'desk\\_%'")).scalar_one())
+
+
+def bench_actions(db: str, accounts: int, work: Path, roles: bool = False) -> None:
     from engine.desk.exporter import export_batch
     from engine.book.importer import import_book
     from engine.core.policy import default_policy, policy_from_dict
@@ -120,27 +135,50 @@ def bench_actions(db: str, accounts: int, work: Path) -> None:
 
     audit_chain.chain = timed
     engine = make_engine(db)
+    pg = db.startswith("postgresql")
+    users = dict(bench="bench", reviewer="reviewer", ops="ops")
+    if roles:  # identities and roles set up: the login acts, checked before each action (and on
+        # PostgreSQL by the database's guards, timed through pg_stat_user_functions)
+        from sqlalchemy import text
+
+        from engine.core.identity import acting_user
+        from engine.desk.roles import grant, setup
+
+        os.environ.pop("REBALANCE_DESK_USER", None)
+        users = dict.fromkeys(users)
+        setup(engine)  # the login: admin, then operator and reviewer too
+        for role in ("operator", "reviewer"):
+            grant(engine, acting_user(engine), role)
+        if pg:
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER DATABASE "{engine.url.database}" SET track_functions = \'pl\''))
+            engine.dispose()
     book = work / f"book_{accounts}"
     if not book.exists():
         generate_sample(book, accounts=accounts, seed=1)
-    import_book(engine, book, user="bench")
+    import_book(engine, book, user=users["bench"])
     data = default_policy().model_dump()
     for tier in data["tiers"]:
         tier["review"] = "all"
-    save_policy(engine, policy_from_dict(data), user="bench")
-    run = run_workflow(engine, workers=2, user="bench")
+        tier["four_eyes"] = False  # one login approves what it ran (roles: the bench has one login)
+    save_policy(engine, policy_from_dict(data), user=users["bench"])
+    run = run_workflow(engine, workers=2, user=users["bench"])
     with engine.connect() as conn:
         props = proposals_frame(conn, run.run_id)
     waiting = sorted(props.loc[props["status"] == "PROPOSED", "account_id"].unique())
-    for name, action in (("approve", lambda: decide(engine, waiting, approve=True, user="reviewer")),
-                         ("export", lambda: export_batch(engine, work / f"out_{time.monotonic_ns()}", user="ops"))):
+    for name, action in (("approve", lambda: decide(engine, waiting, approve=True, user=users["reviewer"])),
+                         ("export", lambda: export_batch(engine, work / f"out_{time.monotonic_ns()}",
+                                                         user=users["ops"]))):
         spent[0] = 0.0
+        guarded = guard_ms(engine) if roles and pg else 0.0
         t = time.perf_counter()
         res = action()
         dt = time.perf_counter() - t
+        guarded = guard_ms(engine) - guarded if roles and pg else 0.0
         what = f"{len(waiting):,} accounts" if name == "approve" else f"{res.n_trades:,} trades"
-        print(f"{label(db)}: {name} of {what}: {dt:.2f} s, audit chain {spent[0] * 1000:.1f} ms "
-              f"({100 * spent[0] / dt:.2f} %)")
+        extra = f", database guards {guarded:.1f} ms ({guarded / 10 / dt:.2f} %)" if roles and pg else ""
+        print(f"{label(db)}{' with roles' if roles else ''}: {name} of {what}: {dt:.2f} s, audit chain "
+              f"{spent[0] * 1000:.1f} ms ({100 * spent[0] / dt:.2f} %){extra}")
     audit_chain.chain = real
     engine.dispose()
 
@@ -153,13 +191,15 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--skip", nargs="*", default=[], choices=["verify", "writers", "actions"])
+    ap.add_argument("--roles", action="store_true", help="actions with roles set up (identity checks, "
+                    "and on PostgreSQL the database's guards)")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     work = Path(tempfile.mkdtemp(prefix="bench_audit_"))
     for spec in args.db:
         for name, run in (("verify", lambda db: bench_verify(db, args.entries)),
                           ("writers", lambda db: bench_writers(db, args.writers)),
-                          ("actions", lambda db: bench_actions(db, args.accounts, work))):
+                          ("actions", lambda db: bench_actions(db, args.accounts, work, args.roles))):
             if name in args.skip:
                 continue
             db = fresh_db(spec, work)

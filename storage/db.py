@@ -94,10 +94,43 @@ def describe(db: str | os.PathLike | None) -> str:
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?=@)", re.IGNORECASE)
 
 
+_CONNINFO_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<password>'(?:[^'\\]|\\.)*'|[^\s&;,)]+)",
+                                re.IGNORECASE)
+
+
 def redact(text: str) -> str:
-    """``text`` with the password of every database URL in it replaced by ``***`` (for messages,
-    logs, crash reports and anything stored)."""
-    return _URL_PASSWORD.sub(lambda mt: mt.group("head") + "***", str(text))
+    """``text`` with the password of every database URL in it (and of every libpq ``password=``
+    setting or URL query parameter) replaced by ``***`` (for messages, logs, crash reports and
+    anything stored)."""
+    text = _URL_PASSWORD.sub(lambda mt: mt.group("head") + "***", str(text))
+    return _CONNINFO_PASSWORD.sub(lambda mt: mt.group("head") + "***", text)
+
+
+def redact_logs() -> None:
+    """From now on every log record (this program's, SQLAlchemy's, Alembic's, psycopg's) is made
+    without any database URL's password: its message, its exception's traceback and its stack
+    are redacted when the record is created, whatever handler writes it later. Idempotent."""
+    import logging
+
+    make = logging.getLogRecordFactory()
+    if getattr(make, "redacts", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string: logging reports it as it would
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return record
+
+    factory.redacts = True
+    logging.setLogRecordFactory(factory)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

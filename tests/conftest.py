@@ -44,6 +44,7 @@ BOTH_DATABASES = {
     "test_retention",
     "test_review_export",
     "test_roles",
+    "test_roles_matrix",
     "test_safety_net",
     "test_shared_desk",
     "test_snapshot_cache",

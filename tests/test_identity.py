@@ -98,3 +98,35 @@ def test_a_database_password_never_shows_in_crash_reports_or_the_migration_confi
         assert eng.url.password is None or eng.url.password not in shown
     finally:
         eng.dispose()
+
+
+def test_log_lines_never_carry_a_database_password(capsys, db_path):
+    """Whatever logs it (ours, SQLAlchemy's, a library's), once main() has run: message, exception
+    and stack redacted; libpq's ``password=`` settings too."""
+    import io
+    import logging
+
+    main.main(["roles", "list", "--db", db_path])  # main() installs the redaction first
+    capsys.readouterr()
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    log = logging.getLogger("sqlalchemy.test_redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        url = "postgresql+psycopg://alice:s3cr%40t-pw@db.example:5432/desk"
+        log.warning("connecting to %s", url)
+        log.warning("conninfo host=db.example password=s3cret-two user=bob")
+        log.warning("query string %s", "postgresql://db.example/desk?password=s3cret-three&sslmode=require")
+        try:
+            raise RuntimeError(f"could not open {url}")
+        except RuntimeError:
+            log.exception("the open failed")
+        log.warning("where", stack_info=True, extra={"url": url})
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert "s3cr" not in text and "alice:***@db.example" in text and "password=***" in text, text
+    assert "RuntimeError: could not open postgresql+psycopg://alice:***@db.example" in text
+    assert text.count("connecting to") == 1 and "sslmode=require" in text

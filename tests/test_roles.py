@@ -48,12 +48,14 @@ def url_as(db_path, login):
     return make_url(db_path).set(username=login, password=None).render_as_string(hide_password=False)
 
 
-def raw_sql(db_path, login, sql):
-    """Run one statement as ``login`` with a plain SQL connection: the error text, or None."""
+def raw_sql(db_path, login, *sql):
+    """Run statements as ``login`` in one transaction with a plain SQL connection: the error
+    text (of a statement or of the commit), or None."""
     eng = create_engine(url_as(db_path, login))
     try:
         with eng.begin() as conn:
-            conn.execute(text(sql))
+            for s in sql:
+                conn.execute(text(s))
         return None
     except Exception as exc:  # noqa: BLE001 - the refusal is what is tested
         return str(exc.__cause__ or exc)
@@ -148,7 +150,9 @@ def test_the_database_refuses_what_a_role_may_not_do_with_a_sql_client(desk, db_
     assert "permission denied" in raw_sql(db_path, bob, "DELETE FROM lots")  # a reviewer writes no book
     assert raw_sql(db_path, alice, "SELECT count(*) FROM audit_log") is None  # desk roles read
     assert "permission denied" in raw_sql(db_path, carol, "SELECT count(*) FROM audit_log")  # no role: nothing
-    assert raw_sql(db_path, alice, "INSERT INTO audit_log (at, username, action) VALUES (now(), 'x', 'X')") is None
+    assert "in the name of the login" in raw_sql(
+        db_path, alice, "INSERT INTO audit_log (at, username, action) VALUES (now(), 'x', 'X')")
+    assert raw_sql(db_path, alice, f"INSERT INTO audit_log (at, username, action) VALUES (now(), '{alice}', 'X')") is None
 
 
 def test_bad_role_commands_are_refused_naming_what_is_missing(desk, db_path, capsys):
@@ -185,3 +189,94 @@ def test_on_sqlite_set_up_roles_bind_the_os_login(engine, db_path, book_dir, no_
     assert cli(capsys, "import", str(book_dir), "--db", db_path)[0] == 0
     log = audit_entries(engine, action="IMPORT")
     assert log["username"].tolist() == [me] and log["identity"].tolist() == ["os"]
+
+
+def _audit(who, what="SQL"):
+    return f"INSERT INTO audit_log (at, username, action, detail) VALUES (now(), '{who}', '{what}', 'by hand')"
+
+
+def test_the_database_confines_each_change_to_the_role_that_may_make_it(desk, db_path, tmp_path, capsys):
+    """With a SQL client and their own login, nobody changes an approved or exported trade, decides
+    without the reviewer role, exports without the operator role, writes in another's name, or
+    changes anything without an audit entry; what a role may do by hand is audited under its login."""
+    from sqlalchemy import select
+
+    from engine.core.audit_chain import verify_chain
+    from storage import models as m
+
+    a, b = desk["urls"]["alice"], desk["urls"]["bob"]
+    alice, bob = desk["logins"]["alice"], desk["logins"]["bob"]
+    owner = make_url(db_path).username
+    assert cli(capsys, "import", str(desk["book"]), "--db", a)[0] == 0
+    assert cli(capsys, "run", "--db", a, "--workers", "1")[0] == 0
+    eng = make_engine(db_path)
+    T, P = m.Trade.__table__, m.Proposal.__table__
+
+    def trades():
+        with eng.connect() as conn:
+            return conn.execute(select(T.c.id, T.c.account_id, T.c.status, T.c.proposal_id, T.c.batch_id)
+                                .order_by(T.c.id)).all()
+
+    accounts = sorted({r.account_id for r in trades()})
+    assert len(accounts) >= 3, accounts
+    sent, approved, waiting = accounts[:3]
+    assert cli(capsys, "approve", sent, "--db", b)[0] == 0
+    assert cli(capsys, "export", "--db", a, "--out", str(tmp_path / "o"))[0] == 0
+    assert cli(capsys, "approve", approved, "--db", b)[0] == 0
+    rows = trades()
+    t_sent = next(r for r in rows if r.account_id == sent)
+    t_ok = next(r for r in rows if r.account_id == approved)
+    t_wait = next(r for r in rows if r.account_id == waiting)
+    assert (t_sent.status, t_ok.status, t_wait.status) == ("EXPORTED", "APPROVED", "PROPOSED")
+    before = trades()
+
+    refused = {
+        "only a proposed trade is edited": (bob, f"UPDATE trades SET quantity = quantity + 1 WHERE id = {t_ok.id}",
+                                            _audit(bob)),
+        "it never changes": (bob, f"UPDATE trades SET status = 'REJECTED' WHERE id = {t_sent.id}", _audit(bob)),
+        "it is never deleted": (alice, f"DELETE FROM trades WHERE id = {t_sent.id}", _audit(alice)),
+        "needs the reviewer role": (alice, f"UPDATE trades SET status = 'APPROVED' WHERE id = {t_wait.id}",
+                                    _audit(alice)),
+        "deciding the proposal": (alice, f"UPDATE proposals SET status = 'APPROVED', decided_by = '{alice}' "
+                                         f"WHERE id = {t_wait.proposal_id}", _audit(alice)),
+        "needs the operator role": (bob, f"UPDATE trades SET status = 'EXPORTED', batch_id = '{t_sent.batch_id}' "
+                                         f"WHERE id = {t_ok.id}", _audit(bob)),
+        "without an audit entry": (bob, f"UPDATE proposals SET status = 'APPROVED', decided_by = '{bob}', "
+                                        f"decided_at = now() WHERE id = {t_wait.proposal_id}"),
+        "under the login that makes it": (bob, f"UPDATE proposals SET status = 'APPROVED', decided_by = '{alice}', "
+                                               f"decided_at = now() WHERE id = {t_wait.proposal_id}", _audit(bob)),
+        "in the name of the login": (bob, _audit(alice)),
+        "is recorded: it never changes": (alice, "UPDATE export_batches SET out_dir = '/elsewhere'", _audit(alice)),
+        "never updated": (owner, "UPDATE policies SET note = 'x'", _audit(owner)),  # not even the owner
+    }
+    for words, (who, *sql) in refused.items():
+        err = raw_sql(db_path, who, *sql)
+        assert err is not None and words in err, (words, err)
+    assert trades() == before  # nothing changed
+
+    # what a reviewer may do by hand is possible only in their own name, and the chain shows it
+    assert raw_sql(db_path, bob, f"UPDATE proposals SET status = 'APPROVED', decided_by = '{bob}', decided_at = now() "
+                                 f"WHERE id = {t_wait.proposal_id}", _audit(bob, "APPROVE")) is None
+    with eng.connect() as conn:
+        assert conn.execute(select(P.c.decided_by).where(P.c.id == t_wait.proposal_id)).scalar_one() == bob
+    rep = verify_chain(eng)
+    assert not rep.ok and rep.kind == "inserted" and "outside the desk" in rep.problem
+    eng.dispose()
+
+
+def test_four_eyes_on_manual_trades_is_enforced_by_the_database(desk, db_path, capsys):
+    from engine.book.importer import import_book
+    from engine.desk.manual import ManualTrade, enter_manual_trades
+
+    alice, bob = desk["logins"]["alice"], desk["logins"]["bob"]
+    assert cli(capsys, "roles", "grant", alice, "reviewer", "--db", db_path)[0] == 0
+    eng = make_engine(desk["urls"]["alice"])
+    try:
+        import_book(eng, desk["book"])
+        [tid] = enter_manual_trades(eng, "A1", [ManualTrade("AAA", "SELL", 10)])
+    finally:
+        eng.dispose()
+    approve = f"UPDATE trades SET status = 'APPROVED', approved_by = '{alice}', approved_at = now() WHERE id = {tid}"
+    assert "four-eyes" in raw_sql(db_path, alice, approve, _audit(alice))
+    assert "approver recorded must be the login" in raw_sql(db_path, bob, approve, _audit(bob))
+    assert raw_sql(db_path, bob, approve.replace(alice, bob), _audit(bob, "APPROVE_MANUAL")) is None

@@ -125,8 +125,10 @@ def _stream(conn: Connection, lo: int = 1, hi: int | None = None):
     t = m.AuditEntry.__table__
     if conn.dialect.name == "postgresql":  # the server builds the text, in its own process
         cols = [_canonical_sql(conn)]
-    else:  # SQLite's functions cost more than Python's: raw fields, "YYYY-MM-DD HH:MM:SS.ffffff" time
-        cols = [func.replace(t.c.at, literal(" "), literal("T"))] + [t.c[f] for f in ac.FIELDS[2:]]
+    else:  # SQLite's json_array quotes as Python's encoder does (control characters included) and
+        # one text column per row costs half of eleven: "YYYY-MM-DD HH:MM:SS.ffffff" time, T between
+        cols = [func.json_array(t.c.seq, func.replace(t.c.at, literal(" "), literal("T")),
+                                *[t.c[f] for f in ac.FIELDS[2:]])]
     stmt = select(t.c.seq, t.c.hash, *cols).where(t.c.seq >= lo).order_by(t.c.seq)
     if hi is not None:
         stmt = stmt.where(t.c.seq <= hi)
@@ -162,25 +164,17 @@ def verify_chain(engine: Engine | Connection, state=None, *, workers: int = 1) -
 def _scan(conn: Connection, lo: int, prev: str, hi: int | None = None, anchors=None, state=None, total: int = 0):
     """Check positions ``lo``..``hi`` (the end) in order after ``prev`` (the hash of ``lo - 1``):
     ``(kind, entry, words, verified)`` of the first problem, else ``(None, last, prev, None)``."""
-    sha, quote, anchors = hashlib.sha256, ac.quote, anchors or {}
+    sha, anchors = hashlib.sha256, anchors or {}
     expect = lo
     for part in _stream(conn, lo, hi):
         if state is not None:
             state.check()
             state.progress(expect / max(total, 1), "verifying the audit chain")
-        for seq, h, *fields in part:
+        for seq, h, text in part:  # text: the canonical form as the database built it
             if seq != expect:
                 gone = f"entry {expect:,}" if seq == expect + 1 else f"entries {expect:,}–{seq - 1:,}"
                 return ("deleted", expect, f"{gone} deleted: the log goes from entry {expect - 1:,} to entry {seq:,}",
                         expect - 1)
-            if len(fields) == 1:
-                text = fields[0]
-            else:  # storage.audit_chain.canonical_text, inlined
-                at, rest = fields[0], fields[1:]
-                if at is None or len(at) != 26 or at[10] != "T":  # not the stored form: the definition decides
-                    at = ac.canonical_at(at)
-                text = f'[{seq},{"null" if at is None else quote(at)},' \
-                    + ",".join(["null" if v is None else quote(v) for v in rest]) + "]"
             if prev is not None and sha(f"{prev}\n{text}".encode("utf-8")).hexdigest() != h \
                     and _python_hash(conn, seq, prev) != h:
                 kind, words = _classify(conn, seq, prev)

@@ -15,10 +15,9 @@ rights than their role:
 * reviewer: updates proposals and trades (decisions, edits);
 * admin: policies, desk roles, and deletes of old snapshots' rows (prune).
 
-What table privileges cannot express (a reviewer's login may UPDATE a trade's status with SQL
-as the console would) is left to the audit chain: every desk change is audited, and a change
-without its entry is visible against the entries around it. On SQLite, ``desk_roles`` is the
-documented policy list of OS logins, checked by the engine only.
+What table privileges cannot express (which change of a trade or proposal a role may make, and
+that every change is audited by its author) the triggers of :mod:`engine.desk.desk_guards` enforce.
+On SQLite, ``desk_roles`` is the documented policy list of OS logins, checked by the engine only.
 """
 from __future__ import annotations
 
@@ -27,7 +26,8 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, text
 
-from engine.core.identity import ROLES, acting_user, is_postgres, login, roles_enforced
+from engine.desk import desk_guards
+from engine.core.identity import ROLES, SETUP_ACTION, acting_user, is_postgres, login, roles_enforced
 from engine.core.tasks import RefusedError
 from engine.core.usernames import normalize_user
 from storage import models as m
@@ -108,14 +108,16 @@ def setup(engine: Engine) -> RolesResult:
     """Set roles up on this database; the login running it becomes its first admin."""
     with engine.begin() as conn:
         who = login(conn)
-        if roles_enforced(conn):
-            acting_user(conn, who, "admin")  # setting up again (privileges refreshed) is an admin's
+        t = m.DeskRole.__table__
+        if conn.execute(select(t.c.username).limit(1)).first() is not None:
+            # setting up again (privileges refreshed) is an admin's; a list emptied by hand is set up
+            # again by whoever may (on PostgreSQL the owner of the tables, the grants below need it)
+            acting_user(conn, who, "admin")
         if is_postgres(conn):
             _pg_setup(conn)
-        t = m.DeskRole.__table__
         if conn.execute(select(t.c.role).where(t.c.username == who, t.c.role == "admin")).first() is None:
             conn.execute(insert(t).values(username=who, role="admin", granted_by=who, granted_at=repo.now()))
-        repo.audit(conn, who, "ROLES_SETUP", detail=f"roles set up; {who} is an admin",
+        repo.audit(conn, who, SETUP_ACTION, detail=f"roles set up; {who} is an admin",
                    after={"roles": list(ROLES)})
     return RolesResult(f"roles set up: {who} is an admin; grant the others with roles grant USER ROLE")
 
@@ -145,6 +147,7 @@ def _pg_setup(conn) -> None:
         grant = "INSERT, UPDATE, DELETE" if role != "reviewer" else "INSERT, UPDATE, DELETE"
         conn.execute(text(f"GRANT {grant} ON {', '.join(names)} TO {pg_role(role)}"))
     conn.exec_driver_sql(INSERT_ONLY)
+    desk_guards.install(conn)  # which change each role may make, and every change audited by its author
 
 
 def grant(engine: Engine, user: str, role: str, *, by: str | None = None) -> RolesResult:
