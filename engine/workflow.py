@@ -56,7 +56,7 @@ def optimizer_settings(policy: Policy) -> OptimizerSettings:
                              min_trade_shares=t.min_trade_shares,
                              harvest_min_loss_pct=t.harvest_min_loss_pct,
                              harvest_min_loss_dollars=t.harvest_min_loss_dollars,
-                             band_penalty=t.band_penalty,
+                             band_penalty=t.band_penalty, own_vol=t.security_vol,
                              harvest_value=h.value, harvest_discount_rate=h.discount_rate,
                              harvest_horizon_years=h.horizon_years, harvest_st_conversion=h.st_conversion,
                              harvest_substitute_bps=h.substitute_bps,

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import time
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -399,6 +401,37 @@ def test_assembled_qp_matches_cvxpy_formulation():
         prob, _, _ = opt.build_cvxpy_problem(inp, SETTINGS)
         prob.solve(solver="CLARABEL")
         assert value == pytest.approx(prob.value, abs=1e-6)
+        # with the per-security tracking term (own_vol): the extra variables and rows
+        st = replace(SETTINGS, own_vol=0.06)
+        p = opt._prepare(inp, st)
+        q = opt._build_qp(p, st)
+        assert q.n == len(q.c) == len(q.xl) == q.A.shape[1] == q.Gm.shape[1] == q.P.shape[0]
+        z = opt._Session(q, st).solve(q.xl, q.xu)
+        value = 0.5 * z @ (q.P @ z) + q.c @ z
+        prob, _, _ = opt.build_cvxpy_problem(inp, st)
+        prob.solve(solver="CLARABEL")
+        assert value == pytest.approx(prob.value, abs=1e-6)
+
+
+def test_security_tracking_term_charges_a_substitute_held_for_the_model_security():
+    """With own_vol, holding the substitute instead of the model security is tracking error
+    (same group, so without it TE is the same); the optimizer swaps back when it is worth it."""
+    secs = [sec("VTI", 100.0, "EQ", "US", 0.58), sec("ITOT", 100.0, "EQ", "US"),
+            sec("AGG", 100.0, "FI", "BOND", 0.40)]
+    # an IRA holding the substitute ITOT where the model holds VTI (nothing to pay to swap)
+    inp = account(secs, [lot("ITOT", 5800, 100.0), lot("AGG", 4000, 100.0)], cash=20_000.0,
+                  model_cash=0.02, taxable=False)
+    assert optimize_account(inp, SETTINGS).trades == []  # a perfect stand-in: no drift
+    assert opt.tracking_error(inp, SETTINGS) < 1e-9
+    st = replace(SETTINGS, own_vol=0.06, tradeoff_lambda=3.0)
+    te = opt.tracking_error(inp, st)
+    assert te == pytest.approx(0.06 * math.sqrt(2 * 0.58 ** 2), rel=1e-9)  # ITOT +58 %, VTI -58 %
+    res = optimize_account(inp, st)
+    check_invariants(inp, res)
+    (sell,) = lines(res, "SELL", "ITOT")
+    (buy,) = lines(res, "BUY", "VTI")
+    assert sell.shares > 5000 and buy.shares > 5000 and res.te_post < 0.2 * te
+    assert res.drift_benefit > res.trading_cost
 
 
 # --------------------------------------------------------------------------- property tests
