@@ -342,6 +342,19 @@ def test_metrics_agree_with_an_independent_recomputation_from_the_executed_trade
             srow["value_end"] - srow["tax_paid"] - later / (1 + h.discount_rate) ** h.horizon_years, abs=0.02)
         assert (srow["after_tax_wealth_deferred"] >= srow["after_tax_wealth"] - 0.01) == (later >= -0.01)
         assert 0 <= srow["account_days_outside_band_unflagged"] <= srow["account_days_outside_band"]
+        # the market's move over the period, replayed from the holdings and prices alone: each
+        # day's holdings before trading (the replay above after the day before's trades) times
+        # the day's price change; the "ex market" wealth is the deferred one less it
+        hold = book.frames["lots"].groupby(["account_id", "symbol"])["quantity"].sum().to_dict()
+        market = 0.0
+        for k, d in enumerate(dates):
+            if k:
+                market += sum(q * (path_px[k][s] - path_px[k - 1][s]) for (a, s), q in hold.items())
+            day = ex[ex["date"] == d]
+            for a, s, side, q in zip(day["account_id"], day["symbol"], day["side"], day["shares"]):
+                hold[(a, s)] = hold.get((a, s), 0.0) + (1 if side == "BUY" else -1) * q
+        assert srow["market_move"] == pytest.approx(market, abs=0.05), v.name
+        assert srow["after_tax_wealth_ex_market"] == pytest.approx(srow["after_tax_wealth_deferred"] - market, abs=0.05)
 
 
 # --------------------------------------------------------------------------- cancel, report

@@ -26,7 +26,11 @@ the same way for the engine's variants and the naive baselines:
   at the end's prices (a deferral is worth nothing here: the lower basis a harvest leaves is
   taxed at the end); and ``after_tax_wealth_deferred``, the same with the tax the unrealized
   gains add paid ``horizon_years`` later, discounted at ``discount_rate`` (the policy's
-  ``[harvest]`` section, the same for every variant): what a deferral is honestly worth;
+  ``[harvest]`` section, the same for every variant): what a deferral is honestly worth; and
+  ``after_tax_wealth_ex_market``, that less the market's move on what the variant held over the
+  period (``market_move``): the lab's prices are martingales (each day's log return carries
+  −½σ², so every security's expected price is today's), so the market's move is worth zero in
+  expectation whatever a variant holds, and this is the decision's worth without one path's luck;
 - account-days outside a band after trading, and of them those the decision does not excuse
   (``account_days_outside_band_unflagged``: not suspended, not held, not flagged
   ``BAND_UNREACHABLE`` that day); bands are checked on the value left once the cash requests
@@ -145,6 +149,7 @@ class Ledger:
         self.unexcused: list[tuple[str, str]] = []  # (date, account) outside a band, not excused
         self.costs_total = np.zeros(len(self.ids))
         self.payouts_total = np.zeros(len(self.ids))
+        self.market_total = np.zeros(len(self.ids))
         self.final_lots: pd.DataFrame | None = None
         self.final_price: np.ndarray | None = None
         self.unpaid: pd.DataFrame | None = None
@@ -184,6 +189,7 @@ class Ledger:
         self.suspended.append(np.zeros(len(self.ids), bool) if suspended is None else np.asarray(suspended, bool))
         self.costs_total += costs
         self.payouts_total += payouts
+        self.market_total += move
         with np.errstate(invalid="ignore", divide="ignore"):
             r = np.where(start > 0, (move - costs) / start, 0.0)
         self.r_acc.append(r)
@@ -361,4 +367,7 @@ class Ledger:
             "after_tax_wealth": round(value_end - float(liquidation.sum()), 2),
             "after_tax_wealth_deferred": round(value_end - float(tx["tax"].sum())
                                                - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
+            "market_move": round(float(self.market_total.sum()), 2),
+            "after_tax_wealth_ex_market": round(value_end - float(self.market_total.sum()) - float(tx["tax"].sum())
+                                                - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
         }

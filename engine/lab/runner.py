@@ -224,6 +224,8 @@ def simulate(book: LabBook, variants: list[Variant], days: int, *, seed: int = 1
                                             / b["value_start"] * 1e4).round(2)
         summary["after_tax_deferred_vs_band_bps"] = ((summary["after_tax_wealth_deferred"]
                                                       - b["after_tax_wealth_deferred"]) / b["value_start"] * 1e4).round(2)
+        summary["after_tax_ex_market_vs_band_bps"] = ((summary["after_tax_wealth_ex_market"]
+                                                       - b["after_tax_wealth_ex_market"]) / b["value_start"] * 1e4).round(2)
     daily = pd.concat([pd.DataFrame(ledgers[v.name].daily).assign(variant=v.name) for v in variants],
                       ignore_index=True)
     daily = daily[["variant"] + [c for c in daily.columns if c != "variant"]]
