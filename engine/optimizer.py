@@ -87,6 +87,9 @@ Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay co
    are rounded inward and kept at the minimum size) and name lots: losses first, then highest
    basis (= highest unit cost first; a blocked lot at a loss is never named unless the holding
    is restricted).
+5. ``prune_lines``: drop, one at a time, the order lines whose ticket and trading cost exceed
+   what they bring (engine/line_pruning.py: never a mandate's, a harvest's, or one the cash or
+   a band needs).
 
 The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
 security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
@@ -124,6 +127,7 @@ import scipy.sparse as sp
 
 from engine import band_rules
 from engine.harvest import harvest_cost, loss_value_rate
+from engine.line_pruning import prune_lines
 
 __all__ = [
     "OptimizerSettings",
@@ -171,6 +175,7 @@ class OptimizerSettings:
     class_vols: tuple[tuple[str, float], ...] = ()  # overrides, e.g. (("FIXED_INCOME", .05),)
     idio_vol: float = 0.10  # idiosyncratic vol of a drift (substitute) group
     own_vol: float = 0.0  # a security's own vol apart from its group (0: substitutes are perfect stand-ins)
+    prune_lines: bool = False  # drop order lines that do not pay their ticket (engine/line_pruning.py)
     rating_value_bps: float = 10.0  # $ value (bps of moved value) per unit of rating score rho
     cash_penalty: float = 1000.0  # objective $ per $ of unmet cash need (x max(1, lambda))
     # --- harvest valuation (engine/harvest.py; the policy's [harvest] section) ---
@@ -1086,6 +1091,8 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
     sold *= V
     bought = z[oy:og] * V
     buy_sh, sell_sh, lot_sh = _round(p, st, sold, bought)
+    if st.prune_lines:
+        buy_sh, sell_sh, lot_sh = prune_lines(p, st, buy_sh, sell_sh, lot_sh, _te2)
     return _finish(p, st, buy_sh, sell_sh, lot_sh, "optimal", sess.n_solves, sess.solve_time)
 
 

@@ -73,6 +73,8 @@ class Trading(_Strict):
     # a security's own volatility apart from its substitute group (a year): a substitute held in
     # place of the model security is tracking error at this vol (0 = a perfect stand-in)
     security_vol: float = Field(0.0, ge=0, le=1)
+    # drop order lines whose ticket and trading cost exceed what they bring (engine/line_pruning.py)
+    drop_unpaid_lines: bool = False
 
 
 class Harvest(_Strict):

@@ -57,6 +57,7 @@ def optimizer_settings(policy: Policy) -> OptimizerSettings:
                              harvest_min_loss_pct=t.harvest_min_loss_pct,
                              harvest_min_loss_dollars=t.harvest_min_loss_dollars,
                              band_penalty=t.band_penalty, own_vol=t.security_vol,
+                             prune_lines=t.drop_unpaid_lines,
                              harvest_value=h.value, harvest_discount_rate=h.discount_rate,
                              harvest_horizon_years=h.horizon_years, harvest_st_conversion=h.st_conversion,
                              harvest_substitute_bps=h.substitute_bps,

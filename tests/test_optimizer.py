@@ -604,3 +604,45 @@ def test_shared_qp_pieces_are_not_written_by_the_solver():
     for r, (gi, gv, hu, hl) in zip(records, before):
         assert np.array_equal(r.g_idx, gi) and np.array_equal(r.g_val, gv)
         assert np.array_equal(r.hu, hu) and np.array_equal(r.hl, hl, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- order lines that do not pay
+def _slightly_off(ticket: float, prune: bool):
+    secs = [sec("VTI", 100.0, "EQ", "US", 0.58), sec("AGG", 100.0, "FI", "BOND", 0.40)]
+    # $100k IRA: AGG 1.5 points under its weight, the difference in cash
+    inp = account(secs, [lot("VTI", 580, 100.0), lot("AGG", 385, 100.0)], cash=3_500.0,
+                  model_cash=0.02, taxable=False)
+    st = replace(SETTINGS, ticket_cost=ticket, min_trade_dollars=500.0, prune_lines=prune)
+    return inp, optimize_account(inp, st)
+
+
+def test_a_drift_line_that_does_not_pay_its_ticket_is_dropped():
+    inp, cheap = _slightly_off(1.0, True)
+    check_invariants(inp, cheap)
+    (buy,) = lines(cheap, "BUY", "AGG")  # worth its $1 ticket: kept
+    assert cheap.score > 0
+    _, kept = _slightly_off(200.0, False)
+    assert lines(kept, "BUY", "AGG") and kept.score < 0  # without pruning: a line that loses money
+    _, pruned = _slightly_off(200.0, True)
+    assert pruned.trades == [] and pruned.score == 0.0
+
+
+def test_pruning_only_improves_the_score_and_keeps_mandates():
+    rng = np.random.default_rng(11)
+    dropped = 0
+    for i in range(25):
+        inp = random_account(rng, i)
+        st0 = replace(SETTINGS, ticket_cost=float(rng.choice([50.0, 2_000.0, 20_000.0])))
+        a = optimize_account(inp, st0)
+        b = optimize_account(inp, replace(st0, prune_lines=True))
+        if a.status != "optimal":
+            continue
+        check_invariants(inp, b)
+        assert b.score >= a.score - 1e-6, i
+        assert len(b.trades) <= len(a.trades)
+        dropped += len(a.trades) - len(b.trades)
+        assert b.cash_shortfall <= a.cash_shortfall + 0.01
+        # restriction sales are never dropped
+        must = {t.symbol for t in a.trades if t.reason == "restriction"}
+        assert must <= {t.symbol for t in b.trades if t.reason == "restriction"}
+    assert dropped > 0  # the random book has lines that do not pay
