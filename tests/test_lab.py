@@ -112,6 +112,9 @@ BAND_BOOK = {
 
 def test_band_baseline_trades_exactly_the_accounts_out_of_band_and_sells_fifo(tmp_path):
     _, book = imported(tmp_path, BAND_BOOK)
+    # the first release's $500 minimum trade: IN's small trades to target count on day 1
+    book.policy = book.policy.model_copy(update={"trading": book.policy.trading.model_copy(
+        update={"min_trade_dollars": 500.0})})
     trades = baseline_trades("band", book.frames, AS_OF, 5, book.policy)
     assert set(trades) == {"OUT"}
     sells = [t for t in trades["OUT"] if t.side == "SELL"]
