@@ -1,3 +1,4 @@
+# Long because the optimizer's examples, its QP-vs-cvxpy check and its property tests share the account builders at its top; one file per optimizer module once #14 splits engine/optimizer.py.
 """Tests of the per-account tax-aware optimizer and score (engine/optimizer.py)."""
 from __future__ import annotations
 
