@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import engine.lab.runner as R  # noqa: E402
 from engine.lab.plan import ACCOUNT_FRAMES  # noqa: E402
-from engine.policy import load_policy  # noqa: E402
+from engine.core.policy import load_policy  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 
 db, ids, policy_file, days = sys.argv[1], set(sys.argv[2].split(",")), sys.argv[3], int(sys.argv[4])

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main(argv=None) -> None:
     from engine.lab.plan import sample_accounts
     from engine.lab.runner import build_variants, load_book, simulate
-    from engine.policy import default_policy
+    from engine.core.policy import default_policy
     from storage.db import make_engine
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -342,7 +342,7 @@ class Trade(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_trades_status_batch", "status", "batch_id"),
         # the exported trades by account and book: "is this account already in a batch of this
-        # book?" (engine.batch_guard), without reading every run's trades of the account
+        # book?" (engine.decide.batch_guard), without reading every run's trades of the account
         Index("ix_trades_sent_account_snapshot", "account_id", "snapshot_id",
               sqlite_where=text("batch_id IS NOT NULL"), postgresql_where=text("batch_id IS NOT NULL")),
     )

@@ -74,8 +74,8 @@ class Shots:
 
     def engine(self, name: str):
         """A new database ``name`` with the sample book imported: (engine, db path)."""
-        from engine.importer import import_book
-        from engine.sample import generate_sample
+        from engine.book.importer import import_book
+        from engine.book.sample import generate_sample
         from storage.db import make_engine
 
         if self._book is None:
@@ -98,7 +98,7 @@ class Shots:
 
 def review_policy():
     """The default policy with the Core tier reviewing every account (something to review)."""
-    from engine.policy import default_policy, policy_from_dict
+    from engine.core.policy import default_policy, policy_from_dict
 
     data = default_policy().model_dump()
     data["tiers"] = [{**t, "review": "all" if t["name"] == "Core" else t["review"]} for t in data["tiers"]]
@@ -107,9 +107,9 @@ def review_policy():
 
 def shoot_console(shots: Shots) -> None:
     """empty, today, suspended, manual_trade, overrides, policy, running."""
-    from engine import views
-    from engine.overrides import add_halt, add_hold, end_override
-    from engine.workflow import run_workflow
+    from engine.desk import views
+    from engine.decide.overrides import add_halt, add_hold, end_override
+    from engine.decide.workflow import run_workflow
     from storage.db import make_engine
 
     app = shots.app
@@ -204,10 +204,10 @@ def shoot_lab(shots: Shots, w, *, accounts: int = 300, days: int = 20) -> None:
 
 def shoot_review(shots: Shots, *, lab: bool) -> None:
     """proposals, charts, batches, audit, export_result (and lab when ``lab``)."""
-    from engine.exporter import export_batch
-    from engine.policy_store import save_policy
-    from engine.review import approve, edit_trade, proposal_trades, reject
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.core.policy_store import save_policy
+    from engine.desk.review import approve, edit_trade, proposal_trades, reject
+    from engine.decide.workflow import proposals_frame, run_workflow
     from ui.batches_panel import show_batch_result
 
     engine, db = shots.engine("review")
@@ -276,11 +276,11 @@ def shoot_safety(shots: Shots) -> None:
     """override_impact, export_blocked, reject_dialog."""
     from sqlalchemy import func, select
 
-    from engine.exporter import export_preview
-    from engine.overrides import add_hold
-    from engine.policy_store import save_policy
-    from engine.review import approve
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_preview
+    from engine.decide.overrides import add_hold
+    from engine.core.policy_store import save_policy
+    from engine.desk.review import approve
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage import models as m
     from storage.bulk import read_frame
     from ui import dialogs
