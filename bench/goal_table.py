@@ -18,8 +18,15 @@ ROWS = (("tax paid", "tax_paid", "$"), ("losses harvested", "losses_harvested", 
         ("turnover after day 1", "turnover_after_day1", "%"), ("order lines", "order_lines", "n"),
         ("dispersion, end (bps)", "dispersion_bps", "f"), ("mean drift (%)", "drift_mean_pct", "f"),
         ("drift, end (%)", "drift_end", "f"),
+        ("tracking error, mean (%)", "te_mean_pct", "f"),
         ("account-days outside a band", "account_days_outside_band", "n"),
-        ("after-tax wealth vs band", "atw_vs", "p"), ("late cash requests", "late_requests", "n"))
+        ("… not excused (not suspended, held or flagged)", "account_days_outside_band_unflagged", "n"),
+        ("after-tax wealth at liquidation vs band (bps)", "after_tax_vs_band_bps", "f"),
+        ("after-tax wealth, deferral valued, vs band (bps)", "after_tax_deferred_vs_band_bps", "f"),
+        ("… and the market's move removed, vs band (bps)", "after_tax_ex_market_vs_band_bps", "f"),
+        ("trading costs", "costs", "$"),
+        ("late cash requests", "late_requests", "n"),
+        ("requests of accounts suspended for bad data when due (manual cash-out)", "unpayable_requests", "n"))
 
 
 def _fmt(v, kind):
@@ -60,7 +67,7 @@ def table(s: pd.DataFrame, vs: str) -> str:
     for label, col, kind in ROWS:
         cells = []
         for _, r in s.iterrows():
-            cell = _fmt(r[col], kind)
+            cell = _fmt(r[col], kind) if col in r else "–"
             if ref is not None and col in ("tax_paid", "dispersion_bps", "order_lines", "drift_mean_pct") \
                     and r["variant"] != ref["variant"] and ref[col]:
                 cell += f" ({100.0 * (r[col] / ref[col] - 1.0):+.0f} %)"

@@ -104,7 +104,8 @@ def test_dragging_the_threshold_previews_what_a_run_trades(qtbot, panel, sample_
     # 1) tier A: move the line as a drag does (setValue emits sigPositionChanged)
     panel.set_tier(tier_a)
     s = eligible_scores(props, tier_a)
-    x_a = round(float(s[len(s) // 2]) - 0.05, 1)  # just below an account's score: it trades
+    pos = s[s >= 0]  # a threshold is >= 0 bps
+    x_a = round(float(pos[len(pos) // 2]) - 0.05, 1)  # just below an account's score: it trades
     with qtbot.waitSignal(panel.threshold_line.sigPositionChanged, timeout=1000):
         panel.threshold_line.setValue(x_a)
     prev_a = dict(panel.last_preview())
@@ -119,7 +120,7 @@ def test_dragging_the_threshold_previews_what_a_run_trades(qtbot, panel, sample_
     floor_b = default_policy().tier(tier_b).threshold_floor_bps
     assert panel.threshold_line.value() == pytest.approx(floor_b)
     s = eligible_scores(props, tier_b)
-    target = float(np.median(s))
+    target = float(np.median(s[s >= 0]))
     vb = panel.hist_plot.getPlotItem().vb
     (_, _), (y0, y1) = vb.viewRange()
     y_mid = (y0 + y1) / 2

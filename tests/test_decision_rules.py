@@ -150,9 +150,12 @@ def test_band_mandate_leaves_the_account_inside_its_bands(w, value, cash_w, pric
     res = optimize_account(inp, dataclasses.replace(BAND_SETTINGS, tradeoff_lambda=lam))
     check_invariants(inp, res)
     assert res.band_unreachable == ()
+    # ... on the value the account is worth after the trades, their costs paid (as the lab and
+    # the custodian see it: a class aimed at its upper edge is not pushed out by the costs)
+    after = res.value - res.trading_cost
     for cls, wk in class_weights(res).items():
         lo, hi = BANDS[cls]
-        assert lo - 1e-9 <= wk <= hi + 1e-9, (cls, wk, res.trades)
+        assert lo - 1e-9 <= wk * res.value / after <= hi + 1e-9, (cls, wk, res.trades)
 
 
 def test_band_mandate_realizes_tax_to_get_back_inside():
@@ -212,3 +215,4 @@ def test_bands_hold_on_the_value_left_after_cash_requests():
     for cls, wk in class_weights(res).items():
         lo, hi = BANDS[cls]
         assert lo - 1e-9 <= wk * res.value / left <= hi + 1e-9, cls
+

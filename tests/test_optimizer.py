@@ -1,8 +1,11 @@
+# Long because the optimizer's examples, its QP-vs-cvxpy check and its property tests share the account builders at its top; one file per optimizer module once #14 splits engine/decide/optimizer.py.
 """Tests of the per-account tax-aware optimizer and score (engine/decide/optimizer.py)."""
 from __future__ import annotations
 
 import math
 import time
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -399,6 +402,37 @@ def test_assembled_qp_matches_cvxpy_formulation():
         prob, _, _ = opt.build_cvxpy_problem(inp, SETTINGS)
         prob.solve(solver="CLARABEL")
         assert value == pytest.approx(prob.value, abs=1e-6)
+        # with the per-security tracking term (own_vol): the extra variables and rows
+        st = replace(SETTINGS, own_vol=0.06)
+        p = opt._prepare(inp, st)
+        q = opt._build_qp(p, st)
+        assert q.n == len(q.c) == len(q.xl) == q.A.shape[1] == q.Gm.shape[1] == q.P.shape[0]
+        z = opt._Session(q, st).solve(q.xl, q.xu)
+        value = 0.5 * z @ (q.P @ z) + q.c @ z
+        prob, _, _ = opt.build_cvxpy_problem(inp, st)
+        prob.solve(solver="CLARABEL")
+        assert value == pytest.approx(prob.value, abs=1e-6)
+
+
+def test_security_tracking_term_charges_a_substitute_held_for_the_model_security():
+    """With own_vol, holding the substitute instead of the model security is tracking error
+    (same group, so without it TE is the same); the optimizer swaps back when it is worth it."""
+    secs = [sec("VTI", 100.0, "EQ", "US", 0.58), sec("ITOT", 100.0, "EQ", "US"),
+            sec("AGG", 100.0, "FI", "BOND", 0.40)]
+    # an IRA holding the substitute ITOT where the model holds VTI (nothing to pay to swap)
+    inp = account(secs, [lot("ITOT", 5800, 100.0), lot("AGG", 4000, 100.0)], cash=20_000.0,
+                  model_cash=0.02, taxable=False)
+    assert optimize_account(inp, SETTINGS).trades == []  # a perfect stand-in: no drift
+    assert opt.tracking_error(inp, SETTINGS) < 1e-9
+    st = replace(SETTINGS, own_vol=0.06, tradeoff_lambda=3.0)
+    te = opt.tracking_error(inp, st)
+    assert te == pytest.approx(0.06 * math.sqrt(2 * 0.58 ** 2), rel=1e-9)  # ITOT +58 %, VTI -58 %
+    res = optimize_account(inp, st)
+    check_invariants(inp, res)
+    (sell,) = lines(res, "SELL", "ITOT")
+    (buy,) = lines(res, "BUY", "VTI")
+    assert sell.shares > 5000 and buy.shares > 5000 and res.te_post < 0.2 * te
+    assert res.drift_benefit > res.trading_cost
 
 
 # --------------------------------------------------------------------------- property tests
@@ -571,3 +605,45 @@ def test_shared_qp_pieces_are_not_written_by_the_solver():
     for r, (gi, gv, hu, hl) in zip(records, before):
         assert np.array_equal(r.g_idx, gi) and np.array_equal(r.g_val, gv)
         assert np.array_equal(r.hu, hu) and np.array_equal(r.hl, hl, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- order lines that do not pay
+def _slightly_off(ticket: float, prune: bool):
+    secs = [sec("VTI", 100.0, "EQ", "US", 0.58), sec("AGG", 100.0, "FI", "BOND", 0.40)]
+    # $100k IRA: AGG 1.5 points under its weight, the difference in cash
+    inp = account(secs, [lot("VTI", 580, 100.0), lot("AGG", 385, 100.0)], cash=3_500.0,
+                  model_cash=0.02, taxable=False)
+    st = replace(SETTINGS, ticket_cost=ticket, min_trade_dollars=500.0, prune_lines=prune)
+    return inp, optimize_account(inp, st)
+
+
+def test_a_drift_line_that_does_not_pay_its_ticket_is_dropped():
+    inp, cheap = _slightly_off(1.0, True)
+    check_invariants(inp, cheap)
+    (buy,) = lines(cheap, "BUY", "AGG")  # worth its $1 ticket: kept
+    assert cheap.score > 0
+    _, kept = _slightly_off(200.0, False)
+    assert lines(kept, "BUY", "AGG") and kept.score < 0  # without pruning: a line that loses money
+    _, pruned = _slightly_off(200.0, True)
+    assert pruned.trades == [] and pruned.score == 0.0
+
+
+def test_pruning_only_improves_the_score_and_keeps_mandates():
+    rng = np.random.default_rng(11)
+    dropped = 0
+    for i in range(25):
+        inp = random_account(rng, i)
+        st0 = replace(SETTINGS, ticket_cost=float(rng.choice([50.0, 2_000.0, 20_000.0])))
+        a = optimize_account(inp, st0)
+        b = optimize_account(inp, replace(st0, prune_lines=True))
+        if a.status != "optimal":
+            continue
+        check_invariants(inp, b)
+        assert b.score >= a.score - 1e-6, i
+        assert len(b.trades) <= len(a.trades)
+        dropped += len(a.trades) - len(b.trades)
+        assert b.cash_shortfall <= a.cash_shortfall + 0.01
+        # restriction sales are never dropped
+        must = {t.symbol for t in a.trades if t.reason == "restriction"}
+        assert must <= {t.symbol for t in b.trades if t.reason == "restriction"}
+    assert dropped > 0  # the random book has lines that do not pay

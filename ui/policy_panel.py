@@ -102,6 +102,13 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
                                          "Allow harvest substitutes of another asset class."),
     "trading.band_penalty": ("Band penalty", "", "", 1,
                              "Penalty weight when asset-class bands cannot all be met."),
+    "trading.security_vol": ("Substitute tracking (security vol)", "", "", 3,
+                             "A security's own volatility apart from its substitute group: above 0, a "
+                             "substitute held for the model security counts as tracking error (less "
+                             "dispersion for more tax and order lines; docs/decision-quality.md)."),
+    "trading.drop_unpaid_lines": ("Drop lines that do not pay their ticket", "", "", 0,
+                                  "Drop order lines whose ticket and trading cost exceed what they bring "
+                                  "(never a mandate's, a harvest's, or one the cash or a band needs)."),
     "outliers.max_turnover_pct": ("Turnover above", "", " % of value", 2, "Traded value, % of account value."),
     "outliers.max_realized_tax_pct": ("Realized tax above", "", " % of value", 2,
                                       "Realized tax, % of account value."),

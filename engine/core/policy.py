@@ -70,6 +70,11 @@ class Trading(_Strict):
     multi_lot_order_lines: bool = False
     cross_class_substitution: bool = False
     band_penalty: float = Field(100.0, ge=0)
+    # a security's own volatility apart from its substitute group (a year): a substitute held in
+    # place of the model security is tracking error at this vol (0 = a perfect stand-in)
+    security_vol: float = Field(0.0, ge=0, le=1)
+    # drop order lines whose ticket and trading cost exceed what they bring (engine/decide/line_pruning.py)
+    drop_unpaid_lines: bool = False
 
 
 class Harvest(_Strict):

@@ -10,6 +10,9 @@ Pure numpy over one account's prepared arrays (engine/decide/optimizer.py ``_Pre
   security of the class, at most a quarter of the band's width), so rounding the solution to
   whole shares does not push a class back outside.  A class already inside its band is never
   asked to move by the margin alone (no churn at the edge).
+* After the trades the account is worth ``V`` less their costs: the rounded trades are checked
+  against the bands on that value (:func:`after_costs`), so a class aimed at its upper edge is
+  not pushed out by the costs (a ticket on a small account is several basis points).
 * Band mandates (``band`` in the policy's ``mandates.trade_now``): a class outside its band is
   aimed back to the edge, or ``band_trade_to`` of the way from the edge to the target, and the
   band's penalty dominates every tax and cost (it stays below the cash requirement's: cash owed
@@ -29,6 +32,21 @@ def scaled_bands(lo: np.ndarray, hi: np.ndarray, V: float, cash_needed: float):
         return lo, hi
     s = max(1.0 - cash_needed / V, 0.0)
     return lo * s, hi * s
+
+
+def after_costs(p, st, buy_sh, sell_sh, extra_lines: int = 1):
+    """(lo, hi) of each band as fractions of the pre-trade value V once the trades' costs are
+    paid too: the account is worth ``V - costs`` after trading, so a class must hold at most
+    ``hi (V - costs - owed)`` dollars (``band_hi`` already takes the owed cash out).  Costs are the
+    trades' (``cost_bps`` and a ticket a line) and ``extra_lines`` more tickets (a repair may add
+    a line)."""
+    V = p.V
+    price = p.price
+    lines = int(np.count_nonzero(buy_sh) + np.count_nonzero(sell_sh)) + extra_lines
+    c = (p.kappa * float((buy_sh + sell_sh) @ price) + st.ticket_cost * lines) / V
+    s = max(1.0 - float(p.inp.cash_needed) / V, 1e-9)
+    f = max(s - c, 0.0) / s
+    return p.band_lo * f, p.band_hi * f
 
 
 def qp_bounds(p, st):
@@ -158,12 +176,12 @@ def repair(p, st, buy_sh, sell_sh, avail, min_k) -> None:
     k_all = p.band_k
     W = Wk1[k_all]
     W0 = p.Wk0[k_all]
-    lo, hi = p.band_lo, p.band_hi
+    lo, hi = after_costs(p, st, buy_sh, sell_sh)  # the account after trading is worth V - costs
     fix_lo = W < lo - 1e-9
     fix_hi = W > hi + 1e-9
     if not p.band_hard:  # only what the trades pushed out
-        fix_lo &= W0 >= lo
-        fix_hi &= W0 <= hi
+        fix_lo &= W0 >= p.band_lo
+        fix_hi &= W0 <= p.band_hi
     if not (fix_lo.any() or fix_hi.any()):
         return
     kap = p.kappa

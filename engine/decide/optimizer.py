@@ -20,9 +20,13 @@ asset-class factor (vol ``sigma_k``: ``OptimizerSettings.class_vol`` or an entry
 ``a_k = W_k - T_k`` and active group weights ``a_g = W_g - T_g`` (``W`` post-trade weight summed
 over the class / group, ``T`` the model weight summed the same way)::
 
-    TE^2(w) = sum_k sigma_k^2 a_k^2 + sigma_e^2 sum_g a_g^2
+    TE^2(w) = sum_k sigma_k^2 a_k^2 + sigma_e^2 sum_g a_g^2 + sigma_s^2 sum_s a_s^2
 
-A substitute held in place of a model security is in the same drift group, so it is not drift.
+A substitute held in place of a model security is in the same drift group, so it is drift only
+through the last term: ``a_s = w_s - t_s`` per security, at the security's own vol
+``sigma_s = own_vol`` (substitutes are not perfect stand-ins; 0, the default, treats them as
+perfect and leaves the QP as it was).  When ``own_vol > 0`` the QP gets one weight variable
+and one equality row per security (:func:`_add_security_term`).
 
 Objective (dollars)::
 
@@ -83,6 +87,9 @@ Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay co
    are rounded inward and kept at the minimum size) and name lots: losses first, then highest
    basis (= highest unit cost first; a blocked lot at a loss is never named unless the holding
    is restricted).
+5. ``prune_lines``: drop, one at a time, the order lines whose ticket and trading cost exceed
+   what they bring (engine/decide/line_pruning.py: never a mandate's, a harvest's, or one the cash or
+   a band needs).
 
 The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
 security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
@@ -120,6 +127,7 @@ import scipy.sparse as sp
 
 from engine.decide import band_rules
 from engine.decide.harvest import harvest_cost, loss_value_rate
+from engine.decide.line_pruning import prune_lines
 
 __all__ = [
     "OptimizerSettings",
@@ -166,6 +174,8 @@ class OptimizerSettings:
     class_vol: float = 0.15  # default asset-class factor vol
     class_vols: tuple[tuple[str, float], ...] = ()  # overrides, e.g. (("FIXED_INCOME", .05),)
     idio_vol: float = 0.10  # idiosyncratic vol of a drift (substitute) group
+    own_vol: float = 0.0  # a security's own vol apart from its group (0: substitutes are perfect stand-ins)
+    prune_lines: bool = False  # drop order lines that do not pay their ticket (engine/decide/line_pruning.py)
     rating_value_bps: float = 10.0  # $ value (bps of moved value) per unit of rating score rho
     cash_penalty: float = 1000.0  # objective $ per $ of unmet cash need (x max(1, lambda))
     # --- harvest valuation (engine/decide/harvest.py; the policy's [harvest] section) ---
@@ -286,7 +296,7 @@ class _Prep:
         "creq",
         "gi", "ci", "G", "K", "classes", "Tg", "Tk", "sig2", "cg", "ck", "kappa", "rho", "rv",
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
-        "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
+        "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0", "own2", "cs", "Ts",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
         "band_hard",
     )
@@ -354,6 +364,12 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.idio2 = u.idio2
     ak = p.Wk0 - u.Tk
     p.te0 = float(u.idio2 * (p.ag0 @ p.ag0) + (sig2 * ak) @ ak)
+    p.own2 = own2 = float(st.own_vol) ** 2
+    p.Ts = u.Ts
+    p.cs = p.lam * own2 / st.te_ref
+    if own2 > 0:
+        as0 = p.h0 - u.Ts
+        p.te0 += own2 * float(as0 @ as0)
     p.cg, p.ck, p.kappa, p.rho, p.rv = u.cg, u.ck, u.kappa, u.rho, u.rv
 
     can_sell = np.asarray(inp.can_sell, dtype=bool)
@@ -499,7 +515,7 @@ class _Universe:
     """What accounts with the same securities (and prices, targets, ratings) share, and the
     parts of their QP that depend only on it and on the settings (read-only arrays)."""
 
-    __slots__ = ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "st",
+    __slots__ = ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "Ts", "rho", "price", "st",
                  "sig2", "lam", "idio2", "cg", "ck", "kappa", "rv", "rvr", "pd", "c_y", "a_x",
                  "a_y_idx", "a_y_val", "min_w", "min_buy", "ctg", "settled", "half_k")
 
@@ -507,7 +523,7 @@ class _Universe:
         """This universe with its settings-dependent parts for ``st``: a new record, kept as
         ``self.settled`` once complete (one assignment: a thread never sees half of it)."""
         out = _Universe()
-        for name in ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "rho", "price", "ctg", "half_k"):
+        for name in ("classes", "ci", "gi", "G", "K", "Tg", "Tk", "Ts", "rho", "price", "ctg", "half_k"):
             setattr(out, name, getattr(self, name))
         out._settle(st)
         out.settled = None
@@ -614,6 +630,7 @@ def _new_universe(inp: AccountInput, price: np.ndarray) -> _Universe:
     u.rho = read_only(rho)
     u.Tg = read_only(np.bincount(u.gi, target, G))
     u.Tk = read_only(np.bincount(u.ci, target, K))
+    u.Ts = read_only(target.copy())
     u.ctg = dict(zip(u.classes, u.Tk.tolist()))
     u.price = read_only(price.copy())
     u.half_k = read_only(np.bincount(u.ci, price, K) * 0.5)  # half a share of each, per class
@@ -721,7 +738,11 @@ def _te2(p: _Prep, w: np.ndarray) -> float:
     """Squared tracking error of security weights w (fractions of V)."""
     ag = np.bincount(p.gi, w, p.G) - p.Tg
     ak = np.bincount(p.ci, w, p.K) - p.Tk
-    return float(p.idio2 * (ag @ ag) + (p.sig2 * ak) @ ak)
+    out = float(p.idio2 * (ag @ ag) + (p.sig2 * ak) @ ak)
+    if p.own2 > 0:
+        a_s = w - p.Ts
+        out += p.own2 * float(a_s @ a_s)
+    return out
 
 
 def tracking_error(inp: AccountInput, settings: OptimizerSettings,
@@ -862,7 +883,33 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     xu[og:] = _INF
     xl[ocp] = min(0.0, p.c0)  # never leave cash worse than it was
     q.xl, q.xu = xl, xu
+    if p.cs > 0:
+        _add_security_term(p, q)
     return q
+
+
+def _add_security_term(p: _Prep, q: _QP) -> None:
+    """The per-security tracking term (``own_vol > 0``): S weight variables v at the end of z,
+    one equality row each (x of the security's lots - its buy + v = its weight before), and
+    ``cs * (v - t)^2`` in the objective.  Built with scipy's public constructors: only
+    policies that set ``own_vol`` pay for it."""
+    S, B, n = p.S, p.B, q.n
+    rows = np.concatenate([p.b_sec, np.arange(S)])
+    cols = np.concatenate([np.arange(B), q.oy + np.arange(S)])
+    vals = np.concatenate([np.ones(B), -np.ones(S)])
+    X = sp.csc_matrix((vals, (rows, cols)), shape=(S, n))
+    A = sp.vstack([sp.hstack([q.A, sp.csc_matrix((q.A.shape[0], S))]),
+                   sp.hstack([X, sp.identity(S, format="csc")])], format="csc")
+    A.sort_indices()
+    q.A = A
+    q.b = np.concatenate([q.b, p.h0])
+    Pd = np.concatenate([q.P.diagonal(), np.full(S, 2.0 * p.cs)])
+    q.P = sp.diags(Pd, format="csc")
+    q.c = np.concatenate([q.c, -2.0 * p.cs * p.Ts])
+    q.Gm = sp.hstack([q.Gm, sp.csc_matrix((q.Gm.shape[0], S))], format="csc")
+    q.xl = np.concatenate([q.xl, np.full(S, -_INF)])
+    q.xu = np.concatenate([q.xu, np.full(S, _INF)])
+    q.n = n + S
 
 
 # --------------------------------------------------------------------------- solvers
@@ -1044,6 +1091,8 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
     sold *= V
     bought = z[oy:og] * V
     buy_sh, sell_sh, lot_sh = _round(p, st, sold, bought)
+    if st.prune_lines:
+        buy_sh, sell_sh, lot_sh = prune_lines(p, st, buy_sh, sell_sh, lot_sh, _te2)
     return _finish(p, st, buy_sh, sell_sh, lot_sh, "optimal", sess.n_solves, sess.solve_time)
 
 
@@ -1063,6 +1112,8 @@ def _no_trade_is_optimal(p: _Prep) -> bool:
     grad = ag[p.gi]
     grad *= p.cg
     grad += Wk[p.ci]
+    if p.cs > 0:
+        grad += p.cs * (p.h0 - p.Ts)
     grad *= 2.0
     rvr = p.u.rvr
     buy_m = grad - rvr
@@ -1238,6 +1289,9 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         ag = np.bincount(p.gi, w1, p.G) - p.Tg
         ak = Wk1 - p.Tk
         te1 = float(p.idio2 * (ag @ ag) + (p.sig2 * ak) @ ak)  # == _te2(p, w1)
+        if p.own2 > 0:
+            a_s = w1 - p.Ts
+            te1 += p.own2 * float(a_s @ a_s)
         rating = p.rv * float(p.rho @ net)
         largest = float(max(_max(sell_val), _max(buy_val)))
         cash_post = p.c0 * V + sv - bv - trading_cost
@@ -1498,5 +1552,8 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
            + (p.kappa + tax_obj + p.rv * p.rho[p.lot_sec]) @ x + (p.kappa - p.rv * p.rho) @ y
            + pen + settings.cash_penalty * max(1.0, p.lam) * short)
     const = float(p.cg * (p.Tg @ p.Tg) + (p.ck * p.Tk) @ p.Tk)
+    if p.cs > 0:
+        obj = obj + p.cs * cp.sum_squares(w - p.Ts)
+        const += float(p.cs * (p.Ts @ p.Ts))
     prob = cp.Problem(cp.Minimize(obj - const), cons)
     return prob, x, y

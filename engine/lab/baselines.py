@@ -9,7 +9,8 @@ client request due within the policy's horizon needs (a full rebalance that keep
 in cash) — as such firms do. Accounts the engine would suspend for bad data or that a hold
 keeps are not traded (bad data stops any rebalancer); restricted securities are never bought
 and are sold. Trades of less than the policy's minimum trade size are left out, except a
-sale of a whole position the target no longer holds.
+sale of a whole position the target no longer holds and the sales of an account that must raise
+a client's cash.
 """
 from __future__ import annotations
 
@@ -96,7 +97,11 @@ def rebalance_to_target(frames, facts: pd.DataFrame, extras: dict, account_ids, 
     pos = pos[np.isfinite(pos["price"]) & (pos["price"] > 0)]
     pos["target"] = pos["target"].fillna(0.0)
     pos["delta"] = pos["target"] - pos["quantity"]
-    small = (pos["delta"].abs() * pos["price"] < t.min_trade_dollars) & ~((pos["target"] == 0) & (pos["quantity"] > 0))
+    # a sale an account needs to raise a client's cash is kept whatever its size (the minimum
+    # trade would otherwise leave the request unpaid)
+    needs_cash = pos["account_id"].map(f["cash_shortfall"]).fillna(0.0).to_numpy(float) > 0.005
+    small = (pos["delta"].abs() * pos["price"] < t.min_trade_dollars) & ~((pos["target"] == 0) & (pos["quantity"] > 0)) \
+        & ~((pos["delta"] < 0) & needs_cash)
     pos = pos[(pos["delta"].abs() >= 1) & ~small]
     # FIFO lots per (account, symbol)
     lots = lots.sort_values(["account_id", "symbol", "acquired_date", "lot_id"], kind="stable")

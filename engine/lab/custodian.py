@@ -1,6 +1,9 @@
 """The simulated custodian: carries the book's frames forward one business day at a time.
 
-On each day: prices move (:meth:`Custodian.mark`), the day's approved trades execute at the
+On each day: prices move (:meth:`Custodian.mark`; a split that becomes effective during the
+simulation is processed on its effective date, as a custodian does: shares times the ratio,
+unit cost and price divided by it, the action marked processed — a split already pending in the
+book on day 1 stays pending, the book's own data problem), the day's approved trades execute at the
 day's price (:meth:`execute`: sells relieve exactly the lots and shares the trade names, buys
 open a lot at the day's price and date, cash moves by the trades and their costs), cash
 requests due are paid (:meth:`pay_requests`; one the account's cash cannot pay stays listed and
@@ -32,7 +35,7 @@ class InvariantError(AssertionError):
 
 
 EXEC_COLUMNS = ["account_id", "symbol", "side", "shares", "price", "value", "lot_id", "unit_cost",
-                "acquired_date", "gain", "term", "line"]
+                "acquired_date", "gain", "term", "line", "reason"]
 
 
 class Custodian:
@@ -53,6 +56,18 @@ class Custodian:
         self.acc_of = dict(zip(self.account_ids.tolist(), range(len(self.account_ids))))
         self._seq = 0
         self._codes_of = (None, None)
+        # splits effective after the book's as_of: processed by the custodian on their date
+        self.split_factor = np.ones(len(sec))
+        ca = self.frames.get("corporate_actions")
+        self._splits = []
+        if ca is not None and len(ca):
+            todo = ca[(~ca["processed"].astype(bool)) & (ca["kind"].astype(str) == "split")
+                      & (ca["effective_date"].astype(str) > as_of.isoformat())]
+            for i, sym, eff, ratio in zip(todo.index.tolist(), todo["symbol"].tolist(),
+                                          todo["effective_date"].astype(str).tolist(), todo["ratio"].tolist()):
+                si = self.sec_of.get(sym)
+                if si is not None and ratio is not None and np.isfinite(float(ratio)) and float(ratio) > 0:
+                    self._splits.append((eff, i, si, float(ratio)))
         self.prev_day: date | None = None  # the simulated day before as_of (None on day 1)
 
     def lot_codes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +96,8 @@ class Custodian:
     def mark(self, day: date, price: np.ndarray, moving: np.ndarray) -> np.ndarray:
         """Move to ``day`` at ``price``; returns each account's market move in dollars."""
         before = self.values()
-        self.price = np.where(moving, price, self.price)
+        self._process_splits(day)
+        self.price = np.where(moving, price / self.split_factor, self.price)
         if day != self.as_of:
             self.prev_day = self.as_of
         self.as_of = day
@@ -98,6 +114,27 @@ class Custodian:
             fd[ok] = day.isoformat()
             feeds["file_date"] = pd.array(fd, dtype=feeds["file_date"].dtype)
         return self.values() - before
+
+    def _process_splits(self, day: date) -> None:
+        """Process the splits effective on or before ``day`` (value unchanged at today's price)."""
+        due = [x for x in self._splits if x[0] <= day.isoformat()]
+        if not due:
+            return
+        self._splits = [x for x in self._splits if x[0] > day.isoformat()]
+        lots, pos, ca = self.frames["lots"], self.frames["custodian_positions"], self.frames["corporate_actions"]
+        for _, i, si, ratio in due:
+            sym = self.symbols_of(si)
+            on = (lots["symbol"] == sym).to_numpy(bool)
+            lots.loc[on, "quantity"] = lots.loc[on, "quantity"].to_numpy(float) * ratio
+            lots.loc[on, "unit_cost"] = lots.loc[on, "unit_cost"].to_numpy(float) / ratio
+            pon = (pos["symbol"] == sym).to_numpy(bool)
+            pos.loc[pon, "quantity"] = pos.loc[pon, "quantity"].to_numpy(float) * ratio
+            self.split_factor[si] *= ratio
+            self.price[si] = self.price[si] / ratio
+            ca.loc[i, "processed"] = True
+
+    def symbols_of(self, si: int) -> str:
+        return str(self.sec_index.index[si])
 
     def execute(self, trades: dict[str, list]) -> tuple[pd.DataFrame, np.ndarray]:
         """Execute trade lines (engine.decide.optimizer.TradeLine-like: symbol, side, shares, lots) at
@@ -161,7 +198,7 @@ class Custodian:
                         gain = (px - cost[i]) * q
                         gain_line += gain
                         rows.append((a, t.symbol, "SELL", q, px, q * px, lot_id, cost[i], acquired[i], gain,
-                                     "LT" if acquired[i] <= lt_cut else "ST", n))
+                                     "LT" if acquired[i] <= lt_cut else "ST", n, t.reason))
                     cash[ai] += value - fee
                     new_tx.append((a, t.symbol, day, "SELL", float(shares), px, gain_line))
                 else:
@@ -171,7 +208,7 @@ class Custodian:
                     self._seq += 1
                     lot_id = f"SIM{self._seq:07d}"
                     new_lots.append((a, lot_id, t.symbol, float(shares), px, day))
-                    rows.append((a, t.symbol, "BUY", shares, px, value, lot_id, px, day, 0.0, "", n))
+                    rows.append((a, t.symbol, "BUY", shares, px, value, lot_id, px, day, 0.0, "", n, t.reason))
                     cash[ai] -= value + fee
                     new_tx.append((a, t.symbol, day, "BUY", float(shares), px, np.nan))
         ex = pd.DataFrame.from_records(rows, columns=EXEC_COLUMNS)

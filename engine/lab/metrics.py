@@ -18,12 +18,19 @@ the same way for the engine's variants and the naive baselines:
   long-term nets offset each other, losses carried no further), all in taxable accounts;
 - cash requests paid late (count and dollars): paid after a simulated day on which they were
   already due (a request due on a weekend paid the next business day is on time), with those
-  due by the last day and still unpaid;
+  due by the last day and still unpaid; apart from them (``unpayable_requests``), those whose
+  account was suspended for bad data on the day the request was due (the last simulated day on
+  or before its due date): no rebalancer may trade such an account, the product sends the
+  request to the manual cash-out queue (URGENT), and the lab does not simulate manual trades;
 - after-tax wealth: value at the end − the tax of realized gains and of liquidating every lot
   at the end's prices (a deferral is worth nothing here: the lower basis a harvest leaves is
   taxed at the end); and ``after_tax_wealth_deferred``, the same with the tax the unrealized
   gains add paid ``horizon_years`` later, discounted at ``discount_rate`` (the policy's
-  ``[harvest]`` section, the same for every variant): what a deferral is honestly worth;
+  ``[harvest]`` section, the same for every variant): what a deferral is honestly worth; and
+  ``after_tax_wealth_ex_market``, that less the market's move on what the variant held over the
+  period (``market_move``): the lab's prices are martingales (each day's log return carries
+  −½σ², so every security's expected price is today's), so the market's move is worth zero in
+  expectation whatever a variant holds, and this is the decision's worth without one path's luck;
 - account-days outside a band after trading, and of them those the decision does not excuse
   (``account_days_outside_band_unflagged``: not suspended, not held, not flagged
   ``BAND_UNREACHABLE`` that day); bands are checked on the value left once the cash requests
@@ -138,8 +145,11 @@ class Ledger:
         self.r_acc: list[np.ndarray] = []
         self.r_model: list[np.ndarray] = []
         self.paid: list[pd.DataFrame] = []
+        self.suspended: list[np.ndarray] = []  # per day: accounts suspended for bad data
+        self.unexcused: list[tuple[str, str]] = []  # (date, account) outside a band, not excused
         self.costs_total = np.zeros(len(self.ids))
         self.payouts_total = np.zeros(len(self.ids))
+        self.market_total = np.zeros(len(self.ids))
         self.final_lots: pd.DataFrame | None = None
         self.final_price: np.ndarray | None = None
         self.unpaid: pd.DataFrame | None = None
@@ -163,7 +173,7 @@ class Ledger:
     def record(self, day: date, start: np.ndarray, move: np.ndarray, costs: np.ndarray, payouts: np.ndarray,
                executions: pd.DataFrame, paid: pd.DataFrame, lots: pd.DataFrame, cash: np.ndarray,
                price: np.ndarray, sec_returns: np.ndarray, excused: np.ndarray | None = None,
-               owed: np.ndarray | None = None) -> dict:
+               owed: np.ndarray | None = None, suspended: np.ndarray | None = None) -> dict:
         """Record one day as the custodian left it; returns the day's metrics row. ``excused``:
         bool per account, outside a band by no fault of the decision (suspended, held, flagged
         BAND_UNREACHABLE); ``owed``: dollars per account of the listed cash requests due within
@@ -176,8 +186,10 @@ class Ledger:
         ex = executions.assign(day=k, date=day.isoformat())
         self.executions.append(ex)
         self.paid.append(paid.assign(day=k))
+        self.suspended.append(np.zeros(len(self.ids), bool) if suspended is None else np.asarray(suspended, bool))
         self.costs_total += costs
         self.payouts_total += payouts
+        self.market_total += move
         with np.errstate(invalid="ignore", divide="ignore"):
             r = np.where(start > 0, (move - costs) / start, 0.0)
         self.r_acc.append(r)
@@ -195,6 +207,9 @@ class Ledger:
             net = np.maximum(value[live] - np.minimum(owed[live], cv[live, -1]), 1e-9)
             wb = cv[live] / net[:, None]
         outside = ((wb[:, bc] < self.lo[live][:, bc] - 1e-9) | (wb[:, bc] > self.hi[live][:, bc] + 1e-9)).any(axis=1)
+        if excused is not None:
+            bad = self.ids[live][outside & ~excused[live]]
+            self.unexcused.extend((day.isoformat(), str(a)) for a in bad)
         buys = float(ex.loc[ex["side"] == "BUY", "value"].sum()) if len(ex) else 0.0
         sells = float(ex.loc[ex["side"] == "SELL", "value"].sum()) if len(ex) else 0.0
         book = float(start.sum())
@@ -241,6 +256,18 @@ class Ledger:
         if not self.executions:
             return pd.DataFrame(columns=EXEC_COLUMNS + ["day", "date"])
         return pd.concat(self.executions, ignore_index=True)
+
+    def suspended_when_due(self, requests: pd.DataFrame) -> np.ndarray:
+        """Per request: its account was suspended for bad data on the last simulated day on or
+        before its due date (day 1 for a request already due then)."""
+        if not len(requests) or not self.dates:
+            return np.zeros(len(requests), bool)
+        days = np.array([d.isoformat() for d in self.dates], dtype=object)
+        k = np.searchsorted(days, requests["due_date"].astype(str).to_numpy(object), side="right") - 1
+        k = np.clip(k, 0, len(days) - 1)
+        ai = lookup(requests["account_id"], self.acc_pos, -1).astype(np.int64)
+        susp = np.vstack(self.suspended)
+        return np.where(ai >= 0, susp[k, np.maximum(ai, 0)], False)
 
     def taxes(self) -> dict:
         """Realized gains, disallowed wash-sale losses and tax per account (taxable accounts)."""
@@ -303,6 +330,11 @@ class Ledger:
         last = self.dates[-1].isoformat() if self.dates else ""
         un = self.unpaid
         overdue = un[un["due_date"].astype(object) <= last] if un is not None and len(un) else pd.DataFrame()
+        # requests of accounts suspended for bad data when due: the manual cash-out queue's
+        late_susp = self.suspended_when_due(late)
+        over_susp = self.suspended_when_due(overdue)
+        unpayable = pd.concat([late[late_susp], overdue[over_susp]]) if len(late) or len(overdue) else late
+        late, overdue = late[~late_susp], overdue[~over_susp]
         te = self.tracking_error()
         d = pd.DataFrame(self.daily)
         return {
@@ -329,8 +361,13 @@ class Ledger:
             "late_requests": int(len(late) + len(overdue)),
             "late_dollars": round(float((late["amount"].sum() if len(late) else 0.0)
                                         + (overdue["amount"].sum() if len(overdue) else 0.0)), 2),
+            "unpayable_requests": int(len(unpayable)),
+            "unpayable_dollars": round(float(unpayable["amount"].sum()) if len(unpayable) else 0.0, 2),
             "value_start": round(start, 2), "value_end": round(value_end, 2),
             "after_tax_wealth": round(value_end - float(liquidation.sum()), 2),
             "after_tax_wealth_deferred": round(value_end - float(tx["tax"].sum())
                                                - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
+            "market_move": round(float(self.market_total.sum()), 2),
+            "after_tax_wealth_ex_market": round(value_end - float(self.market_total.sum()) - float(tx["tax"].sum())
+                                                - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
         }

@@ -152,6 +152,8 @@ def simulate(book: LabBook, variants: list[Variant], days: int, *, seed: int = 1
                                             / b["value_start"] * 1e4).round(2)
         summary["after_tax_deferred_vs_band_bps"] = ((summary["after_tax_wealth_deferred"]
                                                       - b["after_tax_wealth_deferred"]) / b["value_start"] * 1e4).round(2)
+        summary["after_tax_ex_market_vs_band_bps"] = ((summary["after_tax_wealth_ex_market"]
+                                                       - b["after_tax_wealth_ex_market"]) / b["value_start"] * 1e4).round(2)
     daily = pd.concat([pd.DataFrame(ledgers[v.name].daily).assign(variant=v.name) for v in variants],
                       ignore_index=True)
     daily = daily[["variant"] + [c for c in daily.columns if c != "variant"]]
@@ -191,8 +193,13 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
             flagged = p["reasons"].astype(str).str.contains("BAND_UNREACHABLE", regex=False).to_numpy(bool)
             excused = set(p["account_id"].to_numpy(object)[p["category"].isin(["SUSPENDED", "HELD"]).to_numpy(bool)
                                                           | flagged])
+            # suspended for bad data (an optimizer failure is the engine's, not the data's)
+            suspended = set(p["account_id"].to_numpy(object)[(p["category"] == "SUSPENDED").to_numpy(bool)
+                                                             & ~p["reasons"].astype(str).str.contains(
+                                                                 "OPTIMIZER_FAILED", regex=False).to_numpy(bool)])
         else:
             trades, excused = baseline_day(v.kind, cust.frames, day, k, v.policy, holds=set(ov.holds))
+            suspended = excused - set(ov.holds)
         ex, costs = cust.execute(trades)
         paid = cust.pay_requests()
         payouts = np.zeros(len(cust.account_ids))
@@ -201,7 +208,8 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
         cust.check_value(start, move, costs, payouts)
         ledger.record(day, start, move, costs, payouts, ex, paid, cust.frames["lots"],
                       cust.frames["accounts"]["cash"].to_numpy(float), cust.price, path.returns(k),
-                      excused=np.isin(ledger.ids, list(excused)), owed=_owed(cust, day, v.policy))
+                      excused=np.isin(ledger.ids, list(excused)), owed=_owed(cust, day, v.policy),
+                      suspended=np.isin(ledger.ids, list(suspended)))
     ledger.finish(cust.frames["lots"], cust.price, cust.frames["cash_requests"])
     return ledger, cust.frames
 

@@ -1,0 +1,108 @@
+"""Order lines that do not pay their ticket are dropped (the optimizer's last step).
+
+The optimizer's QP prices a trade by its size (``cost_bps``) but not the fixed cost of an order
+line (``ticket_cost``: operations, review, settlement), which is not convex. So after rounding it
+may keep a drift line whose tracking-error benefit is smaller than the ticket it costs. This
+step removes such lines greedily, one at a time, the one whose removal improves the score most,
+until no removal improves it:
+
+    gain of dropping a line = its ticket + its trading cost + the tax it realizes
+                              − the drift benefit it brings − its rating benefit
+
+A line is never dropped when it is a mandate's or a harvest's (a restriction sale, a harvested
+loss or the buy of its group's substitute), when dropping it would leave the cash requirement
+unmet or a class outside a band it is inside after the trades (or move one that is outside
+further out), or when it is a band mandate's account (bands come first). Pure numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.decide import band_rules
+
+
+def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarray, te2):
+    """(buy_sh, sell_sh, lot_sh) without the order lines that do not pay their ticket.
+
+    ``p``: the optimizer's prepared account (engine.decide.optimizer._Prep); ``te2(p, w)``: squared
+    tracking error of security weights ``w``. Inputs are not modified."""
+    if st.ticket_cost <= 0 or p.band_hard:
+        return buy_sh, sell_sh, lot_sh
+    traded = (buy_sh > 0) | (sell_sh > 0)
+    if not traded.any():
+        return buy_sh, sell_sh, lot_sh
+    V, price = p.V, p.price
+    keep = _protected(p, buy_sh, sell_sh, lot_sh)
+    sold_tax = _tax_per_security(p, lot_sh)
+    buy_sh, sell_sh, lot_sh = buy_sh.copy(), sell_sh.copy(), lot_sh.copy()
+    creq = p.creq * V
+    k = p.kappa
+    while True:
+        net = (buy_sh - sell_sh) * price
+        w1 = p.h0 + net / V
+        te1 = te2(p, w1)
+        lines = int(((buy_sh > 0) | (sell_sh > 0)).sum())
+        cash = p.c0 * V - net.sum() - k * np.abs(net).sum() - st.ticket_cost * lines
+        Wk1 = np.bincount(p.ci, w1, p.K)
+        out1 = band_rules.outside(p, Wk1) if len(p.band_k) else None
+        best, best_gain = -1, 0.0
+        for s in np.flatnonzero(((buy_sh > 0) | (sell_sh > 0)) & ~keep):
+            d = net[s] / V
+            w2 = w1.copy()
+            w2[s] -= d
+            cash2 = cash + net[s] + k * abs(net[s]) + st.ticket_cost
+            if cash2 < creq - 0.005 and cash2 < cash:
+                continue
+            if out1 is not None:
+                Wk2 = Wk1.copy()
+                Wk2[p.ci[s]] -= d
+                if not _bands_no_worse(p, Wk1, Wk2, out1):
+                    continue
+            drift_loss = p.lam * V * (te2(p, w2) - te1) / st.te_ref
+            rating = p.rv * float(p.rho[s] * net[s])
+            gain = st.ticket_cost + k * abs(net[s]) + (sold_tax[s] if sell_sh[s] > 0 else 0.0) \
+                - drift_loss - rating
+            if gain > best_gain + 1e-9:
+                best, best_gain = s, gain
+        if best < 0:
+            return buy_sh, sell_sh, lot_sh
+        buy_sh[best] = 0
+        sell_sh[best] = 0
+        lot_sh[p.lot_sec == best] = 0
+
+
+def _protected(p, buy_sh, sell_sh, lot_sh) -> np.ndarray:
+    """Securities whose lines stay: restriction sales, harvested losses and their groups' buys."""
+    keep = np.zeros(p.S, dtype=bool)
+    if p.any_must:
+        keep |= p.must_sec
+    if p.inp.taxable:
+        harvested = (lot_sh > 0) & p.candidate & (p.tax_true < 0)
+        if harvested.any():
+            hs = np.zeros(p.S, dtype=bool)
+            hs[p.lot_sec[harvested]] = True
+            groups = np.bincount(p.gi, hs, p.G) > 0
+            keep |= hs | (groups[p.gi] & (buy_sh > 0))
+    return keep
+
+
+def _tax_per_security(p, lot_sh) -> np.ndarray:
+    """Tax the sale of each security realizes (gains at their rate; a loss outside a harvest is
+    worth nothing here, as in the optimizer's objective)."""
+    out = np.zeros(p.S)
+    if not p.inp.taxable or not len(lot_sh):
+        return out
+    tax = lot_sh * p.lot_px * p.tax_true
+    np.add.at(out, p.lot_sec, np.maximum(tax, 0.0))
+    return out
+
+
+def _bands_no_worse(p, Wk1, Wk2, out1) -> bool:
+    """Inside bands stay inside; a band already outside gets no further out."""
+    w1, w2 = Wk1[p.band_k], Wk2[p.band_k]
+    lo, hi = p.band_lo, p.band_hi
+    inside2 = (w2 >= lo - 1e-9) & (w2 <= hi + 1e-9)
+    ok_in = inside2 | out1
+    dist1 = np.maximum(lo - w1, 0) + np.maximum(w1 - hi, 0)
+    dist2 = np.maximum(lo - w2, 0) + np.maximum(w2 - hi, 0)
+    return bool(ok_in.all() and (dist2 <= dist1 + 1e-12).all())
