@@ -106,6 +106,10 @@ class Account(Base):
     last_trade_date: Mapped[date | None] = mapped_column(Date)
     restrictions: Mapped[str | None] = mapped_column(Text)
     group: Mapped[str | None] = mapped_column("group_name", String(64))
+    gains_budget: Mapped[float | None] = mapped_column(Float)  # net gains allowed this year; None = none
+    ytd_realized_st: Mapped[float | None] = mapped_column(Float)  # None = 0
+    ytd_realized_lt: Mapped[float | None] = mapped_column(Float)
+    trading_mode: Mapped[str | None] = mapped_column(String(16))  # full (None) | cash_flow
     __table_args__ = (
         ForeignKeyConstraint(["snapshot_id"], [SNAP_FK], ondelete="CASCADE"),
         ForeignKeyConstraint(["snapshot_id", "model_id"], ["models.snapshot_id", "models.model_id"]),
@@ -175,6 +179,7 @@ class CashRequest(Base):
     due_date: Mapped[date] = mapped_column(Date)
     priority: Mapped[str] = mapped_column(String(8))
     note: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str | None] = mapped_column(String(16))  # rebalance (None) | raise_only
     __table_args__ = (
         _account_fk(),
         CheckConstraint("priority IN ('high', 'normal')", name="priority"),

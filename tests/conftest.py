@@ -17,6 +17,7 @@ os.environ.setdefault("REBALANCE_DESK_CACHE", tempfile.mkdtemp(prefix="rd-cache-
 BOTH_DATABASES = {
     "test_audit_chain",
     "test_batch_safety",
+    "test_budgets_book",
     "test_cash_owed",
     "test_crash",
     "test_data_quality",

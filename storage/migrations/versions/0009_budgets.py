@@ -1,0 +1,38 @@
+"""tax budgets and trading modes (issue 23)
+
+Revision ID: 0009_budgets
+Revises: 0007
+Create Date: 2026-12-02 16:00:00
+
+``accounts`` gets ``gains_budget`` (net realized gains allowed this calendar year; NULL = none),
+``ytd_realized_st`` / ``ytd_realized_lt`` (net gains already realized this year; NULL = 0) and
+``trading_mode`` (``full`` or ``cash_flow``; NULL = full); ``cash_requests`` gets ``mode``
+(``rebalance`` or ``raise_only``; NULL = rebalance). Plain ``ADD COLUMN``s, all nullable: older
+snapshots read as today's behaviour.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0009_budgets'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('accounts', sa.Column('gains_budget', sa.Float(), nullable=True))
+    op.add_column('accounts', sa.Column('ytd_realized_st', sa.Float(), nullable=True))
+    op.add_column('accounts', sa.Column('ytd_realized_lt', sa.Float(), nullable=True))
+    op.add_column('accounts', sa.Column('trading_mode', sa.String(length=16), nullable=True))
+    op.add_column('cash_requests', sa.Column('mode', sa.String(length=16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('cash_requests') as batch:
+        batch.drop_column('mode')
+    with op.batch_alter_table('accounts') as batch:
+        batch.drop_column('trading_mode')
+        batch.drop_column('ytd_realized_lt')
+        batch.drop_column('ytd_realized_st')
+        batch.drop_column('gains_budget')
