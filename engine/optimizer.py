@@ -118,7 +118,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from engine import band_rules
+from engine import band_rules, gains_budget, trade_limits
 from engine.harvest import harvest_cost, loss_value_rate
 
 __all__ = [
@@ -177,6 +177,9 @@ class OptimizerSettings:
     # --- band mandates (engine/band_rules.py) ---
     band_mandate: bool = False  # the band mandate kind trades now: reachable bands hold
     band_trade_to: float = 0.0  # a class outside its band trades back to the edge (0) .. target (1)
+    # --- gains budgets and cash-flow trading (engine/gains_budget.py, engine/cash_flow.py) ---
+    budget_hard: bool = True  # budgets bind the optimizer (False: advisory, flagged only)
+    invest_threshold: float = 0.01  # cash-flow: invest cash above model cash + this fraction of V
 
 
 @dataclass
@@ -214,6 +217,12 @@ class AccountInput:
     # (see :func:`derive_lot_terms`); without them they are derived here, per account.
     # Both optional fields describe the other fields: set them to None in a modified copy.
     lot_terms: tuple | None = None
+    # optional: net realized gains allowed this year ($; NaN = no budget), net gains realized
+    # this year so far, and cash-flow trading (engine/gains_budget.py, engine/cash_flow.py)
+    gains_budget: float = math.nan
+    ytd_st: float = 0.0
+    ytd_lt: float = 0.0
+    cash_flow: bool = False
 
 
 class TradeLine(NamedTuple):
@@ -258,6 +267,7 @@ class AccountResult:
     solve_time: float = 0.0  # seconds inside the QP solver(s): creation, set-up, solves, result, release
     tax_saved: float = 0.0  # tax the losses sold save this year (rate x loss; harvest_benefit is their value)
     band_unreachable: tuple = ()  # band mandate: "<class> (<why>)" per band it could not reach
+    budget: dict = field(default_factory=dict)  # gains budget: used, left, over (gains_budget.budget_state)
 
     def __reduce__(self):
         # results cross process boundaries: the field values as one tuple pickle ~2x faster
@@ -288,7 +298,7 @@ class _Prep:
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
-        "band_hard",
+        "band_hard", "b_lot",
     )
 
 
@@ -332,6 +342,11 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
             loss = cost > lot_px
             hv = tax_obj = tax_true = np.zeros(L)
             cand = tax_true != 0.0
+    if inp.taxable and (inp.ytd_st or inp.ytd_lt):  # priced at this year's marginal rates
+        short = np.asarray(inp.lot_short_term, dtype=bool)
+        st_r, lt_r = gains_budget.lot_rates(short, cost > lot_px, inp.ytd_st, inp.ytd_lt, inp.st_rate,
+                                            inp.lt_rate)
+        loss, tax_true, cand, tax_obj, hv = lot_terms(lot_px, qty, cost, short, st_r, lt_r, st)
     V = cash + float(_sum(lot_val))
     p.S, p.L, p.V = S, L, V
     if V <= 0:
@@ -411,8 +426,10 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         si = start.nonzero()[0]
         p.b_sec, p.b_loss, p.b_tax = bs[si], bl[si], np.zeros(len(si))
         p.b_val = np.add.reduceat(lot_val[idx[order]], si)
+        p.b_lot = None
     else:
         p.b_sec, p.b_loss, p.b_tax, p.b_val = lot_sec[idx], loss[idx], tax_obj[idx], lot_val[idx]
+        p.b_lot = idx
     p.b_must = must[p.b_sec] if any_must else None
     p.B = len(p.b_sec)
 
@@ -862,6 +879,8 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     xu[og:] = _INF
     xl[ocp] = min(0.0, p.c0)  # never leave cash worse than it was
     q.xl, q.xu = xl, xu
+    if trade_limits.applies(p.inp):  # a gains budget row, cash-flow limits
+        trade_limits.apply(p, st, q)
     return q
 
 
@@ -1268,6 +1287,8 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         class_weights_post=cw_post, class_targets=ctg, value=V, cash_post=cash_post,
         cash_required=creq, cash_shortfall=short if short > 0.005 else 0.0, n_solves=n_solves,
         solve_time=solve_time, tax_saved=saved, band_unreachable=unreached,
+        budget=gains_budget.budget_state(inp.gains_budget, inp.ytd_st, inp.ytd_lt, gain)
+        if inp.taxable and inp.gains_budget == inp.gains_budget else {},
     )
 
 

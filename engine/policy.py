@@ -33,7 +33,8 @@ class Checks(_Strict):
 
 
 class Mandates(_Strict):
-    trade_now: tuple[Literal["cash_high", "cash_normal", "restriction", "band"], ...] = MANDATE_KINDS
+    trade_now: tuple[Literal["cash_high", "cash_normal", "restriction", "band", "cash_invest",
+                             "model_change"], ...] = MANDATE_KINDS
     cash_horizon_days: int = Field(10, ge=0)
 
 
@@ -81,6 +82,22 @@ class Harvest(_Strict):
     horizon_years: float = Field(10.0, gt=0, le=100)  # when the deferred gain is realized
     st_conversion: bool = True  # a short-term loss: ST rate now, LT rate later
     substitute_bps: float = Field(10.0, ge=0, le=10_000)  # substitute's tracking cost, bps of a lot
+
+
+class Budgets(_Strict):
+    # gains budgets (engine/gains_budget.py): hard = the optimizer keeps every proposal within
+    # the account's budget (mandates may exceed it by what they need, flagged OVER_BUDGET);
+    # false = advisory, proposals are only flagged
+    hard: bool = True
+    # cash-flow trading (engine/cash_flow.py): cash above the model's cash weight plus this
+    # fraction of the account's value is invested (the cash_invest mandate kind)
+    invest_threshold: float = Field(0.01, ge=0, le=1)
+    # raise-cash helper (engine/raise_cash.py): raise this % more than the estimated need (the
+    # book's prices may be stale)
+    cash_cushion_pct: float = Field(2.0, ge=0, le=50)
+    # model changes (engine/model_changes.py): a phased transition realizes at most this many
+    # dollars of net gains a day (and stays within the account's budget)
+    phase_daily_gains: float = Field(25_000.0, ge=0)
 
 
 class Outliers(_Strict):
@@ -139,6 +156,9 @@ class Tier(_Strict):
     # tier named UHNW (any case), off for the others. Read it with Policy.four_eyes(tier) or
     # Tier.four_eyes_on, never the raw field.
     four_eyes: bool | None = None
+    # default gains budget of the tier's taxable accounts (dollars of net realized gains this
+    # year; an account's own gains_budget wins); None (left out): no default budget
+    gains_budget: float | None = Field(None, ge=0)
 
     @property
     def four_eyes_on(self) -> bool:
@@ -165,6 +185,9 @@ class Policy(_Strict):
     # None (the section left out, as in every policy saved before it existed): the default codes;
     # read them with Policy.reject_codes(). Left out of the text form when None (same checksum).
     review: Review | None = None
+    # None (left out, as in every policy saved before it existed): the defaults; read it with
+    # Policy.budget_settings(). Left out of the text form when None (same checksum).
+    budgets: Budgets | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -195,6 +218,10 @@ class Policy(_Strict):
     def reject_codes(self) -> tuple[str, ...]:
         """The reason codes a rejection picks from."""
         return (self.review or Review()).reject_codes
+
+    def budget_settings(self) -> Budgets:
+        """Gains budgets, cash-flow and model-change settings (the defaults when left out)."""
+        return self.budgets or Budgets()
 
     def tier(self, name: str) -> Tier:
         for t in self.tiers:

@@ -24,7 +24,8 @@ from engine.batch_guard import exported_accounts, hold_late_exports
 from engine.checks import run_checks
 from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
-from engine.mandates import account_facts, threshold_bps
+from engine.gains_budget import budget_notes
+from engine.mandates import account_facts, account_limits, threshold_bps
 from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, derive_lot_terms,
                               optimize_many, read_only)
 from engine.overrides import ActiveOverrides, active_overrides
@@ -61,7 +62,9 @@ def optimizer_settings(policy: Policy) -> OptimizerSettings:
                              harvest_horizon_years=h.horizon_years, harvest_st_conversion=h.st_conversion,
                              harvest_substitute_bps=h.substitute_bps,
                              band_mandate="band" in policy.mandates.trade_now,
-                             band_trade_to=policy.bands.trade_to_fraction)
+                             band_trade_to=policy.bands.trade_to_fraction,
+                             budget_hard=policy.budget_settings().hard,
+                             invest_threshold=policy.budget_settings().invest_threshold)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -187,6 +190,8 @@ class InputBuilder:
         self.facts = dict(zip(facts["account_id"].tolist(), zip(
             facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
             lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
+        # gains budgets and cash-flow trading: only the accounts that have them
+        self.limits = account_limits(facts, policy)
 
     def build(self, account_id: str, lot_terms: bool = True) -> AccountInput:
         """The account's optimizer input. ``lot_terms=False`` leaves the whole-book lot terms
@@ -244,7 +249,8 @@ class InputBuilder:
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
             lot_loss_sale_blocked=self.lot_blocked[s:e], universe_key=ukey,
             lot_terms=(key, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
-                       tax_obj[s:e], hv[s:e]) if lot_terms else None)
+                       tax_obj[s:e], hv[s:e]) if lot_terms else None,
+            **self.limits.get(account_id, {}))
 
     def _sec_mask(self, symbols) -> np.ndarray:
         """bool[securities]: True for the given symbols (unknown ones are ignored)."""
@@ -565,6 +571,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                      "no_buy": sorted(builder.restricted.get(a, set()) | builder.loss_sold.get(a, set()))}
         detail[i]["harvest_value"] = r.harvest_benefit
         detail[i]["tax_saved"] = r.tax_saved
+        budget_notes(detail[i], reasons[i], r, bool(acc["cash_flow"].iat[i]) if "cash_flow" in acc else False)
         now_kinds = policy.mandates.trade_now
         if mandate_now[i] and r.trades:
             category[i] = "MANDATE"
