@@ -82,7 +82,8 @@ Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay co
    the rounded trades pushed outside its band back in by whole shares (a band mandate's trades
    are rounded inward and kept at the minimum size) and name lots: losses first, then highest
    basis (= highest unit cost first; a blocked lot at a loss is never named unless the holding
-   is restricted).
+   is restricted); in a taxable account a security sold from both short- and long-term lots is
+   named tax-minimally for the year, netted as the tax code nets them (engine/lot_choice.py).
 
 The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
 security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
@@ -118,7 +119,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from engine import band_rules, gains_budget, trade_limits
+from engine import band_rules, gains_budget, lot_choice, trade_limits
 from engine.harvest import harvest_cost, loss_value_rate
 
 __all__ = [
@@ -1158,6 +1159,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
         np.maximum(take, 0, out=take)
         lot_sh[order] = take
         p.sold_lots = order[take > 0]
+        if p.inp.taxable:  # short- against long-term lots: the least tax for the year
+            p.sold_lots = lot_choice.rename_sold(p, sell_sh, lot_whole, order, lot_sh)
     return buy_sh, sell_sh, lot_sh
 
 

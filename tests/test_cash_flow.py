@@ -1,0 +1,89 @@
+"""Issue 23: cash-flow trading on hand-built accounts: sells only to meet cash needs (and
+restriction sales), invests excess cash in the most underweight classes, never rebalances."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.cash_flow import account_modes
+from engine.optimizer import OptimizerSettings, optimize_account
+from test_optimizer import account, check_invariants, lines, lot, sec
+
+EAGER = OptimizerSettings(tradeoff_lambda=20.0, min_trade_dollars=100.0, invest_threshold=0.01)
+
+
+def three_class(cash=0.0, cash_needed=0.0, must=False, taxable=True):
+    """Model 40 EQ / 30 FI / 25 RE / 5 cash; held 60 EQ / 25 FI / 15 RE: EQ overweight, RE the
+    most underweight, FI a little under."""
+    secs = [sec("EQ1", 100.0, "EQ", "EQ", 0.40), sec("FI1", 100.0, "FI", "FI", 0.30),
+            sec("RE1", 100.0, "RE", "RE", 0.25), sec("TOB", 50.0, "EQ", "TOB", must=must)]
+    lots = [lot("EQ1", 3000, 70.0, lot_id="eq-70"), lot("EQ1", 3000, 95.0, lot_id="eq-95"),
+            lot("FI1", 2500, 100.0, lot_id="fi"), lot("RE1", 1500, 100.0, lot_id="re")]
+    if must:
+        lots.append(lot("TOB", 100, 40.0, lot_id="tob"))
+    inp = account(secs, lots, cash=cash, cash_needed=cash_needed, model_cash=0.05, taxable=taxable)
+    return dataclasses.replace(inp, cash_flow=True)
+
+
+def test_cash_flow_account_never_sells_to_rebalance():
+    inp = three_class(cash=52_700.0)  # model cash (5 % of $1,052,700) and $65; equity 20 points over
+    full = optimize_account(dataclasses.replace(inp, cash_flow=False), EAGER)
+    assert lines(full, "SELL")  # a full-mode account would rebalance
+    res = optimize_account(inp, EAGER)
+    check_invariants(inp, res)
+    assert res.trades == []
+
+
+@pytest.mark.parametrize("taxable", [True, False])
+def test_cash_need_is_raised_without_selling_beyond_it_plus_rounding(taxable):
+    inp = three_class(cash=50_000.0, cash_needed=37_250.0, taxable=taxable)
+    res = optimize_account(inp, EAGER)
+    check_invariants(inp, res)
+    assert res.cash_shortfall == 0.0 and not lines(res, "BUY")
+    sold = sum(t.value for t in lines(res, "SELL"))
+    need = res.cash_required - inp.cash
+    largest_px = max(inp.price)
+    assert need <= sold * (1 - 5e-4) + 1e-6
+    assert sold <= need / (1 - 5e-4) + largest_px + 1e-6  # the need plus one share's rounding
+    assert {t.symbol for t in lines(res, "SELL")} == {"EQ1"}  # from the overweight class
+
+
+def test_excess_cash_is_invested_in_the_most_underweight_class():
+    inp = three_class(cash=50_000.0 + 40_000.0)  # a $40,000 deposit
+    res = optimize_account(inp, EAGER)
+    check_invariants(inp, res)
+    assert not lines(res, "SELL")
+    assert {t.symbol for t in lines(res, "BUY")} == {"RE1"}
+    post = res.class_weights_post
+    assert post["RE"] > res.class_weights_pre["RE"]
+    assert res.cash_post >= res.cash_required - 1e-6
+
+
+def test_cash_under_the_invest_threshold_stays():
+    inp = three_class(cash=59_000.0)  # $6,050 above model cash (5 % of $1,059,000): 0.57 % < 1 %
+    res = optimize_account(inp, EAGER)
+    assert res.trades == [] and res.value == pytest.approx(1_059_000.0)
+    res = optimize_account(inp, dataclasses.replace(EAGER, invest_threshold=0.005))
+    assert {t.symbol for t in lines(res, "BUY")} == {"RE1"}
+
+
+def test_restricted_holding_is_sold_and_its_cash_invested_underweight_first():
+    inp = three_class(cash=50_000.0, must=True)
+    inp.must_sell[3] = True
+    res = optimize_account(inp, EAGER)
+    check_invariants(inp, res)
+    assert [(t.symbol, t.shares) for t in lines(res, "SELL")] == [("TOB", 100)]
+    assert {t.symbol for t in lines(res, "BUY")} <= {"RE1"}
+
+
+def test_account_modes_from_the_book():
+    acc = pd.DataFrame({"account_id": ["A", "B", "C", "D"],
+                        "trading_mode": ["cash_flow", None, "full", None]})
+    owed = pd.DataFrame({"request_id": ["R1", "R2"], "account_id": ["B", "C"],
+                         "mode": ["raise_only", "rebalance"]})
+    assert account_modes(acc, owed).tolist() == [True, True, False, False]
+    assert account_modes(acc.drop(columns="trading_mode"), owed.drop(columns="mode")).tolist() == [False] * 4
+    assert np.asarray(account_modes(acc, owed.iloc[:0])).tolist() == [True, False, False, False]
