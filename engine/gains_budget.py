@@ -160,3 +160,21 @@ def budget_notes(detail: dict, reasons: list[str], r, cash_flow: bool) -> None:
             why = "the mandates (restriction sales, cash due) need it"
         reasons.append(f"{OVER_BUDGET}: ${b['over_budget']:,.0f} over the gains budget of "
                        f"${b['gains_budget']:,.0f} ({why})")
+
+
+REPORT_COLUMNS = ["trading_mode", "gains_budget", "budget_used", "budget_left", "over_budget", "model_change"]
+
+
+def report_columns(details) -> pd.DataFrame:
+    """The report's budget, trading-mode and model-change columns from the proposals' detail
+    (JSON text, or None for accounts not optimized)."""
+    import json
+
+    rows = []
+    for text in details:
+        d = json.loads(text) if isinstance(text, str) and text else {}
+        b = d.get("budget") or {}
+        rows.append((d.get("trading_mode", ""), *(round(b[k], 2) if k in b else None for k in
+                                                  ("gains_budget", "budget_used", "budget_left", "over_budget")),
+                     d.get("model_change", "")))
+    return pd.DataFrame(rows, columns=REPORT_COLUMNS)

@@ -212,7 +212,9 @@ def account_limits(facts: pd.DataFrame, policy: Policy) -> dict[str, dict]:
     lt = facts["ytd_realized_lt"].to_numpy(float)
     flow = facts["cash_flow"].to_numpy(bool)
     taxable = facts["taxable"].to_numpy(bool)
-    some = np.isfinite(b) | flow | (taxable & ((s != 0) | (lt != 0)))
+    cap = facts["gains_cap"].to_numpy(float) if "gains_cap" in facts else np.full(len(facts), np.nan)
+    weight = facts["tax_weight"].to_numpy(float) if "tax_weight" in facts else np.ones(len(facts))
+    some = np.isfinite(b) | flow | (taxable & ((s != 0) | (lt != 0))) | np.isfinite(cap) | (weight != 1.0)
     return {a: {"gains_budget": float(b[i]), "ytd_st": float(s[i]), "ytd_lt": float(lt[i]),
-                "cash_flow": bool(flow[i])}
+                "cash_flow": bool(flow[i]), "gains_cap": float(cap[i]), "tax_weight": float(weight[i])}
             for i, a in zip(np.flatnonzero(some).tolist(), facts["account_id"].to_numpy(object)[some])}

@@ -224,6 +224,10 @@ class AccountInput:
     ytd_st: float = 0.0
     ytd_lt: float = 0.0
     cash_flow: bool = False
+    # optional: a model change's transition (engine/model_changes.py): net gains this proposal may
+    # realize (NaN: no cap) and the weight of tax against drift in the objective
+    gains_cap: float = math.nan
+    tax_weight: float = 1.0
 
 
 class TradeLine(NamedTuple):
@@ -348,6 +352,8 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         st_r, lt_r = gains_budget.lot_rates(short, cost > lot_px, inp.ytd_st, inp.ytd_lt, inp.st_rate,
                                             inp.lt_rate)
         loss, tax_true, cand, tax_obj, hv = lot_terms(lot_px, qty, cost, short, st_r, lt_r, st)
+    if inp.tax_weight != 1.0 and inp.taxable:
+        tax_obj = tax_obj * inp.tax_weight
     V = cash + float(_sum(lot_val))
     p.S, p.L, p.V = S, L, V
     if V <= 0:

@@ -15,7 +15,8 @@ _EPS = 1e-9
 
 
 def applies(inp) -> bool:
-    return bool(inp.cash_flow) or (bool(inp.taxable) and math.isfinite(inp.gains_budget))
+    return bool(inp.cash_flow) or (bool(inp.taxable) and (math.isfinite(inp.gains_budget)
+                                                          or math.isfinite(inp.gains_cap)))
 
 
 def apply(p, st, q) -> None:
@@ -26,11 +27,14 @@ def apply(p, st, q) -> None:
     must = p.b_must if p.b_must is not None else np.zeros(B, bool)
     rows: list[tuple[np.ndarray, float]] = []
     exhausted = False
-    if inp.taxable and math.isfinite(inp.gains_budget) and st.budget_hard and p.b_lot is not None:
+    ytd = inp.ytd_st + inp.ytd_lt
+    budget = inp.gains_budget if st.budget_hard else math.nan
+    if math.isfinite(inp.gains_cap):  # a phased transition: at most this much gain today
+        budget = min(budget if math.isfinite(budget) else math.inf, ytd + max(inp.gains_cap, 0.0))
+    if inp.taxable and math.isfinite(budget) and p.b_lot is not None:
         lots = p.b_lot
         gain_ps = 1.0 - p.cost[lots] / p.lot_px[lots]
-        r = budget_row(gain_ps, p.b_val, p.b_must, p.creq - p.c0, k, p.V, inp.gains_budget,
-                       inp.ytd_st + inp.ytd_lt)
+        r = budget_row(gain_ps, p.b_val, p.b_must, p.creq - p.c0, k, p.V, budget, ytd)
         rows.append((r.coef, r.allowed))
         exhausted = r.exhausted
     if inp.cash_flow or exhausted:

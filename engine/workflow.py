@@ -24,7 +24,8 @@ from engine.batch_guard import exported_accounts, hold_late_exports
 from engine.checks import run_checks
 from engine.executors import open_executor
 from engine.frames import holdings, lookup, sets_by
-from engine.gains_budget import budget_notes
+from engine import model_changes
+from engine.gains_budget import budget_notes, report_columns
 from engine.mandates import account_facts, account_limits, threshold_bps
 from engine.optimizer import (AccountInput, AccountResult, OptimizerSettings, derive_lot_terms,
                               optimize_many, read_only)
@@ -481,6 +482,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     bad = bad_prices(frames["securities"], policy, price_history)
     susp = run_checks(frames, as_of, policy, hold, bad=bad)
     facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
+    transitions = model_changes.mark_transitions(facts, frames, as_of, policy)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
 
@@ -572,6 +574,8 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
         detail[i]["harvest_value"] = r.harvest_benefit
         detail[i]["tax_saved"] = r.tax_saved
         budget_notes(detail[i], reasons[i], r, bool(acc["cash_flow"].iat[i]) if "cash_flow" in acc else False)
+        if a in transitions:
+            detail[i]["model_change"] = transitions[a]
         now_kinds = policy.mandates.trade_now
         if mandate_now[i] and r.trades:
             category[i] = "MANDATE"
@@ -652,6 +656,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         # entered that the book does not show yet; prices for what the book cannot price
         req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
         entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
+        frames["model_changes"] = model_changes.open_changes(conn, snap.as_of)
         frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
             frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
     timings["load"] = time.perf_counter() - t0
@@ -742,7 +747,10 @@ def write_report(engine: Engine, out: str) -> int:
     check_out_file(out)
     with engine.connect() as conn:
         df = proposals_frame(conn)
+    extra = report_columns(df["detail"].to_numpy(object))  # budgets, trading mode, model changes
     df = df[REPORT_COLUMNS + EXTRA_COLUMNS].copy()
+    for c in extra:
+        df[c] = extra[c].to_numpy(object)
     for c in ("score_bps", "threshold_bps"):
         df[c] = df[c].astype(float).round(2)
     for c in ("score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost", "tax_cost",
@@ -754,6 +762,6 @@ def write_report(engine: Engine, out: str) -> int:
     from engine.safe_text import frame_cells_safe
 
     df = frame_cells_safe(df, ["account_id", "category", "tier", "review", "status", "flags", "reasons",
-                               "mandates", "tier_basis"])
+                               "mandates", "tier_basis", "model_change"])
     atomic_write_text(out, df.to_csv(index=False))
     return len(df)

@@ -200,6 +200,21 @@ class CorporateAction(Base):
 
 
 # --------------------------------------------------------------------------- workflow data
+class ModelChange(Base):
+    """An account whose model changed at an import: its model's weights changed, or its model_id
+    (engine.model_changes). The transition's size and tax at detection are kept for the report."""
+    __tablename__ = "model_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey(SNAP_FK, ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    old_model_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # weights | moved
+    trade_dollars: Mapped[float] = mapped_column(Float)  # a full transition at detection
+    est_gain: Mapped[float] = mapped_column(Float)
+    est_tax: Mapped[float] = mapped_column(Float)
+
+
 class CashRequestState(Base):
     """Lifecycle of a cash request across snapshots (keyed by request_id)."""
     __tablename__ = "cash_request_states"

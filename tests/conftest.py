@@ -19,6 +19,7 @@ BOTH_DATABASES = {
     "test_batch_safety",
     "test_budgets_book",
     "test_cash_owed",
+    "test_model_changes",
     "test_raise_cash_db",
     "test_crash",
     "test_data_quality",
