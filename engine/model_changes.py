@@ -170,7 +170,7 @@ def describe(row) -> str:
             else f"{row['model_id']} weights changed")
     if not row.get("in_transition"):
         return f"{what} on {row['since']}: transition done"
-    return (f"{what} on {row['since']}: {row['progress']:.0%} traded, ${row['left_dollars']:,.0f} left to trade "
+    return (f"{what} on {row['since']}: {row['progress']:.0%} traded before today, ${row['left_dollars']:,.0f} left to trade "
             f"(est. gain ${row['left_gain']:,.0f}, tax ${row['left_tax']:,.0f})")
 
 
@@ -251,3 +251,9 @@ def mark_transitions(facts: pd.DataFrame, frames: dict, as_of: date, policy) -> 
         cap[on] = daily
     facts["gains_cap"] = cap
     return words
+
+
+def today_frame(engine) -> pd.DataFrame:
+    """:func:`summary` for the Today panel (one connection)."""
+    with engine.connect() as conn:
+        return summary(conn)

@@ -364,6 +364,8 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.h0 = np.bincount(lot_sec, lot_val, S) if L else np.zeros(S)
     p.c0 = cash / V
     p.creq = float(inp.model_cash_w) + float(inp.cash_needed) / V
+    if inp.cash_flow or inp.gains_budget == inp.gains_budget or inp.gains_cap == inp.gains_cap:
+        p.creq = trade_limits.cash_requirement(inp, st, p.c0, V)  # mandates only: never model cash
 
     u = _universe(inp, price, st)
     p.u = u
@@ -444,7 +446,8 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.bands = bd = _bands(classes, inp.class_bands)
     p.band_k = bd.k
     p.band_lo, p.band_hi = band_rules.scaled_bands(bd.lo, bd.hi, V, float(inp.cash_needed))
-    p.band_hard = bool(st.band_mandate and len(bd.k) and _nnz(band_rules.outside(p, p.Wk0)))
+    p.band_hard = bool(st.band_mandate and len(bd.k) and _nnz(band_rules.outside(p, p.Wk0))
+                       and not inp.cash_flow)  # a cash-flow account never sells to rebalance
     return p
 
 
@@ -1143,8 +1146,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     deficit = (p.creq - p.c0) * V - (1 - kap) * sv + (1 + kap) * bv + tick * n_lines
     if deficit > 1e-6:
         _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
-    if len(p.band_k):  # rounding must not leave a class outside its band
-        band_rules.repair(p, st, buy_sh, sell_sh, avail, min_k)
+    if len(p.band_k) and not trade_limits.applies(p.inp):  # rounding must not leave a class outside its
+        band_rules.repair(p, st, buy_sh, sell_sh, avail, min_k)  # band (a budget or cash flow limits that)
 
     # lots: losses first, then highest basis == highest unit cost first; eligible lots only
     lot_sh = np.zeros(p.L, dtype=np.int64)

@@ -14,6 +14,34 @@ from engine.gains_budget import budget_row
 _EPS = 1e-9
 
 
+def effective_budget(inp, st) -> float:
+    """The net gains the account may have realized this year after this proposal (NaN: none):
+    its budget (when the policy's budgets are hard), or this year's gains plus a phased
+    transition's daily cap, whichever is less."""
+    budget = inp.gains_budget if st.budget_hard else math.nan
+    if math.isfinite(inp.gains_cap):
+        budget = min(budget if math.isfinite(budget) else math.inf, inp.ytd_st + inp.ytd_lt + max(inp.gains_cap, 0.0))
+    return budget if inp.taxable else math.nan
+
+
+def mandates_only(inp, st) -> bool:
+    """Cash-flow trading, or a budget already used up: the account trades its mandates only."""
+    if inp.cash_flow:
+        return True
+    budget = effective_budget(inp, st)
+    return math.isfinite(budget) and budget - (inp.ytd_st + inp.ytd_lt) <= 0.005
+
+
+def cash_requirement(inp, st, c0: float, V: float) -> float:
+    """The cash the account must hold after its trades (fraction of V): model cash plus the cash
+    requests; an account trading its mandates only raises the requests, never model cash it lacks
+    (that would be selling to rebalance)."""
+    mc, cn = float(inp.model_cash_w), float(inp.cash_needed) / V
+    if (inp.cash_flow or math.isfinite(inp.gains_budget) or math.isfinite(inp.gains_cap)) and mandates_only(inp, st):
+        return cn + min(mc, max(c0, 0.0))
+    return mc + cn
+
+
 def applies(inp) -> bool:
     return bool(inp.cash_flow) or (bool(inp.taxable) and (math.isfinite(inp.gains_budget)
                                                           or math.isfinite(inp.gains_cap)))
@@ -28,13 +56,13 @@ def apply(p, st, q) -> None:
     rows: list[tuple[np.ndarray, float]] = []
     exhausted = False
     ytd = inp.ytd_st + inp.ytd_lt
-    budget = inp.gains_budget if st.budget_hard else math.nan
-    if math.isfinite(inp.gains_cap):  # a phased transition: at most this much gain today
-        budget = min(budget if math.isfinite(budget) else math.inf, ytd + max(inp.gains_cap, 0.0))
-    if inp.taxable and math.isfinite(budget) and p.b_lot is not None:
+    budget = effective_budget(inp, st)  # a phased transition: at most its daily cap of gains today
+    if math.isfinite(budget) and p.b_lot is not None:
         lots = p.b_lot
         gain_ps = 1.0 - p.cost[lots] / p.lot_px[lots]
-        r = budget_row(gain_ps, p.b_val, p.b_must, p.creq - p.c0, k, p.V, budget, ytd)
+        # what the mandates must raise: the cash requests beyond the cash above model cash
+        need = max(float(inp.cash_needed) / p.V - max(p.c0 - float(inp.model_cash_w), 0.0), 0.0)
+        r = budget_row(gain_ps, p.b_val, p.b_must, need, k, p.V, budget, ytd)
         rows.append((r.coef, r.allowed))
         exhausted = r.exhausted
     if inp.cash_flow or exhausted:
