@@ -178,3 +178,51 @@ def report_columns(details) -> pd.DataFrame:
                                                   ("gains_budget", "budget_used", "budget_left", "over_budget")),
                      d.get("model_change", "")))
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+
+def trim_to_budget(p, allowed: float, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarray,
+                   min_k: np.ndarray) -> None:
+    """After whole shares (a band mandate's sales round up, the cash re-check sells more), take
+    back the shares with the most gain per share until the proposal's net gain is within
+    ``allowed`` ($), then trim buys (largest first) by the cash no longer raised. Restriction
+    sales are never taken back. In place."""
+    gain_ps = p.lot_px - p.cost
+    excess = float(lot_sh @ gain_ps) - allowed
+    if excess <= 1e-6:
+        return
+    sec = p.lot_sec
+    must = p.must_sec[sec] if p.any_must else np.zeros(p.L, bool)
+    cand = np.flatnonzero((lot_sh > 0) & (gain_ps > 0) & ~must)
+    freed = 0.0
+    # never below the cash requirement: what may be sold less is the cash above it plus the buys
+    kap = p.kappa
+    buys = float(buy_sh @ p.price)
+    surplus = p.c0 * p.V + float(sell_sh @ p.price) * (1 - kap) - buys * (1 + kap) - p.creq * p.V
+    room = max(surplus + buys * (1 + kap), 0.0) / (1 - kap)
+    for lot in cand[np.argsort(-gain_ps[cand], kind="stable")].tolist():
+        px = float(p.price[sec[lot]])
+        k = int(min(lot_sh[lot], math.ceil(excess / gain_ps[lot] - 1e-9), math.floor((room - freed) / px + 1e-9)))
+        if k <= 0:
+            continue
+        lot_sh[lot] -= k
+        sell_sh[sec[lot]] -= k
+        excess -= k * gain_ps[lot]
+        freed += k * px
+        if excess <= 1e-6:
+            break
+    for s in np.flatnonzero((sell_sh > 0) & (sell_sh < min_k)).tolist():  # under the minimum: none
+        if not (p.any_must and p.must_sec[s]) and freed + float(sell_sh[s]) * p.price[s] <= room:
+            lots = np.flatnonzero((sec == s) & (lot_sh > 0))
+            freed += float(sell_sh[s]) * p.price[s]
+            lot_sh[lots] = 0
+            sell_sh[s] = 0
+    deficit = freed * (1 - p.kappa)
+    for s in np.argsort(-(buy_sh * p.price), kind="stable").tolist():
+        if deficit <= 1e-6 or buy_sh[s] == 0:
+            break
+        px = float(p.price[s])
+        new = int(buy_sh[s]) - int(math.ceil(deficit / ((1 + p.kappa) * px) - 1e-9))
+        if new < min_k[s]:
+            new = 0
+        deficit -= (buy_sh[s] - new) * px * (1 + p.kappa)
+        buy_sh[s] = new

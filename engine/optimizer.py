@@ -303,7 +303,7 @@ class _Prep:
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
-        "band_hard", "b_lot",
+        "band_hard", "b_lot", "gain_cap",
     )
 
 
@@ -356,6 +356,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         tax_obj = tax_obj * inp.tax_weight
     V = cash + float(_sum(lot_val))
     p.S, p.L, p.V = S, L, V
+    p.gain_cap = None  # $ of net gain the proposal may realize (trade_limits: a budget row)
     if V <= 0:
         return p
     lot_val *= 1.0 / V
@@ -1170,6 +1171,9 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
         p.sold_lots = order[take > 0]
         if p.inp.taxable:  # short- against long-term lots: the least tax for the year
             p.sold_lots = lot_choice.rename_sold(p, sell_sh, lot_whole, order, lot_sh)
+        if p.gain_cap is not None:  # whole shares must not take the proposal over its budget
+            gains_budget.trim_to_budget(p, p.gain_cap, buy_sh, sell_sh, lot_sh, min_k)
+            p.sold_lots = p.sold_lots[lot_sh[p.sold_lots] > 0]
     return buy_sh, sell_sh, lot_sh
 
 

@@ -65,6 +65,7 @@ def apply(p, st, q) -> None:
         r = budget_row(gain_ps, p.b_val, p.b_must, need, k, p.V, budget, ytd)
         rows.append((r.coef, r.allowed))
         exhausted = r.exhausted
+        p.gain_cap = r.allowed * p.V  # the rounded trades are held to it too
     if inp.cash_flow or exhausted:
         cap = sell_cap(p.b_val, must, p.creq, p.c0, k)
         if cap <= _EPS:
