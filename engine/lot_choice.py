@@ -29,43 +29,82 @@ def year_tax_v(st, lt, st_rate: float, lt_rate: float) -> np.ndarray:
                                       np.maximum(net, 0.0) * st_rate)))
 
 
-def _cum(whole: np.ndarray, gain_ps: np.ndarray, idx: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Net gain of taking k shares (array) from lots ``idx`` in that order."""
-    q = whole[idx]
-    g = gain_ps[idx]
-    edges = np.concatenate([[0.0], np.cumsum(q)])
-    gains = np.concatenate([[0.0], np.cumsum(q * g)])
-    j = np.clip(np.searchsorted(edges, k, side="right") - 1, 0, len(q))
-    part = k - edges[j]
-    nxt = np.where(j < len(q), g[np.minimum(j, len(q) - 1)] if len(q) else 0.0, 0.0)
-    return gains[j] + part * nxt
+def _year_tax(st: float, lt: float, sr: float, lr: float) -> float:
+    if st >= 0 and lt >= 0:
+        return st * sr + lt * lr
+    if st < 0 and lt < 0:
+        return 0.0
+    if st < 0:
+        return max(lt + st, 0.0) * lr
+    return max(st + lt, 0.0) * sr
+
+
+def _gain_at(q: list, g: list, k: float) -> float:
+    """Net gain of the first ``k`` shares of lots (quantities ``q``, gain per share ``g``) in order."""
+    out = 0.0
+    for qi, gi in zip(q, g):
+        if k <= 0:
+            break
+        t = qi if qi < k else k
+        out += t * gi
+        k -= t
+    return out
 
 
 def name_lots(n: int, whole: np.ndarray, cost: np.ndarray, price: float, short: np.ndarray,
               st_rate: float, lt_rate: float, ytd_st: float = 0.0, ytd_lt: float = 0.0) -> np.ndarray:
     """Shares to take from each lot (int array like ``whole``) to sell ``n`` shares at ``price``
-    with the least tax for the year (``ytd_*``: net gains realized before, this year)."""
-    whole = np.floor(np.asarray(whole, float) + 1e-9)
-    cost = np.asarray(cost, float)
-    short = np.asarray(short, bool)
-    n = int(min(n, whole.sum()))
+    with the least tax for the year (``ytd_*``: net gains realized before, this year).
+
+    The tax is piecewise linear in k, the shares taken from short-term lots (each term highest
+    cost first), so it is least at one of: the ends, a lot boundary of either term, or the whole
+    shares either side of where a term's net or the total net changes sign. Lots are few: plain
+    Python over them is faster than numpy here."""
+    whole = [float(int(w + 1e-9)) for w in np.asarray(whole, float).tolist()]
+    cost = np.asarray(cost, float).tolist()
+    short = np.asarray(short, bool).tolist()
+    n = int(min(n, sum(whole)))
     take = np.zeros(len(whole), dtype=np.int64)
     if n <= 0:
         return take
-    gain_ps = price - cost
-    sti = np.flatnonzero(short & (whole > 0))
-    lti = np.flatnonzero(~short & (whole > 0))
-    sti = sti[np.argsort(-cost[sti], kind="stable")]
-    lti = lti[np.argsort(-cost[lti], kind="stable")]
-    n_st, n_lt = int(whole[sti].sum()), int(whole[lti].sum())
-    if len(sti) and len(lti):
-        k = np.arange(max(0, n - n_lt), min(n, n_st) + 1, dtype=float)  # shares from short-term lots
-        g_st, g_lt = _cum(whole, gain_ps, sti, k), _cum(whole, gain_ps, lti, n - k)
-        tax = year_tax_v(ytd_st + g_st, ytd_lt + g_lt, st_rate, lt_rate)
-        # ties: the least net gain (a loss not needed this year carries forward), then fewer ST shares
-        k_st = int(k[int(np.lexsort((k, np.round(g_st + g_lt, 6), np.round(tax, 6)))[0])])
+    sti = sorted((i for i, s in enumerate(short) if s and whole[i] > 0), key=lambda i: -cost[i])
+    lti = sorted((i for i, s in enumerate(short) if not s and whole[i] > 0), key=lambda i: -cost[i])
+    q_st, g_st = [whole[i] for i in sti], [price - cost[i] for i in sti]
+    q_lt, g_lt = [whole[i] for i in lti], [price - cost[i] for i in lti]
+    n_st, n_lt = int(sum(q_st)), int(sum(q_lt))
+    if sti and lti:
+        lo, hi = max(0, n - n_lt), min(n, n_st)
+        ks = {lo, hi}
+        acc = 0.0
+        for qv in q_st:
+            acc += qv
+            ks.add(acc)
+        acc = 0.0
+        for qv in q_lt:
+            acc += qv
+            ks.add(n - acc)
+        ks = sorted(k for k in ks if lo <= k <= hi)
+
+        def nets(k):
+            return ytd_st + _gain_at(q_st, g_st, k), ytd_lt + _gain_at(q_lt, g_lt, n - k)
+
+        vals = [nets(k) for k in ks]
+        extra = set()
+        for (k1, (s1, l1)), (k2, (s2, l2)) in zip(zip(ks, vals), zip(ks[1:], vals[1:])):
+            for a, b in ((s1, s2), (l1, l2), (s1 + l1, s2 + l2)):
+                if a * b < 0:
+                    z = k1 + (k2 - k1) * a / (a - b)
+                    extra.update((float(int(z)), float(int(z) + 1)))
+        ks = sorted(set(ks) | {k for k in extra if lo <= k <= hi})
+        best = None
+        for k in ks:  # least tax, then the least net gain (a loss not needed carries forward), then fewer ST
+            s_, l_ = nets(k)
+            key = (round(_year_tax(s_, l_, st_rate, lt_rate), 6), round(s_ + l_, 6), k)
+            if best is None or key < best:
+                best = key
+        k_st = int(best[2])
     else:
-        k_st = n if len(sti) else 0
+        k_st = n if sti else 0
     for idx, m in ((sti, k_st), (lti, n - k_st)):
         left = m
         for i in idx:
@@ -91,7 +130,9 @@ def rename_sold(p, sell_sh: np.ndarray, lot_whole: np.ndarray, order: np.ndarray
     if not len(mixed):
         return order[lot_sh[order] > 0]
     gain = lot_sh * (p.lot_px - p.cost)
-    is_mixed = np.isin(p.lot_sec, mixed)
+    mark = np.zeros(p.S, bool)
+    mark[mixed] = True
+    is_mixed = mark[p.lot_sec]
     ytd_st = float(inp.ytd_st) + float(gain[short & ~is_mixed].sum())
     ytd_lt = float(inp.ytd_lt) + float(gain[~short & ~is_mixed].sum())
     for s in mixed.tolist():
