@@ -76,10 +76,19 @@ def apply(p, st, q) -> None:
             q.xu[q.oy:q.og] = 0.0
     if not rows or not B:
         return
-    data = np.concatenate([c for c, _ in rows])
-    idx = np.concatenate([np.full(B, i, dtype=np.int32) for i in range(len(rows))])
-    cols = np.concatenate([np.arange(B, dtype=np.int32)] * len(rows))
-    extra = sp.csc_matrix((data, (idx, cols)), shape=(len(rows), q.n))
-    q.Gm = sp.vstack([q.Gm, extra], format="csc")
+    # the new rows touch only the lot columns (0..B-1), which the other inequality rows leave
+    # empty: build the CSC arrays directly (scipy's vstack costs milliseconds an account)
+    G = q.Gm
+    m, r = G.shape[0], len(rows)
+    old_ptr = np.asarray(G.indptr)
+    if old_ptr[B] != 0:  # not the layout assumed: the general way
+        extra = sp.csc_matrix((np.concatenate([c for c, _ in rows]),
+                               (np.repeat(np.arange(r), B), np.tile(np.arange(B), r))), shape=(r, q.n))
+        q.Gm = sp.vstack([G, extra], format="csc")
+    else:
+        data = np.concatenate([np.column_stack([c for c, _ in rows]).ravel(), G.data])
+        idx = np.concatenate([np.tile(np.arange(m, m + r, dtype=G.indices.dtype), B), G.indices])
+        ptr = np.concatenate([np.arange(B + 1, dtype=old_ptr.dtype) * r, old_ptr[B + 1:] + B * r])
+        q.Gm = sp.csc_matrix((data, idx, ptr), shape=(m + r, q.n))
     q.hl = np.concatenate([q.hl, np.full(len(rows), -np.inf)])
     q.hu = np.concatenate([q.hu, np.array([h for _, h in rows])])
