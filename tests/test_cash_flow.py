@@ -87,3 +87,35 @@ def test_account_modes_from_the_book():
     assert account_modes(acc, owed).tolist() == [True, True, False, False]
     assert account_modes(acc.drop(columns="trading_mode"), owed.drop(columns="mode")).tolist() == [False] * 4
     assert np.asarray(account_modes(acc, owed.iloc[:0])).tolist() == [True, False, False, False]
+
+
+def test_a_waiting_deposit_is_the_cash_invest_mandate_traded_now_or_left_to_the_score(tmp_path):
+    """A1 in cash-flow mode with a $40,000 deposit: the mandate kind cash_invest; the policy trades
+    it now (buys only) or leaves it to the score (WAITING)."""
+    from bookkit import BASE, write_book
+    from engine.book import read_book
+    from engine.policy import default_policy
+    from engine.workflow import decide
+
+    head = BASE["accounts.csv"][0] + ",trading_mode"
+    rows = [BASE["accounts.csv"][1].replace(",2000,true,", ",42000,true,") + ",cash_flow"] + \
+        [r + "," for r in BASE["accounts.csv"][2:]]
+    book = read_book(write_book(tmp_path / "b", changes={"accounts.csv": [head] + rows,
+                                                          "cash_requests.csv": [BASE["cash_requests.csv"][0]]}))
+    frames = dict(book.frames)
+    pol = default_policy()
+    pol = pol.model_copy(update={"mandates": pol.mandates.model_copy(
+        update={"trade_now": ("cash_high", "cash_normal", "restriction")})})
+    waiting = decide(frames, book.as_of, pol)
+    acc = waiting.facts.set_index("account_id")
+    assert "cash_invest" in acc.at["A1", "mandates"].split(";") and bool(acc.at["A1", "cash_flow"])
+    assert not bool(acc.at["A3", "cash_flow"])
+    prop = waiting.proposals.set_index("account_id")
+    assert "WAITING:cash_invest" in prop.at["A1", "reasons"] or prop.at["A1", "category"] == "SCORE"
+    now = pol.model_copy(update={"mandates": pol.mandates.model_copy(
+        update={"trade_now": pol.mandates.trade_now + ("cash_invest",)})})
+    d = decide(frames, book.as_of, now)
+    prop = d.proposals.set_index("account_id")
+    assert prop.at["A1", "category"] == "MANDATE" and "MANDATE:cash_invest" in prop.at["A1", "reasons"]
+    trades = d.results["A1"].trades
+    assert trades and all(t.side == "BUY" for t in trades)

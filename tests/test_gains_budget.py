@@ -163,3 +163,17 @@ def test_budget_row_is_never_infeasible():
             assert inp.must_sell.any() or need > 0, (b, res.trades)
         if b["gains_budget"] < inp.ytd_lt and not inp.must_sell.any() and need == 0:
             assert res.trades == []  # used up: mandates only
+
+
+def test_optimizer_names_the_lots_of_a_sale_tax_minimally_across_terms():
+    """A sale of 100 shares from a $95 short-term lot (0.37 x $500 = $185) or a $93 long-term one
+    (0.20 x $700 = $140): highest basis would take the short-term lot; the least tax is the
+    long-term one."""
+    secs = [sec("EQ1", 100.0, "EQ", "US", 0.5), sec("FI1", 100.0, "FI", "BOND", 0.5, can_sell=False)]
+    lots = [lot("EQ1", 100, 95.0, short_term=True, lot_id="st-95"), lot("EQ1", 100, 93.0, lot_id="lt-93"),
+            lot("FI1", 200, 100.0, lot_id="fi")]
+    inp = account(secs, lots, cash=0.0, cash_needed=9_990.0)
+    res = optimize_account(inp, EAGER)
+    check_invariants(inp, res)
+    (t,) = lines(res, "SELL", "EQ1")
+    assert dict(t.lots) == {"lt-93": 100}
