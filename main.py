@@ -18,8 +18,8 @@ def _engine(args, create: bool = True):
 
 
 def cmd_sample(args) -> int:
-    from engine.sample import generate_sample
-    from engine.tasks import StderrProgress
+    from engine.book.sample import generate_sample
+    from engine.core.tasks import StderrProgress
 
     bar = StderrProgress()
     summary = generate_sample(args.dir, accounts=args.accounts, seed=args.seed, progress=bar)
@@ -32,8 +32,8 @@ def cmd_sample(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from engine.importer import import_book
-    from engine.tasks import StderrProgress, TaskState
+    from engine.book.importer import import_book
+    from engine.core.tasks import StderrProgress, TaskState
 
     bar = StderrProgress()
     snap = import_book(_engine(args), args.dir, user=args.user, state=TaskState(bar),
@@ -44,8 +44,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from engine.tasks import StderrProgress, TaskState
-    from engine.workflow import run_workflow
+    from engine.core.tasks import StderrProgress, TaskState
+    from engine.decide.workflow import run_workflow
 
     bar = StderrProgress()
     outcome = run_workflow(_engine(args), policy_path=args.policy, workers=args.workers, user=args.user,
@@ -56,9 +56,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from engine.workflow import write_report
+    from engine.decide.workflow import write_report
 
-    from engine.files import check_out_file
+    from engine.core.files import check_out_file
 
     check_out_file(args.out)  # before the database is opened
     n = write_report(_engine(args, create=False), args.out)
@@ -76,9 +76,9 @@ def _date(text: str):
 
 
 def cmd_hold(args) -> int:
-    from engine.compliance import impact_text, preview_override
-    from engine.identity import acting_user
-    from engine.overrides import add_hold
+    from engine.desk.compliance import impact_text, preview_override
+    from engine.core.identity import acting_user
+    from engine.decide.overrides import add_hold
 
     engine = _engine(args)
     acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
@@ -90,9 +90,9 @@ def cmd_hold(args) -> int:
 
 
 def cmd_halt(args) -> int:
-    from engine.compliance import impact_text, preview_override
-    from engine.identity import acting_user
-    from engine.overrides import add_halt
+    from engine.desk.compliance import impact_text, preview_override
+    from engine.core.identity import acting_user
+    from engine.decide.overrides import add_halt
 
     engine = _engine(args)
     acting_user(engine, args.user, "operator")  # the role first: the preview reads the book
@@ -105,7 +105,7 @@ def cmd_halt(args) -> int:
 
 
 def cmd_end(args) -> int:
-    from engine.overrides import end_override
+    from engine.decide.overrides import end_override
 
     end_override(_engine(args), args.override_id, user=args.user)
     print(f"override {args.override_id} ended")
@@ -113,12 +113,12 @@ def cmd_end(args) -> int:
 
 
 def cmd_overrides(args) -> int:
-    from engine.overrides import overrides_frame
+    from engine.decide.overrides import overrides_frame
 
     df = overrides_frame(_engine(args, create=False))
     if not args.all and len(df):
         df = df[df["active"]]
-    from engine.safe_text import printable
+    from engine.core.safe_text import printable
 
     cols = ["id", "kind", "account_id", "symbol", "mode", "until", "reason", "created_by", "ended_by", "active"]
     # a newline or terminal escape in a reason or user name is shown escaped, never forging a line
@@ -127,10 +127,10 @@ def cmd_overrides(args) -> int:
 
 
 def cmd_approve(args) -> int:
-    from engine.review import decide
+    from engine.desk.review import decide
 
     if args.pending:
-        from engine.manual import pending_manual_trades
+        from engine.desk.manual import pending_manual_trades
 
         df = pending_manual_trades(_engine(args), args.accounts or None)
         if not len(df):
@@ -143,7 +143,7 @@ def cmd_approve(args) -> int:
         return _undo(args)
     verb = "rejected" if args.reject else "approved"
     if args.manual or args.trade:
-        from engine.manual import decide_manual_trades
+        from engine.desk.manual import decide_manual_trades
 
         if args.manual and not args.accounts:
             raise_refused("approve --manual: name the accounts whose pending manual trades to decide")
@@ -170,7 +170,7 @@ def cmd_approve(args) -> int:
 
 def _undo(args) -> int:
     """approve --withdraw ACCOUNT... | --restore ACCOUNT... | --restore-trade ID, each --reason TEXT."""
-    from engine.undo import restore, restore_trade, withdraw
+    from engine.desk.undo import restore, restore_trade, withdraw
 
     if sum(map(bool, (args.withdraw, args.restore, args.restore_trade))) > 1 or args.reject:
         raise_refused("approve: use one of --withdraw, --restore, --restore-trade (not with --reject)")
@@ -188,9 +188,9 @@ def _undo(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.exporter import export_batch
-    from engine.files import check_out_dir
-    from engine.tasks import StderrProgress, TaskState
+    from engine.desk.exporter import export_batch
+    from engine.core.files import check_out_dir
+    from engine.core.tasks import StderrProgress, TaskState
 
     check_out_dir(args.out)  # before the database is opened
     bar = StderrProgress()
@@ -198,7 +198,7 @@ def cmd_export(args) -> int:
                        state=TaskState(bar))
     bar.done()
     if res is None:
-        from engine.exporter import blocked_now, kept_back_message
+        from engine.desk.exporter import blocked_now, kept_back_message
 
         engine = _engine(args)
         with engine.connect() as conn:
@@ -228,7 +228,7 @@ def _print_blocked(blocked) -> None:
     """Name the approved trades an export kept back, per account, with why (stdout and stderr)."""
     if blocked is None or not len(blocked):
         return
-    from engine.compliance import describe_blocked
+    from engine.desk.compliance import describe_blocked
 
     head = (f"kept back: {len(blocked):,} approved trade(s) of {blocked['account_id'].nunique():,} account(s), "
             "blocked by what is in force now (they stay approved and go out once it ends):")
@@ -240,7 +240,7 @@ def _print_blocked(blocked) -> None:
 
 
 def cmd_manual(args) -> int:
-    from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, parse_quantity
+    from engine.desk.manual import ManualTrade, check_manual_trades, enter_manual_trades, parse_quantity
 
     trades = []
     for spec in args.trade:
@@ -253,7 +253,7 @@ def cmd_manual(args) -> int:
         raise_refused("manual: give the trades (--trade SIDE:SYMBOL:QUANTITY[:LOT]) or --raise AMOUNT")
     engine = _engine(args)
     if args.raise_amount is not None:
-        from engine.raise_cash import suggest_sells
+        from engine.desk.raise_cash import suggest_sells
 
         plan, facts = suggest_sells(engine, args.account, args.raise_amount)
         print(f"to raise ${plan.amount:,.2f} (+{plan.cushion_pct:g} % cushion: ${plan.target:,.2f}) from "
@@ -270,7 +270,7 @@ def cmd_manual(args) -> int:
         trades = trades + plan.trades()
     chk = check_manual_trades(engine, args.account, trades, args.request)
     ids = enter_manual_trades(engine, args.account, trades, user=args.user, request_id=args.request)
-    from engine.manual import pending_manual_trades
+    from engine.desk.manual import pending_manual_trades
 
     pending = set(pending_manual_trades(engine, [args.account])["id"].astype(int))
     waiting = [i for i in ids if i in pending]
@@ -290,10 +290,10 @@ def cmd_manual(args) -> int:
 def cmd_simulate(args) -> int:
     from engine.lab import build_variants, load_book, simulate, write_outputs
     from engine.lab.bookfiles import write_book_folder
-    from engine.tasks import StderrProgress, TaskState
+    from engine.core.tasks import StderrProgress, TaskState
     from storage.db import make_engine
 
-    from engine.files import check_out_dir
+    from engine.core.files import check_out_dir
 
     if args.days < 1:
         raise_refused(f"--days {args.days}: simulate at least one day")
@@ -331,7 +331,7 @@ def cmd_simulate(args) -> int:
 
 
 def raise_refused(msg: str):
-    from engine.tasks import RefusedError
+    from engine.core.tasks import RefusedError
 
     raise RefusedError(msg)
 
@@ -340,7 +340,7 @@ def cmd_audit(args) -> int:
     from storage import repo
 
     if args.verify:
-        from engine.audit_chain import acknowledged, verify_chain
+        from engine.core.audit_chain import acknowledged, verify_chain
 
         engine = _engine(args, create=False)
         rep = verify_chain(engine, workers=args.workers or min(2, os.cpu_count() or 1))
@@ -358,7 +358,7 @@ def cmd_audit(args) -> int:
     if not len(df):
         print("no audit entries")
         return 0
-    from engine.safe_text import printable
+    from engine.core.safe_text import printable
 
     # a newline or terminal escape in a user name, reason or value is shown escaped: one entry, one line
     df = df.map(printable)
@@ -373,7 +373,7 @@ def cmd_audit(args) -> int:
 
 
 def cmd_roles(args) -> int:
-    from engine import roles
+    from engine.desk import roles
 
     engine = _engine(args)
     if args.action == "list":
@@ -394,7 +394,7 @@ def cmd_roles(args) -> int:
 
 
 def cmd_prune(args) -> int:
-    from engine.retention import prune_snapshots, retention_keep
+    from engine.book.retention import prune_snapshots, retention_keep
 
     engine = _engine(args)
     keep = args.keep if args.keep is not None else retention_keep(engine)
@@ -561,8 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         from ui.app import run_console
 
         return run_console()
-    from engine.book import BookError
-    from engine.tasks import Cancelled, RefusedError
+    from engine.book.book import BookError
+    from engine.core.tasks import Cancelled, RefusedError
     from storage.db import DatabaseUnusable, redact
 
     try:

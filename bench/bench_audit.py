@@ -41,7 +41,7 @@ def label(db: str) -> str:
 
 
 def bench_verify(db: str, n: int) -> None:
-    from engine.audit_chain import verify_chain
+    from engine.core.audit_chain import verify_chain
     from storage import repo
     from storage.db import make_engine
 
@@ -100,13 +100,13 @@ def bench_writers(db: str, writers: int, seconds: float = 5.0) -> None:
 
 
 def bench_actions(db: str, accounts: int, work: Path) -> None:
-    from engine.exporter import export_batch
-    from engine.importer import import_book
-    from engine.policy import default_policy, policy_from_dict
-    from engine.policy_store import save_policy
-    from engine.review import decide
-    from engine.sample import generate_sample
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.core.policy import default_policy, policy_from_dict
+    from engine.core.policy_store import save_policy
+    from engine.desk.review import decide
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage import audit_chain
     from storage.db import make_engine
 

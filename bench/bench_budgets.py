@@ -3,7 +3,7 @@ taxable accounts (and 5 % cash-flow accounts) against the same book without them
 
     .venv/bin/python bench/bench_budgets.py --accounts 10000 --repeat 2
 
-The book is generated once (cached under --work); ``engine.workflow.decide`` (checks, mandates,
+The book is generated once (cached under --work); ``engine.decide.workflow.decide`` (checks, mandates,
 optimizer, score; no database) runs on the plain book and on the book with budgets, alternately
 ``--repeat`` times; the best time of each is kept. For the budget book it then checks every
 proposal: net realized gains plus this year's stay within the budget (after whole-share rounding,
@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 def _imports():
     """(read_book, default_policy, decide, generate_sample) of the flat engine or of its packages."""
     try:
-        from engine.book import read_book
-        from engine.policy import default_policy
-        from engine.sample import generate_sample
-        from engine.workflow import decide
+        from engine.book.book import read_book
+        from engine.core.policy import default_policy
+        from engine.book.sample import generate_sample
+        from engine.decide.workflow import decide
     except ImportError:  # the engine in packages (engine/book, engine/core, engine/decide)
         from engine.book.book import read_book
         from engine.book.sample import generate_sample
@@ -108,7 +108,7 @@ def main() -> None:
     if not plain.exists():
         generate_sample(plain, accounts=args.accounts, seed=args.seed)
     if not args.plain_only and not budgets.exists():
-        from engine.budget_sample import add_budgets
+        from engine.book.budget_sample import add_budgets
 
         shutil.copytree(plain, budgets)
         print("budget book:", add_budgets(budgets))

@@ -24,8 +24,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.mandates import assign_tiers, threshold_bps  # noqa: E402
-from engine.policy import default_policy  # noqa: E402
+from engine.decide.mandates import assign_tiers, threshold_bps  # noqa: E402
+from engine.core.policy import default_policy  # noqa: E402
 
 
 def synthetic_proposals(n: int = 100_000, seed: int = 0, policy=None) -> tuple[pd.DataFrame, pd.Series]:
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
 
-    from engine.preview import ThresholdPreviewer
+    from engine.decide.preview import ThresholdPreviewer
     from ui.charts import ChartsPanel, money
 
     policy = default_policy()

@@ -42,11 +42,11 @@ def main() -> None:
     args = ap.parse_args()
     from sqlalchemy import func, select
 
-    from engine.exporter import export_batch
-    from engine.importer import import_book
-    from engine.review import approve
-    from engine.sample import generate_sample
-    from engine.workflow import run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.desk.review import approve
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import run_workflow
     from storage import models as m
     from storage.db import describe, make_engine
 

@@ -35,7 +35,7 @@ def main() -> None:
     import pandas as pd
     from sqlalchemy import text
 
-    from engine.workflow import run_workflow
+    from engine.decide.workflow import run_workflow
     from storage.db import make_engine  # noqa: E402
 
     work = Path(args.work or tempfile.mkdtemp(prefix="decisions_"))

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def setup(db: Path, n: int):
     from bookkit import write_book
-    from engine.importer import import_book
+    from engine.book.importer import import_book
     from storage import models as m
     from storage.bulk import insert_frame
     from storage.db import make_engine
@@ -56,7 +56,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=200_000)
     args = ap.parse_args()
-    from engine.exporter import export_batch
+    from engine.desk.exporter import export_batch
 
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     for formats in (("csv", "fix"), ("xlsx",)):

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def child_import(folder: str, db: str) -> None:
-    from engine.importer import import_book
+    from engine.book.importer import import_book
     from storage.db import make_engine
 
     engine = make_engine(db)
@@ -44,7 +44,7 @@ def main() -> None:
     if args.child:
         child_import(*args.child)
         return
-    from engine.sample import generate_sample
+    from engine.book.sample import generate_sample
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench_import_"))
     folder, db = work / "book", work / "bench.db"

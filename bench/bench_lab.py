@@ -38,9 +38,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", default="/tmp/bench_lab")
     args = ap.parse_args()
-    from engine.importer import import_book
+    from engine.book.importer import import_book
     from engine.lab import build_variants, load_book, simulate
-    from engine.sample import generate_sample
+    from engine.book.sample import generate_sample
     from storage.db import make_engine
 
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")

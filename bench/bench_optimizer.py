@@ -1,4 +1,4 @@
-"""Throughput benchmark of the per-account optimizer (engine/optimizer.py).
+"""Throughput benchmark of the per-account optimizer (engine/decide/optimizer.py).
 
 Generates a synthetic book (models over substitute groups, drifted holdings with tax lots,
 gains and losses, restrictions, halts, wash-sale blocks, cash requests, bands) and measures
@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from engine.optimizer import AccountInput, OptimizerSettings, optimize_many
+from engine.decide.optimizer import AccountInput, OptimizerSettings, optimize_many
 
 CLASSES = np.array(["US_EQUITY", "INTL_EQUITY", "EM_EQUITY", "FIXED_INCOME", "MUNI", "REAL_ESTATE"])
 
@@ -154,10 +154,10 @@ def run(accounts, settings, workers: int, chunk: int):
 def bench_cvxpy_dpp(accounts, settings, S_pad=32, L_pad=64, K_pad=8):
     """The alternative we measured against: one cvxpy DPP problem compiled for a padded shape
     (lot->security, security->group and ->class maps as Parameters), values updated per account.
-    Same relaxed model as the first solve of engine/optimizer.py (bands left out)."""
+    Same relaxed model as the first solve of engine/decide/optimizer.py (bands left out)."""
     import cvxpy as cp
 
-    from engine.optimizer import _prepare
+    from engine.decide.optimizer import _prepare
 
     G_pad = S_pad
     A = cp.Parameter((S_pad, L_pad))  # lot -> security incidence

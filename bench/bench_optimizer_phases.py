@@ -39,12 +39,12 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/bench_run")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    from engine import optimizer as opt
-    from engine import workflow as wf
-    from engine.checks import run_checks
-    from engine.importer import import_book
-    from engine.overrides import active_overrides
-    from engine.sample import generate_sample
+    from engine.decide import optimizer as opt
+    from engine.decide import workflow as wf
+    from engine.book.checks import run_checks
+    from engine.book.importer import import_book
+    from engine.decide.overrides import active_overrides
+    from engine.book.sample import generate_sample
     from storage import repo
     from storage.db import make_engine
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_proposals_panel.py [--accounts 100000] [--repeat 5] [--json out.json]
 
 Runs offscreen unless ``QT_QPA_PLATFORM`` says otherwise. Target: under 300 ms for every step.
-The frame has the columns and types of ``engine.workflow.proposals_frame`` (a detail JSON per
+The frame has the columns and types of ``engine.decide.workflow.proposals_frame`` (a detail JSON per
 row included). Two books are measured: "mixed" (tiers 30 / 60 / 8 / 2 %: the biggest tier,
 Core, holds 60,000 accounts) and "one tier" (all 100,000 in Core). Reading the frame from the
 database is the engine's cost and is not measured here.
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from engine.policy import default_policy
+    from engine.core.policy import default_policy
     from storage.db import make_engine
     from ui.panel import AppContext
     from ui.proposals_panel import ProposalsPanel

@@ -38,9 +38,9 @@ def main() -> None:
     ap.add_argument("--executor", default="local",
                     help="local (default), dask-local (a LocalCluster of --workers processes) or dask://HOST:PORT")
     args = ap.parse_args()
-    from engine.importer import import_book
-    from engine.sample import generate_sample
-    from engine.workflow import run_workflow
+    from engine.book.importer import import_book
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import run_workflow
     from storage.db import make_engine
 
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -84,7 +84,7 @@ def _executor(name: str, workers: int):
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       scheduler_port=0, silence_logs=logging.WARNING) as cluster:
         with Client(cluster, set_as_default=False) as client:  # warm: workers import the engine untimed
-            client.run(importlib.import_module, "engine.workflow")
+            client.run(importlib.import_module, "engine.decide.workflow")
         yield "dask://" + cluster.scheduler_address.split("://", 1)[1]
 
 

@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main(db: str) -> int:
     from sqlalchemy import func, select
 
-    from engine import views
-    from engine.compliance import override_impact
-    from engine.exporter import export_preview
-    from engine.overrides import add_halt, add_hold
-    from engine.review import approve, edit_trade
-    from engine.workflow import latest_run_id, proposals_frame
+    from engine.desk import views
+    from engine.desk.compliance import override_impact
+    from engine.desk.exporter import export_preview
+    from engine.decide.overrides import add_halt, add_hold
+    from engine.desk.review import approve, edit_trade
+    from engine.decide.workflow import latest_run_id, proposals_frame
     from storage import models as m
     from storage.db import make_engine
 

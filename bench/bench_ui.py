@@ -43,8 +43,8 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from engine import views
-    from engine.workflow import proposals_frame
+    from engine.desk import views
+    from engine.decide.workflow import proposals_frame
     from storage.db import make_engine
     from ui.main_window import MainWindow
     from ui.models import Col, FrameModel

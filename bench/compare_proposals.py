@@ -30,8 +30,8 @@ def run_and_read(book: str, db: str, workers: int) -> dict:
     import pandas as pd
     from sqlalchemy import select
 
-    from engine.importer import import_book
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.book.importer import import_book
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage import models as m
     from storage.bulk import read_frame
     from storage.db import make_engine

@@ -12,8 +12,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from storage.db import make_engine
 from engine.lab.runner import load_book, build_variants, simulate
-from engine.checks import run_checks
-from engine.frames import holdings
+from engine.book.checks import run_checks
+from engine.core.frames import holdings
 db, days = sys.argv[1], int(sys.argv[2])
 book = load_book(make_engine(db, migrate=False))
 vs = build_variants(book.policy, baselines=["band", "calendar"], default=False)

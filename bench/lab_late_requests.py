@@ -11,13 +11,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from storage.db import make_engine
 from engine.lab.runner import load_book, build_variants, simulate
-from engine.checks import run_checks
-from engine.frames import holdings
+from engine.book.checks import run_checks
+from engine.core.frames import holdings
 db, days = sys.argv[1], int(sys.argv[2])
 book = load_book(make_engine(db, migrate=False))
 which = sys.argv[3] if len(sys.argv) > 3 else "band"
 if which == "policy":
-    from engine.policy import default_policy
+    from engine.core.policy import default_policy
     book.policy = default_policy()
 vs = build_variants(book.policy, baselines=[] if which == "policy" else ["band"], default=which == "policy")
 res = simulate(book, vs, days, seed=7)

@@ -202,7 +202,7 @@ class CorporateAction(Base):
 # --------------------------------------------------------------------------- workflow data
 class ModelChange(Base):
     """An account whose model changed at an import: its model's weights changed, or its model_id
-    (engine.model_changes). The transition's size and tax at detection are kept for the report."""
+    (engine.book.model_changes). The transition's size and tax at detection are kept for the report."""
     __tablename__ = "model_changes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey(SNAP_FK, ondelete="CASCADE"), index=True)
@@ -362,7 +362,7 @@ class Trade(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_trades_status_batch", "status", "batch_id"),
         # the exported trades by account and book: "is this account already in a batch of this
-        # book?" (engine.batch_guard), without reading every run's trades of the account
+        # book?" (engine.decide.batch_guard), without reading every run's trades of the account
         Index("ix_trades_sent_account_snapshot", "account_id", "snapshot_id",
               sqlite_where=text("batch_id IS NOT NULL"), postgresql_where=text("batch_id IS NOT NULL")),
     )

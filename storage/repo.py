@@ -117,7 +117,7 @@ def read_book_frames(conn: Connection, snapshot_id: int, tables=BOOK_TABLES) -> 
 def price_history(conn: Connection, snapshot_id: int, depth: int = 5) -> pd.DataFrame:
     """Prices of the ``depth`` snapshots imported before ``snapshot_id`` (security rows are never
     pruned): DataFrame[snapshot_id, symbol, price, price_date], oldest snapshot first. The
-    checks derive each security's last known price from it (engine.price_checks)."""
+    checks derive each security's last known price from it (engine.book.price_checks)."""
     s, t = m.BookSnapshot.__table__, m.Security.__table__
     ids = [r[0] for r in conn.execute(select(s.c.id).where(s.c.id < snapshot_id)
                                       .order_by(s.c.id.desc()).limit(depth))]

@@ -93,7 +93,7 @@ def write_book(folder: Path, as_of: str = AS_OF, changes: dict[str, list[str] | 
 def eager_policy():
     """The default policy with the first release's thresholds (half today's) and trading costs
     ($1 a ticket, $500 minimum trade): A1 trades on score."""
-    from engine.policy import default_policy
+    from engine.core.policy import default_policy
 
     pol = default_policy()
     return pol.model_copy(update={"tiers": tuple(t.model_copy(update={

@@ -21,7 +21,7 @@ HARVEST = {
 
 def imported(tmp_path: Path, changes: dict | None = None, append: dict | None = None, db: str | None = None):
     """(database, LabBook) of the bookkit book with ``changes``."""
-    from engine.importer import import_book
+    from engine.book.importer import import_book
     from engine.lab import load_book
     from storage.db import make_engine
 

@@ -31,8 +31,8 @@ def test_the_architecture_document_names_every_contract():
 
 def test_engine_runs_without_qt():
     code = ("import sys; sys.modules['PySide6'] = None; sys.modules['pyqtgraph'] = None; "
-            "import engine.workflow, engine.exporter, engine.review, engine.manual, engine.importer, "
-            "engine.sample, engine.policy_store; print('ok')")
+            "import engine.decide.workflow, engine.desk.exporter, engine.desk.review, engine.desk.manual, engine.book.importer, "
+            "engine.book.sample, engine.core.policy_store; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
 

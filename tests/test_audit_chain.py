@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 import main
-from engine.audit_chain import ACK_ACTION, acknowledge_break, acknowledged, audit_head, verify_chain
+from engine.core.audit_chain import ACK_ACTION, acknowledge_break, acknowledged, audit_head, verify_chain
 from storage import audit_chain as ac
 from storage import models as m
 from storage import repo
@@ -106,9 +106,9 @@ def test_a_consistently_rewritten_chain_is_caught_by_the_head_a_batch_recorded(e
     head the batch manifest recorded at its export."""
     import json
 
-    from engine.exporter import export_batch
-    from engine.importer import import_book
-    from engine.workflow import run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.book.importer import import_book
+    from engine.decide.workflow import run_workflow
 
     import_book(engine, book_dir, user="ops")
     run_workflow(engine, workers=1, user="ops")
@@ -212,7 +212,7 @@ def test_a_garbled_time_or_a_nulled_hash_is_reported_not_a_crash(engine, db_path
 @pytest.mark.parametrize("case", ["change a field", "delete two rows", "reorder two rows", "truncate the tail"])
 def test_workers_name_the_same_first_bad_entry(engine, monkeypatch, case):
     """The ranges checked in worker processes lead to the same report as one ordered pass."""
-    import engine.audit_chain as chain_mod
+    import engine.core.audit_chain as chain_mod
 
     monkeypatch.setattr(chain_mod, "PARALLEL_FROM", 1)
     fill(engine)

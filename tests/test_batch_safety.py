@@ -16,15 +16,15 @@ from sqlalchemy import func, select
 import main
 from qt_fixtures import boxes, settings  # noqa: F401
 from bookkit import write_book
-from engine import exporter
-from engine import workflow
-from engine.exporter import export_batch, export_preview, kept_back_message
-from engine.importer import import_book
-from engine.lot_instructions import FIX_LOTS_TAG, parse_lots
-from engine.manual import ManualTrade, enter_manual_trades
-from engine.policy import default_policy, policy_from_dict
-from engine.policy_store import save_policy
-from engine.workflow import run_workflow
+from engine.desk import exporter
+from engine.decide import workflow
+from engine.desk.exporter import export_batch, export_preview, kept_back_message
+from engine.book.importer import import_book
+from engine.desk.lot_instructions import FIX_LOTS_TAG, parse_lots
+from engine.desk.manual import ManualTrade, enter_manual_trades
+from engine.core.policy import default_policy, policy_from_dict
+from engine.core.policy_store import save_policy
+from engine.decide.workflow import run_workflow
 from storage import models as m
 from storage import repo
 from storage.db import make_engine

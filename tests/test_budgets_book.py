@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bookkit import BASE, write_book
-from engine.book import BookError, read_book
-from engine.importer import import_book
+from engine.book.book import BookError, read_book
+from engine.book.importer import import_book
 from storage import repo
 
 ACC_HEAD = BASE["accounts.csv"][0] + ",gains_budget,ytd_realized_st,ytd_realized_lt,trading_mode"

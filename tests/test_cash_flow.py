@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.cash_flow import account_modes
-from engine.optimizer import OptimizerSettings, optimize_account
+from engine.decide.cash_flow import account_modes
+from engine.decide.optimizer import OptimizerSettings, optimize_account
 from test_optimizer import account, check_invariants, lines, lot, sec
 
 EAGER = OptimizerSettings(tradeoff_lambda=20.0, min_trade_dollars=100.0, invest_threshold=0.01)
@@ -93,9 +93,9 @@ def test_a_waiting_deposit_is_the_cash_invest_mandate_traded_now_or_left_to_the_
     """A1 in cash-flow mode with a $40,000 deposit: the mandate kind cash_invest; the policy trades
     it now (buys only) or leaves it to the score (WAITING)."""
     from bookkit import BASE, write_book
-    from engine.book import read_book
-    from engine.policy import default_policy
-    from engine.workflow import decide
+    from engine.book.book import read_book
+    from engine.core.policy import default_policy
+    from engine.decide.workflow import decide
 
     head = BASE["accounts.csv"][0] + ",trading_mode"
     rows = [BASE["accounts.csv"][1].replace(",2000,true,", ",42000,true,") + ",cash_flow"] + \

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bookkit import BASE, write_book
-from engine.exporter import batch_trades, export_batch
-from engine.importer import import_book
-from engine.workflow import proposals_frame, run_workflow
+from engine.desk.exporter import batch_trades, export_batch
+from engine.book.importer import import_book
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
 
 MODEL_CASH_W = 0.02  # INCOME's CASH weight in the test book
@@ -127,7 +127,7 @@ def test_a_far_request_is_not_reserved_until_raised_and_a_sent_one_stays_reserve
     run_workflow(engine, workers=1, user="sched")
     assert proposal(engine)["detail"]["cash_needed"] == 0.0
     with engine.begin() as conn:  # as if its trades went out in a batch earlier
-        from engine.cash_owed import set_state
+        from engine.book.cash_owed import set_state
 
         set_state(conn, "CR9", "A2", "sent", "ops")
     run_workflow(engine, workers=1, user="sched")

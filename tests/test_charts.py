@@ -13,11 +13,11 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from engine.importer import import_book
-from engine.policy import default_policy
-from engine.preview import days_since_trade, policy_with_threshold, score_eligible
-from engine.sample import generate_sample
-from engine.workflow import proposals_frame, run_workflow
+from engine.book.importer import import_book
+from engine.core.policy import default_policy
+from engine.decide.preview import days_since_trade, policy_with_threshold, score_eligible
+from engine.book.sample import generate_sample
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage.db import make_engine
 from ui.charts import ChartsPanel, money, symlog
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bookkit import write_book
-from engine.exporter import export_batch, export_preview
-from engine.importer import import_book
-from engine.workflow import run_workflow
+from engine.desk.exporter import export_batch, export_preview
+from engine.book.importer import import_book
+from engine.decide.workflow import run_workflow
 from storage import models as m
 from storage import repo
 from dbkit import content_digest
@@ -49,7 +49,7 @@ def test_killed_import_leaves_nothing_and_the_next_import_succeeds(engine, db_pa
         b._insert_sqlite = dying(b._insert_sqlite)  # SQLite: multi-row INSERTs
         b._copy_postgres = dying(b._copy_postgres)  # PostgreSQL: COPY
         from storage.db import make_engine
-        from engine.importer import import_book
+        from engine.book.importer import import_book
         import_book(make_engine({db_path!r}), {str(book)!r})
     """)
     assert content_digest(db_path) == before
@@ -73,7 +73,7 @@ def test_killed_run_leaves_nothing_and_the_next_run_succeeds(engine, db_path, bo
                 die()
             return n
         b.insert_frame = patched
-        import engine.workflow as w
+        import engine.decide.workflow as w
         w.insert_frame = patched
         from storage.db import make_engine
         w.run_workflow(make_engine({db_path!r}), workers=1)
@@ -104,7 +104,7 @@ def test_killed_export_before_commit_sends_nothing_then_once(engine, db_path, bo
     want = export_preview(engine)["trades"]
     out = tmp_path / "out"
     die_in_child(f"""
-        import engine.exporter as x
+        import engine.desk.exporter as x
         x._before_commit = die
         from storage.db import make_engine
         x.export_batch(make_engine({db_path!r}), {str(out)!r})
@@ -130,13 +130,13 @@ def test_killed_export_before_commit_sends_nothing_then_once(engine, db_path, bo
 def test_killed_export_after_commit_is_published_byte_identically(engine, db_path, book_dir, tmp_path):
     import hashlib
 
-    from engine.publish import recover_exports
+    from engine.desk.publish import recover_exports
 
     import_book(engine, book_dir)
     run_workflow(engine, workers=1)
     out = tmp_path / "out"
     die_in_child(f"""
-        import engine.exporter as x
+        import engine.desk.exporter as x
         x._before_publish = die
         from storage.db import make_engine
         x.export_batch(make_engine({db_path!r}), {str(out)!r}, formats=("csv", "fix", "xlsx"))
@@ -167,7 +167,7 @@ def test_killed_export_after_commit_is_published_by_the_next_export(engine, db_p
     run_workflow(engine, workers=1)
     out = tmp_path / "out"
     die_in_child(f"""
-        import engine.exporter as x
+        import engine.desk.exporter as x
         def patched(out_dir, manifest):  # one file moved into place, the others and the manifest still staged
             name = manifest["files"][0]["name"]
             os.replace(os.path.join(out_dir, ".staging", name), os.path.join(out_dir, name))

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 import main
-from engine import workflow
-from engine.executors import open_executor, parse_spec
-from engine.importer import import_book
-from engine.tasks import RefusedError
+from engine.decide import workflow
+from engine.decide.executors import open_executor, parse_spec
+from engine.book.importer import import_book
+from engine.core.tasks import RefusedError
 from storage import models as m
 from storage.db import make_engine
 

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from bookkit import BASE, write_book
-from engine.book import read_book
-from engine.checks import run_checks
-from engine.importer import import_book
-from engine.policy import default_policy, policy_from_dict
-from engine.price_checks import bad_prices, last_known_prices
-from engine.tasks import RefusedError
-from engine.workflow import run_workflow
+from engine.book.book import read_book
+from engine.book.checks import run_checks
+from engine.book.importer import import_book
+from engine.core.policy import default_policy, policy_from_dict
+from engine.book.price_checks import bad_prices, last_known_prices
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import run_workflow
 from qt_fixtures import boxes, settings  # noqa: F401
 
 AS_OF = date(2026, 11, 20)
@@ -111,7 +111,7 @@ def test_run_suspends_bad_prices_before_the_optimizer(engine, tmp_path):
         assert "OPTIMIZER_FAILED" not in out.at[a, "reasons"]
     # A2's model holds 20% AAA: it is not suspended, and does not buy AAA at the bad price
     assert out.at["A2", "category"] != "SUSPENDED"
-    from engine import views
+    from engine.desk import views
 
     why = views.account_reasons(engine, "A1")["reasons"]
     assert [r["code"] for r in why] == ["BAD_PRICE"]
@@ -175,7 +175,7 @@ def test_suspended_panel_says_what_to_do_about_the_new_codes(qtbot, engine, db_p
         assert "Bad price (BAD_PRICE" in text and "Unknown tier (UNKNOWN_TIER" in text
         assert "AAA priced $0.00 (last known price $100.00 on 2026-11-19): a price must be above zero" in text
         assert "group 'Platinum' names no tier of the policy (tiers: Small, Core, Premier, UHNW)" in text
-        from engine.views import REASONS
+        from engine.desk.views import REASONS
         for code in ("BAD_PRICE", "UNKNOWN_TIER"):
             assert f"What to do: {REASONS[code][1]}" in text
         p.reason.setCurrentText("BAD_PRICE")
@@ -186,7 +186,7 @@ def test_suspended_panel_says_what_to_do_about_the_new_codes(qtbot, engine, db_p
 
 
 def test_manual_trade_of_a_zero_priced_holding_warns_and_counts_no_cash(engine, tmp_path):
-    from engine.manual import ManualTrade, check_manual_trades
+    from engine.desk.manual import ManualTrade, check_manual_trades
 
     import_book(engine, write_book(tmp_path / "d1", changes={"securities.csv": priced("0")}))
     chk = check_manual_trades(engine, "A1", [ManualTrade("AAA", "SELL", 100), ManualTrade("BBB", "SELL", 100)])

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from engine.harvest import deferral_factor, harvest_cost, loss_value_rate
-from engine.optimizer import OptimizerSettings, optimize_account
-from engine.policy import default_policy, policy_from_dict, policy_from_toml
-from engine.tasks import RefusedError
-from engine.workflow import optimizer_settings
+from engine.decide.harvest import deferral_factor, harvest_cost, loss_value_rate
+from engine.decide.optimizer import OptimizerSettings, optimize_account
+from engine.core.policy import default_policy, policy_from_dict, policy_from_toml
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import optimizer_settings
 from test_optimizer import account, check_invariants, lines, lot, sec
 
 DEFERRAL = dict(harvest_value="deferral", harvest_discount_rate=0.05, harvest_horizon_years=10.0,

@@ -6,9 +6,9 @@ import json
 from sqlalchemy import select
 
 from bookkit import write_book
-from engine.importer import import_book
-from engine.overrides import add_halt
-from engine.workflow import run_workflow
+from engine.book.importer import import_book
+from engine.decide.overrides import add_halt
+from engine.decide.workflow import run_workflow
 from storage import models as m
 
 # A1 (GROWTH: US Equity 68 %, US Bonds 30 %) holds 45 % bonds: both classes are outside their

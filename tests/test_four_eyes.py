@@ -16,16 +16,16 @@ from sqlalchemy import inspect, select
 
 import main
 from bookkit import BASE, write_book
-from engine.audit import audit_entries
-from engine.exporter import export_batch, export_preview
-from engine.importer import import_book
-from engine.manual import ManualTrade, decide_manual_trades, enter_manual_trades, pending_manual_trades
-from engine.overrides import add_hold, end_override
-from engine.policy import default_policy, policy_from_dict, policy_from_toml
-from engine.policy_store import PolicyConflict, latest_version, policy_versions, save_policy
-from engine.review import ConflictError, FourEyesError, approve, edit_trade, proposal_trades, reject
-from engine.tasks import RefusedError
-from engine.workflow import current_policy, proposals_frame, run_workflow
+from engine.core.audit import audit_entries
+from engine.desk.exporter import export_batch, export_preview
+from engine.book.importer import import_book
+from engine.desk.manual import ManualTrade, decide_manual_trades, enter_manual_trades, pending_manual_trades
+from engine.decide.overrides import add_hold, end_override
+from engine.core.policy import default_policy, policy_from_dict, policy_from_toml
+from engine.core.policy_store import PolicyConflict, latest_version, policy_versions, save_policy
+from engine.desk.review import ConflictError, FourEyesError, approve, edit_trade, proposal_trades, reject
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import current_policy, proposals_frame, run_workflow
 from storage import models as m
 from storage.db import alembic_config, current_revision, head_revision, make_engine
 

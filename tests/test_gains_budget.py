@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import gains_budget as gb
-from engine.optimizer import OptimizerSettings, optimize_account
+from engine.decide import gains_budget as gb
+from engine.decide.optimizer import OptimizerSettings, optimize_account
 from test_optimizer import account, check_invariants, lines, lot, sec
 
 

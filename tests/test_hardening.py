@@ -16,9 +16,9 @@ from openpyxl import load_workbook
 import main
 from bookkit import AS_OF, BASE, write_book
 from dbkit import content_digest
-from engine.exporter import export_batch
-from engine.importer import AS_OF_AHEAD_DAYS, AsOfRefused, import_book
-from engine.workflow import run_workflow
+from engine.desk.exporter import export_batch
+from engine.book.importer import AS_OF_AHEAD_DAYS, AsOfRefused, import_book
+from engine.decide.workflow import run_workflow
 from storage import repo
 
 

@@ -16,17 +16,17 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from bookkit import BASE, write_book
-from engine import exporter
-from engine.book import BookError, read_book
-from engine.lot_instructions import LOTS_COLUMNS, lots_csv_bytes
-from engine.safe_text import CONTROL_RE, FORMULA_START, cell_safe, fix_value, printable, sheet_titles
+from engine.desk import exporter
+from engine.book.book import BookError, read_book
+from engine.desk.lot_instructions import LOTS_COLUMNS, lots_csv_bytes
+from engine.core.safe_text import CONTROL_RE, FORMULA_START, cell_safe, fix_value, printable, sheet_titles
 
 SOH = b"\x01"
 # text as a hostile feed could carry it: formulas, delimiters, controls, any Unicode
 hostile = st.text(st.one_of(st.sampled_from(list("=+-@|;:,\"'\x01\t\r\n\x1b\x85 ")),
                             st.characters(blacklist_categories=("Cs",))),  # files are UTF-8: no lone surrogates
                   min_size=0, max_size=12)
-# what import lets through into a key field (engine.book: no control characters, no | or =)
+# what import lets through into a key field (engine.book.book: no control characters, no | or =)
 key_value = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="|=\x85"),
                     min_size=1, max_size=12).filter(lambda s: not CONTROL_RE.search(s))
 

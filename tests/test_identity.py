@@ -5,12 +5,12 @@ import re
 import pytest
 
 import main
-from engine.audit import audit_entries
-from engine.importer import import_book
-from engine.manual import ManualTrade, decide_manual_trades, enter_manual_trades
-from engine.review import FourEyesError
-from engine.tasks import RefusedError, current_user, same_user
-from engine.usernames import fold_user, normalize_user
+from engine.core.audit import audit_entries
+from engine.book.importer import import_book
+from engine.desk.manual import ManualTrade, decide_manual_trades, enter_manual_trades
+from engine.desk.review import FourEyesError
+from engine.core.tasks import RefusedError, current_user, same_user
+from engine.core.usernames import fold_user, normalize_user
 from test_four_eyes import trade_row, uhnw_book
 
 VARIANTS = {

@@ -5,9 +5,9 @@ import pytest
 import main
 from bookkit import BASE, write_book
 from dbkit import content_digest
-from engine.book import SPECS, BookError, read_book
-from engine.importer import import_book
-from engine.tasks import Cancelled, RefusedError, TaskState
+from engine.book.book import SPECS, BookError, read_book
+from engine.book.importer import import_book
+from engine.core.tasks import Cancelled, RefusedError, TaskState
 from storage import repo
 
 

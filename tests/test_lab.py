@@ -11,8 +11,8 @@ from engine.lab import build_variants, simulate, write_outputs
 from engine.lab.baselines import QUARTER, baseline_trades
 from engine.lab.custodian import Custodian, InvariantError
 from engine.lab.market import factor_path, replay_path
-from engine.optimizer import TradeLine
-from engine.tasks import RefusedError
+from engine.decide.optimizer import TradeLine
+from engine.core.tasks import RefusedError
 from labkit import HARVEST, imported, write_prices
 
 AS_OF = date(2026, 11, 20)
@@ -384,7 +384,7 @@ def test_report_html_is_self_contained_and_holds_the_table_and_charts(tmp_path):
 
 def test_sweeps_change_only_their_setting(tmp_path):
     from engine.lab.runner import sweep_variants
-    from engine.policy import default_policy
+    from engine.core.policy import default_policy
 
     base = default_policy()
     half, double = sweep_variants(base, "threshold=0.5,2")

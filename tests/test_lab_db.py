@@ -10,11 +10,11 @@ from sqlalchemy import select
 import main
 from bookkit import write_book
 from dbkit import content_digest, is_postgres
-from engine.importer import import_book
+from engine.book.importer import import_book
 from engine.lab import build_variants, load_book, simulate
-from engine.overrides import add_hold, overrides_in_force
-from engine.tasks import Cancelled, TaskState
-from engine.workflow import decide, proposals_frame, run_workflow
+from engine.decide.overrides import add_hold, overrides_in_force
+from engine.core.tasks import Cancelled, TaskState
+from engine.decide.workflow import decide, proposals_frame, run_workflow
 from storage import models as m
 from storage.bulk import read_frame
 from storage.db import make_engine

@@ -7,8 +7,8 @@ import pytest
 from engine.lab import build_variants, simulate
 from engine.lab.plan import LabPlan, plan_variants, run_plan, sample_accounts, setting_sweep, sweep
 from engine.lab.runner import sweep_variants
-from engine.policy import default_policy
-from engine.tasks import RefusedError
+from engine.core.policy import default_policy
+from engine.core.tasks import RefusedError
 from labkit import imported
 
 

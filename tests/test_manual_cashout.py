@@ -8,11 +8,11 @@ from sqlalchemy import select
 import main
 from bookkit import BASE, write_book
 from dbkit import content_digest
-from engine import views
-from engine.importer import import_book
-from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, manual_context, parse_quantity
-from engine.tasks import RefusedError
-from engine.workflow import proposals_frame, run_workflow
+from engine.desk import views
+from engine.book.importer import import_book
+from engine.desk.manual import ManualTrade, check_manual_trades, enter_manual_trades, manual_context, parse_quantity
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
 
 # A2 (INCOME: 2% model cash, 3,000 BBB at $20) suspended by a reconciliation break

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 import main
 from bookkit import BASE, write_book
-from engine import model_changes
-from engine.importer import import_book
-from engine.policy import default_policy
-from engine.workflow import proposals_frame, run_workflow
+from engine.book import model_changes
+from engine.book.importer import import_book
+from engine.core.policy import default_policy
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
 
 NEW_GROWTH = ["model_id,symbol,weight", "GROWTH,AAA,0.28", "GROWTH,OIL,0.10", "GROWTH,BBB,0.60",

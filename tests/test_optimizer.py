@@ -1,4 +1,4 @@
-"""Tests of the per-account tax-aware optimizer and score (engine/optimizer.py)."""
+"""Tests of the per-account tax-aware optimizer and score (engine/decide/optimizer.py)."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine import optimizer as opt
-from engine.optimizer import (
+from engine.decide import optimizer as opt
+from engine.decide.optimizer import (
     AccountInput,
     AccountResult,
     OptimizerSettings,
@@ -525,10 +525,10 @@ def test_builder_fast_paths_give_the_per_account_results(tmp_path):
     gives the very same results on a sample book."""
     import dataclasses
 
-    from engine import workflow as wf
-    from engine.importer import import_book
-    from engine.overrides import active_overrides
-    from engine.sample import generate_sample
+    from engine.decide import workflow as wf
+    from engine.book.importer import import_book
+    from engine.decide.overrides import active_overrides
+    from engine.book.sample import generate_sample
     from storage import repo
     from storage.db import make_engine
 

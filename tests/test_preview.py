@@ -1,4 +1,4 @@
-"""Threshold preview (engine/preview.py): the preview equals what a real run with that threshold
+"""Threshold preview (engine/decide/preview.py): the preview equals what a real run with that threshold
 produces. No Qt."""
 import time
 
@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from engine.importer import import_book
-from engine.mandates import account_facts
-from engine.policy import default_policy
-from engine.preview import (ThresholdPreviewer, days_since_trade, policy_with_threshold,
+from engine.book.importer import import_book
+from engine.decide.mandates import account_facts
+from engine.core.policy import default_policy
+from engine.decide.preview import (ThresholdPreviewer, days_since_trade, policy_with_threshold,
                             score_eligible, threshold_preview)
-from engine.sample import generate_sample
-from engine.workflow import proposals_frame, run_workflow
+from engine.book.sample import generate_sample
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
 from storage import repo
 from storage.bulk import read_frame

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.lot_choice import name_lots
-from engine.raise_cash import plan_raise
+from engine.decide.lot_choice import name_lots
+from engine.desk.raise_cash import plan_raise
 
 AS_OF = date(2026, 11, 20)
 ST, LT = 0.37, 0.20
@@ -112,7 +112,7 @@ def test_cushion_halts_and_held_quantities():
 
 
 def test_bad_amount_is_refused():
-    from engine.tasks import RefusedError
+    from engine.core.tasks import RefusedError
 
     for bad in (0, -5, float("nan")):
         with pytest.raises(RefusedError, match="amount to raise"):

@@ -7,8 +7,8 @@ from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
 
 import main
 from bookkit import BASE, write_book
-from engine.importer import import_book
-from engine.workflow import run_workflow
+from engine.book.importer import import_book
+from engine.decide.workflow import run_workflow
 from storage import models as m
 
 # A1 (taxable) is suspended by a reconciliation break (the custodian holds 590 AAA, the lots

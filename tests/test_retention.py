@@ -4,13 +4,13 @@ from sqlalchemy import func, select
 
 import main
 from bookkit import write_book
-from engine.exporter import export_batch
-from engine.importer import import_book
-from engine.policy import default_policy, policy_from_dict
-from engine.policy_store import save_policy
-from engine.retention import prune_snapshots
-from engine.tasks import RefusedError
-from engine.workflow import proposals_frame, run_workflow
+from engine.desk.exporter import export_batch
+from engine.book.importer import import_book
+from engine.core.policy import default_policy, policy_from_dict
+from engine.core.policy_store import save_policy
+from engine.book.retention import prune_snapshots
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
 
 
@@ -79,8 +79,8 @@ def test_prune_cli_keeps_the_newest_and_refuses_zero(engine, db_path, tmp_path, 
 
 
 def test_a_failed_prune_does_not_fail_the_committed_import(engine, tmp_path, monkeypatch):
-    from engine import retention
-    from engine.tasks import TaskState
+    from engine.book import retention
+    from engine.core.tasks import TaskState
 
     def broken(*a, **k):
         raise RuntimeError("database is locked")
@@ -97,7 +97,7 @@ def test_a_failed_prune_does_not_fail_the_committed_import(engine, tmp_path, mon
 def test_the_policy_panel_edits_the_retention(qtbot, engine, db_path, tmp_path):
     from PySide6.QtCore import QSettings
 
-    from engine.workflow import current_policy
+    from engine.core.policy_store import current_policy
     from qt_fixtures import make_window
 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)

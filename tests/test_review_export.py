@@ -11,15 +11,15 @@ from sqlalchemy import select
 
 import main
 from bookkit import write_book
-from engine import exporter
-from engine.exporter import export_batch, export_preview
-from engine.importer import import_book
-from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades
-from engine.policy import default_policy, policy_from_dict
-from engine.policy_store import save_policy
-from engine.review import approve, edit_trade, proposal_trades, reject
-from engine.tasks import RefusedError
-from engine.workflow import run_workflow
+from engine.desk import exporter
+from engine.desk.exporter import export_batch, export_preview
+from engine.book.importer import import_book
+from engine.desk.manual import ManualTrade, check_manual_trades, enter_manual_trades
+from engine.core.policy import default_policy, policy_from_dict
+from engine.core.policy_store import save_policy
+from engine.desk.review import approve, edit_trade, proposal_trades, reject
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import run_workflow
 from storage import models as m
 from storage import repo
 
@@ -296,7 +296,7 @@ def test_multi_lot_order_lines(engine, tmp_path):
 def test_audit_log_has_every_action_with_its_user(engine, tmp_path, db_path, capsys):
     import_book(engine, suspended_book(tmp_path), user="ops1")
     save_policy(engine, review_all_policy(eager=True), user="admin")
-    from engine.overrides import add_halt, add_hold, end_override
+    from engine.decide.overrides import add_halt, add_hold, end_override
     oid = add_hold(engine, "A3", None, "client call", user="ops2")
     add_halt(engine, "OIL", None, "halted", mode="freeze", user="ops2")
     end_override(engine, oid, user="ops3")
@@ -318,8 +318,8 @@ def test_audit_log_has_every_action_with_its_user(engine, tmp_path, db_path, cap
 
 
 def test_audit_filters(engine, book_dir, tmp_path):
-    from engine.audit import audit_entries, audit_facets
-    from engine.overrides import add_hold
+    from engine.core.audit import audit_entries, audit_facets
+    from engine.decide.overrides import add_hold
 
     import_book(engine, book_dir, user="ops1")
     add_hold(engine, "A1", None, "call", user="ops2")
@@ -363,7 +363,7 @@ def test_two_concurrent_exports_send_each_trade_once(engine, book_dir, db_path, 
 
 
 def test_trade_value_of_accounts_is_what_a_bulk_approval_approves(engine, reviewed):
-    from engine.review import trade_value
+    from engine.desk.review import trade_value
 
     want = sum(float(proposal_trades(engine, a)["est_value"].sum()) for a in ("A1", "A3"))
     assert trade_value(engine, ["A1", "A3"]) == pytest.approx(want)

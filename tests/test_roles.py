@@ -9,10 +9,10 @@ from sqlalchemy.engine import make_url
 
 import dbkit
 import main
-from engine.audit import audit_entries
-from engine.identity import acting_user
-from engine.tasks import RefusedError, os_login
-from engine.usernames import normalize_user
+from engine.core.audit import audit_entries
+from engine.core.identity import acting_user
+from engine.core.tasks import RefusedError, os_login
+from engine.core.usernames import normalize_user
 from storage.db import make_engine
 from test_four_eyes import review_all_policy, uhnw_book
 
@@ -65,7 +65,7 @@ def raw_sql(db_path, login, sql):
 def desk(engine, db_path, tmp_path, logins, no_declared_user, capsys):
     """Roles set up by the database owner; alice operator, bob reviewer, carol none."""
     import_dir = uhnw_book(tmp_path / "book")
-    from engine.policy_store import save_policy
+    from engine.core.policy_store import save_policy
 
     assert cli(capsys, "roles", "setup", "--db", db_path)[0] == 0
     save_policy(engine, review_all_policy())
@@ -112,15 +112,15 @@ def test_a_declared_user_cannot_claim_another_login(desk, db_path, monkeypatch, 
 
 
 def test_four_eyes_cannot_be_satisfied_by_one_login_under_any_name(desk, db_path, capsys):
-    from engine.manual import ManualTrade, decide_manual_trades, enter_manual_trades
-    from engine.review import FourEyesError
+    from engine.desk.manual import ManualTrade, decide_manual_trades, enter_manual_trades
+    from engine.desk.review import FourEyesError
 
     alice = desk["logins"]["alice"]
     assert cli(capsys, "roles", "grant", alice, "reviewer", "--db", db_path)[0] == 0
     eng = make_engine(desk["urls"]["alice"])
     try:
         acting_user(eng)  # the login
-        from engine.importer import import_book
+        from engine.book.importer import import_book
 
         import_book(eng, desk["book"])
         [tid] = enter_manual_trades(eng, "A1", [ManualTrade("AAA", "SELL", 10)])

@@ -9,19 +9,19 @@ from sqlalchemy import select
 
 import main
 from bookkit import eager_policy, write_book
-from engine.compliance import override_impact, impact_text
-from engine.exporter import export_batch, export_preview
-from engine.importer import import_book
-from engine.manual import ManualTrade, enter_manual_trades
-from engine.optimizer import AccountInput, score_trades
-from engine.overrides import add_halt, add_hold, end_override
-from engine.policy import policy_from_dict
-from engine.policy_store import save_policy
-from engine.rescore import account_input, score_lines
-from engine.review import approve, edit_trade, proposal_trades, reject
-from engine.tasks import RefusedError
-from engine.undo import restore, restore_trade, withdraw
-from engine.workflow import optimizer_settings, run_workflow
+from engine.desk.compliance import override_impact, impact_text
+from engine.desk.exporter import export_batch, export_preview
+from engine.book.importer import import_book
+from engine.desk.manual import ManualTrade, enter_manual_trades
+from engine.decide.optimizer import AccountInput, score_trades
+from engine.decide.overrides import add_halt, add_hold, end_override
+from engine.core.policy import policy_from_dict
+from engine.core.policy_store import save_policy
+from engine.decide.rescore import account_input, score_lines
+from engine.desk.review import approve, edit_trade, proposal_trades, reject
+from engine.core.tasks import RefusedError
+from engine.desk.undo import restore, restore_trade, withdraw
+from engine.decide.workflow import optimizer_settings, run_workflow
 from storage import models as m
 from storage import repo
 
@@ -238,7 +238,7 @@ def test_an_edit_rescores_the_proposal_and_the_audit_keeps_before_and_after(engi
 
 
 def test_a_quantity_edit_rescores_the_flags_too(engine, reviewed):
-    from engine.rescore import outlier_flags
+    from engine.decide.rescore import outlier_flags
 
     buy = proposal_trades(engine, "A2").set_index("side").loc["BUY"]
     before = proposal(engine, "A2")
@@ -329,7 +329,7 @@ def test_restoring_a_trade_is_an_edit_for_four_eyes(engine, tmp_path):
     oil = proposal_trades(engine, "A1").set_index("symbol").loc["OIL"]
     edit_trade(engine, int(oil["id"]), remove=True, user="alice")
     restore_trade(engine, int(oil["id"]), reason="keep it", user="bob")
-    from engine.review import FourEyesError
+    from engine.desk.review import FourEyesError
 
     for who in ("alice", "bob"):
         with pytest.raises(FourEyesError):

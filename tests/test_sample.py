@@ -1,4 +1,4 @@
-"""engine.sample: the generated book folder is complete, consistent and deterministic, and
+"""engine.book.sample: the generated book folder is complete, consistent and deterministic, and
 every planted data-quality problem is really in the files (found here independently)."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.sample import COLUMNS, FILES, PROBLEM_KINDS, generate_sample  # noqa: E402
+from engine.book.sample import COLUMNS, FILES, PROBLEM_KINDS, generate_sample  # noqa: E402
 
 AS_OF = date(2026, 11, 20)
 TIER_EDGES = (250_000.0, 5_000_000.0, 25_000_000.0)

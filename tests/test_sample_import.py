@@ -3,11 +3,11 @@ problems are exactly what the integrity checks find."""
 import pandas as pd
 import pytest
 
-from engine.book import SPECS
-from engine.checks import run_checks
-from engine.importer import import_book
-from engine.policy import default_policy
-from engine.sample import generate_sample
+from engine.book.book import SPECS
+from engine.book.checks import run_checks
+from engine.book.importer import import_book
+from engine.core.policy import default_policy
+from engine.book.sample import generate_sample
 from storage import repo
 
 

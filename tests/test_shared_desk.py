@@ -12,11 +12,11 @@ from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle 
 from sqlalchemy import func, select
 
 from bookkit import write_book
-from engine.exporter import export_preview
-from engine.importer import import_book
-from engine.overrides import add_hold
-from engine.review import approve
-from engine.workflow import run_workflow
+from engine.desk.exporter import export_preview
+from engine.book.importer import import_book
+from engine.decide.overrides import add_hold
+from engine.desk.review import approve
+from engine.decide.workflow import run_workflow
 from storage import models as m
 from storage.db import make_engine
 from ui.main_window import MainWindow
@@ -179,8 +179,8 @@ def test_two_export_clicks_on_two_workstations_send_each_trade_once(qtbot, desk,
 @pytest.fixture
 def approved(engine, tmp_path):
     """A run whose proposals all await review; A1 and A2 approved by a reviewer."""
-    from engine.policy import default_policy, policy_from_dict
-    from engine.policy_store import save_policy
+    from engine.core.policy import default_policy, policy_from_dict
+    from engine.core.policy_store import save_policy
 
     import_book(engine, write_book(tmp_path / "book"), user="ops")
     data = default_policy().model_dump()
@@ -202,8 +202,8 @@ def test_a_reject_waiting_on_an_export_is_refused_and_the_export_stands(approved
     told it was exported meanwhile; the database agrees with the file."""
     import threading
 
-    from engine import exporter
-    from engine.review import ConflictError, reject
+    from engine.desk import exporter
+    from engine.desk.review import ConflictError, reject
 
     other = make_engine(db_path)  # bob's workstation
     outcome = {}
@@ -241,9 +241,9 @@ def test_a_reject_committed_while_the_batch_is_written_refuses_the_export(approv
         pytest.skip("on SQLite an export holds the only writer lock: a reject waits for it")
     import threading
 
-    from engine.exporter import export_batch
-    from engine.review import reject
-    from engine.tasks import RefusedError, TaskState
+    from engine.desk.exporter import export_batch
+    from engine.desk.review import reject
+    from engine.core.tasks import RefusedError, TaskState
 
     other = make_engine(db_path)
     fired = []
@@ -268,8 +268,8 @@ def test_a_reject_committed_while_the_batch_is_written_refuses_the_export(approv
 
 
 def test_a_half_edited_policy_form_survives_another_users_save(qtbot, desk, engine):
-    from engine.policy import default_policy
-    from engine.policy_store import save_policy
+    from engine.core.policy import default_policy
+    from engine.core.policy_store import save_policy
 
     alice, _ = desk
     polled(qtbot, alice)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bookkit import write_book
-from engine.importer import import_book
+from engine.book.importer import import_book
 from storage import repo, snapshot_cache
 from storage.db import make_engine
 from test_crash import die_in_child
@@ -82,7 +82,7 @@ def test_killed_import_leaves_no_partial_cache(engine, db_path, cache, tmp_path)
             return real(self, path, *a, **k)
         pd.DataFrame.to_feather = dying
         from storage.db import make_engine
-        from engine.importer import import_book
+        from engine.book.importer import import_book
         import_book(make_engine({db_path!r}), {str(book)!r})
     """)
     # the database has the snapshot (committed before caching); the cache has no entry, only

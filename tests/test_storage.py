@@ -52,7 +52,7 @@ def test_default_database_is_per_user(monkeypatch):
 def test_snapshot_cache_serves_the_same_frames_as_the_database(engine, book_dir, monkeypatch, tmp_path):
     import pandas as pd
 
-    from engine.importer import import_book
+    from engine.book.importer import import_book
     from storage import repo
 
     monkeypatch.setenv("REBALANCE_DESK_CACHE", str(tmp_path / "cache"))
@@ -71,7 +71,7 @@ def test_snapshot_cache_serves_the_same_frames_as_the_database(engine, book_dir,
 
 
 def test_damaged_cache_entry_is_rebuilt(engine, book_dir, monkeypatch, tmp_path):
-    from engine.importer import import_book
+    from engine.book.importer import import_book
     from storage import repo
 
     monkeypatch.setenv("REBALANCE_DESK_CACHE", str(tmp_path / "cache"))

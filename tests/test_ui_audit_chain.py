@@ -4,8 +4,8 @@ import qt_fixtures
 from qt_fixtures import LONG, boxes, close_window, settings  # noqa: F401
 from sqlalchemy import text
 
-from engine.audit import audit_entries
-from engine.audit_chain import ACK_ACTION
+from engine.core.audit import audit_entries
+from engine.core.audit_chain import ACK_ACTION
 from storage import repo
 
 
@@ -29,7 +29,7 @@ def test_an_intact_chain_is_shown_verified_up_to_its_last_entry(qtbot, engine, d
         assert a.chain.text() == "✓ Audit chain verified up to entry 7"
         # entries under a declared name show the OS login that wrote them (the suite's user is declared)
         col = [c.key for c in a.model.columns].index("identity_text")
-        from engine.tasks import os_login
+        from engine.core.tasks import os_login
         assert a.model.index(0, col).data() == f"declared (OS login {os_login()})"
         assert not a.banner.isVisible() and not a.ack_button.isVisible()
     finally:
@@ -62,7 +62,7 @@ def test_a_broken_chain_shows_a_red_banner_until_an_admin_acknowledges_it(qtbot,
 
 def test_the_header_marks_a_declared_identity(qtbot, engine, db_path, settings, boxes):
     """On a workstation database, a user name that is not the OS login is declared, and says so."""
-    from engine.tasks import os_login
+    from engine.core.tasks import os_login
 
     w = qt_fixtures.make_window(qtbot, engine, db_path, settings, user="alice")
     try:

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
 
-from engine.importer import import_book
-from engine.workflow import run_workflow
+from engine.book.importer import import_book
+from engine.decide.workflow import run_workflow
 from test_model_changes import NEW_GROWTH, Book, policy
 
 

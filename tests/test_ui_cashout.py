@@ -3,9 +3,9 @@ with real widgets (pytest-qt, offscreen)."""
 import pytest
 from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
 
-from engine.importer import import_book
-from engine.manual import ManualTrade, enter_manual_trades
-from engine.workflow import run_workflow
+from engine.book.importer import import_book
+from engine.desk.manual import ManualTrade, enter_manual_trades
+from engine.decide.workflow import run_workflow
 from test_manual_cashout import a2_book
 
 

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from bookkit import write_book
 from test_views import problem_book
-from engine.exporter import export_preview
-from engine.tasks import RefusedError
+from engine.desk.exporter import export_preview
+from engine.core.tasks import RefusedError
 from storage.bulk import read_frame
 from sqlalchemy import select
 from storage import models as m
@@ -148,7 +148,7 @@ def test_reimporting_the_same_folder_asks_first(qtbot, window, boxes, folders, t
 
 def test_cancel_button_stops_a_run_and_changes_nothing(qtbot, window, boxes, folders, tmp_path, db_path,
                                                       monkeypatch):
-    import engine.workflow as wf
+    import engine.decide.workflow as wf
 
     w = window
     imported(qtbot, w, folders, tmp_path)
@@ -176,7 +176,7 @@ def test_cancel_button_stops_a_run_and_changes_nothing(qtbot, window, boxes, fol
 
 
 def test_cancel_while_saving_rolls_the_run_back(qtbot, window, folders, tmp_path, db_path, monkeypatch):
-    import engine.workflow as wf
+    import engine.decide.workflow as wf
 
     w = window
     imported(qtbot, w, folders, tmp_path)
@@ -216,7 +216,7 @@ def test_cancel_an_import_midway_changes_nothing(qtbot, window, folders, tmp_pat
 
 def test_closing_during_a_run_cancels_it_and_keeps_the_database(qtbot, engine, db_path, settings, boxes,
                                                                 folders, tmp_path, monkeypatch):
-    import engine.workflow as wf
+    import engine.decide.workflow as wf
 
     w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
     qtbot.addWidget(w)
@@ -250,7 +250,7 @@ def test_generate_sample_then_import_on_the_worker(qtbot, window, folders, tmp_p
     w = window
     w.generate_sample(str(tmp_path), accounts=40)
     wait_idle(qtbot, w)
-    from engine import views
+    from engine.desk import views
 
     snap = views.status(engine)["snapshot"]
     assert snap is not None and snap["n_accounts"] == 40

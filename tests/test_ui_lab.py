@@ -17,12 +17,12 @@ from PySide6.QtWidgets import QInputDialog
 
 from bookkit import write_book
 from dbkit import content_digest, is_postgres
-from engine.audit import audit_entries
-from engine.importer import import_book
+from engine.core.audit import audit_entries
+from engine.book.importer import import_book
 from engine.lab import build_variants, load_book, simulate
-from engine.policy_store import policy_versions, save_policy
-from engine.views import policy_body
-from engine.workflow import current_policy
+from engine.core.policy_store import policy_versions, save_policy
+from engine.desk.views import policy_body
+from engine.core.policy_store import current_policy
 from ui.charts import inv_symlog
 from ui.lab_panel import TABLE, LabPanel
 from ui.navigation import FACTORIES

@@ -19,14 +19,14 @@ from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMessageBox, QSpinBox
 
 from bookkit import write_book
-from engine.audit import audit_entries
-from engine.exporter import batch_trades, batches_frame
-from engine.importer import import_book
-from engine.policy import default_policy, policy_from_dict
-from engine.policy_store import policy_versions, save_policy
-from engine.review import proposal_trades
-from engine.sample import generate_sample
-from engine.workflow import current_policy, proposals_frame, run_workflow
+from engine.core.audit import audit_entries
+from engine.desk.exporter import batch_trades, batches_frame
+from engine.book.importer import import_book
+from engine.core.policy import default_policy, policy_from_dict
+from engine.core.policy_store import policy_versions, save_policy
+from engine.desk.review import proposal_trades
+from engine.book.sample import generate_sample
+from engine.decide.workflow import current_policy, proposals_frame, run_workflow
 from ui.audit_panel import ALL_ACTIONS, ALL_USERS, AuditPanel, describe_change
 from ui.batches_panel import BatchesPanel, show_batch_result
 from ui.charts_host import ChartsPanelHost
@@ -237,7 +237,7 @@ def test_approve_reject_and_edit_in_a_review_tier(qtbot, engine, reviewed, windo
 
 
 def test_decision_changed_by_someone_else_is_refused(qtbot, engine, reviewed, window):
-    from engine.review import reject
+    from engine.desk.review import reject
 
     p = proposals(qtbot, window, "A2")
     reject(engine, ["A2"], user="bob", reason="client call")  # another desk, after the panel loaded A2
@@ -553,8 +553,8 @@ def test_one_click_export_shows_in_batches_and_every_action_in_audit(
 
 
 def test_show_batch_result_lists_files_and_opens_the_folder(qtbot, engine, reviewed, opened, tmp_path):
-    from engine.exporter import export_batch
-    from engine.review import approve
+    from engine.desk.exporter import export_batch
+    from engine.desk.review import approve
 
     assert export_batch(engine, tmp_path / "none") is None  # everything still awaits review
     nothing = show_batch_result(None, None)

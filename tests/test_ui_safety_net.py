@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from bookkit import write_book
-from engine.importer import import_book
-from engine.policy import default_policy, policy_from_dict
-from engine.policy_store import save_policy
-from engine.review import proposal_trades
-from engine.workflow import proposals_frame, run_workflow
+from engine.book.importer import import_book
+from engine.core.policy import default_policy, policy_from_dict
+from engine.core.policy_store import save_policy
+from engine.desk.review import proposal_trades
+from engine.decide.workflow import proposals_frame, run_workflow
 from storage import repo
 
 

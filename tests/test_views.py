@@ -1,14 +1,14 @@
-"""engine.views: the console's read-only queries, tested without Qt."""
+"""engine.desk.views: the console's read-only queries, tested without Qt."""
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
 
 from bookkit import write_book
-from engine import views
-from engine.importer import import_book
-from engine.overrides import add_halt, add_hold, end_override
-from engine.workflow import run_workflow
+from engine.desk import views
+from engine.book.importer import import_book
+from engine.decide.overrides import add_halt, add_hold, end_override
+from engine.decide.workflow import run_workflow
 
 AS_OF = date(2026, 11, 20)
 
@@ -115,8 +115,8 @@ def test_today_counts_attention_and_badges(ran):
 def test_the_last_run_names_its_policy_as_the_policy_panel_does(ran):
     """A run on the default policy is not 'policy version N' (the Policy panel lists no such
     version); a saved version is named by its number; a policy given to one run is named so."""
-    from engine.policy import default_policy
-    from engine.policy_store import save_policy
+    from engine.core.policy import default_policy
+    from engine.core.policy_store import save_policy
 
     assert views.status(ran)["run"]["policy_label"] == "the default policy"
     pol = default_policy()
@@ -132,7 +132,7 @@ def test_the_last_run_names_its_policy_as_the_policy_panel_does(ran):
 def test_waiting_export_counts_what_an_export_would_send(ran):
     """Trades approved in a run that a newer run superseded are never exported: the Today
     panel and the Batches badge do not count them (they agree with the export's preview)."""
-    from engine.exporter import export_preview
+    from engine.desk.exporter import export_preview
 
     first = views.today(ran)["waiting_export"]["trades"]
     run_workflow(ran, workers=1)  # the same book again: the first run's approved trades go stale
@@ -173,12 +173,12 @@ def test_book_ids_and_policy_body(ran):
     assert st["policy"] is None  # no version saved: the default policy is current (the header says so)
     p = views.policy_body(ran, st["run"]["policy_id"])  # the policy the run used
     assert p.tiers[0].name == "Small"
-    from engine.policy_store import save_policy
-    from engine.policy import default_policy
+    from engine.core.policy_store import save_policy
+    from engine.core.policy import default_policy
 
     saved = save_policy(ran, default_policy(), user="admin", expected_version=0)
     assert views.status(ran)["policy"]["id"] == saved and views.status(ran)["policy"]["created_by"] == "admin"
-    from engine.tasks import RefusedError
+    from engine.core.tasks import RefusedError
     with pytest.raises(RefusedError):
         views.policy_body(ran, 999)
 
@@ -188,7 +188,7 @@ def test_change_watcher_sees_late_commits_and_skips_rolled_back_ids(engine):
     a hole that stays open past gap_seconds (a rolled-back id) stops holding the floor."""
     from sqlalchemy import insert
 
-    from engine.views import ChangeWatcher
+    from engine.desk.views import ChangeWatcher
     from storage import models as m
     from storage import repo
 

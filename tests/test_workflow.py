@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 import main
 from bookkit import BASE, eager_policy, write_book
-from engine.checks import run_checks
-from engine.importer import import_book
-from engine.mandates import assign_tiers, band_width, threshold_bps
-from engine.overrides import add_halt, add_hold, end_override, overrides_frame
-from engine.policy import default_policy, policy_from_dict, policy_from_toml
-from engine.tasks import RefusedError
-from engine.workflow import run_workflow
+from engine.book.checks import run_checks
+from engine.book.importer import import_book
+from engine.decide.mandates import assign_tiers, band_width, threshold_bps
+from engine.decide.overrides import add_halt, add_hold, end_override, overrides_frame
+from engine.core.policy import default_policy, policy_from_dict, policy_from_toml
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import run_workflow
 from storage import models as m
 from storage import repo
 
@@ -51,7 +51,7 @@ def problem_book(tmp_path):
 
 
 def test_every_suspension_reason_with_detail(tmp_path):
-    from engine.book import read_book
+    from engine.book.book import read_book
 
     book = read_book(problem_book(tmp_path))
     s = run_checks(book.frames, AS_OF, default_policy())
@@ -69,7 +69,7 @@ def test_every_suspension_reason_with_detail(tmp_path):
 
 
 def test_an_account_can_have_several_reasons(tmp_path):
-    from engine.book import read_book
+    from engine.book.book import read_book
 
     book = read_book(write_book(tmp_path / "b", append={
         "lots.csv": ["A1,L9,ZZZZ,-3,5,2024-01-01"]}))

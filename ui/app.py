@@ -7,9 +7,9 @@ import sys
 def run_console(db: str | None = None, demo: bool = False, user: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from engine import views
-    from engine.identity import acting_user
-    from engine.tasks import RefusedError
+    from engine.desk import views
+    from engine.core.identity import acting_user
+    from engine.core.tasks import RefusedError
     from storage.db import make_engine
     from ui.main_window import MainWindow
 

@@ -1,10 +1,10 @@
 """Audit: who did what and when — every import, run, override, approval, rejection, edit, manual
 trade, policy change and export — newest first, filtered by user, action, account and date range
-(:func:`engine.audit.audit_entries`). Before/after values are shown as "field: old → new"; the
+(:func:`engine.core.audit.audit_entries`). Before/after values are shown as "field: old → new"; the
 selected entry's full record is shown below the table.
 
 Whenever the panel refreshes, the audit chain is verified off the GUI thread
-(:func:`engine.audit_chain.verify_chain`): "Audit chain verified up to entry N", or a red banner
+(:func:`engine.core.audit_chain.verify_chain`): "Audit chain verified up to entry N", or a red banner
 naming the first altered, inserted or deleted entry until an admin acknowledges it (audited).
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ from PySide6.QtCore import QDate, QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDateEdit, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
                                QSplitter, QVBoxLayout)
 
-from engine.audit import audit_entries, audit_facets
-from engine.audit_chain import acknowledge_break, acknowledged, verify_chain
-from engine.tasks import RefusedError
+from engine.core.audit import audit_entries, audit_facets
+from engine.core.audit_chain import acknowledge_break, acknowledged, verify_chain
+from engine.core.tasks import RefusedError
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel

@@ -19,7 +19,7 @@ from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.exporter import batch_trades, batches_frame
+from engine.desk.exporter import batch_trades, batches_frame
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
@@ -65,7 +65,7 @@ def manifest_of(text) -> dict:
 
 
 def batches_table(engine) -> pd.DataFrame:
-    """:func:`engine.exporter.batches_frame` with the manifest's counts and files as columns."""
+    """:func:`engine.desk.exporter.batches_frame` with the manifest's counts and files as columns."""
     df = batches_frame(engine)
     if not len(df):
         return df.assign(n_lines=[], buys=[], sells=[], file_names=[], files=[])
@@ -351,7 +351,7 @@ class BatchResultDialog(QDialog):
                           tuple(getattr(result, "kept_back", ()) or ())[:10]))
             blocked = getattr(result, "blocked", None)
             if blocked is not None and len(blocked):  # kept back by what is in force now: named
-                from engine.compliance import describe_blocked
+                from engine.desk.compliance import describe_blocked
 
                 self.blocked_text = QLabel(
                     f"Kept back — {len(blocked):,} approved trade(s) of {blocked['account_id'].nunique():,} "
@@ -383,7 +383,7 @@ class BatchResultDialog(QDialog):
 
 
 def show_batch_result(parent, result) -> BatchResultDialog:
-    """Show what a one-click export wrote (``engine.exporter.export_batch``'s BatchResult), or
+    """Show what a one-click export wrote (``engine.desk.exporter.export_batch``'s BatchResult), or
     "Nothing approved to export" for None. Window-modal, not blocking; returns the dialog."""
     dlg = BatchResultDialog(parent, result)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)

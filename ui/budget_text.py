@@ -1,5 +1,5 @@
 """A proposal's gains budget, trading mode and model change, in words for the Proposals
-detail (issue 23; the numbers come from the proposal's detail, engine.gains_budget)."""
+detail (issue 23; the numbers come from the proposal's detail, engine.decide.gains_budget)."""
 from __future__ import annotations
 
 import html

@@ -9,10 +9,10 @@ the database nor changes the policy. Four plots:
     SUSPENDED/HELD ones never do). The tier's policy start and floor are dashed lines; the solid
     line is a *flat preview threshold* that can be dragged: the label above the plots says how
     many accounts would trade at that threshold, their turnover and realized tax
-    (:class:`engine.preview.ThresholdPreviewer`, equal to what a run with that flat threshold
+    (:class:`engine.decide.preview.ThresholdPreviewer`, equal to what a run with that flat threshold
     does). The part of the histogram that would trade is drawn darker. "Save to policy…" asks
     for confirmation and emits ``saveThreshold(tier, bps)``; the main window stores the policy
-    made by :func:`engine.preview.policy_with_threshold` (flat: start = floor = bps, so the next
+    made by :func:`engine.decide.preview.policy_with_threshold` (flat: start = floor = bps, so the next
     run trades exactly what was previewed).
 (b) **Benefit vs cost** per account, coloured by tier, both axes symmetric-log dollars
     (benefit = drift + harvest + rating benefit, cost = trading cost + tax cost; benefit can be
@@ -22,7 +22,7 @@ the database nor changes the policy. Four plots:
     selected tier's score accounts at (days since last trade, score). Accounts that never traded
     (threshold = floor) or traded before the right edge are drawn at the right edge.
     ``days_since_trade`` is not a column of the proposals: pass it to :meth:`set_data`
-    (:func:`engine.preview.days_since_trade` reads it from the run's book snapshot) or as a
+    (:func:`engine.decide.preview.days_since_trade` reads it from the run's book snapshot) or as a
     ``days_since_trade`` column of the proposals; without it only the curves are drawn.
 (d) **Categories per tier** (grouped bars) with the previewed SCORE / NO_TRADE counts of the
     selected tier as outlines.
@@ -45,8 +45,8 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMes
                                QSizePolicy, QVBoxLayout, QWidget)
 from pyqtgraph.graphicsItems.ScatterPlotItem import _DEFAULT_STYLE, SpotItem
 
-from engine.policy import Policy
-from engine.preview import ThresholdPreviewer, score_eligible
+from engine.core.policy import Policy
+from engine.decide.preview import ThresholdPreviewer, score_eligible
 
 __all__ = ["ChartsPanel", "AccountScatter", "SymlogDollarAxis", "symlog", "inv_symlog", "money",
            "TIER_COLORS", "CATEGORY_COLORS"]
@@ -228,7 +228,7 @@ class ChartsPanel(QWidget):
 
     Signals: ``accountActivated(account_id)`` when a point is clicked; ``saveThreshold(tier,
     bps)`` when the user confirms "Save to policy…" (the receiver saves
-    ``engine.preview.policy_with_threshold(policy, tier, bps)`` — a flat threshold).
+    ``engine.decide.preview.policy_with_threshold(policy, tier, bps)`` — a flat threshold).
     """
 
     accountActivated = Signal(str)
@@ -381,7 +381,7 @@ class ChartsPanel(QWidget):
     # ------------------------------------------------------------------ public API
     def set_data(self, proposals: pd.DataFrame | None, policy: Policy,
                  days_since_trade: pd.Series | None = None) -> None:
-        """Show a run. ``proposals``: one row per account (engine.workflow.proposals_frame);
+        """Show a run. ``proposals``: one row per account (engine.decide.workflow.proposals_frame);
         ``policy``: whose tiers give the threshold curves and the preview's starting point;
         ``days_since_trade``: Series indexed by account_id (NaN = never traded), else the
         proposals' ``days_since_trade`` column if any."""
@@ -464,7 +464,7 @@ class ChartsPanel(QWidget):
         return True
 
     def last_preview(self) -> dict | None:
-        """The preview shown now (engine.preview.ThresholdPreviewer.preview's dict)."""
+        """The preview shown now (engine.decide.preview.ThresholdPreviewer.preview's dict)."""
         return self._last
 
     # ------------------------------------------------------------------ building

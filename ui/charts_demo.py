@@ -17,10 +17,10 @@ from pathlib import Path
 
 def load_run(db: str | None, accounts: int, seed: int, workdir: Path):
     """(proposals, policy, days_since_trade) of the latest run, making one if needed."""
-    from engine.importer import import_book
-    from engine.preview import days_since_trade
-    from engine.sample import generate_sample
-    from engine.workflow import current_policy, latest_run_id, proposals_frame, run_workflow
+    from engine.book.importer import import_book
+    from engine.decide.preview import days_since_trade
+    from engine.book.sample import generate_sample
+    from engine.decide.workflow import current_policy, latest_run_id, proposals_frame, run_workflow
     from storage import repo
     from storage.db import make_engine
 

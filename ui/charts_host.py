@@ -4,7 +4,7 @@ The widget never touches the database; this host feeds it (the latest run's prop
 current policy, the days since each account last traded) and acts on its two signals:
 
 * ``saveThreshold(tier, bps)`` → a new policy version with that tier's flat threshold
-  (:func:`engine.preview.policy_with_threshold`, start = floor = bps), saved with the acting
+  (:func:`engine.decide.preview.policy_with_threshold`, start = floor = bps), saved with the acting
   user and a note; the next run uses it (``ctx.notify("policy")``);
 * ``accountActivated(account_id)`` → the account opens in Proposals (``ctx.navigate``).
 """
@@ -14,11 +14,11 @@ import html
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout
 
-from engine.policy_store import save_policy
-from engine.preview import days_since_trade, policy_with_threshold
-from engine.review import check_not_stale
-from engine.tasks import RefusedError
-from engine.workflow import current_policy, latest_run_id, proposals_frame
+from engine.core.policy_store import save_policy
+from engine.decide.preview import days_since_trade, policy_with_threshold
+from engine.desk.review import check_not_stale
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
 from ui.charts import ChartsPanel
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, set_error_text

@@ -6,8 +6,8 @@ import traceback
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from engine.book import BookError
-from engine.tasks import Cancelled, RefusedError
+from engine.book.book import BookError
+from engine.core.tasks import Cancelled, RefusedError
 from storage.db import redact
 
 MAX_LINES = 20

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from engine.lab.plan import QUICK_SWEEPS, LabPlan, run_plan, save_variant
-from engine.policy import Policy
-from engine.policy_store import PolicyConflict, policy_versions
-from engine.tasks import RefusedError
+from engine.core.policy import Policy
+from engine.core.policy_store import PolicyConflict, policy_versions
+from engine.core.tasks import RefusedError
 from ui import dialogs
 from ui.lab_charts import LabCharts
 from ui.models import Col, FrameModel

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListW
                                QMainWindow, QProgressBar, QPushButton, QSplitter, QStackedWidget, QStyle,
                                QAbstractItemView, QApplication, QToolBar, QVBoxLayout, QWidget)
 
-from engine import views
-from engine.identity import identity_note
-from engine.tasks import RefusedError
+from engine.desk import views
+from engine.core.identity import identity_note
+from engine.core.tasks import RefusedError
 from storage import repo
 from storage.db import describe
 from ui import dialogs, fmt
@@ -97,7 +97,7 @@ class Header(QFrame):
                 f"<b>Run {run['id']}</b> · <span style='color:{colour}'><b>{state}</b></span> · "
                 f"{fmt.local_time(run['finished_at'] or run['started_at'])}{took} · by {run['created_by']}")
         self.values["policy"].setText(f"<b>Version {pol['id']}</b>" if pol else "<b>Default</b>")
-        note = getattr(self, "identity_note", None)  # identities not proven (engine.identity.identity_note)
+        note = getattr(self, "identity_note", None)  # identities not proven (engine.core.identity.identity_note)
         self.values["user"].setText(f"<b>{user}</b>" + (" · <span style='color:#8a5a00'>declared</span>" if note else ""))
         self.values["user"].setToolTip(note or "")
 
@@ -211,10 +211,10 @@ class MainWindow(QMainWindow):
         self.recover_exports()
 
     def recover_exports(self) -> None:
-        """Finish what an interrupted export left in its drop folder (``engine.publish``): files of
+        """Finish what an interrupted export left in its drop folder (``engine.desk.publish``): files of
         committed batches published, staged files of uncommitted ones removed; on a background
         thread, audited, and said in the status bar."""
-        from engine.publish import recover_exports
+        from engine.desk.publish import recover_exports
 
         engine, user, bridge = self.engine, self.user, self._recover_bridge
 
@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: self.refresh_header(background=True))  # after the panel painted
 
     def refresh_header(self, background: bool = False) -> None:
-        """Header and badges from ``engine.views.today`` (the Today panel's, when it just loaded it)."""
+        """Header and badges from ``engine.desk.views.today`` (the Today panel's, when it just loaded it)."""
         self._header_gen += 1
         if self.ctx.overview is not None or not background:
             self._apply_overview(self._header_gen, self.ctx.overview or views.today(self.engine, top=0))
@@ -491,7 +491,7 @@ class MainWindow(QMainWindow):
             if not folder:
                 return None
         self.settings.setValue("paths/import", str(Path(folder).parent))
-        from engine.importer import import_book
+        from engine.book.importer import import_book
 
         engine, user = self.engine, self.user
 
@@ -499,7 +499,7 @@ class MainWindow(QMainWindow):
             return import_book(engine, folder, user=user, state=state, allow_same=allow_same, as_of_ok=as_of_ok)
 
         def failed(exc):
-            from engine.importer import AsOfRefused
+            from engine.book.importer import AsOfRefused
 
             if isinstance(exc, AsOfRefused):
                 if dialogs.confirm(self, "Import book", str(exc).split(";")[0] + ".",
@@ -536,8 +536,8 @@ class MainWindow(QMainWindow):
                 return None
         self.settings.setValue("paths/sample", folder)
         target = Path(folder) / f"sample-book-{accounts}"
-        from engine.importer import import_book
-        from engine.sample import generate_sample
+        from engine.book.importer import import_book
+        from engine.book.sample import generate_sample
 
         engine, user = self.engine, self.user
 
@@ -551,7 +551,7 @@ class MainWindow(QMainWindow):
 
     def start_demo(self) -> Task | None:
         """On a database with no book, generate and import the demo book (``open --demo``)."""
-        from engine.demo import ensure_demo_book
+        from engine.desk.demo import ensure_demo_book
 
         engine, user = self.engine, self.user
         return self._start("Preparing the demo book", lambda state: ensure_demo_book(engine, state=state, user=user),
@@ -559,7 +559,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ run
     def run_workflow(self) -> Task | None:
-        from engine.workflow import run_workflow
+        from engine.decide.workflow import run_workflow
 
         engine, user = self.engine, self.user
         workers = self.ctx.workers or int(self.settings.value("run/workers", 0) or 0) or max(1, min(2, os.cpu_count() or 1))
@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ export
     def export_approved(self) -> Task | None:
-        from engine.exporter import export_preview
+        from engine.desk.exporter import export_preview
 
         engine = self.engine
         return self._start("Checking approved trades", lambda state: export_preview(engine),
@@ -626,7 +626,7 @@ class MainWindow(QMainWindow):
         if not folder:
             return
         self.settings.setValue("paths/export", folder)
-        from engine.exporter import export_batch
+        from engine.desk.exporter import export_batch
 
         engine, user = self.engine, self.user
         self._start("Exporting the batch",

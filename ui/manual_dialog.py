@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QTableWidget, QVBoxLayout, QWidget)
 
-from engine import views
-from engine.manual import ManualTrade, check_manual_trades, enter_manual_trades, manual_context, parse_quantity
-from engine.tasks import RefusedError
+from engine.desk import views
+from engine.desk.manual import ManualTrade, check_manual_trades, enter_manual_trades, manual_context, parse_quantity
+from engine.core.tasks import RefusedError
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext
@@ -22,7 +22,7 @@ SIDE, SYMBOL, QTY, LOT, VALUE = range(5)
 
 class QuantityEdit(QLineEdit):
     """Whole positive shares as typed: what is not one ("1.5", "12.5abc-", "0", "-3") is shown as
-    an error naming the field (engine.manual.parse_quantity), never reinterpreted."""
+    an error naming the field (engine.desk.manual.parse_quantity), never reinterpreted."""
 
     def __init__(self):
         super().__init__()
@@ -305,7 +305,7 @@ class ManualTradeDialog(QDialog):
 
     def suggest_sells(self) -> None:
         """Replace the blank lines with the tax-minimal sells for what the request still needs."""
-        from engine.raise_cash import raise_need, suggest_sells
+        from engine.desk.raise_cash import raise_need, suggest_sells
 
         try:
             need = raise_need(self.ctx.engine, self.account_id, self.selected_request())

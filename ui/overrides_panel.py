@@ -8,10 +8,10 @@ from PySide6.QtCore import QDate, QStringListModel, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
-from engine import views
-from engine.compliance import impact_text, preview_override
-from engine.overrides import add_halt, add_hold, end_override
-from engine.tasks import RefusedError
+from engine.desk import views
+from engine.desk.compliance import impact_text, preview_override
+from engine.decide.overrides import add_halt, add_hold, end_override
+from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel

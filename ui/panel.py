@@ -43,7 +43,7 @@ class AppContext(QObject):
         self.settings = settings if settings is not None else QSettings("RebalanceDesk", "Rebalance Desk")
         self.workers = workers
         self.tasks = TaskRunner(self)
-        self.overview: dict | None = None  # engine.views.today() since the last change, when loaded
+        self.overview: dict | None = None  # engine.desk.views.today() since the last change, when loaded
 
     def notify(self, kind: str) -> None:
         self.changed.emit(kind)

@@ -1,12 +1,12 @@
 # Kept whole for now, long because the form's field table covers every policy section; a table-driven form per section is issue #14's open part.
 """Policy: view and edit the firm's settings; saving makes a new version the next run uses.
 
-The form is built from the pydantic model (engine.policy.Policy), so a setting added to the
+The form is built from the pydantic model (engine.core.policy.Policy), so a setting added to the
 engine shows up here with a generic label. Validation is the engine's: every edit is checked
 with ``policy_from_dict`` and its messages (which name the key) are shown inline.
 
 Saving carries the version the form was loaded from: when another user saved a newer version
-meanwhile the save is refused (``engine.policy_store.PolicyConflict``), the message says who
+meanwhile the save is refused (``engine.core.policy_store.PolicyConflict``), the message says who
 saved which version when, and the form reloads the latest version — never a silent overwrite.
 
 The settings on the policy lab's frontier (tier thresholds, λ, bands, harvest settings) have a
@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QScrollArea,
                                QSpinBox, QSplitter, QTableWidget, QVBoxLayout, QWidget)
 
-from engine import views
+from engine.desk import views
 from engine.lab.plan import setting_sweep
-from engine.mandates import threshold_bps
-from engine.policy import MANDATE_KINDS, Policy, default_four_eyes, default_policy, policy_from_dict
-from engine.policy_store import PolicyConflict, four_eyes_switched_off, policy_versions, save_policy
-from engine.tasks import RefusedError
+from engine.decide.mandates import threshold_bps
+from engine.core.policy import MANDATE_KINDS, Policy, default_four_eyes, default_policy, policy_from_dict
+from engine.core.policy_store import PolicyConflict, four_eyes_switched_off, policy_versions, save_policy
+from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel

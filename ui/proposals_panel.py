@@ -9,7 +9,7 @@ account's detail: its trades (quantities edited inline, trades removed with Dele
 checks every edit and its refusal is shown under the table), its asset-class weights before and
 after against the model and the bands, and its score broken down into benefits and costs.
 
-Decisions go through :mod:`engine.review` with the versions the panel loaded, so a proposal
+Decisions go through :mod:`engine.desk.review` with the versions the panel loaded, so a proposal
 changed by someone else meanwhile is refused rather than overwritten: the refusal is shown in a
 message box and the view reloads what the other user stored. A four-eyes refusal (approving a
 proposal one edited, in a tier under four-eyes) is shown in a message box too. Approve (A) and Reject (R)
@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
                                QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.review import (TRADING, ConflictError, FourEyesError, check_not_stale, decide, edit_trade, editors_of,
+from engine.desk.review import (TRADING, ConflictError, FourEyesError, check_not_stale, decide, edit_trade, editors_of,
                            proposal_trades, trade_value)
-from engine.tasks import RefusedError
-from engine.workflow import current_policy, latest_run_id, proposals_frame
+from engine.core.tasks import RefusedError
+from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
 from ui import dialogs, fmt
 from ui.budget_text import budget_html
 from ui.models import Col, FrameModel
@@ -640,7 +640,7 @@ class ProposalsPanel(Panel):
         self.set_proposals(frame, policy)
 
     def set_proposals(self, frame: pd.DataFrame | None, policy) -> None:
-        """Show a run's proposals (``engine.workflow.proposals_frame``) under ``policy``'s tiers."""
+        """Show a run's proposals (``engine.decide.workflow.proposals_frame``) under ``policy``'s tiers."""
         self.policy = policy
         if frame is None:
             self.run_id = None
@@ -1014,21 +1014,21 @@ class ProposalsPanel(Panel):
 
     def withdraw_selected(self) -> bool:
         """Withdraw the approval of the selected approved accounts (asks why)."""
-        from engine.undo import withdraw
+        from engine.desk.undo import withdraw
 
         return self._undo(withdraw, "APPROVED", "Withdraw approval", "Withdraw the approval of {who}?",
                           "It goes back to review and is not exported until approved again.")
 
     def restore_selected(self) -> bool:
         """Restore the selected rejected accounts to review (asks why)."""
-        from engine.undo import restore
+        from engine.desk.undo import restore
 
         return self._undo(restore, "REJECTED", "Restore", "Restore the rejected proposal of {who} to review?",
                           "It goes back to review and needs an approval.")
 
     def restore_selected_trade(self) -> bool:
         """Put the selected removed trade back into its proposal (asks why); re-scored."""
-        from engine.undo import restore_trade
+        from engine.desk.undo import restore_trade
 
         row = self.trades.selected_row()
         if row < 0:
@@ -1094,7 +1094,7 @@ class ProposalsPanel(Panel):
 
     def _blocked(self, account: str) -> str:
         """Why the account's approved or proposed trades would be kept back at export now."""
-        from engine.compliance import proposals_blocked
+        from engine.desk.compliance import proposals_blocked
 
         if self.run_id is None:
             return ""

@@ -78,7 +78,7 @@ class Shots:
 
     def engine(self, name: str):
         """A new database ``name`` with the sample book imported: (engine, db path)."""
-        from engine.importer import import_book
+        from engine.book.importer import import_book
         from storage.db import make_engine
 
         db = str(self.tmp / f"{name}.db")
@@ -88,7 +88,7 @@ class Shots:
 
     def book(self) -> Path:
         """The sample book's folder (generated at the first call)."""
-        from engine.sample import generate_sample
+        from engine.book.sample import generate_sample
 
         if self._book is None:
             print(f"generating a {self.accounts:,}-account sample book…", file=sys.stderr)
@@ -107,7 +107,7 @@ class Shots:
 
 def review_policy():
     """The default policy with the Core tier reviewing every account (something to review)."""
-    from engine.policy import default_policy, policy_from_dict
+    from engine.core.policy import default_policy, policy_from_dict
 
     data = default_policy().model_dump()
     data["tiers"] = [{**t, "review": "all" if t["name"] == "Core" else t["review"]} for t in data["tiers"]]
@@ -116,9 +116,9 @@ def review_policy():
 
 def shoot_console(shots: Shots) -> None:
     """empty, today, suspended, manual_trade, overrides, policy, running."""
-    from engine import views
-    from engine.overrides import add_halt, add_hold, end_override
-    from engine.workflow import run_workflow
+    from engine.desk import views
+    from engine.decide.overrides import add_halt, add_hold, end_override
+    from engine.decide.workflow import run_workflow
     from storage.db import make_engine
 
     app = shots.app
@@ -213,10 +213,10 @@ def shoot_lab(shots: Shots, w, *, accounts: int = 300, days: int = 20) -> None:
 
 def shoot_review(shots: Shots, *, lab: bool) -> None:
     """proposals, charts, batches, audit, export_result (and lab when ``lab``)."""
-    from engine.exporter import export_batch
-    from engine.policy_store import save_policy
-    from engine.review import approve, edit_trade, proposal_trades, reject
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_batch
+    from engine.core.policy_store import save_policy
+    from engine.desk.review import approve, edit_trade, proposal_trades, reject
+    from engine.decide.workflow import proposals_frame, run_workflow
     from ui.batches_panel import show_batch_result
 
     engine, db = shots.engine("review")
@@ -285,11 +285,11 @@ def shoot_safety(shots: Shots) -> None:
     """override_impact, export_blocked, reject_dialog."""
     from sqlalchemy import func, select
 
-    from engine.exporter import export_preview
-    from engine.overrides import add_hold
-    from engine.policy_store import save_policy
-    from engine.review import approve
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.desk.exporter import export_preview
+    from engine.decide.overrides import add_hold
+    from engine.core.policy_store import save_policy
+    from engine.desk.review import approve
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage import models as m
     from storage.bulk import read_frame
     from ui import dialogs
@@ -361,11 +361,11 @@ def shoot_budgets(shots: Shots) -> None:
     """model_changes, budgets (issue 23)."""
     import shutil
 
-    from engine.budget_sample import add_budgets, next_day_with_model_change
-    from engine.importer import import_book
-    from engine.policy import default_policy
-    from engine.policy_store import save_policy
-    from engine.workflow import proposals_frame, run_workflow
+    from engine.book.budget_sample import add_budgets, next_day_with_model_change
+    from engine.book.importer import import_book
+    from engine.core.policy import default_policy
+    from engine.core.policy_store import save_policy
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage.db import make_engine
 
     day0, day1 = shots.tmp / "budget-book-0", shots.tmp / "budget-book-1"

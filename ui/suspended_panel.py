@@ -13,10 +13,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from engine import views
-from engine.manual import decide_manual_trades, pending_manual_trades
-from engine.review import ConflictError, FourEyesError
-from engine.tasks import RefusedError
+from engine.desk import views
+from engine.desk.manual import decide_manual_trades, pending_manual_trades
+from engine.desk.review import ConflictError, FourEyesError
+from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel

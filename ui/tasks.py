@@ -2,7 +2,7 @@
 
 A task is a plain function ``fn(state)`` (usually a lambda around an engine function taking
 ``state=``), as in Orange's ``concurrent.py``: it reports progress through
-:class:`engine.tasks.TaskState` and raises :class:`engine.tasks.Cancelled` at its next check
+:class:`engine.core.tasks.TaskState` and raises :class:`engine.core.tasks.Cancelled` at its next check
 once :meth:`TaskRunner.cancel` was called; the engine rolls its transaction back. Results,
 errors and progress come back to the GUI thread as queued signals. One task at a time: the
 runner owns a one-thread pool (database work is serialized, like Anki's task manager), and
@@ -16,7 +16,7 @@ import traceback
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from engine.tasks import Cancelled, TaskState
+from engine.core.tasks import Cancelled, TaskState
 
 
 class _Bridge(QObject):

@@ -5,8 +5,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
-from engine import model_changes, views
-from engine.workflow import CATEGORIES
+from engine.book import model_changes
+from engine.desk import views
+from engine.decide.workflow import CATEGORIES
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel

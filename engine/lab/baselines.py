@@ -1,7 +1,7 @@
 """The naive ways firms rebalance today, as policy-lab variants.
 
 - **band**: any asset class outside its band (the policy's 5/25 rule, the same
-  :func:`engine.mandates.account_facts` the engine uses) → trade every holding back to target.
+  :func:`engine.decide.mandates.account_facts` the engine uses) → trade every holding back to target.
 - **calendar**: a full rebalance to target on day 1 and every quarter (63 business days).
 
 Both sell first-in first-out lots, know nothing of taxes or wash sales, and raise the cash a
@@ -18,11 +18,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from engine.checks import run_checks
-from engine.frames import holdings, lookup
-from engine.mandates import CASH, account_facts
-from engine.optimizer import TradeLine
-from engine.policy import Policy
+from engine.book.checks import run_checks
+from engine.core.frames import holdings, lookup
+from engine.decide.mandates import CASH, account_facts
+from engine.decide.optimizer import TradeLine
+from engine.core.policy import Policy
 
 QUARTER = 63  # business days
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.book import SPECS
-from engine.files import atomic_write_text
+from engine.book.book import SPECS
+from engine.core.files import atomic_write_text
 
 
 def _cell(v, kind: str) -> str:

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from engine.frames import lookup
+from engine.core.frames import lookup
 
 KEEP_TRANSACTION_DAYS = 45  # the wash-sale window (30 days) with room to spare
 TOL = 0.01  # dollars: the value invariant's tolerance per account
@@ -100,7 +100,7 @@ class Custodian:
         return self.values() - before
 
     def execute(self, trades: dict[str, list]) -> tuple[pd.DataFrame, np.ndarray]:
-        """Execute trade lines (engine.optimizer.TradeLine-like: symbol, side, shares, lots) at
+        """Execute trade lines (engine.decide.optimizer.TradeLine-like: symbol, side, shares, lots) at
         today's prices. Returns (executions, costs per account)."""
         acc = self.frames["accounts"]
         lots = self.frames["lots"]

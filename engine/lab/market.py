@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.tasks import RefusedError
+from engine.core.tasks import RefusedError
 
 TRADING_DAYS = 252
 # annual volatility by asset class (words in the class name, first match wins)

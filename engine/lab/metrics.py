@@ -38,11 +38,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from engine.frames import lookup
-from engine.harvest import deferral_factor
+from engine.core.frames import lookup
+from engine.decide.harvest import deferral_factor
 from engine.lab.market import TRADING_DAYS
-from engine.mandates import CASH, band_width
-from engine.policy import Policy
+from engine.decide.mandates import CASH, band_width
+from engine.core.policy import Policy
 
 WASH_DAYS = 30
 

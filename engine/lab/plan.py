@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.lab.runner import LabBook, LabResult, Variant, build_variants, load_book, simulate, sweep_variants
-from engine.policy import Policy, policy_from_dict
-from engine.tasks import RefusedError, TaskState, ensure_state
+from engine.core.policy import Policy, policy_from_dict
+from engine.core.tasks import RefusedError, TaskState, ensure_state
 
 # what a quick sweep varies, for the Policy panel's links (setting key -> sweep)
 QUICK_SWEEPS = {"threshold": "threshold=0.5,2", "lambda": "lambda=0.3,3", "bands": "bands=0.5,2"}
@@ -172,9 +172,9 @@ def plan_variants(book: LabBook, plan: LabPlan, versions: dict[int, Policy]) -> 
 def read_plan_inputs(engine, plan: LabPlan) -> tuple[LabBook, int, dict[int, Policy]]:
     """The book (its policy: the newest saved version, else the defaults), that version's id and
     the policies of the plan's versions: reads only."""
-    from engine import views
-    from engine.policy_store import latest_saved
-    from engine.policy import default_policy, policy_from_toml
+    from engine.desk import views
+    from engine.core.policy_store import latest_saved
+    from engine.core.policy import default_policy, policy_from_toml
 
     with engine.connect() as conn:
         row = latest_saved(conn)
@@ -212,9 +212,9 @@ def variant_policy(run: LabRun, name: str) -> Policy:
 
 def save_variant(engine, run: LabRun, name: str, *, user: str | None = None, note: str | None = None) -> int:
     """Save a simulated variant's policy as a new version (audited POLICY_SAVE), refused with
-    :class:`engine.policy_store.PolicyConflict` when a version newer than the one the lab
+    :class:`engine.core.policy_store.PolicyConflict` when a version newer than the one the lab
     started from was saved since."""
-    from engine.policy_store import save_policy
+    from engine.core.policy_store import save_policy
 
     policy = variant_policy(run, name)
     p = run.plan

@@ -5,12 +5,12 @@
     result = simulate(book, variants, days=60, seed=7, state=state)
     result.summary, result.daily                  # one row per variant; per variant and day
 
-An engine variant decides each day with :func:`engine.workflow.decide` — the run's own checks,
+An engine variant decides each day with :func:`engine.decide.workflow.decide` — the run's own checks,
 overrides, mandates, optimizer, score and routing — on the carried book; proposals that need
 review count as approved (``reject_share`` rejects that share of them at random). Baselines are
 in :mod:`engine.lab.baselines`. The simulated custodian (:mod:`engine.lab.custodian`) executes,
 and one :class:`~engine.lab.metrics.Ledger` per variant accounts. Progress and cancel go through
-:class:`engine.tasks.TaskState`: progress per variant and day, cancel checked every day (and
+:class:`engine.core.tasks.TaskState`: progress per variant and day, cancel checked every day (and
 inside the optimizer), and nothing is written anywhere on cancel.
 """
 from __future__ import annotations
@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.executors import open_executor
+from engine.decide.executors import open_executor
 from engine.lab.baselines import baseline_day
 from engine.lab.custodian import Custodian
 from engine.lab.market import PricePath, factor_path, replay_path
 from engine.lab.metrics import Ledger
-from engine.overrides import overrides_in_force
-from engine.policy import Policy, load_policy
-from engine.tasks import RefusedError, TaskState, ensure_state
+from engine.decide.overrides import overrides_in_force
+from engine.core.policy import Policy, load_policy
+from engine.core.tasks import RefusedError, TaskState, ensure_state
 
 BASELINES = ("band", "calendar")
 SWEEPS = ("threshold", "lambda", "bands")
@@ -46,7 +46,7 @@ class Variant:
 @dataclass
 class LabBook:
     """A book read once from the database (or built by hand): frames as read_book_frames gives
-    them, its as_of, the overrides frame (engine.overrides.overrides_frame) and the current policy."""
+    them, its as_of, the overrides frame (engine.decide.overrides.overrides_frame) and the current policy."""
     frames: dict[str, pd.DataFrame]
     as_of: date
     policy: Policy
@@ -65,8 +65,8 @@ class LabResult:
 
 def load_book(engine) -> LabBook:
     """Read the latest snapshot, its overrides and the current policy: reads only."""
-    from engine.overrides import overrides_frame
-    from engine.workflow import current_policy
+    from engine.decide.overrides import overrides_frame
+    from engine.core.policy_store import current_policy
     from storage import repo
 
     with engine.connect() as conn:
@@ -232,7 +232,7 @@ def simulate(book: LabBook, variants: list[Variant], days: int, *, seed: int = 1
 
 def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed, workers, executor,
                  state: TaskState, vi: int, nv: int):
-    from engine.workflow import decide
+    from engine.decide.workflow import decide
 
     t = v.policy.trading
     cust = Custodian(book.frames, book.as_of, cost_bps=t.cost_bps, ticket_cost=t.ticket_cost,
@@ -293,7 +293,7 @@ def _owed(cust: Custodian, day: date, policy: Policy) -> np.ndarray:
 
 def write_outputs(result: LabResult, out: str | Path) -> list[Path]:
     """summary.csv, daily.csv and report.html into ``out`` (each written atomically)."""
-    from engine.files import atomic_write_text
+    from engine.core.files import atomic_write_text
     from engine.lab.report import render_report
 
     out = Path(out)

@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-12-02 08:00:00
 
 An export sends no trade of an account that already has a trade of the same book snapshot in a
-batch (engine.batch_guard); the console's "approved, not yet exported" counts ask the same. A
+batch (engine.decide.batch_guard); the console's "approved, not yet exported" counts ask the same. A
 partial index over the exported trades only (account, snapshot) answers it per trade without
 reading the account's proposed, rejected and removed trades of every run.
 """

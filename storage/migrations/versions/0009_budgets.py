@@ -9,7 +9,7 @@ Create Date: 2026-12-02 16:00:00
 ``trading_mode`` (``full`` or ``cash_flow``; NULL = full); ``cash_requests`` gets ``mode``
 (``rebalance`` or ``raise_only``; NULL = rebalance). Plain ``ADD COLUMN``s, all nullable: older
 snapshots read as today's behaviour. ``model_changes`` lists the accounts whose model changed at
-an import (engine.model_changes).
+an import (engine.book.model_changes).
 """
 from alembic import op
 import sqlalchemy as sa

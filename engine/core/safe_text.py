@@ -1,0 +1,95 @@
+"""Text that leaves the desk stays what it says: values that become orders, spreadsheet cells,
+sheet titles and terminal lines.
+
+- Import (engine.book.book) refuses control characters in every text value, and ``|`` and ``=`` in the
+  key fields that ride in a FIX message (:data:`FIX_KEY_COLUMNS`): a value carrying SOH and
+  ``54=1`` would otherwise add tags to an order.
+- :func:`fix_value` is the FIX writer's last guard: a value with SOH (or any control character)
+  never reaches a message.
+- :func:`cell_safe` / :func:`frame_cells_safe`: a text cell starting with ``=``, ``+``, ``-``,
+  ``@`` gets a leading ``'`` so a spreadsheet shows it instead of running it, and its control
+  characters are escaped (one cell, one line); numbers are never touched.
+- :func:`sheet_titles`: a legal, unique XLSX sheet title for any custodian name.
+- :func:`printable`: control characters and terminal escapes shown as ``\\xNN`` escapes, so a
+  user name or reason cannot forge a line on screen.
+"""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+# C0 controls (SOH, tab, CR, LF, ESC ...), DEL and the C1 controls
+CONTROL_CHARS = r"\x00-\x1f\x7f-\x9f"  # escapes both Python re and RE2 (pyarrow) read
+CONTROL_RE = re.compile(f"[{CONTROL_CHARS}]")
+# the book's columns that become FIX tags or identify an order line
+FIX_KEY_COLUMNS = frozenset({"account_id", "symbol", "custodian", "lot_id", "request_id", "model_id",
+                             "new_symbol"})
+KEY_DELIMITERS = "|="
+# lot ids also ride in the lots instruction (LOT:shares;LOT:shares)
+LOT_DELIMITERS = ";:"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SHEET_BAD_RE = re.compile(r"[/\\?*\[\]:]")
+SHEET_MAX = 31
+
+
+def bad_key_chars(column: str) -> str:
+    """The characters (besides control characters) a value of ``column`` may not carry."""
+    extra = KEY_DELIMITERS if column in FIX_KEY_COLUMNS else ""
+    return extra + (LOT_DELIMITERS if column == "lot_id" else "")
+
+
+def describe_char(ch: str) -> str:
+    names = {"\x01": "SOH", "\t": "tab", "\r": "CR", "\n": "LF", "\x1b": "ESC", "\x00": "NUL"}
+    return names.get(ch, f"{ch!r}" if ch.isprintable() else f"\\x{ord(ch):02x}")
+
+
+def fix_value(tag: int, value) -> str:
+    """``value`` as a FIX field value; refuses one that would break the message's framing."""
+    text = str(value)
+    bad = CONTROL_RE.search(text)
+    if bad or text == "":
+        what = f"carries {describe_char(bad.group())}" if bad else "is empty"
+        raise ValueError(f"FIX tag {tag}: value {printable(text)!r} {what}; not written")
+    return text
+
+
+def cell_safe(value):
+    """A text cell a spreadsheet shows rather than evaluates, on one line (control characters
+    escaped: a CR would end the CSV row, XLSX refuses them); anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def frame_cells_safe(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df`` with its text ``columns`` made spreadsheet-safe (numbers untouched)."""
+    out = df.copy()
+    for c in columns:
+        if c in out and (out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype)):
+            out[c] = out[c].map(cell_safe)
+    return out
+
+
+def sheet_titles(names) -> dict:
+    """A legal (no ``/ \\ ? * [ ] :``, at most 31 characters, not blank, no leading or trailing
+    ``'``), unique (case-insensitively, as Excel compares) sheet title for each name."""
+    out, used = {}, set()
+    for name in names:
+        base = SHEET_BAD_RE.sub("_", CONTROL_RE.sub("_", str(name))).strip("'").strip() or "Sheet"
+        title, n = base[:SHEET_MAX], 1
+        while title.lower() in used:
+            n += 1
+            tail = f" ({n})"
+            title = base[:SHEET_MAX - len(tail)] + tail
+        used.add(title.lower())
+        out[name] = title
+    return out
+
+
+def printable(value) -> str:
+    """``value`` with control characters (newlines, terminal escapes) shown as escapes."""
+    if not isinstance(value, str):
+        return value
+    return CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)

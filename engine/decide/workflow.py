@@ -1,0 +1,767 @@
+# Kept whole for now, long because the run's InputBuilder still lives beside load/decide/persist; moving it out is issue #14's open part.
+"""The day's run: checks → overrides → mandates → optimize + score → route by tier → persist.
+
+One run = one book snapshot + one policy. Every account ends in exactly one category:
+SUSPENDED, HELD, MANDATE, SCORE or NO_TRADE. The run is one database transaction.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from concurrent.futures import Executor, ProcessPoolExecutor, wait, FIRST_COMPLETED
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select, update
+
+from engine.book import cash_owed
+from engine.decide.batch_guard import exported_accounts, hold_late_exports
+from engine.book.checks import run_checks
+from engine.decide.executors import open_executor
+from engine.core.frames import holdings, lookup, sets_by
+from engine.book import model_changes
+from engine.decide.gains_budget import budget_notes, report_columns
+from engine.decide.mandates import account_facts, account_limits, threshold_bps
+from engine.decide.optimizer import (AccountInput, AccountResult, OptimizerSettings, derive_lot_terms,
+                              optimize_many, read_only)
+from engine.decide.overrides import ActiveOverrides, active_overrides
+from engine.core.policy import Policy, default_policy, load_policy
+from engine.core.identity import acting_user
+from engine.book.price_checks import bad_prices, unpriced_bad
+from engine.decide.rescore import outlier_flags
+from engine.core.tasks import RefusedError, TaskState, ensure_state
+from engine.book.valuation import last_known_prices, unpriced_symbols
+from storage import models as m
+from storage import repo
+from storage.bulk import insert_frame, read_frame
+
+CATEGORIES = ("SUSPENDED", "HELD", "MANDATE", "SCORE", "NO_TRADE")
+CHUNK = 250
+
+
+@dataclass
+class RunOutcome:
+    run_id: int
+    summary: dict
+    proposals: pd.DataFrame = field(repr=False, default=None)
+
+
+def optimizer_settings(policy: Policy) -> OptimizerSettings:
+    t, h = policy.trading, policy.harvest
+    return OptimizerSettings(tradeoff_lambda=t.tradeoff_lambda, cost_bps=t.cost_bps,
+                             ticket_cost=t.ticket_cost, min_trade_dollars=t.min_trade_dollars,
+                             min_trade_shares=t.min_trade_shares,
+                             harvest_min_loss_pct=t.harvest_min_loss_pct,
+                             harvest_min_loss_dollars=t.harvest_min_loss_dollars,
+                             band_penalty=t.band_penalty,
+                             harvest_value=h.value, harvest_discount_rate=h.discount_rate,
+                             harvest_horizon_years=h.horizon_years, harvest_st_conversion=h.st_conversion,
+                             harvest_substitute_bps=h.substitute_bps,
+                             band_mandate="band" in policy.mandates.trade_now,
+                             band_trade_to=policy.bands.trade_to_fraction,
+                             budget_hard=policy.budget_settings().hard,
+                             invest_threshold=policy.budget_settings().invest_threshold)
+
+
+# --------------------------------------------------------------------------- inputs
+class InputBuilder:
+    """Builds one AccountInput per candidate account from whole-book frames (index once)."""
+
+    def __init__(self, frames, facts: pd.DataFrame, extras: dict, as_of: date, policy: Policy,
+                 freeze: set[str]):
+        sec = frames["securities"].reset_index(drop=True)
+        # tells this builder's universes from any other's (a worker's optimizer caches on it)
+        self.token = uuid.uuid4().bytes
+        self._universes: dict = {}
+        self.symbols = sec["symbol"].to_numpy(object)
+        self.index = {s: i for i, s in enumerate(self.symbols)}
+        self.price = sec["price"].astype(float).to_numpy()
+        self.aclass = sec["asset_class"].to_numpy(object)
+        grp = sec["substitute_group"].to_numpy(object)
+        self.group = np.array([g if isinstance(g, str) and g else s for g, s in zip(grp, self.symbols)],
+                              dtype=object)
+        self.rating = pd.to_numeric(sec["rating"], errors="coerce").to_numpy(float)
+        priced = np.isfinite(self.price) & (self.price > 0)
+        frozen = np.isin(self.symbols, list(freeze))
+        self.base_buy = priced & ~frozen
+        self.base_sell = ~frozen
+        # substitutes: same group (and same class unless cross-class substitution is allowed)
+        key = self.group if policy.trading.cross_class_substitution else \
+            np.array([f"{g}\x00{c}" for g, c in zip(self.group, self.aclass)], dtype=object)
+        members: dict[str, list[int]] = {}
+        for i, k in enumerate(key):
+            members.setdefault(k, []).append(i)
+        self.subs = [np.array(members[k]) for k in key]
+        # the same as integer codes (build() works on boolean masks over the securities)
+        kcode = {k: j for j, k in enumerate(members)}
+        self.sub_key = np.array([kcode[k] for k in key], dtype=np.intp)
+        self.n_keys = len(kcode)
+        self.price0 = np.nan_to_num(self.price, nan=0.0)
+        # models: universe (model securities and their substitutes) and targets
+        mw = frames["model_weights"]
+        mw = mw[mw["symbol"] != "CASH"]
+        self.models = {}
+        self.model_mask = {}
+        for mid, g in mw.groupby("model_id"):
+            idx = np.array([self.index[s] for s in g["symbol"]])
+            tgt = np.zeros(len(self.symbols))
+            tgt[idx] = g["weight"].to_numpy(float)
+            univ = np.unique(np.concatenate([self.subs[i] for i in idx])) if len(idx) else idx
+            self.models[mid] = (univ, tgt)
+            mask = np.zeros(len(self.symbols), bool)
+            mask[univ] = True
+            self.model_mask[mid] = mask
+        # lots grouped by account
+        lots = frames["lots"]
+        lots = lots[lots["symbol"].isin(self.index)]
+        lots = lots.sort_values("account_id", kind="stable")
+        sec_index = pd.Series(np.arange(len(self.symbols)), index=self.symbols)
+        self.lot_acc = lots["account_id"].to_numpy(object)
+        self.lot_id = lots["lot_id"].to_numpy(object)
+        self.lot_sec = lookup(lots["symbol"], sec_index).astype(np.int64)
+        self.lot_qty = lots["quantity"].to_numpy(float)
+        self.lot_cost = lots["unit_cost"].to_numpy(float)
+        acq = pd.to_datetime(lots["acquired_date"])
+        self.lot_short = (acq > pd.Timestamp(as_of - timedelta(days=365))).to_numpy(bool)
+        window = pd.Timestamp(as_of - timedelta(days=policy.trading.wash_sale_days))
+        recent_buy_lot = (acq >= window).to_numpy(bool)
+        starts = {}
+        if len(self.lot_acc):
+            uniq, first = np.unique(self.lot_acc, return_index=True)
+            bounds = np.append(first, len(self.lot_acc))
+            order = np.argsort(first)
+            uniq, bounds_s = uniq[order], np.sort(first)
+            ends = np.append(bounds_s[1:], len(self.lot_acc))
+            starts = {a: (s, e) for a, s, e in zip(uniq, bounds_s, ends)}
+        self.slices = starts
+        # wash sales: securities bought recently (no loss sale) or sold at a loss (no buy)
+        tx = frames["transactions"]
+        tx = tx[pd.to_datetime(tx["trade_date"]) >= window]
+        bought = tx[tx["side"] == "BUY"][["account_id", "symbol"]]
+        bought = pd.concat([bought, pd.DataFrame({"account_id": self.lot_acc[recent_buy_lot],
+                                                  "symbol": self.symbols[self.lot_sec[recent_buy_lot]]})])
+        loss = tx[(tx["side"] == "SELL") & (pd.to_numeric(tx["realized_gain"]) < 0)]
+        self.loss_sold = sets_by(loss["account_id"], loss["symbol"])
+        rp = extras["restricted"]
+        self.restricted = sets_by(rp["account_id"], rp["symbol"])
+        cb = extras["class_bands"]
+        self.bands: dict[str, dict] = {}
+        for a, c, lo, hi in zip(cb["account_id"].tolist(), cb["asset_class"].tolist(), cb["lo"].tolist(),
+                                cb["hi"].tolist()):
+            self.bands.setdefault(a, {})[c] = (lo, hi)
+        taxable = facts["taxable"].to_numpy(bool)
+        st = facts["st_rate"].to_numpy(float)
+        lt = facts["lt_rate"].to_numpy(float)
+        st = np.where(taxable, np.where(np.isnan(st), 0.37, st), 0.0)
+        lt = np.where(taxable, np.where(np.isnan(lt), 0.20, lt), 0.0)
+        # each lot's account as its position in facts (lots are grouped by account)
+        fpos = {a: i for i, a in enumerate(facts["account_id"].tolist())}
+        at = np.full(len(self.lot_acc), -1, dtype=np.int64)
+        if starts:
+            bounds = np.array(list(starts.values()), dtype=np.int64).reshape(-1, 2)
+            at = np.repeat(np.array([fpos.get(a, -1) for a in starts], dtype=np.int64),
+                           bounds[:, 1] - bounds[:, 0])
+        known = at >= 0
+        at = np.where(known, at, 0)
+        # wash sale: a lot of a security the account bought in the window is not sold at a
+        # loss (pairs coded as account position x securities + security)
+        nsec = len(self.symbols)
+        pa = bought["account_id"].map(fpos)
+        ps = bought["symbol"].map(self.index)
+        ok = (pa.notna() & ps.notna()).to_numpy(bool)
+        pair_code = pa.to_numpy(float)[ok].astype(np.int64) * nsec + ps.to_numpy(float)[ok].astype(np.int64)
+        self.lot_blocked = read_only(np.isin(at * nsec + self.lot_sec, pair_code) & known)
+        # the lots' tax terms for the whole book at once (the optimizer would derive them per
+        # account, with the same arithmetic)
+        lot_px = self.price0[self.lot_sec]
+        if len(taxable):
+            lot_taxable, lot_st, lot_lt = taxable[at] & known, st[at], lt[at]
+        else:  # no accounts: no lot is ever built
+            lot_taxable, lot_st, lot_lt = np.zeros(len(at), bool), np.zeros(len(at)), np.zeros(len(at))
+        with np.errstate(divide="ignore", invalid="ignore"):  # unpriced: refused per account
+            terms = derive_lot_terms(lot_px, self.lot_qty, self.lot_cost, self.lot_short, lot_taxable,
+                                     lot_st, lot_lt, optimizer_settings(policy))
+        # shared by every account's input (and by forked workers): read-only
+        self.lot_terms = terms[:1] + tuple(read_only(a) for a in terms[1:])
+        self.facts = dict(zip(facts["account_id"].tolist(), zip(
+            facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
+            lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
+        # gains budgets and cash-flow trading: only the accounts that have them
+        self.limits = account_limits(facts, policy)
+
+    def build(self, account_id: str, lot_terms: bool = True) -> AccountInput:
+        """The account's optimizer input. ``lot_terms=False`` leaves the whole-book lot terms
+        out (for inputs that are pickled to another process: the optimizer derives them there,
+        cheaper than shipping them)."""
+        model_id, cash, taxable, st, lt, model_cash_w, cash_needed = self.facts[account_id]
+        key, lpx, mv, loss, held, tax, cand, tax_obj, hv = self.lot_terms
+        s, e = self.slices.get(account_id, (0, 0))
+        lsec = self.lot_sec[s:e]
+        nsec = len(self.symbols)
+        univ_m, tgt = self.models.get(model_id, (None, None))
+        # universe: the model's (with substitutes), held securities and their substitutes
+        keys = np.zeros(self.n_keys, bool)
+        keys[self.sub_key[lsec]] = True
+        mark = keys[self.sub_key]
+        if univ_m is not None:
+            mark |= self.model_mask[model_id]
+        univ = mark.nonzero()[0]
+        inv = np.empty(nsec, np.int64)
+        inv[univ] = np.arange(len(univ))
+        pos = inv[lsec]
+        # accounts of one model mostly share their universe: its arrays are built once
+        ukey = (self.token, model_id, univ.tobytes())
+        shared = self._universes.get(ukey)
+        if shared is None:
+            shared = tuple(read_only(a) for a in (
+                self.symbols[univ], self.price0[univ], self.aclass[univ], self.group[univ],
+                tgt[univ] if tgt is not None else np.zeros(len(univ)), self.rating[univ]))
+            if len(self._universes) >= 4096:
+                self._universes.clear()
+            self._universes[ukey] = shared
+        syms, price, aclass, group, target, rating = shared
+        restricted = self.restricted.get(account_id)
+        lossb = self.loss_sold.get(account_id)
+        can_buy = self.base_buy[univ]
+        can_sell = self.base_sell[univ]
+        if restricted:
+            rmask = self._sec_mask(restricted)[univ]
+            can_buy &= ~rmask
+            held_mask = np.zeros(len(univ), bool)
+            held_mask[pos] = True
+            must_sell = rmask & held_mask & can_sell
+        else:
+            must_sell = np.zeros(len(univ), bool)
+        if lossb:
+            can_buy &= ~self._sec_mask(lossb)[univ]
+        return AccountInput(
+            account_id=account_id, cash=cash, taxable=taxable, st_rate=st, lt_rate=lt,
+            symbols=syms, price=price, asset_class=aclass, drift_group=group, target_w=target,
+            rating=rating,
+            can_buy=can_buy, can_sell=can_sell, must_sell=must_sell,
+            model_cash_w=model_cash_w, cash_needed=cash_needed,
+            class_bands=self.bands.get(account_id, {}),
+            lot_id=self.lot_id[s:e], lot_sec=pos, lot_qty=self.lot_qty[s:e],
+            lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
+            lot_loss_sale_blocked=self.lot_blocked[s:e], universe_key=ukey,
+            lot_terms=(key, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
+                       tax_obj[s:e], hv[s:e]) if lot_terms else None,
+            **self.limits.get(account_id, {}))
+
+    def _sec_mask(self, symbols) -> np.ndarray:
+        """bool[securities]: True for the given symbols (unknown ones are ignored)."""
+        mask = np.zeros(len(self.symbols), bool)
+        get = self.index.get
+        idx = [i for i in map(get, symbols) if i is not None]
+        if idx:
+            mask[idx] = True
+        return mask
+
+
+def _solve_chunk(inputs, settings):
+    """On an executor's worker: optimize built inputs; returns (results, seconds spent)."""
+    t = time.perf_counter()
+    out = optimize_many(inputs, settings)
+    return out, time.perf_counter() - t
+
+
+_FORKED_BUILDER: InputBuilder | None = None
+
+
+def _solve_ids(account_ids, settings):
+    """In a forked worker: build the inputs from the inherited book, then optimize."""
+    from engine.decide.optimizer import gc_paused
+
+    t = time.perf_counter()
+    with gc_paused():  # a collection here would walk the whole inherited book for nothing
+        out = optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
+    return out, time.perf_counter() - t
+
+
+def optimize_accounts(builder: InputBuilder, account_ids, settings: OptimizerSettings, *,
+                      workers: int = 1, executor: Executor | None = None,
+                      state: TaskState | None = None, progress=None,
+                      stats: dict | None = None) -> dict[str, AccountResult]:
+    """Optimize accounts in chunks through an Executor.
+
+    ``stats["work"]`` (when given) receives the seconds spent building and optimizing the
+    accounts, summed over the workers: the per-account time, without the pool's own overhead.
+
+    With no executor and ``workers > 1``, a local process pool is forked after the book is
+    indexed, so workers build their own inputs and only account ids and results cross process
+    boundaries. A given executor (e.g. dask's ``Client.get_executor()``) receives built inputs.
+    """
+    global _FORKED_BUILDER
+    from engine.decide.optimizer import gc_paused
+
+    state = ensure_state(state)
+    ids = list(account_ids)
+    results: dict[str, AccountResult] = {}
+    total = len(ids) or 1
+    work = 0.0
+    if executor is None and workers <= 1:
+        with gc_paused():  # no reference cycles: results and temporaries only
+            for i in range(0, len(ids), CHUNK):
+                chunk = ids[i:i + CHUNK]
+                state.check()
+                t = time.perf_counter()
+                for r in optimize_many([builder.build(a) for a in chunk], settings):
+                    results[r.account_id] = r
+                work += time.perf_counter() - t
+                if progress:
+                    progress(len(results) / total)
+        if stats is not None:
+            stats["work"] = work
+        return results
+    # guided scheduling: chunks shrink towards the end so that the workers finish together
+    # (with equal chunks the last one alone can keep one worker busy for ~5% of the stage)
+    chunks, i, n = [], 0, len(ids)
+    nw = 4 * max(1, workers or 1)
+    while i < n:
+        size = max(CHUNK // 10, min(CHUNK, (n - i) // nw), 1)
+        chunks.append(ids[i:i + size])
+        i += size
+    own = executor is None
+    if own:
+        import multiprocessing
+
+        _FORKED_BUILDER = builder
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+        def submit(chunk):
+            return pool.submit(_solve_ids, chunk, settings)
+    else:
+        pool = executor
+
+        def submit(chunk):
+            return pool.submit(_solve_chunk, [builder.build(a, lot_terms=False) for a in chunk], settings)
+    with gc_paused():  # also while the pool unpickles results
+        try:
+            pending = set()
+            it = iter(chunks)
+            window = 3 * max(1, workers)
+            while True:
+                while len(pending) < window:
+                    chunk = next(it, None)
+                    if chunk is None:
+                        break
+                    pending.add(submit(chunk))
+                if not pending:
+                    break
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    chunk_results, seconds = fut.result()
+                    work += seconds
+                    for r in chunk_results:
+                        results[r.account_id] = r
+                if progress:
+                    progress(len(results) / total)
+                if state.cancelled:
+                    for fut in pending:
+                        fut.cancel()
+                    state.check()
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
+                _FORKED_BUILDER = None
+    if stats is not None:
+        stats["work"] = work
+    return results
+
+
+# --------------------------------------------------------------------------- the run
+def _store_policy(conn, policy: Policy, user: str) -> int:
+    """The policies row of the policy a run uses (for ``runs.policy_id``): an equal stored one,
+    else a new row. Such a row is a record of the run, not a saved version: it has no
+    POLICY_SAVE audit entry, so it never becomes the current policy (``run --policy FILE``
+    cannot switch four-eyes or anything else off for everyone; saving is audited and checked)."""
+    t = m.Policy.__table__
+    row = conn.execute(select(t.c.id).where(t.c.checksum == policy.checksum)
+                       .order_by(t.c.id.desc()).limit(1)).first()
+    if row:
+        return row[0]
+    return conn.execute(insert(t).values(created_at=repo.now(), created_by=user, checksum=policy.checksum,
+                                         body=policy.to_toml(), note="used by a run")
+                        .returning(t.c.id)).scalar_one()
+
+
+def current_policy(engine_or_conn) -> Policy:
+    """The newest saved policy version (saved with ``policy_store.save_policy``, audited), else
+    the default file. A policy stored only because a run used it (``run --policy FILE``) is
+    never the current policy, however new."""
+    from engine.core.policy import policy_from_toml
+    from engine.core.policy_store import latest_saved
+
+    def read(conn):
+        row = latest_saved(conn)
+        return policy_from_toml(row.body, f"policy version {row.id}") if row else default_policy()
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return read(conn)
+    return read(engine_or_conn)
+
+
+def _sync_suspensions(conn, susp: pd.DataFrame, snap_id: int, user: str) -> pd.DataFrame:
+    """Open new suspensions, refresh ongoing ones, resolve those whose data was fixed."""
+    t = m.Suspension.__table__
+    open_ = read_frame(conn, select(t.c.id, t.c.account_id, t.c.code, t.c.since)
+                       .where(t.c.resolved_at.is_(None)))
+    now = repo.now()
+    key_open = dict(zip(zip(open_["account_id"], open_["code"]), zip(open_["id"], open_["since"])))
+    cur_keys = set(zip(susp["account_id"], susp["code"]))
+    new = susp[[k not in key_open for k in zip(susp["account_id"], susp["code"])]]
+    if len(new):
+        insert_frame(conn, t, pd.DataFrame({
+            "account_id": new["account_id"].to_numpy(object), "code": new["code"].to_numpy(object),
+            "detail": new["detail"].to_numpy(object), "first_snapshot_id": snap_id,
+            "last_snapshot_id": snap_id, "since": now}))
+    ongoing = [(i, since) for k, (i, since) in key_open.items() if k in cur_keys]
+    if ongoing:
+        conn.execute(update(t).where(t.c.id.in_([i for i, _ in ongoing])).values(last_snapshot_id=snap_id))
+    fixed = [(k, i) for k, (i, _) in key_open.items() if k not in cur_keys]
+    if fixed:
+        ids = [i for _, i in fixed]
+        for start in range(0, len(ids), 5000):
+            conn.execute(update(t).where(t.c.id.in_(ids[start:start + 5000]))
+                         .values(resolved_at=now, resolved_snapshot_id=snap_id))
+        for (acc, code), _ in fixed[:10000]:
+            repo.audit(conn, user, "SUSPENSION_RESOLVED", account_id=acc, detail=code,
+                       after={"resolved_snapshot_id": snap_id}, at=now)
+    since = read_frame(conn, select(t.c.account_id, t.c.code, t.c.since).where(t.c.resolved_at.is_(None)))
+    return susp.merge(since, on=["account_id", "code"], how="left")
+
+
+@dataclass
+class Decisions:
+    """What the engine decides for one book on one day, before anything is stored.
+
+    ``proposals`` has one row per account (the proposals table's columns without the run's ids
+    and timestamps); ``detail`` the proposal detail of each row (or None); ``results`` the
+    optimizer result of every optimized account (trades of MANDATE and SCORE accounts are the
+    proposed trades); ``facts`` the per-account facts (engine.decide.mandates.account_facts)."""
+    proposals: pd.DataFrame
+    detail: list
+    results: dict[str, AccountResult]
+    facts: pd.DataFrame
+    suspensions: pd.DataFrame
+    summary: dict
+    timings: dict
+    bands: dict = field(default_factory=dict)
+
+    def trades(self) -> dict[str, list]:
+        """The proposed trade lines of every account that trades (MANDATE or SCORE)."""
+        p = self.proposals
+        trading = p["account_id"].to_numpy(object)[p["category"].isin(["MANDATE", "SCORE"]).to_numpy()]
+        return {a: self.results[a].trades for a in trading}
+
+
+def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
+           overrides: ActiveOverrides | None = None, exported: set[str] = frozenset(),
+           request_states: Mapping[str, str] | None = None, entered_cash: pd.Series | None = None,
+           price_history: pd.DataFrame | None = None, workers: int = 1, executor: Executor | None = None,
+           state: TaskState | None = None) -> Decisions:
+    """The day's decisions on in-memory book frames: checks, overrides, mandates, optimizer,
+    score and routing by tier. Pure: reads and writes no database (the run and the policy lab
+    both call it). ``exported``: accounts whose trades were exported against this book (held,
+    PENDING_EXECUTION); ``request_states`` and ``entered_cash``: which listed cash requests had
+    their cash raised and the cash of trades entered that the book does not show yet
+    (:mod:`engine.book.cash_owed`; None: every listed request due within the horizon is owed, nothing
+    entered); ``price_history``: earlier books' prices for ``BAD_PRICE`` (None: only the zero and
+    ceiling rules); ``frames["last_prices"]`` (optional) values unpriced holdings for the tier."""
+    ov = overrides if overrides is not None else ActiveOverrides({}, {}, {})
+    state = ensure_state(state)
+    timings: dict[str, float] = {}
+    t1 = time.perf_counter()
+    state.progress(0.05, "integrity checks")
+    hold = holdings(frames["lots"])
+    bad = bad_prices(frames["securities"], policy, price_history)
+    susp = run_checks(frames, as_of, policy, hold, bad=bad)
+    facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
+    transitions = model_changes.mark_transitions(facts, frames, as_of, policy)
+    timings["checks_overrides_mandates"] = time.perf_counter() - t1
+    state.check()
+
+    acc = facts
+    n = len(acc)
+    category = np.full(n, "", dtype=object)
+    reasons = [[] for _ in range(n)]
+    ids = acc["account_id"].to_numpy(object)
+    pos = {a: i for i, a in enumerate(ids)}
+    susp_codes = susp.groupby("account_id")["code"].agg(list).to_dict() if len(susp) else {}
+    for a, codes in susp_codes.items():
+        i = pos.get(a)
+        if i is not None:
+            category[i] = "SUSPENDED"
+            reasons[i].extend(codes)
+    urgent = (category == "SUSPENDED") & acc["has_high_request"].to_numpy(bool)
+    for i in np.flatnonzero(urgent):
+        reasons[i].append("URGENT")
+    for a, why in ov.holds.items():
+        i = pos.get(a)
+        if i is not None and not category[i]:
+            category[i] = "HELD"
+            reasons[i].append(f"HOLD: {why}")
+    for a in exported:
+        i = pos.get(a)
+        if i is not None and not category[i]:
+            category[i] = "HELD"
+            reasons[i].append("PENDING_EXECUTION")
+
+    t2 = time.perf_counter()
+    state.progress(0.1, "preparing the optimizer")
+    builder = InputBuilder(unpriced_bad(frames, bad), acc, extras, as_of, policy, set(ov.freeze))
+    cand = ids[category == ""]
+    settings = optimizer_settings(policy)
+    timings["prepare"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    work: dict = {}
+    results = optimize_accounts(builder, cand, settings, workers=workers, executor=executor, state=state,
+                                progress=lambda f: state.progress(0.1 + 0.75 * f,
+                                                                  f"optimizing {len(cand):,} accounts"),
+                                stats=work)
+    timings["optimize"] = time.perf_counter() - t3
+    timings["solver"] = float(sum(r.solve_time for r in results.values()))
+    # building and optimizing the accounts, summed over workers (the pool's overhead excluded)
+    timings["optimizer_work"] = float(work.get("work", 0.0))
+    state.check()
+
+    t4 = time.perf_counter()
+    state.progress(0.86, "scoring and routing")
+    thr = threshold_bps(acc["days_since_trade"].to_numpy(float), acc["tier"].to_numpy(object), policy)
+    tiers = {t.name: t for t in policy.tiers}
+    cols = {k: np.full(n, np.nan) for k in ("score", "score_bps", "drift_benefit", "harvest_benefit",
+                                             "rating_benefit", "trading_cost", "tax_cost", "te_pre",
+                                             "te_post", "turnover", "realized_tax")}
+    flags = [""] * n
+    review = np.full(n, "none", dtype=object)
+    status = np.full(n, "NONE", dtype=object)
+    detail = [None] * n
+    mandate_now = acc["mandate_now"].to_numpy(bool)
+    restricted_held = acc["restricted_held"].to_numpy(object)
+    hold_df = extras["holdings"]
+    hold_df = hold_df[hold_df["account_id"].isin(set(results))] if len(results) else hold_df.iloc[:0]
+    held_qty = dict(zip(zip(hold_df["account_id"], hold_df["symbol"]), hold_df["quantity"]))
+    mandates = acc["mandates"].to_numpy(object)
+    for a, r in results.items():
+        i = pos[a]
+        if r.status != "optimal":
+            category[i] = "SUSPENDED"
+            reasons[i].append(f"OPTIMIZER_FAILED: {r.status}")
+            continue
+        for k in cols:
+            cols[k][i] = getattr(r, k)
+        halted = sorted({t.symbol for t in r.trades if t.symbol in ov.hold_accounts})
+        if halted:
+            category[i] = "HELD"
+            reasons[i].extend(f"HALT: proposal would trade {s} ({ov.hold_accounts[s]})" for s in halted)
+            continue
+        f = outlier_flags(r, policy)  # the same flags an edited proposal gets (engine.decide.rescore)
+        flags[i] = ";".join(f)
+        detail[i] = {"class_weights_pre": r.class_weights_pre, "class_weights_post": r.class_weights_post,
+                     "class_targets": r.class_targets, "class_bands": builder.bands.get(a, {}),
+                     "cash_post": r.cash_post, "cash_required": r.cash_required,
+                     "cash_shortfall": r.cash_shortfall, "cash_needed": float(acc["cash_needed"].iat[i]),
+                     "must_sell": {sym: held_qty.get((a, sym), 0.0)
+                                   for sym in (restricted_held[i].split(";") if restricted_held[i] else [])
+                                   if sym not in ov.freeze},
+                     "frozen": sorted(ov.freeze),
+                     "no_buy": sorted(builder.restricted.get(a, set()) | builder.loss_sold.get(a, set()))}
+        detail[i]["harvest_value"] = r.harvest_benefit
+        detail[i]["tax_saved"] = r.tax_saved
+        budget_notes(detail[i], reasons[i], r, bool(acc["cash_flow"].iat[i]) if "cash_flow" in acc else False)
+        if a in transitions:
+            detail[i]["model_change"] = transitions[a]
+        now_kinds = policy.mandates.trade_now
+        if mandate_now[i] and r.trades:
+            category[i] = "MANDATE"
+            reasons[i].extend(f"MANDATE:{k}" for k in mandates[i].split(";") if k in now_kinds)
+        elif r.trades and r.score_bps >= thr[i]:
+            category[i] = "SCORE"
+            if mandates[i]:
+                reasons[i].extend(f"WAITING:{k}" for k in mandates[i].split(";"))
+        else:
+            category[i] = "NO_TRADE"
+            if mandates[i]:  # a band mandate that trades now never waits: it is flagged below
+                reasons[i].extend(f"WAITING:{k}" for k in mandates[i].split(";")
+                                  if k != "band" or k not in now_kinds)
+        reasons[i].extend(f"BAND_UNREACHABLE: {b}" for b in r.band_unreachable)
+        if category[i] in ("MANDATE", "SCORE"):
+            mode = tiers[acc["tier"].iat[i]].review
+            needs = mode == "all" or (mode == "outliers" and bool(f))
+            review[i] = "review" if needs else "auto"
+            status[i] = "PROPOSED" if needs else "APPROVED"
+    category[category == ""] = "NO_TRADE"
+    timings["score_route"] = time.perf_counter() - t4
+
+    props = pd.DataFrame({
+        "account_id": ids, "category": category, "urgent": urgent, "tier": acc["tier"].to_numpy(object),
+        "review": review, "status": status, "value": acc["value"].to_numpy(float),
+        "tier_basis": acc["tier_basis"].to_numpy(object),
+        **cols, "threshold_bps": thr, "mandates": mandates, "flags": flags,
+        "reasons": [";".join(r) for r in reasons],
+    })
+    summary = {
+        "accounts": int(n),
+        "categories": {c: int((category == c).sum()) for c in CATEGORIES},
+        "tiers": {t.name: {c: int(((category == c) & (props["tier"] == t.name).to_numpy()).sum())
+                           for c in CATEGORIES} for t in policy.tiers},
+        "review": {"auto": int((review == "auto").sum()), "review": int((review == "review").sum())},
+        "urgent": int(urgent.sum()), "trades": int(sum(len(results[a].trades) for a in ids[
+            np.isin(category, ["MANDATE", "SCORE"])])),
+    }
+    return Decisions(props, detail, results, acc, susp, summary, timings, builder.bands)
+
+
+def run_workflow(engine: Engine, *, policy: Policy | None = None, policy_path: str | None = None,
+                 workers: int | None = None, executor: Executor | str | None = None,
+                 user: str | None = None, state: TaskState | None = None) -> RunOutcome:
+    """Run the day's workflow; ``executor`` says where the optimizer chunks run.
+
+    ``executor`` is an executor spec (``"local"``, the default, or ``"dask://HOST:PORT"``, see
+    :mod:`engine.decide.executors`) or a ready :class:`~concurrent.futures.Executor`. A dask cluster
+    is connected before the book is loaded (an unreachable one is refused, nothing is written)
+    and disconnected when the run ends. The run summary's ``executor`` names where it ran.
+    """
+    with open_executor(executor, workers=workers) as choice:
+        return _run_workflow(engine, policy=policy, policy_path=policy_path, workers=choice.workers,
+                             executor=choice.executor, executor_label=choice.label, user=user,
+                             state=state)
+
+
+def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | None, workers: int | None,
+                  executor: Executor | None, executor_label: str, user: str | None,
+                  state: TaskState | None) -> RunOutcome:
+    state = ensure_state(state)
+    user = acting_user(engine, user, "operator")
+    workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    state.progress(0.0, "loading the book")
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            raise RefusedError("no book imported yet: run `import DIR` first")
+        frames = repo.read_book_frames(conn, snap.id)
+        history = repo.price_history(conn, snap.id)  # for BAD_PRICE: the last known prices
+        if policy is None:
+            policy = load_policy(policy_path) if policy_path else current_policy(conn)
+        ov = active_overrides(conn, snap.as_of)
+        exported = exported_accounts(conn, snap.id)
+        # cash owed: which listed requests had their cash raised, and the cash of trades
+        # entered that the book does not show yet; prices for what the book cannot price
+        req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
+        entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
+        frames["model_changes"] = model_changes.open_changes(conn, snap.as_of)
+        frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
+            frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
+    timings["load"] = time.perf_counter() - t0
+    state.check()
+
+    d = decide(frames, snap.as_of, policy, overrides=ov, exported=exported, request_states=req_states,
+               entered_cash=entered, price_history=history, workers=workers, executor=executor, state=state)
+    timings.update(d.timings)
+    props, detail, results, acc, susp = d.proposals, d.detail, d.results, d.facts, d.suspensions
+    ids, category, status = (props[c].to_numpy(object) for c in ("account_id", "category", "status"))
+
+    t5 = time.perf_counter()
+    state.progress(0.9, "saving the run")
+    now = repo.now()
+    summary = {"as_of": str(snap.as_of), "snapshot_id": snap.id, **d.summary, "executor": executor_label}
+    with engine.begin() as conn:
+        policy_id = _store_policy(conn, policy, user)
+        run_id = conn.execute(insert(m.Run.__table__).values(
+            snapshot_id=snap.id, policy_id=policy_id, as_of=snap.as_of, started_at=now, finished_at=None,
+            created_by=user, status="running", workers=workers).returning(m.Run.id)).scalar_one()
+        susp_since = _sync_suspensions(conn, susp, snap.id, user)
+        state.check()
+        pf = props.copy()
+        pf.insert(0, "run_id", run_id)
+        pf["detail"] = [None if x is None else json.dumps(x) for x in detail]
+        pf["decided_by"] = np.where(status == "APPROVED", "auto", None)
+        pf["decided_at"] = np.where(status == "APPROVED", now, None)
+        pf["version"] = 1
+        insert_frame(conn, m.Proposal.__table__, pf)
+        state.check()
+        pid = dict(conn.execute(select(m.Proposal.account_id, m.Proposal.id)
+                                .where(m.Proposal.run_id == run_id)).all())
+        timings["persist_proposals"] = time.perf_counter() - t5
+        custodian = dict(zip(acc["account_id"].tolist(), acc["custodian"].tolist()))
+        rows = []
+        for i in np.flatnonzero(np.isin(category, ["MANDATE", "SCORE"])):
+            a = ids[i]
+            for t in results[a].trades:
+                rows.append((pid[a], snap.id, a, custodian[a], t.symbol, t.side, int(t.shares), t.est_price,
+                             t.value, ";".join(f"{l}:{q}" for l, q in t.lots) or None, category[i],
+                             t.reason, status[i], user, now))
+        if rows:
+            tf = pd.DataFrame.from_records(rows, columns=[
+                "proposal_id", "snapshot_id", "account_id", "custodian", "symbol", "side", "quantity",
+                "est_price", "est_value", "lots", "category", "reason", "status", "created_by", "created_at"])
+            insert_frame(conn, m.Trade.__table__, tf)
+        # an account exported while this run was deciding is held, not traded again (re-read under the export lock)
+        hold_late_exports(conn, run_id, snap.id, exported, summary, props, user)
+        timings["persist"] = time.perf_counter() - t5
+        timings["persist_trades"] = timings["persist"] - timings["persist_proposals"]
+        timings["total"] = time.perf_counter() - t0
+        summary["run_id"] = run_id
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        conn.execute(update(m.Run.__table__).where(m.Run.id == run_id).values(
+            status="done", finished_at=repo.now(), timings=json.dumps(summary["timings"]),
+            summary=json.dumps(summary)))
+        repo.audit(conn, user, "RUN", detail=f"run {run_id} on snapshot {snap.id} as of {snap.as_of}",
+                   after=summary["categories"])
+    state.progress(1.0, f"run {run_id} done")
+    props["since"] = props["account_id"].map(
+        susp_since.groupby("account_id")["since"].min() if len(susp_since) else {})
+    return RunOutcome(run_id, summary, props)
+
+
+# --------------------------------------------------------------------------- report
+REPORT_COLUMNS = ["account_id", "category", "tier", "review", "status", "score_bps", "threshold_bps",
+                  "flags", "reasons"]
+EXTRA_COLUMNS = ["value", "score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost",
+                 "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent", "tier_basis"]
+
+
+def latest_run_id(conn) -> int | None:
+    t = m.Run.__table__
+    return conn.execute(select(t.c.id).where(t.c.status == "done").order_by(t.c.id.desc()).limit(1)).scalar()
+
+
+def proposals_frame(conn, run_id: int | None = None) -> pd.DataFrame:
+    run_id = run_id or latest_run_id(conn)
+    if run_id is None:
+        raise RefusedError("no run yet: use `run` first")
+    t = m.Proposal.__table__
+    return read_frame(conn, select(t).where(t.c.run_id == run_id).order_by(t.c.account_id))
+
+
+def write_report(engine: Engine, out: str) -> int:
+    from engine.core.files import check_out_file
+
+    check_out_file(out)
+    with engine.connect() as conn:
+        df = proposals_frame(conn)
+    extra = report_columns(df["detail"].to_numpy(object))  # budgets, trading mode, model changes
+    df = df[REPORT_COLUMNS + EXTRA_COLUMNS].copy()
+    for c in extra:
+        df[c] = extra[c].to_numpy(object)
+    for c in ("score_bps", "threshold_bps"):
+        df[c] = df[c].astype(float).round(2)
+    for c in ("score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost", "tax_cost",
+              "realized_tax", "value"):
+        df[c] = df[c].astype(float).round(2)
+    for c in ("te_pre", "te_post", "turnover"):
+        df[c] = df[c].astype(float).round(6)
+    from engine.core.files import atomic_write_text
+    from engine.core.safe_text import frame_cells_safe
+
+    df = frame_cells_safe(df, ["account_id", "category", "tier", "review", "status", "flags", "reasons",
+                               "mandates", "tier_basis", "model_change"])
+    atomic_write_text(out, df.to_csv(index=False))
+    return len(df)
