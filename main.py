@@ -273,7 +273,25 @@ def cmd_manual(args) -> int:
             raise_refused(f"--trade {spec!r}: expected SIDE:SYMBOL:QUANTITY[:LOT]")
         qty = parse_quantity(parts[2], f"--trade {spec!r}: QUANTITY")  # whole shares, never reinterpreted
         trades.append(ManualTrade(parts[1], parts[0].upper(), qty, parts[3] if len(parts) == 4 else None))
+    if not trades and args.raise_amount is None:
+        raise_refused("manual: give the trades (--trade SIDE:SYMBOL:QUANTITY[:LOT]) or --raise AMOUNT")
     engine = _engine(args)
+    if args.raise_amount is not None:
+        from engine.desk.raise_cash import suggest_sells
+
+        plan, facts = suggest_sells(engine, args.account, args.raise_amount)
+        print(f"to raise ${plan.amount:,.2f} (+{plan.cushion_pct:g} % cushion: ${plan.target:,.2f}) from "
+              f"{args.account}: {len(plan.lines)} sell(s), ${plan.raised:,.2f} at book prices, estimated gain "
+              f"${plan.lines['gain'].sum():,.2f}, estimated tax ${facts['tax']:,.2f}")
+        for r in plan.lines.itertuples(index=False):
+            print(f"  SELL {r.shares:,} {r.symbol} lot {r.lot_id} ({r.term}) ${r.value:,.2f} gain ${r.gain:,.2f}")
+        for why in plan.left_out:
+            print(f"  left out: {why}")
+        if plan.short > 0.005:
+            print(f"  ${plan.short:,.2f} short of the target: nothing more can be sold")
+        if args.dry_run or not len(plan.lines):
+            return 0
+        trades = trades + plan.trades()
     chk = check_manual_trades(engine, args.account, trades, args.request)
     ids = enter_manual_trades(engine, args.account, trades, user=args.user, request_id=args.request)
     from engine.desk.manual import pending_manual_trades
@@ -494,7 +512,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("manual", cmd_manual, "enter manual trades for an account (e.g. a suspended cash-out)")
     sp.add_argument("account")
-    sp.add_argument("--trade", action="append", required=True, help="SIDE:SYMBOL:QUANTITY[:LOT], repeatable")
+    sp.add_argument("--trade", action="append", default=[], help="SIDE:SYMBOL:QUANTITY[:LOT], repeatable")
+    sp.add_argument("--raise", dest="raise_amount", type=float, metavar="AMOUNT",
+                    help="enter the sells that raise AMOUNT dollars tax-minimally (plus the policy's "
+                         "cash_cushion_pct; halts, wash sales and held shares respected)")
+    sp.add_argument("--dry-run", action="store_true", help="with --raise: print the suggested sells, enter nothing")
     sp.add_argument("--request", help="the cash request these trades handle")
 
     sp = add("audit", cmd_audit, "print the audit log (--verify: check its hash chain)")

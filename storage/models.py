@@ -112,6 +112,10 @@ class Account(Base):
     restrictions: Mapped[str | None] = mapped_column(Text)
     group: Mapped[str | None] = mapped_column("group_name", String(64))
     household_id: Mapped[str | None] = mapped_column(String(64))  # one household = one wash-sale group
+    gains_budget: Mapped[float | None] = mapped_column(Float)  # net gains allowed this year; None = none
+    ytd_realized_st: Mapped[float | None] = mapped_column(Float)  # None = 0
+    ytd_realized_lt: Mapped[float | None] = mapped_column(Float)
+    trading_mode: Mapped[str | None] = mapped_column(String(16))  # full (None) | cash_flow
     __table_args__ = (
         ForeignKeyConstraint(["snapshot_id"], [SNAP_FK], ondelete="CASCADE"),
         ForeignKeyConstraint(["snapshot_id", "model_id"], ["models.snapshot_id", "models.model_id"]),
@@ -181,6 +185,7 @@ class CashRequest(Base):
     due_date: Mapped[date] = mapped_column(Date)
     priority: Mapped[str] = mapped_column(String(8))
     note: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str | None] = mapped_column(String(16))  # rebalance (None) | raise_only
     __table_args__ = (
         _account_fk(),
         CheckConstraint("priority IN ('high', 'normal')", name="priority"),
@@ -201,6 +206,21 @@ class CorporateAction(Base):
 
 
 # --------------------------------------------------------------------------- workflow data
+class ModelChange(Base):
+    """An account whose model changed at an import: its model's weights changed, or its model_id
+    (engine.book.model_changes). The transition's size and tax at detection are kept for the report."""
+    __tablename__ = "model_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey(SNAP_FK, ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    old_model_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # weights | moved
+    trade_dollars: Mapped[float] = mapped_column(Float)  # a full transition at detection
+    est_gain: Mapped[float] = mapped_column(Float)
+    est_tax: Mapped[float] = mapped_column(Float)
+
+
 class CashRequestState(Base):
     """Lifecycle of a cash request across snapshots (keyed by request_id)."""
     __tablename__ = "cash_request_states"

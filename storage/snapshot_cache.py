@@ -34,7 +34,7 @@ import pandas as pd
 from platformdirs import user_cache_dir
 
 ENV = "REBALANCE_DESK_CACHE"
-FORMAT = 3  # 3: accounts.household_id, securities.identical_group
+FORMAT = 4  # 3: accounts.household_id, securities.identical_group; 4: accounts carry budgets and trading mode, cash requests a mode
 KEEP = 6  # newest snapshots kept in a cache folder
 OWNER = "owner.json"
 TMP = ".tmp~"

@@ -26,7 +26,10 @@ clock.FIXED = SUITE_TODAY
 BOTH_DATABASES = {
     "test_audit_chain",
     "test_batch_safety",
+    "test_budgets_book",
     "test_cash_owed",
+    "test_model_changes",
+    "test_raise_cash_db",
     "test_crash",
     "test_data_quality",
     "test_decision_rules_db",

@@ -220,6 +220,17 @@ class ManualTradeDialog(QDialog):
         self.remove_button.clicked.connect(self.remove_line)
         buttons_row.addWidget(self.add_button)
         buttons_row.addWidget(self.remove_button)
+        self.suggest_button = QPushButton("Suggest sells")
+        self.suggest_button.setObjectName("suggestSells")
+        self.suggest_button.setToolTip("Fill the sells that raise what the request still needs, tax-minimally, plus "
+                                       "the policy's cash cushion (halts, wash sales and held shares respected); "
+                                       "edit them before entering")
+        self.suggest_button.clicked.connect(self.suggest_sells)
+        buttons_row.addWidget(self.suggest_button)
+        self.suggest_note = QLabel()
+        self.suggest_note.setObjectName("suggestNote")
+        self.suggest_note.setWordWrap(True)
+        buttons_row.addWidget(self.suggest_note, 1)
         buttons_row.addStretch(1)
         lay.addLayout(buttons_row)
 
@@ -292,6 +303,37 @@ class ManualTradeDialog(QDialog):
         empty = [ln for ln in self.lines if ln.blank()]
         line = empty[0] if empty else self.add_line()
         line.set("SELL", sym, int(self.holdings_model.value(index.row(), "custodian_qty") or 0))
+
+    def suggest_sells(self) -> None:
+        """Replace the blank lines with the tax-minimal sells for what the request still needs."""
+        from engine.desk.raise_cash import raise_need, suggest_sells
+
+        try:
+            need = raise_need(self.ctx.engine, self.account_id, self.selected_request())
+            if need < 0.005:
+                set_error_text(self.error, "Nothing to raise: the request is covered by the cash and the trades "
+                                           "entered")
+                return
+            plan, facts = suggest_sells(self.ctx.engine, self.account_id, need)
+        except RefusedError as exc:
+            set_error_text(self.error, str(exc))
+            return
+        set_error_text(self.error, "")
+        for row in reversed(range(len(self.lines))):
+            if self.lines[row].blank():
+                self.table.removeRow(row)
+                self.lines.pop(row)
+        for t in plan.trades():
+            self.add_line("SELL", t.symbol, t.quantity, t.lot_id)
+        note = (f"Suggested {len(plan.lines)} sell(s) for {fmt.money2(plan.target)} ({fmt.money2(need)} + "
+                f"{plan.cushion_pct:g} % cushion): est. gain {fmt.money2(float(plan.lines['gain'].sum()))}, "
+                f"est. tax {fmt.money2(facts['tax'])}")
+        if plan.left_out:
+            note += " · left out: " + "; ".join(plan.left_out[:4]) + (" …" if len(plan.left_out) > 4 else "")
+        if plan.short > 0.005:
+            note += f" · {fmt.money2(plan.short)} short: nothing more can be sold"
+        self.suggest_note.setText(note)
+        self._schedule()
 
     def trades(self) -> list[ManualTrade]:
         """The order lines entered, skipping blank ones (no symbol and no quantity)."""

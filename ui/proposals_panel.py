@@ -37,6 +37,7 @@ from engine.core.tasks import RefusedError
 from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
 from engine.desk.household_views import account_directory, run_snapshot
 from ui import dialogs, fmt
+from ui.budget_text import budget_html
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from engine.desk.household_views import account_directory, run_snapshot
@@ -996,6 +997,7 @@ class ProposalsPanel(Panel):
         if rec.get("tier_basis"):
             self.band_note.setText(self.band_note.text() + f"<br><span style='color:#8a5a00'>Tier set by a value of "
                                    f"{fmt.money(rec.get('value'))}: {e(str(rec['tier_basis']))}</span>")
+        self.band_note.setText(self.band_note.text() + budget_html(detail))  # budget, mode, model change
         self._fill_breakdown(rec)
         self._update_decision_buttons()
         self._update_trade_buttons()

@@ -22,6 +22,10 @@ shots imports it into its own database, sets the scene and opens the console:
   (one symbol's sells and who sells it), trade_detail.png (a proposal's sells and the lots they
   relieve), history.png (an account's story) and signoff.png (page 1 of the batch's sign-off PDF,
   rendered with pypdfium2).
+* ``budgets``: the book with gains budgets on 30 % of the taxable accounts and some cash-flow
+  accounts, run, then the next day's book with its largest model reweighted, run with model
+  changes traded now: model_changes.png (Today's list) and budgets.png (Proposals: a proposal's
+  budget used and left, its mode and where its model change stands).
 
 ``--only GROUP[,GROUP…]`` takes some of them (``--lab`` = ``--only lab``); ``--accounts N``
 a smaller book (tests)::
@@ -40,7 +44,7 @@ from datetime import timedelta
 from pathlib import Path
 
 SIZE = (1560, 940)
-GROUPS = ("console", "review", "lab", "safety", "households", "desk")
+GROUPS = ("console", "review", "lab", "safety", "households", "desk", "budgets")
 USER = "desk.operator"
 
 
@@ -82,17 +86,23 @@ class Shots:
     def engine(self, name: str):
         """A new database ``name`` with the sample book imported: (engine, db path)."""
         from engine.book.importer import import_book
-        from engine.book.sample import generate_sample
         from storage.db import make_engine
+
+        db = str(self.tmp / f"{name}.db")
+        engine = make_engine(db)
+        import_book(engine, self.book(), user=USER)
+        return engine, db
+
+    def book(self) -> Path:
+        """The sample book's folder (generated at the first call)."""
+        from engine.book.sample import generate_sample
 
         if self._book is None:
             print(f"generating a {self.accounts:,}-account sample book…", file=sys.stderr)
             self._book = self.tmp / "book"
             generate_sample(self._book, accounts=self.accounts, seed=7)
-        db = str(self.tmp / f"{name}.db")
-        engine = make_engine(db)
         import_book(engine, self._book, user=USER, as_of_ok=True)  # a generated book: its date is the generator's
-        return engine, db
+        return self._book
 
     def window(self, engine, db: str, settings):
         from ui.main_window import MainWindow
@@ -454,6 +464,34 @@ def shoot_desk(shots: Shots) -> None:
         pdf[0].render(scale=1.6).to_pil().save(str(path))
         pdf.close()
         shots.written.append(path)
+def shoot_budgets(shots: Shots) -> None:
+    """model_changes, budgets (issue 23)."""
+    import shutil
+    from engine.book.budget_sample import add_budgets, next_day_with_model_change
+    from engine.core.policy import default_policy
+    from engine.decide.workflow import proposals_frame, run_workflow
+    day0, day1 = shots.tmp / "budget-book-0", shots.tmp / "budget-book-1"
+    shutil.copytree(shots.book(), day0)
+    add_budgets(day0)
+    next_day_with_model_change(day0, day1)
+    db = str(shots.tmp / "budgets.db")
+    import_book(engine, day0, user=USER)
+    pol = default_policy()
+    pol = pol.model_copy(update={"mandates": pol.mandates.model_copy(
+        update={"trade_now": pol.mandates.trade_now + ("model_change",)})})
+    save_policy(engine, pol, user="m.ortiz", note="model changes trade now, phased under budgets")
+    import_book(engine, day1, user=USER)
+    print("running the book with budgets and a model change…", file=sys.stderr)
+    w = shots.window(engine, db, shots.settings("budgets"))
+    w.show_panel("Today")
+    shots(w, "model_changes")
+    has = props[props["category"].isin(["MANDATE", "SCORE"]) & props["detail"].fillna("").str.contains('"budget"')
+                & props["detail"].fillna("").str.contains("model_change")]
+    if not len(has):
+        has = props[props["detail"].fillna("").str.contains('"budget"')]
+    pick = has.sort_values("value", ascending=False)
+    account = str(pick["account_id"].iat[0])
+    shots(w, "budgets")
 def _groups(text: str) -> list[str]:
     chosen = [g.strip() for g in text.split(",") if g.strip()]
     unknown = [g for g in chosen if g not in GROUPS]
@@ -489,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         shoot_households(shots)
     if "desk" in groups:
         shoot_desk(shots)
+    if "budgets" in groups:
+        shoot_budgets(shots)
     for p in shots.written:
         print(p)
     return 0

@@ -5,6 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
+from engine.book import model_changes
 from engine.desk import views
 from engine.desk.desk_views import book_age_warning, mark_due, orders_in_flight
 from engine.decide.workflow import CATEGORIES
@@ -90,6 +91,19 @@ class TodayPanel(Panel):
         exp.addWidget(self.export_info, 1)
         exp.addWidget(self.export_button)
         ll.addLayout(exp)
+        ll.addSpacing(8)
+        self.changes_title = section_title("Model changes")
+        ll.addWidget(self.changes_title)
+        self.changes_model = FrameModel([
+            Col("model_id", "Model"), Col("change", "Change", tooltip_key="gain_text"),
+            Col("accounts", "Accts", "count", "Accounts whose model changed"),
+            Col("trade_dollars", "To trade", "money", "Dollars a full transition trades (at detection)"),
+            Col("est_tax", "Tax", "money", "Tax of a full transition, netted as the tax code nets it"),
+            Col("within_budget_tax", "In budgets", "money",
+                "The tax of the gains the accounts' gains budgets allow this year")])
+        self.changes = DataTable(self.changes_model, "todayModelChanges")
+        self.changes.setMaximumHeight(170)
+        ll.addWidget(self.changes)
         ll.addStretch(1)
         self.split.addWidget(left)
 
@@ -215,6 +229,18 @@ class TodayPanel(Panel):
                                   f"trade{'s' if w['trades'] != 1 else ''}" if w["trades"] else
                                   "No approved trade is waiting for export.") + note)
         self.export_button.setEnabled(bool(w["trades"]))
+        changes = model_changes.today_frame(self.ctx.engine)
+        if len(changes):
+            changes["change"] = [f"{k.replace('weights changed', 'reweighted')} · {int(n):,} moving" for k, n in
+                                 zip(changes["kind"], changes["in_transition"])]
+            changes["gain_text"] = [f"detected in the book of {fmt.day(d)}; {int(n):,} account(s) still trading toward "
+                                    f"it; est. gain of a full transition {fmt.money(g)}, within budgets {fmt.money(b)}"
+                                    for d, n, g, b in zip(changes["since"], changes["in_transition"], changes["est_gain"],
+                                                          changes["within_budget_gain"])]
+        self.changes_title.setText(f"Model changes — {len(changes):,}" if len(changes) else
+                                   "Model changes — none detected in the last year of books")
+        self.changes_model.set_frame(changes)
+        self.changes.fit_columns()
 
     def save_state(self, settings) -> None:
         settings.setValue("today/split", self.split.saveState())

@@ -31,6 +31,8 @@ from engine.core.text_limits import book_limit, too_long_message
 MAX_PROBLEMS_PER_FILE = 25
 MAX_PROBLEMS = 50  # a refused book lists at most this many problems (then how many more)
 AS_OF_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TRADING_MODES = ("full", "cash_flow")  # accounts.csv trading_mode (blank: full)
+REQUEST_MODES = ("rebalance", "raise_only")  # cash_requests.csv mode (blank: rebalance)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ SPECS: tuple[FileSpec, ...] = (
         Col("taxable", "bool", required=True), Col("st_rate", "float"), Col("lt_rate", "float"),
         Col("last_trade_date", "date"), Col("restrictions"), Col("group"),
         Col("household_id"),
+        Col("gains_budget", "float"), Col("ytd_realized_st", "float"), Col("ytd_realized_lt", "float"),
+        Col("trading_mode", "enum", choices=TRADING_MODES, lower=True),
     ), key=("account_id",)),
     FileSpec("lots.csv", "lots", (
         Col("account_id", required=True), Col("lot_id", required=True),
@@ -99,7 +103,7 @@ SPECS: tuple[FileSpec, ...] = (
         Col("request_id", required=True), Col("account_id", required=True),
         Col("amount", "float", required=True), Col("due_date", "date", required=True),
         Col("priority", "enum", required=True, choices=("high", "normal"), lower=True),
-        Col("note"),
+        Col("note"), Col("mode", "enum", choices=REQUEST_MODES, lower=True),
     ), key=("request_id",), required=False),
     FileSpec("corporate_actions.csv", "corporate_actions", (
         Col("symbol", required=True, upper=True), Col("effective_date", "date", required=True),
@@ -477,6 +481,10 @@ def _check_references(frames: dict[str, pd.DataFrame], errs: _Collector) -> None
                 if abs(total - 1.0) > 1e-6:
                     errs.add("models.csv", int(last_line[model_id]), "weight",
                              f"weights of model {model_id} sum to {total:.6f}, not 1")
+    if frames.get("accounts") is not None and len(frames["accounts"]):
+        budget = frames["accounts"]["gains_budget"].to_numpy(float)
+        errs.add_rows("accounts.csv", budget < 0, "gains_budget", budget,
+                      lambda v: f"{v} is negative (a budget is the net gains allowed this year, >= 0)")
     if frames.get("accounts") is not None:
         if frames.get("model_weights") is not None:
             ref("accounts.csv", "accounts", "model_id",

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from engine.core import clock
 from engine.book.book import Book, read_book
+from engine.book import model_changes
 from engine.book.cash_owed import mark_paid
 from engine.core.identity import acting_user
 from engine.core.tasks import RefusedError, TaskState, ensure_state
@@ -74,10 +75,12 @@ def import_book(engine: Engine, folder: str | Path, *, user: str | None = None,
             conn, as_of=book.as_of, frames=frames, source=str(Path(folder).resolve()),
             checksum=book.checksum, user=user,
             progress=lambda f, msg: state.progress(0.15 + 0.8 * f, msg), check=state.check)
+        changed = model_changes.record(conn, snap_id, latest.id if latest is not None else None, frames, book.as_of)
         repo.audit(conn, user, "IMPORT", detail=f"snapshot {snap_id} as of {book.as_of} from {folder}"
-                   + (f" ({far}; confirmed)" if far else ""),
+                   + (f" ({far}; confirmed)" if far else "")
+                   + (f"; {changed:,} account(s) changed model" if changed else ""),
                    after={"snapshot_id": snap_id, "accounts": len(book["accounts"]),
-                          "lots": len(book["lots"]), "checksum": book.checksum})
+                          "lots": len(book["lots"]), "checksum": book.checksum, "model_changes": changed})
         # cash requests the new book no longer lists were paid by the custodian: their cash is free
         mark_paid(conn, snap_id, user)
     from storage import snapshot_cache

@@ -33,7 +33,8 @@ class Checks(_Strict):
 
 
 class Mandates(_Strict):
-    trade_now: tuple[Literal["cash_high", "cash_normal", "restriction", "band"], ...] = MANDATE_KINDS
+    trade_now: tuple[Literal["cash_high", "cash_normal", "restriction", "band", "cash_invest",
+                             "model_change"], ...] = MANDATE_KINDS
     cash_horizon_days: int = Field(10, ge=0)
 
 
@@ -86,6 +87,22 @@ class Harvest(_Strict):
     horizon_years: float = Field(10.0, gt=0, le=100)  # when the deferred gain is realized
     st_conversion: bool = True  # a short-term loss: ST rate now, LT rate later
     substitute_bps: float = Field(10.0, ge=0, le=10_000)  # substitute's tracking cost, bps of a lot
+
+
+class Budgets(_Strict):
+    # gains budgets (engine/decide/gains_budget.py): hard = the optimizer keeps every proposal within
+    # the account's budget (mandates may exceed it by what they need, flagged OVER_BUDGET);
+    # false = advisory, proposals are only flagged
+    hard: bool = True
+    # cash-flow trading (engine/decide/cash_flow.py): cash above the model's cash weight plus this
+    # fraction of the account's value is invested (the cash_invest mandate kind)
+    invest_threshold: float = Field(0.01, ge=0, le=1)
+    # raise-cash helper (engine/desk/raise_cash.py): raise this % more than the estimated need (the
+    # book's prices may be stale)
+    cash_cushion_pct: float = Field(2.0, ge=0, le=50)
+    # model changes (engine/book/model_changes.py): a phased transition realizes at most this many
+    # dollars of net gains a day (and stays within the account's budget)
+    phase_daily_gains: float = Field(25_000.0, ge=0)
 
 
 class Outliers(_Strict):
@@ -170,6 +187,9 @@ class Tier(_Strict):
     # household optimization with asset location (engine.decide.household_location) for the households
     # whose combined value falls in this tier; None (left out): off
     household_optimization: bool | None = None
+    # default gains budget of the tier's taxable accounts (dollars of net realized gains this
+    # year; an account's own gains_budget wins); None (left out): no default budget
+    gains_budget: float | None = Field(None, ge=0)
 
     @property
     def four_eyes_on(self) -> bool:
@@ -206,6 +226,9 @@ class Policy(_Strict):
     # None (left out, as in every policy saved before notes existed): the default codes, no note
     # required; read it with Policy.note_policy(). Left out of the text form when None.
     notes: Notes | None = None
+    # None (left out, as in every policy saved before it existed): the defaults; read it with
+    # Policy.budget_settings(). Left out of the text form when None (same checksum).
+    budgets: Budgets | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -245,6 +268,9 @@ class Policy(_Strict):
         """Whether ``action`` on an account of ``tier`` needs a note (policy ``[notes] required``)."""
         return any(r.action == action and (not r.tiers or tier in r.tiers) for r in self.note_policy().required)
 
+    def budget_settings(self) -> Budgets:
+        """Gains budgets, cash-flow and model-change settings (the defaults when left out)."""
+        return self.budgets or Budgets()
     def tier(self, name: str) -> Tier:
         for t in self.tiers:
             if t.name == name:

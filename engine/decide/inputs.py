@@ -13,6 +13,7 @@ import pandas as pd
 
 from engine.decide import household_wash
 from engine.core.frames import lookup, sets_by
+from engine.decide.mandates import account_limits
 from engine.decide.optimizer import (AccountInput, OptimizerSettings, derive_lot_terms,
                               read_only)
 from engine.core.policy import Policy
@@ -31,7 +32,9 @@ def optimizer_settings(policy: Policy) -> OptimizerSettings:
                              harvest_horizon_years=h.horizon_years, harvest_st_conversion=h.st_conversion,
                              harvest_substitute_bps=h.substitute_bps,
                              band_mandate="band" in policy.mandates.trade_now,
-                             band_trade_to=policy.bands.trade_to_fraction)
+                             band_trade_to=policy.bands.trade_to_fraction,
+                             budget_hard=policy.budget_settings().hard,
+                             invest_threshold=policy.budget_settings().invest_threshold)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -147,6 +150,8 @@ class InputBuilder:
         self.facts = dict(zip(facts["account_id"].tolist(), zip(
             facts["model_id"].tolist(), facts["cash"].astype(float).tolist(), taxable.tolist(), st.tolist(),
             lt.tolist(), facts["model_cash_w"].astype(float).tolist(), facts["cash_needed"].astype(float).tolist())))
+        # gains budgets and cash-flow trading: only the accounts that have them
+        self.limits = account_limits(facts, policy)
 
     def build(self, account_id: str, lot_terms: bool = True) -> AccountInput:
         """The account's optimizer input. ``lot_terms=False`` leaves the whole-book lot terms
@@ -204,7 +209,8 @@ class InputBuilder:
             lot_unit_cost=self.lot_cost[s:e], lot_short_term=self.lot_short[s:e],
             lot_loss_sale_blocked=self.lot_blocked[s:e], universe_key=ukey,
             lot_terms=(key, lpx[s:e], mv[s:e], loss[s:e], held[s:e], tax[s:e], cand[s:e],
-                       tax_obj[s:e], hv[s:e]) if lot_terms else None)
+                       tax_obj[s:e], hv[s:e]) if lot_terms else None,
+            **self.limits.get(account_id, {}))
 
     def _loss_blocked(self, facts: pd.DataFrame, at: np.ndarray) -> np.ndarray:
         """bool[lots]: the lot's (household, identical group) had a buy in the window."""

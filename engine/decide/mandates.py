@@ -10,7 +10,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from engine.decide.cash_flow import account_modes
 from engine.book.cash_owed import OPEN, owed_mask, with_status
+from engine.decide.gains_budget import account_budgets
 from engine.core.frames import holdings, lookup
 from engine.core.policy import Policy
 from engine.book.valuation import fill_unpriced, unpriced
@@ -162,10 +164,18 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
     band_detail = band_detail.groupby(level=0).agg("; ".join) if len(band_detail) else band_detail
     acc["band_breach"] = acc["account_id"].map(band_detail).fillna("").to_numpy(object)
 
+    # cash-flow trading: a deposit above model cash + the invest threshold waits to be invested
+    acc["cash_flow"] = account_modes(acc, owed)
+    thr = policy.budget_settings().invest_threshold
+    acc["cash_invest"] = acc["cash_flow"].to_numpy(bool) & (spare - acc["cash_needed"].to_numpy(float)
+                                                            > thr * acc["value"].to_numpy(float))
     kinds = []
-    for hi_amt, short, restricted_h, band in zip(acc["cash_high"], acc["cash_shortfall"],
-                                                 acc["restricted_held"], acc["band_breach"]):
+    for hi_amt, short, restricted_h, band, invest in zip(acc["cash_high"], acc["cash_shortfall"],
+                                                         acc["restricted_held"], acc["band_breach"],
+                                                         acc["cash_invest"]):
         k = []
+        if invest:
+            k.append("cash_invest")
         if short > 0.005:
             k.append("cash_high" if hi_amt > 0 else "cash_normal")
         if restricted_h:
@@ -174,8 +184,29 @@ def account_facts(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy,
             k.append("band")
         kinds.append(";".join(k))
     acc["mandates"] = kinds
+    budgets = account_budgets(acc, {t.name: t.gains_budget for t in policy.tiers})
+    for c in ("gains_budget", "ytd_realized_st", "ytd_realized_lt"):
+        acc[c] = budgets[c].to_numpy(float)
     now = set(policy.mandates.trade_now)
     acc["mandate_now"] = [bool(set(k.split(";")) & now) if k else False for k in kinds]
     extras = {"holdings": hold, "restricted": restricted, "class_bands": cls,
               "class_target": class_target}
     return acc.reset_index(drop=True), extras
+
+
+def account_limits(facts: pd.DataFrame, policy: Policy) -> dict[str, dict]:
+    """The optimizer-input fields of the accounts with a gains budget, realized gains this
+    year or cash-flow trading (engine/decide/gains_budget.py, engine/decide/cash_flow.py): {account: fields}."""
+    if "gains_budget" not in facts:
+        return {}
+    b = facts["gains_budget"].to_numpy(float)
+    s = facts["ytd_realized_st"].to_numpy(float)
+    lt = facts["ytd_realized_lt"].to_numpy(float)
+    flow = facts["cash_flow"].to_numpy(bool)
+    taxable = facts["taxable"].to_numpy(bool)
+    cap = facts["gains_cap"].to_numpy(float) if "gains_cap" in facts else np.full(len(facts), np.nan)
+    weight = facts["tax_weight"].to_numpy(float) if "tax_weight" in facts else np.ones(len(facts))
+    some = np.isfinite(b) | flow | (taxable & ((s != 0) | (lt != 0))) | np.isfinite(cap) | (weight != 1.0)
+    return {a: {"gains_budget": float(b[i]), "ytd_st": float(s[i]), "ytd_lt": float(lt[i]),
+                "cash_flow": bool(flow[i]), "gains_cap": float(cap[i]), "tax_weight": float(weight[i])}
+            for i, a in zip(np.flatnonzero(some).tolist(), facts["account_id"].to_numpy(object)[some])}

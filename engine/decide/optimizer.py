@@ -86,10 +86,11 @@ Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay co
    the rounded trades pushed outside its band back in by whole shares (a band mandate's trades
    are rounded inward and kept at the minimum size) and name lots: losses first, then highest
    basis (= highest unit cost first; a blocked lot at a loss is never named unless the holding
-   is restricted).
 5. ``prune_lines``: drop, one at a time, the order lines whose ticket and trading cost exceed
    what they bring (engine/decide/line_pruning.py: never a mandate's, a harvest's, or one the cash or
    a band needs).
+   is restricted); in a taxable account a security sold from both short- and long-term lots is
+   named tax-minimally for the year, netted as the tax code nets them (engine/decide/lot_choice.py).
 
 The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
 security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
@@ -125,7 +126,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from engine.decide import band_rules
+from engine.decide import band_rules, gains_budget, lot_choice, trade_limits
 from engine.decide.harvest import harvest_cost, loss_value_rate
 from engine.decide.line_pruning import prune_lines
 
@@ -187,6 +188,9 @@ class OptimizerSettings:
     # --- band mandates (engine/decide/band_rules.py) ---
     band_mandate: bool = False  # the band mandate kind trades now: reachable bands hold
     band_trade_to: float = 0.0  # a class outside its band trades back to the edge (0) .. target (1)
+    # --- gains budgets and cash-flow trading (engine/decide/gains_budget.py, engine/decide/cash_flow.py) ---
+    budget_hard: bool = True  # budgets bind the optimizer (False: advisory, flagged only)
+    invest_threshold: float = 0.01  # cash-flow: invest cash above model cash + this fraction of V
 
 
 @dataclass
@@ -224,6 +228,16 @@ class AccountInput:
     # (see :func:`derive_lot_terms`); without them they are derived here, per account.
     # Both optional fields describe the other fields: set them to None in a modified copy.
     lot_terms: tuple | None = None
+    # optional: net realized gains allowed this year ($; NaN = no budget), net gains realized
+    # this year so far, and cash-flow trading (engine/decide/gains_budget.py, engine/decide/cash_flow.py)
+    gains_budget: float = math.nan
+    ytd_st: float = 0.0
+    ytd_lt: float = 0.0
+    cash_flow: bool = False
+    # optional: a model change's transition (engine/book/model_changes.py): net gains this proposal may
+    # realize (NaN: no cap) and the weight of tax against drift in the objective
+    gains_cap: float = math.nan
+    tax_weight: float = 1.0
 
 
 class TradeLine(NamedTuple):
@@ -268,6 +282,7 @@ class AccountResult:
     solve_time: float = 0.0  # seconds inside the QP solver(s): creation, set-up, solves, result, release
     tax_saved: float = 0.0  # tax the losses sold save this year (rate x loss; harvest_benefit is their value)
     band_unreachable: tuple = ()  # band mandate: "<class> (<why>)" per band it could not reach
+    budget: dict = field(default_factory=dict)  # gains budget: used, left, over (gains_budget.budget_state)
 
     def __reduce__(self):
         # results cross process boundaries: the field values as one tuple pickle ~2x faster
@@ -298,7 +313,7 @@ class _Prep:
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0", "own2", "cs", "Ts",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
-        "band_hard",
+        "band_hard", "b_lot", "gain_cap",
     )
 
 
@@ -342,8 +357,16 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
             loss = cost > lot_px
             hv = tax_obj = tax_true = np.zeros(L)
             cand = tax_true != 0.0
+    if inp.taxable and (inp.ytd_st or inp.ytd_lt):  # priced at this year's marginal rates
+        short = np.asarray(inp.lot_short_term, dtype=bool)
+        st_r, lt_r = gains_budget.lot_rates(short, cost > lot_px, inp.ytd_st, inp.ytd_lt, inp.st_rate,
+                                            inp.lt_rate)
+        loss, tax_true, cand, tax_obj, hv = lot_terms(lot_px, qty, cost, short, st_r, lt_r, st)
+    if inp.tax_weight != 1.0 and inp.taxable:
+        tax_obj = tax_obj * inp.tax_weight
     V = cash + float(_sum(lot_val))
     p.S, p.L, p.V = S, L, V
+    p.gain_cap = None  # $ of net gain the proposal may realize (trade_limits: a budget row)
     if V <= 0:
         return p
     lot_val *= 1.0 / V
@@ -352,6 +375,8 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.h0 = np.bincount(lot_sec, lot_val, S) if L else np.zeros(S)
     p.c0 = cash / V
     p.creq = float(inp.model_cash_w) + float(inp.cash_needed) / V
+    if inp.cash_flow or inp.gains_budget == inp.gains_budget or inp.gains_cap == inp.gains_cap:
+        p.creq = trade_limits.cash_requirement(inp, st, p.c0, V)  # mandates only: never model cash
 
     u = _universe(inp, price, st)
     p.u = u
@@ -427,8 +452,10 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
         si = start.nonzero()[0]
         p.b_sec, p.b_loss, p.b_tax = bs[si], bl[si], np.zeros(len(si))
         p.b_val = np.add.reduceat(lot_val[idx[order]], si)
+        p.b_lot = None
     else:
         p.b_sec, p.b_loss, p.b_tax, p.b_val = lot_sec[idx], loss[idx], tax_obj[idx], lot_val[idx]
+        p.b_lot = idx
     p.b_must = must[p.b_sec] if any_must else None
     p.B = len(p.b_sec)
 
@@ -436,7 +463,8 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.bands = bd = _bands(classes, inp.class_bands)
     p.band_k = bd.k
     p.band_lo, p.band_hi = band_rules.scaled_bands(bd.lo, bd.hi, V, float(inp.cash_needed))
-    p.band_hard = bool(st.band_mandate and len(bd.k) and _nnz(band_rules.outside(p, p.Wk0)))
+    p.band_hard = bool(st.band_mandate and len(bd.k) and _nnz(band_rules.outside(p, p.Wk0))
+                       and not inp.cash_flow)  # a cash-flow account never sells to rebalance
     return p
 
 
@@ -885,6 +913,8 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     q.xl, q.xu = xl, xu
     if p.cs > 0:
         _add_security_term(p, q)
+    if trade_limits.applies(p.inp):  # a gains budget row, cash-flow limits
+        trade_limits.apply(p, st, q)
     return q
 
 
@@ -1168,8 +1198,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     deficit = (p.creq - p.c0) * V - (1 - kap) * sv + (1 + kap) * bv + tick * n_lines
     if deficit > 1e-6:
         _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d)
-    if len(p.band_k):  # rounding must not leave a class outside its band
-        band_rules.repair(p, st, buy_sh, sell_sh, avail, min_k)
+    if len(p.band_k) and not trade_limits.applies(p.inp):  # rounding must not leave a class outside its
+        band_rules.repair(p, st, buy_sh, sell_sh, avail, min_k)  # band (a budget or cash flow limits that)
 
     # lots: losses first, then highest basis == highest unit cost first; eligible lots only
     lot_sh = np.zeros(p.L, dtype=np.int64)
@@ -1190,6 +1220,11 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
         np.maximum(take, 0, out=take)
         lot_sh[order] = take
         p.sold_lots = order[take > 0]
+        if p.inp.taxable:  # short- against long-term lots: the least tax for the year
+            p.sold_lots = lot_choice.rename_sold(p, sell_sh, lot_whole, order, lot_sh)
+        if p.gain_cap is not None:  # whole shares must not take the proposal over its budget
+            gains_budget.trim_to_budget(p, p.gain_cap, buy_sh, sell_sh, lot_sh, min_k)
+            p.sold_lots = p.sold_lots[lot_sh[p.sold_lots] > 0]
     return buy_sh, sell_sh, lot_sh
 
 
@@ -1322,6 +1357,8 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         class_weights_post=cw_post, class_targets=ctg, value=V, cash_post=cash_post,
         cash_required=creq, cash_shortfall=short if short > 0.005 else 0.0, n_solves=n_solves,
         solve_time=solve_time, tax_saved=saved, band_unreachable=unreached,
+        budget=gains_budget.budget_state(inp.gains_budget, inp.ytd_st, inp.ytd_lt, gain)
+        if inp.taxable and inp.gains_budget == inp.gains_budget else {},
     )
 
 

@@ -41,6 +41,8 @@ def outlier_flags(r: AccountResult, policy: Policy) -> list[str]:
         f.append("TRACKING_ERROR")
     if r.largest_trade / v * 100 > out.max_single_trade_pct:
         f.append("LARGE_TRADE")
+    if r.trades and r.budget.get("over_budget", 0.0) > 0.5:  # engine/decide/gains_budget.py
+        f.append("OVER_BUDGET")
     return f
 
 

@@ -24,6 +24,8 @@ from engine.decide.batch_guard import exported_accounts, hold_late_exports
 from engine.book.checks import run_checks
 from engine.decide.executors import open_executor
 from engine.core.frames import holdings
+from engine.book import model_changes
+from engine.decide.gains_budget import budget_notes, report_columns
 from engine.decide.mandates import account_facts, threshold_bps
 from engine.decide.optimizer import (AccountResult, OptimizerSettings, optimize_many)
 from engine.decide.overrides import ActiveOverrides, active_overrides
@@ -300,6 +302,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     # household optimization: members of an optimized household on their located models
     frames, located = household_location.locate(frames, policy)
     facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
+    transitions = model_changes.mark_transitions(facts, frames, as_of, policy)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
 
@@ -407,6 +410,9 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                 hd["location"] = located[a]
         detail[i]["harvest_value"] = r.harvest_benefit
         detail[i]["tax_saved"] = r.tax_saved
+        budget_notes(detail[i], reasons[i], r, bool(acc["cash_flow"].iat[i]) if "cash_flow" in acc else False)
+        if a in transitions:
+            detail[i]["model_change"] = transitions[a]
         now_kinds = policy.mandates.trade_now
         if mandate_now[i] and r.trades:
             category[i] = "MANDATE"
@@ -489,6 +495,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         req_states = cash_owed.request_states(conn, snapshot_id=snap.id)
         entered = cash_owed.entered_cash(conn, snap.id, unexported_only=True)
         frames["household_last_good"] = household_last_good(conn, snap.id, frames["accounts"])
+        frames["model_changes"] = model_changes.open_changes(conn, snap.as_of)
         frames["last_prices"] = last_known_prices(conn, snap.id, unpriced_symbols(
             frames["lots"]["symbol"].to_numpy(object), frames["securities"].set_index("symbol")["price"]))
     timings["load"] = time.perf_counter() - t0
@@ -579,7 +586,10 @@ def write_report(engine: Engine, out: str) -> int:
     check_out_file(out)
     with engine.connect() as conn:
         df = proposals_frame(conn)
+    extra = report_columns(df["detail"].to_numpy(object))  # budgets, trading mode, model changes
     df = df[REPORT_COLUMNS + EXTRA_COLUMNS].copy()
+    for c in extra:
+        df[c] = extra[c].to_numpy(object)
     for c in ("score_bps", "threshold_bps"):
         df[c] = df[c].astype(float).round(2)
     for c in ("score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost", "tax_cost",
@@ -591,6 +601,6 @@ def write_report(engine: Engine, out: str) -> int:
     from engine.core.safe_text import frame_cells_safe
 
     df = frame_cells_safe(df, ["account_id", "category", "tier", "review", "status", "flags", "reasons",
-                               "mandates", "tier_basis"])
+                               "mandates", "tier_basis", "model_change"])
     atomic_write_text(out, df.to_csv(index=False))
     return len(df)
