@@ -213,3 +213,9 @@ def take_lock(conn: Connection, name: str, user: str) -> None:
     done = conn.execute(t.update().where(t.c.name == name).values(held_by=user, held_at=now()))
     if done.rowcount == 0:
         conn.execute(insert(t).values(name=name, held_by=user, held_at=now()))
+
+
+def latest_run_id(conn) -> int | None:
+    """The newest finished run's id, or None."""
+    t = m.Run.__table__
+    return conn.execute(select(t.c.id).where(t.c.status == "done").order_by(t.c.id.desc()).limit(1)).scalar()

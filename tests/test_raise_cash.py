@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.decide.lot_choice import name_lots
+from engine.book.lot_choice import name_lots
 from engine.desk.raise_cash import plan_raise
 
 AS_OF = date(2026, 11, 20)

@@ -90,7 +90,7 @@ class Shots:
 
         db = str(self.tmp / f"{name}.db")
         engine = make_engine(db)
-        import_book(engine, self.book(), user=USER)
+        import_book(engine, self.book(), user=USER, as_of_ok=True)  # a generated book: its date is the generator's
         return engine, db
 
     def book(self) -> Path:
@@ -101,7 +101,6 @@ class Shots:
             print(f"generating a {self.accounts:,}-account sample book…", file=sys.stderr)
             self._book = self.tmp / "book"
             generate_sample(self._book, accounts=self.accounts, seed=7)
-        import_book(engine, self._book, user=USER, as_of_ok=True)  # a generated book: its date is the generator's
         return self._book
 
     def window(self, engine, db: str, settings):
@@ -388,7 +387,7 @@ def shoot_households(shots: Shots) -> None:
     generate_sample(book, accounts=shots.accounts, seed=7, households=0.4)
     db = str(shots.tmp / "households.db")
     engine = make_engine(db)
-    import_book(engine, book, user=USER)
+    import_book(engine, book, user=USER, as_of_ok=True)
     print("running the household book…", file=sys.stderr)
     run_workflow(engine, workers=1, user=USER)
     data = households(engine)
@@ -467,21 +466,31 @@ def shoot_desk(shots: Shots) -> None:
 def shoot_budgets(shots: Shots) -> None:
     """model_changes, budgets (issue 23)."""
     import shutil
+
     from engine.book.budget_sample import add_budgets, next_day_with_model_change
+    from engine.book.importer import import_book
     from engine.core.policy import default_policy
+    from engine.core.policy_store import save_policy
     from engine.decide.workflow import proposals_frame, run_workflow
+    from storage.db import make_engine
+
     day0, day1 = shots.tmp / "budget-book-0", shots.tmp / "budget-book-1"
     shutil.copytree(shots.book(), day0)
     add_budgets(day0)
     next_day_with_model_change(day0, day1)
     db = str(shots.tmp / "budgets.db")
-    import_book(engine, day0, user=USER)
+    engine = make_engine(db)
+    import_book(engine, day0, user=USER, as_of_ok=True)
     pol = default_policy()
     pol = pol.model_copy(update={"mandates": pol.mandates.model_copy(
         update={"trade_now": pol.mandates.trade_now + ("model_change",)})})
     save_policy(engine, pol, user="m.ortiz", note="model changes trade now, phased under budgets")
-    import_book(engine, day1, user=USER)
+    run_workflow(engine, workers=1, user=USER)
+    import_book(engine, day1, user=USER, as_of_ok=True)
     print("running the book with budgets and a model change…", file=sys.stderr)
+    run_workflow(engine, workers=1, user=USER)
+    with engine.connect() as conn:
+        props = proposals_frame(conn)
     w = shots.window(engine, db, shots.settings("budgets"))
     w.show_panel("Today")
     shots(w, "model_changes")
@@ -491,7 +500,11 @@ def shoot_budgets(shots: Shots) -> None:
         has = props[props["detail"].fillna("").str.contains('"budget"')]
     pick = has.sort_values("value", ascending=False)
     account = str(pick["account_id"].iat[0])
+    w.show_panel("Proposals", account)
     shots(w, "budgets")
+    w.close()
+
+
 def _groups(text: str) -> list[str]:
     chosen = [g.strip() for g in text.split(",") if g.strip()]
     unknown = [g for g in chosen if g not in GROUPS]

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
-from engine.decide.lot_choice import year_tax_v
+from engine.book.lot_choice import year_tax_v
 from storage import models as m
+from storage import repo
 from storage.bulk import insert_frame, read_frame
 
 __all__ = ["detect", "full_transition", "record", "open_changes", "transition_facts", "summary",
@@ -212,9 +213,7 @@ def summary(conn: Connection) -> pd.DataFrame:
 
 def _in_transition(conn: Connection, accounts: list[str]) -> set:
     """Accounts whose latest run marks them with the model_change mandate kind."""
-    from engine.decide.workflow import latest_run_id
-
-    run_id = latest_run_id(conn)
+    run_id = repo.latest_run_id(conn)
     if run_id is None or not accounts:
         return set()
     p = m.Proposal.__table__

@@ -90,7 +90,7 @@ Solve sequence (Moehle, Kochenderfer, Boyd, Ang: fix trade directions to stay co
    what they bring (engine/decide/line_pruning.py: never a mandate's, a harvest's, or one the cash or
    a band needs).
    is restricted); in a taxable account a security sold from both short- and long-term lots is
-   named tax-minimally for the year, netted as the tax code nets them (engine/decide/lot_choice.py).
+   named tax-minimally for the year, netted as the tax code nets them (engine/book/lot_choice.py).
 
 The QP is assembled directly in solver form (sparse CSC, 3 non-zeros per lot bucket and per
 security) and solved by PIQP (Clarabel as fallback, or the other way round).  Measured against
@@ -126,7 +126,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from engine.decide import band_rules, gains_budget, lot_choice, trade_limits
+from engine.book import lot_choice
+from engine.decide import band_rules, gains_budget, trade_limits
 from engine.decide.harvest import harvest_cost, loss_value_rate
 from engine.decide.line_pruning import prune_lines
 

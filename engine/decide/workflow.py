@@ -39,6 +39,7 @@ from engine.core.tasks import RefusedError, TaskState, ensure_state
 from engine.book.valuation import last_known_prices, unpriced_symbols
 from storage import models as m
 from storage import repo
+from storage.repo import latest_run_id as latest_run_id  # its home; re-exported
 from storage.bulk import insert_frame, read_frame
 
 CATEGORIES = ("SUSPENDED", "HELD", "MANDATE", "SCORE", "NO_TRADE")
@@ -565,11 +566,6 @@ REPORT_COLUMNS = ["account_id", "category", "tier", "review", "status", "score_b
                   "flags", "reasons"]
 EXTRA_COLUMNS = ["value", "score", "drift_benefit", "harvest_benefit", "rating_benefit", "trading_cost",
                  "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent", "tier_basis"]
-
-
-def latest_run_id(conn) -> int | None:
-    t = m.Run.__table__
-    return conn.execute(select(t.c.id).where(t.c.status == "done").order_by(t.c.id.desc()).limit(1)).scalar()
 
 
 def proposals_frame(conn, run_id: int | None = None) -> pd.DataFrame:

@@ -10,7 +10,7 @@ book's prices may be stale).
 Which lots: for a taxable account, the least tax for the year per dollar raised first (losses
 before gains, at this year's marginal rates, engine.decide.gains_budget), then the shares of each
 security named again tax-minimally across short- and long-term lots, netted as the tax code nets
-them (engine.decide.lot_choice.name_lots); for a tax-exempt one, the largest holdings first (fewest
+them (engine.book.lot_choice.name_lots); for a tax-exempt one, the largest holdings first (fewest
 lines). The suggestion is only filled in: the operator edits it and enters it as usual.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from engine.decide.gains_budget import marginal_rates
-from engine.decide.lot_choice import name_lots, year_tax_v
+from engine.book.lot_choice import name_lots, year_tax_v
 from engine.desk.manual import ManualTrade
 from engine.core.tasks import RefusedError
 from storage import models as m
