@@ -376,6 +376,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     mandates = acc["mandates"].to_numpy(object)
     cash_needed = acc["cash_needed"].to_numpy(float)
     tier_of = acc["tier"].to_numpy(object)
+    cash_flow = acc["cash_flow"].to_numpy(bool) if "cash_flow" in acc else np.zeros(n, bool)
     # what each household member holds (its wash-sale blocks name only those)
     all_hold = extras["holdings"]
     in_hh = all_hold["account_id"].map(builder.wash.household).isin(builder.wash.members).to_numpy(bool)
@@ -411,7 +412,7 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
                 hd["location"] = located[a]
         detail[i]["harvest_value"] = r.harvest_benefit
         detail[i]["tax_saved"] = r.tax_saved
-        budget_notes(detail[i], reasons[i], r, bool(acc["cash_flow"].iat[i]) if "cash_flow" in acc else False)
+        budget_notes(detail[i], reasons[i], r, bool(cash_flow[i]))
         if a in transitions:
             detail[i]["model_change"] = transitions[a]
         now_kinds = policy.mandates.trade_now
