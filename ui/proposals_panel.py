@@ -1,4 +1,4 @@
-# Kept whole for now, long because the table, detail, trade editor and chart share one selection model; splitting them is issue #14's open part.
+# Kept whole for now, long because the table, the detail and the trade editor share one selection and the versions loaded; its frames, trades model and chart live in ui/proposals_frames.py, ui/proposals_trades.py and ui/proposals_chart.py, and splitting the class itself is issue #14's open part.
 """Proposals: review the latest run's accounts tier by tier — approve, reject, edit trades.
 
 One view per tier (a tab per tier of the policy, plus any tier of the run the policy no longer
@@ -23,12 +23,11 @@ import json
 
 import numpy as np
 import pandas as pd
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
-                               QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSizePolicy, QSplitter, QStackedWidget,
+                               QTabBar, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.desk.desk_views import account_group
 from engine.desk.review import (TRADING, ConflictError, FourEyesError, check_not_stale, decide, edit_trade, editors_of,
@@ -44,6 +43,32 @@ from engine.desk.household_views import account_directory, run_snapshot
 from ui.lot_detail import LotDetail, with_line_detail
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, DataTable, EmptyState, section_title, set_error_text
+from ui.proposals_frames import (  # noqa: F401 - re-exported
+    FLAG_WORDS as FLAG_WORDS,
+    GREY as GREY,
+    HEAVY as HEAVY,
+    STATUS_WORDS as STATUS_WORDS,
+    TRADE_COLUMNS as TRADE_COLUMNS,
+    _Coded as _Coded,
+    _flags_words as _flags_words,
+    _rank as _rank,
+    _reason_words as _reason_words,
+    _tier_rule as _tier_rule,
+    _who as _who,
+    household_note as household_note,
+    lots_text as lots_text,
+    prepare as prepare,
+    with_names as with_names,
+)
+from ui.proposals_trades import (  # noqa: F401 - re-exported
+    QuantityDelegate as QuantityDelegate,
+    TradesModel as TradesModel,
+)
+from ui.proposals_chart import (  # noqa: F401 - re-exported
+    ClassAxis as ClassAxis,
+    ClassWeightsChart as ClassWeightsChart,
+    PercentAxis as PercentAxis,
+)
 
 ALL_CATEGORIES = "All categories"
 TRADING_ONLY = "Trading (mandate + score)"
@@ -69,370 +94,6 @@ ACCOUNT_COLUMNS = [
     Col("decided_by", "Decided by"),
 ]
 ACCOUNT_TEXT_KEYS = ["account_id", "name", "household_id", "category", "review_text", "flags_text", "reasons_text"]
-
-TRADE_COLUMNS = [
-    Col("side", "Side"),
-    Col("symbol", "Symbol"),
-    Col("quantity", "Shares", "qty", "Double-click (or F2) to change; Delete removes the trade"),
-    Col("est_price", "Price", "money2", "Estimated price (the book's)"),
-    Col("est_value", "Value", "money", "Shares × estimated price"),
-    Col("reason", "Reason"),
-    Col("status", "Status"),
-    Col("lots_text", "Lots", tip="Tax lots a sell takes shares from", tooltip_key="lots_text"),
-    Col("asset_class", "Asset class"),
-    Col("weight_pre", "Weight before", "pct", "The security's weight in the account before the trades"),
-    Col("weight_post", "Weight after", "pct", "The security's weight in the account after the trades"),
-]
-
-FLAG_WORDS = {"TURNOVER": "turnover", "TAX": "tax", "TRACKING_ERROR": "tracking error",
-              "LARGE_TRADE": "large trade"}
-GREY = QColor("#8a94a0")
-
-
-# --------------------------------------------------------------------------- frames
-HEAVY = ("detail",)  # read for the selected account only (from the source frame, by ``src``)
-
-
-STATUS_WORDS = {"PROPOSED": "To review", "APPROVED": "Approved", "REJECTED": "Rejected"}
-
-
-def _flags_words(v) -> str:
-    if not isinstance(v, str) or not v:
-        return ""
-    return ", ".join(FLAG_WORDS.get(f, f) for f in v.split(";") if f)
-
-
-def _reason_words(v) -> str:
-    if not isinstance(v, str) or not v:
-        return ""
-    out = []
-    for r in v.split(";"):
-        if r.startswith("MANDATE:"):
-            out.append(r[len("MANDATE:"):])
-        elif r.startswith("WAITING:"):
-            out.append(f"{r[len('WAITING:'):]} (waits)")
-        elif r:
-            out.append(r)
-    return ", ".join(out)
-
-
-class _Coded:
-    """A text column as codes into its distinct values (statuses, flags, reasons repeat a lot):
-    derived texts are computed once per distinct value and rows are gathered from small arrays."""
-
-    def __init__(self, series: pd.Series | None, n: int):
-        if series is None:
-            self.codes, self.uniques = np.full(n, -1, np.intp), np.empty(0, object)
-        else:
-            codes, uniques = pd.factorize(series, use_na_sentinel=True)
-            self.codes, self.uniques = np.asarray(codes, np.intp), np.asarray(uniques, dtype=object)
-
-    def map(self, fn, order: np.ndarray, dtype=object) -> np.ndarray:
-        """``fn`` of every distinct value (and of None for missing), gathered in ``order``."""
-        mapped = np.array([fn(u) for u in self.uniques] + [fn(None)], dtype=dtype)
-        return mapped[self.codes[order]]  # code -1 (missing) takes the last entry
-
-    def values(self, order: np.ndarray) -> np.ndarray:
-        return self.map(lambda v: v, order)
-
-
-def prepare(df: pd.DataFrame, by_tier: bool = False) -> pd.DataFrame:
-    """The proposals frame with the display columns the table needs, in review order (awaiting
-    review first, then trading accounts, by score descending; grouped by tier first when
-    ``by_tier``). ``src`` is each row's position in ``df``; the heavy ``detail`` JSON is left
-    out (read for the selected account only). Text columns become object arrays once, so tier
-    slices, sorting and the table model never convert them again. Vectorized: repeated texts
-    are factorized and their display forms computed once per distinct value, never per row."""
-    n = len(df)
-    unique_text = ("account_id",)
-    numeric = {c for c in df.columns if df[c].dtype.kind in "biufcmM"}
-    coded = {c: _Coded(df[c], n) for c in df.columns if c not in numeric and c not in HEAVY and c not in unique_text}
-    for c in ("category", "status", "decided_by", "flags", "reasons", "mandates", "tier"):
-        coded.setdefault(c, _Coded(None, n))
-    ident = np.arange(n)
-    trading = coded["category"].map(lambda v: v in TRADING, ident, bool)
-    score = pd.to_numeric(df["score_bps"], errors="coerce").to_numpy(float) if "score_bps" in df else np.zeros(n)
-    score = np.where(np.isfinite(score), score, -np.inf)
-    needs = coded["status"].map(lambda v: v == "PROPOSED", ident, bool) & trading
-    keys = [-score, ~trading, ~needs]
-    if by_tier and n:
-        keys.append(_rank(coded["tier"]))
-    order = np.lexsort(keys)
-
-    cols: dict[str, np.ndarray] = {}
-    for c in df.columns:
-        if c in HEAVY:
-            continue
-        if c in numeric:
-            cols[c] = df[c].to_numpy()[order]
-        elif c in coded:
-            cols[c] = coded[c].values(order)
-        else:
-            cols[c] = df[c].to_numpy(dtype=object, na_value=None)[order]
-    trading_o, needs_o = trading[order], needs[order]
-    review = coded["status"].map(lambda v: STATUS_WORDS.get(v, ""), order)
-    auto = (review == "Approved") & coded["decided_by"].map(lambda v: v == "auto", order, bool)
-    review[auto] = "Auto-approved"
-    review[~trading_o] = ""
-    reasons_text = coded["reasons"].map(_reason_words, order)
-    mandates_text = coded["mandates"].map(lambda v: v.replace(";", ", ") if isinstance(v, str) else "", order)
-    empty = reasons_text == ""
-    reasons_text[empty] = mandates_text[empty]
-    te = pd.to_numeric(df["te_post"], errors="coerce").to_numpy(float)[order] if "te_post" in df \
-        else np.full(n, np.nan)
-    cols.update(review_text=review, needs_review=needs_o, trading=trading_o,
-                flagged=coded["flags"].map(lambda v: bool(v), order, bool),
-                flags_text=coded["flags"].map(_flags_words, order), reasons_text=reasons_text,
-                reasons_tip=coded["reasons"].map(lambda v: v.replace(";", "\n") if isinstance(v, str) else "", order),
-                te_post_bps=te * 1e4, src=order)
-    return pd.DataFrame({k: pd.Series(v, dtype=object if v.dtype == object else None, copy=False)
-                         for k, v in cols.items()})
-
-
-def _who(rec: dict) -> str:
-    """" · client name · household X" for the detail title (what exists of it)."""
-    out = ""
-    for key, label in (("name", ""), ("household_id", "household ")):
-        v = rec.get(key)
-        if isinstance(v, str) and v:
-            out += f" · {html.escape(label + v)}"
-    return out
-
-
-def _tier_rule(rec: dict) -> str:
-    """Which rule set the tier, when it was not the account's own priced value (engine.decide.household_tiers)."""
-    v = rec.get("tier_basis")
-    return f" <span style='color:#5f6b7a'>({html.escape(v)})</span>" if isinstance(v, str) and v else ""
-
-
-def household_note(hh: dict) -> str:
-    """The proposal detail's household part in words: blocked buys and loss sales and who blocked them."""
-    e = html.escape
-    parts = []
-    for b in hh.get("wash_blocks", [])[:6]:
-        what = "no buy of" if b.get("blocked") == "BUY" else "no loss sale of"
-        parts.append(f"{what} {'/'.join(b.get('symbols', []))} ({b.get('why', '')})")
-    more = len(hh.get("wash_blocks", [])) - len(parts)
-    text = f"<br>Household {e(str(hh.get('household_id')))} ({len(hh.get('members', []))} accounts)"
-    if hh.get("score_bps") is not None:
-        text += f" · household score <b>{fmt.bps(hh['score_bps'])}</b>"
-    if hh.get("location"):
-        located = hh["location"].get("located_class_targets", {})
-        text += " · located: " + e(", ".join(f"{k} {v:.0%}" for k, v in sorted(located.items(), key=lambda x: -x[1])))
-    if parts:
-        text += ": wash sales across the household: " + e("; ".join(parts)) + (f"; and {more} more" if more > 0 else "")
-    if hh.get("coverage_incomplete"):
-        text += (" · <span style='color:#b3261e'>coverage incomplete: no good data for "
-                 + e(", ".join(hh["coverage_incomplete"])) + "</span>")
-    return text
-
-
-def with_names(frame: pd.DataFrame, directory: pd.DataFrame) -> pd.DataFrame:
-    """The proposals with each account's client name and household (engine.desk.household_views)."""
-    d = directory.drop_duplicates("account_id").set_index("account_id")
-    return frame.assign(name=frame["account_id"].map(d["name"]), household_id=frame["account_id"].map(d["household_id"]))
-
-
-def _rank(col: _Coded) -> np.ndarray:
-    """Per-row rank of a coded column's values in sorted order (missing last)."""
-    names = [("" if u is None else str(u)) for u in col.uniques]
-    rank_of = np.empty(len(names) + 1, np.intp)
-    rank_of[np.argsort(names, kind="stable")] = np.arange(len(names))
-    rank_of[-1] = len(names)
-    return rank_of[col.codes]
-
-
-def lots_text(lots) -> str:
-    if lots is None or (isinstance(lots, float) and np.isnan(lots)) or not str(lots):
-        return ""
-    parts = []
-    for p in str(lots).split(";"):
-        lot, _, q = p.partition(":")
-        parts.append(f"{lot} ({fmt.qty(float(q))})" if q else lot)
-    return ", ".join(parts)
-
-
-# --------------------------------------------------------------------------- trades model
-class TradesModel(FrameModel):
-    """The selected account's trades; Shares is editable on trades not removed nor exported.
-    ``setData`` hands the new quantity to ``on_edit(trade_id, quantity) -> bool``."""
-
-    EDITABLE = ("PROPOSED", "APPROVED", "REJECTED")
-
-    def __init__(self, parent=None, on_edit=None):
-        super().__init__(TRADE_COLUMNS, parent)
-        self.on_edit = on_edit
-        self._qcol = [c.key for c in self.columns].index("quantity")
-        self._strike = QFont()
-        self._strike.setStrikeOut(True)
-        self._grey = QBrush(GREY)
-        self._removed = np.zeros(0, bool)
-        self._editable = np.zeros(0, bool)
-
-    def set_frame(self, df: pd.DataFrame) -> None:
-        df = df.reset_index(drop=True)
-        if "lots" in df:
-            df = df.assign(lots_text=[lots_text(v) for v in df["lots"].to_numpy(object)])
-        status = df["status"].astype(object).to_numpy() if "status" in df else np.full(len(df), None, object)
-        batch = df["batch_id"].astype(object).to_numpy() if "batch_id" in df else np.full(len(df), None, object)
-        self._removed = status == "REMOVED"
-        self._editable = np.isin(status, self.EDITABLE) & pd.isna(batch)
-        super().set_frame(df)
-
-    def trade_id(self, row: int) -> int:
-        return int(self.value(row, "id"))
-
-    def is_editable(self, row: int) -> bool:
-        return 0 <= row < self.rowCount() and bool(self._editable[self.source_row(row)])
-
-    def flags(self, index):
-        f = super().flags(index)
-        if index.isValid() and index.column() == self._qcol and self.is_editable(index.row()):
-            f |= Qt.ItemFlag.ItemIsEditable
-        return f
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < self.rowCount()):
-            return None
-        if role == Qt.ItemDataRole.EditRole and index.column() == self._qcol:
-            return int(self.value(index.row(), "quantity"))
-        if self._removed[self.source_row(index.row())]:
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return self._grey
-            if role == Qt.ItemDataRole.FontRole:
-                return self._strike
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self._qcol and self.is_editable(index.row()):
-            return "Double-click to change the quantity; Delete removes the trade"
-        return super().data(index, role)
-
-    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
-        if role != Qt.ItemDataRole.EditRole or index.column() != self._qcol or not self.is_editable(index.row()):
-            return False
-        try:
-            quantity = int(value)
-        except (TypeError, ValueError):
-            return False
-        if quantity == int(self.value(index.row(), "quantity")) or self.on_edit is None:
-            return False
-        return bool(self.on_edit(self.trade_id(index.row()), quantity))
-
-
-class QuantityDelegate(QStyledItemDelegate):
-    """Whole shares, with thousands separators, at least 1."""
-
-    def createEditor(self, parent, option, index):
-        box = QSpinBox(parent)
-        box.setObjectName("quantityEditor")
-        box.setRange(1, 2_000_000_000)
-        box.setGroupSeparatorShown(True)
-        box.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        box.setFrame(False)
-        return box
-
-    def setEditorData(self, editor, index):
-        editor.setValue(int(index.data(Qt.ItemDataRole.EditRole) or 1))
-
-    def setModelData(self, editor, model, index):
-        editor.interpretText()
-        model.setData(index, editor.value(), Qt.ItemDataRole.EditRole)
-
-
-# --------------------------------------------------------------------------- charts
-class PercentAxis(pg.AxisItem):
-    def tickStrings(self, values, scale, spacing):
-        decimals = 0 if spacing >= 0.01 else 1
-        return [f"{v * 100:.{decimals}f}%" for v in values]
-
-
-class ClassAxis(pg.AxisItem):
-    """Asset-class names beside their bars (set with :meth:`set_names`)."""
-
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        self.names: list[str] = []
-
-    def set_names(self, names: list[str]) -> None:
-        self.names = list(names)
-        self.setTicks([[(i, n) for i, n in enumerate(self.names)], []])
-
-
-class ClassWeightsChart(pg.PlotWidget):
-    """Asset-class weights before (grey) and after (blue) the trades as horizontal bars, the
-    model's target (black tick) and its band (red bracket), as % of account value. One row per
-    class (long class names stay readable), the model's biggest class on top."""
-
-    PRE, POST, TARGET, BAND = "#b9c3ce", "#1f5fbf", "#111111", "#c0392b"
-
-    def __init__(self, parent=None):
-        self.class_axis = ClassAxis("left")
-        super().__init__(parent, background="w", axisItems={"left": self.class_axis, "bottom": PercentAxis("bottom")})
-        self.setObjectName("classWeightsChart")
-        pi = self.getPlotItem()
-        pi.hideButtons()
-        pi.setMenuEnabled(False)
-        pi.setMouseEnabled(x=False, y=False)
-        pi.showGrid(x=True, y=False, alpha=0.15)
-        pi.invertY(True)
-        font = QFont()
-        font.setPointSizeF(8.5)
-        for side in ("left", "bottom"):
-            ax = pi.getAxis(side)
-            ax.setPen(pg.mkPen("#888888"))
-            ax.setTextPen(pg.mkPen("#222222"))
-            ax.setTickFont(font)
-        pi.setTitle("Asset classes vs model", color="#222222", size="9.5pt", bold=True)
-        self.legend = pi.addLegend(offset=(-4, -4), brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#bbbbbb"),
-                                   labelTextColor="#222222", labelTextSize="8pt", colCount=2, verSpacing=-6)
-        self.pre = pg.BarGraphItem(x0=[], y=[], width=[], height=0.36, brush=self.PRE, pen=pg.mkPen("#8d99a6"),
-                                   name="Before")
-        self.post = pg.BarGraphItem(x0=[], y=[], width=[], height=0.36, brush=self.POST, pen=pg.mkPen("#17498f"),
-                                    name="After")
-        self.band = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), left=np.zeros(0), right=np.zeros(0), beam=0.22,
-                                    pen=pg.mkPen(self.BAND, width=2))
-        self.target = pg.PlotCurveItem(pen=pg.mkPen(self.TARGET, width=2.5), connect="pairs", name="Model")
-        self._band_sample = pg.PlotDataItem(pen=pg.mkPen(self.BAND, width=2), name="Band")
-        for item in (self.pre, self.post, self.band, self.target):
-            self.addItem(item)
-        self.legend.addItem(self._band_sample, "Band")
-        self.setMinimumSize(300, 200)
-        self.classes: list[str] = []
-        self.out_of_band: list[str] = []
-
-    def set_weights(self, pre: dict, post: dict, targets: dict, bands: dict) -> None:
-        classes = sorted(set(pre) | set(post) | set(targets),
-                         key=lambda c: (c == "CASH", -float(targets.get(c, 0.0) or 0.0), c))
-        self.classes = classes
-        y = np.arange(len(classes), dtype=float)
-        w_pre = np.array([float(pre.get(c, 0.0) or 0.0) for c in classes])
-        w_post = np.array([float(post.get(c, 0.0) or 0.0) for c in classes])
-        self.pre.setOpts(x0=np.zeros(len(classes)), y=y - 0.19, width=w_pre, height=0.36)
-        self.post.setOpts(x0=np.zeros(len(classes)), y=y + 0.19, width=w_post, height=0.36)
-        tx, ty = [], []
-        for i, c in enumerate(classes):
-            if c in targets:
-                tx += [float(targets[c])] * 2
-                ty += [i - 0.42, i + 0.42]
-        self.target.setData(x=np.array(tx), y=np.array(ty))
-        by, lo, hi = [], [], []
-        self.out_of_band = []
-        for i, c in enumerate(classes):
-            b = bands.get(c)
-            if b is not None and len(b) == 2:
-                by.append(i + 0.19)
-                lo.append(float(b[0]))
-                hi.append(float(b[1]))
-                if not (float(b[0]) - 1e-9 <= w_post[i] <= float(b[1]) + 1e-9):
-                    self.out_of_band.append(c)
-        lo_a, hi_a = np.array(lo), np.array(hi)
-        self.band.setData(x=(lo_a + hi_a) / 2, y=np.array(by), left=(hi_a - lo_a) / 2, right=(hi_a - lo_a) / 2)
-        self.class_axis.set_names(classes)
-        top = max([0.05, *w_pre, *w_post, *hi, *tx]) if classes else 1.0
-        rows = max(len(classes), 1)
-        self.setYRange(-0.6, rows - 0.4 + 0.9, padding=0)  # a free row at the bottom for the legend
-        self.setXRange(0, top * 1.08, padding=0)
-
-    def clear_weights(self) -> None:
-        self.set_weights({}, {}, {}, {})
 
 
 # --------------------------------------------------------------------------- the panel
