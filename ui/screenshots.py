@@ -1,3 +1,4 @@
+# Kept whole for now, long because one module makes every README screenshot (one maker, as issue #14 asked); each group is its own function.
 """PNG screenshots of the console for the README: ``python -m ui.screenshots OUTDIR`` (under xvfb-run).
 
 One 2,000-account sample book (seed 7) is generated into a temporary folder; each group of
