@@ -29,6 +29,34 @@ def _children() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def cached_book(accounts: int, seed: int, work: str):
+    """The sample book of ``accounts`` and ``seed`` as the lab reads it: generated and imported
+    once under ``work`` (the next call reads the database, unless its schema is out of date)."""
+    import shutil
+
+    from engine.book.importer import import_book
+    from engine.book.sample import generate_sample
+    from engine.lab import load_book
+    from storage.db import make_engine
+
+    folder = Path(work) / f"{accounts}_{seed}"
+    db = folder / "book.db"
+    for attempt in (1, 2):
+        if not db.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            generate_sample(folder / "book", accounts=accounts, seed=seed)
+            import_book(make_engine(str(db)), folder / "book", user="bench", as_of_ok=True)
+        eng = make_engine(str(db))  # migrates a cache made by older code
+        try:
+            return load_book(eng)
+        except Exception:  # noqa: BLE001 - a cache the current code cannot read: make it again
+            if attempt == 2:
+                raise
+            shutil.rmtree(folder)
+        finally:
+            eng.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=1000)
@@ -38,21 +66,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", default="/tmp/bench_lab")
     args = ap.parse_args()
-    from engine.book.importer import import_book
-    from engine.lab import build_variants, load_book, simulate
-    from engine.book.sample import generate_sample
-    from storage.db import make_engine
+    from engine.lab import build_variants, simulate
 
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    work = Path(args.work) / f"{args.accounts}_{args.seed}"
-    db = work / "book.db"
-    if not db.exists():
-        work.mkdir(parents=True, exist_ok=True)
-        generate_sample(work / "book", accounts=args.accounts, seed=args.seed)
-        import_book(make_engine(str(db)), work / "book", user="bench")
-    eng = make_engine(str(db), migrate=False)
-    book = load_book(eng)
-    eng.dispose()
+    book = cached_book(args.accounts, args.seed, args.work)
     vs = build_variants(book.policy, baselines=[v for v in args.variants if v != "policy"],
                         default="policy" in args.variants)
     for w in args.workers:

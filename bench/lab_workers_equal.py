@@ -21,10 +21,8 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     import pandas as pd
 
-    from engine.book.importer import import_book
-    from engine.book.sample import generate_sample
-    from engine.lab import build_variants, load_book, simulate
-    from storage.db import make_engine
+    from bench_lab import cached_book
+    from engine.lab import build_variants, simulate
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=1000)
@@ -32,15 +30,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", default="/tmp/bench_lab")
     args = ap.parse_args()
-    work = Path(args.work) / f"{args.accounts}_{args.seed}"
-    db = work / "book.db"
-    if not db.exists():
-        work.mkdir(parents=True, exist_ok=True)
-        generate_sample(work / "book", accounts=args.accounts, seed=args.seed)
-        import_book(make_engine(str(db)), work / "book", user="bench")
-    eng = make_engine(str(db), migrate=False)
-    book = load_book(eng)
-    eng.dispose()
+    book = cached_book(args.accounts, args.seed, args.work)
     runs = [simulate(book, build_variants(book.policy), args.days, seed=args.seed, workers=w) for w in (1, 2)]
     daily = [r.daily.drop(columns=[c for c in r.daily.columns if "second" in c]) for r in runs]
     for i in range(len(daily[0])):
