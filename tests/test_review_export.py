@@ -28,15 +28,12 @@ SOH = b"\x01"
 
 def review_all_policy(multi_lot=False, eager=False):
     """The default policy reviewing every account; ``eager``: with the first release's thresholds
-    (half today's) and trading costs, so an account with a small benefit still trades on score."""
-    data = default_policy().model_dump()
+    and trading costs (bookkit.eager_policy), so an account with a small benefit still trades on score."""
+    from bookkit import eager_policy
+
+    data = (eager_policy() if eager else default_policy()).model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     data["trading"]["multi_lot_order_lines"] = multi_lot
-    if eager:
-        data["tiers"] = [{**t, "threshold_start_bps": t["threshold_start_bps"] / 2,
-                          "threshold_floor_bps": t["threshold_floor_bps"] / 2} for t in data["tiers"]]
-        data["trading"].update(ticket_cost=1.0, min_trade_dollars=500.0, harvest_min_loss_pct=0.05,
-                               harvest_min_loss_dollars=1000.0)
     return policy_from_dict(data)
 
 

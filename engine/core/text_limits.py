@@ -16,9 +16,9 @@ USER_NAME = 64
 # book column name -> most characters (after trimming and the column's case folding)
 BOOK_COLUMNS: dict[str, int] = {
     "account_id": 64, "model_id": 64, "custodian": 64, "lot_id": 64, "request_id": 64,
-    "asset_class": 64, "substitute_group": 64, "group": 64,
+    "asset_class": 64, "substitute_group": 64, "group": 64, "identical_group": 64, "household_id": 64,
     "symbol": 32, "new_symbol": 32, "kind": 32,
-    "status": 16, "priority": 8, "side": 4,
+    "status": 16, "trading_mode": 16, "mode": 16, "priority": 8, "side": 4,
 }
 
 
