@@ -26,12 +26,12 @@ lint: $(STAMP)
 
 ## lint, then the whole test suite (offscreen Qt)
 test: lint
-	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q -n $${PYTEST_WORKERS:-2}
 
 ## the suite with the database tests on PostgreSQL too (a throwaway local server; apt-get install postgresql)
 test-pg: lint
 	pg_env="$$(.ci/pg-start)" && eval "$$pg_env" && trap '.ci/pg-stop' EXIT && \
-	  QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
+	  QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q -n $${PYTEST_WORKERS:-2}
 
 ## benchmarks (minutes; see docs/benchmarks.md)
 bench: $(STAMP)

@@ -117,6 +117,8 @@ def pytest_unconfigure(config):
     abort ("bool_dealloc") after every test had passed, turning a green run red; the verdict is
     already printed here, so exit with it directly.
     """
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker reports to the controller as it ends
+        return
     if _EXIT["status"] is not None and os.environ.get("REBALANCE_DESK_TEST_FINALIZE") != "1":
         sys.stdout.flush()
         sys.stderr.flush()
