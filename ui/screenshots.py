@@ -419,9 +419,11 @@ def shoot_desk(shots: Shots) -> None:
     from engine.decide.overrides import add_hold
     from engine.core.policy_store import save_policy
     from engine.desk.review import approve, reject
-    from engine.decide.workflow import proposals_frame
+    from engine.decide.workflow import proposals_frame, run_workflow
+
     engine, db = shots.engine("desk")
     save_policy(engine, review_policy(), user="m.ortiz", note="Core: review every account this week")
+    run_workflow(engine, workers=1, user=USER)
     with engine.connect() as conn:
         props = proposals_frame(conn)
     core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
@@ -464,6 +466,7 @@ def shoot_desk(shots: Shots) -> None:
         pdf[0].render(scale=1.6).to_pil().save(str(path))
         pdf.close()
         shots.written.append(path)
+    w.close()
 def shoot_budgets(shots: Shots) -> None:
     """model_changes, budgets (issue 23)."""
     import shutil
