@@ -467,6 +467,8 @@ def shoot_desk(shots: Shots) -> None:
         pdf.close()
         shots.written.append(path)
     w.close()
+
+
 def shoot_budgets(shots: Shots) -> None:
     """model_changes, budgets (issue 23)."""
     import shutil
