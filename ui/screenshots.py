@@ -442,7 +442,11 @@ def shoot_desk(shots: Shots) -> None:
     sells = lines[lines["side"] == "SELL"]
     symbol = str(sells.groupby("symbol")["account_id"].nunique().idxmax()) if len(sells) else ""
     w.show_panel("Blotter")
-    w.panel("Blotter").set_filters(symbol=symbol, side="SELL" if symbol else None)
+    blotter = w.panel("Blotter")
+    deadline = time.monotonic() + 60  # the blotter reads off the GUI thread: its lines first, then the filters
+    while (blotter.loading or not len(blotter.frame)) and time.monotonic() < deadline:
+        _settle(shots.app, 200)
+    blotter.set_filters(symbol=symbol, side="SELL" if symbol else None)
     shots(w, "blotter")
     # the proposal of an account waiting for review whose sells (a few lots) move the most tax
     waiting = [a for a in ids[20:80]]
