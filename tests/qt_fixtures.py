@@ -64,3 +64,36 @@ def make_window(qtbot, engine, db_path, settings, *, user="alice"):
     w.show()
     qtbot.waitExposed(w)
     return w
+
+
+@pytest.fixture
+def reviewed(engine, tmp_path):
+    """The bookkit book imported and run under the default policy reviewing every account."""
+    from bookkit import write_book
+    from engine.book.importer import import_book
+    from engine.core.policy import default_policy, policy_from_dict
+    from engine.core.policy_store import save_policy
+    from engine.decide.workflow import run_workflow
+
+    data = default_policy().model_dump()
+    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
+    import_book(engine, write_book(tmp_path / "book"), user="ops1")
+    save_policy(engine, policy_from_dict(data), user="admin")
+    return run_workflow(engine, workers=1, user="sched")
+
+
+@pytest.fixture
+def window(qtbot, engine, db_path, settings, boxes):
+    """The console on ``engine``, closed (answering its questions) at the end."""
+    w = make_window(qtbot, engine, db_path, settings)
+    yield w
+    close_window(w, boxes)
+
+
+def statuses(engine) -> dict:
+    """account -> status of the newest run's proposals."""
+    from engine.decide.workflow import proposals_frame
+
+    with engine.connect() as conn:
+        p = proposals_frame(conn)
+    return dict(zip(p["account_id"], p["status"]))

@@ -5,7 +5,7 @@ reason), the account history (one of each event, reached with H from a table).""
 import os
 
 import pytest
-from qt_fixtures import boxes, close_window, folders, make_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, make_window, reviewed, settings, statuses, window  # noqa: F401
 from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
@@ -15,28 +15,6 @@ from engine.core.policy import default_policy, policy_from_dict
 from engine.core.policy_store import save_policy
 from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
-
-
-@pytest.fixture
-def reviewed(engine, tmp_path):
-    data = default_policy().model_dump()
-    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
-    import_book(engine, write_book(tmp_path / "book"), user="ops1")
-    save_policy(engine, policy_from_dict(data), user="admin")
-    return run_workflow(engine, workers=1, user="sched")
-
-
-@pytest.fixture
-def window(qtbot, engine, db_path, settings, boxes):
-    w = make_window(qtbot, engine, db_path, settings)
-    yield w
-    close_window(w, boxes)
-
-
-def statuses(engine) -> dict:
-    with engine.connect() as conn:
-        p = proposals_frame(conn)
-    return dict(zip(p["account_id"], p["status"]))
 
 
 def db_lines(engine, **where):

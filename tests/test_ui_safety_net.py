@@ -4,40 +4,12 @@ override form before saving, the export confirmation, the batch file; then undo 
 (withdraw an approval, restore a rejection and a removed trade) with a reason each time."""
 import csv
 
-import pytest
-from qt_fixtures import boxes, close_window, folders, make_window, settings, wait_idle  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, make_window, reviewed, settings, statuses, window, wait_idle  # noqa: F401
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from bookkit import write_book
-from engine.book.importer import import_book
-from engine.core.policy import default_policy, policy_from_dict
-from engine.core.policy_store import save_policy
 from engine.desk.review import proposal_trades
-from engine.decide.workflow import proposals_frame, run_workflow
 from storage import repo
-
-
-@pytest.fixture
-def reviewed(engine, tmp_path):
-    data = default_policy().model_dump()
-    data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
-    import_book(engine, write_book(tmp_path / "book"), user="ops1")
-    save_policy(engine, policy_from_dict(data), user="admin")
-    return run_workflow(engine, workers=1, user="sched")
-
-
-@pytest.fixture
-def window(qtbot, engine, db_path, settings, boxes):
-    w = make_window(qtbot, engine, db_path, settings)
-    yield w
-    close_window(w, boxes)
-
-
-def statuses(engine) -> dict:
-    with engine.connect() as conn:
-        p = proposals_frame(conn)
-    return dict(zip(p["account_id"], p["status"]))
 
 
 def press(qtbot, widget, key):
