@@ -162,6 +162,7 @@ class BatchesPanel(Panel):
         self.detail_title = QLabel()
         self.detail_title.setObjectName("sectionTitle")
         self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_title.setWordWrap(True)  # a long drop-folder path wraps instead of being cut off
         row.addWidget(self.detail_title, 1)
         self.verify_button = QPushButton("Verify files")
         self.verify_button.setObjectName("verifyFiles")
