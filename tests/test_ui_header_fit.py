@@ -50,6 +50,8 @@ def test_no_header_or_label_is_cut_off_at_1440_by_900(qtbot, engine, db_path, se
         problems = []
         for name in PANELS:
             w.show_panel(name, "A1" if name in ("Proposals", "History") else None)
+            # a panel that reads off the GUI thread is judged with its data, not its loading text
+            qtbot.waitUntil(lambda name=name: not getattr(w.panel(name), "loading", False), timeout=10_000)
             qtbot.wait(50)
             problems += [f"{name}: {p}" for p in cut_off(w.panel(name))]
         assert not problems, "\n".join(problems)

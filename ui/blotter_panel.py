@@ -63,6 +63,7 @@ class BlotterPanel(Panel):
         head.addWidget(section_title("Order blotter: today's lines across accounts"), 1)
         self.count = QLabel()
         self.count.setObjectName("countLabel")
+        self.count.setWordWrap(True)  # the counts and totals wrap beside the filters at 1440 px, never cut off
         head.addWidget(self.count)
         outer.addLayout(head)
 
