@@ -219,24 +219,30 @@ def shoot_lab(shots: Shots, w, *, accounts: int = 300, days: int = 20) -> None:
     shots(w, "lab", 600)
 
 
-def shoot_review(shots: Shots, *, lab: bool) -> None:
-    """proposals, charts, batches, audit, export_result (and lab when ``lab``)."""
-    from engine.desk.exporter import export_batch
+def _reviewed_core(shots: Shots, name: str):
+    """A new database ``name``: the sample book, a policy reviewing every account, run. Returns
+    (engine, db, proposals, the Core accounts waiting for review, highest score first)."""
     from engine.core.policy_store import save_policy
-    from engine.desk.review import approve, edit_trade, proposal_trades, reject
     from engine.decide.workflow import proposals_frame, run_workflow
-    from ui.batches_panel import show_batch_result
 
-    engine, db = shots.engine("review")
+    engine, db = shots.engine(name)
     save_policy(engine, review_policy(), user="m.ortiz", note="Core: review every account this week")
     run_workflow(engine, workers=1, user=USER)
     with engine.connect() as conn:
         props = proposals_frame(conn)
-
-    # a morning's review: approve some Core accounts, reject one, edit a trade of another
     core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
                                                                                         ascending=False)
-    ids = core["account_id"].tolist()
+    return engine, db, props, core["account_id"].tolist()
+
+
+def shoot_review(shots: Shots, *, lab: bool) -> None:
+    """proposals, charts, batches, audit, export_result (and lab when ``lab``)."""
+    from engine.desk.exporter import export_batch
+    from engine.desk.review import approve, edit_trade, proposal_trades, reject
+    from ui.batches_panel import show_batch_result
+
+    engine, db, props, ids = _reviewed_core(shots, "review")
+    # a morning's review: approve some Core accounts, reject one, edit a trade of another
     approve(engine, ids[:6], user="j.chen")
     reject(engine, ids[6:7], user="j.chen", reason="client asked to wait", code="CLIENT_INSTRUCTION")
     edited = None
@@ -417,18 +423,9 @@ def shoot_desk(shots: Shots) -> None:
     from engine.desk.exporter import export_batch
     from engine.core.notes import add_note
     from engine.decide.overrides import add_hold
-    from engine.core.policy_store import save_policy
     from engine.desk.review import approve, reject
-    from engine.decide.workflow import proposals_frame, run_workflow
 
-    engine, db = shots.engine("desk")
-    save_policy(engine, review_policy(), user="m.ortiz", note="Core: review every account this week")
-    run_workflow(engine, workers=1, user=USER)
-    with engine.connect() as conn:
-        props = proposals_frame(conn)
-    core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
-                                                                                        ascending=False)
-    ids = core["account_id"].tolist()
+    engine, db, props, ids = _reviewed_core(shots, "desk")
     approve(engine, ids[:8], user="j.chen")
     reject(engine, ids[8:9], user="j.chen", reason="client asked to wait", code="CLIENT_INSTRUCTION")
     if len(ids) > 9:
