@@ -1,4 +1,4 @@
-# Kept whole for now, long because every headless command's handler and its argparse lines sit here side by side (one small function a command); splitting them by command group is issue #14's work.
+# Long because every headless command's handler and its argparse lines sit side by side (one small function a command), so each command reads in one place.
 """Rebalance Desk: `python main.py` opens the console; subcommands run the same workflow headless.
 
 Exit codes: 0 done, 2 bad input or refused action (message on stderr), 1 anything else.

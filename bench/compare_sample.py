@@ -11,7 +11,6 @@ case and exits 0 when all are identical, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys

@@ -90,6 +90,18 @@ def window(qtbot, engine, db_path, settings, boxes):
     close_window(w, boxes)
 
 
+@pytest.fixture
+def plain_window(qtbot, engine, db_path, settings, boxes):
+    """The console on ``engine`` at the size it opens with, closed at the end."""
+    from ui.main_window import MainWindow
+
+    w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    close_window(w, boxes)
+
+
 def statuses(engine) -> dict:
     """account -> status of the newest run's proposals."""
     from engine.decide.workflow import proposals_frame

@@ -42,3 +42,15 @@ def test_files_are_named_for_what_they_are():
     named = [str(p.relative_to(ROOT)) for folder in ("engine", "storage", "ui", "tests", "bench", "docs")
              for p in (ROOT / folder).rglob("*") if when_built.search(p.name)]
     assert not named, named
+
+
+def test_a_file_over_500_lines_says_why_on_its_first_line():
+    """Issue 14: no module of engine/, storage/ or ui/ (nor main.py) over 500 lines unless its
+    first line says why it is kept whole ("Long because ...")."""
+    long = {}
+    for path in [*ROOT.glob("engine/**/*.py"), *ROOT.glob("storage/**/*.py"), *ROOT.glob("ui/**/*.py"),
+                 ROOT / "main.py"]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > 500 and not re.match(r"#.*\blong because\b", lines[0], re.IGNORECASE):
+            long[str(path.relative_to(ROOT))] = len(lines)
+    assert not long, f"over 500 lines without a reason on the first line: {long}"

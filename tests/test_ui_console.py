@@ -10,7 +10,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from qt_fixtures import LONG, boxes, close_window, folders, plain_window, settings, wait_idle  # noqa: F401
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -31,12 +31,8 @@ AS_OF = date(2026, 11, 20)
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture
-def window(qtbot, engine, db_path, settings, boxes):
-    w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    close_window(w, boxes)
+def window(plain_window):
+    return plain_window
 
 
 def digest(db_path) -> str:

@@ -3,7 +3,7 @@ are selectable and copyable in one click; a far as-of date asks before importing
 is kept (Cancel: nothing imported; Import anyway: imported, the audit says confirmed)."""
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
-from qt_fixtures import boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, plain_window, settings, wait_idle  # noqa: F401
 from sqlalchemy import select
 
 from bookkit import BASE, write_book
@@ -11,16 +11,11 @@ from engine.book.book import BookError, read_book
 from storage import models as m
 from storage import repo
 from ui import dialogs
-from ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, engine, db_path, settings, boxes):
-    w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    close_window(w, boxes)
+def window(plain_window):
+    return plain_window
 
 
 def _import(qtbot, w, folders, folder):

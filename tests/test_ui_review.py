@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import qt_fixtures
-from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from qt_fixtures import LONG, boxes, close_window, folders, settings, statuses, wait_idle, window  # noqa: F401
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMessageBox, QSpinBox
@@ -64,23 +63,6 @@ def sample_book(tmp_path_factory):
     path = tmp_path_factory.mktemp("sample") / "book"
     generate_sample(path, accounts=300, seed=3)
     return path
-
-
-def make_window(qtbot, engine, db_path, settings, boxes):
-    return qt_fixtures.make_window(qtbot, engine, db_path, settings)
-
-
-@pytest.fixture
-def window(qtbot, engine, db_path, settings, boxes):
-    w = make_window(qtbot, engine, db_path, settings, boxes)
-    yield w
-    close_window(w, boxes)
-
-
-def statuses(engine) -> dict:
-    with engine.connect() as conn:
-        p = proposals_frame(conn)
-    return dict(zip(p["account_id"], p["status"]))
 
 
 def decided_by(engine) -> dict:

@@ -15,8 +15,8 @@ from datetime import date, timezone
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QDate, QObject, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QDateEdit, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
+from PySide6.QtCore import QDate, QObject, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import (QComboBox, QDateEdit, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSplitter, QVBoxLayout)
 
 from engine.core.audit import audit_entries, audit_facets
@@ -25,7 +25,7 @@ from engine.core.tasks import RefusedError
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.widgets import Banner, DataTable
+from ui.widgets import Banner, DataTable, count_label, debounce, filter_edit
 
 ALL_USERS = "All users"
 ALL_ACTIONS = "All actions"
@@ -185,16 +185,12 @@ class AuditPanel(Panel):
         self.action = QComboBox()
         self.action.setObjectName("auditAction")
         self.action.setMinimumContentsLength(16)
-        self.account = QLineEdit()
-        self.account.setObjectName("auditAccount")
-        self.account.setPlaceholderText("Account id")
-        self.account.setClearButtonEnabled(True)
+        self.account = filter_edit("auditAccount", "Account id")
         self.since = self._date_edit("auditSince")
         self.until = self._date_edit("auditUntil")
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.setObjectName("auditClear")
-        self.count = QLabel()
-        self.count.setObjectName("countLabel")
+        self.count = count_label()
         bar.addWidget(self.user)
         bar.addWidget(self.action)
         bar.addWidget(self.account, 1)
@@ -228,10 +224,7 @@ class AuditPanel(Panel):
         self.split.setSizes([560, 200])
         outer.addWidget(self.split, 1)
 
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(250)
-        self._debounce.timeout.connect(self.reload)
+        self._debounce = debounce(self, 250, self.reload)
         self.account.textChanged.connect(lambda _: self._debounce.start())
         self.user.currentIndexChanged.connect(lambda _: self.reload())
         self.action.currentIndexChanged.connect(lambda _: self.reload())

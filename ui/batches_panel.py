@@ -17,14 +17,14 @@ import pandas as pd
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from engine.desk.exporter import batch_trades, batches_frame
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.proposals_panel import lots_text
-from ui.widgets import Banner, DataTable, EmptyState, section_title
+from ui.proposals_frames import lots_text
+from ui.widgets import Banner, DataTable, EmptyState, MasterDetail, count_label, section_title
 
 BATCH_COLUMNS = [
     Col("id", "Batch"),
@@ -141,29 +141,17 @@ class BatchesPanel(Panel):
         self.banner = Banner()
         outer.addWidget(self.banner)
         head = QHBoxLayout()
-        self.count = QLabel()
-        self.count.setObjectName("countLabel")
+        self.count = count_label()
         head.addWidget(section_title("Export batches, newest first"))
         head.addStretch(1)
         head.addWidget(self.count)
         outer.addLayout(head)
 
-        self.split = QSplitter(Qt.Orientation.Vertical)
-        self.split.setObjectName("batchesSplit")
-        self.model = FrameModel(BATCH_COLUMNS, self)
-        self.table = DataTable(self.model, "batchesTable")
-        self.table.max_column_width = 360
-        self.split.addWidget(self.table)
-
-        detail = QWidget()
-        dl = QVBoxLayout(detail)
-        dl.setContentsMargins(0, 8, 0, 0)
-        row = QHBoxLayout()
-        self.detail_title = QLabel()
-        self.detail_title.setObjectName("sectionTitle")
+        self.split = MasterDetail(self, "batchesSplit", BATCH_COLUMNS, "batchesTable", 360)
+        self.model, self.table, self.detail_title, dl = self.split.model, self.split.table, self.split.title, self.split.dl
+        row = self.split.title_row
         self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_title.setWordWrap(True)  # a long drop-folder path wraps instead of being cut off
-        row.addWidget(self.detail_title, 1)
         self.verify_button = QPushButton("Verify files")
         self.verify_button.setObjectName("verifyFiles")
         self.verify_button.setToolTip("Hash the batch's files on disk again and compare with the recorded SHA-256")
@@ -175,7 +163,6 @@ class BatchesPanel(Panel):
         row.addWidget(self.verify_button)
         row.addWidget(self.signoff_button)
         row.addWidget(self.open_button)
-        dl.addLayout(row)
         self.files = _files_table("batchFiles")
         self.files.setMaximumHeight(self.files.fontMetrics().height() * 7 + 20)
         dl.addWidget(self.files)
@@ -185,7 +172,6 @@ class BatchesPanel(Panel):
         self.trades = DataTable(self.trades_model, "batchTrades")
         self.trades.max_column_width = 240
         dl.addWidget(self.trades, 1)
-        self.split.addWidget(detail)
         self.split.setSizes([220, 580])
         self.stack_empty = EmptyState("No batch exported yet",
                                       "Approved trades are exported in one batch with “Export approved…” (Ctrl+E).")

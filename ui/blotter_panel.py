@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.desk.desk_views import BlotterIndex, order_blotter
@@ -24,7 +24,7 @@ from ui.background import BackgroundReader
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from ui.review_dialogs import ReasonDialog
-from ui.widgets import DataTable, EmptyState, section_title, set_error_text
+from ui.widgets import DataTable, EmptyState, count_label, filter_edit, inline_error, section_title, set_error_text
 
 ALL = "All"
 LINE_COLUMNS = [
@@ -61,17 +61,13 @@ class BlotterPanel(Panel):
         outer.setContentsMargins(16, 12, 16, 12)
         head = QHBoxLayout()
         head.addWidget(section_title("Order blotter: today's lines across accounts"), 1)
-        self.count = QLabel()
-        self.count.setObjectName("countLabel")
+        self.count = count_label()
         self.count.setWordWrap(True)  # the counts and totals wrap beside the filters at 1440 px, never cut off
         head.addWidget(self.count)
         outer.addLayout(head)
 
         bar = QHBoxLayout()
-        self.symbol = QLineEdit()
-        self.symbol.setObjectName("blotterSymbol")
-        self.symbol.setPlaceholderText("Symbol")
-        self.symbol.setClearButtonEnabled(True)
+        self.symbol = filter_edit("blotterSymbol", "Symbol")
         self.symbol.setMaximumWidth(120)
         bar.addWidget(self.symbol)
         self.combos: dict[str, QComboBox] = {}
@@ -95,10 +91,7 @@ class BlotterPanel(Panel):
             b.setEnabled(False)
             bar.addWidget(b)
         outer.addLayout(bar)
-        self.msg = QLabel()
-        self.msg.setObjectName("inlineError")
-        self.msg.setWordWrap(True)
-        self.msg.hide()
+        self.msg = inline_error()
         outer.addWidget(self.msg)
 
         self.split = QSplitter(Qt.Orientation.Vertical)

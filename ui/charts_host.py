@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
 from engine.core.policy_store import save_policy
 from engine.decide.preview import days_since_trade, policy_with_threshold
@@ -21,7 +21,7 @@ from engine.core.tasks import RefusedError
 from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
 from ui.charts import ChartsPanel
 from ui.panel import AppContext, Panel
-from ui.widgets import Banner, set_error_text
+from ui.widgets import Banner, inline_error, set_error_text
 
 
 class ChartsPanelHost(Panel):
@@ -37,10 +37,7 @@ class ChartsPanelHost(Panel):
         lay.setSpacing(4)
         self.banner = Banner()
         lay.addWidget(self.banner)
-        self.msg = QLabel()
-        self.msg.setObjectName("inlineError")
-        self.msg.setWordWrap(True)
-        self.msg.hide()
+        self.msg = inline_error()
         lay.addWidget(self.msg)
         self.charts = ChartsPanel(self)
         lay.addWidget(self.charts, 1)

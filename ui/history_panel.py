@@ -8,7 +8,7 @@ double-click of its own) on a row with an account: ``ctx.navigate.emit("History"
 from __future__ import annotations
 
 import pandas as pd
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout
 
 from engine.desk.desk_views import HISTORY_COLUMNS, account_history
 from engine.core.tasks import RefusedError
@@ -16,7 +16,7 @@ from ui.background import BackgroundReader
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
 from ui.review_dialogs import ReasonDialog
-from ui.widgets import DataTable, EmptyState, section_title, set_error_text
+from ui.widgets import DataTable, EmptyState, count_label, filter_edit, inline_error, section_title, set_error_text
 
 COLUMNS = [
     Col("at", "When", "datetime", "Your local time"), Col("kind", "What"),
@@ -47,10 +47,7 @@ class HistoryPanel(Panel):
         self.kind = QComboBox()
         self.kind.setObjectName("historyKind")
         self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.search = QLineEdit()
-        self.search.setObjectName("historySearch")
-        self.search.setPlaceholderText("Search the history")
-        self.search.setClearButtonEnabled(True)
+        self.search = filter_edit("historySearch", "Search the history")
         self.note_button = QPushButton("Add note…")
         self.note_button.setObjectName("historyAddNote")
         self.note_button.setEnabled(False)
@@ -58,13 +55,9 @@ class HistoryPanel(Panel):
         for w in (self.account_edit, self.show_button, self.kind, self.search, self.note_button):
             bar.addWidget(w)
         outer.addLayout(bar)
-        self.count = QLabel()
-        self.count.setObjectName("countLabel")
+        self.count = count_label()
         outer.addWidget(self.count)
-        self.msg = QLabel()
-        self.msg.setObjectName("inlineError")
-        self.msg.setWordWrap(True)
-        self.msg.hide()
+        self.msg = inline_error()
         outer.addWidget(self.msg)
         self.model = FrameModel(COLUMNS, self)
         self.table = DataTable(self.model, "historyTable")

@@ -9,14 +9,14 @@ finds households by id, account id or client name. Data: :func:`engine.desk.hous
 from __future__ import annotations
 
 import pandas as pd
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout
 
 from engine.desk.household_views import households
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.widgets import DataTable, EmptyState, section_title
+from ui.widgets import DataTable, EmptyState, MasterDetail, count_label, debounce, filter_edit, section_title
 
 HOUSEHOLD_COLUMNS = [
     Col("household_id", "Household"),
@@ -55,33 +55,17 @@ class HouseholdsPanel(Panel):
         outer.setContentsMargins(16, 12, 16, 12)
         bar = QHBoxLayout()
         bar.addWidget(section_title("Households"))
-        self.filter = QLineEdit()
-        self.filter.setObjectName("householdsFilter")
-        self.filter.setPlaceholderText("Find: household, account or client name (e.g. HH00012, Bennett)")
-        self.filter.setClearButtonEnabled(True)
+        self.filter = filter_edit("householdsFilter", "Find: household, account or client name (e.g. HH00012, Bennett)")
         bar.addWidget(self.filter, 3)
-        self.count = QLabel()
-        self.count.setObjectName("countLabel")
+        self.count = count_label()
         bar.addWidget(self.count)
         outer.addLayout(bar)
 
-        self.split = QSplitter(Qt.Orientation.Vertical)
-        self.split.setObjectName("householdsSplit")
-        self.model = FrameModel(HOUSEHOLD_COLUMNS, self)
-        self.table = DataTable(self.model, "householdsTable")
-        self.table.max_column_width = 300
-        self.split.addWidget(self.table)
-        detail = QWidget()
-        dl = QVBoxLayout(detail)
-        dl.setContentsMargins(0, 8, 0, 0)
-        row = QHBoxLayout()
-        self.detail_title = QLabel()
-        self.detail_title.setObjectName("sectionTitle")
-        row.addWidget(self.detail_title, 1)
+        self.split = MasterDetail(self, "householdsSplit", HOUSEHOLD_COLUMNS, "householdsTable", 300)
+        self.model, self.table, self.detail_title, dl = self.split.model, self.split.table, self.split.title, self.split.dl
         self.open_button = QPushButton("Open in Proposals")
         self.open_button.setObjectName("openMember")
-        row.addWidget(self.open_button)
-        dl.addLayout(row)
+        self.split.title_row.addWidget(self.open_button)
         inner = QSplitter(Qt.Orientation.Horizontal)
         self.members_model = FrameModel(MEMBER_COLUMNS, self)
         self.members = DataTable(self.members_model, "householdMembers")
@@ -91,17 +75,13 @@ class HouseholdsPanel(Panel):
         inner.addWidget(self.classes)
         inner.setSizes([700, 360])
         dl.addWidget(inner, 1)
-        self.split.addWidget(detail)
         self.split.setSizes([330, 420])
         self.empty = EmptyState("No households in this book",
                                 "Accounts with the same household_id in accounts.csv are one household.")
         outer.addWidget(self.empty, 1)
         outer.addWidget(self.split, 1)
 
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(150)
-        self._debounce.timeout.connect(self.apply_filter)
+        self._debounce = debounce(self, 150, self.apply_filter)
         self.filter.textChanged.connect(lambda _: self._debounce.start())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
         self.members.doubleClicked.connect(lambda *_: self.open_member())

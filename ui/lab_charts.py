@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.lab.report import COLORS
-from ui.charts import TEXT, SymlogDollarAxis, _axis_label, _font, _legend, _plot, _title, symlog
+from ui.chart_parts import TEXT, SymlogDollarAxis, _axis_label, _font, _legend, _plot, _title, symlog
 
 METRICS = [("drift_mean_pct", "Mean asset-class drift, %"), ("turnover_pct", "Turnover, % of book value"),
            ("dispersion_bps", "Dispersion among accounts of a model, bps"), ("order_lines", "Order lines"),

@@ -33,7 +33,7 @@ from ui import dialogs
 from ui.lab_charts import LabCharts
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.widgets import Banner, DataTable, section_title, set_error_text
+from ui.widgets import Banner, DataTable, inline_error, section_title, set_error_text
 
 QUICK = [("threshold", "Thresholds × 0.5 and × 2"), ("lambda", "Dispersion-vs-tax weight λ 0.3 and 3"),
          ("bands", "Band widths × 0.5 and × 2")]
@@ -186,11 +186,7 @@ class LabPanel(Panel):
         self.status.setObjectName("labStatus")
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
-        self.error = QLabel()
-        self.error.setObjectName("inlineError")
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
+        self.error = inline_error(selectable=True)
         lay.addWidget(self.error)
         lay.addStretch(1)
         scroll = QScrollArea()
@@ -230,10 +226,7 @@ class LabPanel(Panel):
         self.table = DataTable(self.model, "labSummary")
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         tl.addWidget(self.table, 1)
-        self.msg = QLabel()
-        self.msg.setObjectName("inlineError")
-        self.msg.setWordWrap(True)
-        self.msg.hide()
+        self.msg = inline_error()
         tl.addWidget(self.msg)
         right.addWidget(table)
         right.setSizes([560, 250])

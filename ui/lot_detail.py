@@ -4,12 +4,12 @@ estimated tax and wash-sale status (:func:`engine.desk.desk_views.trade_lot_deta
 from __future__ import annotations
 
 import pandas as pd
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.desk.desk_views import LOT_DETAIL_COLUMNS, trade_line_detail, trade_lot_detail
 from ui import fmt
 from ui.models import Col, FrameModel
-from ui.widgets import DataTable, section_title
+from ui.widgets import DataTable, count_label, section_title
 
 COLUMNS = [
     Col("symbol", "Symbol"), Col("lot_id", "Lot"), Col("quantity", "Shares", "qty"),
@@ -36,8 +36,7 @@ class LotDetail(QWidget):
         rows = self.table.verticalHeader().defaultSectionSize()
         self.table.setMaximumHeight(rows * 6 + self.table.horizontalHeader().sizeHint().height() + 20)
         lay.addWidget(self.table, 1)
-        self.summary = QLabel()
-        self.summary.setObjectName("countLabel")
+        self.summary = count_label()
         self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
 

@@ -1,4 +1,3 @@
-# Kept whole for now, long because the window owns the actions, the task runner hookup and the live-update poll; splitting them is issue #14's open part.
 """The main window: navigation with badges, the header, panels, actions and the task bar.
 
 The navigation slots and the panel of each come from :mod:`ui.navigation` (``PANELS``,
@@ -7,26 +6,25 @@ what a panel may implement.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pandas as pd
 from PySide6.QtCore import QObject, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
+from PySide6.QtWidgets import (QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QProgressBar, QPushButton, QSplitter, QStackedWidget, QStyle,
                                QAbstractItemView, QApplication, QToolBar, QVBoxLayout, QWidget)
 
 from engine.desk import views
+from engine.desk.change_watch import ChangeWatcher, describe_changes
 from engine.core.identity import identity_note
-from engine.core.tasks import RefusedError
 from storage import repo
 from storage.db import describe
-from ui import dialogs, fmt, themes
-from ui.export_settings import drop_folder, export_formats, remember_folder, remembered_folder
+from ui import dialogs, themes
+from ui.day_actions import DayActions
+from ui.header import Header
 from ui.navigation import FACTORIES, PANELS
 from ui.panel import AppContext, Placeholder
-from ui.tasks import Scaled, Task
+from ui.tasks import Task
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
 
@@ -53,54 +51,7 @@ class _Reads(QObject):
     error = Signal(int, object)
 
 
-class Header(QFrame):
-    """Book as-of date, the last run and its status, and the acting user."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("header")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(16, 8, 16, 8)
-        lay.setSpacing(28)
-        self.values = {}
-        for key, caption in (("book", "BOOK AS OF"), ("run", "LAST RUN"), ("policy", "POLICY"), ("user", "USER")):
-            box = QVBoxLayout()
-            box.setSpacing(0)
-            c = QLabel(caption)
-            c.setObjectName("headerCaption")
-            v = QLabel("–")
-            v.setObjectName(f"header_{key}")
-            v.setProperty("headerValue", True)
-            v.setTextFormat(Qt.TextFormat.RichText)
-            box.addWidget(c)
-            box.addWidget(v)
-            lay.addLayout(box)
-            self.values[key] = v
-        lay.addStretch(1)
-
-    def set(self, status: dict, user: str) -> None:
-        snap, run, pol = status["snapshot"], status["run"], status["policy"]
-        self.values["book"].setText(
-            f"<b>{fmt.day(snap['as_of'])}</b> · {snap['n_accounts']:,} accounts" if snap else "<b>No book imported</b>")
-        if run is None:
-            self.values["run"].setText("<b>No run yet</b>")
-        else:
-            colour = {"done": "#1b7f3b", "failed": "#b3261e"}.get(run["status"], "#8a5a00")
-            state = run["status"]
-            if run["stale"]:
-                colour, state = "#8a5a00", f"{run['status']} · older book: run again"
-            secs = ((run.get("summary") or {}).get("timings") or {}).get("total")
-            took = f" · {secs:,.1f} s" if secs is not None else ""
-            self.values["run"].setText(
-                f"<b>Run {run['id']}</b> · <span style='color:{colour}'><b>{state}</b></span> · "
-                f"{fmt.local_time(run['finished_at'] or run['started_at'])}{took} · by {run['created_by']}")
-        self.values["policy"].setText(f"<b>Version {pol['id']}</b>" if pol else "<b>Default</b>")
-        note = getattr(self, "identity_note", None)  # identities not proven (engine.core.identity.identity_note)
-        self.values["user"].setText(f"<b>{user}</b>" + (" · <span style='color:#8a5a00'>declared</span>" if note else ""))
-        self.values["user"].setToolTip(note or "")
-
-
-class MainWindow(QMainWindow):
+class MainWindow(DayActions, QMainWindow):
     def __init__(self, engine, db: str | None = None, user: str = "", *, settings: QSettings | None = None,
                  workers: int | None = None):
         super().__init__()
@@ -184,7 +135,7 @@ class MainWindow(QMainWindow):
         self.ctx.tasks.started.connect(self._task_started)
         self.ctx.tasks.ended.connect(self._task_ended)
         # other workstations' changes: poll the audit log (every action lands there)
-        self.watcher = views.ChangeWatcher(engine)
+        self.watcher = ChangeWatcher(engine)
         self._remote_pending = None           # other desks' changes waiting for a quiet moment
         self._polling = False
         self._poll_bridge = _Reads(self)
@@ -427,7 +378,7 @@ class MainWindow(QMainWindow):
         if self.ctx.tasks.busy or QApplication.activeModalWidget() is not None:
             return
         changes, self._remote_pending = self._remote_pending, None
-        what = f"Updated with other users' changes — {views.describe_changes(changes)}"
+        what = f"Updated with other users' changes — {describe_changes(changes)}"
         widget = self.panels[self.current_panel_name()]
         editing = _has_unsaved_edits(widget)
         if editing:
@@ -491,179 +442,6 @@ class MainWindow(QMainWindow):
 
     def _task_failed(self, title: str, exc: BaseException) -> None:
         dialogs.show_error(self, title, exc)
-
-    # ------------------------------------------------------------------ import / sample
-    def import_book(self, folder: str | None = None, allow_same: bool = False,
-                    as_of_ok: bool = False) -> Task | None:
-        if folder is None:
-            folder = dialogs.choose_folder(self, "Import a book folder", remembered_folder(self.ctx, "import")
-                                           or str(self.settings.value("paths/import", "")))
-            if not folder:
-                return None
-        remember_folder(self.ctx, "import", str(Path(folder).parent))  # per database (ui.export_settings)
-        from engine.book.importer import import_book
-
-        engine, user = self.engine, self.user
-
-        def work(state):
-            return import_book(engine, folder, user=user, state=state, allow_same=allow_same, as_of_ok=as_of_ok)
-
-        def failed(exc):
-            from engine.book.importer import AsOfRefused
-
-            if isinstance(exc, AsOfRefused):
-                if dialogs.confirm(self, "Import book", str(exc).split(";")[0] + ".",
-                                   "Once imported, every book dated before it is refused as older. Is this "
-                                   "date right?", ok="Import anyway"):
-                    self.import_book(folder, allow_same=allow_same, as_of_ok=True)
-            elif isinstance(exc, RefusedError) and "already imported" in str(exc) and dialogs.confirm(
-                    self, "Import book", str(exc).split(";")[0] + ".", "Import the same files again as a new "
-                    "snapshot? Runs on it start from scratch.", ok="Import again"):
-                self.import_book(folder, allow_same=True, as_of_ok=as_of_ok)
-            else:
-                self._task_failed("Import book", exc)
-
-        return self._start(f"Importing {Path(folder).name}", work,
-                           on_done=lambda snap: self._imported(snap, folder), on_error=failed)
-
-    def _imported(self, snapshot_id, folder) -> None:
-        if snapshot_id:
-            self._has_book = True  # known now; the header's background reload confirms it later
-            self._update_actions()
-        self.statusBar().showMessage(f"Imported {folder} as snapshot {snapshot_id}. Run the workflow next (Ctrl+R).",
-                                     10000)
-        self.ctx.notify("import")
-
-    def generate_sample(self, folder: str | None = None, accounts: int | None = None) -> Task | None:
-        if folder is None:
-            folder = dialogs.choose_folder(self, "Folder for the sample book", str(self.settings.value("paths/sample", "")))
-            if not folder:
-                return None
-        if accounts is None:
-            accounts, ok = QInputDialog.getInt(self, "Generate sample", "Accounts in the sample book:", 2000, 1,
-                                               999_999, 500)
-            if not ok:
-                return None
-        self.settings.setValue("paths/sample", folder)
-        target = Path(folder) / f"sample-book-{accounts}"
-        from engine.book.importer import import_book
-        from engine.book.sample import generate_sample
-
-        engine, user = self.engine, self.user
-
-        def work(state):
-            gen = Scaled(state, 0.0, 0.4)
-            generate_sample(target, accounts=accounts, seed=7, progress=gen.callback)
-            return import_book(engine, target, user=user, state=Scaled(state, 0.4, 1.0), allow_same=True,
-                               as_of_ok=True)  # a generated book, dated by the generator
-
-        return self._start(f"Generating a sample of {accounts:,} accounts", work,
-                           on_done=lambda snap: self._imported(snap, target))
-
-    def start_demo(self) -> Task | None:
-        """On a database with no book, generate and import the demo book (``open --demo``)."""
-        from engine.desk.demo import ensure_demo_book
-
-        engine, user = self.engine, self.user
-        return self._start("Preparing the demo book", lambda state: ensure_demo_book(engine, state=state, user=user),
-                           on_done=lambda snap: self._imported(snap, "the demo book") if snap else None)
-
-    # ------------------------------------------------------------------ run
-    def run_workflow(self) -> Task | None:
-        from engine.decide.workflow import run_workflow
-
-        engine, user = self.engine, self.user
-        workers = self.ctx.workers or int(self.settings.value("run/workers", 0) or 0) or max(1, min(2, os.cpu_count() or 1))
-
-        def work(state):
-            if workers <= 1:
-                return run_workflow(engine, workers=1, user=user, state=state)
-            # worker processes come from a fork server, never forked from this threaded GUI process
-            from engine.core.orphans import process_pool
-
-            pool = process_pool(workers, "forkserver")  # and they die with it
-            try:
-                return run_workflow(engine, workers=workers, executor=pool, user=user, state=state)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-
-        return self._start("Running the workflow", work, on_done=self._ran)
-
-    def _ran(self, outcome) -> None:
-        c = outcome.summary.get("categories", {})
-        self.statusBar().showMessage(
-            f"Run {outcome.run_id} done: " + ", ".join(f"{v:,} {k.lower().replace('_', ' ')}" for k, v in c.items()),
-            15000)
-        self.ctx.notify("run")
-
-    # ------------------------------------------------------------------ export
-    def export_approved(self) -> Task | None:
-        from engine.desk.exporter import export_preview
-
-        engine = self.engine
-        return self._start("Checking approved trades", lambda state: export_preview(engine),
-                           on_done=self._confirm_export)
-
-    def _confirm_export(self, preview: dict) -> None:
-        stale = int(preview.get("stale", 0) or 0)
-        stale_note = (f"{stale:,} approved trade(s) of an older run will not be sent: run again to "
-                      "propose them on the current book." if stale else "")
-        waiting = int(preview.get("awaiting_approval", 0) or 0)
-        if waiting:  # four-eyes: not sent until a second user approves them
-            stale_note = (stale_note + "\n\n" if stale_note else "") + (
-                f"{waiting:,} manual trade(s) await a second user's approval (four-eyes) and are not in "
-                "this batch.")
-        blocked = int(preview.get("blocked", 0) or 0)
-        if blocked:  # kept back by an override, suspension or restriction in force now: named
-            lines = preview.get("blocked_lines") or []
-            stale_note = (f"Not in this batch — {blocked:,} approved trade{'s' if blocked != 1 else ''} of "
-                          f"{preview.get('blocked_accounts', 0):,} account(s) blocked by what is in force now "
-                          "(they stay approved and go out once it ends):\n" + "\n".join(lines)
-                          + (f"\n\n{stale_note}" if stale_note else ""))
-        if not preview["trades"]:
-            dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting."
-                         if not blocked else "Nothing to export: every approved trade waiting is blocked.", stale_note)
-            return
-        formats = export_formats(self.ctx)  # File → Export settings…, per database
-        drop = drop_folder(self.ctx)
-        text = (f"Export {preview['trades']:,} trade{'s' if preview['trades'] != 1 else ''} for "
-                f"{preview['accounts']:,} account{'s' if preview['accounts'] != 1 else ''} "
-                f"({fmt.money(preview.get('value', 0.0))} estimated)?")
-        informative = (f"One batch ({', '.join(f.upper() for f in formats)} and a manifest with SHA-256 "
-                       "checksums); each trade is locked to it and never sent again."
-                       + (f"\n\n{stale_note}" if stale_note else ""))
-        if drop:
-            informative += f"\n\nInto the drop folder {drop} (File → Export settings…)."
-        if not dialogs.confirm(self, "Export approved", text, informative, ok="Export" if drop else "Choose folder…"):
-            return
-        folder = drop or dialogs.choose_folder(self, "Export the batch into", remembered_folder(self.ctx, "export")
-                                               or str(self.settings.value("paths/export", "")))
-        if not folder:
-            return
-        remember_folder(self.ctx, "export", folder)
-        from engine.desk.exporter import export_batch
-
-        engine, user = self.engine, self.user
-        self._start("Exporting the batch",
-                    lambda state: export_batch(engine, folder, formats, user=user, state=state),
-                    on_done=self._exported)
-
-    def export_settings(self) -> None:
-        """The drop folder and formats of this database's exports (non-blocking dialog)."""
-        from ui.export_settings import ExportSettingsDialog
-
-        self.export_settings_dialog = ExportSettingsDialog(self.ctx, self)
-        self.export_settings_dialog.open()
-
-    def _exported(self, res) -> None:
-        from ui.batches_panel import show_batch_result
-
-        # batch id, files with SHA-256 and sizes, counts, Open folder (non-blocking)
-        self.batch_dialog = show_batch_result(self, res)
-        if res is not None:
-            self.statusBar().showMessage(f"Batch {res.batch_id} exported: {res.n_trades:,} trades, "
-                                         f"{res.n_accounts:,} accounts.", 15000)
-        self.ctx.notify("export")
 
     # ------------------------------------------------------------------ settings
     def _restore(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QTableWidget, QVBoxLayout, QWidget)
 
@@ -14,7 +14,7 @@ from engine.core.tasks import RefusedError
 from ui import fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext
-from ui.widgets import DataTable, section_title, set_error_text
+from ui.widgets import DataTable, debounce, inline_error, section_title, set_error_text
 
 ANY_LOT = "Best lots (losses first)"
 SIDE, SYMBOL, QTY, LOT, VALUE = range(5)
@@ -250,10 +250,7 @@ class ManualTradeDialog(QDialog):
         self.messages.setWordWrap(True)
         self.messages.setTextFormat(Qt.TextFormat.RichText)
         lay.addWidget(self.messages)
-        self.error = QLabel()
-        self.error.setObjectName("inlineError")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = inline_error()
         lay.addWidget(self.error)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -265,10 +262,7 @@ class ManualTradeDialog(QDialog):
         lay.addWidget(self.buttons)
 
         self.lines: list[TradeLine] = []
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(100)
-        self._timer.timeout.connect(self.recheck)
+        self._timer = debounce(self, 100, self.recheck)
         self.request.currentIndexChanged.connect(lambda _: self._schedule())
         self.add_line()
         self.recheck()

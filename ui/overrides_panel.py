@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from PySide6.QtCore import QDate, QStringListModel, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from engine.desk import views
 from engine.desk.compliance import impact_text, preview_override
@@ -15,7 +15,7 @@ from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.widgets import Banner, DataTable, section_title, set_error_text
+from ui.widgets import Banner, DataTable, inline_error, section_title, set_error_text
 
 MODES = [("freeze", "Freeze — no account buys or sells it"),
          ("hold-accounts", "Hold accounts — any account whose trades would touch it is held")]
@@ -68,10 +68,7 @@ class OverridesPanel(Panel):
         self.hold_button = QPushButton("Add hold")
         self.hold_button.setObjectName("addHold")
         self.hold_button.clicked.connect(self.add_hold)
-        self.hold_msg = QLabel()
-        self.hold_msg.setObjectName("inlineError")
-        self.hold_msg.setWordWrap(True)
-        self.hold_msg.hide()
+        self.hold_msg = inline_error()
         hf.addRow("Account", self.hold_account)
         hf.addRow("Last day", self.hold_until)
         hf.addRow("Reason", self.hold_reason)
@@ -107,10 +104,7 @@ class OverridesPanel(Panel):
         self.halt_button = QPushButton("Add halt")
         self.halt_button.setObjectName("addHalt")
         self.halt_button.clicked.connect(self.add_halt)
-        self.halt_msg = QLabel()
-        self.halt_msg.setObjectName("inlineError")
-        self.halt_msg.setWordWrap(True)
-        self.halt_msg.hide()
+        self.halt_msg = inline_error()
         af.addRow("Symbol", self.halt_symbol)
         af.addRow("Mode", self.halt_mode)
         af.addRow("Last day", until_row)

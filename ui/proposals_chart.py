@@ -6,12 +6,13 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ui import fmt
 from ui.budget_text import budget_html
 from ui.proposals_frames import household_note
+from ui.widgets import count_label
 
 class PercentAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):
@@ -55,7 +56,7 @@ class ClassWeightsChart(pg.PlotWidget):
             ax.setPen(pg.mkPen("#888888"))
             ax.setTextPen(pg.mkPen("#222222"))
             ax.setTickFont(font)
-        pi.setTitle("Asset classes vs model", color="#222222", size="9.5pt", bold=True)
+        pi.setTitle("Asset classes: before → after (model)", color="#222222", size="9.5pt", bold=True)
         self.legend = pi.addLegend(offset=(-4, -4), brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#bbbbbb"),
                                    labelTextColor="#222222", labelTextSize="8pt", colCount=2, verSpacing=-6)
         self.pre = pg.BarGraphItem(x0=[], y=[], width=[], height=0.36, brush=self.PRE, pen=pg.mkPen("#8d99a6"),
@@ -72,6 +73,9 @@ class ClassWeightsChart(pg.PlotWidget):
         self.setMinimumSize(300, 200)
         self.classes: list[str] = []
         self.out_of_band: list[str] = []
+        self.value_labels: list[pg.TextItem] = []  # per class: before → after (target), beside its bars
+        self._label_font = QFont()
+        self._label_font.setPointSizeF(8.0)
 
     def set_weights(self, pre: dict, post: dict, targets: dict, bands: dict) -> None:
         classes = sorted(set(pre) | set(post) | set(targets),
@@ -102,9 +106,56 @@ class ClassWeightsChart(pg.PlotWidget):
         self.band.setData(x=(lo_a + hi_a) / 2, y=np.array(by), left=(hi_a - lo_a) / 2, right=(hi_a - lo_a) / 2)
         self.class_axis.set_names(classes)
         top = max([0.05, *w_pre, *w_post, *hi, *tx]) if classes else 1.0
+        self._set_labels(classes, w_pre, w_post, targets, bands, top)
         rows = max(len(classes), 1)
         self.setYRange(-0.6, rows - 0.4 + 0.9, padding=0)  # a free row at the bottom for the legend
-        self.setXRange(0, top * 1.08, padding=0)
+        self._top = top
+        self._fit_x()
+
+    def _fit_x(self) -> None:
+        """The x range: the bars, then room for the widest value label (in pixels, so the labels
+        stay inside the plot at any width the splitter gives the chart)."""
+        if "value_labels" not in self.__dict__:  # resized while the plot is being built
+            return
+        top = getattr(self, "_top", 1.0)
+        if not self.value_labels:
+            self.setXRange(0, top * 1.08, padding=0)
+            return
+        metrics = QFontMetrics(self._label_font)
+        label_px = max(metrics.horizontalAdvance(item.toPlainText()) for item in self.value_labels) + 16
+        view_px = self.getPlotItem().getViewBox().width() or self.width() * 0.75
+        share = max(0.3, 1.0 - label_px / max(view_px, 1.0))  # the bars' share of the width
+        self.setXRange(0, top * 1.02 / share, padding=0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_x()
+
+    @staticmethod
+    def label_text(pre: float, post: float, target) -> str:
+        """A class's numbers: "12.3% → 15.0% (16.0%)": before → after (the model's target)."""
+        text = f"{pre * 100:.1f}% → {post * 100:.1f}%"
+        return text + (f" ({float(target) * 100:.1f}%)" if target is not None else "")
+
+    def _set_labels(self, classes, w_pre, w_post, targets, bands, top) -> None:
+        """One label per class right of its bars (and band), red when after is out of band."""
+        for item in self.value_labels:
+            self.removeItem(item)
+        self.value_labels = []
+        for i, c in enumerate(classes):
+            b = bands.get(c)
+            right = max(w_pre[i], w_post[i], float(targets.get(c, 0.0) or 0.0),
+                        float(b[1]) if b is not None and len(b) == 2 else 0.0)
+            colour = self.BAND if c in self.out_of_band else "#222222"
+            item = pg.TextItem(self.label_text(w_pre[i], w_post[i], targets.get(c)), color=colour, anchor=(0, 0.5))
+            item.setFont(self._label_font)
+            item.setPos(right + top * 0.02, i)
+            self.addItem(item)
+            self.value_labels.append(item)
+
+    def labels(self) -> dict[str, str]:
+        """The value label of each class shown, by class."""
+        return {c: item.toPlainText() for c, item in zip(self.classes, self.value_labels)}
 
     def clear_weights(self) -> None:
         self.set_weights({}, {}, {}, {})
@@ -121,8 +172,7 @@ class ProposalChart(QWidget):
         cl.setSpacing(2)
         self.weights = ClassWeightsChart()
         cl.addWidget(self.weights, 1)
-        self.band_note = QLabel()
-        self.band_note.setObjectName("countLabel")
+        self.band_note = count_label()
         self.band_note.setWordWrap(True)
         cl.addWidget(self.band_note)
 

@@ -19,7 +19,7 @@ from ui import fmt
 from ui.proposals_chart import ProposalChart
 from ui.proposals_frames import _tier_rule, _who
 from ui.proposals_trade_editor import TradeEditor
-from ui.widgets import section_title
+from ui.widgets import inline_error, section_title
 
 STATUS_COLOURS = {"To review": "#8a5a00", "Approved": "#1b7f3b", "Auto-approved": "#1b7f3b", "Rejected": "#b3261e"}
 
@@ -124,10 +124,7 @@ class ProposalDetail(QWidget):
         head.addWidget(self.withdraw_button)
         head.addWidget(self.restore_button)
         dl.addLayout(head)
-        self.action_msg = QLabel()
-        self.action_msg.setObjectName("inlineError")
-        self.action_msg.setWordWrap(True)
-        self.action_msg.hide()
+        self.action_msg = inline_error()
         dl.addWidget(self.action_msg)
 
         self.detail_split = QSplitter(Qt.Orientation.Horizontal)
@@ -161,7 +158,7 @@ class ProposalDetail(QWidget):
         """Account ``rec`` (its row of the table): the title, its trades, chart and score."""
         host = self.host
         self.detail_title.setText(self._title(account, rec))
-        self.editor.show_account(account, rec.get("category"), host.run_id)
+        self.editor.show_account(account, rec.get("category"), host.run_id, rec)
         try:
             src = rec.get("src")
             text = host._source["detail"].iat[int(src)] if src is not None and "detail" in host._source \

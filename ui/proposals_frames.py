@@ -123,7 +123,14 @@ def prepare(df: pd.DataFrame, by_tier: bool = False) -> pd.DataFrame:
     reasons_text[empty] = mandates_text[empty]
     te = pd.to_numeric(df["te_post"], errors="coerce").to_numpy(float)[order] if "te_post" in df \
         else np.full(n, np.nan)
-    cols.update(review_text=review, needs_review=needs_o, trading=trading_o,
+    # realized tax as a desk reads it: the tax the gains cost and the tax the losses save, each >= 0
+    # (the run's realized_tax is their difference)
+    tax = pd.to_numeric(df["tax_cost"], errors="coerce").to_numpy(float)[order] if "tax_cost" in df \
+        else np.full(n, np.nan)
+    net = pd.to_numeric(df["realized_tax"], errors="coerce").to_numpy(float)[order] if "realized_tax" in df \
+        else np.full(n, np.nan)
+    saved = np.round(np.maximum(tax - net, 0.0), 2)
+    cols.update(tax_paid=tax, tax_saved=saved, review_text=review, needs_review=needs_o, trading=trading_o,
                 flagged=coded["flags"].map(lambda v: bool(v), order, bool),
                 flags_text=coded["flags"].map(_flags_words, order), reasons_text=reasons_text,
                 reasons_tip=coded["reasons"].map(lambda v: v.replace(";", "\n") if isinstance(v, str) else "", order),

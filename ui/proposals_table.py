@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QPushButton,
                                QTabBar, QVBoxLayout, QWidget)
 
 from engine.desk.review import editors_of
 from ui import fmt
 from ui.models import Col, FrameModel
-from ui.widgets import DataTable
+from ui.widgets import DataTable, count_label, debounce, filter_edit
 
 ALL_CATEGORIES = "All categories"
 TRADING_ONLY = "Trading (mandate + score)"
@@ -34,7 +33,9 @@ ACCOUNT_COLUMNS = [
                                              "days since its last trade)"),
     Col("turnover", "Turnover", "pct", "Two-sided: buys plus sells, % of account value (a desk's one-sided "
                                        "turnover is the larger of buys and sells, about half of this)"),
-    Col("realized_tax", "Realized tax", "money", "Net realized tax of the trades (negative: losses harvested)"),
+    Col("tax_paid", "Tax", "money", "Tax on the gains the sells realize, at the account's ST/LT rates"),
+    Col("tax_saved", "Tax saved", "money", "Tax this year's losses save (losses harvested); the net realized "
+                                           "tax is Tax minus Tax saved"),
     Col("te_post_bps", "TE after", "bps", "Tracking error to the model after the trades"),
     Col("flags_text", "Flags", tip="Outliers: high turnover, tax or single trade, tracking error still high"),
     Col("reasons_text", "Reasons", tip="Mandates and other reasons; hover for all", tooltip_key="reasons_tip"),
@@ -63,10 +64,7 @@ class ProposalsTable(QWidget):
         self.tiers.setDrawBase(False)
         lay.addWidget(self.tiers)
         bar = QHBoxLayout()
-        self.filter = QLineEdit()
-        self.filter.setObjectName("proposalsFilter")
-        self.filter.setPlaceholderText("Filter: account, client name, household, flag or reason (e.g. A1, Smith, tax)")
-        self.filter.setClearButtonEnabled(True)
+        self.filter = filter_edit("proposalsFilter", "Filter: account, client name, household, flag or reason (e.g. A1, Smith, tax)")
         self.category = QComboBox()
         self.category.setObjectName("proposalsCategory")
         self.category.addItems([ALL_CATEGORIES, TRADING_ONLY, *CATEGORY_ORDER])
@@ -76,8 +74,7 @@ class ProposalsTable(QWidget):
         self.flagged = QCheckBox("Flagged")
         self.flagged.setObjectName("proposalsFlagged")
         self.flagged.setToolTip("Only outlier accounts: high turnover, tax, single trade or tracking error")
-        self.count = QLabel()
-        self.count.setObjectName("countLabel")
+        self.count = count_label()
         self.bulk_button = QPushButton("Approve filtered…")
         self.bulk_button.setObjectName("approveFiltered")
         self.bulk_button.setToolTip("Approve every account of this tier that the filters show and that awaits "
@@ -96,14 +93,10 @@ class ProposalsTable(QWidget):
         self.table.max_column_width = 260
         lay.addWidget(self.table, 1)
 
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(120)
-        self._debounce.timeout.connect(self.apply_filter)
+        self._debounce = debounce(self, 120, self.apply_filter)
         self.filter.textChanged.connect(lambda _: self._debounce.start())
-        self.category.currentIndexChanged.connect(lambda _: self.apply_filter())
-        self.needs_review.toggled.connect(lambda _: self.apply_filter())
-        self.flagged.toggled.connect(lambda _: self.apply_filter())
+        for changed in (self.category.currentIndexChanged, self.needs_review.toggled, self.flagged.toggled):
+            changed.connect(lambda *_: self.apply_filter())
         self.model.layoutChanged.connect(lambda *_: self.update_count())
 
     # ------------------------------------------------------------------ tiers

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from engine.core.tasks import RefusedError
 from engine.desk.review import TRADING, ConflictError, edit_trade, proposal_trades
@@ -18,7 +18,17 @@ from ui import dialogs, fmt
 from ui.lot_detail import LotDetail, with_line_detail
 from ui.proposals_frames import TRADE_COLUMNS
 from ui.proposals_trades import QuantityDelegate, TradesModel
-from ui.widgets import DataTable, section_title, set_error_text
+from ui.widgets import DataTable, inline_error, section_title, set_error_text
+
+
+def tax_words(rec: dict) -> str:
+    """" · tax $X · tax saved $Y" of a proposal (each shown only when there is some)."""
+    out = ""
+    for key, word in (("tax_paid", "tax"), ("tax_saved", "tax saved")):
+        v = rec.get(key)
+        if v is not None and not fmt._missing(v) and round(float(v), 2) > 0:
+            out += f" · {word} {fmt.money(float(v))}"
+    return out
 
 
 class TradeEditor(QWidget):
@@ -55,11 +65,7 @@ class TradeEditor(QWidget):
         ll.addWidget(self.trades, 3)
         self.lot_detail = LotDetail()  # per sell: its lots, term, gain, tax, wash status
         ll.addWidget(self.lot_detail, 2)
-        self.edit_msg = QLabel()
-        self.edit_msg.setObjectName("inlineError")
-        self.edit_msg.setWordWrap(True)
-        self.edit_msg.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.edit_msg.hide()
+        self.edit_msg = inline_error(selectable=True)
         ll.addWidget(self.edit_msg)
 
         self.remove_action = QAction("Remove trade", self.trades)
@@ -80,9 +86,10 @@ class TradeEditor(QWidget):
         self.trades_title.setText("Trades")
         self.lot_detail.show_account(self.host.ctx.engine, None, None)
 
-    def show_account(self, account: str, category, run_id: int | None) -> None:
+    def show_account(self, account: str, category, run_id: int | None, rec: dict | None = None) -> None:
         """The account's trades in run ``run_id`` (none unless its category trades), with their
-        asset class and weights, and the lots its sells relieve."""
+        asset class and weights, and the lots its sells relieve; the title adds the proposal's
+        tax and tax saved (``rec``, its row of the table)."""
         engine = self.host.ctx.engine
         if category in TRADING:
             try:
@@ -99,7 +106,8 @@ class TradeEditor(QWidget):
             live = trades[trades["status"] != "REMOVED"]
             buys = float(live.loc[live["side"] == "BUY", "est_value"].sum())
             sells = float(live.loc[live["side"] == "SELL", "est_value"].sum())
-            self.trades_title.setText(f"Trades — {len(live):,} · sells {fmt.money(sells)} · buys {fmt.money(buys)}")
+            self.trades_title.setText(f"Trades — {len(live):,} · sells {fmt.money(sells)} · buys {fmt.money(buys)}"
+                                      + tax_words(rec or {}))
         else:
             self.trades_model.set_frame(self._empty())
             self.trades_title.setText("Trades — none proposed" if category not in TRADING else "Trades — none")

@@ -1,4 +1,4 @@
-# Kept whole for now, long because one module makes every README screenshot (one maker, as issue #14 asked); each group is its own function.
+# Long because one module makes every README screenshot (one maker, as issue #14 asked); each group is its own function with a shared set-up.
 """PNG screenshots of the console for the README: ``python -m ui.screenshots OUTDIR`` (under xvfb-run).
 
 One 2,000-account sample book (seed 7) is generated into a temporary folder; each group of
@@ -301,26 +301,18 @@ def shoot_safety(shots: Shots) -> None:
 
     from engine.desk.exporter import export_preview
     from engine.decide.overrides import add_hold
-    from engine.core.policy_store import save_policy
     from engine.desk.review import approve
-    from engine.decide.workflow import proposals_frame, run_workflow
     from storage import models as m
     from storage.bulk import read_frame
     from ui import dialogs
 
     app = shots.app
-    engine, db = shots.engine("safety")
-    save_policy(engine, review_policy(), user="m.ortiz", note="Core: review every account this week")
-    run_workflow(engine, workers=1, user=USER)
+    engine, db, props, ids = _reviewed_core(shots, "safety")
     with engine.connect() as conn:
-        props = proposals_frame(conn)
         T = m.Trade.__table__
         # the security bought or sold by the fewest approved accounts, but at least three
         counts = read_frame(conn, select(T.c.symbol, func.count(func.distinct(T.c.account_id)).label("n"))
                             .where(T.c.batch_id.is_(None)).group_by(T.c.symbol))
-    core = props[(props["tier"] == "Core") & (props["status"] == "PROPOSED")].sort_values("score_bps",
-                                                                                        ascending=False)
-    ids = core["account_id"].tolist()
     approve(engine, ids[:-3], user="j.chen")
     waiting = ids[-3:]
     few = counts[counts["n"] >= 3].sort_values("n")

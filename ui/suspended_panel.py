@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from engine.desk import views
 from engine.desk.manual import decide_manual_trades, pending_manual_trades
@@ -20,7 +19,7 @@ from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.models import Col, FrameModel
 from ui.panel import AppContext, Panel
-from ui.widgets import Banner, DataTable, set_error_text
+from ui.widgets import Banner, DataTable, count_label, debounce, filter_edit, inline_error, set_error_text
 
 ALL = "All reasons"
 
@@ -65,16 +64,12 @@ class SuspendedPanel(Panel):
         outer.addWidget(self.banner)
 
         bar = QHBoxLayout()
-        self.filter = QLineEdit()
-        self.filter.setObjectName("suspendedFilter")
-        self.filter.setPlaceholderText("Filter: account, name, household, tier, reason or detail (e.g. AAA, RECON)")
-        self.filter.setClearButtonEnabled(True)
+        self.filter = filter_edit("suspendedFilter", "Filter: account, name, household, tier, reason or detail (e.g. AAA, RECON)")
         self.reason = QComboBox()
         self.reason.setObjectName("suspendedReason")
         self.reason.addItem(ALL)
         self.urgent_only = QCheckBox("Urgent only")
-        self.count = QLabel()
-        self.count.setObjectName("countLabel")
+        self.count = count_label()
         bar.addWidget(self.filter, 3)
         bar.addWidget(self.reason, 1)
         bar.addWidget(self.urgent_only)
@@ -129,8 +124,7 @@ class SuspendedPanel(Panel):
         self.pending.setMaximumHeight(180)
         pl.addWidget(self.pending)
         pb = QHBoxLayout()
-        self.pending_note = QLabel()
-        self.pending_note.setObjectName("countLabel")
+        self.pending_note = count_label()
         self.approve_manual_button = QPushButton("Approve selected")
         self.approve_manual_button.setObjectName("approveManual")
         self.approve_manual_button.setToolTip("Approve the selected manual trades as the second user; they go "
@@ -143,19 +137,13 @@ class SuspendedPanel(Panel):
         pb.addWidget(self.approve_manual_button)
         pb.addWidget(self.reject_manual_button)
         pl.addLayout(pb)
-        self.pending_msg = QLabel()
-        self.pending_msg.setObjectName("inlineError")
-        self.pending_msg.setWordWrap(True)
-        self.pending_msg.hide()
+        self.pending_msg = inline_error()
         pl.addWidget(self.pending_msg)
         self.pending_box.hide()
         outer.addWidget(self.pending_box)
         self.pending.selectionModel().selectionChanged.connect(lambda *_: self._update_pending_buttons())
 
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(120)
-        self._debounce.timeout.connect(self.apply_filter)
+        self._debounce = debounce(self, 120, self.apply_filter)
         self.filter.textChanged.connect(lambda _: self._debounce.start())
         self.reason.currentIndexChanged.connect(lambda _: self.apply_filter())
         self.urgent_only.toggled.connect(lambda _: self.apply_filter())

@@ -1,10 +1,11 @@
 """Small reusable widgets: the data table, navigation badges, number cards, empty states."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSizePolicy, QStyle, QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSizePolicy, QSplitter, QStyle, QStyledItemDelegate, QTableView, QVBoxLayout,
+                               QWidget)
 
 from ui.models import FrameModel
 
@@ -269,6 +270,66 @@ def section_title(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("sectionTitle")
     return label
+
+
+def inline_error(selectable: bool = False) -> QLabel:
+    """An inline message under a form or a table, hidden until :func:`set_error_text` fills it."""
+    label = QLabel()
+    label.setObjectName("inlineError")
+    label.setWordWrap(True)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def filter_edit(name: str, placeholder: str) -> QLineEdit:
+    """A table's text filter: named for the tests and the style sheet, with a clear button."""
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    edit.setClearButtonEnabled(True)
+    return edit
+
+
+def debounce(owner: QWidget, ms: int, slot) -> QTimer:
+    """A single-shot timer of ``ms`` that calls ``slot``: start it on each keystroke, so the slot
+    runs once the typing pauses."""
+    timer = QTimer(owner)
+    timer.setSingleShot(True)
+    timer.setInterval(ms)
+    timer.timeout.connect(slot)
+    return timer
+
+
+def count_label() -> QLabel:
+    """The grey "n of m" line beside a table's filters."""
+    label = QLabel()
+    label.setObjectName("countLabel")
+    return label
+
+
+class MasterDetail(QSplitter):
+    """A panel's table above the selected row's detail: ``table`` over ``model``, then the
+    ``detail`` widget whose layout ``dl`` starts with the ``title_row`` (the ``title`` label,
+    stretching; the panel adds its buttons to the row and its widgets to ``dl``)."""
+
+    def __init__(self, owner, name: str, columns, table_name: str, max_column_width: int):
+        super().__init__(Qt.Orientation.Vertical)
+        self.setObjectName(name)
+        self.model = FrameModel(columns, owner)
+        self.table = DataTable(self.model, table_name)
+        self.table.max_column_width = max_column_width
+        self.addWidget(self.table)
+        self.detail = QWidget()
+        self.dl = QVBoxLayout(self.detail)
+        self.dl.setContentsMargins(0, 8, 0, 0)
+        self.title_row = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setObjectName("sectionTitle")
+        self.title_row.addWidget(self.title, 1)
+        self.dl.addLayout(self.title_row)
+        self.addWidget(self.detail)
 
 
 def set_error_text(label: QLabel, text: str, ok: bool = False) -> None:

@@ -1,4 +1,4 @@
-# Kept whole for now, long because reading, typing and every structural check of a book file share one problem collector (file, line, column); the checks could move to a module of their own.
+# Long because reading, typing and every structural check of a book file share one problem collector (file, line, column).
 """The book folder of CONTRACT.md §1: reading, structural validation, typed frames.
 
 Structural problems (unreadable file, missing column, wrong type, duplicate key, unknown

@@ -1,4 +1,4 @@
-# Kept whole for now, long because the run (load, decide, persist) and its report share the run record; the inputs are in inputs.py, optimize_accounts could join executors.py next.
+# Long because the run (load, decide, persist) and its report share the run record; its inputs are in inputs.py and where accounts are optimized in executors.py.
 """The day's run: checks → overrides → mandates → optimize + score → route by tier → persist.
 
 One run = one book snapshot + one policy. Every account ends in exactly one category:
