@@ -103,7 +103,7 @@ def test_value_labels_state_before_after_and_target_and_mark_a_class_out_of_band
                       {"US Large Cap": 0.55, "US Bonds": 0.45},
                       {"US Large Cap": (0.5, 0.6), "US Bonds": (0.4, 0.48)})
     assert chart.labels() == {"US Large Cap": "62.0% → 50.0% (55.0%)", "US Bonds": "38.0% → 50.0% (45.0%)"}
-    assert chart.getPlotItem().titleLabel.text == "Asset classes: before → after (model)"  # what the numbers are
+    assert chart.getPlotItem().titleLabel.text == "Classes: before → after (model)"  # what the numbers are
     colours = {c: item.color.name() for c, item in zip(chart.classes, chart.value_labels)}
     assert chart.out_of_band == ["US Bonds"]
     assert colours["US Bonds"] == ClassWeightsChart.BAND.lower() and colours["US Large Cap"] != colours["US Bonds"]

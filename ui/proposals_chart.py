@@ -14,6 +14,9 @@ from ui.budget_text import budget_html
 from ui.proposals_frames import household_note
 from ui.widgets import count_label
 
+TITLE = "Classes: before → after (model)"  # what each bar's label says, in that order
+
+
 class PercentAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):
         decimals = 0 if spacing >= 0.01 else 1
@@ -56,7 +59,7 @@ class ClassWeightsChart(pg.PlotWidget):
             ax.setPen(pg.mkPen("#888888"))
             ax.setTextPen(pg.mkPen("#222222"))
             ax.setTickFont(font)
-        pi.setTitle("Asset classes: before → after (model)", color="#222222", size="9.5pt", bold=True)
+        pi.setTitle(TITLE, color="#222222", size="9.5pt", bold=True)
         self.legend = pi.addLegend(offset=(-4, -4), brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#bbbbbb"),
                                    labelTextColor="#222222", labelTextSize="8pt", colCount=2, verSpacing=-6)
         self.pre = pg.BarGraphItem(x0=[], y=[], width=[], height=0.36, brush=self.PRE, pen=pg.mkPen("#8d99a6"),
@@ -76,6 +79,7 @@ class ClassWeightsChart(pg.PlotWidget):
         self.value_labels: list[pg.TextItem] = []  # per class: before → after (target), beside its bars
         self._label_font = QFont()
         self._label_font.setPointSizeF(8.0)
+        pi.getViewBox().sigResized.connect(lambda *_: self._fit_x())  # the labels' room follows the plot's width
 
     def set_weights(self, pre: dict, post: dict, targets: dict, bands: dict) -> None:
         classes = sorted(set(pre) | set(post) | set(targets),
@@ -108,7 +112,7 @@ class ClassWeightsChart(pg.PlotWidget):
         top = max([0.05, *w_pre, *w_post, *hi, *tx]) if classes else 1.0
         self._set_labels(classes, w_pre, w_post, targets, bands, top)
         rows = max(len(classes), 1)
-        self.setYRange(-0.6, rows - 0.4 + 0.9, padding=0)  # a free row at the bottom for the legend
+        self.setYRange(-0.6, rows - 0.4 + 1.5, padding=0)  # free rows at the bottom: the legend, clear of the labels
         self._top = top
         self._fit_x()
 
@@ -127,9 +131,6 @@ class ClassWeightsChart(pg.PlotWidget):
         share = max(0.3, 1.0 - label_px / max(view_px, 1.0))  # the bars' share of the width
         self.setXRange(0, top * 1.02 / share, padding=0)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_x()
 
     @staticmethod
     def label_text(pre: float, post: float, target) -> str:
