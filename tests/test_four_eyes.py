@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from qt_fixtures import boxes, close_window, settings  # noqa: F401
+from qt_fixtures import boxes, settings, window  # noqa: F401
 from PySide6.QtCore import Qt
 from sqlalchemy import inspect, select
 
@@ -416,15 +416,6 @@ def test_existing_database_upgrades_and_keeps_its_trades(engine, db_path, tmp_pa
 
 
 # --------------------------------------------------------------------------- console
-@pytest.fixture
-def window(qtbot, engine, db_path, settings, boxes):
-    from qt_fixtures import make_window
-
-    w = make_window(qtbot, engine, db_path, settings)
-    yield w
-    close_window(w, boxes)
-
-
 @pytest.fixture
 def other_session(db_path):
     """A second desk on the same database: its own engine (connections, transactions)."""

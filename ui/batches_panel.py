@@ -211,11 +211,8 @@ class BatchesPanel(Panel):
             self.table.select_row(row)
 
     def _on_select(self) -> None:
-        row = self.table.selected_row()
-        if row < 0:
-            return
-        bid = self.model.value(row, "id")
-        if bid != self.current:
+        bid = self.split.selected("id")
+        if bid is not None and bid != self.current:
             self.current = bid
             self._show(bid)
 

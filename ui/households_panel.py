@@ -124,11 +124,8 @@ class HouseholdsPanel(Panel):
             self.table.select_row(row)
 
     def _on_select(self) -> None:
-        row = self.table.selected_row()
-        if row < 0:
-            return
-        hid = self.model.value(row, "household_id")
-        if hid != self.current:
+        hid = self.split.selected("household_id")
+        if hid is not None and hid != self.current:
             self.current = hid
             self._show(hid)
 

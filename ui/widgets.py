@@ -331,6 +331,11 @@ class MasterDetail(QSplitter):
         self.dl.addLayout(self.title_row)
         self.addWidget(self.detail)
 
+    def selected(self, key: str):
+        """The ``key`` column of the selected row (None when no row is selected)."""
+        row = self.table.selected_row()
+        return self.model.value(row, key) if row >= 0 else None
+
 
 def set_error_text(label: QLabel, text: str, ok: bool = False) -> None:
     """An inline message under a form: red for a refusal, green for a success."""

@@ -116,6 +116,17 @@ def _exported(conn, proposal_ids) -> set[int]:
     return out
 
 
+
+def undecidable(account: str, row, run_id: int, verb: str) -> str | None:
+    """Why account ``account``'s proposal ``row`` (None: not in run ``run_id``) cannot be
+    ``verb``-ed at all, or None: a decision, an undo and their checks share these two refusals."""
+    if row is None:
+        return f"{account}: not in run {run_id}"
+    if row.category not in TRADING:
+        return f"{account}: nothing to {verb} (category {row.category})"
+    return None
+
+
 def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user: str | None = None,
            run_id: int | None = None, expected_versions: dict[str, int] | None = None,
            reason: str | None = None, code: str | None = None, note: str | None = None,
@@ -147,10 +158,9 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
         guarded = four_eyes_tiers(conn, run_id) if approve and rows["edited_by"].notna().any() else set()
         for a in ids:
             r = found.get(a)
-            if r is None:
-                problems.append(f"{a}: not in run {run_id}")
-            elif r.category not in TRADING:
-                problems.append(f"{a}: nothing to {action.lower()} (category {r.category})")
+            why = undecidable(a, r, run_id, action.lower())
+            if why:
+                problems.append(why)
             elif expected_versions and expected_versions.get(a, r.version) != r.version:
                 by = f" by {r.decided_by}" if isinstance(r.decided_by, str) and r.decided_by else ""
                 conflicts.append(f"{a}: changed by someone else since you loaded it (now {r.status}{by}, "

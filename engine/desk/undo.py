@@ -15,8 +15,8 @@ import json
 
 from sqlalchemy import Engine, bindparam, func, select, update
 
-from engine.desk.review import (P, T, TRADING, ConflictError, _exported, account_trades_check, check_not_stale,
-                           editors_of, latest_run, refuse)
+from engine.desk.review import (P, T, ConflictError, _exported, account_trades_check, check_not_stale,
+                           editors_of, latest_run, refuse, undecidable)
 from engine.core.identity import acting_user
 from engine.core.tasks import RefusedError
 from storage import repo
@@ -56,10 +56,9 @@ def _reopen(engine: Engine, account_ids: list[str], *, source: str, action: str,
         problems, conflicts = [], []
         for a in ids:
             r = rows.get(a)
-            if r is None:
-                problems.append(f"{a}: not in run {run_id}")
-            elif r.category not in TRADING:
-                problems.append(f"{a}: nothing to {verb} (category {r.category})")
+            why = undecidable(a, r, run_id, verb)
+            if why:
+                problems.append(why)
             elif r.id in batches:
                 problems.append(f"{a}: exported in batch {batches[r.id]}; an exported trade cannot be {verb}n"
                                 if verb == "withdraw" else f"{a}: exported in batch {batches[r.id]}; it cannot change")
