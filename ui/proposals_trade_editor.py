@@ -44,6 +44,7 @@ class TradeEditor(QWidget):
         ll.setSpacing(4)
         trades_head = QHBoxLayout()
         self.trades_title = section_title("Trades")
+        self.trades_title.setWordWrap(True)  # the totals and tax wrap rather than widen the editor over the chart
         trades_head.addWidget(self.trades_title, 1)
         self.remove_button = QPushButton("Remove trade (Del)")
         self.remove_button.setObjectName("removeTrade")
