@@ -5,6 +5,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 
 from engine.decide.workflow import proposals_frame
 from qt_fixtures import reviewed, settings  # noqa: F401 - fixtures
@@ -107,6 +108,9 @@ def test_value_labels_state_before_after_and_target_and_mark_a_class_out_of_band
     colours = {c: item.color.name() for c, item in zip(chart.classes, chart.value_labels)}
     assert chart.out_of_band == ["US Bonds"]
     assert colours["US Bonds"] == ClassWeightsChart.BAND.lower() and colours["US Large Cap"] != colours["US Bonds"]
+    # every class's name fits beside its bars (the axis is as wide as the longest name)
+    metrics = QFontMetrics(chart.class_axis.style["tickFont"])
+    assert chart.class_axis.width() >= max(metrics.horizontalAdvance(c) for c in chart.classes)
     # a class held but not in the model: no target
     chart.set_weights({"Cash": 0.02}, {"Cash": 0.01}, {}, {})
     assert chart.labels() == {"Cash": "2.0% → 1.0%"}

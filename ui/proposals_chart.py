@@ -33,6 +33,11 @@ class ClassAxis(pg.AxisItem):
     def set_names(self, names: list[str]) -> None:
         self.names = list(names)
         self.setTicks([[(i, n) for i, n in enumerate(self.names)], []])
+        # a width that fits the longest name, set rather than learnt while painting (pyqtgraph shrinks an
+        # axis to the labels it drew, and drops the labels that do not fit: names could vanish for good)
+        metrics = QFontMetrics(self.style.get("tickFont") or QFont())
+        longest = max((metrics.horizontalAdvance(n) for n in self.names), default=0)
+        self.setWidth(max(30, longest + 14))
 
 
 class ClassWeightsChart(pg.PlotWidget):
