@@ -84,7 +84,7 @@ class ClassWeightsChart(pg.PlotWidget):
         self.value_labels: list[pg.TextItem] = []  # per class: before → after (target), beside its bars
         self._label_font = QFont()
         self._label_font.setPointSizeF(8.0)
-        pi.getViewBox().sigResized.connect(lambda *_: self._fit_x())  # the labels' room follows the plot's width
+        pi.getViewBox().sigResized.connect(lambda *_: (self._fit_x(), self._fit_y()))  # room for labels, legend
 
     def set_weights(self, pre: dict, post: dict, targets: dict, bands: dict) -> None:
         classes = sorted(set(pre) | set(post) | set(targets),
@@ -116,10 +116,21 @@ class ClassWeightsChart(pg.PlotWidget):
         self.class_axis.set_names(classes)
         top = max([0.05, *w_pre, *w_post, *hi, *tx]) if classes else 1.0
         self._set_labels(classes, w_pre, w_post, targets, bands, top)
-        rows = max(len(classes), 1)
-        self.setYRange(-0.6, rows - 0.4 + 1.5, padding=0)  # free rows at the bottom: the legend, clear of the labels
+        self._rows = max(len(classes), 1)
+        self._fit_y()
         self._top = top
         self._fit_x()
+
+    def _fit_y(self) -> None:
+        """One row per class, then free space at the bottom as tall as the legend (in pixels, so
+        the legend never covers the last classes' bars or labels, however many there are)."""
+        rows = getattr(self, "_rows", 1)
+        view_px = self.getPlotItem().getViewBox().height() or self.height() * 0.8
+        legend_px = self.legend.boundingRect().height() + 8
+        free = 1.5
+        if view_px > legend_px * 1.5:
+            free = max(0.9, legend_px * (rows + 0.2) / (view_px - legend_px))
+        self.setYRange(-0.6, rows - 0.4 + free, padding=0)
 
     def _fit_x(self) -> None:
         """The x range: the bars, then room for the widest value label (in pixels, so the labels
