@@ -110,7 +110,8 @@ def test_value_labels_state_before_after_and_target_and_mark_a_class_out_of_band
     assert colours["US Bonds"] == ClassWeightsChart.BAND.lower() and colours["US Large Cap"] != colours["US Bonds"]
     # every class's name fits beside its bars (the axis is as wide as the longest name)
     metrics = QFontMetrics(chart.class_axis.style["tickFont"])
-    assert chart.class_axis.width() >= max(metrics.horizontalAdvance(c) for c in chart.classes)
+    longest = max(metrics.horizontalAdvance(c) for c in chart.classes)
+    qtbot.waitUntil(lambda: chart.class_axis.width() >= longest, timeout=2000)  # once the layout has run
     # a class held but not in the model: no target
     chart.set_weights({"Cash": 0.02}, {"Cash": 0.01}, {}, {})
     assert chart.labels() == {"Cash": "2.0% → 1.0%"}
