@@ -74,6 +74,21 @@ def db_size(engine) -> int:
         return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar())
 
 
+def used_size(engine) -> int:
+    """Bytes the data takes: SQLite's pages in use (the file less its free pages, after a checkpoint);
+    PostgreSQL's database size after a plain VACUUM (what autovacuum does between two days: deleted
+    rows' space becomes reusable). Taken between days, outside the timed steps."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            pages, free, size = (conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+                                 for p in ("page_count", "freelist_count", "page_size"))
+        return (pages - free) * size
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM")
+        return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar())
+
+
 def fresh_database(url: str) -> None:
     if "://" not in url:
         for suffix in ("", "-wal", "-shm"):
@@ -131,8 +146,9 @@ def main() -> None:
         lab = steady_book.lab_day_book(work / "steady", 2000, 20)
         print(f"steady-state book: the lab's day 20 of 2,000 accounts ({lab}), copied to {args.accounts:,}")
     print(f"{'day':>3} {'as of':>10} {'import s':>8} {'run s':>7} {'approve s':>9} {'approved':>8} "
-          f"{'export s':>8} {'trades':>7} {'db MiB':>7} {'growth':>7} {'lot rows':>10}  run stages; peak RSS")
+          f"{'export s':>8} {'trades':>7} {'db MiB':>7} {'growth':>7} {'used MiB':>8} {'used +':>7} {'lot rows':>10}  run stages; peak RSS")
     first = date.fromisoformat(args.first)
+    used0 = used_size(engine)
     for day in range(args.days):
         as_of = first + timedelta(days=day)
         if args.book == "first":
@@ -167,6 +183,7 @@ def main() -> None:
         with engine.connect() as conn:
             lots = conn.execute(select(func.count()).select_from(m.Lot)).scalar()
         size = db_size(engine)
+        used = used_size(engine)
         tm = out.summary["timings"]
         cats = out.summary["categories"]
         trading = cats.get("MANDATE", 0) + cats.get("SCORE", 0)
@@ -177,7 +194,7 @@ def main() -> None:
         mem = " ".join(f"{k}={v / 2**30:.2f}G" for k, v in peaks.items())
         print(f"{day + 1:>3} {as_of!s:>10} {t_import:>8.1f} {t_run:>7.1f} {t_approve:>9.1f} {len(waiting):>8,} "
               f"{t_export:>8.1f} {res.n_trades if res else 0:>7,} {size / 2**20:>7.0f} {(size - size0) / 2**20:>+7.0f} "
-              f"{lots:>10,}  trading {trading:,} ({trading / max(1, out.summary['accounts']):.1%}); {stages}; "
+              f"{used / 2**20:>8.0f} {(used - used0) / 2**20:>+7.0f} {lots:>10,}  trading {trading:,} ({trading / max(1, out.summary['accounts']):.1%}); {stages}; "
               f"outside/solver {ratio:.2f}; peak {mem}", flush=True)
         if args.json:
             with open(args.json, "a") as f:
@@ -185,8 +202,10 @@ def main() -> None:
                                     "accounts": args.accounts, "day": day + 1, "as_of": str(as_of),
                                     "import": t_import, "run": t_run, "approve": t_approve, "approved": len(waiting),
                                     "export": t_export, "trades": res.n_trades if res else 0, "db_bytes": size,
-                                    "growth_bytes": size - size0, "lots": lots, "categories": cats,
+                                    "growth_bytes": size - size0, "used_bytes": used,
+                                    "used_growth_bytes": used - used0, "lots": lots, "categories": cats,
                                     "timings": tm, "peaks": peaks, "load": os.getloadavg()}) + "\n")
+        used0 = used
 
 
 if __name__ == "__main__":
