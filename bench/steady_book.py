@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def copied_book(lab_book: Path, accounts: int, out: Path, as_of: date | None = N
     frames = {n: _read(lab_book, n) for n in ACCOUNT_TABLES}
     n_lab = len(frames["accounts"])
     copies = max(1, -(-accounts // n_lab))
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")  # several benches may make it at once
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
@@ -114,9 +115,10 @@ def copied_book(lab_book: Path, accounts: int, out: Path, as_of: date | None = N
             df = _read(tmp, name)
             if df is not None:
                 df[df["account_id"].isin(kept)].to_csv(tmp / f"{name}.csv", index=False)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)
+    except OSError:  # another bench made it first: same content
+        shutil.rmtree(tmp)
     return out
 
 
