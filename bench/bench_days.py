@@ -66,6 +66,14 @@ class PeakRSS:
             self.peak = max(self.peak, self.now())
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the run's optimizer workers)."""
+    import resource
+
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
 def db_size(engine) -> int:
     if engine.dialect.name == "sqlite":
         path = Path(engine.url.database)
@@ -158,15 +166,18 @@ def main() -> None:
         else:
             book = steady_book.copied_book(lab, args.accounts, work / "steady" / f"book-{args.accounts}-{as_of}", as_of)
         size0 = db_size(engine)
-        peaks = {}
+        peaks, cpu = {}, {}
+        c = cpu_seconds()
         t = time.perf_counter()
         with rss.watch():
             import_book(engine, book, user="bench-ops")
         t_import, peaks["import"] = time.perf_counter() - t, rss.peak
+        cpu["import"], c = cpu_seconds() - c, cpu_seconds()
         t = time.perf_counter()
         with rss.watch():
             out = run_workflow(engine, workers=args.workers, user="bench-ops")
         t_run, peaks["run"] = time.perf_counter() - t, rss.peak
+        cpu["run"], c = cpu_seconds() - c, cpu_seconds()
         with engine.connect() as conn:
             waiting = [a for (a,) in conn.execute(select(m.Proposal.account_id).where(
                 m.Proposal.run_id == out.run_id, m.Proposal.status == "PROPOSED"))]
@@ -175,11 +186,13 @@ def main() -> None:
             if waiting:
                 approve(engine, waiting, user="bench-reviewer")
         t_approve, peaks["approve"] = time.perf_counter() - t, rss.peak
+        cpu["approve"], c = cpu_seconds() - c, cpu_seconds()
         t = time.perf_counter()
         with rss.watch():
             res = export_batch(engine, work / f"out-{engine.dialect.name}" / str(as_of), ("csv", "fix"),
                                user="bench-ops")
         t_export, peaks["export"] = time.perf_counter() - t, rss.peak
+        cpu["export"] = cpu_seconds() - c
         with engine.connect() as conn:
             lots = conn.execute(select(func.count()).select_from(m.Lot)).scalar()
         size = db_size(engine)
@@ -195,7 +208,8 @@ def main() -> None:
         print(f"{day + 1:>3} {as_of!s:>10} {t_import:>8.1f} {t_run:>7.1f} {t_approve:>9.1f} {len(waiting):>8,} "
               f"{t_export:>8.1f} {res.n_trades if res else 0:>7,} {size / 2**20:>7.0f} {(size - size0) / 2**20:>+7.0f} "
               f"{used / 2**20:>8.0f} {(used - used0) / 2**20:>+7.0f} {lots:>10,}  trading {trading:,} ({trading / max(1, out.summary['accounts']):.1%}); {stages}; "
-              f"outside/solver {ratio:.2f}; peak {mem}", flush=True)
+              f"outside/solver {ratio:.2f}; peak {mem}; CPU s " + " ".join(f"{k}={v:.1f}" for k, v in cpu.items()),
+              flush=True)
         if args.json:
             with open(args.json, "a") as f:
                 f.write(json.dumps({"code": str(code), "db": engine.dialect.name, "book": args.book,
@@ -204,7 +218,7 @@ def main() -> None:
                                     "export": t_export, "trades": res.n_trades if res else 0, "db_bytes": size,
                                     "growth_bytes": size - size0, "used_bytes": used,
                                     "used_growth_bytes": used - used0, "lots": lots, "categories": cats,
-                                    "timings": tm, "peaks": peaks, "load": os.getloadavg()}) + "\n")
+                                    "timings": tm, "peaks": peaks, "cpu": cpu, "load": os.getloadavg()}) + "\n")
         used0 = used
 
 
