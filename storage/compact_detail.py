@@ -92,6 +92,50 @@ def decode(shape_text: str, extra_text: str, weights: bytes | None, scalars: Seq
     return {k: known[k] if k in known else extra[k] for k in keys}
 
 
+def _num(v: float) -> str:
+    """A float as ``json.dumps`` writes it."""
+    if v != v:
+        return "NaN"
+    if v in (math.inf, -math.inf):
+        return "Infinity" if v > 0 else "-Infinity"
+    return float.__repr__(v)
+
+
+class _Shape:
+    """A shape text parsed once per run, its shared parts already in JSON."""
+
+    def __init__(self, shape_text: str) -> None:
+        keys, self.pre, self.post, shared = json.loads(shape_text)
+        self.keys = [(k, json.dumps(k)) for k in keys]
+        self.qpre = [json.dumps(k) for k in self.pre] if self.pre is not None else None
+        self.qpost = [json.dumps(k) for k in self.post] if self.post is not None else None
+        self.shared = {k: json.dumps(v) for k, v in shared.items()}
+
+
+def _extra(extra_text: str) -> dict[str, str]:
+    return {k: json.dumps(v) for k, v in json.loads(extra_text).items()}
+
+
+def text(shape: _Shape, extra: dict[str, str], weights: bytes | None, scalars: Sequence) -> str:
+    """``json.dumps(decode(...))`` without building the dict: the shared parts come as text."""
+    w = np.frombuffer(weights, dtype=float).tolist() if shape.pre is not None else None
+    sc = {k: v for k, v in zip(SCALARS, scalars) if v is not None}
+    parts = []
+    for k, q in shape.keys:
+        if k in shape.shared:
+            v = shape.shared[k]
+        elif w is not None and k == WEIGHTS[0]:
+            v = "{" + ", ".join(f"{n}: {_num(x)}" for n, x in zip(shape.qpre, w)) + "}"
+        elif w is not None and k == WEIGHTS[1]:
+            v = "{" + ", ".join(f"{n}: {_num(x)}" for n, x in zip(shape.qpost, w[len(shape.qpre):])) + "}"
+        elif k in sc:
+            v = _num(float(sc[k]))
+        else:
+            v = extra[k]
+        parts.append(f"{q}: {v}")
+    return "{" + ", ".join(parts) + "}"
+
+
 def write(conn: Connection, run_id: int, proposal_ids: Sequence[int], details: Sequence[dict | None]) -> int:
     """Store the details of one run's proposals (None: no detail); returns the rows written."""
     enc = Encoder()
@@ -118,9 +162,14 @@ def _texts(conn: Connection, run_ids: Iterable[int]) -> dict[tuple[int, int], st
 def _decode_rows(conn: Connection, rows) -> dict[int, str]:
     rows = list(rows)
     texts = _texts(conn, {r[1] for r in rows})
+    shapes: dict[tuple[int, int], _Shape] = {}
+    extras: dict[tuple[int, int], dict] = {}
     out = {}
     for pid, run, shape, extra, weights, *scalars in rows:
-        out[pid] = json.dumps(decode(texts[(run, shape)], texts[(run, extra)], weights, scalars))
+        sk, ek = (run, shape), (run, extra)
+        sh = shapes.get(sk) or shapes.setdefault(sk, _Shape(texts[sk]))
+        ex = extras.get(ek) or extras.setdefault(ek, _extra(texts[ek]))
+        out[pid] = text(sh, ex, weights, scalars)
     return out
 
 

@@ -44,6 +44,9 @@ def test_every_detail_reads_back_as_the_same_text():
         back = compact_detail.decode(text[shape], text[extra], weights, scalars)
         assert list(back) == list(d)
         assert json.dumps(back) == json.dumps(d)
+        # the reader's text, made without the dict, is the same text
+        shape_, extra_ = compact_detail._Shape(text[shape]), compact_detail._extra(text[extra])
+        assert compact_detail.text(shape_, extra_, weights, scalars) == json.dumps(d)
     # another account of the first one's model with other weights and figures shares its texts
     n = len(enc.texts)
     other = {**DETAILS[0], "class_weights_pre": {"US Bonds": 0.25, "CASH": 0.75}, "cash_post": 7.0}
