@@ -35,7 +35,7 @@ def main() -> None:
     import pandas as pd
     from sqlalchemy import text
 
-    from engine.decide.workflow import run_workflow
+    from engine.decide.workflow import proposals_frame, run_workflow
     from storage.db import make_engine  # noqa: E402
 
     work = Path(args.work or tempfile.mkdtemp(prefix="decisions_"))
@@ -52,9 +52,9 @@ def main() -> None:
     engine = make_engine(str(db))
     out = run_workflow(engine, policy_path=args.policy, workers=args.workers, user="bench")
     with engine.connect() as conn:
-        props = pd.read_sql(text("select account_id, category, value, realized_tax, tax_cost, harvest_benefit, "
-                                 "reasons, detail from proposals where run_id = :r"), conn,
-                            params={"r": out.run_id})
+        # the detail as text: the proposal's column, else its compact row (storage.compact_detail)
+        props = proposals_frame(conn, out.run_id)[["account_id", "category", "value", "realized_tax", "tax_cost",
+                                                   "harvest_benefit", "reasons", "detail"]]
         trades = pd.read_sql(text("select t.account_id, t.symbol, t.side, t.quantity, t.est_price, "
                                   "t.est_value, t.lots, t.reason from trades t join proposals p on "
                                   "p.id = t.proposal_id where p.run_id = :r"), conn, params={"r": out.run_id})

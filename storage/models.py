@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -335,6 +336,31 @@ class Proposal(Base):
         Index("ix_proposals_account", "account_id"),
     )
     __mapper_args__ = {"version_id_col": version}
+
+
+class ProposalDetail(Base):
+    """A proposal's detail in compact form (storage/compact_detail.py): class weights as float64
+    bytes, the cash and benefit figures as columns, the shared parts as ids of the run's texts."""
+    __tablename__ = "proposal_details"
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    shape: Mapped[int] = mapped_column(Integer)  # detail_texts.id: key order, class names, targets, bands
+    extra: Mapped[int] = mapped_column(Integer)  # detail_texts.id: the rest as JSON
+    weights: Mapped[bytes | None] = mapped_column(LargeBinary)  # class weights pre then post, float64
+    cash_post: Mapped[float | None] = mapped_column(Float)
+    cash_required: Mapped[float | None] = mapped_column(Float)
+    cash_shortfall: Mapped[float | None] = mapped_column(Float)
+    cash_needed: Mapped[float | None] = mapped_column(Float)
+    harvest_value: Mapped[float | None] = mapped_column(Float)
+    tax_saved: Mapped[float | None] = mapped_column(Float)
+
+
+class DetailText(Base):
+    """A text shared by proposal details of one run (a model's targets and bands, a common note)."""
+    __tablename__ = "detail_texts"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Trade(Base):

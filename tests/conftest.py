@@ -28,6 +28,7 @@ BOTH_DATABASES = {
     "test_batch_safety",
     "test_budgets_book",
     "test_cash_owed",
+    "test_compact_detail",
     "test_model_changes",
     "test_raise_cash_db",
     "test_crash",

@@ -9,6 +9,7 @@ from bookkit import write_book
 from engine.book.importer import import_book
 from engine.decide.overrides import add_halt
 from engine.decide.workflow import run_workflow
+from storage import compact_detail
 from storage import models as m
 
 # A1 (GROWTH: US Equity 68 %, US Bonds 30 %) holds 45 % bonds: both classes are outside their
@@ -33,8 +34,9 @@ OUT_OF_BAND = {
 def details(engine, run_id):
     with engine.connect() as conn:
         rows = conn.execute(select(m.Proposal.account_id, m.Proposal.category, m.Proposal.reasons,
-                                   m.Proposal.detail).where(m.Proposal.run_id == run_id)).all()
-    return {a: (c, r or "", json.loads(d) if d else None) for a, c, r, d in rows}
+                                   m.Proposal.id).where(m.Proposal.run_id == run_id)).all()
+        text = compact_detail.texts_of(conn, [pid for *_, pid in rows])
+    return {a: (c, r or "", json.loads(text[pid]) if pid in text else None) for a, c, r, pid in rows}
 
 
 def inside(d):

@@ -22,6 +22,7 @@ from engine.desk.review import approve, edit_trade, proposal_trades, reject
 from engine.core.tasks import RefusedError
 from engine.desk.undo import restore, restore_trade, withdraw
 from engine.decide.workflow import optimizer_settings, run_workflow
+from storage import compact_detail
 from storage import models as m
 from storage import repo
 
@@ -47,8 +48,10 @@ def reviewed(engine, book_dir):
 
 def proposal(engine, account) -> dict:
     with engine.connect() as conn:
-        return dict(conn.execute(select(m.Proposal.__table__).where(
+        p = dict(conn.execute(select(m.Proposal.__table__).where(
             m.Proposal.account_id == account).order_by(m.Proposal.id.desc())).mappings().first())
+        p["detail"] = compact_detail.text_of(conn, p)  # the column, else the compact row
+        return p
 
 
 def exported(res) -> list[dict]:

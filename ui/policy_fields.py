@@ -13,6 +13,10 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
                                  "Each import deletes the lots, custodian positions and transactions of "
                                  "older book snapshots; runs, proposals, trades, batches and the audit log "
                                  "are always kept."),
+    "retention.keep_run_details": ("Keep the proposal detail of the newest", "", " runs", 0,
+                                   "Each run reduces older runs to their summary: their proposals keep category, "
+                                   "score, flags, reasons and decisions, but no longer the class weights and cash "
+                                   "figures behind them; trades, batches and the audit log are always kept."),
     "checks.stale_price_days": ("Stale price after", "", " days", 0,
                                 "A price older than this many days before the book date suspends its holders "
                                 "(STALE_PRICE)."),

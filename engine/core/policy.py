@@ -116,11 +116,15 @@ class Retention(_Strict):
     # lots, custodian positions and transactions are kept for this many newest book snapshots;
     # older snapshots lose those rows at the next import (runs, trades and the audit log stay)
     keep_snapshots: int = Field(2, ge=1)
+    # proposal detail (class weights, cash figures, notes) is kept for this many newest runs; an
+    # older run is reduced to its summary at the next run (its proposals' categories, scores,
+    # flags, reasons and decisions stay, and trades, batches and the audit log are never touched)
+    keep_run_details: int = Field(10, ge=1)
 
 
 # keys added after policies were first saved: written only when they differ from their default,
 # so a policy saved before they existed keeps its text and checksum (and its version number)
-LATER_KEYS = (("checks", "max_price_move"), ("checks", "max_price"))
+LATER_KEYS = (("checks", "max_price_move"), ("checks", "max_price"), ("retention", "keep_run_details"))
 
 REJECT_CODES = ("TAX_IMPACT", "CLIENT_INSTRUCTION", "BAD_DATA", "TIMING", "CASH_NEEDS", "OTHER")
 

@@ -18,6 +18,7 @@ from engine.decide.optimizer import AccountInput, AccountResult, OptimizerSettin
 from engine.core.policy import Policy, policy_from_toml
 from engine.core.tasks import RefusedError
 from storage import models as m
+from storage import compact_detail
 from storage import repo
 from storage.bulk import read_frame
 
@@ -121,7 +122,7 @@ def rescore_proposal(conn, proposal_id: int) -> tuple[dict, dict]:
     """Score the proposal's live (not removed) trades and store the numbers on it; returns the
     stored numbers before and after (for the audit). The caller owns the transaction."""
     prop = conn.execute(select(P).where(P.c.id == proposal_id)).mappings().first()
-    detail = json.loads(prop["detail"] or "{}")
+    detail = json.loads(compact_detail.text_of(conn, prop) or "{}")
     inp, settings, policy, bands = account_input(conn, prop["run_id"], prop["account_id"], detail)
     trades = read_frame(conn, select(T.c.symbol, T.c.side, T.c.quantity, T.c.lots).where(
         T.c.proposal_id == proposal_id, T.c.status != "REMOVED"))

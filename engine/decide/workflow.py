@@ -39,6 +39,7 @@ from engine.core.tasks import RefusedError, TaskState, ensure_state
 from engine.book.valuation import last_known_prices, unpriced_symbols
 from storage import models as m
 from storage import repo
+from storage import compact_detail
 from storage.repo import latest_run_id as latest_run_id  # its home; re-exported
 from storage.bulk import insert_frame, read_frame
 
@@ -522,7 +523,7 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         state.check()
         pf = props.copy()
         pf.insert(0, "run_id", run_id)
-        pf["detail"] = [None if x is None else json.dumps(x) for x in detail]
+        # the detail goes in compact form (storage.compact_detail), written below with the proposal ids
         pf["decided_by"] = np.where(status == "APPROVED", "auto", None)
         pf["decided_at"] = np.where(status == "APPROVED", now, None)
         pf["version"] = 1
@@ -530,6 +531,11 @@ def _run_workflow(engine: Engine, *, policy: Policy | None, policy_path: str | N
         state.check()
         pid = dict(conn.execute(select(m.Proposal.account_id, m.Proposal.id)
                                 .where(m.Proposal.run_id == run_id)).all())
+        compact_detail.write(conn, run_id, [pid[a] for a in ids], detail)
+        # runs beyond the policy's retention keep their summary, not their detail
+        pruned = compact_detail.prune(conn, policy.retention.keep_run_details)
+        if pruned:
+            summary["details_pruned"] = pruned
         timings["persist_proposals"] = time.perf_counter() - t5
         custodian = dict(zip(acc["account_id"].tolist(), acc["custodian"].tolist()))
         rows = []
@@ -574,7 +580,8 @@ def proposals_frame(conn, run_id: int | None = None) -> pd.DataFrame:
     if run_id is None:
         raise RefusedError("no run yet: use `run` first")
     t = m.Proposal.__table__
-    return read_frame(conn, select(t).where(t.c.run_id == run_id).order_by(t.c.account_id))
+    df = read_frame(conn, select(t).where(t.c.run_id == run_id).order_by(t.c.account_id))
+    return compact_detail.fill_frame(conn, df, run_id)
 
 
 def write_report(engine: Engine, out: str) -> int:

@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from engine.core import clock
 from engine.decide.overrides import ActiveOverrides, active_overrides
 from storage import models as m
-from storage import repo
+from storage import compact_detail, repo
 from storage.bulk import in_chunks, read_frame
 
 T = m.Trade.__table__
@@ -162,7 +162,7 @@ def _cash_handled(conn, t: pd.DataFrame) -> dict[int, list[str]]:
         return {}
     pids = sorted({int(p) for p in props.loc[props["account_id"].isin(set(handled["account_id"])), "proposal_id"]})
     need = {int(pid): float(json.loads(d or "{}").get("cash_needed", 0.0) or 0.0)
-            for pid, d in conn.execute(select(P.c.id, P.c.detail).where(P.c.id.in_(pids)))}
+            for pid, d in compact_detail.texts_of(conn, pids).items()}
     made = pd.to_datetime(props["created_at"]).groupby(props["proposal_id"].astype("int64")).min()
     hit: dict[int, list[str]] = {}
     for pid in pids:

@@ -26,6 +26,7 @@ from engine.core.identity import acting_user
 from engine.core.tasks import RefusedError, same_user
 from engine.desk.runs import latest_run as latest_run  # its home; re-exported
 from storage import models as m
+from storage import compact_detail
 from storage import repo
 from storage.bulk import in_chunks, read_frame
 
@@ -297,7 +298,7 @@ def edit_trade(engine: Engine, trade_id: int, *, quantity: int | None = None, re
         prop = conn.execute(select(P).where(P.c.id == tr["proposal_id"])).mappings().first()
         check_not_stale(conn, prop["run_id"])
         policy = current_policy(conn)
-        detail = json.loads(prop["detail"] or "{}")
+        detail = json.loads(compact_detail.text_of(conn, prop) or "{}")
         trades = read_frame(conn, select(T.c.id, T.c.symbol, T.c.side, T.c.quantity, T.c.est_price)
                             .where(T.c.proposal_id == prop["id"], T.c.status != "REMOVED"))
         if remove:

@@ -35,11 +35,12 @@ from storage import repo
 
 ALL = ("book_snapshots securities models model_weights accounts lots custodian_positions feeds transactions "
        "cash_requests corporate_actions cash_request_states policies overrides suspensions runs proposals trades "
-       "export_batches audit_log audit_chain desk_roles app_locks alembic_version notes model_changes").split()
+       "export_batches audit_log audit_chain desk_roles app_locks alembic_version notes model_changes "
+       "proposal_details detail_texts").split()
 WRITES = {
     "operator": ("book_snapshots securities models model_weights accounts lots custodian_positions feeds "
                  "transactions cash_requests corporate_actions cash_request_states overrides suspensions runs "
-                 "proposals trades export_batches notes model_changes").split(),  # notes: a hold's reason; model changes: import
+                 "proposals proposal_details detail_texts trades export_batches notes model_changes").split(),  # notes: a hold's reason; model changes: import
     "reviewer": ["proposals", "trades", "notes"],  # notes: a decision's note
     "admin": ["policies", "desk_roles"] + ("book_snapshots lots custodian_positions transactions").split(),
 }

@@ -19,7 +19,7 @@ from engine.desk.review import (P, T, ConflictError, _exported, account_trades_c
                            editors_of, latest_run, refuse, undecidable)
 from engine.core.identity import acting_user
 from engine.core.tasks import RefusedError
-from storage import repo
+from storage import compact_detail, repo
 from storage.bulk import in_chunks, read_frame
 
 
@@ -126,7 +126,7 @@ def restore_trade(engine: Engine, trade_id: int, *, reason: str | None, user: st
         check_not_stale(conn, prop["run_id"])
         if _exported(conn, [prop["id"]]):
             raise RefusedError(f"{tr['account_id']}: its proposal was exported; trade {trade_id} cannot be restored")
-        detail = json.loads(prop["detail"] or "{}")
+        detail = json.loads(compact_detail.text_of(conn, prop) or "{}")
         policy = current_policy(conn)
         trades = read_frame(conn, select(T.c.id, T.c.symbol, T.c.side, T.c.quantity, T.c.est_price)
                             .where(T.c.proposal_id == prop["id"], (T.c.status != "REMOVED") | (T.c.id == trade_id)))
