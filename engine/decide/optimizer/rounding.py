@@ -32,7 +32,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     min_d = st.min_trade_dollars
     min_s = max(int(st.min_trade_shares), 1)
     min_k = p.u.min_buy  # k shares are under the minimum trade when k < min_k
-    if p.band_hard:  # a band mandate's trades are rounded inward and kept at the minimum size
+    if p.band_hard:  # a band mandate's trades are rounded inward; the minimum trade size does
+        min_k = band_rules.band_min_shares(p, min_k, min_s)  # not apply to its classes' lines
         band_rules.round_inward(p, sold, bought, buy_sh, sell_sh, avail, min_k)
     buy_sh[buy_sh < min_k] = 0
     small = sell_sh < min_k
