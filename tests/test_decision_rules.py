@@ -66,6 +66,8 @@ def test_harvest_value_variants():
         v(value="half")
     assert float(harvest_cost(10_000.0, cost_bps=5.0, ticket_cost=1.0, substitute_bps=10.0)) == \
         pytest.approx(10_000 * 20e-4 + 2.0)
+    assert float(harvest_cost(10_000.0, cost_bps=5.0, ticket_cost=1.0, substitute_bps=10.0, legs=4)) == \
+        pytest.approx(10_000 * 30e-4 + 4.0)
 
 
 def test_a_harvest_that_does_not_pay_is_not_proposed():
@@ -81,6 +83,13 @@ def test_a_harvest_that_does_not_pay_is_not_proposed():
     # the same small loss at the full tax rate (0.20 x $2,041 = $408) would be harvested
     full = optimize_account(harvest_book(0.02), dataclasses.replace(s, harvest_value="full"))
     assert lines(full, "SELL", "A")
+    # the switch back ([harvest] round_trip: four legs and four tickets) must be paid for too: a
+    # 3 % loss ($3,093) is worth $239 — more than two legs' $202, less than four legs' $304
+    mid = harvest_book(0.03)
+    assert lines(optimize_account(mid, s), "SELL", "A")
+    trip = optimize_account(mid, dataclasses.replace(s, harvest_round_trip=True))
+    assert trip.trades == [] and trip.harvest_benefit == 0.0
+    assert lines(optimize_account(harvest_book(0.10), dataclasses.replace(s, harvest_round_trip=True)), "SELL", "A")
     # and the minimum loss thresholds still apply on top of the cost test
     floor = optimize_account(harvest_book(0.10), dataclasses.replace(s, harvest_min_loss_dollars=20_000.0))
     assert floor.trades == []

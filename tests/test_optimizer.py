@@ -608,12 +608,12 @@ def test_shared_qp_pieces_are_not_written_by_the_solver():
 
 
 # --------------------------------------------------------------------------- order lines that do not pay
-def _slightly_off(ticket: float, prune: bool):
+def _slightly_off(ticket: float, prune: bool, min_drift: float = 0.0):
     secs = [sec("VTI", 100.0, "EQ", "US", 0.58), sec("AGG", 100.0, "FI", "BOND", 0.40)]
     # $100k IRA: AGG 1.5 points under its weight, the difference in cash
     inp = account(secs, [lot("VTI", 580, 100.0), lot("AGG", 385, 100.0)], cash=3_500.0,
                   model_cash=0.02, taxable=False)
-    st = replace(SETTINGS, ticket_cost=ticket, min_trade_dollars=500.0, prune_lines=prune)
+    st = replace(SETTINGS, ticket_cost=ticket, min_trade_dollars=500.0, prune_lines=prune, min_drift_dollars=min_drift)
     return inp, optimize_account(inp, st)
 
 
@@ -626,6 +626,11 @@ def test_a_drift_line_that_does_not_pay_its_ticket_is_dropped():
     assert lines(kept, "BUY", "AGG") and kept.score < 0  # without pruning: a line that loses money
     _, pruned = _slightly_off(200.0, True)
     assert pruned.trades == [] and pruned.score == 0.0
+    # a drift minimum above the line's size drops it although it pays its ticket; below, it stays
+    _, small = _slightly_off(1.0, True, min_drift=buy.value + 1.0)
+    assert small.trades == [] and small.score == 0.0
+    _, big = _slightly_off(1.0, True, min_drift=buy.value - 1.0)
+    assert lines(big, "BUY", "AGG")
 
 
 def test_pruning_only_improves_the_score_and_keeps_mandates():

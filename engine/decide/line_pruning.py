@@ -9,6 +9,10 @@ until no removal improves it:
     gain of dropping a line = its ticket + its trading cost + the tax it realizes
                               − the drift benefit it brings − its rating benefit
 
+With ``min_drift_dollars`` (``[trading] min_drift_trade_dollars``) a line under that many dollars
+is dropped whatever it brings (the smallest first), under the same protections: small drift
+lines are the bulk of the order lines a rebalancer adds over the band rebalancer.
+
 A line is never dropped when it is a mandate's or a harvest's (a restriction sale, a harvested
 loss or the buy of its group's substitute), when dropping it would leave the cash requirement
 unmet or a class outside a band it is inside after the trades (or move one that is outside
@@ -26,7 +30,7 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
 
     ``p``: the optimizer's prepared account (engine.decide.optimizer._Prep); ``te2(p, w)``: squared
     tracking error of security weights ``w``. Inputs are not modified."""
-    if st.ticket_cost <= 0 or p.band_hard:
+    if st.ticket_cost <= 0 and st.min_drift_dollars <= 0 or p.band_hard:
         return buy_sh, sell_sh, lot_sh
     traded = (buy_sh > 0) | (sell_sh > 0)
     if not traded.any():
@@ -62,6 +66,8 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
             rating = p.rv * float(p.rho[s] * net[s])
             gain = st.ticket_cost + k * abs(net[s]) + (sold_tax[s] if sell_sh[s] > 0 else 0.0) \
                 - drift_loss - rating
+            if abs(net[s]) < st.min_drift_dollars:  # too small a drift line: dropped, smallest first
+                gain = 1e12 - abs(net[s])
             if gain > best_gain + 1e-9:
                 best, best_gain = s, gain
         if best < 0:
