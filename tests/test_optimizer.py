@@ -652,3 +652,16 @@ def test_pruning_only_improves_the_score_and_keeps_mandates():
         must = {t.symbol for t in a.trades if t.reason == "restriction"}
         assert must <= {t.symbol for t in b.trades if t.reason == "restriction"}
     assert dropped > 0  # the random book has lines that do not pay
+
+
+def test_a_groups_buy_goes_to_one_security():
+    """Cash to invest in a group of three interchangeable securities (same class, same group,
+    unrated): one order line, not a buy spread over the three; the model security is the one."""
+    secs = [sec("VTI", 100.0, "EQ", "US", 0.60), sec("ITOT", 80.0, "EQ", "US"), sec("SCHB", 50.0, "EQ", "US"),
+            sec("AGG", 100.0, "FI", "BOND", 0.38)]
+    inp = account(secs, [lot("VTI", 300, 100.0), lot("AGG", 380, 100.0)], cash=32_000.0,
+                  model_cash=0.02, taxable=False)
+    res = optimize_account(inp, replace(SETTINGS, min_trade_dollars=100.0))
+    check_invariants(inp, res)
+    buys = [t for t in res.trades if t.side == "BUY" and t.symbol in ("VTI", "ITOT", "SCHB")]
+    assert [t.symbol for t in buys] == ["VTI"] and buys[0].value > 25_000
