@@ -101,12 +101,17 @@ def test_default_policy_loads_and_validates_the_new_settings():
     assert pol.bands.trade_to == "edge" and pol.bands.trade_to_fraction == 0.0
     s = optimizer_settings(pol)
     assert s.harvest_value == "deferral" and s.band_mandate and s.band_trade_to == 0.0
+    # the fourth session's settings reach the optimizer (harvests pay for the switch back; a
+    # minimum drift line with the line pruning)
+    assert s.harvest_round_trip is pol.harvest.round_trip is True
+    assert s.prune_lines and s.min_drift_dollars == pol.trading.min_drift_trade_dollars > 0
     assert policy_from_toml(pol.to_toml()) == pol
     base = pol.model_dump(mode="json")
     for section, key, bad in [("harvest", "value", "half"), ("harvest", "discount_rate", -0.1),
                               ("harvest", "horizon_years", 0), ("harvest", "substitute_bps", -1),
                               ("bands", "trade_to", 1.5), ("bands", "trade_to", "middle"),
-                              ("harvest", "colour", 1)]:
+                              ("harvest", "colour", 1), ("harvest", "round_trip", "sometimes"),
+                              ("trading", "min_drift_trade_dollars", -1.0)]:
         data = {**base, section: {**base[section], key: bad}}
         with pytest.raises(RefusedError, match=rf"{section}\.{key}"):
             policy_from_dict(data)
