@@ -152,9 +152,9 @@ BAND_SETTINGS = OptimizerSettings(band_mandate=True, ticket_cost=1.0, harvest_va
        prices=st.lists(st.floats(5.0, 400.0), min_size=3, max_size=3),
        costs=st.lists(st.floats(0.3, 2.5), min_size=3, max_size=3),
        taxable=st.booleans(), lam=st.sampled_from([0.1, 1.0, 3.0]),
-       min_trade=st.sampled_from([0.0, 2_500.0, 40_000.0]))
+       min_trade=st.sampled_from([0.0, 2_500.0, 40_000.0]), prune=st.booleans())
 def test_band_mandate_leaves_the_account_inside_its_bands(w, value, cash_w, prices, costs, taxable, lam,
-                                                          min_trade):
+                                                          min_trade, prune):
     """Random accounts, many far outside their bands, with gains that cost tax to realize:
     a band mandate brings every class inside its band (all are reachable here) — also when the
     minimum trade size is wider than a band (RE's 10 points of a $150 k account are $15 k: a
@@ -165,8 +165,12 @@ def test_band_mandate_leaves_the_account_inside_its_bands(w, value, cash_w, pric
     inp = band_book(*(inv * x / total for x in w), cash=value * cash_w, prices=prices, costs=costs)
     inp = dataclasses.replace(inp, taxable=taxable, st_rate=0.37 if taxable else 0.0,
                               lt_rate=0.20 if taxable else 0.0)
+    # prune: the drift lines riding along with the band's are pruned (a $10 ticket, drift lines
+    # under $7,500 dropped): the band's own lines must stay
     res = optimize_account(inp, dataclasses.replace(BAND_SETTINGS, tradeoff_lambda=lam,
-                                                    min_trade_dollars=min_trade))
+                                                    min_trade_dollars=min_trade, prune_lines=prune,
+                                                    ticket_cost=10.0 if prune else BAND_SETTINGS.ticket_cost,
+                                                    min_drift_dollars=7_500.0 if prune else 0.0))
     check_invariants(inp, res)
     assert res.band_unreachable == ()
     # ... on the value the account is worth after the trades, their costs paid (as the lab and
