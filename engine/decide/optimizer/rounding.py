@@ -130,7 +130,7 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
             if new_line:
                 need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
             add = min(need, int(avail[s] - sell_sh[s]))
-            if cap:
+            if cap and np.isfinite(class_room[p.ci[s]]):  # a class without a lower edge has no cap
                 add = min(add, int(class_room[p.ci[s]] // px))
             if add <= 0 or new_line and (add < min_s or add * px < min_d):
                 continue
