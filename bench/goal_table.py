@@ -63,6 +63,11 @@ def table(s: pd.DataFrame, vs: str) -> str:
     ref = ref.iloc[0] if len(ref) else None
     s = s.copy()
     s["atw_vs"] = (100.0 * (s["after_tax_wealth"] / ref["after_tax_wealth"] - 1.0)) if ref is not None else float("nan")
+    if ref is not None:  # against the reference, also when it ran in another folder (as the lab computes it)
+        for col, src in (("after_tax_vs_band_bps", "after_tax_wealth"),
+                         ("after_tax_deferred_vs_band_bps", "after_tax_wealth_deferred"),
+                         ("after_tax_ex_market_vs_band_bps", "after_tax_wealth_ex_market")):
+            s[col] = ((s[src] - ref[src]) / ref["value_start"] * 1e4).round(2)
     out = ["| | " + " | ".join(s["variant"]) + " |", "|---" * (len(s) + 1) + "|"]
     for label, col, kind in ROWS:
         cells = []

@@ -94,13 +94,15 @@ def write_book(folder: Path, as_of: str = AS_OF, changes: dict[str, list[str] | 
 
 
 def eager_policy():
-    """The default policy with the first release's thresholds (a third of today's) and trading
-    costs ($1 a ticket, $500 minimum trade, every line kept): A1 trades on score."""
+    """The default policy with the first release's thresholds (a sixth of today's) and trading
+    costs ($1 a ticket, $500 minimum trade, every line kept, a harvest pays for two legs): A1
+    trades on score."""
     from engine.core.policy import default_policy
 
     pol = default_policy()
     return pol.model_copy(update={"tiers": tuple(t.model_copy(update={
-        "threshold_start_bps": t.threshold_start_bps / 3, "threshold_floor_bps": t.threshold_floor_bps / 3})
+        "threshold_start_bps": t.threshold_start_bps / 6, "threshold_floor_bps": t.threshold_floor_bps / 6})
         for t in pol.tiers), "trading": pol.trading.model_copy(update={
             "ticket_cost": 1.0, "min_trade_dollars": 500.0, "harvest_min_loss_pct": 0.05,
-            "harvest_min_loss_dollars": 1000.0, "drop_unpaid_lines": False})})
+            "harvest_min_loss_dollars": 1000.0, "drop_unpaid_lines": False, "min_drift_trade_dollars": 0.0}),
+        "harvest": pol.harvest.model_copy(update={"round_trip": False})})

@@ -43,7 +43,11 @@ def test_see_in_lab_starts_from_the_quick_sweep_or_around_the_setting():
     assert setting_sweep(p, "harvest.value") == "harvest.value=" + ("full" if p.harvest.value == "deferral"
                                                                     else "deferral")
     assert setting_sweep(p, "harvest.st_conversion") == f"harvest.st_conversion={str(not p.harvest.st_conversion).lower()}"
-    for key in ("harvest.discount_rate", "trading.harvest_min_loss_pct", "bands.trade_to", "trading.wash_sale_days"):
+    assert setting_sweep(p, "harvest.round_trip") == f"harvest.round_trip={str(not p.harvest.round_trip).lower()}"
+    off = p.model_copy(update={"trading": p.trading.model_copy(update={"min_drift_trade_dollars": 0.0})})
+    assert setting_sweep(off, "trading.min_drift_trade_dollars") == "trading.min_drift_trade_dollars=2500,10000"
+    for key in ("harvest.discount_rate", "trading.harvest_min_loss_pct", "bands.trade_to", "trading.wash_sale_days",
+                "harvest.round_trip", "trading.min_drift_trade_dollars"):
         assert len(sweep(p, setting_sweep(p, key))) >= 1  # every starting sweep is valid
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import example, given, HealthCheck, settings, strategies as st
 
 from engine.decide import optimizer as opt
 from engine.decide.optimizer import (
@@ -469,6 +469,7 @@ def random_account(rng: np.random.Generator, i: int = 0,
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), lam=st.sampled_from([0.1, 1.0, 10.0]),
        ticket=st.sampled_from([0.0, 15.0]), min_d=st.sampled_from([0.0, 500.0, 5000.0]))
+@example(seed=13304, lam=0.1, ticket=0.0, min_d=0.0)  # cash repair capped by a class without a lower edge (inf)
 def test_random_accounts_keep_every_invariant(seed, lam, ticket, min_d):
     rng = np.random.default_rng(seed)
     inp = random_account(rng, seed % 1000)
@@ -608,12 +609,12 @@ def test_shared_qp_pieces_are_not_written_by_the_solver():
 
 
 # --------------------------------------------------------------------------- order lines that do not pay
-def _slightly_off(ticket: float, prune: bool):
+def _slightly_off(ticket: float, prune: bool, min_drift: float = 0.0):
     secs = [sec("VTI", 100.0, "EQ", "US", 0.58), sec("AGG", 100.0, "FI", "BOND", 0.40)]
     # $100k IRA: AGG 1.5 points under its weight, the difference in cash
     inp = account(secs, [lot("VTI", 580, 100.0), lot("AGG", 385, 100.0)], cash=3_500.0,
                   model_cash=0.02, taxable=False)
-    st = replace(SETTINGS, ticket_cost=ticket, min_trade_dollars=500.0, prune_lines=prune)
+    st = replace(SETTINGS, ticket_cost=ticket, min_trade_dollars=500.0, prune_lines=prune, min_drift_dollars=min_drift)
     return inp, optimize_account(inp, st)
 
 
@@ -626,6 +627,11 @@ def test_a_drift_line_that_does_not_pay_its_ticket_is_dropped():
     assert lines(kept, "BUY", "AGG") and kept.score < 0  # without pruning: a line that loses money
     _, pruned = _slightly_off(200.0, True)
     assert pruned.trades == [] and pruned.score == 0.0
+    # a drift minimum above the line's size drops it although it pays its ticket; below, it stays
+    _, small = _slightly_off(1.0, True, min_drift=buy.value + 1.0)
+    assert small.trades == [] and small.score == 0.0
+    _, big = _slightly_off(1.0, True, min_drift=buy.value - 1.0)
+    assert lines(big, "BUY", "AGG")
 
 
 def test_pruning_only_improves_the_score_and_keeps_mandates():
@@ -647,3 +653,16 @@ def test_pruning_only_improves_the_score_and_keeps_mandates():
         must = {t.symbol for t in a.trades if t.reason == "restriction"}
         assert must <= {t.symbol for t in b.trades if t.reason == "restriction"}
     assert dropped > 0  # the random book has lines that do not pay
+
+
+def test_a_groups_buy_goes_to_one_security():
+    """Cash to invest in a group of three interchangeable securities (same class, same group,
+    unrated): one order line, not a buy spread over the three; the model security is the one."""
+    secs = [sec("VTI", 100.0, "EQ", "US", 0.60), sec("ITOT", 80.0, "EQ", "US"), sec("SCHB", 50.0, "EQ", "US"),
+            sec("AGG", 100.0, "FI", "BOND", 0.38)]
+    inp = account(secs, [lot("VTI", 300, 100.0), lot("AGG", 380, 100.0)], cash=32_000.0,
+                  model_cash=0.02, taxable=False)
+    res = optimize_account(inp, replace(SETTINGS, min_trade_dollars=100.0))
+    check_invariants(inp, res)
+    buys = [t for t in res.trades if t.side == "BUY" and t.symbol in ("VTI", "ITOT", "SCHB")]
+    assert [t.symbol for t in buys] == ["VTI"] and buys[0].value > 25_000

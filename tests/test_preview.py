@@ -164,8 +164,9 @@ def test_policy_with_threshold_modes():
     floor = policy_with_threshold(p, "Core", 37.5, mode="floor")
     assert floor.tier("Core").threshold_start_bps == core.threshold_start_bps
     assert floor.tier("Core").threshold_floor_bps == 37.5
-    high = policy_with_threshold(p, "Core", 500, mode="floor")
-    assert high.tier("Core").threshold_start_bps == high.tier("Core").threshold_floor_bps == 500
+    above = core.threshold_start_bps + 100  # a floor above the start raises the start with it
+    high = policy_with_threshold(p, "Core", above, mode="floor")
+    assert high.tier("Core").threshold_start_bps == high.tier("Core").threshold_floor_bps == above
     with pytest.raises(KeyError):
         policy_with_threshold(p, "Nope", 10)
 

@@ -176,5 +176,6 @@ def test_policy_panel_links_open_the_lab_with_the_sweep_selected(qtbot, window):
     assert [k for k, cb in lab.sweep_checks.items() if cb.isChecked()] == ["threshold"]
     assert lab.setting_key.currentData() == "" and "threshold=0.5,2" in lab.banner.text()
     for key in ("bands.absolute", "bands.trade_to", "harvest.horizon_years", "harvest.st_conversion",
-                "harvest.substitute_bps", "trading.harvest_min_loss_pct"):
+                "harvest.substitute_bps", "trading.harvest_min_loss_pct", "harvest.round_trip",
+                "trading.min_drift_trade_dollars", "trading.min_trade_dollars"):
         assert key in policy.lab_links

@@ -53,7 +53,10 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
                               "its lower basis is taxed at the long-term rate later."),
     "harvest.substitute_bps": ("Substitute tracking cost", "", " bps", 1,
                                "Cost of holding the substitute instead of the model security, bps of the lot; "
-                               "a harvest must be worth more than this, both legs' trading cost and two tickets."),
+                               "a harvest must be worth more than this, its legs' trading cost and a ticket a leg."),
+    "harvest.round_trip": ("Harvest pays for the switch back", "", "", 0,
+                           "Count four legs (loss sale, substitute buy, and later the substitute's sale and "
+                           "the model security's buy back) in a harvest's cost, not two."),
     "trading.tradeoff_lambda": ("Dispersion vs tax weight (λ)", "", "", 3,
                                 "Higher cares more about drift from the model, lower more about realized tax."),
     "trading.cost_bps": ("Trading cost", "", " bps", 2, "Estimated cost in bps of traded value."),
@@ -80,6 +83,9 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
     "trading.drop_unpaid_lines": ("Drop lines that do not pay their ticket", "", "", 0,
                                   "Drop order lines whose ticket and trading cost exceed what they bring "
                                   "(never a mandate's, a harvest's, or one the cash or a band needs)."),
+    "trading.min_drift_trade_dollars": ("Minimum drift line", "$", "", 0,
+                                        "With dropped unpaid lines: a drift line under this is dropped too "
+                                        "(never a mandate's, a harvest's, or one the cash or a band needs); 0 = off."),
     "outliers.max_turnover_pct": ("Turnover above", "", " % of value", 2, "Traded value, % of account value."),
     "outliers.max_realized_tax_pct": ("Realized tax above", "", " % of value", 2,
                                       "Realized tax, % of account value."),
@@ -99,7 +105,9 @@ BIG = 1e13
 # settings on the lab's frontier (tax, drift, turnover): each gets a "see in Lab" link
 LAB_KEYS = ("trading.tradeoff_lambda", "bands.absolute", "bands.relative", "bands.trade_to",
             "trading.harvest_min_loss_pct", "trading.harvest_min_loss_dollars", "harvest.value",
-            "harvest.discount_rate", "harvest.horizon_years", "harvest.st_conversion", "harvest.substitute_bps")
+            "harvest.discount_rate", "harvest.horizon_years", "harvest.st_conversion", "harvest.substitute_bps",
+            "harvest.round_trip", "trading.min_drift_trade_dollars", "trading.min_trade_dollars",
+            "trading.security_vol", "trading.drop_unpaid_lines")
 
 
 def _label(key: str) -> str:

@@ -76,6 +76,9 @@ class Trading(_Strict):
     security_vol: float = Field(0.0, ge=0, le=1)
     # drop order lines whose ticket and trading cost exceed what they bring (engine/decide/line_pruning.py)
     drop_unpaid_lines: bool = False
+    # with drop_unpaid_lines: a drift line (not a mandate's, a harvest's, or one the cash or a band
+    # needs) under this many dollars is dropped too (0 = off; the minimum trade still applies)
+    min_drift_trade_dollars: float = Field(0.0, ge=0)
 
 
 class Harvest(_Strict):
@@ -87,6 +90,9 @@ class Harvest(_Strict):
     horizon_years: float = Field(10.0, gt=0, le=100)  # when the deferred gain is realized
     st_conversion: bool = True  # a short-term loss: ST rate now, LT rate later
     substitute_bps: float = Field(10.0, ge=0, le=10_000)  # substitute's tracking cost, bps of a lot
+    # a harvest pays for the switch back too: four legs (loss sale, substitute buy, and later the
+    # substitute's sale and the model security's buy back), four tickets; false = the first two
+    round_trip: bool = True
 
 
 class Budgets(_Strict):

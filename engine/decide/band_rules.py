@@ -39,14 +39,16 @@ def after_costs(p, st, buy_sh, sell_sh, extra_lines: int = 1):
     paid too: the account is worth ``V - costs`` after trading, so a class must hold at most
     ``hi (V - costs - owed)`` dollars (``band_hi`` already takes the owed cash out).  Costs are the
     trades' (``cost_bps`` and a ticket a line) and ``extra_lines`` more tickets (a repair may add
-    a line)."""
+    a line).  The lower edge stays ``lo (V - owed)``: costs only raise a class's share of what is
+    left, so holding it on the value before them is the safe side whatever the costs come to
+    (a class a hair under its lower edge is bought back in, not counted in by the costs)."""
     V = p.V
     price = p.price
     lines = int(np.count_nonzero(buy_sh) + np.count_nonzero(sell_sh)) + extra_lines
     c = (p.kappa * float((buy_sh + sell_sh) @ price) + st.ticket_cost * lines) / V
     s = max(1.0 - float(p.inp.cash_needed) / V, 1e-9)
     f = max(s - c, 0.0) / s
-    return p.band_lo * f, p.band_hi * f
+    return p.band_lo, p.band_hi * f
 
 
 def qp_bounds(p, st):
@@ -84,14 +86,18 @@ def outside(p, Wk: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     return (w < p.band_lo - tol) | (w > p.band_hi + tol)
 
 
-def unreachable(p, Wk1: np.ndarray, cash_left: float) -> tuple[str, ...]:
+def unreachable(p, Wk1: np.ndarray, cash_left: float, bands=None) -> tuple[str, ...]:
     """``<class> (<why>)`` for every band still outside after a band mandate's trades
-    (``cash_left``: dollars of cash after the trades above the requirement)."""
+    (``cash_left``: dollars of cash after the trades above the requirement; ``bands``: the
+    (lo, hi) to check, by default the bands before the trades' costs — the optimizer passes
+    :func:`after_costs`, the value the client is left with, which is what the lab checks)."""
     cash_short = cash_left < -0.005 and float(p.inp.cash_needed) > 0
     no_cash = cash_left < max(float(np.max(p.price, initial=0.0)), 1.0)
     if not len(p.band_k):
         return ()
-    out = outside(p, Wk1, 1e-6)
+    lo_b, hi_b = (p.band_lo, p.band_hi) if bands is None else bands
+    w = Wk1[p.band_k]
+    out = (w < lo_b - 1e-9) | (w > hi_b + 1e-9)  # the tolerance the band mandate starts at
     if not out.any():
         return ()
     inp = p.inp
@@ -106,7 +112,7 @@ def unreachable(p, Wk1: np.ndarray, cash_left: float) -> tuple[str, ...]:
         name = p.classes[k]
         in_k = p.ci == k
         why = []
-        if Wk1[k] > p.band_hi[j]:
+        if Wk1[k] > hi_b[j]:
             lot_k = in_k[p.lot_sec] & held
             frozen = sorted(set(syms[in_k & ~can_sell & (p.h0 > 0)].tolist()))
             if frozen:
@@ -130,11 +136,22 @@ def unreachable(p, Wk1: np.ndarray, cash_left: float) -> tuple[str, ...]:
     return tuple(words)
 
 
+def band_min_shares(p, min_k: np.ndarray, min_trade_shares: int) -> np.ndarray:
+    """The minimum trade, in shares per security, for a band mandate: a security of a class
+    outside its band trades from ``min_trade_shares`` (one share) up, not from the minimum
+    trade size — a band narrower than the minimum trade would otherwise be stepped over
+    (bought past its other edge, then sold back the next day) or left outside.  Other
+    securities keep ``min_k``."""
+    out_k = np.zeros(p.K, dtype=bool)
+    out_k[p.band_k] = outside(p, p.Wk0)
+    return np.where(out_k[p.ci], np.minimum(min_k, max(int(min_trade_shares), 1)), min_k)
+
+
 def round_inward(p, sold, bought, buy_sh, sell_sh, avail, min_k) -> None:
     """Whole shares for a band mandate's trades (in place): a buy of a class under its band and
     a sale of a class over it are rounded up (not to the nearest share) and raised to the
-    minimum trade size, so rounding and the minimum trade never leave the class short of the
-    edge the QP reached.  Sales stay within the shares available."""
+    minimum trade (``min_k``: :func:`band_min_shares`), so rounding never leaves the class short
+    of the edge the QP reached.  Sales stay within the shares available."""
     out_lo = np.zeros(p.K, dtype=bool)
     out_hi = np.zeros(p.K, dtype=bool)
     w = p.Wk0[p.band_k]

@@ -18,10 +18,13 @@ rate later) else ``rate_now`` (no conversion value), ``r`` = ``discount_rate`` a
 ``horizon_years`` (when the deferred gain is expected to be realized).  ``value = "full"`` is the
 old valuation: ``L * rate_now`` (as if the tax saved were never paid back).
 
-A lot is a harvest candidate only when its value exceeds what the harvest costs: both legs'
-trading cost (``2 * cost_bps`` of the lot's value), two order lines (``2 * ticket_cost``) and the
-substitute's tracking difference while it is held (``substitute_bps`` of the lot's value), and
-also the policy's minimum loss (``harvest_min_loss_pct`` of cost and ``harvest_min_loss_dollars``).
+A lot is a harvest candidate only when its value exceeds what the harvest costs: its legs'
+trading cost (``legs * cost_bps`` of the lot's value), an order line a leg (``legs *
+ticket_cost``) and the substitute's tracking difference while it is held (``substitute_bps`` of
+the lot's value), and also the policy's minimum loss (``harvest_min_loss_pct`` of cost and
+``harvest_min_loss_dollars``).  The legs are the loss sale and the substitute's buy, and with
+``[harvest] round_trip`` (the shipped default) the switch back too: the substitute's sale and the
+model security's buy, four in all.
 """
 from __future__ import annotations
 
@@ -50,8 +53,10 @@ def loss_value_rate(short, st_rate, lt_rate, *, value: str, discount_rate: float
     return now - later * (1.0 + float(discount_rate)) ** -float(horizon_years)
 
 
-def harvest_cost(lot_value, *, cost_bps: float, ticket_cost: float, substitute_bps: float):
-    """Dollars a harvest of a whole lot costs: both legs' trading cost, two tickets and the
-    substitute's tracking difference (elementwise)."""
+def harvest_cost(lot_value, *, cost_bps: float, ticket_cost: float, substitute_bps: float, legs: int = 2):
+    """Dollars a harvest of a whole lot costs: its legs' trading cost, a ticket a leg and the
+    substitute's tracking difference (elementwise).  ``legs``: 2 (the loss sale and the
+    substitute's buy) or 4 (``[harvest] round_trip``: and later the substitute's sale and the
+    model security's buy back)."""
     lot_value = np.asarray(lot_value, dtype=float)
-    return lot_value * ((2.0 * cost_bps + substitute_bps) * 1e-4) + 2.0 * ticket_cost
+    return lot_value * ((legs * cost_bps + substitute_bps) * 1e-4) + legs * ticket_cost

@@ -9,10 +9,16 @@ until no removal improves it:
     gain of dropping a line = its ticket + its trading cost + the tax it realizes
                               − the drift benefit it brings − its rating benefit
 
+With ``min_drift_dollars`` (``[trading] min_drift_trade_dollars``) a line under that many dollars
+is dropped whatever it brings (the smallest first), under the same protections: small drift
+lines are the bulk of the order lines a rebalancer adds over the band rebalancer.
+
 A line is never dropped when it is a mandate's or a harvest's (a restriction sale, a harvested
 loss or the buy of its group's substitute), when dropping it would leave the cash requirement
 unmet or a class outside a band it is inside after the trades (or move one that is outside
-further out), or when it is a band mandate's account (bands come first). Pure numpy.
+further out; bands on the value after the trades' costs, as the lab checks them). In a band
+mandate's account the drift lines that ride along with the band's are pruned the same way: a
+band's own lines stay, as dropping one moves its class back out. Pure numpy.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
 
     ``p``: the optimizer's prepared account (engine.decide.optimizer._Prep); ``te2(p, w)``: squared
     tracking error of security weights ``w``. Inputs are not modified."""
-    if st.ticket_cost <= 0 or p.band_hard:
+    if st.ticket_cost <= 0 and st.min_drift_dollars <= 0:
         return buy_sh, sell_sh, lot_sh
     traded = (buy_sh > 0) | (sell_sh > 0)
     if not traded.any():
@@ -44,7 +50,12 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
         lines = int(((buy_sh > 0) | (sell_sh > 0)).sum())
         cash = p.c0 * V - net.sum() - k * np.abs(net).sum() - st.ticket_cost * lines
         Wk1 = np.bincount(p.ci, w1, p.K)
-        out1 = band_rules.outside(p, Wk1) if len(p.band_k) else None
+        if len(p.band_k):  # the bands on the value after the trades' costs (as the lab checks them)
+            bands = band_rules.after_costs(p, st, buy_sh, sell_sh, 0)
+            w = Wk1[p.band_k]
+            out1 = (w < bands[0] - 1e-9) | (w > bands[1] + 1e-9)
+        else:
+            out1 = None
         best, best_gain = -1, 0.0
         for s in np.flatnonzero(((buy_sh > 0) | (sell_sh > 0)) & ~keep):
             d = net[s] / V
@@ -56,12 +67,14 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
             if out1 is not None:
                 Wk2 = Wk1.copy()
                 Wk2[p.ci[s]] -= d
-                if not _bands_no_worse(p, Wk1, Wk2, out1):
+                if not _bands_no_worse(p, Wk1, Wk2, out1, bands):
                     continue
             drift_loss = p.lam * V * (te2(p, w2) - te1) / st.te_ref
             rating = p.rv * float(p.rho[s] * net[s])
             gain = st.ticket_cost + k * abs(net[s]) + (sold_tax[s] if sell_sh[s] > 0 else 0.0) \
                 - drift_loss - rating
+            if abs(net[s]) < st.min_drift_dollars:  # too small a drift line: dropped, smallest first
+                gain = 1e12 - abs(net[s])
             if gain > best_gain + 1e-9:
                 best, best_gain = s, gain
         if best < 0:
@@ -97,10 +110,10 @@ def _tax_per_security(p, lot_sh) -> np.ndarray:
     return out
 
 
-def _bands_no_worse(p, Wk1, Wk2, out1) -> bool:
+def _bands_no_worse(p, Wk1, Wk2, out1, bands) -> bool:
     """Inside bands stay inside; a band already outside gets no further out."""
     w1, w2 = Wk1[p.band_k], Wk2[p.band_k]
-    lo, hi = p.band_lo, p.band_hi
+    lo, hi = bands
     inside2 = (w2 >= lo - 1e-9) & (w2 <= hi + 1e-9)
     ok_in = inside2 | out1
     dist1 = np.maximum(lo - w1, 0) + np.maximum(w1 - hi, 0)

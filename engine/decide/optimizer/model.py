@@ -50,6 +50,7 @@ class OptimizerSettings:
     idio_vol: float = 0.10  # idiosyncratic vol of a drift (substitute) group
     own_vol: float = 0.0  # a security's own vol apart from its group (0: substitutes are perfect stand-ins)
     prune_lines: bool = False  # drop order lines that do not pay their ticket (engine/decide/line_pruning.py)
+    min_drift_dollars: float = 0.0  # with prune_lines: drop drift lines under this many dollars too
     rating_value_bps: float = 10.0  # $ value (bps of moved value) per unit of rating score rho
     cash_penalty: float = 1000.0  # objective $ per $ of unmet cash need (x max(1, lambda))
     # --- harvest valuation (engine/decide/harvest.py; the policy's [harvest] section) ---
@@ -58,6 +59,7 @@ class OptimizerSettings:
     harvest_horizon_years: float = 10.0  # when the deferred gain is expected to be realized
     harvest_st_conversion: bool = True  # a short-term loss saves ST tax now, its basis pays LT later
     harvest_substitute_bps: float = 0.0  # cost of the substitute's tracking difference, bps of a lot
+    harvest_round_trip: bool = False  # a harvest pays for the switch back too (four legs and tickets)
     # --- band mandates (engine/decide/band_rules.py) ---
     band_mandate: bool = False  # the band mandate kind trades now: reachable bands hold
     band_trade_to: float = 0.0  # a class outside its band trades back to the edge (0) .. target (1)

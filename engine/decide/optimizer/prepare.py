@@ -182,7 +182,7 @@ def _terms_key(st: OptimizerSettings) -> tuple:
     """The settings the lots' tax terms depend on (whole-book terms are used only when equal)."""
     return (st.harvest_min_loss_pct, st.harvest_min_loss_dollars, st.harvest_value,
             st.harvest_discount_rate, st.harvest_horizon_years, st.harvest_st_conversion,
-            st.harvest_substitute_bps, st.cost_bps, st.ticket_cost)
+            st.harvest_substitute_bps, st.cost_bps, st.ticket_cost, st.harvest_round_trip)
 
 
 def lot_terms(lot_px, qty, cost, short, st_rate, lt_rate, st: OptimizerSettings):
@@ -206,10 +206,12 @@ def lot_terms(lot_px, qty, cost, short, st_rate, lt_rate, st: OptimizerSettings)
     loss_ps = cost - lot_px
     lot_val = qty * lot_px
     cand = loss & (loss_ps >= st.harvest_min_loss_pct * cost) & (loss_ps * qty >= st.harvest_min_loss_dollars)
+    legs = 4 if st.harvest_round_trip else 2
     cand &= hv * lot_val > harvest_cost(lot_val, cost_bps=st.cost_bps, ticket_cost=st.ticket_cost,
-                                         substitute_bps=st.harvest_substitute_bps)
+                                         substitute_bps=st.harvest_substitute_bps, legs=legs)
     tax_obj = tax_true * ~loss
-    tax_obj -= (hv - st.harvest_substitute_bps * 1e-4) * cand
+    # the QP charges the two legs it trades (cost_bps each); the switch back's two are charged here
+    tax_obj -= (hv - (st.harvest_substitute_bps + (legs - 2) * st.cost_bps) * 1e-4) * cand
     return loss, tax_true, cand, tax_obj, hv
 
 

@@ -52,7 +52,9 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
         pen = band_rules.band_penalty(p, settings) * (cp.sum(slo) + cp.sum(shi))
     lot_px = p.price[p.lot_sec]
     loss = p.cost > lot_px
-    tax_obj = p.tax_true * ~loss - (p.hv - settings.harvest_substitute_bps * 1e-4) * (p.candidate & (p.hv > 0))
+    legs = 4 if settings.harvest_round_trip else 2
+    tax_obj = p.tax_true * ~loss - (p.hv - (settings.harvest_substitute_bps + (legs - 2) * settings.cost_bps) * 1e-4) \
+        * (p.candidate & (p.hv > 0))
     obj = (p.cg * cp.sum_squares(ag) + cp.sum(cp.multiply(p.ck, cp.square(ak)))
            + (p.kappa + tax_obj + p.rv * p.rho[p.lot_sec]) @ x + (p.kappa - p.rv * p.rho) @ y
            + pen + settings.cash_penalty * max(1.0, p.lam) * short)

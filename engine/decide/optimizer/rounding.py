@@ -21,6 +21,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     m = np.minimum(sold, bought)
     sold -= m
     bought -= m
+    if p.own2 == 0:
+        _one_buy_per_group(p, bought)
     # whole shares available to sell per security (each eligible lot gives floor(qty))
     lot_whole = np.floor(p.qty + 1e-9)
     lot_whole *= p.sell_ok
@@ -32,7 +34,8 @@ def _round(p: _Prep, st: OptimizerSettings, sold: np.ndarray, bought: np.ndarray
     min_d = st.min_trade_dollars
     min_s = max(int(st.min_trade_shares), 1)
     min_k = p.u.min_buy  # k shares are under the minimum trade when k < min_k
-    if p.band_hard:  # a band mandate's trades are rounded inward and kept at the minimum size
+    if p.band_hard:  # a band mandate's trades are rounded inward; the minimum trade size does
+        min_k = band_rules.band_min_shares(p, min_k, min_s)  # not apply to its classes' lines
         band_rules.round_inward(p, sold, bought, buy_sh, sell_sh, avail, min_k)
     buy_sh[buy_sh < min_k] = 0
     small = sell_sh < min_k
@@ -127,7 +130,7 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
             if new_line:
                 need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
             add = min(need, int(avail[s] - sell_sh[s]))
-            if cap:
+            if cap and np.isfinite(class_room[p.ci[s]]):  # a class without a lower edge has no cap
                 add = min(add, int(class_room[p.ci[s]] // px))
             if add <= 0 or new_line and (add < min_s or add * px < min_d):
                 continue
@@ -136,3 +139,26 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
                 class_room[p.ci[s]] -= add * px
             deficit -= add * px * (1 - kap) - extra
     return deficit
+
+
+def _one_buy_per_group(p: _Prep, bought: np.ndarray) -> None:
+    """Buys of one drift group in one security (in place).  Without the per-security term the
+    members of a group are the same exposure to the QP, which may then spread a buy over several
+    of them (an interior-point solution of a flat face): one order line each, for nothing.  The
+    group's buy goes to its best-rated member bought, then a model security, then the largest buy
+    (the same tracking error, trading cost and cash; a rating benefit no lower)."""
+    tol = 1.0  # $: solver noise is no buy
+    b = np.flatnonzero(bought > tol)
+    if len(b) < 2:
+        return
+    g = p.gi[b]
+    if len(np.unique(g)) == len(g):
+        return
+    # order: group, then best first (rating, model security, size)
+    order = np.lexsort((-bought[b], p.Ts[b] <= 0, -p.rho[b], g))
+    bo, go = b[order], g[order]
+    first = np.r_[True, go[1:] != go[:-1]]
+    head = bo[first][np.cumsum(first) - 1]  # the chosen member of each buy's group
+    tot = np.bincount(head, bought[bo], p.S)
+    bought[bo] = 0.0
+    bought += tot

@@ -69,8 +69,12 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
     ctg = p.u.ctg.copy()
     ctg["CASH"] = float(inp.model_cash_w)
     short = creq - cash_post
-    unreached = (band_rules.unreachable(p, Wk1 if lines else Wk0, -short)
-                 if st.band_mandate and (p.band_hard or lines) else ())
+    if st.band_mandate and (p.band_hard or lines):  # checked on the value after the trades' costs
+        zero = np.zeros(p.S, dtype=np.int64)
+        after = band_rules.after_costs(p, st, buy_sh if lines else zero, sell_sh if lines else zero, 0)
+        unreached = band_rules.unreachable(p, Wk1 if lines else Wk0, -short, after)
+    else:
+        unreached = ()
     return AccountResult(
         account_id=inp.account_id, status=status, trades=trades, drift_benefit=drift,
         harvest_benefit=harvest, rating_benefit=rating, trading_cost=trading_cost,
