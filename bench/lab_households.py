@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 DRAG = {"US Bonds": 40.0, "High Yield": 60.0, "REITs": 50.0, "TIPS": 40.0, "US Large Cap": 8.0,
         "US Small Cap": 10.0, "Intl Developed": 12.0, "Emerging Markets": 12.0, "Munis": 0.0}
 
-COLUMNS = ["household_drift_pct", "household_tax_paid", "household_losses_harvested", "household_turnover_pct",
+COLUMNS = ["household_drift_pct", "household_tax_paid", "household_tax_drag", "household_losses_harvested", "household_turnover_pct",
            "household_order_lines", "household_after_tax_wealth", "household_after_tax_wealth_deferred",
            "drift_mean_pct", "wash_sale_disallowed"]
 
@@ -70,6 +70,10 @@ def main() -> None:
     ap.add_argument("--daily", action="store_true", help="print the household drift of each day")
     ap.add_argument("--write-policy", metavar="FILE", help="write the household policy as TOML")
     args = ap.parse_args()
+    from dataclasses import replace
+
+    import pandas as pd
+
     from engine.book.importer import import_book
     from engine.book.sample import generate_sample
     from engine.core.policy import default_policy
@@ -86,8 +90,10 @@ def main() -> None:
         eng.dispose()
     if not args.all:
         book = members_only(book)
-    base = default_policy()
+    # tax_drag_bps in both (only household optimization uses it; the lab's Ledger accrues the drag)
+    base = default_policy().model_copy(update={"tax_drag_bps": DRAG})
     located = household_policy(base, args.drag_scale)
+    book = replace(book, policy=base)
     if args.write_policy:
         Path(args.write_policy).write_text(located.to_toml(), encoding="utf-8")
     variants = [Variant("account by account", "engine", base), Variant("household + location", "engine", located)]
@@ -97,8 +103,6 @@ def main() -> None:
     t = time.perf_counter()
     res = simulate(book, variants, args.days, seed=args.seed, workers=args.workers)
     print(f"simulated in {time.perf_counter() - t:.0f} s")
-    import pandas as pd
-
     with pd.option_context("display.float_format", "{:,.4f}".format):
         print(res.summary.set_index("variant")[["households", "household_accounts"] + COLUMNS].T.to_string())
         if args.daily:

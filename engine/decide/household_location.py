@@ -55,19 +55,10 @@ import scipy.sparse as sp
 
 from engine.decide.household_wash import household_label, household_of
 
-PULL = 0.03  # a member's squared distance from its own model (bounds the location tilt)
+PULL = 0.1  # a member's squared distance from its own model (bounds the location tilt)
 GAP = 50.0  # the household's squared gap to its blended target (a soft constraint)
 PREFIX = "LOC:"
 SECOND = "LOC2:"
-BAND_SCALE = 2.0  # a household member's bands are this much wider than its own model's
-
-
-def wide_bands(policy):
-    """The policy with its band widths times ``BAND_SCALE``: a household member's bands."""
-    b = policy.bands
-    return policy.model_copy(update={"bands": b.model_copy(update={
-        "absolute": min(1.0, b.absolute * BAND_SCALE), "relative": min(1.0, b.relative * BAND_SCALE),
-        "min_width": min(1.0, b.min_width * BAND_SCALE)})})
 
 
 def annuity_years(discount_rate: float, horizon_years: float) -> float:

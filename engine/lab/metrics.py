@@ -149,6 +149,9 @@ class Ledger:
                 codes, _ = pd.factorize(pd.Series(key[multi]))
                 self.hh[multi] = codes
         self.n_hh = int(self.hh.max()) + 1
+        drag = policy.tax_drag_bps or {}
+        self.drag = np.array([float(drag.get(c, 0.0)) / 1e4 / TRADING_DAYS for c in classes])
+        self.drag_total = np.zeros(len(self.ids))
         self.in_hh = self.hh >= 0
         self.start_value: np.ndarray | None = None
         self._codes = (None, None)
@@ -210,6 +213,8 @@ class Ledger:
         self.r_model.append(np.where(self.known_model, model_r[np.maximum(self.acc_model, 0)], 0.0))
         cv = self.class_values(lots, cash, price)
         value = cv.sum(axis=1)
+        if self.drag.any():
+            self.drag_total += np.where(self.taxable, cv @ self.drag, 0.0)
         self.end_value = value
         live = (value > 0) & self.known_model
         w = cv[live] / value[live, None]
@@ -407,8 +412,12 @@ class Ledger:
             "after_tax_wealth_ex_market": round(value_end - float(self.market_total.sum()) - float(tx["tax"].sum())
                                                 - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
         }
+        if self.drag.any():
+            out["tax_drag"] = round(float(self.drag_total.sum()), 2)
         if self.n_hh:
             m = self.in_hh
+            if self.drag.any():
+                out["household_tax_drag"] = round(float(self.drag_total[m].sum()), 2)
             end = self.end_value if self.end_value is not None else np.zeros(len(self.ids))
             out.update({
                 "households": self.n_hh, "household_accounts": int(m.sum()),
