@@ -324,3 +324,31 @@ def complete(plan: Plan, decided: dict[str, dict[str, float]]) -> dict[str, tupl
             out[a] = (SECOND + a, plan.models[a][0][keep], w[keep])
             plan.info[a]["located_class_targets"] = _targets_info(plan.classes, h.targets[i], W[i])
     return out
+
+
+def relocate(frames: dict[str, pd.DataFrame], account_id: str, class_targets: dict[str, float]
+             ) -> dict[str, pd.DataFrame]:
+    """``frames`` with ``account_id`` on the located model its proposal recorded (``class_targets``,
+    the detail's ``household.location.located_class_targets``): its model's weights scaled per
+    class, as the run located it (re-scoring an edited proposal, engine.decide.rescore)."""
+    acc = frames["accounts"]
+    own = acc.loc[acc["account_id"] == account_id, "model_id"]
+    if not len(own) or not class_targets:
+        return frames
+    sec_class = frames["securities"].set_index("symbol")["asset_class"]
+    mw = frames["model_weights"]
+    g = mw[mw["model_id"] == own.iloc[0]]
+    if not len(g):
+        return frames
+    cls = np.where(g["symbol"] == "CASH", "CASH", g["symbol"].map(sec_class).astype(object))
+    classes = sorted(set(cls) - {"CASH"} | set(class_targets))
+    t_row = np.array([g["weight"].to_numpy(float)[cls == k].sum() for k in classes])
+    w_row = np.array([float(class_targets.get(k, 0.0)) for k in classes])
+    model = (g["symbol"].to_numpy(object), g["weight"].to_numpy(float), cls)
+    mid = PREFIX + account_id
+    out = dict(frames)
+    out["accounts"] = acc.assign(model_id=np.where(acc["account_id"] == account_id, mid, acc["model_id"]))
+    out["model_weights"] = pd.concat([mw, pd.DataFrame({"model_id": mid, "symbol": model[0],
+                                                        "weight": _located(model, classes, t_row, w_row)})],
+                                     ignore_index=True)
+    return out

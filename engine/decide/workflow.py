@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from engine.book import cash_owed
 from engine.decide import household_location, household_wash
+from engine.decide.household_books import household_last_good
 from engine.decide.batch_guard import exported_accounts, hold_late_exports
 from engine.book.checks import run_checks
 from engine.decide.executors import open_executor
@@ -71,28 +72,6 @@ def _solve_ids(account_ids, settings):
     with gc_paused():  # a collection here would walk the whole inherited book for nothing
         out = optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
     return out, time.perf_counter() - t
-
-
-def household_last_good(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFrame:
-    """Household members the previous book listed and this one does not, with what they held
-    there: DataFrame[account_id, household_id, symbol] (engine.decide.household_wash's coverage)."""
-    empty = pd.DataFrame({"account_id": [], "household_id": [], "symbol": []}, dtype=object)
-    hh = accounts["household_id"].dropna() if "household_id" in accounts else pd.Series([], dtype=object)
-    if not len(hh):
-        return empty
-    s, a, lt = m.BookSnapshot.__table__, m.Account.__table__, m.Lot.__table__
-    prev = conn.execute(select(s.c.id).where(s.c.id < snapshot_id).order_by(s.c.id.desc()).limit(1)).scalar()
-    if prev is None:
-        return empty
-    members = read_frame(conn, select(a.c.account_id, a.c.household_id).where(
-        a.c.snapshot_id == prev, a.c.household_id.in_(sorted(set(hh.astype(str))))))
-    members = members[~members["account_id"].isin(set(accounts["account_id"]))]
-    if not len(members):
-        return empty
-    held = read_frame(conn, select(lt.c.account_id, lt.c.symbol).where(
-        lt.c.snapshot_id == prev, lt.c.account_id.in_(members["account_id"].tolist())).distinct())
-    out = members.merge(held, on="account_id", how="left")
-    return out[["account_id", "household_id", "symbol"]].astype(object)
 
 
 def settle_households(builder: InputBuilder, results: dict[str, AccountResult],
