@@ -20,8 +20,9 @@ weights it holds now:
                W[a] = C[a] for a member that does not trade today (suspended, held, or decided)
 
 with ``v_a`` the member's share of the household value and ``T`` its model's class weights. With
-every member free the gap is 0 (``W = T`` is feasible); ``GAP`` makes it a soft constraint for the
-second step below, when the decided members may leave more than the others can close.
+every member free the gap is held at 0 (``W = T`` is feasible); with members held where they are,
+``GAP`` makes it a soft constraint (the second step below: the decided members may leave more than
+the others can close inside their bands).
 
 Linear costs of moving leave a no-trade region: a member already where the household needs it is
 given its own holdings as its target and does not trade, and the household's gap is closed where
@@ -144,6 +145,12 @@ def solve_location(values: np.ndarray, taxable: np.ndarray, targets: np.ndarray,
         for k in np.flatnonzero(targets[a] <= 0):  # no securities of the class in the account's model
             r = np.zeros(3 * n + n_k)
             r[a * n_k + k] = 1.0
+            rows.append(r)
+            b.append(0.0)
+    if not fixed.any():  # every member free: W = T is feasible, the gap is 0 exactly
+        for k in range(n_k):
+            r = np.zeros(3 * n + n_k)
+            r[3 * n + k] = 1.0
             rows.append(r)
             b.append(0.0)
     n_eq = len(rows) + n
