@@ -57,6 +57,7 @@ import scipy.sparse as sp
 from engine.decide.household_wash import household_label, household_of
 
 PULL = 0.1  # a member's squared distance from its own model (bounds the location tilt)
+ROOM = 0.5  # share of a member's band the location may use (a member at its band's edge breaches it often)
 GAP = 50.0  # the household's squared gap to its blended target (a soft constraint)
 PREFIX = "LOC:"
 SECOND = "LOC2:"
@@ -282,7 +283,7 @@ def locate(frames: dict[str, pd.DataFrame], policy, as_of: date | None = None,
                        np.array([a in fixed or model_of[a] not in model_cls for a in members]))
         plan.households.append(hp)
         W = solve_location(hp.values, hp.taxable, T, plan.drag, C, None, years=plan.years, cost=0.0,
-                           width=hp.width, fixed=hp.fixed)
+                           width=ROOM * hp.width, fixed=hp.fixed)
         for i, a in enumerate(members):
             if model_of[a] not in model_cls:
                 continue
