@@ -13,7 +13,8 @@ household columns (household drift: ½ Σ |household class weight − value-weig
 members' own models| over classes and cash, after trading, value-weighted over households, mean
 over days; tax paid, turnover summed over the days, order lines, after-tax wealth, all over the
 household members) and writes the household policy to ``--write-policy`` for ``main.py simulate
---policy`` (the same comparison from the command line).
+--policy`` (the same comparison from the command line). ``--decide-time N`` instead times one
+day's ``decide`` on the whole sample book under each policy (the cost of household optimization).
 """
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("--all", action="store_true", help="carry every account, not only the household members")
     ap.add_argument("--drag-scale", type=float, default=1.0, help="multiply tax_drag_bps (0: no asset location)")
     ap.add_argument("--daily", action="store_true", help="print the household drift of each day")
+    ap.add_argument("--decide-time", type=int, metavar="REPEATS",
+                    help="only time one day's decide on the whole book, each policy REPEATS times, and stop")
     ap.add_argument("--write-policy", metavar="FILE", help="write the household policy as TOML")
     args = ap.parse_args()
     from dataclasses import replace
@@ -88,6 +91,19 @@ def main() -> None:
         book = load_book(eng)
     finally:
         eng.dispose()
+    if args.decide_time:
+        from engine.decide.workflow import decide
+
+        for name, pol in (("account by account", default_policy()),
+                          ("household + location", household_policy(default_policy()))):
+            secs = []
+            for _ in range(args.decide_time):
+                t = time.perf_counter()
+                decide(book.frames, book.as_of, pol, workers=args.workers)
+                secs.append(time.perf_counter() - t)
+            print(f"{name:<24} decide on {len(book.frames['accounts'])} accounts: "
+                  + ", ".join(f"{x:.2f} s" for x in secs))
+        return
     if not args.all:
         book = members_only(book)
     # tax_drag_bps in both (only household optimization uses it; the lab's Ledger accrues the drag)

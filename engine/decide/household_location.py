@@ -2,8 +2,7 @@
 on a tier, ``tax_drag_bps`` per asset class).
 
 One convex problem per household, solved with Clarabel (the optimizer's solver library), decides
-each member's asset-class weights ``W[a,k]`` for after today's trades, from ``C[a,k]``, the
-weights it holds now:
+each member's asset-class weights ``W[a,k]``, from ``C[a,k]``, the weights it holds now:
 
     minimize   sum_a v_a * taxable_a * YEARS * sum_k drag_k * W[a,k]     (tax drag over the years held)
              + sum_a v_a * sum_k (cost * B[a,k] + sell_a,k * S[a,k])      (moving from what is held:
@@ -15,33 +14,35 @@ weights it holds now:
     subject to W = C + B - S, B >= 0, S >= 0
                sum_a v_a W[a,k] - G[k] = sum_a v_a T[a,k]  (the household's class weights: the blended target)
                sum_k W[a,k] = sum_k T[a,k]          (each account keeps its own model cash)
-               T - band <= W <= T + band            (each member stays inside its own model's bands)
+               T - room <= W <= T + room            (inside the member's own model's bands)
                W[a,k] = 0 where the account's model has no security of class k
                W[a] = C[a] for a member that does not trade today (suspended, held, or decided)
 
 with ``v_a`` the member's share of the household value and ``T`` its model's class weights. With
 every member free the gap is held at 0 (``W = T`` is feasible); with members held where they are,
-``GAP`` makes it a soft constraint (the second step below: the decided members may leave more than
-the others can close inside their bands).
+``GAP`` makes it a soft constraint (the decided members may leave more than the others can close
+inside their bands). The location term is the yearly drag times ``YEARS`` (a drag paid yearly over
+the policy's ``[harvest]`` horizon, at its discount rate).
 
-Linear costs of moving leave a no-trade region: a member already where the household needs it is
-given its own holdings as its target and does not trade, and the household's gap is closed where
-moving is cheapest: a tax-deferred member (no tax) before a taxable one holding gains. The
-location term is the yearly drag times ``YEARS`` (a drag paid yearly over the policy's
-``[harvest]`` horizon, at its discount rate), against the one-off cost of moving; ``PULL`` and the
-member's own bands bound the tilt.
+Two steps (engine.decide.workflow.decide):
 
-Two steps (engine.decide.workflow.decide): :func:`locate` gives every member a *located model*
-(its model's weights scaled per class by ``W / T``, the securities keep their proportions within
-a class) and the taxable members are optimized on theirs by the unchanged per-account optimizer,
-which weighs each sale's real tax and may stop short of it or not trade at all (its threshold);
-then :func:`complete` solves the problem again with those members fixed where their decisions
-leave them, and the tax-deferred members are optimized on what is left to them: they close the
-household's gap at no tax. Each member keeps its own cash needs, restrictions, halts, lots,
-wash-sale blocks, mandates and bands (those of its own model). A first version (one step,
-a squared cost of selling and no cost of buying, bands around the located model) moved members a
-little further every day, band mandates traded to the edge of bands around targets that kept
-moving, and household drift and turnover rose (docs/decision-quality.md, households). A
+1. :func:`locate`, with no cost of moving and ``room`` = ``ROOM`` x the member's band: every
+   member gets a *located model* (its model's weights scaled per class by ``W / T``; the
+   securities keep their proportions within a class): its own model tilted for asset location
+   (the high-drag classes towards the tax-deferred members), the same whatever it holds today, so
+   it is a target the member tracks day after day as it tracks its model. The taxable members are
+   optimized on theirs by the unchanged per-account optimizer, which weighs each sale's real tax and
+   may stop short of the target or not trade at all (its threshold).
+2. :func:`complete`, with the costs of moving and ``room`` = the member's band: the problem again
+   with the taxable members held where their decisions leave them; the tax-exempt members get the
+   result as their located model and are optimized: they close the household's gap, at no tax.
+
+Each member keeps its own cash needs, restrictions, halts, lots, wash-sale blocks, mandates and
+bands (those of its own model: the located weights lie inside them). A first version (one step,
+a squared cost of selling below what is held, no cost of buying, bands around the located model)
+moved members a little further every day, band mandates traded to the edge of bands around
+targets that kept moving, and household drift and turnover rose; a located model using the whole
+band left members at its edge, breaching it often (docs/decision-quality.md, households). A
 one-member household's problem has the single solution ``W = T``: its located model is its model.
 Pure: no database.
 """
