@@ -119,8 +119,6 @@ def solve_location(values: np.ndarray, taxable: np.ndarray, targets: np.ndarray,
     extra = np.zeros_like(targets) if sell_cost is None else np.where(targets > 0, sell_cost, 0.0)
     n = n_a * n_k
     va = np.repeat(v, n_k)
-    z = sp.csc_matrix((n, n))
-    eye = sp.identity(n, format="csc")
     # x = [W, B, S, G]
     P = sp.diags(np.r_[2 * pull * va, np.full(2 * n, 1e-9), np.full(n_k, 2 * GAP)], format="csc")
     q = np.r_[years * np.repeat(v * np.asarray(taxable, float), n_k) * np.tile(drag, n_a) - 2 * pull * va * targets.ravel(),
@@ -159,11 +157,15 @@ def solve_location(values: np.ndarray, taxable: np.ndarray, targets: np.ndarray,
     free = ~np.repeat(fixed, n_k)
     lo = np.zeros(n) if width is None else np.where(free, np.maximum(targets - width, 0.0).ravel(), 0.0)
     hi = np.full(n, 1e6) if width is None else np.where(free, (targets + width).ravel(), 1e6)
-    zg = sp.csc_matrix((n, n_k))
-    A = sp.vstack([sp.csc_matrix(np.array(rows)),
-                   sp.hstack([eye, -eye, eye, zg]),                   # W - B + S = held
-                   sp.hstack([-sp.identity(3 * n, format="csc"), sp.csc_matrix((3 * n, n_k))]),  # W >= lo, B, S >= 0
-                   sp.hstack([eye, z, z, zg])], format="csc")          # W <= hi
+    # a small dense matrix made sparse once (the problem has tens of variables)
+    A = np.zeros((len(rows) + 5 * n, 3 * n + n_k))
+    A[:len(rows)] = np.array(rows)
+    i = np.arange(n)
+    r0 = len(rows)
+    A[r0 + i, i], A[r0 + i, n + i], A[r0 + i, 2 * n + i] = 1.0, -1.0, 1.0  # W - B + S = held
+    A[r0 + n + np.arange(3 * n), np.arange(3 * n)] = -1.0                   # W >= lo, B, S >= 0
+    A[r0 + 4 * n + i, i] = 1.0                                              # W <= hi
+    A = sp.csc_matrix(A)
     bvec = np.r_[np.array(b), held.ravel(), -lo, np.zeros(2 * n), hi]
     settings = clarabel.DefaultSettings()
     settings.verbose = False
@@ -260,7 +262,8 @@ def locate(frames: dict[str, pd.DataFrame], policy, as_of: date | None = None,
     held_of: dict[str, dict] = {}
     for (a, k), x in by_class.items():
         held_of.setdefault(a, {})[k] = x
-    tax_frac = {ak: t / by_class[ak] for ak, t in tax_of.items() if by_class.get(ak, 0.0) > 0}
+    mv_of = by_class.reindex(tax_of.index)
+    tax_frac = (tax_of[mv_of > 0] / mv_of[mv_of > 0]).to_dict()
     model_cls = {mid: ((g["symbol"].to_numpy(object), g["weight"].to_numpy(float), g["asset_class"].to_numpy(object)),
                        g[g["asset_class"] != "CASH"].groupby("asset_class")["weight"].sum().to_dict())
                  for mid, g in mw.groupby("model_id")}
