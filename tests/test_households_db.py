@@ -71,3 +71,44 @@ def test_manual_loss_sale_without_a_cash_out_is_refused(engine, tmp_path):
     import_book(engine, _book(tmp_path, tx=[f"I1,AAA,{_day(4)},BUY,10,100,"]).folder)
     chk = check_manual_trades(engine, "J1", [ManualTrade("AAA", "SELL", 100, "L1")])
     assert not chk.ok and any("disallowed" in e and "refused" in e for e in chk.errors)
+
+
+def test_rescore_sees_the_household_wash_blocks_and_the_located_model(engine, tmp_path):
+    """Re-scoring an edited proposal rebuilds the account's input with its household: the
+    spouse's recent buy of AAA blocks J1's loss sale of it, as in the run; a located member is
+    scored against the located model its proposal recorded."""
+    import json
+
+    import numpy as np
+    from bookkit import eager_policy
+    from sqlalchemy import select
+    from test_households import _day
+
+    from engine.core.frames import holdings
+    from engine.decide.inputs import InputBuilder
+    from engine.decide.mandates import account_facts
+    from engine.decide.rescore import _account_frames, account_input
+    from storage import models as m
+
+    import_book(engine, _book(tmp_path, tx=[f"I1,AAA,{_day(4)},BUY,10,100,"]).folder)
+    out = run_workflow(engine, policy=eager_policy(), workers=1)
+    P = m.Proposal.__table__
+    with engine.connect() as conn:
+        detail = json.loads(conn.execute(select(P.c.detail).where(P.c.run_id == out.run_id,
+                                                                  P.c.account_id == "J1")).scalar())
+        inp, _, policy, _ = account_input(conn, out.run_id, "J1", detail)
+        alone = _account_frames(conn, repo.snapshot_info(conn).id, "J1")  # J1's rows only: blind
+        snap_as_of = repo.snapshot_info(conn).as_of
+    l1 = list(inp.lot_id).index("L1")  # AAA at $160, now $100: a loss the IRA's buy would wash
+    assert inp.lot_loss_sale_blocked[l1]
+    facts, extras = account_facts(alone, snap_as_of, policy, None, holdings(alone["lots"]))
+    blind = InputBuilder(alone, facts, extras, snap_as_of, policy, set()).build("J1")
+    assert not blind.lot_loss_sale_blocked[list(blind.lot_id).index("L1")]
+    # a located member: its target is the recorded located model (no bonds), not its own
+    located = {"household": {"location": {"located_class_targets": {"US Bonds": 0.0, "US Equity": 0.98}}}}
+    with engine.connect() as conn:
+        own, *_ = account_input(conn, out.run_id, "J1", detail)
+        loc, *_ = account_input(conn, out.run_id, "J1", {**detail, **located})
+    bonds = [i for i, s in enumerate(own.symbols) if s == "BBB"]
+    assert own.target_w[bonds].sum() > 0.05 and np.isclose(loc.target_w[bonds].sum(), 0.0)
+    assert np.isclose(loc.target_w.sum(), own.target_w.sum(), atol=1e-9)

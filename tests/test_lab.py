@@ -495,3 +495,49 @@ def test_band_baseline_raises_a_clients_cash_from_sales_under_the_minimum_trade(
     r = simulate(book, build_variants(policy, baselines=["band"], default=False), 2, seed=1, request_rate=0)
     paid = pd.concat(r.ledgers["band"].paid)
     assert "R1" in set(paid["request_id"]) and not paid["late"].any()
+
+
+def test_household_metrics_agree_with_the_carried_book_and_household_optimization_runs(tmp_path):
+    """A book with households (A1 and A2 the Smiths, A3 alone) and a variant with household
+    optimization: the lab carries it, and the last day's household drift equals a recomputation
+    from the carried book at the last prices (the household's class values summed over its
+    members against the value-weighted blend of their own models, cash included)."""
+    from dataclasses import replace
+
+    from engine.lab import Variant
+
+    head = "account_id,name,model_id,custodian,cash,taxable,st_rate,lt_rate,last_trade_date,restrictions,group,household_id"
+    _, book = imported(tmp_path, changes={"accounts.csv": [
+        head, "A1,Smith Trust,GROWTH,SCHWAB,2000,true,0.37,0.20,2026-06-01,,,SMITH",
+        "A2,Smith IRA,INCOME,FIDELITY,1000,false,,,,,,SMITH",
+        "A3,Lee Family,GROWTH,SCHWAB,5000,true,0.37,0.20,,tag:tobacco,,"]})
+    drag = {"US Bonds": 40.0, "US Equity": 8.0}
+    base = book.policy.model_copy(update={"tax_drag_bps": drag})
+    located = base.model_copy(update={"tiers": tuple(t.model_copy(update={"household_optimization": True})
+                                                     for t in base.tiers)})
+    book = replace(book, policy=base)
+    variants = [Variant("alone", "engine", base), Variant("household", "engine", located)]
+    r = simulate(book, variants, 3, seed=3, request_rate=0)
+    s = r.summary.set_index("variant")
+    assert (s["households"] == 1).all() and (s["household_accounts"] == 2).all()
+    mw = book.frames["model_weights"]
+    cls_of = dict(zip(book.frames["securities"]["symbol"], book.frames["securities"]["asset_class"]))
+    target = {m: g.assign(c=g["symbol"].map(lambda x: "CASH" if x == "CASH" else cls_of[x]))
+              .groupby("c")["weight"].sum() for m, g in mw.groupby("model_id")}
+    for v in variants:
+        f = r.books[v.name]
+        px = f["securities"].set_index("symbol")["price"].astype(float)
+        lots = f["lots"][f["lots"]["account_id"].isin(["A1", "A2"])]
+        held = (lots["quantity"] * lots["symbol"].map(px)).groupby(lots["symbol"].map(cls_of)).sum()
+        acc = f["accounts"].set_index("account_id")
+        held["CASH"] = acc.loc[["A1", "A2"], "cash"].sum()
+        value = {a: acc.at[a, "cash"] + float((lots.loc[lots["account_id"] == a, "quantity"]
+                                                * lots.loc[lots["account_id"] == a, "symbol"].map(px)).sum())
+                 for a in ("A1", "A2")}
+        blend = sum(target[acc.at[a, "model_id"]] * value[a] for a in ("A1", "A2"))
+        total = sum(value.values())
+        gap = held.reindex(blend.index.union(held.index), fill_value=0.0) - blend.reindex(
+            blend.index.union(held.index), fill_value=0.0)
+        last = r.daily[r.daily["variant"] == v.name].iloc[-1]
+        assert last["household_drift_pct"] == pytest.approx(100 * 0.5 * gap.abs().sum() / total, abs=1e-6), v.name
+        assert s.at[v.name, "household_tax_drag"] > 0  # A1's holdings, taxable; the IRA's never count

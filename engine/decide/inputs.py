@@ -153,6 +153,18 @@ class InputBuilder:
         # gains budgets and cash-flow trading: only the accounts that have them
         self.limits = account_limits(facts, policy)
 
+    def retarget(self, account_id: str, model_id: str, symbols, weights) -> None:
+        """Give ``account_id`` a new model ``model_id`` (``symbols`` and ``weights``, no CASH; the
+        securities of the account's present model or a subset), e.g. a household member's located
+        model once the other members are decided (engine.decide.household_location.complete)."""
+        old = self.facts[account_id]
+        univ, _ = self.models[old[0]]
+        tgt = np.zeros(len(self.symbols))
+        tgt[np.array([self.index[s] for s in symbols], dtype=np.intp)] = np.asarray(weights, float)
+        self.models[model_id] = (univ, tgt)
+        self.model_mask[model_id] = self.model_mask[old[0]]
+        self.facts[account_id] = (model_id,) + tuple(old[1:])
+
     def build(self, account_id: str, lot_terms: bool = True) -> AccountInput:
         """The account's optimizer input. ``lot_terms=False`` leaves the whole-book lot terms
         out (for inputs that are pickled to another process: the optimizer derives them there,

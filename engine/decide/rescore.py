@@ -2,7 +2,7 @@
 
 The account's optimizer input is rebuilt from the run's book snapshot and the run's policy
 (:func:`account_input`, the same :class:`~engine.decide.workflow.InputBuilder` the run uses, over that
-one account's rows), and the proposal's remaining trades are scored by
+one account's rows and its household's, so the household's wash-sale blocks are those of the run), and the proposal's remaining trades are scored by
 :func:`engine.decide.optimizer.score_trades` — the score code of the run itself. The score and its
 parts, turnover, realized tax, tracking error after, outlier flags, class weights after and the
 band statement are stored on the proposal (:func:`rescore_proposal`).
@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select, update
 
+from engine.decide.household_books import household_last_good, household_members
+from engine.decide.household_location import PREFIX, relocate
 from engine.decide.optimizer import AccountInput, AccountResult, OptimizerSettings, score_trades
 from engine.core.policy import Policy, policy_from_toml
 from engine.core.tasks import RefusedError
@@ -68,15 +71,17 @@ def run_policy(conn, run_id: int) -> Policy:
     return policy_from_toml(row[1], f"policy version {row[0]}")
 
 
-def _account_frames(conn, snapshot_id: int, account_id: str) -> dict[str, pd.DataFrame]:
-    """The book frames of one snapshot restricted to one account (securities and models whole)."""
+def _account_frames(conn, snapshot_id: int, account_id: str | list[str]) -> dict[str, pd.DataFrame]:
+    """The book frames of one snapshot restricted to one account or a list of accounts
+    (securities and models whole)."""
+    ids = [account_id] if isinstance(account_id, str) else list(account_id)
     out = {}
     for name in repo.BOOK_TABLES:
         t = repo.TABLES[name]
         cols = [c for c in t.c if c.name not in ("snapshot_id", "id")]
         stmt = select(*cols).where(t.c.snapshot_id == snapshot_id)
         if name in ACCOUNT_TABLES:
-            stmt = stmt.where(t.c.account_id == account_id)
+            stmt = stmt.where(t.c.account_id.in_(ids))
         elif name not in ("securities", "model_weights"):
             stmt = stmt.where(t.c.snapshot_id == -1)  # not needed: an empty frame of the right shape
         out[name] = repo.fast_frame(conn, stmt, cols, name)
@@ -97,14 +102,27 @@ def account_input(conn, run_id: int, account_id: str, detail: dict | None = None
     if run is None:
         raise RefusedError(f"run {run_id} does not exist")
     policy = run_policy(conn, run_id)
-    frames = _account_frames(conn, run.snapshot_id, account_id)
-    if not len(frames["accounts"]):
+    # the household's members too: their trades in the wash-sale window block this account's buys
+    # and loss sales as they did in the run (engine.decide.household_wash)
+    members = household_members(conn, run.snapshot_id, account_id)
+    frames = _account_frames(conn, run.snapshot_id, members)
+    if not (frames["accounts"]["account_id"] == account_id).any():
         raise RefusedError(f"account {account_id} is not in the book of run {run_id}")
+    suspended: set[str] = set()
+    if len(members) > 1:
+        frames["household_last_good"] = household_last_good(conn, run.snapshot_id, frames["accounts"])
+        suspended = set(conn.execute(select(P.c.account_id).where(
+            P.c.run_id == run_id, P.c.account_id.in_(members[1:]), P.c.category == "SUSPENDED")).scalars())
     detail = detail or {}
     facts, extras = account_facts(frames, run.as_of, policy, None, holdings(frames["lots"]))
+    located = ((detail.get("household") or {}).get("location") or {}).get("located_class_targets")
+    if located:  # household optimization: scored against the located model, bands of its own model
+        frames = relocate(frames, account_id, located)
+        facts["model_id"] = np.where(facts["account_id"] == account_id, PREFIX + account_id, facts["model_id"])
     if "cash_needed" in detail:  # what the run counted (requests handled since are not re-added)
-        facts["cash_needed"] = float(detail["cash_needed"])
-    builder = InputBuilder(frames, facts, extras, run.as_of, policy, set(detail.get("frozen", [])))
+        facts.loc[facts["account_id"] == account_id, "cash_needed"] = float(detail["cash_needed"])
+    builder = InputBuilder(frames, facts, extras, run.as_of, policy, set(detail.get("frozen", [])),
+                           suspended=suspended)
     return builder.build(account_id), optimizer_settings(policy), policy, builder.bands.get(account_id, {})
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from engine.book import cash_owed
 from engine.decide import household_location, household_wash
+from engine.decide.household_books import household_last_good
 from engine.decide.batch_guard import exported_accounts, hold_late_exports
 from engine.book.checks import run_checks
 from engine.decide.executors import open_executor
@@ -72,28 +73,6 @@ def _solve_ids(account_ids, settings):
     with gc_paused():  # a collection here would walk the whole inherited book for nothing
         out = optimize_many([_FORKED_BUILDER.build(a) for a in account_ids], settings)
     return out, time.perf_counter() - t
-
-
-def household_last_good(conn, snapshot_id: int, accounts: pd.DataFrame) -> pd.DataFrame:
-    """Household members the previous book listed and this one does not, with what they held
-    there: DataFrame[account_id, household_id, symbol] (engine.decide.household_wash's coverage)."""
-    empty = pd.DataFrame({"account_id": [], "household_id": [], "symbol": []}, dtype=object)
-    hh = accounts["household_id"].dropna() if "household_id" in accounts else pd.Series([], dtype=object)
-    if not len(hh):
-        return empty
-    s, a, lt = m.BookSnapshot.__table__, m.Account.__table__, m.Lot.__table__
-    prev = conn.execute(select(s.c.id).where(s.c.id < snapshot_id).order_by(s.c.id.desc()).limit(1)).scalar()
-    if prev is None:
-        return empty
-    members = read_frame(conn, select(a.c.account_id, a.c.household_id).where(
-        a.c.snapshot_id == prev, a.c.household_id.in_(sorted(set(hh.astype(str))))))
-    members = members[~members["account_id"].isin(set(accounts["account_id"]))]
-    if not len(members):
-        return empty
-    held = read_frame(conn, select(lt.c.account_id, lt.c.symbol).where(
-        lt.c.snapshot_id == prev, lt.c.account_id.in_(members["account_id"].tolist())).distinct())
-    out = members.merge(held, on="account_id", how="left")
-    return out[["account_id", "household_id", "symbol"]].astype(object)
 
 
 def settle_households(builder: InputBuilder, results: dict[str, AccountResult],
@@ -301,9 +280,16 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     hold = holdings(frames["lots"])
     bad = bad_prices(frames["securities"], policy, price_history)
     susp = run_checks(frames, as_of, policy, hold, bad=bad)
-    # household optimization: members of an optimized household on their located models
-    frames, located = household_location.locate(frames, policy)
-    facts, extras = account_facts(frames, as_of, policy, request_states, hold, entered_cash)
+    # household optimization: members of an optimized household track their located models; their
+    # mandates and bands stay those of their own models (the located class weights lie inside them)
+    own = frames
+    idle = set(susp["account_id"]) | set(ov.holds) | set(exported) if len(susp) else set(ov.holds) | set(exported)
+    frames, plan = household_location.locate(frames, policy, as_of, idle)
+    located = plan.info if plan is not None else {}
+    facts, extras = account_facts(own, as_of, policy, request_states, hold, entered_cash)
+    if located:
+        facts["model_id"] = facts["account_id"].map(
+            frames["accounts"].set_index("account_id")["model_id"]).fillna(facts["model_id"]).to_numpy(object)
     transitions = model_changes.mark_transitions(facts, frames, as_of, policy)
     timings["checks_overrides_mandates"] = time.perf_counter() - t1
     state.check()
@@ -343,10 +329,29 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
     timings["prepare"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     work: dict = {}
-    results = optimize_accounts(builder, cand, settings, workers=workers, executor=executor, state=state,
+    thr = threshold_bps(acc["days_since_trade"].to_numpy(float), acc["tier"].to_numpy(object), policy)
+    # household optimization, two steps: the tax-exempt members of an optimized household are
+    # optimized once the others are decided, on what those decisions leave to them
+    late = plan.second_step() & set(cand) if plan is not None else set()
+    first = [a for a in cand if a not in late]
+    results = optimize_accounts(builder, first, settings, workers=workers, executor=executor, state=state,
                                 progress=lambda f: state.progress(0.1 + 0.75 * f,
                                                                   f"optimizing {len(cand):,} accounts"),
                                 stats=work)
+    if late:
+        mandate_first = acc["mandate_now"].to_numpy(bool)
+        decided = {}
+        for a in plan.models:
+            r = results.get(a)
+            if r is not None and r.status == "optimal":
+                go = bool(r.trades) and (mandate_first[pos[a]] or r.score_bps >= thr[pos[a]])
+                decided[a] = r.class_weights_post if go else r.class_weights_pre
+        for a, (mid, syms, w) in household_location.complete(plan, decided).items():
+            builder.retarget(a, mid, syms, w)
+        more: dict = {}
+        results.update(optimize_accounts(builder, [a for a in cand if a in late], settings, workers=workers,
+                                         executor=executor, state=state, stats=more))
+        work["work"] = work.get("work", 0.0) + more.get("work", 0.0)
     # the accounts of a household are decided together: no member washes another's loss
     results = settle_households(builder, results, settings)
     timings["optimize"] = time.perf_counter() - t3
@@ -357,7 +362,6 @@ def decide(frames: dict[str, pd.DataFrame], as_of: date, policy: Policy, *,
 
     t4 = time.perf_counter()
     state.progress(0.86, "scoring and routing")
-    thr = threshold_bps(acc["days_since_trade"].to_numpy(float), acc["tier"].to_numpy(object), policy)
     tiers = {t.name: t for t in policy.tiers}
     cols = {k: np.full(n, np.nan) for k in ("score", "score_bps", "drift_benefit", "harvest_benefit",
                                              "rating_benefit", "trading_cost", "tax_cost", "te_pre",

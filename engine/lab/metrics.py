@@ -137,6 +137,22 @@ class Ledger:
                                           "symbol": b["symbol"].astype(object).to_numpy(),
                                           "date": b["trade_date"].astype(object).to_numpy(),
                                           "shares": b["quantity"].astype(float).to_numpy()})
+        # households of two or more accounts: household index per account (-1: none)
+        self.hh = np.full(len(self.ids), -1, dtype=np.intp)
+        if "household_id" in acc.columns:
+            from engine.decide.household_wash import household_of
+
+            key = household_of(acc).to_numpy(object)
+            multi = pd.Series(key).map(pd.Series(key).value_counts()).to_numpy(int) >= 2
+            multi &= np.array([str(k).startswith("H:") for k in key], dtype=bool)
+            if multi.any():
+                codes, _ = pd.factorize(pd.Series(key[multi]))
+                self.hh[multi] = codes
+        self.n_hh = int(self.hh.max()) + 1
+        drag = policy.tax_drag_bps or {}
+        self.drag = np.array([float(drag.get(c, 0.0)) / 1e4 / TRADING_DAYS for c in classes])
+        self.drag_total = np.zeros(len(self.ids))
+        self.in_hh = self.hh >= 0
         self.start_value: np.ndarray | None = None
         self._codes = (None, None)
         self.dates: list[date] = []
@@ -197,6 +213,8 @@ class Ledger:
         self.r_model.append(np.where(self.known_model, model_r[np.maximum(self.acc_model, 0)], 0.0))
         cv = self.class_values(lots, cash, price)
         value = cv.sum(axis=1)
+        if self.drag.any():
+            self.drag_total += np.where(self.taxable, cv @ self.drag, 0.0)
         self.end_value = value
         live = (value > 0) & self.known_model
         w = cv[live] / value[live, None]
@@ -226,8 +244,31 @@ class Ledger:
                "dispersion_bps": self.dispersion_bps(),
                "costs": round(float(costs.sum()), 2), "payouts": round(float(payouts.sum()), 2),
                "value": round(float(value.sum()), 2)}
+        if self.n_hh:
+            row.update(self._household_day(cv, value, ex, start))
         self.daily.append(row)
         return row
+
+    def _household_day(self, cv: np.ndarray, value: np.ndarray, ex: pd.DataFrame, start: np.ndarray) -> dict:
+        """The day's household drift (value-weighted over households), order lines and turnover of
+        the household members."""
+        m = self.in_hh & self.known_model
+        h = self.hh[m]
+        held = np.zeros((self.n_hh, cv.shape[1]))
+        blend = np.zeros_like(held)
+        np.add.at(held, h, cv[m])
+        np.add.at(blend, h, self.target[m] * value[m, None])
+        total = held.sum(axis=1)
+        ok = total > 0
+        drift = 0.5 * np.abs(held[ok] / total[ok, None] - blend[ok] / total[ok, None]).sum(axis=1)
+        mine = ex[self.in_hh[lookup(ex["account_id"], self.acc_pos, 0).astype(np.int64)]] if len(ex) else ex
+        buys = float(mine.loc[mine["side"] == "BUY", "value"].sum()) if len(mine) else 0.0
+        sells = float(mine.loc[mine["side"] == "SELL", "value"].sum()) if len(mine) else 0.0
+        return {"household_drift_pct": 100.0 * float((drift * total[ok]).sum() / total[ok].sum()) if ok.any() else 0.0,
+                "household_order_lines": int(len(mine.drop_duplicates(["account_id", "line", "side", "symbol"])))
+                if len(mine) else 0,
+                "household_turnover_pct": 100.0 * max(buys, sells) / float(start[self.in_hh].sum())
+                if start[self.in_hh].sum() > 0 else 0.0}
 
     def finish(self, lots: pd.DataFrame, price: np.ndarray, unpaid_requests: pd.DataFrame) -> None:
         self.final_lots = lots
@@ -337,7 +378,7 @@ class Ledger:
         late, overdue = late[~late_susp], overdue[~over_susp]
         te = self.tracking_error()
         d = pd.DataFrame(self.daily)
-        return {
+        out = {
             "days": days, "accounts": int(len(self.ids)),
             "accounts_traded": int(ex["account_id"].nunique()) if len(ex) else 0,
             "account_days_traded": int(d["accounts_traded"].sum()) if len(d) else 0,
@@ -371,3 +412,22 @@ class Ledger:
             "after_tax_wealth_ex_market": round(value_end - float(self.market_total.sum()) - float(tx["tax"].sum())
                                                 - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
         }
+        if self.drag.any():
+            out["tax_drag"] = round(float(self.drag_total.sum()), 2)
+        if self.n_hh:
+            m = self.in_hh
+            if self.drag.any():
+                out["household_tax_drag"] = round(float(self.drag_total[m].sum()), 2)
+            end = self.end_value if self.end_value is not None else np.zeros(len(self.ids))
+            out.update({
+                "households": self.n_hh, "household_accounts": int(m.sum()),
+                "household_drift_pct": round(float(d["household_drift_pct"].mean()), 4),
+                "household_order_lines": int(d["household_order_lines"].sum()),
+                "household_turnover_pct": round(float(d["household_turnover_pct"].sum()), 4),
+                "household_tax_paid": round(float(tx["tax"][m].sum()), 2),
+                "household_losses_harvested": round(float((tx["losses"] - tx["disallowed"])[m & t].sum()), 2),
+                "household_after_tax_wealth": round(float(end[m].sum() - liquidation[m].sum()), 2),
+                "household_after_tax_wealth_deferred": round(float(
+                    end[m].sum() - tx["tax"][m].sum() - (liquidation[m] - tx["tax"][m]).sum() * (1.0 - self.deferral)), 2),
+            })
+        return out
