@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_audit.py [--entries 1000000] [--db URL_OR_PATH ...]
         [--accounts 10000] [--threshold-bps 0] [--writers 4] [--roles] [--skip verify writers actions]
+    .venv/bin/python bench/bench_audit.py --existing PATH_OR_URL ...   # time verify on logs as they are
 
 1. Writes ``--entries`` audit entries through ``repo.audit_many`` (the real chained path, in
    transactions of 50,000) and times ``verify_chain`` on the whole log, per database given.
@@ -43,7 +44,7 @@ def label(db: str) -> str:
     return "PostgreSQL" if db.startswith("postgresql") else "SQLite"
 
 
-def bench_verify(db: str, n: int) -> None:
+def bench_verify(db: str, n: int, write: bool = True) -> None:
     from engine.core.audit_chain import verify_chain
     from storage import repo
     from storage.db import make_engine
@@ -51,22 +52,28 @@ def bench_verify(db: str, n: int) -> None:
     engine = make_engine(db)
     t = time.perf_counter()
     chunk = 50_000
-    for start in range(0, n, chunk):
+    for start in range(0, n if write else 0, chunk):
         with engine.begin() as conn:
             repo.audit_many(conn, [dict(user=f"user{i % 7}", action=("APPROVE", "HOLD", "EXPORT")[i % 3],
                                         account_id=f"A{i:07d}", detail=f"run {i // 1000}",
                                         before={"status": "PROPOSED"}, after={"status": "APPROVED"})
                                    for i in range(start, min(n, start + chunk))])
-    write = time.perf_counter() - t
-    print(f"{label(db)}: wrote {n:,} chained entries in {write:.1f} s")
+    if write:
+        print(f"{label(db)}: wrote {n:,} chained entries in {time.perf_counter() - t:.1f} s")
+    import resource
+
     for workers in (1, 2):
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         t, cpu = time.perf_counter(), time.process_time()
         rep = verify_chain(engine, workers=workers)
         dt, dcpu = time.perf_counter() - t, time.process_time() - cpu
-        assert rep.ok and rep.verified == n, rep
+        now = resource.getrusage(resource.RUSAGE_CHILDREN)
+        dkids = now.ru_utime + now.ru_stime - kids.ru_utime - kids.ru_stime
+        assert rep.ok and (rep.verified == n or not write), rep
         load = os.getloadavg()[0]
         print(f"{label(db)}: verify_chain, {workers} process(es): {dt:.2f} s wall ({dcpu:.2f} s CPU in the main "
-              f"process), load average {load:.1f} ({n / dt:,.0f} entries/s) -> {rep.describe()}")
+              f"process and its read-ahead thread, {dkids:.2f} s in workers), load average {load:.1f} "
+              f"({rep.verified / dt:,.0f} entries/s) -> {rep.describe()}", flush=True)
     engine.dispose()
 
 
@@ -199,8 +206,14 @@ def main() -> None:
                     help="every tier's score threshold (start and floor), e.g. 0: most accounts are proposed")
     ap.add_argument("--roles", action="store_true", help="actions with roles set up (identity checks, "
                     "and on PostgreSQL the database's guards)")
+    ap.add_argument("--existing", nargs="*", default=[],
+                    help="verify these logs as they are (a SQLite path or a database URL) instead of writing one")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    for db in args.existing:
+        bench_verify(db, 0, write=False)
+    if args.existing:
+        return
     work = Path(tempfile.mkdtemp(prefix="bench_audit_"))
     for spec in args.db:
         for name, run in (("verify", lambda db: bench_verify(db, args.entries)),
