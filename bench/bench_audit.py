@@ -72,7 +72,7 @@ def bench_verify(db: str, n: int, write: bool = True) -> None:
         assert rep.ok and (rep.verified == n or not write), rep
         load = os.getloadavg()[0]
         print(f"{label(db)}: verify_chain, {workers} process(es): {dt:.2f} s wall ({dcpu:.2f} s CPU in the main "
-              f"process and its read-ahead thread, {dkids:.2f} s in workers), load average {load:.1f} "
+              f"process, {dkids:.2f} s in workers), load average {load:.1f} "
               f"({rep.verified / dt:,.0f} entries/s) -> {rep.describe()}", flush=True)
     engine.dispose()
 

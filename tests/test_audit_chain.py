@@ -221,34 +221,3 @@ def test_workers_name_the_same_first_bad_entry(engine, monkeypatch, case):
     sql(engine, *statements)
     one, many = verify_chain(engine), verify_chain(engine, workers=3)
     assert one == many and (many.entry, many.kind) == (entry, kind)
-
-
-@pytest.fixture
-def small_ranges(monkeypatch):
-    """Verify in ranges of 3 positions, the next range read ahead on a second connection."""
-    import engine.core.audit_chain as chain_mod
-
-    monkeypatch.setattr(chain_mod, "CHUNK", 3)
-    monkeypatch.setattr(chain_mod, "PREFETCH_FROM", 1)
-    return chain_mod
-
-
-def test_a_clean_chain_is_checked_a_range_at_a_time_not_row_by_row(engine, small_ranges, monkeypatch):
-    fill(engine)
-    calls = []
-    real = small_ranges._scan_rows
-    monkeypatch.setattr(small_ranges, "_scan_rows", lambda conn, lo, *a, **k: calls.append(lo) or real(conn, lo, *a, **k))
-    rep = verify_chain(engine)
-    assert rep.ok and rep.verified == N
-    assert calls == [N + 1]  # only the look past the last position (a concurrent append)
-
-
-@pytest.mark.parametrize("case", list(TAMPER))
-def test_ranges_read_ahead_name_the_same_first_bad_entry_as_row_by_row(engine, small_ranges, monkeypatch, case):
-    fill(engine)
-    statements, entry, kind, words = TAMPER[case]
-    sql(engine, *statements, fake="f" * 64)
-    ranged = verify_chain(engine)
-    monkeypatch.setattr(small_ranges, "_chunk_ok", lambda *a: None)  # every range read again row by row
-    rows = verify_chain(engine)
-    assert ranged == rows and (ranged.entry, ranged.kind) == (entry, kind) and words in ranged.problem

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
-import threading
-from operator import methodcaller
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, String, Text, func, literal, select, type_coerce
@@ -158,159 +155,14 @@ def verify_chain(engine: Engine | Connection, state=None, *, workers: int = 1) -
     ``workers`` > 1 checks ranges of a long log in that many processes first (each entry's hash
     only needs the stored hash before it); the first bad range is then read again in order, so
     the report is the same. Not from a process with threads of its own (the console)."""
-    if isinstance(engine, Connection):  # its own transaction's view: no second connection
+    if isinstance(engine, Connection):
         return _verify(engine, state, workers)
     with engine.connect() as conn:
-        return _verify(conn, state, workers, _reader(engine))
+        return _verify(conn, state, workers)
 
 
-def _chunk_sql(conn: Connection) -> str:
-    """One query per range of positions (bound ``:lo``, ``:hi``) giving four texts built by the
-    database: the row count, the positions joined by commas, the stored hashes joined, and the
-    stream ``canonical_1 \x01 hash_1 \n canonical_2 \x01 hash_2 ...`` in chain order. With the
-    hash before the range and a newline in front, split at ``\x01``, the stream gives every
-    entry's hash input (``prev + "\n" + canonical``): one text per range instead of a row per
-    entry. ``\x01`` never occurs in either part (JSON escapes control characters; hashes are hex)."""
-    t = m.AuditEntry.__table__
-    if conn.dialect.name == "postgresql":
-        canon = str(_canonical_sql(conn).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        # rows from the ranged subquery in its order (the seq index): no sort per aggregate
-        return (f"SELECT count(*), string_agg(seq::text, ','), string_agg(hash, ''), string_agg(c || chr(1) || hash, "
-                f"chr(10)) FROM (SELECT seq, hash, {canon} AS c FROM {t.name} "
-                f"WHERE seq BETWEEN %(lo)s AND %(hi)s ORDER BY seq) AS r")
-    canon = str(func.json_array(t.c.seq, func.replace(t.c.at, literal(" "), literal("T")),
-                                *[t.c[f] for f in ac.FIELDS[2:]])
-                .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    canon = canon.replace(f"{t.name}.", "")
-    # the aggregates take the rows in the order the ranged subquery gives them (its seq index); a
-    # different order would show in the positions' text and send the range to the row-by-row check
-    return (f"SELECT count(*), group_concat(seq, ','), group_concat(hash, ''), "
-            f"group_concat(c || char(1) || hash, char(10)) FROM (SELECT seq, hash, {canon} AS c "
-            f"FROM {t.name} WHERE seq BETWEEN :lo AND :hi ORDER BY seq)")
-
-
-def _chunk_ok(row, lo: int, hi: int, prev: str | None) -> str | None:
-    """The last hash of positions ``lo``..``hi`` when the range is whole and every hash follows
-    (``prev``: the hash before ``lo``; None: the first entry's hash is not checked), else None."""
-    n, seqs, hashes, stream = row
-    if n != hi - lo + 1 or not stream or seqs != ",".join(map(str, range(lo, hi + 1))) \
-            or len(hashes) != 64 * n:
-        return None
-    pieces = f"{prev or ''}\n{stream}".encode("utf-8").split(b"\x01")
-    last = pieces.pop()
-    if len(pieces) != n:
-        return None
-    try:
-        want = bytes.fromhex(hashes)  # a hash that is not hex (an outside change): read row by row
-    except ValueError:
-        return None
-    got = b"".join(map(_DIGEST, map(hashlib.sha256, pieces)))
-    if got != want if prev is not None else got[32:] != want[32:]:
-        return None
-    return last.decode("ascii")
-
-
-_DIGEST = methodcaller("digest")
-PREFETCH_FROM = 2 * CHUNK  # positions: from this many, the next range is read while one is hashed
-
-
-def _ranges(conn: Connection, lo: int, top: int, engine: Engine | None):
-    """``(a, b, row)`` of each range of positions ``lo``..``top`` (rows of :func:`_chunk_sql`).
-
-    Given ``engine`` and a long range, a thread reads the next range on a connection of its own
-    while this one hashes: the database builds a range's text in one call that releases the GIL
-    (sqlite3's step, psycopg's wait for the server), so reading and hashing overlap."""
-    bounds = [(a, min(a + CHUNK - 1, top)) for a in range(lo, top + 1, CHUNK)]
-    sql = _chunk_sql(conn)
-    if engine is None or top - lo + 1 < PREFETCH_FROM:
-        cur = conn.connection.dbapi_connection.cursor()  # the DBAPI cursor: no per-row processing
-        try:
-            for a, b in bounds:
-                cur.execute(sql, {"lo": a, "hi": b})
-                yield a, b, cur.fetchone()
-        finally:
-            cur.close()
-        return
-    out: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def read():
-        try:
-            with engine.connect() as own:
-                cur = own.connection.dbapi_connection.cursor()
-                try:
-                    for a, b in bounds:
-                        cur.execute(sql, {"lo": a, "hi": b})
-                        item = (a, b, cur.fetchone())
-                        while not stop.is_set():
-                            try:
-                                out.put(item, timeout=0.1)
-                                break
-                            except queue.Full:
-                                continue
-                        if stop.is_set():
-                            return
-                finally:
-                    cur.close()
-        except BaseException as e:  # noqa: BLE001 - handed to the reading thread
-            out.put(e)
-
-    th = threading.Thread(target=read, name="audit-verify-reader", daemon=True)
-    th.start()
-    try:
-        for _ in bounds:
-            item = out.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        th.join()
-
-
-def _scan(conn: Connection, lo: int, prev: str, hi: int | None = None, anchors=None, state=None, total: int = 0,
-          engine: Engine | None = None):
+def _scan(conn: Connection, lo: int, prev: str, hi: int | None = None, anchors=None, state=None, total: int = 0):
     """Check positions ``lo``..``hi`` (the end) in order after ``prev`` (the hash of ``lo - 1``):
-    ``(kind, entry, words, verified)`` of the first problem, else ``(None, last, prev, None)``.
-
-    A range of :data:`CHUNK` positions at a time, checked from one text per range
-    (:func:`_chunk_sql`, read ahead on a second connection of ``engine`` when given); a range that
-    is not whole and intact is read again row by row (:func:`_scan_rows`), which names the
-    problem (or finds none: the database's canonical text differs from Python's for some value,
-    and the row-by-row check is the definition)."""
-    anchors = anchors or {}
-    t = m.AuditEntry.__table__
-    top = conn.execute(select(func.max(t.c.seq)).where(t.c.seq >= lo)).scalar()
-    top = lo - 1 if top is None else int(top) if hi is None else min(int(top), hi)
-    chunks = _ranges(conn, lo, top, engine)
-    try:
-        for a, b, row in chunks:
-            if state is not None:
-                state.check()
-                state.progress(a / max(total, 1), "verifying the audit chain")
-            last = _chunk_ok(row, a, b, prev) if row and row[0] else None
-            if last is not None:
-                hashes = row[2]
-                if not any(a <= e <= b and hashes[64 * (e - a):64 * (e - a + 1)] != h
-                           for e, (_, h) in anchors.items()):
-                    prev = last
-                    continue
-            kind, entry, words, verified = _scan_rows(conn, a, prev, b, anchors, None, total)
-            if kind:
-                return kind, entry, words, verified
-            prev = words
-    finally:
-        chunks.close()
-    if hi is None:  # anything past the last position seen at the start (a concurrent append)
-        return _scan_rows(conn, top + 1, prev, None, anchors, state, total)
-    if top < hi:  # a range whose tail is missing
-        return "deleted", top + 1, f"entry {top + 1:,} deleted", top
-    return None, top, prev, None
-
-
-def _scan_rows(conn: Connection, lo: int, prev: str, hi: int | None = None, anchors=None, state=None,
-               total: int = 0):
-    """Row by row (the reference, and what names a problem): check positions ``lo``..``hi`` (the end) in order after ``prev`` (the hash of ``lo - 1``):
     ``(kind, entry, words, verified)`` of the first problem, else ``(None, last, prev, None)``."""
     sha, anchors = hashlib.sha256, anchors or {}
     expect = lo
@@ -346,7 +198,7 @@ def _first_bad(url: str, lo: int, hi: int) -> int | None:
         with eng.connect() as conn:
             t = m.AuditEntry.__table__
             prev = ac.GENESIS if lo == 1 else conn.execute(select(t.c.hash).where(t.c.seq == lo - 1)).scalar()
-            kind, entry, _, _ = _scan(conn, lo, prev, hi, engine=_reader(eng))  # prev None: the range before reports its tail
+            kind, entry, _, _ = _scan(conn, lo, prev, hi)  # prev None: the range before reports its tail
             return entry if kind else None
     finally:
         eng.dispose()
@@ -371,12 +223,7 @@ def _parallel_start(conn: Connection, workers: int, last: int) -> tuple[int, str
 PARALLEL_FROM = 200_000  # entries: below this, one process is quicker than starting others
 
 
-def _reader(engine: Engine) -> Engine | None:
-    """The engine a read-ahead thread may open a second connection of (not an in-memory database)."""
-    return None if engine.url.database in (None, "", ":memory:") and engine.dialect.name == "sqlite" else engine
-
-
-def _verify(conn: Connection, state=None, workers: int = 1, engine: Engine | None = None) -> ChainReport:
+def _verify(conn: Connection, state=None, workers: int = 1) -> ChainReport:
     t = m.AuditEntry.__table__
     head_seq, head_hash = ac.head(conn)
     n_rows = conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -396,7 +243,7 @@ def _verify(conn: Connection, state=None, workers: int = 1, engine: Engine | Non
             start = min(bad)
             prev = ac.GENESIS if start == 1 else \
                 conn.execute(select(t.c.hash).where(t.c.seq == start - 1)).scalar_one()
-    kind, entry, words, verified = _scan(conn, start, prev, None, anchors, state, n_chained, engine)
+    kind, entry, words, verified = _scan(conn, start, prev, None, anchors, state, n_chained)
     if kind:
         return report(kind, entry, words, verified)
     last, prev = entry, words
