@@ -1,7 +1,8 @@
 """Benchmark: the audit hash chain — verifying a long log, and what hashing costs the actions.
 
     .venv/bin/python bench/bench_audit.py [--entries 1000000] [--db URL_OR_PATH ...]
-        [--accounts 10000] [--writers 4] [--roles] [--skip verify writers actions]
+        [--accounts 10000] [--threshold-bps 0] [--writers 4] [--roles] [--skip verify writers actions]
+    .venv/bin/python bench/bench_audit.py --existing PATH_OR_URL ...   # time verify on logs as they are
 
 1. Writes ``--entries`` audit entries through ``repo.audit_many`` (the real chained path, in
    transactions of 50,000) and times ``verify_chain`` on the whole log, per database given.
@@ -10,7 +11,8 @@
 3. Approve and export: imports a sample book of ``--accounts`` accounts with every tier
    reviewed, runs it, approves every account waiting in one decision and exports the batch;
    the time spent in ``storage.audit_chain.chain`` (hashing + head lock) is measured inside
-   each action and given as a share of it. ``--roles``: with roles set up first (the login
+   each action and given as a share of it (``--threshold-bps 0``: every tier proposes whatever
+   trades score above 0, so most accounts wait for approval). ``--roles``: with roles set up first (the login
    acts and is checked before each action; on PostgreSQL the database's guards of
    ``engine.desk.desk_guards`` run too, their time taken from ``pg_stat_user_functions``).
 """
@@ -42,7 +44,7 @@ def label(db: str) -> str:
     return "PostgreSQL" if db.startswith("postgresql") else "SQLite"
 
 
-def bench_verify(db: str, n: int) -> None:
+def bench_verify(db: str, n: int, write: bool = True) -> None:
     from engine.core.audit_chain import verify_chain
     from storage import repo
     from storage.db import make_engine
@@ -50,22 +52,28 @@ def bench_verify(db: str, n: int) -> None:
     engine = make_engine(db)
     t = time.perf_counter()
     chunk = 50_000
-    for start in range(0, n, chunk):
+    for start in range(0, n if write else 0, chunk):
         with engine.begin() as conn:
             repo.audit_many(conn, [dict(user=f"user{i % 7}", action=("APPROVE", "HOLD", "EXPORT")[i % 3],
                                         account_id=f"A{i:07d}", detail=f"run {i // 1000}",
                                         before={"status": "PROPOSED"}, after={"status": "APPROVED"})
                                    for i in range(start, min(n, start + chunk))])
-    write = time.perf_counter() - t
-    print(f"{label(db)}: wrote {n:,} chained entries in {write:.1f} s")
+    if write:
+        print(f"{label(db)}: wrote {n:,} chained entries in {time.perf_counter() - t:.1f} s")
+    import resource
+
     for workers in (1, 2):
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         t, cpu = time.perf_counter(), time.process_time()
         rep = verify_chain(engine, workers=workers)
         dt, dcpu = time.perf_counter() - t, time.process_time() - cpu
-        assert rep.ok and rep.verified == n, rep
+        now = resource.getrusage(resource.RUSAGE_CHILDREN)
+        dkids = now.ru_utime + now.ru_stime - kids.ru_utime - kids.ru_stime
+        assert rep.ok and (rep.verified == n or not write), rep
         load = os.getloadavg()[0]
         print(f"{label(db)}: verify_chain, {workers} process(es): {dt:.2f} s wall ({dcpu:.2f} s CPU in the main "
-              f"process), load average {load:.1f} ({n / dt:,.0f} entries/s) -> {rep.describe()}")
+              f"process, {dkids:.2f} s in workers), load average {load:.1f} "
+              f"({rep.verified / dt:,.0f} entries/s) -> {rep.describe()}", flush=True)
     engine.dispose()
 
 
@@ -114,7 +122,7 @@ def guard_ms(engine) -> float:
                                        "WHERE funcname LIKE 'desk\\_%'")).scalar_one())
 
 
-def bench_actions(db: str, accounts: int, work: Path, roles: bool = False) -> None:
+def bench_actions(db: str, accounts: int, work: Path, roles: bool = False, threshold_bps: float | None = None) -> None:
     from engine.desk.exporter import export_batch
     from engine.book.importer import import_book
     from engine.core.policy import default_policy, policy_from_dict
@@ -161,6 +169,8 @@ def bench_actions(db: str, accounts: int, work: Path, roles: bool = False) -> No
     for tier in data["tiers"]:
         tier["review"] = "all"
         tier["four_eyes"] = False  # one login approves what it ran (roles: the bench has one login)
+        if threshold_bps is not None:  # every account whose trades score above it is proposed
+            tier["threshold_start_bps"] = tier["threshold_floor_bps"] = threshold_bps
     save_policy(engine, policy_from_dict(data), user=users["bench"])
     run = run_workflow(engine, workers=2, user=users["bench"])
     with engine.connect() as conn:
@@ -178,7 +188,8 @@ def bench_actions(db: str, accounts: int, work: Path, roles: bool = False) -> No
         what = f"{len(waiting):,} accounts" if name == "approve" else f"{res.n_trades:,} trades"
         extra = f", database guards {guarded:.1f} ms ({guarded / 10 / dt:.2f} %)" if roles and pg else ""
         print(f"{label(db)}{' with roles' if roles else ''}: {name} of {what}: {dt:.2f} s, audit chain "
-              f"{spent[0] * 1000:.1f} ms ({100 * spent[0] / dt:.2f} %){extra}")
+              f"{spent[0] * 1000:.1f} ms ({100 * spent[0] / dt:.2f} %){extra}, load average {os.getloadavg()[0]:.1f}",
+              flush=True)
     audit_chain.chain = real
     engine.dispose()
 
@@ -191,15 +202,23 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--skip", nargs="*", default=[], choices=["verify", "writers", "actions"])
+    ap.add_argument("--threshold-bps", type=float, default=None,
+                    help="every tier's score threshold (start and floor), e.g. 0: most accounts are proposed")
     ap.add_argument("--roles", action="store_true", help="actions with roles set up (identity checks, "
                     "and on PostgreSQL the database's guards)")
+    ap.add_argument("--existing", nargs="*", default=[],
+                    help="verify these logs as they are (a SQLite path or a database URL) instead of writing one")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    for db in args.existing:
+        bench_verify(db, 0, write=False)
+    if args.existing:
+        return
     work = Path(tempfile.mkdtemp(prefix="bench_audit_"))
     for spec in args.db:
         for name, run in (("verify", lambda db: bench_verify(db, args.entries)),
                           ("writers", lambda db: bench_writers(db, args.writers)),
-                          ("actions", lambda db: bench_actions(db, args.accounts, work, args.roles))):
+                          ("actions", lambda db: bench_actions(db, args.accounts, work, args.roles, args.threshold_bps))):
             if name in args.skip:
                 continue
             db = fresh_db(spec, work)

@@ -119,3 +119,20 @@ def test_a_waiting_deposit_is_the_cash_invest_mandate_traded_now_or_left_to_the_
     assert prop.at["A1", "category"] == "MANDATE" and "MANDATE:cash_invest" in prop.at["A1", "reasons"]
     trades = d.results["A1"].trades
     assert trades and all(t.side == "BUY" for t in trades)
+
+
+def test_a_need_below_the_minimum_trade_sells_the_need_not_the_minimum():
+    # found by the lab's check (tests/test_lab_cash_flow.py): a $300 need was raised with a
+    # $2,500 sale, the policy's minimum trade, far beyond the need plus one share of rounding
+    inp = three_class(cash=50_000.0, cash_needed=300.0)  # model cash above the cash held: need $300
+    st = dataclasses.replace(EAGER, min_trade_dollars=2_500.0)
+    res = optimize_account(inp, st)
+    check_invariants(inp, res)
+    assert res.cash_shortfall == 0.0 and not lines(res, "BUY")
+    sold = sum(t.value for t in lines(res, "SELL"))
+    tickets = st.ticket_cost * len(res.trades)
+    assert 300.0 <= sold * (1 - 5e-4) - tickets + 1e-6
+    assert sold <= (300.0 + tickets) / (1 - 5e-4) + max(inp.price) + 1e-6  # the need plus one share
+    # a full-mode account keeps the minimum trade for what it sells
+    full = optimize_account(dataclasses.replace(inp, cash_flow=False), st)
+    assert all(t.value >= 2_500.0 for t in lines(full, "SELL"))

@@ -25,6 +25,7 @@ import pandas as pd
 
 from engine.decide.executors import open_executor
 from engine.lab.baselines import baseline_day
+from engine.lab.cash_flow_check import COLUMNS as CASH_FLOW_COLUMNS, check_day as check_cash_flow
 from engine.lab.custodian import Custodian
 from engine.lab.market import PricePath, factor_path, replay_path
 from engine.lab.metrics import Ledger
@@ -52,6 +53,9 @@ class LabResult:
     books: dict[str, dict[str, pd.DataFrame]]  # each variant's book after the last day
     last_date: date
     variants: list[Variant]
+    # the engine variants' cash-flow accounts that traded, per day, checked against their cash
+    # need (engine.lab.cash_flow_check.check_day; a column ``variant``): ``excess`` > 0 breaks the rule
+    cash_flow: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def load_book(engine) -> LabBook:
@@ -136,12 +140,13 @@ def simulate(book: LabBook, variants: list[Variant], days: int, *, seed: int = 1
         raise RefusedError(f"--reject {reject_share}: a share between 0 and 1")
     path = prices if isinstance(prices, PricePath) else price_path(book, days, seed=seed, prices=prices)
     arrivals = request_arrivals(book.frames, path.dates, request_rate, seed)
-    ledgers, books = {}, {}
+    ledgers, books, flows = {}, {}, []
     with open_executor(executor, workers=workers) as choice:
         for vi, v in enumerate(variants):
-            ledger, frames = _run_variant(book, v, path, arrivals, reject_share, seed, choice.workers or 1,
-                                          choice.executor, state, vi, len(variants))
+            ledger, frames, flow = _run_variant(book, v, path, arrivals, reject_share, seed, choice.workers or 1,
+                                                choice.executor, state, vi, len(variants))
             ledgers[v.name], books[v.name] = ledger, frames
+            flows += [f.assign(variant=v.name) for f in flow if len(f)]
     state.progress(1.0, "simulation done")
     rows = [{"variant": v.name, "kind": v.kind, **ledgers[v.name].summary()} for v in variants]
     summary = pd.DataFrame(rows)
@@ -157,7 +162,8 @@ def simulate(book: LabBook, variants: list[Variant], days: int, *, seed: int = 1
     daily = pd.concat([pd.DataFrame(ledgers[v.name].daily).assign(variant=v.name) for v in variants],
                       ignore_index=True)
     daily = daily[["variant"] + [c for c in daily.columns if c != "variant"]]
-    return LabResult(summary, daily, ledgers, books, path.dates[-1], variants)
+    cash_flow = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["variant", *CASH_FLOW_COLUMNS])
+    return LabResult(summary, daily, ledgers, books, path.dates[-1], variants, cash_flow)
 
 
 def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed, workers, executor,
@@ -169,6 +175,7 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
                      strict_wash=v.kind == "engine", wash_days=t.wash_sale_days)
     ledger = Ledger(book.frames, book.as_of, book.policy)
     n = len(path.dates)
+    flow = []
     for k, day in enumerate(path.dates):
         state.check()
         lo, hi = (vi * n + k) / (nv * n), (vi * n + k + 1) / (nv * n)
@@ -200,7 +207,12 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
         else:
             trades, excused = baseline_day(v.kind, cust.frames, day, k, v.policy, holds=set(ov.holds))
             suspended = excused - set(ov.holds)
+        seen = {k_: cust.frames[k_] for k_ in ("cash_requests", "lots", "securities", "model_weights")}
+        seen["accounts"] = cust.frames["accounts"].copy()  # execute moves cash in place
         ex, costs = cust.execute(trades)
+        if v.kind == "engine":
+            flow.append(check_cash_flow(seen, day, ex, cost_bps=t.cost_bps, ticket_cost=t.ticket_cost,
+                                        horizon_days=v.policy.mandates.cash_horizon_days))
         paid = cust.pay_requests()
         payouts = np.zeros(len(cust.account_ids))
         if len(paid):
@@ -211,7 +223,7 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
                       excused=np.isin(ledger.ids, list(excused)), owed=_owed(cust, day, v.policy),
                       suspended=np.isin(ledger.ids, list(suspended)))
     ledger.finish(cust.frames["lots"], cust.price, cust.frames["cash_requests"])
-    return ledger, cust.frames
+    return ledger, cust.frames, flow
 
 
 def _owed(cust: Custodian, day: date, policy: Policy) -> np.ndarray:

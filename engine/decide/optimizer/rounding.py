@@ -119,6 +119,9 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
     order = cand[(-key).argsort()].tolist()
     # first within the room each class has above its band (dollars), then, cash first, beyond
     class_room = band_rules.class_room(p, buy_sh, sell_sh) if len(p.band_k) else None
+    # a cash-flow account sells its cash need and no more: whole shares, never rounded up to the
+    # minimum trade (that would sell beyond the need to no purpose)
+    floor_d = 0.0 if p.inp.cash_flow else min_d
     for cap in ((True, False) if class_room is not None else (False,)):
         for s in order:
             if deficit <= 1e-6:
@@ -128,11 +131,11 @@ def _repair_cash(p, st, deficit, buy_sh, sell_sh, avail, min_s, min_d):
             extra = tick if new_line else 0.0
             need = int(math.ceil((deficit + extra) / ((1 - kap) * px) - 1e-9))
             if new_line:
-                need = max(need, min_s, int(math.ceil(min_d / px - 1e-9)))
+                need = max(need, min_s, int(math.ceil(floor_d / px - 1e-9)))
             add = min(need, int(avail[s] - sell_sh[s]))
             if cap and np.isfinite(class_room[p.ci[s]]):  # a class without a lower edge has no cap
                 add = min(add, int(class_room[p.ci[s]] // px))
-            if add <= 0 or new_line and (add < min_s or add * px < min_d):
+            if add <= 0 or new_line and (add < min_s or add * px < floor_d):
                 continue
             sell_sh[s] += add
             if class_room is not None:
