@@ -68,16 +68,17 @@ def _insert_sqlite(conn: Connection, table: Table, names: list[str], df: pd.Data
     n, k = len(df), len(names)
     one = "(" + ", ".join("?" for _ in names) + ")"
     head = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in names)}) VALUES '
-    cols = _columns(df)
     dbapi = conn.connection.driver_connection
     cur = dbapi.cursor()
     r = ROWS_PER_STATEMENT
     try:
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
+            # Python objects for one chunk at a time: for the whole frame (millions of lots) they
+            # were the import's peak memory
             block = np.empty((stop - start, k), dtype=object)
-            for j, c in enumerate(cols):
-                block[:, j] = c[start:stop]
+            for j, c in enumerate(_columns(df.iloc[start:stop])):
+                block[:, j] = c
             full = (len(block) // r) * r
             if full:
                 flat = block[:full].reshape(-1, r * k)
@@ -92,14 +93,14 @@ def _insert_sqlite(conn: Connection, table: Table, names: list[str], df: pd.Data
 
 
 def _copy_postgres(conn: Connection, table: Table, names: list[str], df: pd.DataFrame, progress) -> int:
-    cols = _columns(df)
     n = len(df)
     dbapi = conn.connection.driver_connection
     with dbapi.cursor() as cur:
         quoted = ", ".join(f'"{c}"' for c in names)
         with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
             for start in range(0, n, CHUNK):
-                for row in zip(*(c[start:start + CHUNK] for c in cols)):
+                # Python objects for one chunk at a time (see _insert_sqlite)
+                for row in zip(*_columns(df.iloc[start:start + CHUNK])):
                     copy.write_row(row)
                 if progress:
                     progress(min(n, start + CHUNK) / n)
