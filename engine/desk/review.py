@@ -31,6 +31,7 @@ from storage.bulk import id_in, in_chunks, read_frame
 
 P = m.Proposal.__table__
 T = m.Trade.__table__
+T2 = T.alias("of_proposal")
 TRADING = ("MANDATE", "SCORE")
 
 
@@ -175,7 +176,10 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
         # of the proposals per version they were loaded at (a handful); trades first, then the
         # proposals: the order edit_trade and the exporter lock them in; never a trade an export took
         if todo:
-            conn.execute(update(T).where(id_in(conn, T.c.proposal_id, pids), T.c.status != "REMOVED",
+            # by trade id (their proposals' trades), so that SQLite looks the rows up by id rather
+            # than scanning every unexported trade through the batch_id index
+            of_proposals = select(T2.c.id).where(id_in(conn, T2.c.proposal_id, pids))
+            conn.execute(update(T).where(T.c.id.in_(of_proposals), T.c.status != "REMOVED",
                                          T.c.batch_id.is_(None)).values(status=status))
             by_version: dict[int, list[int]] = {}
             for r in todo:
