@@ -1,6 +1,6 @@
 """Benchmark: export one batch of N approved trade lines (default 200,000) in CSV+FIX and XLSX.
 
-    .venv/bin/python bench/bench_export.py [--lines N]
+    .venv/bin/python bench/bench_export.py [--lines N] [--formats csv,fix xlsx] [--profile FILE] [--keep DIR]
 
 Trades are inserted directly as approved (manual-category) trades on a small imported book,
 one per account/symbol/side so every trade is one order line; then `export_batch` runs the
@@ -55,18 +55,40 @@ def setup(db: Path, n: int):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--formats", nargs="*", default=["csv,fix", "xlsx"],
+                    help="one export per item, e.g. csv,fix xlsx")
+    ap.add_argument("--profile", help="write a cProfile of the exports to this file")
+    ap.add_argument("--keep", help="write each database and batch under this folder (kept) instead of a temp dir")
     args = ap.parse_args()
     from engine.desk.exporter import export_batch
 
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    for formats in (("csv", "fix"), ("xlsx",)):
-        work = Path(tempfile.mkdtemp(prefix="bench_export_"))
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    prof = None
+    if args.profile:
+        import cProfile
+
+        prof = cProfile.Profile(time.process_time)  # CPU time: the machine may be shared
+    for item in args.formats:
+        formats = tuple(item.split(","))
+        if args.keep:
+            work = Path(args.keep) / "_".join(formats)
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(tempfile.mkdtemp(prefix="bench_export_"))
         engine = setup(work / "b.db", args.lines)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
+        if prof:
+            prof.enable()
         res = export_batch(engine, work / "out", formats=formats, user="bench")
-        dt = time.perf_counter() - t
+        if prof:
+            prof.disable()
+        dt, cpu = time.perf_counter() - t, time.process_time() - cpu
         size = sum(os.path.getsize(p) for p, _ in res.files) / 1e6
-        print(f"{'+'.join(formats):>8}: {res.n_lines:,} order lines in {dt:.1f} s ({size:,.0f} MB)")
+        print(f"{'+'.join(formats):>8}: {res.n_lines:,} order lines in {dt:.1f} s, CPU {cpu:.1f} s ({size:,.0f} MB); "
+              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    if prof:
+        prof.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ Never ORM objects one by one: a book has millions of lots.
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import BigInteger, Connection, Table, any_, bindparam, func, literal_column, select
+from sqlalchemy.types import ARRAY
 
 CHUNK = 200_000
 
@@ -66,16 +68,17 @@ def _insert_sqlite(conn: Connection, table: Table, names: list[str], df: pd.Data
     n, k = len(df), len(names)
     one = "(" + ", ".join("?" for _ in names) + ")"
     head = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in names)}) VALUES '
-    cols = _columns(df)
     dbapi = conn.connection.driver_connection
     cur = dbapi.cursor()
     r = ROWS_PER_STATEMENT
     try:
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
+            # Python objects for one chunk at a time: for the whole frame (millions of lots) they
+            # were the import's peak memory
             block = np.empty((stop - start, k), dtype=object)
-            for j, c in enumerate(cols):
-                block[:, j] = c[start:stop]
+            for j, c in enumerate(_columns(df.iloc[start:stop])):
+                block[:, j] = c
             full = (len(block) // r) * r
             if full:
                 flat = block[:full].reshape(-1, r * k)
@@ -90,14 +93,14 @@ def _insert_sqlite(conn: Connection, table: Table, names: list[str], df: pd.Data
 
 
 def _copy_postgres(conn: Connection, table: Table, names: list[str], df: pd.DataFrame, progress) -> int:
-    cols = _columns(df)
     n = len(df)
     dbapi = conn.connection.driver_connection
     with dbapi.cursor() as cur:
         quoted = ", ".join(f'"{c}"' for c in names)
         with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
             for start in range(0, n, CHUNK):
-                for row in zip(*(c[start:start + CHUNK] for c in cols)):
+                # Python objects for one chunk at a time (see _insert_sqlite)
+                for row in zip(*_columns(df.iloc[start:start + CHUNK])):
                     copy.write_row(row)
                 if progress:
                     progress(min(n, start + CHUNK) / n)
@@ -110,6 +113,17 @@ def _copy_postgres(conn: Connection, table: Table, names: list[str], df: pd.Data
 
 
 ANALYZE_ROWS = 10_000  # a bulk write this large refreshes the table's planner statistics
+
+
+def id_in(conn: Connection, column, ids) -> object:
+    """``column IN (ids)`` as one statement with one parameter, however many ids: an array on
+    PostgreSQL (``= ANY(...)``), a JSON list unpacked by ``json_each`` on SQLite. A set-based
+    UPDATE of a whole batch or approval, instead of one statement per few thousand ids."""
+    ids = [int(i) for i in ids]
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
+    each = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(ids))))
+    return column.in_(each.scalar_subquery())
 
 
 def in_chunks(values, size: int = 5000) -> list[list]:

@@ -53,6 +53,7 @@ BOTH_DATABASES = {
     "test_shared_desk",
     "test_snapshot_cache",
     "test_storage",
+    "test_export_speed",
     "test_ui_desk_tools",
     "test_ui_lab",
     "test_workflow",

@@ -80,7 +80,7 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
     for a, w in zip(acc, why):
         if w:
             by_account.setdefault(a, []).extend(w)
-    why = [list(dict.fromkeys(by_account.get(a, []))) for a in acc]
+    why = [list(dict.fromkeys(by_account[a])) if a in by_account else [] for a in acc]
     if everything:
         # a proposal that raises cash for a request handled by manual trades since it was made
         # would raise it twice: the proposal waits (the manual trades themselves go)
@@ -95,6 +95,8 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
 def _override_reasons(ov: ActiveOverrides, acc: list[str], sym: list[str]) -> list[list[str]]:
     """Per trade: the holds and halts that block it (hold-accounts: every trade of an account
     that trades the halted symbol)."""
+    if not (ov.hold_accounts or ov.holds or ov.freeze):
+        return [[] for _ in acc]
     halted: dict[str, list[str]] = {}
     for a, s in zip(acc, sym):
         if s in ov.hold_accounts:

@@ -59,8 +59,9 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
         return pd.DataFrame(columns=LOTS_COLUMNS)
     df = sells[["account_id", "custodian", "symbol", "snapshot_id", "est_price"]].assign(
         lot=sells["lots"].astype(str).str.split(";"), seq=np.arange(len(sells))).explode("lot")
-    parts = df["lot"].str.rsplit(":", n=1, expand=True)
-    df = df.assign(lot_id=parts[0], quantity=parts[1].astype(int), snapshot_id=df["snapshot_id"].astype(int))
+    parts = [str(x).rpartition(":") for x in df["lot"].tolist()]
+    df = df.assign(lot_id=[p[0] for p in parts], quantity=np.array([int(p[2]) for p in parts], dtype=np.int64),
+                   snapshot_id=df["snapshot_id"].astype(int))
     df = df.drop(columns="lot").reset_index(drop=True)
     L = m.Lot.__table__
     S = m.BookSnapshot.__table__

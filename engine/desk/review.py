@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, func, select, update
 
 from engine.core.identity import acting_user
 from engine.core.tasks import RefusedError, same_user
@@ -28,10 +28,11 @@ from engine.desk.runs import latest_run as latest_run  # its home; re-exported
 from storage import models as m
 from storage import compact_detail
 from storage import repo
-from storage.bulk import in_chunks, read_frame
+from storage.bulk import id_in, in_chunks, read_frame
 
 P = m.Proposal.__table__
 T = m.Trade.__table__
+T2 = T.alias("of_proposal")
 TRADING = ("MANDATE", "SCORE")
 
 
@@ -110,11 +111,10 @@ def check_not_stale(conn, run_id: int) -> None:
 
 
 def _exported(conn, proposal_ids) -> set[int]:
-    out: set[int] = set()
-    for part in in_chunks(proposal_ids):
-        out |= {r[0] for r in conn.execute(select(T.c.proposal_id).distinct().where(
-            T.c.proposal_id.in_(part), T.c.batch_id.is_not(None)))}
-    return out
+    if not len(proposal_ids):
+        return set()
+    return {r[0] for r in conn.execute(select(T.c.proposal_id).distinct().where(
+        id_in(conn, T.c.proposal_id, proposal_ids), T.c.batch_id.is_not(None)))}
 
 
 
@@ -183,19 +183,24 @@ def decide(engine: Engine, account_ids: list[str], *, approve: bool = True, user
         now = repo.now()
         todo = [found[a] for a in ids if found[a].status != status]
         pids = [int(r.id) for r in todo]
-        # in bulk (a desk approves tens of thousands at once); trades first, then the proposals:
-        # the order edit_trade and the exporter lock them in; never a trade an export took
-        for part in in_chunks(pids):
-            conn.execute(update(T).where(T.c.proposal_id.in_(part), T.c.status != "REMOVED",
-                                         T.c.batch_id.is_(None)).values(status=status))
+        # set-based (a desk approves tens of thousands at once): one UPDATE of the trades, then one
+        # of the proposals per version they were loaded at (a handful); trades first, then the
+        # proposals: the order edit_trade and the exporter lock them in; never a trade an export took
         if todo:
-            conn.execute(update(P).where(P.c.id == bindparam("pid"), P.c.version == bindparam("ver")).values(
-                status=status, decided_by=user, decided_at=now, version=bindparam("ver") + 1,
-                decision_code=code, decision_reason=reason),
-                [{"pid": int(r.id), "ver": int(r.version)} for r in todo])
-            changed = sum(conn.execute(select(func.count()).select_from(P).where(
-                P.c.id.in_(part), P.c.status == status, P.c.decided_by == user, P.c.decided_at == now)).scalar_one()
-                for part in in_chunks(pids))
+            # by trade id (their proposals' trades), so that SQLite looks the rows up by id rather
+            # than scanning every unexported trade through the batch_id index
+            of_proposals = select(T2.c.id).where(id_in(conn, T2.c.proposal_id, pids))
+            conn.execute(update(T).where(T.c.id.in_(of_proposals), T.c.status != "REMOVED",
+                                         T.c.batch_id.is_(None)).values(status=status))
+            by_version: dict[int, list[int]] = {}
+            for r in todo:
+                by_version.setdefault(int(r.version), []).append(int(r.id))
+            changed = 0
+            for ver, part in by_version.items():
+                # only a proposal still at the version read: one someone else decided meanwhile is left out
+                changed += conn.execute(update(P).where(id_in(conn, P.c.id, part), P.c.version == ver).values(
+                    status=status, decided_by=user, decided_at=now, version=ver + 1,
+                    decision_code=code, decision_reason=reason)).rowcount
             if changed != len(todo):  # a version moved under us: someone else decided first
                 raise ConflictError(f"{len(todo) - changed:,} of the proposals were changed by someone else "
                                     "meanwhile; nothing changed: refresh and retry")
