@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from qt_fixtures import boxes, close_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, settings, shown, wait_loaded  # noqa: F401
 from PySide6.QtCore import Qt
 from sqlalchemy import inspect, select
 
@@ -434,7 +434,7 @@ def other_session(db_path):
 
 
 def test_policy_panel_sets_four_eyes_per_tier(qtbot, engine, reviewed, window):
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     core = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())].index("Core")
     uhnw = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())].index("UHNW")
@@ -450,9 +450,10 @@ def test_policy_panel_sets_four_eyes_per_tier(qtbot, engine, reviewed, window):
 def test_policy_panel_shows_the_default_four_eyes_of_an_old_policy_and_saves_only_changes(qtbot, engine, reviewed,
                                                                                            window):
     old = save_policy(engine, old_style_policy(), user="admin")  # as stored before four-eyes existed
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     p.refresh()
+    wait_loaded(qtbot, p)
     names = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())]
     core, uhnw = names.index("Core"), names.index("UHNW")
     assert p.loaded_id == old and p.state_label.text() == f"Version {old}"  # loaded, nothing changed
@@ -468,7 +469,7 @@ def test_policy_panel_shows_the_default_four_eyes_of_an_old_policy_and_saves_onl
 def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewed, window, boxes):
     from PySide6.QtWidgets import QMessageBox
 
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     started = p.loaded_id
     uhnw = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())].index("UHNW")
@@ -494,7 +495,7 @@ def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewe
 
 def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, engine, reviewed, window,
                                                                          other_session, boxes):
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     started = p.loaded_id
     assert started == int(policy_versions(engine)["id"].max())
@@ -523,7 +524,7 @@ def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, 
 
 def test_two_session_proposal_conflict_shows_the_message_and_reloads(qtbot, engine, reviewed, window,
                                                                      other_session, boxes):
-    window.show_panel("Proposals", "A2")
+    shown(qtbot, window, "Proposals", "A2")
     p = window.panel("Proposals")
     qtbot.waitUntil(lambda: p.current == "A2", timeout=2000)
     reject(other_session, ["A2"], user="bob", reason="client call")  # another desk, after the panel loaded A2
@@ -547,7 +548,7 @@ def test_four_eyes_refusal_of_an_edited_proposal_is_a_message_box(qtbot, engine,
                                                                   other_session):
     t = proposal_trades(engine, "A1")
     row = t[t["side"] == "SELL"].iloc[0]
-    window.show_panel("Proposals", "A1")
+    shown(qtbot, window, "Proposals", "A1")
     p = window.panel("Proposals")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
     # alice edits the quantity in the console (what committing the Shares cell editor calls)
@@ -572,7 +573,7 @@ def test_suspended_panel_lists_pending_manual_trades_for_a_second_approver(qtbot
     from ui.panel import AppContext
     from ui.suspended_panel import SuspendedPanel
 
-    window.show_panel("Suspended")
+    shown(qtbot, window, "Suspended")
     p = window.panel("Suspended")
     assert not p.pending_box.isVisibleTo(p)  # nothing waits
     # alice enters a manual trade for the UHNW account through the dialog
@@ -602,6 +603,7 @@ def test_suspended_panel_lists_pending_manual_trades_for_a_second_approver(qtbot
     bob = SuspendedPanel(ctx)
     qtbot.addWidget(bob)
     bob.refresh()
+    wait_loaded(qtbot, bob)
     assert bob.pending_box.isVisibleTo(bob) and bob.pending_model.value(0, "id") == tid
     bob.select_pending([tid])
     qtbot.mouseClick(bob.approve_manual_button, Qt.MouseButton.LeftButton)
@@ -610,6 +612,7 @@ def test_suspended_panel_lists_pending_manual_trades_for_a_second_approver(qtbot
     assert f"Approved manual trade {tid}" in bob.pending_msg.text() and bob.pending_model.rowCount() == 0
     # alice's console, refreshed, has nothing waiting
     p.refresh()
+    wait_loaded(qtbot, p)
     assert not p.pending_box.isVisibleTo(p)
 
 
@@ -618,7 +621,7 @@ def test_overrides_panel_shows_an_override_ended_meanwhile_and_refreshes(qtbot, 
     from datetime import date
 
     oid = add_hold(engine, "A3", date(2026, 12, 1), "client wire", user="alice")
-    window.show_panel("Overrides")
+    shown(qtbot, window, "Overrides")
     p = window.panel("Overrides")
     p.active.select_row(p.active_model.find("id", oid))
     end_override(other_session, oid, user="bob")  # another desk ends it first

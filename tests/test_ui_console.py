@@ -10,7 +10,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle, shown, wait_loaded  # noqa: F401
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -262,7 +262,7 @@ def test_generate_sample_then_import_on_the_worker(qtbot, window, folders, tmp_p
 def test_suspended_panel_filters_explains_and_trades_by_hand(qtbot, window, boxes, folders, tmp_path, engine):
     w = window
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Suspended")
+    shown(qtbot, w, "Suspended")
     p = w.panel("Suspended")
     model = p.model
     assert rows(model, "account_id")[0] == "B4"  # urgent first
@@ -289,7 +289,7 @@ def test_suspended_panel_filters_explains_and_trades_by_hand(qtbot, window, boxe
     assert values == sorted(values)
 
     # the detail of the reason, in words
-    w.show_panel("Suspended", "B4")
+    shown(qtbot, w, "Suspended", "B4")
     assert p.table.selected_row() >= 0 and model.value(p.table.selected_row(), "account_id") == "B4"
     text = p.detail.text()
     assert "AAA: lots hold 100, custodian 200" in text and "Lots do not match the custodian" in text
@@ -332,7 +332,7 @@ def test_manual_dialog_shows_engine_refusal_inline(qtbot, window, folders, tmp_p
 
     w = window
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Suspended", "B4")
+    shown(qtbot, w, "Suspended", "B4")
     p = w.panel("Suspended")
     p.open_manual()
     dlg = p.manual_dialog
@@ -372,7 +372,7 @@ def test_export_previews_then_exports_once(qtbot, window, boxes, folders, tmp_pa
     wait_idle(qtbot, w)
     assert boxes.seen[-1].text == "Nothing to export: no approved trade is waiting."
     assert len(list(out.iterdir())) == 6
-    w.show_panel("Today")
+    shown(qtbot, w, "Today")
     assert "No approved trade is waiting" in w.panel("Today").export_info.text()
     assert "Last batch B" in w.panel("Today").run_info.text()
 
@@ -391,7 +391,7 @@ def test_export_cancelled_at_the_confirmation_writes_nothing(qtbot, window, boxe
 def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path, engine):
     w = window
     imported(qtbot, w, folders, tmp_path)
-    w.show_panel("Overrides")
+    shown(qtbot, w, "Overrides")
     p = w.panel("Overrides")
 
     def hold(account, until, reason):
@@ -453,7 +453,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
 def test_policy_edit_validates_and_the_next_run_uses_it(qtbot, window, boxes, folders, tmp_path, engine):
     w = window
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Policy")
+    shown(qtbot, w, "Policy")
     p = w.panel("Policy")
     assert not p.save_button.isEnabled()  # nothing changed yet
     assert p.tier_editor(0, "name").text() == "Small"
@@ -508,7 +508,7 @@ def test_layout_is_saved_and_restored(qtbot, engine, db_path, settings, folders,
     qtbot.addWidget(w)
     w.show()
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Suspended")
+    shown(qtbot, w, "Suspended")
     table = w.panel("Suspended").table
     table.setColumnWidth(1, 333)
     height = min(790, max(w.minimumSizeHint().height(), 600) + 17)  # offscreen: an 800 × 800 screen
@@ -539,7 +539,7 @@ def test_a_panel_plugs_into_a_navigation_slot(qtbot, window):
     panel = Proposals(window.ctx)
     window.set_panel("Proposals", panel)
     assert window.panel("Proposals") is panel
-    window.show_panel("Proposals", "A1")
+    shown(qtbot, window, "Proposals", "A1")
     assert window.stack.currentWidget() is panel and panel.refreshed == 1 and panel.focused == "A1"
     window.ctx.notify("review")
     assert panel.refreshed == 2
@@ -561,7 +561,7 @@ def test_run_console_opens_the_window(qtbot, monkeypatch, db_path, boxes):
 
 def test_policy_panel_edits_the_harvest_value_and_band_trade_to(qtbot, window, boxes, engine):
     w = window
-    w.show_panel("Policy")
+    shown(qtbot, w, "Policy")
     p = w.panel("Policy")
     value, trade_to, horizon = (p.fields[k] for k in ("harvest.value", "bands.trade_to", "harvest.horizon_years"))
     assert value.currentData() == "deferral" and trade_to.value() == 0.0 and horizon.value() == 10.0

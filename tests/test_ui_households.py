@@ -1,7 +1,7 @@
 """The Households panel and the name/household search, with real widgets (pytest-qt, offscreen)."""
 from __future__ import annotations
 
-from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, make_window, settings, shown, wait_loaded  # noqa: F401
 
 from bookkit import eager_policy
 from test_households import ACC, _book
@@ -20,7 +20,7 @@ def test_households_panel_lists_members_and_opens_one(qtbot, engine, db_path, tm
     _desk(engine, tmp_path)
     w = make_window(qtbot, engine, db_path, settings)
     try:
-        w.show_panel("Households")
+        shown(qtbot, w, "Households")
         panel = w.panel("Households")
         assert panel.model.rowCount() == 1
         assert panel.model.value(0, "household_id") == "SMITH" and panel.model.value(0, "n_accounts") == 2
@@ -47,7 +47,7 @@ def test_proposals_find_accounts_by_client_name_and_household(qtbot, engine, db_
     _desk(engine, tmp_path)
     w = make_window(qtbot, engine, db_path, settings)
     try:
-        w.show_panel("Proposals")
+        shown(qtbot, w, "Proposals")
         panel = w.panel("Proposals")
         shown = set()
         for tier in panel._tiers:  # every tier's tab, with the text filter on

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import qt_fixtures
-from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle, shown, wait_loaded  # noqa: F401
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMessageBox, QSpinBox
@@ -94,7 +94,7 @@ def shown(model, key):
 
 
 def proposals(qtbot, w, account=None) -> ProposalsPanel:
-    w.show_panel("Proposals", account)
+    shown(qtbot, w, "Proposals", account)
     p = w.panel("Proposals")
     assert isinstance(p, ProposalsPanel)
     if account:
@@ -153,7 +153,7 @@ def test_navigation_builds_the_review_panels_into_the_window(qtbot, window):
         assert isinstance(window.panel(name), cls) and not isinstance(window.panel(name), Placeholder)
     assert list(FACTORIES) == list(PANELS)  # every slot has its panel, in the navigation's order
     assert not [n for n in PANELS if isinstance(window.panel(n), Placeholder)]
-    window.show_panel("Proposals")
+    shown(qtbot, window, "Proposals")
     assert window.panel("Proposals").stack.currentIndex() == 0  # no run yet: the empty state
     assert window.panel("Proposals").empty.title.text() == "No run yet"
 
@@ -379,7 +379,7 @@ def test_charts_host_saves_the_dragged_threshold_and_the_next_run_uses_it(
     w.run_action.trigger()
     assert w.ctx.tasks.busy
     wait_idle(qtbot, w)
-    w.show_panel("Charts")
+    shown(qtbot, w, "Charts")
     host = w.panel("Charts")
     charts = host.charts
     assert host.run_id is not None and charts.tier_combo.count() == 4, boxes.seen
@@ -437,7 +437,7 @@ def test_clicking_a_scatter_point_opens_the_account_in_proposals(qtbot, engine, 
     w = window
     import_book(engine, sample_book, user="ops1")
     run_workflow(engine, workers=1, user="sched")
-    w.show_panel("Charts")
+    shown(qtbot, w, "Charts")
     charts = w.panel("Charts").charts
     # the most isolated point of a tier other than the panel's default, so the tier must switch
     items = {t: it for t, it in charts.scatter_items.items() if len(it.ids)}
@@ -499,7 +499,7 @@ def test_one_click_export_shows_in_batches_and_every_action_in_audit(
     bid = batches["id"].iat[0]
     assert bid in w.batch_dialog.heading.text() and w.batch_dialog.isVisible()
 
-    w.show_panel("Batches")
+    shown(qtbot, w, "Batches")
     b = w.panel("Batches")
     assert b.model.rowCount() == 1 and b.model.value(0, "id") == bid and b.current == bid
     assert b.model.value(0, "created_by") == "alice"
@@ -521,7 +521,7 @@ def test_one_click_export_shows_in_batches_and_every_action_in_audit(
     assert [Path(u.toLocalFile()) for u in opened] == [out.resolve()]
 
     # Audit: every action with its user, newest first
-    w.show_panel("Audit")
+    shown(qtbot, w, "Audit")
     a = w.panel("Audit")
     rows = list(zip(shown(a.model, "action"), shown(a.model, "username"), shown(a.model, "account_id")))
     for want in [("IMPORT", "ops1", None), ("POLICY_SAVE", "admin", None), ("RUN", "sched", None),

@@ -380,39 +380,57 @@ class ChartsPanel(QWidget):
         self.preview_label.setText("No run yet: run the book to see its cost/benefit charts.")
 
     # ------------------------------------------------------------------ public API
+    @staticmethod
+    def prepare(proposals: pd.DataFrame | None, policy: Policy, days_since_trade: pd.Series | None = None) -> dict:
+        """The per-account arrays :meth:`set_data` needs, computed without touching a widget (a
+        console prepares them off the GUI thread and passes them as ``prepared``)."""
+        props = (proposals if proposals is not None else pd.DataFrame()).reset_index(drop=True)
+        n = len(props)
+
+        def codes(col):
+            if col not in props.columns or not n:
+                return np.full(n, -1), []
+            c, names = pd.factorize(props[col])
+            return c, [str(x) for x in names]
+
+        if "account_id" in props.columns:
+            acc = props["account_id"]
+            if not (pd.api.types.is_string_dtype(acc) or acc.dtype == object):
+                acc = acc.astype(str)
+            ids = acc.to_numpy(dtype=object, na_value="")
+        else:
+            ids = np.full(n, "", dtype=object)
+        if days_since_trade is not None:
+            days = pd.to_numeric(pd.Series(days_since_trade).reindex(ids), errors="coerce").to_numpy(float)
+        elif "days_since_trade" in props.columns:
+            days = pd.to_numeric(props["days_since_trade"], errors="coerce").to_numpy(float)
+        else:
+            days = None
+        return {"props": props, "previewer": ThresholdPreviewer(props) if n else None, "tier": codes("tier"),
+                "category": codes("category"), "ids": ids,
+                "elig": score_eligible(props) if n else np.zeros(0, bool), "days": days}
+
     def set_data(self, proposals: pd.DataFrame | None, policy: Policy,
-                 days_since_trade: pd.Series | None = None) -> None:
+                 days_since_trade: pd.Series | None = None, *, prepared: dict | None = None) -> None:
         """Show a run. ``proposals``: one row per account (engine.decide.workflow.proposals_frame);
         ``policy``: whose tiers give the threshold curves and the preview's starting point;
         ``days_since_trade``: Series indexed by account_id (NaN = never traded), else the
-        proposals' ``days_since_trade`` column if any."""
-        props = proposals if proposals is not None else pd.DataFrame()
-        self._props = props.reset_index(drop=True)
+        proposals' ``days_since_trade`` column if any. ``prepared``: :meth:`prepare`'s result for
+        the same arguments (computed elsewhere, e.g. off the GUI thread)."""
+        p = prepared if prepared is not None else self.prepare(proposals, policy, days_since_trade)
+        self._props = p["props"]
         self._policy = policy
-        n = len(self._props)
-        self._previewer = ThresholdPreviewer(self._props) if n else None
-        self._tier_codes, self._tier_names = self._codes("tier")
-        self._cat_codes, self._cat_names = self._codes("category")
+        self._previewer = p["previewer"]
+        self._tier_codes, self._tier_names = p["tier"]
+        self._cat_codes, self._cat_names = p["category"]
         tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)]
         tiers += sorted(set(self._tier_names) - set(tiers))  # tiers of the run the policy lacks
         self._tiers = tiers
         self._tier_color = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
         self._tier_value = {t: self._policy_floor(t) for t in tiers}
-        if "account_id" in self._props.columns:
-            acc = self._props["account_id"]
-            if not (pd.api.types.is_string_dtype(acc) or acc.dtype == object):
-                acc = acc.astype(str)
-            self._ids = acc.to_numpy(dtype=object, na_value="")
-        else:
-            self._ids = np.full(n, "", dtype=object)
-        self._elig = score_eligible(self._props) if n else np.zeros(0, bool)
-        if days_since_trade is not None:
-            d = pd.Series(days_since_trade)
-            self._days = pd.to_numeric(d.reindex(self._ids), errors="coerce").to_numpy(float)
-        elif "days_since_trade" in self._props.columns:
-            self._days = pd.to_numeric(self._props["days_since_trade"], errors="coerce").to_numpy(float)
-        else:
-            self._days = None
+        self._ids = p["ids"]
+        self._elig = p["elig"]
+        self._days = p["days"]
         self._selected.clear()
         self.selection_label.setText("")
         self._build_scatter()
@@ -485,12 +503,6 @@ class ChartsPanel(QWidget):
             return float(self._policy.tier(tier).threshold_floor_bps)
         except (KeyError, AttributeError):
             return 0.0
-
-    def _codes(self, col: str) -> tuple[np.ndarray, list[str]]:
-        if col not in self._props.columns or not len(self._props):
-            return np.full(len(self._props), -1), []
-        codes, names = pd.factorize(self._props[col])
-        return codes, [str(n) for n in names]
 
     def _mask(self, kind: str, value: str) -> np.ndarray:
         """Rows whose tier / category is ``value`` (integer codes: no string comparisons)."""

@@ -576,16 +576,26 @@ class PolicyPanel(Panel):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        versions = policy_versions(self.ctx.engine)
-        st = views.status(self.ctx.engine)
-        run = st["run"]
+        """Read the versions and the newest policy off the GUI thread, then show them."""
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply)
+
+    @staticmethod
+    def read(engine) -> dict:
+        versions = policy_versions(engine)
+        run = views.status(engine)["run"]
         used = run["policy_id"] if run else None
         versions["used"] = versions["id"] == used if len(versions) else []
+        newest = int(versions["id"].max()) if len(versions) else None
+        return {"versions": versions, "used": used, "newest": newest,
+                "policy": views.policy_body(engine, newest) if newest is not None else None}
+
+    def _apply(self, d: dict) -> None:
+        versions, used = d["versions"], d["used"]
         self.versions_model.set_frame(versions)
         self.versions.fit_columns()
         if len(versions):
-            newest = int(versions["id"].max())
-            policy = views.policy_body(self.ctx.engine, newest)
+            newest, policy = d["newest"], d["policy"]
             r = versions[versions["id"] == newest].iloc[0]
             msg = (f"Version {newest} saved by {html.escape(str(r['created_by']))} on {fmt.local_time(r['created_at'])}"
                    + (" — the latest run used it." if used == newest else " — the next run uses it."))

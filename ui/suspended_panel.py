@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
@@ -59,6 +61,7 @@ class SuspendedPanel(Panel):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(ctx, parent)
         self.current: str | None = None
+        self._reason_masks: dict = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         self.banner = Banner()
@@ -166,8 +169,29 @@ class SuspendedPanel(Panel):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        df = views.suspended_accounts(self.ctx.engine)
-        st = views.status(self.ctx.engine)
+        """Read the suspensions off the GUI thread (:meth:`read`), then show them."""
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply)
+
+    @staticmethod
+    def read(engine) -> dict:
+        df = views.suspended_accounts(engine)
+        split = df["reasons"].fillna("").str.split("; ")
+        codes = sorted({c for r in split for c in r if c})
+        # the reason filter is a lookup, not a pass over the rows, on the GUI thread
+        flat = split.explode()
+        rows = flat.index.to_numpy()
+        reason_masks = {}
+        for c in codes:
+            m = np.zeros(len(df), bool)
+            m[np.unique(rows[(flat == c).to_numpy()])] = True
+            reason_masks[c] = m
+        return {"frame": df.reset_index(drop=True) if len(df) else df, "status": views.status(engine),
+                "codes": [(c, views.reason_title(c)) for c in codes], "reason_masks": reason_masks,
+                "pending": pending_manual_trades(engine)}
+
+    def _apply(self, d: dict) -> None:
+        df, st = d["frame"], d["status"]
         run = st["run"]
         if run is None:
             self.banner.show_message("No run yet: accounts are checked when the workflow runs (Ctrl+R)."
@@ -177,28 +201,30 @@ class SuspendedPanel(Panel):
                                      "since: run again (Ctrl+R) to check it.", "warn")
         else:
             self.banner.show_message("")
-        codes = sorted({c for r in df["reasons"] for c in r.split("; ") if c})
         keep = self.reason.currentText()
         self.reason.blockSignals(True)
         self.reason.clear()
         self.reason.addItem(ALL)
-        for c in codes:
+        for c, title in d["codes"]:
             self.reason.addItem(c)
-            self.reason.setItemData(self.reason.count() - 1, views.reason_title(c), Qt.ItemDataRole.ToolTipRole)
+            self.reason.setItemData(self.reason.count() - 1, title, Qt.ItemDataRole.ToolTipRole)
         self.reason.setCurrentIndex(max(0, self.reason.findText(keep)))
         self.reason.blockSignals(False)
+        self._reason_masks = d["reason_masks"]
         self.model.set_frame(df)
         self._apply_masks()
         self.table.fit_columns()
         self._update_count()
-        self.refresh_pending()
+        self._show_pending(d["pending"])
 
     # ------------------------------------------------------------------ four-eyes queue
     def refresh_pending(self, keep_message: bool = False) -> None:
         """Reload the four-eyes queue; the box shows while trades wait (or a message is shown)."""
         if not keep_message:
             set_error_text(self.pending_msg, "")
-        df = pending_manual_trades(self.ctx.engine)
+        self._show_pending(pending_manual_trades(self.ctx.engine))
+
+    def _show_pending(self, df) -> None:
         self.pending_model.set_frame(df)
         self.pending.fit_columns(force=True)
         n = len(df)
@@ -268,7 +294,7 @@ class SuspendedPanel(Panel):
         code = self.reason.currentText()
         mask = None
         if code and code != ALL and len(df):
-            mask = df["reasons"].str.split("; ").map(lambda cs: code in cs).to_numpy(bool)
+            mask = self._reason_masks.get(code, np.zeros(len(df), bool))
         if self.urgent_only.isChecked() and len(df):
             urgent = df["urgent"].to_numpy(bool)
             mask = urgent if mask is None else mask & urgent

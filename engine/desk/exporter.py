@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
@@ -235,9 +236,12 @@ def _before_publish(batch_id: str) -> None:
 
 
 def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fix"), *,
-                 user: str | None = None, state: TaskState | None = None) -> BatchResult | None:
+                 user: str | None = None, state: TaskState | None = None, custodians=None,
+                 exclude_custodians=(), lots: bool = True) -> BatchResult | None:
     """Export one batch; ``None`` when nothing approved is waiting (nothing is written; what is
-    kept back is in :func:`kept_back_message`)."""
+    kept back is in :func:`kept_back_message`). ``custodians``: only these custodians' trades
+    (None: all); ``exclude_custodians``: not these (the per-custodian routing of
+    :mod:`engine.desk.export_routes`); ``lots`` False: no lots file."""
     state = ensure_state(state)
     user = acting_user(engine, user, "operator")
     formats = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
@@ -251,7 +255,19 @@ def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fi
     # first finish or clean up what an interrupted export left (its own transaction: kept even
     # when this export has nothing to send or fails)
     publish.recover_exports(engine, out_dir=out_dir, user=user)
-    return _export(engine, out_dir, formats, user, state)
+    only = None if custodians is None else frozenset(str(c) for c in custodians)
+    return _export(engine, out_dir, formats, user, state, (only, frozenset(str(c) for c in exclude_custodians)), lots)
+
+
+def _for_custodians(trades: pd.DataFrame, which) -> pd.DataFrame:
+    only, exclude = which
+    keep = np.ones(len(trades), bool)
+    cust = trades["custodian"].astype(str)
+    if only is not None:
+        keep &= cust.isin(only).to_numpy()
+    if exclude:
+        keep &= ~cust.isin(exclude).to_numpy()
+    return trades if keep.all() else trades[keep].reset_index(drop=True)
 
 
 def kept_back_message(engine: Engine) -> str | None:
@@ -282,13 +298,17 @@ def _batch_facts(conn, trades: pd.DataFrame, lots: pd.DataFrame, multi_lot: bool
             "audit_head": audit_head(conn)}  # the audit chain's head at export (engine.core.audit_chain)
 
 
-def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
+def _export(engine, out_dir: Path, formats, user, state, which=(None, frozenset()), lots_file: bool = True,
+            ) -> BatchResult | None:
     from engine.core.policy_store import current_policy
 
     staged: list[Path] = []
     with engine.begin() as conn:
         repo.take_lock(conn, "export", user)  # one export at a time, across workstations
         trades, stale, blocked = _exportable(conn)
+        if which[0] is not None or which[1]:
+            trades = _for_custodians(trades, which)
+            blocked = _for_custodians(blocked, which) if len(blocked) and "custodian" in blocked else blocked
         kept = kept_back(conn, _approved_unsent(conn))
         if not len(trades):
             return None
@@ -308,7 +328,8 @@ def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
                       "fix": (".fix", lambda: _fix_bytes(lines, batch_id, when)),
                       "xlsx": (".xlsx", lambda: _xlsx_bytes(lines, batch_id))}
             jobs = [(fmt, f"trades_{batch_id}{makers[fmt][0]}", makers[fmt][1]) for fmt in formats if fmt in makers]
-            jobs.append(("lots", f"lots_{batch_id}.csv", lambda: lots_csv_bytes(lots)))
+            if lots_file:
+                jobs.append(("lots", f"lots_{batch_id}.csv", lambda: lots_csv_bytes(lots)))
             for k, (fmt, name, make) in enumerate(jobs):
                 state.progress(0.1 + 0.7 * k / len(jobs), f"writing {fmt.upper()}")
                 data = make()
