@@ -1,11 +1,17 @@
 """The Proposals panel's chart: asset-class weights before and after against the model and its
 bands (pyqtgraph)."""
 from __future__ import annotations
+
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-
+from ui import fmt
+from ui.budget_text import budget_html
+from ui.proposals_frames import household_note
 
 class PercentAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):
@@ -102,3 +108,54 @@ class ClassWeightsChart(pg.PlotWidget):
 
     def clear_weights(self) -> None:
         self.set_weights({}, {}, {}, {})
+
+
+class ProposalChart(QWidget):
+    """The chart and, under it, the note on bands, households, cash owed, the tier's source and
+    the budget (:meth:`show`)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        cl = QVBoxLayout(self)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(2)
+        self.weights = ClassWeightsChart()
+        cl.addWidget(self.weights, 1)
+        self.band_note = QLabel()
+        self.band_note.setObjectName("countLabel")
+        self.band_note.setWordWrap(True)
+        cl.addWidget(self.band_note)
+
+    def clear(self) -> None:
+        self.weights.clear_weights()
+        self.band_note.setText("")
+
+    def show_detail(self, detail: dict, rec: dict, group: str | None) -> None:
+        """Draw the run's ``detail`` (the proposal's JSON) of account ``rec``; ``group`` is the
+        book's group column naming its tier, if any."""
+        e = html.escape
+        self.weights.set_weights(detail.get("class_weights_pre") or {}, detail.get("class_weights_post") or {},
+                                 detail.get("class_targets") or {}, detail.get("class_bands") or {})
+        if not detail:
+            note = "No optimization for this account (nothing to compare)."
+        elif detail.get("band_statement"):  # re-scored after an edit: the engine's statement
+            statement = detail["band_statement"]
+            note = e(statement) if statement.startswith("Every") else f"<span style='color:#b3261e'>{e(statement)}</span>"
+        elif self.weights.out_of_band:
+            note = ("<span style='color:#b3261e'>Outside its band after the trades: "
+                    + e(", ".join(self.weights.out_of_band)) + "</span>")
+        else:
+            note = "Every asset class is inside its band after the trades."
+        if detail.get("household"):  # household wash sales: what another member's trade blocks here
+            note += household_note(detail["household"])
+        if detail.get("cash_needed"):  # cash owed to clients: kept, never bought with
+            note += ("<br>Cash after the trades "
+                     f"{fmt.money2(detail.get('cash_post'))} · reserved for cash requests: "
+                     f"{fmt.money2(detail['cash_needed'])}")
+        if group:  # the tier named by the book, not by the account's value
+            note += (f"<br>Tier {e(str(rec.get('tier', '')))} comes from the "
+                     f"book's group column ({e(group)}), not from the account's value.")
+        if rec.get("tier_basis"):
+            note += (f"<br><span style='color:#8a5a00'>Tier set by a value of "
+                     f"{fmt.money(rec.get('value'))}: {e(str(rec['tier_basis']))}</span>")
+        self.band_note.setText(note + budget_html(detail))  # budget, mode, model change
