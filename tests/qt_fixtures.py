@@ -85,7 +85,7 @@ def make_window(qtbot, engine, db_path, settings, *, user="alice"):
     w.resize(1500, 950)
     w.show()
     qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: not panels_loading(w), timeout=LONG)  # the first panel's read
+    qtbot.waitUntil(lambda: not panels_loading(w) and w.header_applied > 0, timeout=LONG)  # first reads in
     return w
 
 

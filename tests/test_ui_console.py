@@ -399,6 +399,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
         p.hold_until.setDate(QDate(until.year, until.month, until.day))
         p.hold_reason.setText(reason)
         qtbot.mouseClick(p.hold_button, Qt.MouseButton.LeftButton)
+        wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
 
     hold("NOPE", AS_OF + timedelta(days=3), "client wire")
     assert p.hold_msg.isVisible() and "account NOPE is not in the book" in p.hold_msg.text()
@@ -423,6 +424,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
     p.halt_open.setChecked(False)
     p.halt_until.setDate(QDate(2026, 11, 25))
     qtbot.mouseClick(p.halt_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert sorted(rows(p.active_model, "target")) == ["A1", "OIL", "TOB"]
     modes = dict(zip(rows(p.active_model, "target"), rows(p.active_model, "mode")))
     assert modes == {"A1": "", "OIL": "freeze", "TOB": "hold-accounts"}
@@ -435,6 +437,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
     p.active.select_row(p.active_model.find("target", "A1"))
     assert p.end_button.isEnabled()
     qtbot.mouseClick(p.end_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "End the hold of account A1 now?" == boxes.seen[-1].text
     assert sorted(rows(p.active_model, "target")) == ["OIL", "TOB"]
     assert rows(p.history_model, "target") == ["A1"] and rows(p.history_model, "state") == ["ended early"]
@@ -443,6 +446,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
     boxes.answers.append(QMessageBox.StandardButton.Cancel)
     p.active.select_row(0)
     qtbot.mouseClick(p.end_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert p.active_model.rowCount() == 2
     with engine.connect() as conn:
         actions = [r[0] for r in conn.execute(select(m.AuditEntry.action).order_by(m.AuditEntry.id))]
@@ -476,6 +480,7 @@ def test_policy_edit_validates_and_the_next_run_uses_it(qtbot, window, boxes, fo
     assert p.save_button.isEnabled() and p.state_label.text() == "Unsaved changes"
     p.note.setText("review small accounts during the audit")
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     with engine.connect() as conn:
         pol = read_frame(conn, select(m.Policy.__table__).order_by(m.Policy.id))
@@ -555,6 +560,7 @@ def test_run_console_opens_the_window(qtbot, monkeypatch, db_path, boxes):
         [w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow" and w.isVisible()]) or 0)
     assert ui.app.run_console(db=db_path, demo=False, user="bob") == 0
     [win] = opened[0][-1:]
+    qtbot.waitUntil(lambda: win.header_applied > 0)  # the header is read off the GUI thread
     assert "bob" in win.header.values["user"].text()
     win.close()
 
@@ -574,6 +580,7 @@ def test_policy_panel_edits_the_harvest_value_and_band_trade_to(qtbot, window, b
     assert p.save_button.isEnabled()
     p.note.setText("value losses at the full rate; trade bands halfway back")
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     with engine.connect() as conn:
         body = conn.execute(select(m.Policy.body).order_by(m.Policy.id.desc())).scalar()

@@ -202,6 +202,7 @@ def test_proposal_lot_detail_equals_the_batch_lots_file(qtbot, engine, reviewed,
     p = w.panel("Proposals")
     p.focus("A1")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
+    wait_loaded(qtbot, p)  # the lots are read off the GUI thread
     shown = p.lot_detail.frame()
     sells = proposal_trades(engine, "A1").query("side == 'SELL'")
     assert len(shown) and set(shown["trade_id"]) == set(sells["id"])

@@ -140,14 +140,24 @@ class BlotterPanel(Panel):
         says it is loading and keeps showing the last lines meanwhile."""
         engine = self.ctx.engine
         self.count.setText("Loading the blotter…")
-        self.reader.start(lambda: order_blotter(engine), self._apply_frame,
+        self.reader.start(lambda: self.read(engine), self._apply_frame,
                           lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
 
-    def _apply_frame(self, df: pd.DataFrame) -> None:
-        self.frame = df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED"))
+    @staticmethod
+    def read(engine) -> dict:
+        """The lines with everything the filters need, prepared off the GUI thread (a 100,000-account
+        book has half a million lines: no pass over them is left for the GUI thread)."""
+        df = order_blotter(engine)
+        frame = df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED"))
+        values = {key: sorted(str(v) for v in pd.unique(frame[key].dropna().astype(str))) for key, _ in COMBOS}
+        return {"frame": frame, "values": values, "index": BlotterIndex(frame),
+                "kept": frame["kept_back"].to_numpy(bool)}
+
+    def _apply_frame(self, d: dict) -> None:
+        df = self.frame = d["frame"]
         for key, combo in self.combos.items():
             keep = combo.currentData()
-            values = sorted({str(v) for v in df[key].dropna()})
+            values = d["values"][key]
             combo.blockSignals(True)
             combo.clear()
             combo.addItem(f"{dict(COMBOS)[key]}: {ALL}", None)
@@ -156,8 +166,7 @@ class BlotterPanel(Panel):
             i = combo.findData(keep)
             combo.setCurrentIndex(i if i >= 0 else 0)
             combo.blockSignals(False)
-        self.index = BlotterIndex(self.frame)
-        self._kept = self.frame["kept_back"].to_numpy(bool)  # filters and totals on every keystroke: prepared once
+        self.index, self._kept = d["index"], d["kept"]  # filters and totals on every keystroke: prepared once
         self.model.set_frame(self.frame)
         self.empty.setVisible(not len(df))
         self.split.setVisible(bool(len(df)))

@@ -40,7 +40,7 @@ import math
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
@@ -241,6 +241,8 @@ class ChartsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("charts_panel")
         self._props = pd.DataFrame()
+        self._stage_gen = 0
+        self.staging = False  # a staged set_data is still building its plots
         self._policy: Policy | None = None
         self._previewer: ThresholdPreviewer | None = None
         self._tier_color: dict[str, str] = {}
@@ -411,12 +413,16 @@ class ChartsPanel(QWidget):
                 "elig": score_eligible(props) if n else np.zeros(0, bool), "days": days}
 
     def set_data(self, proposals: pd.DataFrame | None, policy: Policy,
-                 days_since_trade: pd.Series | None = None, *, prepared: dict | None = None) -> None:
+                 days_since_trade: pd.Series | None = None, *, prepared: dict | None = None,
+                 staged: bool = False, on_done=None) -> None:
         """Show a run. ``proposals``: one row per account (engine.decide.workflow.proposals_frame);
         ``policy``: whose tiers give the threshold curves and the preview's starting point;
         ``days_since_trade``: Series indexed by account_id (NaN = never traded), else the
         proposals' ``days_since_trade`` column if any. ``prepared``: :meth:`prepare`'s result for
-        the same arguments (computed elsewhere, e.g. off the GUI thread)."""
+        the same arguments (computed elsewhere, e.g. off the GUI thread). ``staged``: build the
+        plots one per turn of the event loop (the GUI thread is never busy with all four at
+        once), then call ``on_done()``; ``staging`` is true meanwhile."""
+        self._stage_gen += 1
         p = prepared if prepared is not None else self.prepare(proposals, policy, days_since_trade)
         self._props = p["props"]
         self._policy = policy
@@ -433,9 +439,29 @@ class ChartsPanel(QWidget):
         self._days = p["days"]
         self._selected.clear()
         self.selection_label.setText("")
-        self._build_scatter()
-        self._build_categories()
-        self._build_decay_curves()
+        steps = [self._build_scatter, self._build_categories, self._build_decay_curves, self._finish_data]
+        if not staged:
+            for step in steps:
+                step()
+            return
+        gen = self._stage_gen
+        self.staging = True
+
+        def run(i: int) -> None:
+            if gen != self._stage_gen:  # newer data: this build is abandoned
+                return
+            steps[i]()
+            if i + 1 < len(steps):
+                QTimer.singleShot(0, lambda: run(i + 1))
+            else:
+                self.staging = False
+                if on_done is not None:
+                    on_done()
+
+        run(0)
+
+    def _finish_data(self) -> None:
+        tiers = self._tiers
         current = self.tier_combo.currentText()
         self.tier_combo.blockSignals(True)
         self.tier_combo.clear()

@@ -79,7 +79,12 @@ class ChartsPanelHost(Panel):
                 "Drag the preview line on the score histogram: the counts are what a run with that flat "
                 "threshold trades on this book. “Save to policy…” makes it the tier's threshold from the next "
                 "run on." if run_id is not None else "", "info")
-        self.charts.set_data(d["props"], policy, d["days"], prepared=d["prepared"])
+        self.charts.set_data(d["props"], policy, d["days"], prepared=d["prepared"], staged=True)
+
+    @property
+    def loading(self) -> bool:
+        """A read out, or the plots still being built (one per turn of the event loop)."""
+        return super().loading or self.charts.staging
 
     def save_threshold(self, tier: str, bps: float) -> int | None:
         """Store the policy with ``tier``'s flat threshold ``bps`` as a new version."""

@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         row = int(self.settings.value("main/panel", 0) or 0)
         self.nav.setCurrentRow(row if 0 <= row < len(PANELS) else 0)
         self._refresh_current()
-        self.refresh_header()
+        self.refresh_header(background=True)  # the header and badges read off the GUI thread too
         self._recover_bridge = _Reads(self)
         self._recover_bridge.done.connect(self._recovered)
         self._recover_bridge.error.connect(

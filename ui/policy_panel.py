@@ -142,6 +142,7 @@ class PolicyPanel(Panel):
         super().__init__(ctx, parent)
         self.loaded: Policy | None = None       # what the form was loaded from
         self.loaded_id: int | None = None
+        self._after_load: tuple | None = None   # a message shown again once a reload is applied
         self.valid: Policy | None = None        # the form's content, when valid
         self.fields: dict[str, QWidget] = {}
         self.lab_links: dict[str, QPushButton] = {}
@@ -590,7 +591,19 @@ class PolicyPanel(Panel):
         return {"versions": versions, "used": used, "newest": newest,
                 "policy": views.policy_body(engine, newest) if newest is not None else None}
 
+    def _say(self, text: str, ok: bool = False) -> None:
+        """Show ``text`` now and again once the reload under way is applied (which resets the form's message)."""
+        set_error_text(self.error, text, ok=ok)
+        self._after_load = (text, ok) if self.loading else None
+
     def _apply(self, d: dict) -> None:
+        self._apply_versions(d)
+        if self._after_load is not None:
+            text, ok = self._after_load
+            self._after_load = None
+            set_error_text(self.error, text, ok=ok)
+
+    def _apply_versions(self, d: dict) -> None:
         versions, used = d["versions"], d["used"]
         self.versions_model.set_frame(versions)
         self.versions.fit_columns()
@@ -632,7 +645,7 @@ class PolicyPanel(Panel):
         except PolicyConflict as exc:
             dialogs.show_error(self, "Policy not saved: changed by someone else", exc)
             self.refresh()  # the latest version, which the user redoes their change on
-            set_error_text(self.error, f"{exc} The form now shows version {exc.latest}.")
+            self._say(f"{exc} The form now shows version {exc.latest}.")
             return None
         except RefusedError as exc:
             set_error_text(self.error, f"Not saved: {exc}")
@@ -640,7 +653,7 @@ class PolicyPanel(Panel):
         self.note.clear()
         self.ctx.notify("policy")
         self.refresh()
-        set_error_text(self.error, f"Saved as version {pid}; the next run uses it.", ok=True)
+        self._say(f"Saved as version {pid}; the next run uses it.", ok=True)
         return pid
 
     def _confirm_four_eyes_off(self) -> bool:

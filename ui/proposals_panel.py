@@ -58,6 +58,7 @@ from ui.proposals_table import (  # noqa: F401 - re-exported
     CATEGORY_ORDER as CATEGORY_ORDER,
     TRADING_ONLY as TRADING_ONLY,
     ProposalsTable,
+    tier_frames,
 )
 from ui.proposals_trades import QuantityDelegate as QuantityDelegate, TradesModel as TradesModel  # noqa: F401
 from ui.review_dialogs import ReasonDialog
@@ -77,6 +78,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self._tier_of: pd.Series | None = None
         self._local_change = False           # the next refresh may patch instead of reloading
         self._stale = False
+        self._read_once = False              # a background read of the run has been applied
         self._quiet = False
         self.reload_pending = False          # an accepted inline edit reloads once its editor closed
         self.reason_dialog: ReasonDialog | None = None
@@ -165,8 +167,14 @@ class ProposalsPanel(ProposalDecisions, Panel):
             self._show_tier(self.current_tier(), keep=True)
             self._show_detail(self.current)
             return
-        policy = current_policy(self.ctx.engine)
-        with self.ctx.engine.connect() as conn:
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply_read, what="the proposals")
+
+    @staticmethod
+    def read(engine) -> dict:
+        """The latest run's proposals with names, prepared and cut per tier (off the GUI thread)."""
+        policy = current_policy(engine)
+        with engine.connect() as conn:
             run_id = latest_run_id(conn)
             frame = proposals_frame(conn, run_id) if run_id is not None else None
             if frame is not None:  # names and households for the Name column and the filter
@@ -177,13 +185,25 @@ class ProposalsPanel(ProposalDecisions, Panel):
                     check_not_stale(conn, run_id)
                 except RefusedError as exc:
                     stale = str(exc)
+        out = {"frame": frame, "policy": policy, "stale": stale}
+        if frame is not None:
+            source = frame.reset_index(drop=True)
+            prepared = prepare(source, by_tier=True)  # one reorder; tiers are contiguous slices
+            out.update(source=source, prepared=prepared, cut=tier_frames(prepared, policy),
+                       tier_of=pd.Series(prepared["tier"].to_numpy(object), index=prepared["account_id"].to_numpy(object)))
+        return out
+
+    def _apply_read(self, d: dict) -> None:
+        self._read_once = True
+        stale = d["stale"]
         self._stale = bool(stale)
         self.accounts.stale = self._stale
         self.banner.show_message(f"Decisions and edits are refused: {html.escape(stale)}." if stale else "", "warn")
-        self.set_proposals(frame, policy)
+        self.set_proposals(d["frame"], d["policy"], read=d)
 
-    def set_proposals(self, frame: pd.DataFrame | None, policy) -> None:
-        """Show a run's proposals (``engine.decide.workflow.proposals_frame``) under ``policy``'s tiers."""
+    def set_proposals(self, frame: pd.DataFrame | None, policy, read: dict | None = None) -> None:
+        """Show a run's proposals (``engine.decide.workflow.proposals_frame``) under ``policy``'s tiers
+        (``read``: :meth:`read`'s result for them, prepared off the GUI thread)."""
         self.policy = policy
         if frame is None:
             self.run_id = None
@@ -194,13 +214,16 @@ class ProposalsPanel(ProposalDecisions, Panel):
             return
         self.stack.setCurrentIndex(1)
         self.run_id = int(frame["run_id"].iat[0]) if len(frame) and "run_id" in frame else None
-        self._source = frame.reset_index(drop=True)
-        prepared = prepare(self._source, by_tier=True)  # one reorder; tiers are contiguous slices
+        if read is None:
+            self._source = frame.reset_index(drop=True)
+            prepared = prepare(self._source, by_tier=True)  # one reorder; tiers are contiguous slices
+            cut, self._tier_of = None, None
+        else:
+            self._source, prepared, cut, self._tier_of = read["source"], read["prepared"], read["cut"], read["tier_of"]
         self._all = prepared
-        self._tier_of = None
         keep = self.current_tier() or getattr(self, "_saved_tier", "")  # the tab the user left, restored
         self._saved_tier = ""
-        keep = self.accounts.set_frames(prepared, policy, keep)
+        keep = self.accounts.set_frames(prepared, policy, keep, cut)
         self._show_tier(keep, keep=True)
 
     def _label_tabs(self) -> None:
@@ -277,8 +300,11 @@ class ProposalsPanel(ProposalDecisions, Panel):
         if not payload:
             return
         account = str(payload)
-        if self.run_id is None and not len(self._all):
-            self.refresh()
+        if self.loading or (self.run_id is None and not len(self._all) and not self._read_once):
+            self._deferred_focus = payload  # shown once the run is read (Panel.load)
+            if not self.loading:
+                self.refresh()
+            return
         if not len(self._all):
             return
         if self._tier_of is None:
@@ -351,7 +377,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         account = self.current
         self.refresh()
         if account:
-            self.focus(account)
+            self.focus_when_loaded(account)
         if message and label is not None:
             set_error_text(label, f"{message} The view was reloaded.")
 
