@@ -442,6 +442,7 @@ def test_policy_panel_sets_four_eyes_per_tier(qtbot, engine, reviewed, window):
     p.tier_editor(core, "four_eyes").setChecked(True)
     assert p.save_button.isEnabled() and p.state_label.text() == "Unsaved changes"
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     saved = current_policy(engine)
     assert saved.tier("Core").four_eyes and saved.tier("UHNW").four_eyes and not saved.tier("Small").four_eyes
@@ -460,6 +461,7 @@ def test_policy_panel_shows_the_default_four_eyes_of_an_old_policy_and_saves_onl
     assert p.tier_editor(uhnw, "four_eyes").isChecked() and not p.tier_editor(core, "four_eyes").isChecked()
     p.tier_editor(core, "four_eyes").setChecked(True)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     saved = current_policy(engine)
     assert saved.tier("Core").four_eyes is True and saved.tier("UHNW").four_eyes is None  # only the change
@@ -483,6 +485,7 @@ def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewe
     # confirmed: saved, and the audit log says who switched it off
     n = len(boxes.seen)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert len(boxes.seen) == n + 1 and boxes.seen[-1].title == "Switch four-eyes off?"
     assert "Saved as version" in p.error.text() and not current_policy(engine).four_eyes("UHNW")
     log = audit_entries(engine, action="FOUR_EYES_OFF")
@@ -490,6 +493,7 @@ def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewe
     # switching it on again asks nothing
     p.tier_editor(uhnw, "four_eyes").setChecked(True)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert len(boxes.seen) == n + 1 and current_policy(engine).four_eyes("UHNW")
 
 
@@ -505,6 +509,7 @@ def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, 
     data["trading"]["ticket_cost"] = 4.0
     bob = save_policy(other_session, policy_from_dict(data), user="bob", expected_version=started, note="tickets")
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "Policy not saved: changed by someone else"
     assert f"you started from version {started}, but version {bob} by bob at" in box.text
@@ -517,6 +522,7 @@ def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, 
     # redo the change on top of bob's version: saved
     p.fields["trading.cost_bps"].setValue(9)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     newest = current_policy(engine)
     assert newest.trading.cost_bps == 9 and newest.trading.ticket_cost == 4.0
@@ -530,6 +536,7 @@ def test_two_session_proposal_conflict_shows_the_message_and_reloads(qtbot, engi
     reject(other_session, ["A2"], user="bob", reason="client call")  # another desk, after the panel loaded A2
     p.table.setFocus()
     qtbot.keyClick(p.table, Qt.Key.Key_A)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "Approve: changed by someone else"
     assert box.text.startswith("A2: changed by someone else since you loaded it (now REJECTED by bob")
@@ -541,6 +548,7 @@ def test_two_session_proposal_conflict_shows_the_message_and_reloads(qtbot, engi
     assert p.current == "A2"
     p.table.setFocus()
     qtbot.keyClick(p.table, Qt.Key.Key_A)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert statuses(engine)["A2"] == ("APPROVED", "alice")
 
 
@@ -559,6 +567,7 @@ def test_four_eyes_refusal_of_an_edited_proposal_is_a_message_box(qtbot, engine,
     p.focus("A1")
     p.table.setFocus()
     qtbot.keyClick(p.table, Qt.Key.Key_A)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "Approve: four-eyes"
     assert box.text == "four-eyes: the proposal for account A1 (UHNW) was edited by alice; a different user must " \
@@ -626,6 +635,7 @@ def test_overrides_panel_shows_an_override_ended_meanwhile_and_refreshes(qtbot, 
     p.active.select_row(p.active_model.find("id", oid))
     end_override(other_session, oid, user="bob")  # another desk ends it first
     qtbot.mouseClick(p.end_button, Qt.MouseButton.LeftButton)  # confirmation answered OK
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "End override" and box.text == f"override {oid} was already ended by bob"
     assert p.active_model.find("id", oid) < 0  # the view was refreshed

@@ -112,6 +112,7 @@ def test_reject_withdraw_and_restore_in_proposals(qtbot, engine, reviewed, windo
     dlg.reason.setText("client called about the OIL buy")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     reactivate(qtbot, w)
+    wait_loaded(qtbot, p)  # the view is read again off the GUI thread
     assert statuses(engine)["A1"] == "PROPOSED" and "client called about the OIL buy" in p.detail_title.text()
     # reject with a code, then restore
     press(qtbot, p.table, Qt.Key.Key_R)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 
 from engine.desk.household_views import households
 from ui import fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, text_index
 from ui.panel import AppContext, Panel
 from ui.widgets import DataTable, EmptyState, section_title
 
@@ -125,6 +125,9 @@ class HouseholdsPanel(Panel):
             data["members"] = mem
             data["member_rows"] = mem.groupby("household_id", sort=False).indices
             data["account_household"] = dict(zip(mem["account_id"].astype(str), mem["household_id"].astype(str)))
+        hh = data.get("households")
+        if hh is not None:
+            data["text"] = {tuple(HOUSEHOLD_TEXT_KEYS): text_index(hh.reset_index(drop=True), HOUSEHOLD_TEXT_KEYS)}
         if cls is not None and len(cls):
             cls = cls.reset_index(drop=True)
             data["classes"] = cls
@@ -137,7 +140,7 @@ class HouseholdsPanel(Panel):
         has = bool(len(df))
         self.empty.setVisible(not has)
         self.split.setVisible(has)
-        self.model.set_frame(df)
+        self.model.set_frame(df, data.get("text"))  # the filter's text index made in the read
         self.apply_filter()
         self.table.fit_columns()
         if has and (self.current is None or self.model.find("household_id", self.current) < 0):
@@ -156,9 +159,9 @@ class HouseholdsPanel(Panel):
         """Show household ``payload`` (or the household of account ``payload``)."""
         if payload is None:
             return
-        if not self._data or self.loading:  # shown once the read is in
+        if not self._data or self.reading():  # shown once the read is in
             self._pending_focus = payload
-            if not self.loading:
+            if not self.reading():
                 self.refresh()
             return
         hid = str(payload)

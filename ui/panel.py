@@ -85,7 +85,7 @@ class Panel(QWidget):
         def done(result):
             self._update_badge()
             apply(result)
-            if self._deferred_focus is not None and not self.loading:
+            if self._deferred_focus is not None and not self.reading():
                 payload, self._deferred_focus = self._deferred_focus, None
                 self.focus(payload)
 
@@ -102,9 +102,14 @@ class Panel(QWidget):
     def loading(self) -> bool:
         return any(r.loading for r in self._readers.values())
 
+    def reading(self, channel: str = "main") -> bool:
+        """A read of ``channel`` is out (the panel's own data: "main"; a detail's has its own channel)."""
+        r = self._readers.get(channel)
+        return r is not None and r.loading
+
     def focus_when_loaded(self, payload) -> None:
-        """``focus(payload)`` now, or once the reads out now are in (what it shows is not there yet)."""
-        if any(r.loading for r in self._readers.values()):
+        """``focus(payload)`` now, or once the panel's read out now is in (what it shows is not there yet)."""
+        if self.reading():
             self._deferred_focus = payload
         else:
             self.focus(payload)

@@ -34,6 +34,7 @@ from engine.decide.workflow import current_policy, latest_run_id, proposals_fram
 from engine.desk.household_views import account_directory, run_snapshot
 from engine.desk.review import ConflictError, FourEyesError, check_not_stale
 from ui import dialogs
+from ui.models import text_index
 from ui.panel import AppContext, Panel
 from ui.proposals_chart import (  # noqa: F401 - re-exported
     ClassAxis as ClassAxis,
@@ -54,6 +55,7 @@ from ui.proposals_frames import (  # noqa: F401 - re-exported
 )
 from ui.proposals_table import (  # noqa: F401 - re-exported
     ACCOUNT_COLUMNS as ACCOUNT_COLUMNS,
+    ACCOUNT_TEXT_KEYS,
     ALL_CATEGORIES as ALL_CATEGORIES,
     CATEGORY_ORDER as CATEGORY_ORDER,
     TRADING_ONLY as TRADING_ONLY,
@@ -79,6 +81,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self._local_change = False           # the next refresh may patch instead of reloading
         self._stale = False
         self._read_once = False              # a background read of the run has been applied
+        self._text: dict = {}                # per tier: the text filter's index, made in the read
         self._quiet = False
         self.reload_pending = False          # an accepted inline edit reloads once its editor closed
         self.reason_dialog: ReasonDialog | None = None
@@ -189,7 +192,9 @@ class ProposalsPanel(ProposalDecisions, Panel):
         if frame is not None:
             source = frame.reset_index(drop=True)
             prepared = prepare(source, by_tier=True)  # one reorder; tiers are contiguous slices
-            out.update(source=source, prepared=prepared, cut=tier_frames(prepared, policy),
+            cut = tier_frames(prepared, policy)
+            text = {t: {tuple(ACCOUNT_TEXT_KEYS): text_index(f, ACCOUNT_TEXT_KEYS)} for t, f in cut[1].items()}
+            out.update(source=source, prepared=prepared, cut=cut, text=text,
                        tier_of=pd.Series(prepared["tier"].to_numpy(object), index=prepared["account_id"].to_numpy(object)))
         return out
 
@@ -220,6 +225,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
             cut, self._tier_of = None, None
         else:
             self._source, prepared, cut, self._tier_of = read["source"], read["prepared"], read["cut"], read["tier_of"]
+        self._text = read.get("text", {}) if read is not None else {}  # the text filter's index per tier
         self._all = prepared
         keep = self.current_tier() or getattr(self, "_saved_tier", "")  # the tab the user left, restored
         self._saved_tier = ""
@@ -247,7 +253,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
             self.current = None
         self._quiet = True  # one reselection after the frame and its masks, not one per model reset
         try:
-            self.model.set_frame(frame)
+            self.model.set_frame(frame, self._text.get(tier))
             self.accounts.apply_masks()
         finally:
             self._quiet = False
@@ -300,9 +306,9 @@ class ProposalsPanel(ProposalDecisions, Panel):
         if not payload:
             return
         account = str(payload)
-        if self.loading or (self.run_id is None and not len(self._all) and not self._read_once):
+        if self.reading() or (self.run_id is None and not len(self._all) and not self._read_once):
             self._deferred_focus = payload  # shown once the run is read (Panel.load)
-            if not self.loading:
+            if not self.reading():
                 self.refresh()
             return
         if not len(self._all):
@@ -387,6 +393,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         """Mirror a decision in the loaded frames (:meth:`ui.proposals_table.ProposalsTable.patch`)."""
         self.accounts.patch(accounts, status=status, decided_by=decided_by, bump=bump, review=review,
                             editor=editor, fields=fields)
+        self._text = {}  # the patched rows' text changed: the filter's index is made again when needed
 
     def _deferred_changed(self) -> None:
         self.reload_pending = False

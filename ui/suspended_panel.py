@@ -20,7 +20,7 @@ from engine.desk.manual import decide_manual_trades, pending_manual_trades
 from engine.desk.review import ConflictError, FourEyesError
 from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, text_index
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, set_error_text
 
@@ -55,6 +55,8 @@ PENDING_COLUMNS = [
 ]
 
 
+TEXT_KEYS = ["account_id", "name", "household_id", "tier", "reasons", "detail", "custodian"]  # the text filter
+
 class SuspendedPanel(Panel):
     title = "Suspended"
 
@@ -62,6 +64,7 @@ class SuspendedPanel(Panel):
         super().__init__(ctx, parent)
         self.current: str | None = None
         self._reason_masks: dict = {}
+        self._pending_msg_fresh = False  # the message was set after the reload under way started
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         self.banner = Banner()
@@ -186,7 +189,8 @@ class SuspendedPanel(Panel):
             m = np.zeros(len(df), bool)
             m[np.unique(rows[(flat == c).to_numpy()])] = True
             reason_masks[c] = m
-        return {"frame": df.reset_index(drop=True) if len(df) else df, "status": views.status(engine),
+        df = df.reset_index(drop=True)
+        return {"frame": df, "status": views.status(engine), "text": {tuple(TEXT_KEYS): text_index(df, TEXT_KEYS)},
                 "codes": [(c, views.reason_title(c)) for c in codes], "reason_masks": reason_masks,
                 "pending": pending_manual_trades(engine)}
 
@@ -211,10 +215,13 @@ class SuspendedPanel(Panel):
         self.reason.setCurrentIndex(max(0, self.reason.findText(keep)))
         self.reason.blockSignals(False)
         self._reason_masks = d["reason_masks"]
-        self.model.set_frame(df)
+        self.model.set_frame(df, d["text"])  # the filter's text index made in the read
         self._apply_masks()
         self.table.fit_columns()
         self._update_count()
+        if not self._pending_msg_fresh:  # a reload clears an old message, not the one of the action that caused it
+            set_error_text(self.pending_msg, "")
+        self._pending_msg_fresh = False
         self._show_pending(d["pending"])
 
     # ------------------------------------------------------------------ four-eyes queue
@@ -283,6 +290,7 @@ class SuspendedPanel(Panel):
             set_error_text(self.pending_msg, text)
             return False
         self.ctx.notify("manual")  # the window reloads this panel (and the header's export count)
+        self._pending_msg_fresh = True
         set_error_text(self.pending_msg, f"{'Approved' if approve else 'Rejected'} manual trade"
                                          f"{'s' if len(done) != 1 else ''} {', '.join(map(str, done))}"
                        + ("; they go into the next export." if approve else "."), ok=True)
@@ -300,7 +308,7 @@ class SuspendedPanel(Panel):
             mask = urgent if mask is None else mask & urgent
         self.model.set_mask("reason", mask)
         self.model.set_mask("text", self.model.text_mask(
-            self.filter.text(), ["account_id", "name", "household_id", "tier", "reasons", "detail", "custodian"]))
+            self.filter.text(), TEXT_KEYS))
 
     def apply_filter(self) -> None:
         self._apply_masks()
