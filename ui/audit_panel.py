@@ -23,7 +23,7 @@ from engine.core.audit import audit_entries, audit_facets
 from engine.core.audit_chain import acknowledge_break, acknowledged, verify_chain
 from engine.core.tasks import RefusedError
 from ui import fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable
 
@@ -348,7 +348,7 @@ class AuditPanel(Panel):
         df = audit_entries(engine, limit=LIMIT, **f)
         change = [describe_change(b, a) for b, a in zip(df["before"].to_numpy(object), df["after"].to_numpy(object))] \
             if len(df) else []
-        return df.assign(change=change, change_tip=[c.replace("; ", "\n") for c in change],
+        return gui_ready(df).assign(change=change, change_tip=[c.replace("; ", "\n") for c in change],
                          identity_text=[identity_text(k, v) for k, v in zip(df["identity"].to_numpy(object),
                                                                              df["session"].to_numpy(object))],
                          at_text=[local_seconds(v) for v in df["at"].to_numpy(object)] if len(df) else [])

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
 
 from engine.desk.exporter import batch_trades, batches_frame
 from ui import fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
 from ui.proposals_panel import lots_text
 from ui.widgets import Banner, DataTable, EmptyState, section_title
@@ -260,7 +260,7 @@ class BatchesPanel(Panel):
     @staticmethod
     def read_trades(engine, batch_id: str) -> tuple:
         trades = batch_trades(engine, batch_id)
-        trades = trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)])
+        trades = gui_ready(trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)]))
         value = float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0
         sells = float(trades.loc[trades["side"] == "SELL", "est_value"].fillna(0).sum()) if len(trades) else 0.0
         n_accounts = trades["account_id"].nunique() if len(trades) else 0

@@ -11,7 +11,6 @@ action on a line applies to its account's whole proposal: the dialog says how ma
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
@@ -21,7 +20,7 @@ from engine.desk.desk_views import BlotterIndex, order_blotter
 from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.background import BackgroundReader
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import DataTable, EmptyState, section_title, set_error_text
@@ -148,7 +147,7 @@ class BlotterPanel(Panel):
         """The lines with everything the filters need, prepared off the GUI thread (a 100,000-account
         book has half a million lines: no pass over them is left for the GUI thread)."""
         df = order_blotter(engine)
-        frame = df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED"))
+        frame = gui_ready(df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED")))
         values = {key: sorted(str(v) for v in pd.unique(frame[key].dropna().astype(str))) for key, _ in COMBOS}
         return {"frame": frame, "values": values, "index": BlotterIndex(frame),
                 "kept": frame["kept_back"].to_numpy(bool)}
@@ -208,7 +207,7 @@ class BlotterPanel(Panel):
         kept = int((mask & self._kept).sum())
         buys = float(ix.value[mask & ix.buy].sum())
         sells = float(ix.value[mask & ~ix.buy].sum())
-        self.count.setText(f"{int(mask.sum()):,} of {ix.n:,} lines · {len(np.unique(ix.account[mask])):,} accounts"
+        self.count.setText(f"{int(mask.sum()):,} of {ix.n:,} lines · {ix.accounts(mask):,} accounts"
                            f" · sells {fmt.money(sells)} · buys {fmt.money(buys)}"
                            + (f" · {kept:,} kept back" if kept else ""))
         self._on_select()

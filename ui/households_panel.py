@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpli
 
 from engine.desk.household_views import households
 from ui import fmt
-from ui.models import Col, FrameModel, text_index
+from ui.models import Col, FrameModel, gui_ready, text_index
 from ui.panel import AppContext, Panel
 from ui.widgets import DataTable, EmptyState, section_title
 
@@ -117,7 +117,7 @@ class HouseholdsPanel(Panel):
 
     @staticmethod
     def read(engine) -> dict:
-        data = dict(households(engine))
+        data = {k: gui_ready(v) if isinstance(v, pd.DataFrame) else v for k, v in households(engine).items()}
         mem, cls = data.get("members"), data.get("classes")
         if mem is not None and len(mem):
             mem = mem.reset_index(drop=True)

@@ -46,6 +46,19 @@ def _as_python(v):
     return v
 
 
+def gui_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a 0..n-1 index and its text columns as Python objects, so a model takes its
+    columns without converting them (pandas' string arrays cost a pass per column to become
+    numpy): made off the GUI thread, in a panel's read."""
+    if df is None:
+        return df
+    ix = df.index
+    if not (isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1):
+        df = df.reset_index(drop=True)
+    text = {c: object for c, t in df.dtypes.items() if isinstance(t, (pd.StringDtype, pd.CategoricalDtype))}
+    return df.astype(text) if text else df
+
+
 def text_index(df: pd.DataFrame, keys) -> pd.Series:
     """The lower-cased text of ``df``'s columns ``keys`` joined per row: what a text filter
     searches (:meth:`FrameModel.text_mask`). Touches no widget: a panel makes it off the GUI thread."""
@@ -105,7 +118,9 @@ class FrameModel(QAbstractTableModel):
         ``haystacks``: ``{tuple(keys): text_index(df, keys)}`` made elsewhere (off the GUI thread),
         so the first keystroke of a text filter does not build it here."""
         self.beginResetModel()
-        self._set_arrays(df.reset_index(drop=True))
+        ix = df.index
+        plain = isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1
+        self._set_arrays(df if plain else df.reset_index(drop=True))  # no copy of a frame already 0..n-1
         if haystacks:
             self._haystacks.update({tuple(k): v for k, v in haystacks.items()})
         if self._sort_column >= 0:

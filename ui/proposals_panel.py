@@ -34,7 +34,7 @@ from engine.decide.workflow import current_policy, latest_run_id, proposals_fram
 from engine.desk.household_views import account_directory, run_snapshot
 from engine.desk.review import ConflictError, FourEyesError, check_not_stale
 from ui import dialogs
-from ui.models import text_index
+from ui.models import gui_ready, text_index
 from ui.panel import AppContext, Panel
 from ui.proposals_chart import (  # noqa: F401 - re-exported
     ClassAxis as ClassAxis,
@@ -191,7 +191,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         out = {"frame": frame, "policy": policy, "stale": stale}
         if frame is not None:
             source = frame.reset_index(drop=True)
-            prepared = prepare(source, by_tier=True)  # one reorder; tiers are contiguous slices
+            prepared = gui_ready(prepare(source, by_tier=True))  # one reorder; tiers are contiguous slices
             cut = tier_frames(prepared, policy)
             text = {t: {tuple(ACCOUNT_TEXT_KEYS): text_index(f, ACCOUNT_TEXT_KEYS)} for t, f in cut[1].items()}
             out.update(source=source, prepared=prepared, cut=cut, text=text,

@@ -20,7 +20,7 @@ from engine.desk.manual import decide_manual_trades, pending_manual_trades
 from engine.desk.review import ConflictError, FourEyesError
 from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
-from ui.models import Col, FrameModel, text_index
+from ui.models import Col, FrameModel, gui_ready, text_index
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, set_error_text
 
@@ -189,7 +189,7 @@ class SuspendedPanel(Panel):
             m = np.zeros(len(df), bool)
             m[np.unique(rows[(flat == c).to_numpy()])] = True
             reason_masks[c] = m
-        df = df.reset_index(drop=True)
+        df = gui_ready(df)
         return {"frame": df, "status": views.status(engine), "text": {tuple(TEXT_KEYS): text_index(df, TEXT_KEYS)},
                 "codes": [(c, views.reason_title(c)) for c in codes], "reason_masks": reason_masks,
                 "pending": pending_manual_trades(engine)}
