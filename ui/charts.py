@@ -31,7 +31,11 @@ the database nor changes the policy. Four plots:
 Made for 100,000 accounts: scatter plots are one ScatterPlotItem per tier fed with numpy
 arrays (pxMode, one brush per item, no per-point Python objects; clicks create SpotItems only
 for the points under the cursor), histograms are np.histogram + a stepMode curve, and a drag
-step costs one searchsorted per update.
+step costs one searchsorted per update. Beyond :data:`MAX_SCATTER` accounts the scatter plots draw
+a fixed random sample of each tier (the legend says how many): painting every point of a
+100,000-account run costs the GUI thread a quarter second a frame. :meth:`ChartsPanel.prepare`
+does the per-account work without a widget (off the GUI thread); ``set_data(staged=True)``
+builds one plot per turn of the event loop.
 """
 from __future__ import annotations
 
@@ -59,6 +63,8 @@ CATEGORIES = tuple(CATEGORY_COLORS)
 TEXT = "#222222"
 GRID_ALPHA = 0.15
 POINT_SIZE = 5
+MAX_SCATTER = 20_000  # points drawn on the benefit/cost plot at most (a sample of each tier beyond): painting
+#                       100,000 points costs the GUI thread a quarter second a frame and shows nothing more
 DECIMALS = 1  # preview thresholds are rounded to 0.1 bps (what is shown is what is saved)
 
 
@@ -557,13 +563,18 @@ class ChartsPanel(QWidget):
         has = np.isfinite(self._col("score"))
         self._bx, self._by = symlog(cost), symlog(benefit)
         self._benefit, self._cost = benefit, cost
+        share = min(1.0, MAX_SCATTER / max(int(has.sum()), 1))  # a 100,000-account run: a sample is drawn
+        rng = np.random.default_rng(0)
         for t in self._tiers:  # smallest tier first = drawn below the larger (rarer) ones
             sel = np.flatnonzero(has & self._mask("tier", t))
             if not len(sel):
                 continue
+            n_all = len(sel)
+            if share < 1.0:  # the same share of every tier, the same points every time
+                sel = np.sort(rng.choice(sel, size=max(1, int(round(n_all * share))), replace=False))
             c = self._tier_color[t]
             item = AccountScatter(size=POINT_SIZE, pen=None, brush=pg.mkBrush(_color(c, 170)), pxMode=True,
-                                  hoverable=False, name=f"{t} ({len(sel):,})")
+                                  hoverable=False, name=f"{t} ({n_all:,}{'' if share >= 1.0 else f', {len(sel):,} drawn'})")
             item.rows = sel
             item.set_points(self._bx[sel], self._by[sel], self._ids[sel])
             item.sigClicked.connect(self._on_points_clicked)
@@ -722,6 +733,8 @@ class ChartsPanel(QWidget):
         for item, mask, brush in ((self.decay_points, sel & self._mask("category", "NO_TRADE"), _color("#8C8C8C", 120)),
                                   (self.decay_points_score, sel & self._mask("category", "SCORE"), _color(color, 200))):
             rows = np.flatnonzero(mask)
+            if len(rows) > MAX_SCATTER // 2:  # a sample, as on the benefit/cost plot
+                rows = np.sort(np.random.default_rng(1).choice(rows, size=MAX_SCATTER // 2, replace=False))
             item.rows = rows
             item.setBrush(pg.mkBrush(brush))
             item.set_points(x[rows], y[rows], self._ids[rows])
