@@ -26,6 +26,7 @@ from storage import repo
 from storage.db import describe
 from ui import dialogs, fmt, themes
 from ui.export_settings import drop_folder, export_routes, remember_folder, remembered_folder
+from ui.background import GuiThreadGC
 from ui.focus import FocusKeeper
 from ui.navigation import FACTORIES, PANELS
 from ui.panel import AppContext, Placeholder
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.recovered: list[str] | None = None  # what the start-up check did (None: not done yet)
         self.recover_exports()
         self.focus_keeper = FocusKeeper(self)  # focus back here after every dialog
+        self.gc_guard = GuiThreadGC(self)  # cycles collected in the GUI thread only (reads run on others)
 
     def recover_exports(self) -> None:
         """Finish what an interrupted export left in its drop folder (``engine.desk.publish``): files of

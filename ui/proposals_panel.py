@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout
 from engine.core.tasks import RefusedError
 from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
 from engine.desk.household_views import account_directory, run_snapshot
+from engine.desk.compliance import proposals_blocked
 from engine.desk.review import ConflictError, FourEyesError, check_not_stale
 from ui import dialogs
 from ui.models import gui_ready, text_index
@@ -82,6 +83,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self._stale = False
         self._read_once = False              # a background read of the run has been applied
         self._text: dict = {}                # per tier: the text filter's index, made in the read
+        self._blocked_map: dict | None = None  # account -> why its trades are kept back now, made in the read
         self._quiet = False
         self.reload_pending = False          # an accepted inline edit reloads once its editor closed
         self.reason_dialog: ReasonDialog | None = None
@@ -188,7 +190,10 @@ class ProposalsPanel(ProposalDecisions, Panel):
                     check_not_stale(conn, run_id)
                 except RefusedError as exc:
                     stale = str(exc)
-        out = {"frame": frame, "policy": policy, "stale": stale}
+            # what keeps each account's trades out of an export now, for the detail's title: one
+            # query here instead of one per selected account on the GUI thread
+            blocked = proposals_blocked(conn, run_id) if run_id is not None else {}
+        out = {"frame": frame, "policy": policy, "stale": stale, "blocked": blocked}
         if frame is not None:
             source = frame.reset_index(drop=True)
             prepared = gui_ready(prepare(source, by_tier=True))  # one reorder; tiers are contiguous slices
@@ -200,6 +205,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
 
     def _apply_read(self, d: dict) -> None:
         self._read_once = True
+        self._blocked_map = d.get("blocked")
         stale = d["stale"]
         self._stale = bool(stale)
         self.accounts.stale = self._stale
@@ -394,6 +400,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self.accounts.patch(accounts, status=status, decided_by=decided_by, bump=bump, review=review,
                             editor=editor, fields=fields)
         self._text = {}  # the patched rows' text changed: the filter's index is made again when needed
+        self._blocked_map = None  # decided accounts: their "kept back by" is asked again (ui.proposals_decisions)
 
     def _deferred_changed(self) -> None:
         self.reload_pending = False
