@@ -1,3 +1,4 @@
+# Kept whole, long because its tests share the four-eyes fixtures (two sessions, a reviewed book); split by panel when it grows.
 """Four-eyes approvals (manual trades, edited proposals) and optimistic locking of the policy,
 proposals and overrides: in the engine, on the command line and in the console (pytest-qt,
 real widgets offscreen; message boxes answered by ``qt_fixtures.boxes``).

@@ -1,3 +1,4 @@
+# Kept whole, long because the console tests share one window fixture and its sample book; split by panel when it grows.
 """The console, driven with real widgets (pytest-qt, offscreen): import and run on the worker,
 counts, suspended accounts and manual trades, overrides, policy, export, cancel, settings.
 
@@ -10,7 +11,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle, shown, wait_loaded  # noqa: F401
+from qt_fixtures import LONG, panels_loading, boxes, close_window, folders, settings, wait_idle, shown, wait_loaded  # noqa: F401
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -35,6 +36,7 @@ def window(qtbot, engine, db_path, settings, boxes):
     w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
     qtbot.addWidget(w)
     w.show()
+    qtbot.waitUntil(lambda: not panels_loading(w) and w.header_applied > 0, timeout=LONG)  # first reads in
     yield w
     close_window(w, boxes)
 

@@ -3,7 +3,7 @@ are selectable and copyable in one click; a far as-of date asks before importing
 is kept (Cancel: nothing imported; Import anyway: imported, the audit says confirmed)."""
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
-from qt_fixtures import boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from qt_fixtures import panels_loading, boxes, close_window, folders, settings, wait_idle  # noqa: F401
 from sqlalchemy import select
 
 from bookkit import BASE, write_book
@@ -19,6 +19,7 @@ def window(qtbot, engine, db_path, settings, boxes):
     w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
     qtbot.addWidget(w)
     w.show()
+    qtbot.waitUntil(lambda: not panels_loading(w) and w.header_applied > 0, timeout=120_000)  # first reads in
     yield w
     close_window(w, boxes)
 

@@ -1,3 +1,4 @@
+# Kept whole, long because the review tests share one reviewed book and window; split by panel when it grows.
 """Reviewing a run in the console, with real widgets (pytest-qt, offscreen): proposals per tier
 (approve, reject, edit, remove, bulk approve), the Charts host (save a previewed threshold; open a
 clicked account), a one-click export found in Batches, and every action in Audit with its user.
