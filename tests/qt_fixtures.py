@@ -42,14 +42,36 @@ def folders(monkeypatch):
 LONG = 120_000
 
 
+def panels_loading(w) -> list[str]:
+    """The window's panels with a background read still out."""
+    return [name for name, p in w.panels.items() if getattr(p, "loading", False)]
+
+
 def wait_idle(qtbot, w, timeout=LONG):
-    qtbot.waitUntil(lambda: not w.ctx.tasks.busy, timeout=timeout)
+    """No task running and every panel's background read in (panels read off the GUI thread)."""
+    qtbot.waitUntil(lambda: not w.ctx.tasks.busy and not panels_loading(w), timeout=timeout)
+
+
+def wait_loaded(qtbot, panel, timeout=LONG):
+    """``panel``'s background reads are in and applied."""
+    qtbot.waitUntil(lambda: not getattr(panel, "loading", False), timeout=timeout)
+
+
+def shown(qtbot, w, name, payload=None, timeout=LONG):
+    """Show panel ``name`` (with ``payload``) and wait for its background reads; the panel."""
+    w.show_panel(name, payload)
+    panel = w.panel(name)
+    wait_loaded(qtbot, panel, timeout)
+    return panel
 
 
 def close_window(w, boxes) -> None:
     """Teardown of a console window: no worker left running, no crash dialog shown."""
     w.ctx.tasks.cancel()
     assert w.ctx.tasks.wait(60_000), "a worker was left running"
+    for p in w.panels.values():
+        if hasattr(p, "wait_reads"):
+            assert p.wait_reads(60_000), "a panel's read was left running"
     crashes = [b for b in boxes.seen if b.icon == QMessageBox.Icon.Critical]
     assert not crashes, crashes[0].detail
 
@@ -63,6 +85,7 @@ def make_window(qtbot, engine, db_path, settings, *, user="alice"):
     w.resize(1500, 950)
     w.show()
     qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: not panels_loading(w) and w.header_applied > 0, timeout=LONG)  # first reads in
     return w
 
 
@@ -98,6 +121,7 @@ def plain_window(qtbot, engine, db_path, settings, boxes):
     w = MainWindow(engine, db=db_path, user="alice", settings=settings, workers=1)
     qtbot.addWidget(w)
     w.show()
+    qtbot.waitUntil(lambda: not panels_loading(w) and w.header_applied > 0, timeout=LONG)  # first reads in
     yield w
     close_window(w, boxes)
 

@@ -14,7 +14,7 @@ from engine.core.policy import default_policy, policy_from_dict
 from engine.book.price_checks import bad_prices, last_known_prices
 from engine.core.tasks import RefusedError
 from engine.decide.workflow import run_workflow
-from qt_fixtures import boxes, settings  # noqa: F401
+from qt_fixtures import boxes, settings, shown, wait_loaded  # noqa: F401
 
 AS_OF = date(2026, 11, 20)
 
@@ -167,7 +167,7 @@ def test_suspended_panel_says_what_to_do_about_the_new_codes(qtbot, engine, db_p
     w = make_window(qtbot, engine, db_path, settings)
     try:
         wait_idle(qtbot, w)
-        w.show_panel("Suspended", "A1")
+        shown(qtbot, w, "Suspended", "A1")
         p = w.panel("Suspended")
         qtbot.waitUntil(lambda: "Bad price" in p.detail.text())
         text = html.unescape(re.sub(r"<[^>]+>", " ", p.detail.text()))

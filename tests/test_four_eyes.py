@@ -1,3 +1,4 @@
+# Kept whole, long because its tests share the four-eyes fixtures (two sessions, a reviewed book); split by panel when it grows.
 """Four-eyes approvals (manual trades, edited proposals) and optimistic locking of the policy,
 proposals and overrides: in the engine, on the command line and in the console (pytest-qt,
 real widgets offscreen; message boxes answered by ``qt_fixtures.boxes``).
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from qt_fixtures import boxes, settings, window  # noqa: F401
+from qt_fixtures import boxes, close_window, settings, shown, wait_loaded, window  # noqa: F401
 from PySide6.QtCore import Qt
 from sqlalchemy import inspect, select
 
@@ -425,7 +426,7 @@ def other_session(db_path):
 
 
 def test_policy_panel_sets_four_eyes_per_tier(qtbot, engine, reviewed, window):
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     core = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())].index("Core")
     uhnw = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())].index("UHNW")
@@ -433,6 +434,7 @@ def test_policy_panel_sets_four_eyes_per_tier(qtbot, engine, reviewed, window):
     p.tier_editor(core, "four_eyes").setChecked(True)
     assert p.save_button.isEnabled() and p.state_label.text() == "Unsaved changes"
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     saved = current_policy(engine)
     assert saved.tier("Core").four_eyes and saved.tier("UHNW").four_eyes and not saved.tier("Small").four_eyes
@@ -441,15 +443,17 @@ def test_policy_panel_sets_four_eyes_per_tier(qtbot, engine, reviewed, window):
 def test_policy_panel_shows_the_default_four_eyes_of_an_old_policy_and_saves_only_changes(qtbot, engine, reviewed,
                                                                                            window):
     old = save_policy(engine, old_style_policy(), user="admin")  # as stored before four-eyes existed
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     p.refresh()
+    wait_loaded(qtbot, p)
     names = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())]
     core, uhnw = names.index("Core"), names.index("UHNW")
     assert p.loaded_id == old and p.state_label.text() == f"Version {old}"  # loaded, nothing changed
     assert p.tier_editor(uhnw, "four_eyes").isChecked() and not p.tier_editor(core, "four_eyes").isChecked()
     p.tier_editor(core, "four_eyes").setChecked(True)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     saved = current_policy(engine)
     assert saved.tier("Core").four_eyes is True and saved.tier("UHNW").four_eyes is None  # only the change
@@ -459,7 +463,7 @@ def test_policy_panel_shows_the_default_four_eyes_of_an_old_policy_and_saves_onl
 def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewed, window, boxes):
     from PySide6.QtWidgets import QMessageBox
 
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     started = p.loaded_id
     uhnw = [p.tier_editor(r, "name").text() for r in range(p.tiers.rowCount())].index("UHNW")
@@ -473,6 +477,7 @@ def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewe
     # confirmed: saved, and the audit log says who switched it off
     n = len(boxes.seen)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert len(boxes.seen) == n + 1 and boxes.seen[-1].title == "Switch four-eyes off?"
     assert "Saved as version" in p.error.text() and not current_policy(engine).four_eyes("UHNW")
     log = audit_entries(engine, action="FOUR_EYES_OFF")
@@ -480,12 +485,13 @@ def test_policy_panel_asks_before_switching_four_eyes_off(qtbot, engine, reviewe
     # switching it on again asks nothing
     p.tier_editor(uhnw, "four_eyes").setChecked(True)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert len(boxes.seen) == n + 1 and current_policy(engine).four_eyes("UHNW")
 
 
 def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, engine, reviewed, window,
                                                                          other_session, boxes):
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     p = window.panel("Policy")
     started = p.loaded_id
     assert started == int(policy_versions(engine)["id"].max())
@@ -495,6 +501,7 @@ def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, 
     data["trading"]["ticket_cost"] = 4.0
     bob = save_policy(other_session, policy_from_dict(data), user="bob", expected_version=started, note="tickets")
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "Policy not saved: changed by someone else"
     assert f"you started from version {started}, but version {bob} by bob at" in box.text
@@ -507,6 +514,7 @@ def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, 
     # redo the change on top of bob's version: saved
     p.fields["trading.cost_bps"].setValue(9)
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     newest = current_policy(engine)
     assert newest.trading.cost_bps == 9 and newest.trading.ticket_cost == 4.0
@@ -514,12 +522,13 @@ def test_policy_conflict_is_refused_with_a_message_and_the_panel_reloads(qtbot, 
 
 def test_two_session_proposal_conflict_shows_the_message_and_reloads(qtbot, engine, reviewed, window,
                                                                      other_session, boxes):
-    window.show_panel("Proposals", "A2")
+    shown(qtbot, window, "Proposals", "A2")
     p = window.panel("Proposals")
     qtbot.waitUntil(lambda: p.current == "A2", timeout=2000)
     reject(other_session, ["A2"], user="bob", reason="client call")  # another desk, after the panel loaded A2
     p.table.setFocus()
     qtbot.keyClick(p.table, Qt.Key.Key_A)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "Approve: changed by someone else"
     assert box.text.startswith("A2: changed by someone else since you loaded it (now REJECTED by bob")
@@ -531,6 +540,7 @@ def test_two_session_proposal_conflict_shows_the_message_and_reloads(qtbot, engi
     assert p.current == "A2"
     p.table.setFocus()
     qtbot.keyClick(p.table, Qt.Key.Key_A)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert statuses(engine)["A2"] == ("APPROVED", "alice")
 
 
@@ -538,7 +548,7 @@ def test_four_eyes_refusal_of_an_edited_proposal_is_a_message_box(qtbot, engine,
                                                                   other_session):
     t = proposal_trades(engine, "A1")
     row = t[t["side"] == "SELL"].iloc[0]
-    window.show_panel("Proposals", "A1")
+    shown(qtbot, window, "Proposals", "A1")
     p = window.panel("Proposals")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
     # alice edits the quantity in the console (what committing the Shares cell editor calls)
@@ -549,6 +559,7 @@ def test_four_eyes_refusal_of_an_edited_proposal_is_a_message_box(qtbot, engine,
     p.focus("A1")
     p.table.setFocus()
     qtbot.keyClick(p.table, Qt.Key.Key_A)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "Approve: four-eyes"
     assert box.text == "four-eyes: the proposal for account A1 (UHNW) was edited by alice; a different user must " \
@@ -563,7 +574,7 @@ def test_suspended_panel_lists_pending_manual_trades_for_a_second_approver(qtbot
     from ui.panel import AppContext
     from ui.suspended_panel import SuspendedPanel
 
-    window.show_panel("Suspended")
+    shown(qtbot, window, "Suspended")
     p = window.panel("Suspended")
     assert not p.pending_box.isVisibleTo(p)  # nothing waits
     # alice enters a manual trade for the UHNW account through the dialog
@@ -593,6 +604,7 @@ def test_suspended_panel_lists_pending_manual_trades_for_a_second_approver(qtbot
     bob = SuspendedPanel(ctx)
     qtbot.addWidget(bob)
     bob.refresh()
+    wait_loaded(qtbot, bob)
     assert bob.pending_box.isVisibleTo(bob) and bob.pending_model.value(0, "id") == tid
     bob.select_pending([tid])
     qtbot.mouseClick(bob.approve_manual_button, Qt.MouseButton.LeftButton)
@@ -601,6 +613,7 @@ def test_suspended_panel_lists_pending_manual_trades_for_a_second_approver(qtbot
     assert f"Approved manual trade {tid}" in bob.pending_msg.text() and bob.pending_model.rowCount() == 0
     # alice's console, refreshed, has nothing waiting
     p.refresh()
+    wait_loaded(qtbot, p)
     assert not p.pending_box.isVisibleTo(p)
 
 
@@ -609,11 +622,12 @@ def test_overrides_panel_shows_an_override_ended_meanwhile_and_refreshes(qtbot, 
     from datetime import date
 
     oid = add_hold(engine, "A3", date(2026, 12, 1), "client wire", user="alice")
-    window.show_panel("Overrides")
+    shown(qtbot, window, "Overrides")
     p = window.panel("Overrides")
     p.active.select_row(p.active_model.find("id", oid))
     end_override(other_session, oid, user="bob")  # another desk ends it first
     qtbot.mouseClick(p.end_button, Qt.MouseButton.LeftButton)  # confirmation answered OK
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     box = boxes.seen[-1]
     assert box.title == "End override" and box.text == f"override {oid} was already ended by bob"
     assert p.active_model.find("id", oid) < 0  # the view was refreshed

@@ -3,7 +3,7 @@ manual-trade dialog's "Suggest sells" (real widgets, offscreen)."""
 from __future__ import annotations
 
 import pytest
-from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, make_window, settings, shown, wait_loaded  # noqa: F401
 
 import main
 from bookkit import BASE, write_book
@@ -54,7 +54,7 @@ def test_dialog_suggest_sells_fills_editable_lines(qtbot, engine, db_path, tmp_p
     run_workflow(engine, workers=1, user="sched")
     w = make_window(qtbot, engine, db_path, settings)
     try:
-        w.show_panel("Suspended", "A1")
+        shown(qtbot, w, "Suspended", "A1")
         p = w.panel("Suspended")
         p.open_manual()
         dlg = p.manual_dialog

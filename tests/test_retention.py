@@ -1,5 +1,6 @@
 """Retention: old snapshots lose their lots, positions and transactions; decisions are kept."""
 import pytest
+from qt_fixtures import shown
 from sqlalchemy import func, select
 
 import main
@@ -103,7 +104,7 @@ def test_the_policy_panel_edits_the_retention(qtbot, engine, db_path, tmp_path):
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     w = make_window(qtbot, engine, db_path, settings)
     try:
-        w.show_panel("Policy")
+        shown(qtbot, w, "Policy")
         panel = w.panel("Policy")
         assert panel.fields["retention.keep_snapshots"].value() == 2
         panel.fields["retention.keep_snapshots"].setValue(5)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle  # noqa: F401
+from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle, shown, wait_loaded  # noqa: F401
 from sqlalchemy import func, select
 
 from bookkit import write_book
@@ -68,7 +68,7 @@ def badge(w, name):
 def test_a_console_picks_up_another_users_change_without_a_restart(qtbot, desk, engine):
     alice, bob = desk
     polled(qtbot, alice)  # the baseline
-    alice.show_panel("Overrides")
+    shown(qtbot, alice, "Overrides")
     assert badge(alice, "Overrides") == 0
     with another_desk():
         add_hold(bob.engine, "A2", date(2026, 12, 31), "client on the phone", user="bob")
@@ -112,7 +112,7 @@ def test_background_reads_leave_no_stale_qt_wrappers(qtbot, desk):
 def test_a_table_being_edited_is_not_reloaded_under_the_users_hands(qtbot, desk):
     alice, _ = desk
     polled(qtbot, alice)
-    alice.show_panel("Overrides")
+    shown(qtbot, alice, "Overrides")
     panel = alice.panel("Overrides")
     panel.has_unsaved_edits = lambda: True  # e.g. a half-filled form
     refreshed = []
@@ -273,7 +273,7 @@ def test_a_half_edited_policy_form_survives_another_users_save(qtbot, desk, engi
 
     alice, _ = desk
     polled(qtbot, alice)
-    alice.show_panel("Policy")
+    shown(qtbot, alice, "Policy")
     panel = alice.panel("Policy")
     panel.fields["trading.cost_bps"].setValue(7)
     assert panel.has_unsaved_edits()

@@ -1,7 +1,7 @@
 """The Audit panel verifies the audit chain off the GUI thread: "verified up to entry N", or a
 red banner naming the first bad entry until an admin acknowledges it (audited)."""
 import qt_fixtures
-from qt_fixtures import LONG, boxes, close_window, settings  # noqa: F401
+from qt_fixtures import LONG, boxes, close_window, settings, shown, wait_loaded  # noqa: F401
 from sqlalchemy import text
 
 from engine.core.audit import audit_entries
@@ -17,7 +17,7 @@ def entries(engine, n):
 
 def open_audit(qtbot, engine, db_path, settings, user="alice"):
     w = qt_fixtures.make_window(qtbot, engine, db_path, settings, user=user)
-    w.show_panel("Audit")
+    shown(qtbot, w, "Audit")
     return w, w.panel("Audit")
 
 

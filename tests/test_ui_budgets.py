@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, make_window, settings, shown, wait_loaded  # noqa: F401
 
 from engine.book.importer import import_book
 from engine.decide.workflow import run_workflow
@@ -28,7 +28,7 @@ def console(qtbot, engine, db_path, settings, boxes, tmp_path):  # noqa: F811
 
 def test_today_lists_model_changes_and_proposals_show_the_budget(qtbot, console):
     w = console
-    w.show_panel("Today")
+    shown(qtbot, w, "Today")
     today = w.panel("Today")
     frame = today.changes_model.frame()
     assert today.changes_title.text() == "Model changes — 2"
@@ -38,7 +38,7 @@ def test_today_lists_model_changes_and_proposals_show_the_budget(qtbot, console)
     assert rows["reweighted"]["est_tax"] > 0 and rows["reweighted"]["trade_dollars"] > 50_000
     assert "2 moving" in rows["reweighted"]["change"]
 
-    w.show_panel("Proposals", "A1")
+    shown(qtbot, w, "Proposals", "A1")
     note = w.panel("Proposals").band_note.text()
     assert "Trading mode: full" in note
     assert "Gains budget $5,000: used <b>$" in note and "left" in note

@@ -1,7 +1,7 @@
 """The manual-trade dialog's cash-out numbers and the Suspended panel's cash-out state, driven
 with real widgets (pytest-qt, offscreen)."""
 import pytest
-from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, make_window, settings, shown, wait_loaded  # noqa: F401
 
 from engine.book.importer import import_book
 from engine.desk.manual import ManualTrade, enter_manual_trades
@@ -32,7 +32,7 @@ def suspended_row(panel, account):
 
 
 def open_dialog(qtbot, w, account="A2"):
-    w.show_panel("Suspended", account)
+    shown(qtbot, w, "Suspended", account)
     p = w.panel("Suspended")
     p.open_manual()
     dlg = p.manual_dialog

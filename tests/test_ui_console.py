@@ -1,3 +1,4 @@
+# Kept whole, long because the console tests share one window fixture and its sample book; split by panel when it grows.
 """The console, driven with real widgets (pytest-qt, offscreen): import and run on the worker,
 counts, suspended accounts and manual trades, overrides, policy, export, cancel, settings.
 
@@ -10,7 +11,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from qt_fixtures import LONG, boxes, close_window, folders, plain_window, settings, wait_idle  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, LONG, panels_loading, plain_window, settings, shown, wait_idle, wait_loaded  # noqa: F401
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -258,7 +259,7 @@ def test_generate_sample_then_import_on_the_worker(qtbot, window, folders, tmp_p
 def test_suspended_panel_filters_explains_and_trades_by_hand(qtbot, window, boxes, folders, tmp_path, engine):
     w = window
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Suspended")
+    shown(qtbot, w, "Suspended")
     p = w.panel("Suspended")
     model = p.model
     assert rows(model, "account_id")[0] == "B4"  # urgent first
@@ -285,7 +286,7 @@ def test_suspended_panel_filters_explains_and_trades_by_hand(qtbot, window, boxe
     assert values == sorted(values)
 
     # the detail of the reason, in words
-    w.show_panel("Suspended", "B4")
+    shown(qtbot, w, "Suspended", "B4")
     assert p.table.selected_row() >= 0 and model.value(p.table.selected_row(), "account_id") == "B4"
     text = p.detail.text()
     assert "AAA: lots hold 100, custodian 200" in text and "Lots do not match the custodian" in text
@@ -328,7 +329,7 @@ def test_manual_dialog_shows_engine_refusal_inline(qtbot, window, folders, tmp_p
 
     w = window
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Suspended", "B4")
+    shown(qtbot, w, "Suspended", "B4")
     p = w.panel("Suspended")
     p.open_manual()
     dlg = p.manual_dialog
@@ -368,7 +369,7 @@ def test_export_previews_then_exports_once(qtbot, window, boxes, folders, tmp_pa
     wait_idle(qtbot, w)
     assert boxes.seen[-1].text == "Nothing to export: no approved trade is waiting."
     assert len(list(out.iterdir())) == 6
-    w.show_panel("Today")
+    shown(qtbot, w, "Today")
     assert "No approved trade is waiting" in w.panel("Today").export_info.text()
     assert "Last batch B" in w.panel("Today").run_info.text()
 
@@ -387,7 +388,7 @@ def test_export_cancelled_at_the_confirmation_writes_nothing(qtbot, window, boxe
 def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path, engine):
     w = window
     imported(qtbot, w, folders, tmp_path)
-    w.show_panel("Overrides")
+    shown(qtbot, w, "Overrides")
     p = w.panel("Overrides")
 
     def hold(account, until, reason):
@@ -395,6 +396,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
         p.hold_until.setDate(QDate(until.year, until.month, until.day))
         p.hold_reason.setText(reason)
         qtbot.mouseClick(p.hold_button, Qt.MouseButton.LeftButton)
+        wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
 
     hold("NOPE", AS_OF + timedelta(days=3), "client wire")
     assert p.hold_msg.isVisible() and "account NOPE is not in the book" in p.hold_msg.text()
@@ -419,6 +421,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
     p.halt_open.setChecked(False)
     p.halt_until.setDate(QDate(2026, 11, 25))
     qtbot.mouseClick(p.halt_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert sorted(rows(p.active_model, "target")) == ["A1", "OIL", "TOB"]
     modes = dict(zip(rows(p.active_model, "target"), rows(p.active_model, "mode")))
     assert modes == {"A1": "", "OIL": "freeze", "TOB": "hold-accounts"}
@@ -431,6 +434,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
     p.active.select_row(p.active_model.find("target", "A1"))
     assert p.end_button.isEnabled()
     qtbot.mouseClick(p.end_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "End the hold of account A1 now?" == boxes.seen[-1].text
     assert sorted(rows(p.active_model, "target")) == ["OIL", "TOB"]
     assert rows(p.history_model, "target") == ["A1"] and rows(p.history_model, "state") == ["ended early"]
@@ -439,6 +443,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
     boxes.answers.append(QMessageBox.StandardButton.Cancel)
     p.active.select_row(0)
     qtbot.mouseClick(p.end_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert p.active_model.rowCount() == 2
     with engine.connect() as conn:
         actions = [r[0] for r in conn.execute(select(m.AuditEntry.action).order_by(m.AuditEntry.id))]
@@ -449,7 +454,7 @@ def test_overrides_add_validate_and_end(qtbot, window, boxes, folders, tmp_path,
 def test_policy_edit_validates_and_the_next_run_uses_it(qtbot, window, boxes, folders, tmp_path, engine):
     w = window
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Policy")
+    shown(qtbot, w, "Policy")
     p = w.panel("Policy")
     assert not p.save_button.isEnabled()  # nothing changed yet
     assert p.tier_editor(0, "name").text() == "Small"
@@ -472,6 +477,7 @@ def test_policy_edit_validates_and_the_next_run_uses_it(qtbot, window, boxes, fo
     assert p.save_button.isEnabled() and p.state_label.text() == "Unsaved changes"
     p.note.setText("review small accounts during the audit")
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     with engine.connect() as conn:
         pol = read_frame(conn, select(m.Policy.__table__).order_by(m.Policy.id))
@@ -504,7 +510,7 @@ def test_layout_is_saved_and_restored(qtbot, engine, db_path, settings, folders,
     qtbot.addWidget(w)
     w.show()
     ran(qtbot, w, folders, tmp_path)
-    w.show_panel("Suspended")
+    shown(qtbot, w, "Suspended")
     table = w.panel("Suspended").table
     table.setColumnWidth(1, 333)
     height = min(790, max(w.minimumSizeHint().height(), 600) + 17)  # offscreen: an 800 × 800 screen
@@ -535,7 +541,7 @@ def test_a_panel_plugs_into_a_navigation_slot(qtbot, window):
     panel = Proposals(window.ctx)
     window.set_panel("Proposals", panel)
     assert window.panel("Proposals") is panel
-    window.show_panel("Proposals", "A1")
+    shown(qtbot, window, "Proposals", "A1")
     assert window.stack.currentWidget() is panel and panel.refreshed == 1 and panel.focused == "A1"
     window.ctx.notify("review")
     assert panel.refreshed == 2
@@ -551,13 +557,14 @@ def test_run_console_opens_the_window(qtbot, monkeypatch, db_path, boxes):
         [w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow" and w.isVisible()]) or 0)
     assert ui.app.run_console(db=db_path, demo=False, user="bob") == 0
     [win] = opened[0][-1:]
+    qtbot.waitUntil(lambda: win.header_applied > 0)  # the header is read off the GUI thread
     assert "bob" in win.header.values["user"].text()
     win.close()
 
 
 def test_policy_panel_edits_the_harvest_value_and_band_trade_to(qtbot, window, boxes, engine):
     w = window
-    w.show_panel("Policy")
+    shown(qtbot, w, "Policy")
     p = w.panel("Policy")
     value, trade_to, horizon = (p.fields[k] for k in ("harvest.value", "bands.trade_to", "harvest.horizon_years"))
     assert value.currentData() == "deferral" and trade_to.value() == 0.0 and horizon.value() == 10.0
@@ -570,6 +577,7 @@ def test_policy_panel_edits_the_harvest_value_and_band_trade_to(qtbot, window, b
     assert p.save_button.isEnabled()
     p.note.setText("value losses at the full rate; trade bands halfway back")
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, p)  # the panel reloads off the GUI thread
     assert "Saved as version" in p.error.text()
     with engine.connect() as conn:
         body = conn.execute(select(m.Policy.body).order_by(m.Policy.id.desc())).scalar()

@@ -5,7 +5,8 @@ reason), the account history (one of each event, reached with H from a table).""
 import os
 
 import pytest
-from qt_fixtures import boxes, close_window, folders, make_window, reviewed, settings, statuses, window  # noqa: F401
+from qt_fixtures import shown as show_loaded
+from qt_fixtures import boxes, close_window, folders, make_window, reviewed, settings, statuses, window, wait_loaded  # noqa: F401
 from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
@@ -44,9 +45,10 @@ def select_rows(table, rows):
 
 def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window):
     w = window
-    w.show_panel("Blotter")
+    show_loaded(qtbot, w, "Blotter")
     b = w.panel("Blotter")
     b.refresh()
+    wait_loaded(qtbot, b)
     loaded(qtbot, b)
     every = db_lines(engine)
     assert b.model.rowCount() == len(every) > 0
@@ -88,6 +90,7 @@ def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window
     from engine.desk.review import approve
     approve(engine, ["A1", "A3"], user="rev")
     b.refresh()
+    wait_loaded(qtbot, b)
     loaded(qtbot, b)
     b.set_filters(custodian="SCHWAB", status="APPROVED")
     assert set(b.visible_frame()["account_id"]) == {"A1", "A3"}
@@ -158,7 +161,7 @@ def story(engine, tmp_path):
 def test_history_has_every_event_and_opens_with_h(qtbot, engine, story, window, tmp_path):
     """Every event of A2's story is in its history, newest first, reached with H from Proposals."""
     w = window
-    w.show_panel("Proposals")
+    show_loaded(qtbot, w, "Proposals")
     p = w.panel("Proposals")
     p.focus("A2")
     qtbot.waitUntil(lambda: p.current == "A2", timeout=2000)
@@ -195,10 +198,11 @@ def test_proposal_lot_detail_equals_the_batch_lots_file(qtbot, engine, reviewed,
 
     from engine.desk.review import approve, proposal_trades
     w = window
-    w.show_panel("Proposals")
+    show_loaded(qtbot, w, "Proposals")
     p = w.panel("Proposals")
     p.focus("A1")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
+    wait_loaded(qtbot, p)  # the lots are read off the GUI thread
     shown = p.lot_detail.frame()
     sells = proposal_trades(engine, "A1").query("side == 'SELL'")
     assert len(shown) and set(shown["trade_id"]) == set(sells["id"])
@@ -299,9 +303,10 @@ def test_signoff_pdf_at_export_and_on_demand(qtbot, engine, reviewed, window, bo
 
     # on demand from Batches: a folder, the same totals, audited
     w = window
-    w.show_panel("Batches")
+    show_loaded(qtbot, w, "Batches")
     b = w.panel("Batches")
     b.refresh()
+    wait_loaded(qtbot, b)
     folders.append(str(tmp_path / "again"))
     written = b.write_signoff()
     assert [x["name"] for x in written] == [pdf.name, page.name]
@@ -322,9 +327,10 @@ def test_tables_copy_export_column_chooser_and_saved_views(qtbot, engine, review
     from ui import table_tools
 
     w = window
-    w.show_panel("Blotter")
+    show_loaded(qtbot, w, "Blotter")
     b = w.panel("Blotter")
     b.refresh()
+    wait_loaded(qtbot, b)
     loaded(qtbot, b)
     t = b.table
     rows = [r for r in range(b.model.rowCount()) if b.model.value(r, "symbol") == "BBB"]
@@ -402,7 +408,7 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, notes_policy, wind
         approve(engine, ["A1"], user="rev", note="ok", note_code="nope")
 
     w = window
-    w.show_panel("Proposals")
+    show_loaded(qtbot, w, "Proposals")
     p = w.panel("Proposals")
     p.focus("A1")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
@@ -420,7 +426,7 @@ def test_a_required_note_is_refused_when_empty(qtbot, engine, notes_policy, wind
         ("A1", "approval", "CLIENT_REQUEST", "alice")]
 
     # an account note from History: empty refused, then kept and found by search
-    w.show_panel("History", "A3")
+    show_loaded(qtbot, w, "History", "A3")
     h = w.panel("History")
     loaded(qtbot, h)
     dlg = h.ask_note()
@@ -453,7 +459,7 @@ def test_settings_driven_one_click_export(qtbot, engine, reviewed, window, boxes
     assert not dlg.save() and "does not exist" in dlg.error.text()      # a folder that is not there
     drop.mkdir()
     for f, cb in dlg.checks.items():
-        cb.setChecked(f == "signoff")
+        cb.setChecked(f in ("signoff", "lots"))
     assert not dlg.save() and "at least one trades format" in dlg.error.text()
     dlg.checks["csv"].setChecked(True)
     assert dlg.save()
@@ -501,14 +507,14 @@ def test_the_selected_tier_tab_is_restored(qtbot, engine, db_path, reviewed, set
     from qt_fixtures import make_window as new_window
 
     w = new_window(qtbot, engine, db_path, settings)
-    w.show_panel("Proposals")
+    show_loaded(qtbot, w, "Proposals")
     p = w.panel("Proposals")
     assert p.current_tier() == "Small"  # the first tier with accounts to review
     p.set_tier("Premier")
     close_window(w, boxes)
     w.close()
     w2 = new_window(qtbot, engine, db_path, settings)
-    w2.show_panel("Proposals")
+    show_loaded(qtbot, w2, "Proposals")
     assert w2.panel("Proposals").current_tier() == "Premier"
     close_window(w2, boxes)
 
@@ -528,9 +534,10 @@ def test_orders_in_flight_are_counted_apart_from_holds(qtbot, engine, reviewed, 
     assert set(p.index[p["category"] == "HELD"]) == {"A1", "A2", "A3"}
     assert orders_in_flight(engine) == 2
     w = window
-    w.show_panel("Today")
+    show_loaded(qtbot, w, "Today")
     today = w.panel("Today")
     today.refresh()
+    wait_loaded(qtbot, today)
     assert today.cards["HELD"].value.text() == "3"
     assert today.cards["HELD"].note.text() == "2 with orders in flight"
 
@@ -569,9 +576,10 @@ def test_a_tier_from_the_group_column_says_so(qtbot, engine, window, tmp_path):
     import_book(engine, write_book(tmp_path / "book", changes={"accounts.csv": accounts}), user="ops1")
     run_workflow(engine, workers=1, user="sched")
     w = window
-    w.show_panel("Proposals")
+    show_loaded(qtbot, w, "Proposals")
     p = w.panel("Proposals")
     p.refresh()
+    wait_loaded(qtbot, p)
     p.focus("A1")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
     assert "Tier Core comes from the book's group column (Core)" in p.band_note.text()

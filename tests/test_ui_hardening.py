@@ -3,7 +3,7 @@ are selectable and copyable in one click; a far as-of date asks before importing
 is kept (Cancel: nothing imported; Import anyway: imported, the audit says confirmed)."""
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
-from qt_fixtures import boxes, close_window, folders, plain_window, settings, wait_idle  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, panels_loading, plain_window, settings, wait_idle  # noqa: F401
 from sqlalchemy import select
 
 from bookkit import BASE, write_book

@@ -1,7 +1,8 @@
 """The Households panel and the name/household search, with real widgets (pytest-qt, offscreen)."""
 from __future__ import annotations
 
-from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
+from qt_fixtures import shown as show_loaded
+from qt_fixtures import boxes, close_window, make_window, settings, wait_loaded  # noqa: F401
 
 from bookkit import eager_policy
 from test_households import ACC, _book
@@ -20,7 +21,7 @@ def test_households_panel_lists_members_and_opens_one(qtbot, engine, db_path, tm
     _desk(engine, tmp_path)
     w = make_window(qtbot, engine, db_path, settings)
     try:
-        w.show_panel("Households")
+        show_loaded(qtbot, w, "Households")
         panel = w.panel("Households")
         assert panel.model.rowCount() == 1
         assert panel.model.value(0, "household_id") == "SMITH" and panel.model.value(0, "n_accounts") == 2
@@ -37,6 +38,7 @@ def test_households_panel_lists_members_and_opens_one(qtbot, engine, db_path, tm
         panel.members.select_row(row)
         panel.open_button.click()
         qtbot.waitUntil(lambda: w.current_panel_name() == "Proposals", timeout=5000)
+        wait_loaded(qtbot, w.panel("Proposals"))  # the run is read off the GUI thread, then I1 shown
         assert w.panel("Proposals").current == "I1"
     finally:
         close_window(w, boxes)
@@ -47,7 +49,7 @@ def test_proposals_find_accounts_by_client_name_and_household(qtbot, engine, db_
     _desk(engine, tmp_path)
     w = make_window(qtbot, engine, db_path, settings)
     try:
-        w.show_panel("Proposals")
+        show_loaded(qtbot, w, "Proposals")
         panel = w.panel("Proposals")
         shown = set()
         for tier in panel._tiers:  # every tier's tab, with the text filter on

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import qt_fixtures
-from qt_fixtures import boxes, close_window, settings  # noqa: F401
+from qt_fixtures import boxes, close_window, settings, shown, wait_loaded  # noqa: F401
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QInputDialog
@@ -154,24 +154,24 @@ def test_save_as_policy_makes_an_audited_version_checked_against_newer_ones(qtbo
 
 
 def test_policy_panel_links_open_the_lab_with_the_sweep_selected(qtbot, window):
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     policy = window.panel("Policy")
     lab = window.panel("Lab")
     qtbot.mouseClick(policy.lab_links["trading.tradeoff_lambda"], Qt.MouseButton.LeftButton)
     assert window.current_panel_name() == "Lab"
     assert [k for k, cb in lab.sweep_checks.items() if cb.isChecked()] == ["lambda"]
     assert lab.plan().sweeps == ("lambda=0.3,3",)
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     qtbot.mouseClick(policy.lab_links["harvest.discount_rate"], Qt.MouseButton.LeftButton)
     assert window.current_panel_name() == "Lab"
     assert not any(cb.isChecked() for cb in lab.sweep_checks.values())
     assert lab.setting_key.currentData() == "harvest.discount_rate"
     assert lab.plan().sweeps == ("harvest.discount_rate=0.025,0.1",)  # half and twice the default 0.05
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     policy.fields["harvest.value"].setCurrentIndex(policy.fields["harvest.value"].findData("full"))
     qtbot.mouseClick(policy.lab_links["harvest.value"], Qt.MouseButton.LeftButton)
     assert lab.plan().sweeps == ("harvest.value=deferral",)  # the other choice than the form's
-    window.show_panel("Policy")
+    shown(qtbot, window, "Policy")
     qtbot.mouseClick(policy.lab_links["threshold"], Qt.MouseButton.LeftButton)
     assert [k for k, cb in lab.sweep_checks.items() if cb.isChecked()] == ["threshold"]
     assert lab.setting_key.currentData() == "" and "threshold=0.5,2" in lab.banner.text()

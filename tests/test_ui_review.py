@@ -1,3 +1,4 @@
+# Kept whole, long because the review tests share one reviewed book and window; split by panel when it grows.
 """Reviewing a run in the console, with real widgets (pytest-qt, offscreen): proposals per tier
 (approve, reject, edit, remove, bulk approve), the Charts host (save a previewed threshold; open a
 clicked account), a one-click export found in Batches, and every action in Audit with its user.
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from qt_fixtures import LONG, boxes, close_window, folders, settings, statuses, wait_idle, window  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, LONG, settings, shown as show_loaded, statuses, wait_idle, wait_loaded, window  # noqa: F401
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMessageBox, QSpinBox
@@ -76,7 +77,7 @@ def shown(model, key):
 
 
 def proposals(qtbot, w, account=None) -> ProposalsPanel:
-    w.show_panel("Proposals", account)
+    show_loaded(qtbot, w, "Proposals", account)
     p = w.panel("Proposals")
     assert isinstance(p, ProposalsPanel)
     if account:
@@ -135,7 +136,7 @@ def test_navigation_builds_the_review_panels_into_the_window(qtbot, window):
         assert isinstance(window.panel(name), cls) and not isinstance(window.panel(name), Placeholder)
     assert list(FACTORIES) == list(PANELS)  # every slot has its panel, in the navigation's order
     assert not [n for n in PANELS if isinstance(window.panel(n), Placeholder)]
-    window.show_panel("Proposals")
+    show_loaded(qtbot, window, "Proposals")
     assert window.panel("Proposals").stack.currentIndex() == 0  # no run yet: the empty state
     assert window.panel("Proposals").empty.title.text() == "No run yet"
 
@@ -361,7 +362,7 @@ def test_charts_host_saves_the_dragged_threshold_and_the_next_run_uses_it(
     w.run_action.trigger()
     assert w.ctx.tasks.busy
     wait_idle(qtbot, w)
-    w.show_panel("Charts")
+    show_loaded(qtbot, w, "Charts")
     host = w.panel("Charts")
     charts = host.charts
     assert host.run_id is not None and charts.tier_combo.count() == 4, boxes.seen
@@ -419,7 +420,7 @@ def test_clicking_a_scatter_point_opens_the_account_in_proposals(qtbot, engine, 
     w = window
     import_book(engine, sample_book, user="ops1")
     run_workflow(engine, workers=1, user="sched")
-    w.show_panel("Charts")
+    show_loaded(qtbot, w, "Charts")
     charts = w.panel("Charts").charts
     # the most isolated point of a tier other than the panel's default, so the tier must switch
     items = {t: it for t, it in charts.scatter_items.items() if len(it.ids)}
@@ -450,6 +451,7 @@ def test_clicking_a_scatter_point_opens_the_account_in_proposals(qtbot, engine, 
                      QPoint(int(round(pix[k, 0])), int(round(pix[k, 1]))))
     qtbot.waitUntil(lambda: w.current_panel_name() == "Proposals", timeout=2000)
     p = w.panel("Proposals")
+    wait_loaded(qtbot, p)  # the run is read off the GUI thread, then the account shown
     assert p.current_tier() == tier and p.current == account
     assert shown(p.model, "account_id")[p.table.selected_row()] == account
     assert account in p.detail_title.text()
@@ -481,7 +483,7 @@ def test_one_click_export_shows_in_batches_and_every_action_in_audit(
     bid = batches["id"].iat[0]
     assert bid in w.batch_dialog.heading.text() and w.batch_dialog.isVisible()
 
-    w.show_panel("Batches")
+    show_loaded(qtbot, w, "Batches")
     b = w.panel("Batches")
     assert b.model.rowCount() == 1 and b.model.value(0, "id") == bid and b.current == bid
     assert b.model.value(0, "created_by") == "alice"
@@ -503,7 +505,7 @@ def test_one_click_export_shows_in_batches_and_every_action_in_audit(
     assert [Path(u.toLocalFile()) for u in opened] == [out.resolve()]
 
     # Audit: every action with its user, newest first
-    w.show_panel("Audit")
+    show_loaded(qtbot, w, "Audit")
     a = w.panel("Audit")
     rows = list(zip(shown(a.model, "action"), shown(a.model, "username"), shown(a.model, "account_id")))
     for want in [("IMPORT", "ops1", None), ("POLICY_SAVE", "admin", None), ("RUN", "sched", None),
@@ -515,23 +517,28 @@ def test_one_click_export_shows_in_batches_and_every_action_in_audit(
     assert rows.index(("EXPORT", "alice", None)) < rows.index(("APPROVE", "alice", "A2")) \
         < rows.index(("EDIT", "alice", "A2")) < rows.index(("IMPORT", "ops1", None))
     a.action.setCurrentText("EDIT")
+    wait_loaded(qtbot, a)  # the filtered log is read off the GUI thread
     assert shown(a.model, "action") == ["EDIT"]
     change = a.model.data(a.model.index(0, 6))
     assert "quantity:" in change and "→" in change
     a.action.setCurrentText(ALL_ACTIONS)
     a.user.setCurrentText("admin")
+    wait_loaded(qtbot, a)
     assert set(shown(a.model, "username")) == {"admin"}
     a.user.setCurrentText(ALL_USERS)
     a.account.setText("A3")
-    qtbot.waitUntil(lambda: set(shown(a.model, "account_id")) == {"A3"}, timeout=2000)
+    qtbot.waitUntil(lambda: set(shown(a.model, "account_id")) == {"A3"}, timeout=20_000)
     assert "REJECT" in shown(a.model, "action")
     a.clear_filters()
     a.since.setDate(a.since.date().currentDate().addDays(2))
+    wait_loaded(qtbot, a)
     assert a.model.rowCount() == 0
     a.clear_filters()
     a.until.setDate(a.until.date().currentDate().addDays(-2))
+    wait_loaded(qtbot, a)
     assert a.model.rowCount() == 0
     a.clear_filters()
+    wait_loaded(qtbot, a)
     assert a.model.rowCount() == len(audit_entries(engine))
 
 

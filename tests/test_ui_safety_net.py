@@ -4,7 +4,7 @@ override form before saving, the export confirmation, the batch file; then undo 
 (withdraw an approval, restore a rejection and a removed trade) with a reason each time."""
 import csv
 
-from qt_fixtures import boxes, close_window, folders, make_window, reviewed, settings, statuses, window, wait_idle  # noqa: F401
+from qt_fixtures import boxes, close_window, folders, make_window, reviewed, settings, statuses, window, wait_idle, shown, wait_loaded  # noqa: F401
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
@@ -26,7 +26,7 @@ def test_halt_after_approval_end_to_end_through_the_widgets(qtbot, engine, revie
                                                             tmp_path):
     w = window
     # approve every account in Proposals
-    w.show_panel("Proposals")
+    shown(qtbot, w, "Proposals")
     p = w.panel("Proposals")
     for a in ("A1", "A2", "A3"):
         p.focus(a)
@@ -38,7 +38,7 @@ def test_halt_after_approval_end_to_end_through_the_widgets(qtbot, engine, revie
     n_held = len(proposal_trades(engine, "A1")) + len(proposal_trades(engine, "A3"))
 
     # add a freeze halt of OIL in Overrides: the confirmation says what it stops, before saving
-    w.show_panel("Overrides")
+    shown(qtbot, w, "Overrides")
     o = w.panel("Overrides")
     o.halt_symbol.setText("OIL")
     o.halt_reason.setText("exchange halt")
@@ -49,12 +49,12 @@ def test_halt_after_approval_end_to_end_through_the_widgets(qtbot, engine, revie
     assert "Halt" in o.halt_msg.text() and o.halt_msg.property("ok") is True
 
     # the proposal shows it is blocked
-    w.show_panel("Proposals", "A1")
+    shown(qtbot, w, "Proposals", "A1")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
     assert "blocked at export" in p.detail_title.text() and "HALTED: OIL (freeze)" in p.detail_title.text()
 
     # export from Batches: the confirmation names the blocked trades, the batch file lacks them
-    w.show_panel("Batches")
+    shown(qtbot, w, "Batches")
     b = w.panel("Batches")
     [export] = [x for x in b.stack_empty.findChildren(QPushButton) if x.text() == "Export approved…"]
     out = tmp_path / "out"
@@ -75,12 +75,13 @@ def test_halt_after_approval_end_to_end_through_the_widgets(qtbot, engine, revie
     assert {r["account_id"] for r in rows} == {"A2"} and "OIL" not in {r["symbol"] for r in rows}
     assert "Kept back" in w.batch_dialog.blocked_text.text() and "A3: " in w.batch_dialog.blocked_text.text()
     w.batch_dialog.close()
-    w.show_panel("Today")
+    shown(qtbot, w, "Today")
     qtbot.waitUntil(lambda: f"{n_held} blocked" in w.panel("Today").export_info.text(), timeout=5000)
 
     # the halt ends (Overrides, confirmed): they go out in the next batch, no re-run
-    w.show_panel("Overrides")
+    shown(qtbot, w, "Overrides")
     o.refresh()
+    wait_loaded(qtbot, o)
     o.active.select_row(o.active_model.find("target", "OIL"))
     qtbot.mouseClick(o.end_button, Qt.MouseButton.LeftButton)
     out2 = tmp_path / "out2"
@@ -95,7 +96,7 @@ def test_halt_after_approval_end_to_end_through_the_widgets(qtbot, engine, revie
 
 def test_reject_withdraw_and_restore_in_proposals(qtbot, engine, reviewed, window, boxes):
     w = window
-    w.show_panel("Proposals", "A1")
+    shown(qtbot, w, "Proposals", "A1")
     p = w.panel("Proposals")
     qtbot.waitUntil(lambda: p.current == "A1", timeout=2000)
     press(qtbot, p.table, Qt.Key.Key_A)
@@ -111,6 +112,7 @@ def test_reject_withdraw_and_restore_in_proposals(qtbot, engine, reviewed, windo
     dlg.reason.setText("client called about the OIL buy")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     reactivate(qtbot, w)
+    wait_loaded(qtbot, p)  # the view is read again off the GUI thread
     assert statuses(engine)["A1"] == "PROPOSED" and "client called about the OIL buy" in p.detail_title.text()
     # reject with a code, then restore
     press(qtbot, p.table, Qt.Key.Key_R)

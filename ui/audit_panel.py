@@ -23,7 +23,7 @@ from engine.core.audit import audit_entries, audit_facets
 from engine.core.audit_chain import acknowledge_break, acknowledged, verify_chain
 from engine.core.tasks import RefusedError
 from ui import fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, count_label, debounce, filter_edit
 
@@ -248,7 +248,13 @@ class AuditPanel(Panel):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        facets = audit_facets(self.ctx.engine)
+        """The filter lists, the entries and the chain check, each read off the GUI thread."""
+        engine = self.ctx.engine
+        self.load(lambda: audit_facets(engine), self._apply_facets, channel="facets")
+        self.reload()
+        self.verify()
+
+    def _apply_facets(self, facets: dict) -> None:
         for combo, everyone, values in ((self.user, ALL_USERS, facets["users"]),
                                         (self.action, ALL_ACTIONS, facets["actions"])):
             keep = combo.currentText()
@@ -258,8 +264,6 @@ class AuditPanel(Panel):
             combo.addItems(values)
             combo.setCurrentIndex(max(0, combo.findText(keep)))
             combo.blockSignals(False)
-        self.reload()
-        self.verify()
 
     # ------------------------------------------------------------------ the chain
     def verify(self) -> None:
@@ -328,14 +332,22 @@ class AuditPanel(Panel):
                 "until": None if until == NO_DATE else _pydate(until)}
 
     def reload(self) -> None:
-        f = self.filters()
-        df = audit_entries(self.ctx.engine, limit=LIMIT, **f)
+        """The entries matching the filters, read and described off the GUI thread."""
+        f, engine = self.filters(), self.ctx.engine
+        self.load(lambda: (f, self.read_entries(engine, f)), self._apply_entries, what="the log")
+
+    @staticmethod
+    def read_entries(engine, f: dict):
+        df = audit_entries(engine, limit=LIMIT, **f)
         change = [describe_change(b, a) for b, a in zip(df["before"].to_numpy(object), df["after"].to_numpy(object))] \
             if len(df) else []
-        df = df.assign(change=change, change_tip=[c.replace("; ", "\n") for c in change],
-                       identity_text=[identity_text(k, v) for k, v in zip(df["identity"].to_numpy(object),
-                                                                           df["session"].to_numpy(object))],
-                       at_text=[local_seconds(v) for v in df["at"].to_numpy(object)] if len(df) else [])
+        return gui_ready(df).assign(change=change, change_tip=[c.replace("; ", "\n") for c in change],
+                         identity_text=[identity_text(k, v) for k, v in zip(df["identity"].to_numpy(object),
+                                                                             df["session"].to_numpy(object))],
+                         at_text=[local_seconds(v) for v in df["at"].to_numpy(object)] if len(df) else [])
+
+    def _apply_entries(self, result) -> None:
+        f, df = result
         self.model.set_frame(df)
         self.table.fit_columns()
         active = any(v is not None for v in f.values())

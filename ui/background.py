@@ -53,3 +53,46 @@ class BackgroundReader(QObject):
 
     def wait(self, ms: int = 30_000) -> bool:
         return self.pool.waitForDone(ms)
+
+
+class GuiThreadGC(QObject):
+    """Garbage collection in the GUI thread only, while a console window is open.
+
+    Python collects cycles in whichever thread happens to allocate; a cycle holding a Qt
+    object (a dialog, a panel's closure) collected by a background read destroys that object
+    off the GUI thread, and Qt crashes (seen: a segfault "Garbage-collecting" in a Today read).
+    So automatic collection is switched off and a GUI-thread timer collects each generation
+    when its count is past the usual threshold. Switched back on when the last window closes."""
+    _active = 0
+
+    def __init__(self, parent=None, interval_ms: int = 500):
+        import gc
+
+        from PySide6.QtCore import QTimer
+
+        super().__init__(parent)
+        GuiThreadGC._active += 1
+        gc.disable()
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.collect)
+        self.timer.start()
+        self.destroyed.connect(GuiThreadGC._release)
+
+    @staticmethod
+    def collect() -> None:
+        import gc
+
+        counts, thresholds = gc.get_count(), gc.get_threshold()
+        for gen in (2, 1, 0):  # the oldest generation due, which collects the younger ones too
+            if counts[gen] > thresholds[gen]:
+                gc.collect(gen)
+                return
+
+    @staticmethod
+    def _release(*_) -> None:
+        import gc
+
+        GuiThreadGC._active = max(0, GuiThreadGC._active - 1)
+        if GuiThreadGC._active == 0:
+            gc.enable()

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
 
 from engine.desk.exporter import batch_trades, batches_frame
 from ui import fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
 from ui.proposals_frames import lots_text
 from ui.widgets import Banner, DataTable, EmptyState, MasterDetail, count_label, section_title
@@ -187,7 +187,11 @@ class BatchesPanel(Panel):
         self._show(None)
 
     def refresh(self) -> None:
-        df = batches_table(self.ctx.engine)
+        """Read the batches off the GUI thread, then show them."""
+        engine = self.ctx.engine
+        self.load(lambda: batches_table(engine), self._apply)
+
+    def _apply(self, df) -> None:
         has = bool(len(df))
         self.stack_empty.setVisible(not has)
         self.split.setVisible(has)
@@ -232,11 +236,25 @@ class BatchesPanel(Panel):
         self.detail_title.setText(f"Batch {batch_id} · {fmt.local_time(rec.get('created_at'))} · by "
                                   f"{rec.get('created_by')} · {rec.get('out_dir')}")
         self._fill_files(rec)
-        trades = batch_trades(self.ctx.engine, batch_id)
-        self.trades_model.set_frame(trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)]))
+        self.trades_title.setText("Trades — loading…")
+        engine = self.ctx.engine
+        self.load(lambda: self.read_trades(engine, batch_id), self._apply_trades, channel="trades", what="the trades")
+
+    @staticmethod
+    def read_trades(engine, batch_id: str) -> tuple:
+        trades = batch_trades(engine, batch_id)
+        trades = gui_ready(trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)]))
         value = float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0
         sells = float(trades.loc[trades["side"] == "SELL", "est_value"].fillna(0).sum()) if len(trades) else 0.0
-        self.trades_title.setText(f"Trades — {len(trades):,} · {trades['account_id'].nunique() if len(trades) else 0:,}"
+        n_accounts = trades["account_id"].nunique() if len(trades) else 0
+        return batch_id, trades, value, sells, n_accounts
+
+    def _apply_trades(self, result) -> None:
+        batch_id, trades, value, sells, n_accounts = result
+        if batch_id != self.current:
+            return
+        self.trades_model.set_frame(trades)
+        self.trades_title.setText(f"Trades — {len(trades):,} · {n_accounts:,}"
                                   f" accounts · sells {fmt.money(sells)} · buys {fmt.money(value - sells)}")
         self.trades.fit_columns()
 

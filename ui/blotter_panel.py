@@ -11,7 +11,6 @@ action on a line applies to its account's whole proposal: the dialog says how ma
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QPushButton,
@@ -21,7 +20,7 @@ from engine.desk.desk_views import BlotterIndex, order_blotter
 from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.background import BackgroundReader
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import DataTable, EmptyState, count_label, filter_edit, inline_error, section_title, set_error_text
@@ -133,14 +132,24 @@ class BlotterPanel(Panel):
         says it is loading and keeps showing the last lines meanwhile."""
         engine = self.ctx.engine
         self.count.setText("Loading the blotter…")
-        self.reader.start(lambda: order_blotter(engine), self._apply_frame,
+        self.reader.start(lambda: self.read(engine), self._apply_frame,
                           lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
 
-    def _apply_frame(self, df: pd.DataFrame) -> None:
-        self.frame = df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED"))
+    @staticmethod
+    def read(engine) -> dict:
+        """The lines with everything the filters need, prepared off the GUI thread (a 100,000-account
+        book has half a million lines: no pass over them is left for the GUI thread)."""
+        df = order_blotter(engine)
+        frame = gui_ready(df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED")))
+        values = {key: sorted(str(v) for v in pd.unique(frame[key].dropna().astype(str))) for key, _ in COMBOS}
+        return {"frame": frame, "values": values, "index": BlotterIndex(frame),
+                "kept": frame["kept_back"].to_numpy(bool)}
+
+    def _apply_frame(self, d: dict) -> None:
+        df = self.frame = d["frame"]
         for key, combo in self.combos.items():
             keep = combo.currentData()
-            values = sorted({str(v) for v in df[key].dropna()})
+            values = d["values"][key]
             combo.blockSignals(True)
             combo.clear()
             combo.addItem(f"{dict(COMBOS)[key]}: {ALL}", None)
@@ -149,8 +158,7 @@ class BlotterPanel(Panel):
             i = combo.findData(keep)
             combo.setCurrentIndex(i if i >= 0 else 0)
             combo.blockSignals(False)
-        self.index = BlotterIndex(self.frame)
-        self._kept = self.frame["kept_back"].to_numpy(bool)  # filters and totals on every keystroke: prepared once
+        self.index, self._kept = d["index"], d["kept"]  # filters and totals on every keystroke: prepared once
         self.model.set_frame(self.frame)
         self.empty.setVisible(not len(df))
         self.split.setVisible(bool(len(df)))
@@ -192,7 +200,7 @@ class BlotterPanel(Panel):
         kept = int((mask & self._kept).sum())
         buys = float(ix.value[mask & ix.buy].sum())
         sells = float(ix.value[mask & ~ix.buy].sum())
-        self.count.setText(f"{int(mask.sum()):,} of {ix.n:,} lines · {len(np.unique(ix.account[mask])):,} accounts"
+        self.count.setText(f"{int(mask.sum()):,} of {ix.n:,} lines · {ix.accounts(mask):,} accounts"
                            f" · sells {fmt.money(sells)} · buys {fmt.money(buys)}"
                            + (f" · {kept:,} kept back" if kept else ""))
         self._on_select()

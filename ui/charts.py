@@ -31,7 +31,11 @@ the database nor changes the policy. Four plots:
 Made for 100,000 accounts: scatter plots are one ScatterPlotItem per tier fed with numpy
 arrays (pxMode, one brush per item, no per-point Python objects; clicks create SpotItems only
 for the points under the cursor), histograms are np.histogram + a stepMode curve, and a drag
-step costs one searchsorted per update.
+step costs one searchsorted per update. Beyond :data:`MAX_SCATTER` accounts the scatter plots draw
+a fixed random sample of each tier (the legend says how many): painting every point of a
+100,000-account run costs the GUI thread a quarter second a frame. :meth:`ChartsPanel.prepare`
+does the per-account work without a widget (off the GUI thread); ``set_data(staged=True)``
+builds one plot per turn of the event loop.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ import math
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
@@ -71,6 +75,8 @@ TIER_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2",
 CATEGORY_COLORS = {"SUSPENDED": "#D62728", "HELD": "#FF9F1C", "MANDATE": "#7B61B5", "SCORE": "#2CA02C",
                    "NO_TRADE": "#A0A0A0"}
 CATEGORIES = tuple(CATEGORY_COLORS)
+MAX_SCATTER = 20_000  # points drawn on the benefit/cost plot at most (a sample of each tier beyond): painting
+#                       100,000 points costs the GUI thread a quarter second a frame and shows nothing more
 DECIMALS = 1  # preview thresholds are rounded to 0.1 bps (what is shown is what is saved)
 
 
@@ -93,6 +99,8 @@ class ChartsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("charts_panel")
         self._props = pd.DataFrame()
+        self._stage_gen = 0
+        self.staging = False  # a staged set_data is still building its plots
         self._policy: Policy | None = None
         self._previewer: ThresholdPreviewer | None = None
         self._tier_color: dict[str, str] = {}
@@ -232,44 +240,86 @@ class ChartsPanel(QWidget):
         self.preview_label.setText("No run yet: run the book to see its cost/benefit charts.")
 
     # ------------------------------------------------------------------ public API
+    @staticmethod
+    def prepare(proposals: pd.DataFrame | None, policy: Policy, days_since_trade: pd.Series | None = None) -> dict:
+        """The per-account arrays :meth:`set_data` needs, computed without touching a widget (a
+        console prepares them off the GUI thread and passes them as ``prepared``)."""
+        props = (proposals if proposals is not None else pd.DataFrame()).reset_index(drop=True)
+        n = len(props)
+
+        def codes(col):
+            if col not in props.columns or not n:
+                return np.full(n, -1), []
+            c, names = pd.factorize(props[col])
+            return c, [str(x) for x in names]
+
+        if "account_id" in props.columns:
+            acc = props["account_id"]
+            if not (pd.api.types.is_string_dtype(acc) or acc.dtype == object):
+                acc = acc.astype(str)
+            ids = acc.to_numpy(dtype=object, na_value="")
+        else:
+            ids = np.full(n, "", dtype=object)
+        if days_since_trade is not None:
+            days = pd.to_numeric(pd.Series(days_since_trade).reindex(ids), errors="coerce").to_numpy(float)
+        elif "days_since_trade" in props.columns:
+            days = pd.to_numeric(props["days_since_trade"], errors="coerce").to_numpy(float)
+        else:
+            days = None
+        return {"props": props, "previewer": ThresholdPreviewer(props) if n else None, "tier": codes("tier"),
+                "category": codes("category"), "ids": ids,
+                "elig": score_eligible(props) if n else np.zeros(0, bool), "days": days}
+
     def set_data(self, proposals: pd.DataFrame | None, policy: Policy,
-                 days_since_trade: pd.Series | None = None) -> None:
+                 days_since_trade: pd.Series | None = None, *, prepared: dict | None = None,
+                 staged: bool = False, on_done=None) -> None:
         """Show a run. ``proposals``: one row per account (engine.decide.workflow.proposals_frame);
         ``policy``: whose tiers give the threshold curves and the preview's starting point;
         ``days_since_trade``: Series indexed by account_id (NaN = never traded), else the
-        proposals' ``days_since_trade`` column if any."""
-        props = proposals if proposals is not None else pd.DataFrame()
-        self._props = props.reset_index(drop=True)
+        proposals' ``days_since_trade`` column if any. ``prepared``: :meth:`prepare`'s result for
+        the same arguments (computed elsewhere, e.g. off the GUI thread). ``staged``: build the
+        plots one per turn of the event loop (the GUI thread is never busy with all four at
+        once), then call ``on_done()``; ``staging`` is true meanwhile."""
+        self._stage_gen += 1
+        p = prepared if prepared is not None else self.prepare(proposals, policy, days_since_trade)
+        self._props = p["props"]
         self._policy = policy
-        n = len(self._props)
-        self._previewer = ThresholdPreviewer(self._props) if n else None
-        self._tier_codes, self._tier_names = self._codes("tier")
-        self._cat_codes, self._cat_names = self._codes("category")
+        self._previewer = p["previewer"]
+        self._tier_codes, self._tier_names = p["tier"]
+        self._cat_codes, self._cat_names = p["category"]
         tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)]
         tiers += sorted(set(self._tier_names) - set(tiers))  # tiers of the run the policy lacks
         self._tiers = tiers
         self._tier_color = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
         self._tier_value = {t: self._policy_floor(t) for t in tiers}
-        if "account_id" in self._props.columns:
-            acc = self._props["account_id"]
-            if not (pd.api.types.is_string_dtype(acc) or acc.dtype == object):
-                acc = acc.astype(str)
-            self._ids = acc.to_numpy(dtype=object, na_value="")
-        else:
-            self._ids = np.full(n, "", dtype=object)
-        self._elig = score_eligible(self._props) if n else np.zeros(0, bool)
-        if days_since_trade is not None:
-            d = pd.Series(days_since_trade)
-            self._days = pd.to_numeric(d.reindex(self._ids), errors="coerce").to_numpy(float)
-        elif "days_since_trade" in self._props.columns:
-            self._days = pd.to_numeric(self._props["days_since_trade"], errors="coerce").to_numpy(float)
-        else:
-            self._days = None
+        self._ids = p["ids"]
+        self._elig = p["elig"]
+        self._days = p["days"]
         self._selected.clear()
         self.selection_label.setText("")
-        self._build_scatter()
-        self._build_categories()
-        self._build_decay_curves()
+        steps = [self._build_scatter, self._build_categories, self._build_decay_curves, self._finish_data]
+        if not staged:
+            for step in steps:
+                step()
+            return
+        gen = self._stage_gen
+        self.staging = True
+
+        def run(i: int) -> None:
+            if gen != self._stage_gen:  # newer data: this build is abandoned
+                return
+            steps[i]()
+            if i + 1 < len(steps):
+                QTimer.singleShot(0, lambda: run(i + 1))
+            else:
+                self.staging = False
+                if on_done is not None:
+                    on_done()
+
+        run(0)
+
+    def _finish_data(self) -> None:
+        tiers = self._tiers
         current = self.tier_combo.currentText()
         self.tier_combo.blockSignals(True)
         self.tier_combo.clear()
@@ -338,12 +388,6 @@ class ChartsPanel(QWidget):
         except (KeyError, AttributeError):
             return 0.0
 
-    def _codes(self, col: str) -> tuple[np.ndarray, list[str]]:
-        if col not in self._props.columns or not len(self._props):
-            return np.full(len(self._props), -1), []
-        codes, names = pd.factorize(self._props[col])
-        return codes, [str(n) for n in names]
-
     def _mask(self, kind: str, value: str) -> np.ndarray:
         """Rows whose tier / category is ``value`` (integer codes: no string comparisons)."""
         codes, names = (self._tier_codes, self._tier_names) if kind == "tier" else \
@@ -371,13 +415,18 @@ class ChartsPanel(QWidget):
         has = np.isfinite(self._col("score"))
         self._bx, self._by = symlog(cost), symlog(benefit)
         self._benefit, self._cost = benefit, cost
+        share = min(1.0, MAX_SCATTER / max(int(has.sum()), 1))  # a 100,000-account run: a sample is drawn
+        rng = np.random.default_rng(0)
         for t in self._tiers:  # smallest tier first = drawn below the larger (rarer) ones
             sel = np.flatnonzero(has & self._mask("tier", t))
             if not len(sel):
                 continue
+            n_all = len(sel)
+            if share < 1.0:  # the same share of every tier, the same points every time
+                sel = np.sort(rng.choice(sel, size=max(1, int(round(n_all * share))), replace=False))
             c = self._tier_color[t]
             item = AccountScatter(size=POINT_SIZE, pen=None, brush=pg.mkBrush(_color(c, 170)), pxMode=True,
-                                  hoverable=False, name=f"{t} ({len(sel):,})")
+                                  hoverable=False, name=f"{t} ({n_all:,}{'' if share >= 1.0 else f', {len(sel):,} drawn'})")
             item.rows = sel
             item.set_points(self._bx[sel], self._by[sel], self._ids[sel])
             item.sigClicked.connect(self._on_points_clicked)
@@ -536,6 +585,8 @@ class ChartsPanel(QWidget):
         for item, mask, brush in ((self.decay_points, sel & self._mask("category", "NO_TRADE"), _color("#8C8C8C", 120)),
                                   (self.decay_points_score, sel & self._mask("category", "SCORE"), _color(color, 200))):
             rows = np.flatnonzero(mask)
+            if len(rows) > MAX_SCATTER // 2:  # a sample, as on the benefit/cost plot
+                rows = np.sort(np.random.default_rng(1).choice(rows, size=MAX_SCATTER // 2, replace=False))
             item.rows = rows
             item.setBrush(pg.mkBrush(brush))
             item.set_points(x[rows], y[rows], self._ids[rows])

@@ -45,8 +45,14 @@ class ChartsPanelHost(Panel):
         self.charts.accountActivated.connect(self.open_account)
 
     def refresh(self) -> None:
-        policy = current_policy(self.ctx.engine)
-        with self.ctx.engine.connect() as conn:
+        """Read the latest run off the GUI thread (:meth:`read`), then draw it."""
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply, what="the charts")
+
+    @staticmethod
+    def read(engine) -> dict:
+        policy = current_policy(engine)
+        with engine.connect() as conn:
             run_id = latest_run_id(conn)
             props = proposals_frame(conn, run_id) if run_id is not None else None
             days = days_since_trade(conn, run_id) if run_id is not None else None
@@ -56,6 +62,11 @@ class ChartsPanelHost(Panel):
                     check_not_stale(conn, run_id)
                 except RefusedError as exc:
                     stale = str(exc)
+        return {"policy": policy, "run_id": run_id, "props": props, "days": days, "stale": stale,
+                "prepared": ChartsPanel.prepare(props, policy, days)}
+
+    def _apply(self, d: dict) -> None:
+        run_id, policy, stale = d["run_id"], d["policy"], d["stale"]
         self.run_id, self.policy = run_id, policy
         if stale:
             self.banner.show_message(f"Charts of an older run: {html.escape(stale)}. A preview is still exact for "
@@ -65,7 +76,12 @@ class ChartsPanelHost(Panel):
                 "Drag the preview line on the score histogram: the counts are what a run with that flat "
                 "threshold trades on this book. “Save to policy…” makes it the tier's threshold from the next "
                 "run on." if run_id is not None else "", "info")
-        self.charts.set_data(props, policy, days)
+        self.charts.set_data(d["props"], policy, d["days"], prepared=d["prepared"], staged=True)
+
+    @property
+    def loading(self) -> bool:
+        """A read out, or the plots still being built (one per turn of the event loop)."""
+        return super().loading or self.charts.staging
 
     def save_threshold(self, tier: str, bps: float) -> int | None:
         """Store the policy with ``tier``'s flat threshold ``bps`` as a new version."""

@@ -8,13 +8,15 @@ context."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import QInputDialog
 
 from engine.core.tasks import RefusedError
+from engine.desk.export_routes import describe as describe_routes
 from ui import dialogs, fmt
-from ui.export_settings import drop_folder, export_formats, remember_folder, remembered_folder
+from ui.export_settings import drop_folder, export_routes, remember_folder, remembered_folder
 from ui.tasks import Scaled, Task
 
 
@@ -154,14 +156,23 @@ class DayActions:
             dialogs.info(self, "Export approved", "Nothing to export: no approved trade is waiting."
                          if not blocked else "Nothing to export: every approved trade waiting is blocked.", stale_note)
             return
-        formats = export_formats(self.ctx)  # File → Export settings…, per database
+        try:  # File → Export settings…: the book's folder and formats, and custodians' own
+            routes = export_routes(self.ctx)
+        except RefusedError as exc:
+            dialogs.show_error(self, "Export settings", exc)
+            return
         drop = drop_folder(self.ctx)
         text = (f"Export {preview['trades']:,} trade{'s' if preview['trades'] != 1 else ''} for "
                 f"{preview['accounts']:,} account{'s' if preview['accounts'] != 1 else ''} "
                 f"({fmt.money(preview.get('value', 0.0))} estimated)?")
-        informative = (f"One batch ({', '.join(f.upper() for f in formats)} and a manifest with SHA-256 "
-                       "checksums); each trade is locked to it and never sent again."
-                       + (f"\n\n{stale_note}" if stale_note else ""))
+        names = {"lots": "lots file"}
+        if len(routes) == 1:
+            informative = (f"One batch ({', '.join(names.get(f, f.upper()) for f in routes[0].formats)} and a "
+                           "manifest with SHA-256 checksums); each trade is locked to it and never sent again.")
+        else:
+            informative = ("A batch per route below (each with its manifest and SHA-256 checksums); each trade is "
+                           "locked to its batch and never sent again:\n" + "\n".join(describe_routes(routes)))
+        informative += f"\n\n{stale_note}" if stale_note else ""
         if drop:
             informative += f"\n\nInto the drop folder {drop} (File → Export settings…)."
         if not dialogs.confirm(self, "Export approved", text, informative, ok="Export" if drop else "Choose folder…"):
@@ -171,11 +182,13 @@ class DayActions:
         if not folder:
             return
         remember_folder(self.ctx, "export", folder)
-        from engine.desk.exporter import export_batch
+        routes = [replace(r, folder=folder) if r.custodians is None else replace(r, folder=r.folder or folder)
+                  for r in routes]
+        from engine.desk.export_routes import export_routed
 
         engine, user = self.engine, self.user
         self._start("Exporting the batch",
-                    lambda state: export_batch(engine, folder, formats, user=user, state=state),
+                    lambda state: export_routed(engine, routes, user=user, state=state),
                     on_done=self._exported)
 
     def export_settings(self) -> None:
@@ -185,12 +198,16 @@ class DayActions:
         self.export_settings_dialog = ExportSettingsDialog(self.ctx, self)
         self.export_settings_dialog.open()
 
-    def _exported(self, res) -> None:
+    def _exported(self, results) -> None:
+        """One result dialog per batch written (one per route with trades), or "nothing to export"."""
         from ui.batches_panel import show_batch_result
 
+        results = list(results or [])
         # batch id, files with SHA-256 and sizes, counts, Open folder (non-blocking)
-        self.batch_dialog = show_batch_result(self, res)
-        if res is not None:
-            self.statusBar().showMessage(f"Batch {res.batch_id} exported: {res.n_trades:,} trades, "
-                                         f"{res.n_accounts:,} accounts.", 15000)
+        self.batch_dialogs = [show_batch_result(self, r) for r in results] or [show_batch_result(self, None)]
+        self.batch_dialog = self.batch_dialogs[0]
+        if results:
+            self.statusBar().showMessage(
+                "; ".join(f"Batch {r.batch_id} exported: {r.n_trades:,} trades, {r.n_accounts:,} accounts"
+                          for r in results) + ".", 15000)
         self.ctx.notify("export")

@@ -8,13 +8,14 @@ finds households by id, account id or client name. Data: :func:`engine.desk.hous
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout
 
 from engine.desk.household_views import households
 from ui import fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready, text_index
 from ui.panel import AppContext, Panel
 from ui.widgets import DataTable, EmptyState, MasterDetail, count_label, debounce, filter_edit, section_title
 
@@ -50,6 +51,7 @@ class HouseholdsPanel(Panel):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(ctx, parent)
         self.current: str | None = None
+        self._pending_focus = None
         self._data: dict = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
@@ -89,16 +91,43 @@ class HouseholdsPanel(Panel):
         self._show(None)
 
     def refresh(self) -> None:
-        self._data = households(self.ctx.engine)
+        """Read the households off the GUI thread (with each household's rows indexed), then show them."""
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply)
+
+    @staticmethod
+    def read(engine) -> dict:
+        data = {k: gui_ready(v) if isinstance(v, pd.DataFrame) else v for k, v in households(engine).items()}
+        mem, cls = data.get("members"), data.get("classes")
+        if mem is not None and len(mem):
+            mem = mem.reset_index(drop=True)
+            mem["kind"] = np.where(mem["taxable"].fillna(False).astype(bool), "taxable", "tax-deferred")
+            data["members"] = mem
+            data["member_rows"] = mem.groupby("household_id", sort=False).indices
+            data["account_household"] = dict(zip(mem["account_id"].astype(str), mem["household_id"].astype(str)))
+        hh = data.get("households")
+        if hh is not None:
+            data["text"] = {tuple(HOUSEHOLD_TEXT_KEYS): text_index(hh.reset_index(drop=True), HOUSEHOLD_TEXT_KEYS)}
+        if cls is not None and len(cls):
+            cls = cls.reset_index(drop=True)
+            data["classes"] = cls
+            data["class_rows"] = cls.groupby("household_id", sort=False).indices
+        return data
+
+    def _apply(self, data: dict) -> None:
+        self._data = data
         df = self._data["households"]
         has = bool(len(df))
         self.empty.setVisible(not has)
         self.split.setVisible(has)
-        self.model.set_frame(df)
+        self.model.set_frame(df, data.get("text"))  # the filter's text index made in the read
         self.apply_filter()
         self.table.fit_columns()
         if has and (self.current is None or self.model.find("household_id", self.current) < 0):
             self.table.select_row(0)
+        if self._pending_focus is not None:
+            payload, self._pending_focus = self._pending_focus, None
+            self.focus(payload)
 
     def apply_filter(self) -> None:
         self.model.set_text_filter(self.filter.text(), HOUSEHOLD_TEXT_KEYS)
@@ -110,12 +139,13 @@ class HouseholdsPanel(Panel):
         """Show household ``payload`` (or the household of account ``payload``)."""
         if payload is None:
             return
-        if not self._data:
-            self.refresh()
+        if not self._data or self.reading():  # shown once the read is in
+            self._pending_focus = payload
+            if not self.reading():
+                self.refresh()
+            return
         hid = str(payload)
-        mem = self._data.get("members")
-        if mem is not None and len(mem) and hid in set(mem["account_id"]):
-            hid = str(mem.loc[mem["account_id"] == hid, "household_id"].iat[0])
+        hid = self._data.get("account_household", {}).get(hid, hid)
         if self.model.find("household_id", hid) < 0:
             self.filter.clear()
             self.apply_filter()
@@ -137,11 +167,10 @@ class HouseholdsPanel(Panel):
             self.classes_model.set_frame(pd.DataFrame(columns=[c.key for c in CLASS_COLUMNS]))
             self.open_button.setEnabled(False)
             return
-        rows = mem[mem["household_id"] == hid].assign(
-            kind=lambda d: d["taxable"].map(lambda t: "taxable" if t else "tax-deferred"))
+        rows = mem.iloc[self._data["member_rows"].get(hid, [])]
         self.members_model.set_frame(rows.sort_values("value", ascending=False).reset_index(drop=True))
         cls = self._data["classes"]
-        self.classes_model.set_frame(cls[cls["household_id"] == hid].reset_index(drop=True))
+        self.classes_model.set_frame(cls.iloc[self._data.get("class_rows", {}).get(hid, [])].reset_index(drop=True))
         value = float(rows["value"].sum())
         self.detail_title.setText(f"Household {hid} · {len(rows)} accounts · {fmt.money(value)} · "
                                   f"{int(rows['pending_trades'].sum()):,} pending trades")

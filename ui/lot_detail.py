@@ -36,6 +36,7 @@ class LotDetail(QWidget):
         rows = self.table.verticalHeader().defaultSectionSize()
         self.table.setMaximumHeight(rows * 6 + self.table.horizontalHeader().sizeHint().height() + 20)
         lay.addWidget(self.table, 1)
+        self.account: str | None = None
         self.summary = count_label()
         self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
@@ -43,8 +44,25 @@ class LotDetail(QWidget):
     def frame(self) -> pd.DataFrame:
         return self.model.frame()
 
-    def show_account(self, engine, account: str | None, run_id: int | None) -> None:
-        df = trade_lot_detail(engine, account, run_id) if account else pd.DataFrame(columns=LOT_DETAIL_COLUMNS)
+    def show_account(self, engine, account: str | None, run_id: int | None, load=None) -> None:
+        """The lots ``account``'s sells relieve in run ``run_id``. ``load``: a panel's
+        :meth:`ui.panel.Panel.load`, to read them off the GUI thread (the lot relief of an
+        account with many lots takes a while); without it they are read here."""
+        self.account = account
+        if not account:
+            self._apply((None, pd.DataFrame(columns=LOT_DETAIL_COLUMNS)))
+            return
+        if load is None:
+            self._apply((account, trade_lot_detail(engine, account, run_id)))
+            return
+        self.summary.setText("Reading the lots…")
+        load(lambda: (account, trade_lot_detail(engine, account, run_id)), self._apply, channel="lots",
+             what="the lots")
+
+    def _apply(self, result) -> None:
+        account, df = result
+        if account != self.account:  # another account was selected meanwhile
+            return
         self.model.set_frame(df)
         self.table.fit_columns(force=True)
         self.setVisible(bool(len(df)))

@@ -22,6 +22,8 @@ from storage.db import describe
 from ui import dialogs, themes
 from ui.day_actions import DayActions
 from ui.header import Header
+from ui.background import GuiThreadGC
+from ui.focus import FocusKeeper
 from ui.navigation import FACTORIES, PANELS
 from ui.panel import AppContext, Placeholder
 from ui.tasks import Task
@@ -150,13 +152,15 @@ class MainWindow(DayActions, QMainWindow):
         row = int(self.settings.value("main/panel", 0) or 0)
         self.nav.setCurrentRow(row if 0 <= row < len(PANELS) else 0)
         self._refresh_current()
-        self.refresh_header()
+        self.refresh_header(background=True)  # the header and badges read off the GUI thread too
         self._recover_bridge = _Reads(self)
         self._recover_bridge.done.connect(self._recovered)
         self._recover_bridge.error.connect(
             lambda _gen, exc: self.statusBar().showMessage(f"Could not check interrupted exports: {exc}", 15000))
         self.recovered: list[str] | None = None  # what the start-up check did (None: not done yet)
         self.recover_exports()
+        self.focus_keeper = FocusKeeper(self)  # focus back here after every dialog
+        self.gc_guard = GuiThreadGC(self)  # cycles collected in the GUI thread only (reads run on others)
 
     def recover_exports(self) -> None:
         """Finish what an interrupted export left in its drop folder (``engine.desk.publish``): files of
@@ -270,8 +274,11 @@ class MainWindow(DayActions, QMainWindow):
 
     def show_panel(self, name: str, payload=None) -> None:
         self.nav.setCurrentRow(PANELS.index(name))
-        if payload is not None and hasattr(self.panels[name], "focus"):
-            self.panels[name].focus(payload)
+        widget = self.panels[name]
+        if payload is not None and hasattr(widget, "focus_when_loaded"):
+            widget.focus_when_loaded(payload)  # after the panel's background read, when one is out
+        elif payload is not None and hasattr(widget, "focus"):
+            widget.focus(payload)
 
     def _on_nav(self, row: int) -> None:
         self.stack.setCurrentIndex(row)

@@ -46,6 +46,29 @@ def _as_python(v):
     return v
 
 
+def gui_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a 0..n-1 index and its text columns as Python objects, so a model takes its
+    columns without converting them (pandas' string arrays cost a pass per column to become
+    numpy): made off the GUI thread, in a panel's read."""
+    if df is None:
+        return df
+    ix = df.index
+    if not (isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1):
+        df = df.reset_index(drop=True)
+    text = {c: object for c, t in df.dtypes.items() if isinstance(t, (pd.StringDtype, pd.CategoricalDtype))}
+    return df.astype(text) if text else df
+
+
+def text_index(df: pd.DataFrame, keys) -> pd.Series:
+    """The lower-cased text of ``df``'s columns ``keys`` joined per row: what a text filter
+    searches (:meth:`FrameModel.text_mask`). Touches no widget: a panel makes it off the GUI thread."""
+    parts = [df[k].astype("string").fillna("").str.lower() for k in keys if k in df]
+    hay = parts[0] if parts else pd.Series([""] * len(df), dtype="string")
+    for p in parts[1:]:
+        hay = hay + "\x1f" + p
+    return hay.reset_index(drop=True)
+
+
 class FrameModel(QAbstractTableModel):
     """A read-only table over a DataFrame with numpy sorting and mask filtering.
 
@@ -90,10 +113,16 @@ class FrameModel(QAbstractTableModel):
             return None
         return df[key].fillna(False).to_numpy(bool) if key in df else np.zeros(len(df), bool)
 
-    def set_frame(self, df: pd.DataFrame) -> None:
-        """Replace the data; the current sort order and named masks are dropped, sort kept."""
+    def set_frame(self, df: pd.DataFrame, haystacks: dict | None = None) -> None:
+        """Replace the data; the current sort order and named masks are dropped, sort kept.
+        ``haystacks``: ``{tuple(keys): text_index(df, keys)}`` made elsewhere (off the GUI thread),
+        so the first keystroke of a text filter does not build it here."""
         self.beginResetModel()
-        self._set_arrays(df.reset_index(drop=True))
+        ix = df.index
+        plain = isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1
+        self._set_arrays(df if plain else df.reset_index(drop=True))  # no copy of a frame already 0..n-1
+        if haystacks:
+            self._haystacks.update({tuple(k): v for k, v in haystacks.items()})
         if self._sort_column >= 0:
             self._perm = self._sorted_perm(self._sort_column, self._sort_order)
         self._rows = self._perm
@@ -247,11 +276,7 @@ class FrameModel(QAbstractTableModel):
         keys = tuple(keys or [c.key for c in self.columns if c.kind == "text"])
         hay = self._haystacks.get(keys)
         if hay is None:  # built once per frame and key set: lower-cased columns joined
-            parts = [self._frame[k].astype("string").fillna("").str.lower() for k in keys if k in self._frame]
-            hay = parts[0] if parts else pd.Series([""] * self._n, dtype="string")
-            for p in parts[1:]:
-                hay = hay + "\x1f" + p
-            self._haystacks[keys] = hay
+            hay = self._haystacks[keys] = text_index(self._frame, keys)
         return hay.str.contains(text, regex=False).to_numpy(dtype=bool, na_value=False)
 
     def set_text_filter(self, text: str, keys: list[str] | None = None) -> None:

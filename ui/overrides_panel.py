@@ -162,8 +162,20 @@ class OverridesPanel(Panel):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        st = views.status(self.ctx.engine)
+        """Read the overrides off the GUI thread (:meth:`read`), then show them."""
+        engine, known = self.ctx.engine, self._ids_snapshot
+        self.load(lambda: self.read(engine, known), self._apply)
+
+    @staticmethod
+    def read(engine, known_snapshot) -> dict:
+        st = views.status(engine)
         snap = st["snapshot"]
+        ids = views.book_ids(engine) if snap is not None and known_snapshot != snap["id"] else None
+        active, history = views.overrides(engine)
+        return {"status": st, "ids": ids, "active": active, "history": history}
+
+    def _apply(self, d: dict) -> None:
+        snap = d["status"]["snapshot"]
         self.as_of = snap["as_of"] if snap else None
         if snap is None:
             self.banner.show_message("Import a book first: holds and halts name accounts and symbols of the book.",
@@ -173,14 +185,14 @@ class OverridesPanel(Panel):
                                      "a last day before it is refused.", "info")
         for w in (self.hold_button, self.halt_button):
             w.setEnabled(snap is not None)
-        if snap is not None and self._ids_snapshot != snap["id"]:
-            ids = views.book_ids(self.ctx.engine)
+        if snap is not None and d["ids"] is not None and self._ids_snapshot != snap["id"]:
+            ids = d["ids"]
             self.account_completer.model().setStringList(ids["accounts"])
             self.symbol_completer.model().setStringList(ids["symbols"])
             self._ids_snapshot = snap["id"]
             self.hold_until.setDate(_qdate(self.as_of + timedelta(days=7)))
             self.halt_until.setDate(_qdate(self.as_of + timedelta(days=7)))
-        active, history = views.overrides(self.ctx.engine)
+        active, history = d["active"], d["history"]
         self.active_model.set_frame(active)
         self.history_model.set_frame(history)
         self.active_title.setText(f"Active overrides — {len(active):,}")

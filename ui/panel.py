@@ -19,8 +19,8 @@ calls ``ctx.notify(kind)`` so the header, badges and the other panels reload.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ui.tasks import TaskRunner
 
@@ -54,13 +54,99 @@ class AppContext(QObject):
 
 class Panel(QWidget):
     """Base of the console's panels: ``refresh`` reloads; ``focus`` shows one item;
-    ``save_state``/``restore_state`` keep splitters and table columns in QSettings."""
+    ``save_state``/``restore_state`` keep splitters and table columns in QSettings.
+
+    ``load(read, apply)`` is how a panel reads ("never frozen", issue 20): ``read()`` runs off the
+    GUI thread (engine calls and every per-row preparation), ``apply(result)`` runs in the GUI
+    thread and only hands prepared frames to models. A "Loading…" badge shows at the panel's
+    top right meanwhile; ``loading`` is true while any of the panel's reads is out."""
     title = ""
 
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName(f"panel_{self.title.lower()}")
+        self._readers: dict = {}
+        self._badge: QLabel | None = None
+        self._deferred_focus = None
+
+    # ------------------------------------------------------------------ background reads
+    def load(self, read, apply, *, channel: str = "main", on_error=None, what: str = "") -> None:
+        """Run ``read()`` on the panel's ``channel`` thread, then ``apply(result)`` in the GUI thread
+        (a newer load on the same channel drops an older one's result). A failure is shown by
+        ``on_error(exc)``, else in the badge."""
+        from ui.background import BackgroundReader  # ui.background imports nothing of ui.panel
+
+        reader = self._readers.get(channel)
+        if reader is None:
+            reader = self._readers[channel] = BackgroundReader(self)
+        self._show_badge(f"Loading{(' ' + what) if what else ''}…")
+
+        def done(result):
+            self._update_badge()
+            apply(result)
+            if self._deferred_focus is not None and not self.reading():
+                payload, self._deferred_focus = self._deferred_focus, None
+                self.focus(payload)
+
+        def failed(exc):
+            self._update_badge()
+            if on_error is not None:
+                on_error(exc)
+            else:
+                self._show_badge(f"Could not load: {exc}", error=True)
+
+        reader.start(read, done, failed)
+
+    @property
+    def loading(self) -> bool:
+        return any(r.loading for r in self._readers.values())
+
+    def reading(self, channel: str = "main") -> bool:
+        """A read of ``channel`` is out (the panel's own data: "main"; a detail's has its own channel)."""
+        r = self._readers.get(channel)
+        return r is not None and r.loading
+
+    def focus_when_loaded(self, payload) -> None:
+        """``focus(payload)`` now, or once the panel's read out now is in (what it shows is not there yet)."""
+        if self.reading():
+            self._deferred_focus = payload
+        else:
+            self.focus(payload)
+
+    def wait_reads(self, ms: int = 30_000) -> bool:
+        """Wait for the reads' threads (teardown); their results still arrive as GUI events."""
+        return all(r.wait(ms) for r in self._readers.values())
+
+    def _show_badge(self, text: str, error: bool = False) -> None:
+        if self._badge is None:
+            self._badge = QLabel(self)
+            self._badge.setObjectName("loadingBadge")
+            self._badge.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._badge.setProperty("error", error)
+        self._badge.setStyleSheet("QLabel#loadingBadge { background: %s; color: white; border-radius: 4px;"
+                                  " padding: 3px 10px; }" % ("#b3261e" if error else "rgba(40, 90, 160, 220)"))
+        self._badge.setText(text)
+        self._badge.adjustSize()
+        self._place_badge()
+        self._badge.show()
+        self._badge.raise_()
+
+    def _update_badge(self) -> None:
+        if self._badge is not None and not self.loading:
+            self._badge.hide()
+
+    def loading_text(self) -> str:
+        """What the badge says now ('' when hidden)."""
+        return self._badge.text() if self._badge is not None and self._badge.isVisible() else ""
+
+    def _place_badge(self) -> None:
+        if self._badge is not None:
+            self._badge.move(max(0, self.width() - self._badge.width() - 18), 4)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_badge()
 
     def refresh(self) -> None:  # pragma: no cover - overridden
         pass

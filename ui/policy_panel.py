@@ -47,6 +47,7 @@ class PolicyPanel(Panel):
         super().__init__(ctx, parent)
         self.loaded: Policy | None = None       # what the form was loaded from
         self.loaded_id: int | None = None
+        self._after_load: tuple | None = None   # a message shown again once a reload is applied
         self.valid: Policy | None = None        # the form's content, when valid
         self.fields: dict[str, QWidget] = {}
         self.lab_links: dict[str, QPushButton] = {}
@@ -477,16 +478,38 @@ class PolicyPanel(Panel):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        versions = policy_versions(self.ctx.engine)
-        st = views.status(self.ctx.engine)
-        run = st["run"]
+        """Read the versions and the newest policy off the GUI thread, then show them."""
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply)
+
+    @staticmethod
+    def read(engine) -> dict:
+        versions = policy_versions(engine)
+        run = views.status(engine)["run"]
         used = run["policy_id"] if run else None
         versions["used"] = versions["id"] == used if len(versions) else []
+        newest = int(versions["id"].max()) if len(versions) else None
+        return {"versions": versions, "used": used, "newest": newest,
+                "policy": views.policy_body(engine, newest) if newest is not None else None}
+
+    def _say(self, text: str, ok: bool = False) -> None:
+        """Show ``text`` now and again once the reload under way is applied (which resets the form's message)."""
+        set_error_text(self.error, text, ok=ok)
+        self._after_load = (text, ok) if self.loading else None
+
+    def _apply(self, d: dict) -> None:
+        self._apply_versions(d)
+        if self._after_load is not None:
+            text, ok = self._after_load
+            self._after_load = None
+            set_error_text(self.error, text, ok=ok)
+
+    def _apply_versions(self, d: dict) -> None:
+        versions, used = d["versions"], d["used"]
         self.versions_model.set_frame(versions)
         self.versions.fit_columns()
         if len(versions):
-            newest = int(versions["id"].max())
-            policy = views.policy_body(self.ctx.engine, newest)
+            newest, policy = d["newest"], d["policy"]
             r = versions[versions["id"] == newest].iloc[0]
             msg = (f"Version {newest} saved by {html.escape(str(r['created_by']))} on {fmt.local_time(r['created_at'])}"
                    + (" — the latest run used it." if used == newest else " — the next run uses it."))
@@ -523,7 +546,7 @@ class PolicyPanel(Panel):
         except PolicyConflict as exc:
             dialogs.show_error(self, "Policy not saved: changed by someone else", exc)
             self.refresh()  # the latest version, which the user redoes their change on
-            set_error_text(self.error, f"{exc} The form now shows version {exc.latest}.")
+            self._say(f"{exc} The form now shows version {exc.latest}.")
             return None
         except RefusedError as exc:
             set_error_text(self.error, f"Not saved: {exc}")
@@ -531,7 +554,7 @@ class PolicyPanel(Panel):
         self.note.clear()
         self.ctx.notify("policy")
         self.refresh()
-        set_error_text(self.error, f"Saved as version {pid}; the next run uses it.", ok=True)
+        self._say(f"Saved as version {pid}; the next run uses it.", ok=True)
         return pid
 
     def _confirm_four_eyes_off(self) -> bool:

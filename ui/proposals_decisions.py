@@ -106,6 +106,9 @@ class ProposalDecisions:
 
         if self.run_id is None:
             return ""
+        known = getattr(self, "_blocked_map", None)  # the panel's read made it for every account
+        if known is not None:
+            return known.get(account, "")
         with self.ctx.engine.connect() as conn:
             return proposals_blocked(conn, self.run_id, [account]).get(account, "")
 

@@ -32,8 +32,10 @@ from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout
 from engine.core.tasks import RefusedError
 from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
 from engine.desk.household_views import account_directory, run_snapshot
+from engine.desk.compliance import proposals_blocked
 from engine.desk.review import ConflictError, FourEyesError, check_not_stale
 from ui import dialogs
+from ui.models import gui_ready, text_index
 from ui.panel import AppContext, Panel
 from ui.proposals_chart import (  # noqa: F401 - re-exported
     ClassAxis as ClassAxis,
@@ -54,10 +56,12 @@ from ui.proposals_frames import (  # noqa: F401 - re-exported
 )
 from ui.proposals_table import (  # noqa: F401 - re-exported
     ACCOUNT_COLUMNS as ACCOUNT_COLUMNS,
+    ACCOUNT_TEXT_KEYS,
     ALL_CATEGORIES as ALL_CATEGORIES,
     CATEGORY_ORDER as CATEGORY_ORDER,
     TRADING_ONLY as TRADING_ONLY,
     ProposalsTable,
+    tier_frames,
 )
 from ui.proposals_trades import QuantityDelegate as QuantityDelegate, TradesModel as TradesModel  # noqa: F401
 from ui.review_dialogs import ReasonDialog
@@ -77,6 +81,9 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self._tier_of: pd.Series | None = None
         self._local_change = False           # the next refresh may patch instead of reloading
         self._stale = False
+        self._read_once = False              # a background read of the run has been applied
+        self._text: dict = {}                # per tier: the text filter's index, made in the read
+        self._blocked_map: dict | None = None  # account -> why its trades are kept back now, made in the read
         self._quiet = False
         self.reload_pending = False          # an accepted inline edit reloads once its editor closed
         self.reason_dialog: ReasonDialog | None = None
@@ -165,8 +172,14 @@ class ProposalsPanel(ProposalDecisions, Panel):
             self._show_tier(self.current_tier(), keep=True)
             self._show_detail(self.current)
             return
-        policy = current_policy(self.ctx.engine)
-        with self.ctx.engine.connect() as conn:
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply_read, what="the proposals")
+
+    @staticmethod
+    def read(engine) -> dict:
+        """The latest run's proposals with names, prepared and cut per tier (off the GUI thread)."""
+        policy = current_policy(engine)
+        with engine.connect() as conn:
             run_id = latest_run_id(conn)
             frame = proposals_frame(conn, run_id) if run_id is not None else None
             if frame is not None:  # names and households for the Name column and the filter
@@ -177,13 +190,31 @@ class ProposalsPanel(ProposalDecisions, Panel):
                     check_not_stale(conn, run_id)
                 except RefusedError as exc:
                     stale = str(exc)
+            # what keeps each account's trades out of an export now, for the detail's title: one
+            # query here instead of one per selected account on the GUI thread
+            blocked = proposals_blocked(conn, run_id) if run_id is not None else {}
+        out = {"frame": frame, "policy": policy, "stale": stale, "blocked": blocked}
+        if frame is not None:
+            source = frame.reset_index(drop=True)
+            prepared = gui_ready(prepare(source, by_tier=True))  # one reorder; tiers are contiguous slices
+            cut = tier_frames(prepared, policy)
+            text = {t: {tuple(ACCOUNT_TEXT_KEYS): text_index(f, ACCOUNT_TEXT_KEYS)} for t, f in cut[1].items()}
+            out.update(source=source, prepared=prepared, cut=cut, text=text,
+                       tier_of=pd.Series(prepared["tier"].to_numpy(object), index=prepared["account_id"].to_numpy(object)))
+        return out
+
+    def _apply_read(self, d: dict) -> None:
+        self._read_once = True
+        self._blocked_map = d.get("blocked")
+        stale = d["stale"]
         self._stale = bool(stale)
         self.accounts.stale = self._stale
         self.banner.show_message(f"Decisions and edits are refused: {html.escape(stale)}." if stale else "", "warn")
-        self.set_proposals(frame, policy)
+        self.set_proposals(d["frame"], d["policy"], read=d)
 
-    def set_proposals(self, frame: pd.DataFrame | None, policy) -> None:
-        """Show a run's proposals (``engine.decide.workflow.proposals_frame``) under ``policy``'s tiers."""
+    def set_proposals(self, frame: pd.DataFrame | None, policy, read: dict | None = None) -> None:
+        """Show a run's proposals (``engine.decide.workflow.proposals_frame``) under ``policy``'s tiers
+        (``read``: :meth:`read`'s result for them, prepared off the GUI thread)."""
         self.policy = policy
         if frame is None:
             self.run_id = None
@@ -194,13 +225,17 @@ class ProposalsPanel(ProposalDecisions, Panel):
             return
         self.stack.setCurrentIndex(1)
         self.run_id = int(frame["run_id"].iat[0]) if len(frame) and "run_id" in frame else None
-        self._source = frame.reset_index(drop=True)
-        prepared = prepare(self._source, by_tier=True)  # one reorder; tiers are contiguous slices
+        if read is None:
+            self._source = frame.reset_index(drop=True)
+            prepared = prepare(self._source, by_tier=True)  # one reorder; tiers are contiguous slices
+            cut, self._tier_of = None, None
+        else:
+            self._source, prepared, cut, self._tier_of = read["source"], read["prepared"], read["cut"], read["tier_of"]
+        self._text = read.get("text", {}) if read is not None else {}  # the text filter's index per tier
         self._all = prepared
-        self._tier_of = None
         keep = self.current_tier() or getattr(self, "_saved_tier", "")  # the tab the user left, restored
         self._saved_tier = ""
-        keep = self.accounts.set_frames(prepared, policy, keep)
+        keep = self.accounts.set_frames(prepared, policy, keep, cut)
         self._show_tier(keep, keep=True)
 
     def _label_tabs(self) -> None:
@@ -224,7 +259,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
             self.current = None
         self._quiet = True  # one reselection after the frame and its masks, not one per model reset
         try:
-            self.model.set_frame(frame)
+            self.model.set_frame(frame, self._text.get(tier))
             self.accounts.apply_masks()
         finally:
             self._quiet = False
@@ -277,8 +312,11 @@ class ProposalsPanel(ProposalDecisions, Panel):
         if not payload:
             return
         account = str(payload)
-        if self.run_id is None and not len(self._all):
-            self.refresh()
+        if self.reading() or (self.run_id is None and not len(self._all) and not self._read_once):
+            self._deferred_focus = payload  # shown once the run is read (Panel.load)
+            if not self.reading():
+                self.refresh()
+            return
         if not len(self._all):
             return
         if self._tier_of is None:
@@ -351,7 +389,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         account = self.current
         self.refresh()
         if account:
-            self.focus(account)
+            self.focus_when_loaded(account)
         if message and label is not None:
             set_error_text(label, f"{message} The view was reloaded.")
 
@@ -361,6 +399,8 @@ class ProposalsPanel(ProposalDecisions, Panel):
         """Mirror a decision in the loaded frames (:meth:`ui.proposals_table.ProposalsTable.patch`)."""
         self.accounts.patch(accounts, status=status, decided_by=decided_by, bump=bump, review=review,
                             editor=editor, fields=fields)
+        self._text = {}  # the patched rows' text changed: the filter's index is made again when needed
+        self._blocked_map = None  # decided accounts: their "kept back by" is asked again (ui.proposals_decisions)
 
     def _deferred_changed(self) -> None:
         self.reload_pending = False

@@ -45,6 +45,19 @@ ACCOUNT_TEXT_KEYS = ["account_id", "name", "household_id", "category", "review_t
 STATUS_TEXT = {"APPROVED": "Approved", "REJECTED": "Rejected", "PROPOSED": "To review"}
 
 
+
+def tier_frames(prepared: pd.DataFrame, policy) -> tuple[list[str], dict[str, pd.DataFrame]]:
+    """The tiers to show (the policy's first, then the run's others) and each one's frame: the
+    contiguous slices of ``prepared`` (ordered by tier). No widget touched: made off the GUI thread."""
+    tier_col = prepared["tier"].astype(object).to_numpy() if len(prepared) else np.empty(0, object)
+    cuts = np.flatnonzero(tier_col[1:] != tier_col[:-1]) + 1
+    ranges = {str(tier_col[a]): (int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(tier_col)])} \
+        if len(tier_col) else {}
+    tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)] if policy is not None else []
+    tiers += sorted(set(ranges) - set(tiers))  # tiers of the run the policy no longer has
+    return tiers, {t: prepared.iloc[ranges[t][0]:ranges[t][1]].reset_index(drop=True) if t in ranges
+                   else prepared.iloc[:0] for t in tiers}
+
 class ProposalsTable(QWidget):
     """Tier tabs, filters and the tier's accounts."""
 
@@ -100,19 +113,13 @@ class ProposalsTable(QWidget):
         self.model.layoutChanged.connect(lambda *_: self.update_count())
 
     # ------------------------------------------------------------------ tiers
-    def set_frames(self, prepared: pd.DataFrame, policy, keep: str) -> str:
-        """Cut ``prepared`` (ordered by tier) into one frame per tier, the policy's tiers first,
-        and make the tabs; returns the tier to show (``keep`` if it still exists, else the first
-        tier with accounts waiting, else the first with accounts). The tab is set without signals."""
+    def set_frames(self, prepared: pd.DataFrame, policy, keep: str, cut: tuple | None = None) -> str:
+        """Cut ``prepared`` (ordered by tier) into one frame per tier, the policy's tiers first
+        (or take ``cut``, :func:`tier_frames` of the same, made off the GUI thread), and make the
+        tabs; returns the tier to show (``keep`` if it still exists, else the first tier with
+        accounts waiting, else the first with accounts). The tab is set without signals."""
         self.policy = policy
-        tier_col = prepared["tier"].astype(object).to_numpy() if len(prepared) else np.empty(0, object)
-        cuts = np.flatnonzero(tier_col[1:] != tier_col[:-1]) + 1
-        ranges = {str(tier_col[a]): (int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(tier_col)])} \
-            if len(tier_col) else {}
-        tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)] if policy is not None else []
-        tiers += sorted(set(ranges) - set(tiers))  # tiers of the run the policy no longer has
-        self.frames = {t: prepared.iloc[ranges[t][0]:ranges[t][1]].reset_index(drop=True) if t in ranges
-                       else prepared.iloc[:0] for t in tiers}
+        tiers, self.frames = cut if cut is not None else tier_frames(prepared, policy)
         self.tier_names = tiers
         self.tiers.blockSignals(True)
         while self.tiers.count():

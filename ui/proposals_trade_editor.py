@@ -113,7 +113,8 @@ class TradeEditor(QWidget):
             self.trades_model.set_frame(self._empty())
             self.trades_title.setText("Trades — none proposed" if category not in TRADING else "Trades — none")
         self.trades.fit_columns(force=True)
-        self.lot_detail.show_account(engine, account if len(trades) else None, run_id)
+        self.lot_detail.show_account(engine, account if len(trades) else None, run_id,
+                                     load=getattr(self.host, "load", None))  # off the GUI thread
 
     def update_buttons(self) -> None:
         stale = self.host._stale

@@ -21,7 +21,8 @@ shots imports it into its own database, sets the scene and opens the console:
   found by a client's last name, with the Name column).
 * ``desk``: the same policy, a morning's decisions and one batch with its sign-off: blotter.png
   (one symbol's sells and who sells it), trade_detail.png (a proposal's sells and the lots they
-  relieve), history.png (an account's story) and signoff.png (page 1 of the batch's sign-off PDF,
+  relieve), history.png (an account's story), export_settings.png (the drop folder and formats
+  of the book and of one custodian) and signoff.png (page 1 of the batch's sign-off PDF,
   rendered with pypdfium2).
 * ``budgets``: the book with gains budgets on 30 % of the taxable accounts and some cash-flow
   accounts, run, then the next day's book with its largest model reweighted, run with model
@@ -71,12 +72,22 @@ class Shots:
         self.tmp = Path(tempfile.mkdtemp(prefix="rebalance-shots-"))
         self.written: list[Path] = []
         self._book: Path | None = None
+        self.windows: list = []  # the consoles opened, whose background reads a shot waits for
 
     def __call__(self, widget, name: str, ms: int = 300) -> None:
+        self.wait_reads()
         _settle(self.app, ms)
         path = self.out / f"{name}.png"
         widget.grab().save(str(path))
         self.written.append(path)
+
+    def wait_reads(self, limit: float = 300.0) -> None:
+        """Until the consoles' panels have their background reads in (a shot never shows "Loading…")."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and any(
+                getattr(p, "loading", False) for w in self.windows for p in w.panels.values()):
+            self.app.processEvents()
+            time.sleep(0.01)
 
     def settings(self, name: str):
         """Throw-away QSettings of one group's console (window state does not leak between groups)."""
@@ -110,6 +121,7 @@ class Shots:
         w = MainWindow(engine, db=db, user=USER, settings=settings, workers=1)
         w.resize(*SIZE)
         w.show()
+        self.windows.append(w)
         return w
 
 
@@ -410,7 +422,7 @@ def shoot_households(shots: Shots) -> None:
 
 
 def shoot_desk(shots: Shots) -> None:
-    """blotter, trade_detail, history, signoff."""
+    """blotter, trade_detail, history, export_settings, signoff."""
     from engine.desk.desk_views import order_blotter, trade_lot_detail
     from engine.desk.exporter import export_batch
     from engine.core.notes import add_note
@@ -452,6 +464,18 @@ def shoot_desk(shots: Shots) -> None:
     shots(w, "trade_detail", 600)
     w.show_panel("History", story)
     shots(w, "history")
+    # File → Export settings…: the book's drop folder and formats, one custodian with its own
+    w.export_settings()
+    dlg = w.export_settings_dialog
+    dlg.folder.setText("/srv/desk/drop")
+    first = next(iter(dlg.custodian_rows.values()), None)
+    if first is not None:
+        first.own.setChecked(True)
+        first.folder.setText(f"/srv/desk/drop/{first.custodian.lower()}")
+        for f, cb in first.checks.items():
+            cb.setChecked(f in ("fix", "lots", "signoff"))
+    shots(dlg, "export_settings")
+    dlg.reject()
     if result is not None:
         import pypdfium2
         pdf = pypdfium2.PdfDocument(str(shots.tmp / "desk_exports" / f"signoff_{result.batch_id}.pdf"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
@@ -17,7 +18,7 @@ from engine.desk.manual import decide_manual_trades, pending_manual_trades
 from engine.desk.review import ConflictError, FourEyesError
 from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, gui_ready, text_index
 from ui.panel import AppContext, Panel
 from ui.widgets import Banner, DataTable, count_label, debounce, filter_edit, inline_error, set_error_text
 
@@ -52,12 +53,16 @@ PENDING_COLUMNS = [
 ]
 
 
+TEXT_KEYS = ["account_id", "name", "household_id", "tier", "reasons", "detail", "custodian"]  # the text filter
+
 class SuspendedPanel(Panel):
     title = "Suspended"
 
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(ctx, parent)
         self.current: str | None = None
+        self._reason_masks: dict = {}
+        self._pending_msg_fresh = False  # the message was set after the reload under way started
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         self.banner = Banner()
@@ -154,8 +159,30 @@ class SuspendedPanel(Panel):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        df = views.suspended_accounts(self.ctx.engine)
-        st = views.status(self.ctx.engine)
+        """Read the suspensions off the GUI thread (:meth:`read`), then show them."""
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply)
+
+    @staticmethod
+    def read(engine) -> dict:
+        df = views.suspended_accounts(engine)
+        split = df["reasons"].fillna("").str.split("; ")
+        codes = sorted({c for r in split for c in r if c})
+        # the reason filter is a lookup, not a pass over the rows, on the GUI thread
+        flat = split.explode()
+        rows = flat.index.to_numpy()
+        reason_masks = {}
+        for c in codes:
+            m = np.zeros(len(df), bool)
+            m[np.unique(rows[(flat == c).to_numpy()])] = True
+            reason_masks[c] = m
+        df = gui_ready(df)
+        return {"frame": df, "status": views.status(engine), "text": {tuple(TEXT_KEYS): text_index(df, TEXT_KEYS)},
+                "codes": [(c, views.reason_title(c)) for c in codes], "reason_masks": reason_masks,
+                "pending": pending_manual_trades(engine)}
+
+    def _apply(self, d: dict) -> None:
+        df, st = d["frame"], d["status"]
         run = st["run"]
         if run is None:
             self.banner.show_message("No run yet: accounts are checked when the workflow runs (Ctrl+R)."
@@ -165,28 +192,33 @@ class SuspendedPanel(Panel):
                                      "since: run again (Ctrl+R) to check it.", "warn")
         else:
             self.banner.show_message("")
-        codes = sorted({c for r in df["reasons"] for c in r.split("; ") if c})
         keep = self.reason.currentText()
         self.reason.blockSignals(True)
         self.reason.clear()
         self.reason.addItem(ALL)
-        for c in codes:
+        for c, title in d["codes"]:
             self.reason.addItem(c)
-            self.reason.setItemData(self.reason.count() - 1, views.reason_title(c), Qt.ItemDataRole.ToolTipRole)
+            self.reason.setItemData(self.reason.count() - 1, title, Qt.ItemDataRole.ToolTipRole)
         self.reason.setCurrentIndex(max(0, self.reason.findText(keep)))
         self.reason.blockSignals(False)
-        self.model.set_frame(df)
+        self._reason_masks = d["reason_masks"]
+        self.model.set_frame(df, d["text"])  # the filter's text index made in the read
         self._apply_masks()
         self.table.fit_columns()
         self._update_count()
-        self.refresh_pending()
+        if not self._pending_msg_fresh:  # a reload clears an old message, not the one of the action that caused it
+            set_error_text(self.pending_msg, "")
+        self._pending_msg_fresh = False
+        self._show_pending(d["pending"])
 
     # ------------------------------------------------------------------ four-eyes queue
     def refresh_pending(self, keep_message: bool = False) -> None:
         """Reload the four-eyes queue; the box shows while trades wait (or a message is shown)."""
         if not keep_message:
             set_error_text(self.pending_msg, "")
-        df = pending_manual_trades(self.ctx.engine)
+        self._show_pending(pending_manual_trades(self.ctx.engine))
+
+    def _show_pending(self, df) -> None:
         self.pending_model.set_frame(df)
         self.pending.fit_columns(force=True)
         n = len(df)
@@ -245,6 +277,7 @@ class SuspendedPanel(Panel):
             set_error_text(self.pending_msg, text)
             return False
         self.ctx.notify("manual")  # the window reloads this panel (and the header's export count)
+        self._pending_msg_fresh = True
         set_error_text(self.pending_msg, f"{'Approved' if approve else 'Rejected'} manual trade"
                                          f"{'s' if len(done) != 1 else ''} {', '.join(map(str, done))}"
                        + ("; they go into the next export." if approve else "."), ok=True)
@@ -256,13 +289,13 @@ class SuspendedPanel(Panel):
         code = self.reason.currentText()
         mask = None
         if code and code != ALL and len(df):
-            mask = df["reasons"].str.split("; ").map(lambda cs: code in cs).to_numpy(bool)
+            mask = self._reason_masks.get(code, np.zeros(len(df), bool))
         if self.urgent_only.isChecked() and len(df):
             urgent = df["urgent"].to_numpy(bool)
             mask = urgent if mask is None else mask & urgent
         self.model.set_mask("reason", mask)
         self.model.set_mask("text", self.model.text_mask(
-            self.filter.text(), ["account_id", "name", "household_id", "tier", "reasons", "detail", "custodian"]))
+            self.filter.text(), TEXT_KEYS))
 
     def apply_filter(self) -> None:
         self._apply_masks()

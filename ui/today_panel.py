@@ -152,8 +152,36 @@ class TodayPanel(Panel):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        d = views.today(self.ctx.engine)
-        self.data = self.ctx.overview = d
+        """Read the day off the GUI thread (:meth:`read`), then show it (:meth:`_apply`)."""
+        engine = self.ctx.engine
+        self.load(lambda: self.read(engine), self._apply)
+
+    @staticmethod
+    def read(engine) -> dict:
+        """Everything the panel shows, prepared (no per-row work left for the GUI thread)."""
+        d = dict(views.today(engine))
+        st = d["status"]
+        if st["snapshot"] is None:
+            return d
+        d["flight"] = orders_in_flight(engine)
+        d["urgent_due"] = mark_due(d["urgent"], st["snapshot"]["as_of"])
+        exp = d["expiring"].copy()
+        exp["target"] = exp["account_id"].where(exp["kind"] == "HOLD", exp["symbol"]) if len(exp) else []
+        d["expiring_target"] = exp
+        changes = model_changes.today_frame(engine)
+        if len(changes):
+            changes["change"] = [f"{k.replace('weights changed', 'reweighted')} · {int(n):,} moving" for k, n in
+                                 zip(changes["kind"], changes["in_transition"])]
+            changes["gain_text"] = [f"detected in the book of {fmt.day(d)}; {int(n):,} account(s) still trading toward "
+                                    f"it; est. gain of a full transition {fmt.money(g)}, within budgets {fmt.money(b)}"
+                                    for d, n, g, b in zip(changes["since"], changes["in_transition"], changes["est_gain"],
+                                                          changes["within_budget_gain"])]
+        d["changes"] = changes
+        return d
+
+    def _apply(self, d: dict) -> None:
+        self.data = self.ctx.overview = {k: v for k, v in d.items()
+                                         if k not in ("flight", "urgent_due", "expiring_target", "changes")}
         st = d["status"]
         if st["snapshot"] is None:
             self.banner.show_message("")
@@ -183,7 +211,7 @@ class TodayPanel(Panel):
             elif c in ("MANDATE", "SCORE") and total is not None:
                 note = "trade now"
             elif c == "HELD" and total is not None:  # orders in flight are not client holds: said apart
-                flight = orders_in_flight(self.ctx.engine)
+                flight = d["flight"]
                 note = f"{flight:,} with orders in flight" if flight else ""
             self.cards[c].set(fmt.count(total[c]) if total is not None else "–", note)
         frame = counts.reset_index().rename(columns={"index": "tier"})
@@ -195,12 +223,11 @@ class TodayPanel(Panel):
 
         self.urgent_title.setText(f"Urgent suspended accounts — {d['n_urgent']:,}"
                                   + (f" (largest {len(d['urgent'])} shown)" if d["n_urgent"] > len(d["urgent"]) else ""))
-        self.urgent_model.set_frame(mark_due(d["urgent"], snap["as_of"]))
+        self.urgent_model.set_frame(d["urgent_due"])
         self.review_title.setText(f"Proposals awaiting review — {d['n_review']:,}"
                                   + (f" (largest {len(d['review'])} shown)" if d["n_review"] > len(d["review"]) else ""))
         self.review_model.set_frame(d["review"])
-        exp = d["expiring"].copy()
-        exp["target"] = exp["account_id"].where(exp["kind"] == "HOLD", exp["symbol"]) if len(exp) else []
+        exp = d["expiring_target"]
         self.expiring_title.setText(f"Overrides expiring today — {len(exp):,}")
         self.expiring_model.set_frame(exp)
         for t in (self.urgent, self.review, self.expiring):
@@ -229,14 +256,7 @@ class TodayPanel(Panel):
                                   f"trade{'s' if w['trades'] != 1 else ''}" if w["trades"] else
                                   "No approved trade is waiting for export.") + note)
         self.export_button.setEnabled(bool(w["trades"]))
-        changes = model_changes.today_frame(self.ctx.engine)
-        if len(changes):
-            changes["change"] = [f"{k.replace('weights changed', 'reweighted')} · {int(n):,} moving" for k, n in
-                                 zip(changes["kind"], changes["in_transition"])]
-            changes["gain_text"] = [f"detected in the book of {fmt.day(d)}; {int(n):,} account(s) still trading toward "
-                                    f"it; est. gain of a full transition {fmt.money(g)}, within budgets {fmt.money(b)}"
-                                    for d, n, g, b in zip(changes["since"], changes["in_transition"], changes["est_gain"],
-                                                          changes["within_budget_gain"])]
+        changes = d["changes"]
         self.changes_title.setText(f"Model changes — {len(changes):,}" if len(changes) else
                                    "Model changes — none detected in the last year of books")
         self.changes_model.set_frame(changes)

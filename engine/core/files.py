@@ -1,5 +1,6 @@
 """Atomic file writes: temp file in the target folder, fsync, rename. The file gets the mode a
-plain ``open()`` would give it (0666 less the umask), not the temp file's 0600."""
+plain ``open()`` would give it (0666 less the umask), not the temp file's 0600 — or the mode
+asked for (:func:`folder_file_mode`: a drop folder's own read/write bits)."""
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +56,16 @@ def check_out_file(path: str | os.PathLike | None) -> Path:
     return p
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
-    """Write ``data`` to ``path`` atomically; returns its SHA-256."""
+def folder_file_mode(folder: str | os.PathLike) -> int:
+    """The mode of a file written "with the folder's permissions": the folder's read and write
+    bits (a shared 0775 drop folder gets 0664 files whatever the process umask; a private 0700
+    folder 0600 ones)."""
+    return os.stat(folder).st_mode & 0o666
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int | None = None) -> str:
+    """Write ``data`` to ``path`` atomically; returns its SHA-256. ``mode``: the file's
+    permission bits (default 0666 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -64,7 +73,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            os.fchmod(f.fileno(), (0o666 & ~_umask()) if mode is None else mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

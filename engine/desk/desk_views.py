@@ -110,6 +110,17 @@ class BlotterIndex:
         self.value = pd.to_numeric(df["est_value"]).fillna(0.0).to_numpy(float) if self.n else np.zeros(0)
         self.buy = (df["side"] == "BUY").to_numpy(bool) if self.n else np.zeros(0, bool)
         self.account, _ = pd.factorize(df["account_id"].to_numpy(object)) if self.n else (np.zeros(0, int), None)
+        self.n_accounts = int(self.account.max()) + 1 if self.n else 0
+        # each (symbol, account) pair once: accounts per symbol under any mask are two bincounts,
+        # never a sort or a hash of the lines (half a million on a 100,000-account book)
+        pair = self.codes["symbol"].astype(np.int64) * max(self.n_accounts, 1) + self.account
+        self.pair, first = pd.factorize(pair) if self.n else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self.pair_symbol = (np.asarray(first) // max(self.n_accounts, 1)).astype(np.int64)
+
+    def accounts(self, mask: np.ndarray | None = None) -> int:
+        """How many accounts have a line under ``mask``."""
+        a = self.account if mask is None else self.account[np.asarray(mask, bool)]
+        return int(np.count_nonzero(np.bincount(a, minlength=self.n_accounts))) if len(a) else 0
 
     def mask(self, **filters) -> np.ndarray:
         mask = np.ones(self.n, dtype=bool)
@@ -136,8 +147,8 @@ class BlotterIndex:
             "symbol": self.symbols,
             "buy_shares": np.bincount(sc, q * buy, k), "sell_shares": np.bincount(sc, q * ~buy, k),
             "buy_value": np.bincount(sc, v * buy, k), "sell_value": np.bincount(sc, v * ~buy, k),
-            "accounts": np.bincount(np.unique(sc.astype(np.int64) * (self.account.max() + 1) + self.account[m])
-                                    // (self.account.max() + 1), minlength=k),
+            "accounts": np.bincount(self.pair_symbol[np.bincount(self.pair[m], minlength=len(self.pair_symbol)) > 0],
+                                    minlength=k),
             "lines": np.bincount(sc, minlength=k)})
         out["net_value"] = out["buy_value"] - out["sell_value"]
         out = out[out["lines"] > 0].sort_values("symbol", kind="stable").reset_index(drop=True)

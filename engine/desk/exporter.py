@@ -46,9 +46,10 @@ CSV_COLUMNS = ["batch_id", "account_id", "custodian", "symbol", "side", "quantit
 TEXT_COLUMNS = ["batch_id", "account_id", "custodian", "symbol", "side", "lot_id", "category", "reason", "lots"]
 SENDER = "REBALDESK"
 # the columns of the trades an export reads: what the files, the manifest, the sign-off and the
-# re-check of what is in force use (not who approved them, their status or batch: known here)
+# re-check of what is in force use (not their status or batch: known here)
 READ_COLUMNS = ("id", "proposal_id", "snapshot_id", "account_id", "custodian", "symbol", "side", "quantity",
-                "est_price", "est_value", "lots", "category", "reason", "created_at")
+                "est_price", "est_value", "lots", "category", "reason", "created_at",
+                "created_by", "approved_by", "four_eyes")  # the sign-off's manual trades and four-eyes
 
 
 @dataclass(frozen=True)
@@ -292,9 +293,12 @@ def _before_publish(batch_id: str) -> None:
 
 
 def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fix"), *,
-                 user: str | None = None, state: TaskState | None = None) -> BatchResult | None:
+                 user: str | None = None, state: TaskState | None = None, custodians=None,
+                 exclude_custodians=(), lots: bool = True) -> BatchResult | None:
     """Export one batch; ``None`` when nothing approved is waiting (nothing is written; what is
-    kept back is in :func:`kept_back_message`)."""
+    kept back is in :func:`kept_back_message`). ``custodians``: only these custodians' trades
+    (None: all); ``exclude_custodians``: not these (the per-custodian routing of
+    :mod:`engine.desk.export_routes`); ``lots`` False: no lots file."""
     state = ensure_state(state)
     user = acting_user(engine, user, "operator")
     formats = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
@@ -308,7 +312,19 @@ def export_batch(engine: Engine, out_dir: str | os.PathLike, formats=("csv", "fi
     # first finish or clean up what an interrupted export left (its own transaction: kept even
     # when this export has nothing to send or fails)
     publish.recover_exports(engine, out_dir=out_dir, user=user)
-    return _export(engine, out_dir, formats, user, state)
+    only = None if custodians is None else frozenset(str(c) for c in custodians)
+    return _export(engine, out_dir, formats, user, state, (only, frozenset(str(c) for c in exclude_custodians)), lots)
+
+
+def _for_custodians(trades: pd.DataFrame, which) -> pd.DataFrame:
+    only, exclude = which
+    keep = np.ones(len(trades), bool)
+    cust = trades["custodian"].astype(str)
+    if only is not None:
+        keep &= cust.isin(only).to_numpy()
+    if exclude:
+        keep &= ~cust.isin(exclude).to_numpy()
+    return trades if keep.all() else trades[keep].reset_index(drop=True)
 
 
 def kept_back_message(engine: Engine) -> str | None:
@@ -339,13 +355,17 @@ def _batch_facts(conn, trades: pd.DataFrame, lots: pd.DataFrame, multi_lot: bool
             "audit_head": audit_head(conn)}  # the audit chain's head at export (engine.core.audit_chain)
 
 
-def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
+def _export(engine, out_dir: Path, formats, user, state, which=(None, frozenset()), lots_file: bool = True,
+            ) -> BatchResult | None:
     from engine.core.policy_store import current_policy
 
     staged: list[Path] = []
     with engine.begin() as conn:
         repo.take_lock(conn, "export", user)  # one export at a time, across workstations
         trades, stale, blocked = _exportable(conn)
+        if which[0] is not None or which[1]:
+            trades = _for_custodians(trades, which)
+            blocked = _for_custodians(blocked, which) if len(blocked) and "custodian" in blocked else blocked
         kept = kept_back(conn, _approved_unsent(conn))
         if not len(trades):
             return None
@@ -365,7 +385,8 @@ def _export(engine, out_dir: Path, formats, user, state) -> BatchResult | None:
                       "fix": (".fix", lambda: _fix_bytes(lines, batch_id, when)),
                       "xlsx": (".xlsx", lambda: _xlsx_bytes(lines, batch_id))}
             jobs = [(fmt, f"trades_{batch_id}{makers[fmt][0]}", makers[fmt][1]) for fmt in formats if fmt in makers]
-            jobs.append(("lots", f"lots_{batch_id}.csv", lambda: lots_csv_bytes(lots)))
+            if lots_file:
+                jobs.append(("lots", f"lots_{batch_id}.csv", lambda: lots_csv_bytes(lots)))
             for k, (fmt, name, make) in enumerate(jobs):
                 state.progress(0.1 + 0.7 * k / len(jobs), f"writing {fmt.upper()}")
                 data = make()

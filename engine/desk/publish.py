@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine.core.files import atomic_write_bytes
+from engine.core.files import atomic_write_bytes, folder_file_mode
 from storage import models as m
 from storage import repo
 
@@ -37,8 +37,10 @@ def staging_dir(out_dir: str | os.PathLike) -> Path:
 
 
 def stage(out_dir: str | os.PathLike, name: str, data: bytes) -> str:
-    """Write one file of a batch under its staging name; returns its SHA-256."""
-    return atomic_write_bytes(staging_dir(out_dir) / name, data)
+    """Write one file of a batch under its staging name, with the drop folder's permissions
+    (:func:`engine.core.files.folder_file_mode`); returns its SHA-256."""
+    staging_dir(out_dir).mkdir(parents=True, exist_ok=True)
+    return atomic_write_bytes(staging_dir(out_dir) / name, data, mode=folder_file_mode(out_dir))
 
 
 def manifest_name(batch_id: str) -> str:
@@ -100,7 +102,7 @@ def publish(out_dir: str | os.PathLike, manifest: dict) -> tuple[list[str], list
         if staged.read_bytes() == want:
             os.replace(staged, final)
         else:
-            atomic_write_bytes(final, want)
+            atomic_write_bytes(final, want, mode=folder_file_mode(out))
             staged.unlink(missing_ok=True)
         moved.append(name)
     _sync_dir(out)

@@ -407,6 +407,16 @@ def book_ids(engine: Engine) -> dict:
     return {"snapshot_id": snap.id, "accounts": accounts, "symbols": symbols}
 
 
+def book_custodians(engine: Engine) -> list[str]:
+    """The latest book's custodians, sorted (for the export settings per custodian)."""
+    with engine.connect() as conn:
+        snap = repo.snapshot_info(conn)
+        if snap is None:
+            return []
+        return [r[0] for r in conn.execute(select(A.c.custodian).where(A.c.snapshot_id == snap.id)
+                                           .distinct().order_by(A.c.custodian))]
+
+
 def overrides(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(active, history) overrides on the latest book date, each with a ``target`` (account or
     symbol) and ``state`` (active / ended early / expired) column; newest first."""
