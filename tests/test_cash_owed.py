@@ -74,6 +74,10 @@ def audit_actions(engine, action):
 def test_cash_raised_for_a_request_stays_reserved_until_a_book_no_longer_lists_it(engine, tmp_path):
     # day 1: CR1 ($5,000 for A2, due in 5 days) is a cash mandate; its trades are exported
     import_book(engine, write_book(tmp_path / "d1"), user="ops")
+    from bookkit import eager_policy
+    from engine.core.policy_store import save_policy
+
+    save_policy(engine, eager_policy(), user="admin")  # day 3: freed cash this small is invested on score
     run_workflow(engine, workers=1, user="sched")
     p1 = proposal(engine)
     assert p1["category"] == "MANDATE" and "cash_normal" in p1["mandates"]

@@ -88,14 +88,15 @@ def test_rescore_sees_the_household_wash_blocks_and_the_located_model(engine, tm
     from engine.decide.inputs import InputBuilder
     from engine.decide.mandates import account_facts
     from engine.decide.rescore import _account_frames, account_input
+    from storage import compact_detail
     from storage import models as m
 
     import_book(engine, _book(tmp_path, tx=[f"I1,AAA,{_day(4)},BUY,10,100,"]).folder)
     out = run_workflow(engine, policy=eager_policy(), workers=1)
     P = m.Proposal.__table__
     with engine.connect() as conn:
-        detail = json.loads(conn.execute(select(P.c.detail).where(P.c.run_id == out.run_id,
-                                                                  P.c.account_id == "J1")).scalar())
+        pid = conn.execute(select(P.c.id).where(P.c.run_id == out.run_id, P.c.account_id == "J1")).scalar()
+        detail = json.loads(compact_detail.texts_of(conn, [pid])[pid])  # the run's detail, compact form
         inp, _, policy, _ = account_input(conn, out.run_id, "J1", detail)
         alone = _account_frames(conn, repo.snapshot_info(conn).id, "J1")  # J1's rows only: blind
         snap_as_of = repo.snapshot_info(conn).as_of

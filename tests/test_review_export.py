@@ -40,7 +40,7 @@ def review_all_policy(multi_lot=False, eager=False):
 @pytest.fixture
 def reviewed(engine, book_dir):
     import_book(engine, book_dir)
-    save_policy(engine, review_all_policy(), user="admin")
+    save_policy(engine, review_all_policy(eager=True), user="admin")  # A1's small benefit trades on score
     run = run_workflow(engine, workers=1)
     return run
 
@@ -53,7 +53,10 @@ def statuses(engine, run_id):
 
 def test_auto_proposals_are_approved_by_the_run(engine, book_dir):
     import_book(engine, book_dir)
-    run = run_workflow(engine, workers=1)  # default policy: Small tier reviews nothing
+    from bookkit import eager_policy
+
+    save_policy(engine, eager_policy(), user="admin")  # the default's tiers (Small reviews nothing), eager thresholds
+    run = run_workflow(engine, workers=1)
     assert set(statuses(engine, run.run_id).values()) == {"APPROVED"}
     assert export_preview(engine)["accounts"] == 3
 
@@ -257,7 +260,10 @@ def test_export_killed_before_commit_marks_nothing_and_next_export_sends_once(en
 
 
 def test_two_exports_never_contain_the_same_trade(engine, tmp_path):
+    from bookkit import eager_policy
+
     import_book(engine, suspended_book(tmp_path))
+    save_policy(engine, eager_policy(), user="admin")  # A1 trades on score, then is held while its orders are out
     run_workflow(engine, workers=1)
     r1 = export_batch(engine, tmp_path / "o")
     enter_manual_trades(engine, "A2", [ManualTrade("BBB", "SELL", 100)], user="ops")

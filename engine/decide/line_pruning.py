@@ -11,7 +11,8 @@ until no removal improves it:
 
 With ``min_drift_dollars`` (``[trading] min_drift_trade_dollars``) a line under that many dollars
 is dropped whatever it brings (the smallest first), under the same protections: small drift
-lines are the bulk of the order lines a rebalancer adds over the band rebalancer.
+lines are the bulk of the order lines a rebalancer adds over the band rebalancer. Not in a model
+change's transition, whose small daily steps toward the new model are the mandate's lines.
 
 A line is never dropped when it is a mandate's or a harvest's (a restriction sale, a harvested
 loss or the buy of its group's substitute), when dropping it would leave the cash requirement
@@ -38,6 +39,9 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
     if not traded.any():
         return buy_sh, sell_sh, lot_sh
     V, price = p.V, p.price
+    # a model change's transition trades toward the new model a budget's worth a day: its lines are
+    # the mandate's, however small, so only the ticket rule applies to them
+    min_drift = 0.0 if p.inp.tax_weight != 1.0 else st.min_drift_dollars
     keep = _protected(p, buy_sh, sell_sh, lot_sh)
     sold_tax = _tax_per_security(p, lot_sh)
     buy_sh, sell_sh, lot_sh = buy_sh.copy(), sell_sh.copy(), lot_sh.copy()
@@ -73,7 +77,7 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
             rating = p.rv * float(p.rho[s] * net[s])
             gain = st.ticket_cost + k * abs(net[s]) + (sold_tax[s] if sell_sh[s] > 0 else 0.0) \
                 - drift_loss - rating
-            if abs(net[s]) < st.min_drift_dollars:  # too small a drift line: dropped, smallest first
+            if abs(net[s]) < min_drift:  # too small a drift line: dropped, smallest first
                 gain = 1e12 - abs(net[s])
             if gain > best_gain + 1e-9:
                 best, best_gain = s, gain
