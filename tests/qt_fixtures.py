@@ -91,14 +91,20 @@ def make_window(qtbot, engine, db_path, settings, *, user="alice"):
 
 @pytest.fixture
 def reviewed(engine, tmp_path):
-    """The bookkit book imported and run under the default policy reviewing every account."""
-    from bookkit import write_book
+    """The bookkit book imported and run under the eager policy reviewing every account."""
+    return review_all_run(engine, tmp_path)
+
+
+def review_all_run(engine, tmp_path, eager: bool = True):
+    """Import the bookkit book and run it under a policy reviewing every account: the eager one
+    (bookkit.eager_policy: A1 trades on score under the first release's thresholds) or the default."""
+    from bookkit import eager_policy, write_book
     from engine.book.importer import import_book
     from engine.core.policy import default_policy, policy_from_dict
     from engine.core.policy_store import save_policy
     from engine.decide.workflow import run_workflow
 
-    data = default_policy().model_dump()
+    data = (eager_policy() if eager else default_policy()).model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     import_book(engine, write_book(tmp_path / "book"), user="ops1")
     save_policy(engine, policy_from_dict(data), user="admin")

@@ -11,7 +11,7 @@ import pytest
 from qt_fixtures import LONG, boxes, close_window, folders, settings, wait_idle, shown, wait_loaded  # noqa: F401
 from sqlalchemy import func, select
 
-from bookkit import write_book
+from bookkit import eager_policy, write_book
 from engine.desk.exporter import export_preview
 from engine.book.importer import import_book
 from engine.decide.overrides import add_hold
@@ -179,11 +179,11 @@ def test_two_export_clicks_on_two_workstations_send_each_trade_once(qtbot, desk,
 @pytest.fixture
 def approved(engine, tmp_path):
     """A run whose proposals all await review; A1 and A2 approved by a reviewer."""
-    from engine.core.policy import default_policy, policy_from_dict
+    from engine.core.policy import policy_from_dict
     from engine.core.policy_store import save_policy
 
     import_book(engine, write_book(tmp_path / "book"), user="ops")
-    data = default_policy().model_dump()
+    data = eager_policy().model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     save_policy(engine, policy_from_dict(data), user="admin")
     run_workflow(engine, workers=1, user="ops")

@@ -462,7 +462,7 @@ def test_policy_edit_validates_and_the_next_run_uses_it(qtbot, window, boxes, fo
     # invalid: a floor above the start, named by the engine's key
     floor = p.tier_editor(0, "threshold_floor_bps")
     shipped = floor.value()
-    floor.setValue(500)
+    floor.setValue(p.tier_editor(0, "threshold_start_bps").value() + 100)
     assert "tiers[0]" in p.error.text() and "threshold_floor_bps must not exceed" in p.error.text()
     assert not p.save_button.isEnabled() and p.state_label.text() == "Not valid"
     floor.setValue(shipped)

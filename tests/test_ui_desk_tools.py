@@ -10,9 +10,9 @@ from qt_fixtures import boxes, close_window, folders, make_window, reviewed, set
 from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
-from bookkit import write_book
+from bookkit import eager_policy, write_book
 from engine.book.importer import import_book
-from engine.core.policy import default_policy, policy_from_dict
+from engine.core.policy import policy_from_dict
 from engine.core.policy_store import save_policy
 from engine.decide.workflow import proposals_frame, run_workflow
 from storage import models as m
@@ -137,7 +137,7 @@ def story(engine, tmp_path):
     from engine.desk.review import approve, edit_trade, proposal_trades
     from engine.desk.undo import withdraw
 
-    data = default_policy().model_dump()
+    data = eager_policy().model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     import_book(engine, write_book(tmp_path / "b1", changes={"custodian_positions.csv": RECON_BREAK}), user="ops1")
     save_policy(engine, policy_from_dict(data), user="admin")
@@ -245,6 +245,7 @@ def test_wash_sale_status_names_the_recent_buy(engine, tmp_path):
     book = write_book(tmp_path / "book", changes={"lots.csv": lots},
                       append={"transactions.csv": ["A3,TOB,2026-11-10,BUY,5,41.00,"]})
     import_book(engine, book, user="ops1")
+    save_policy(engine, eager_policy(), user="admin")  # A1 harvests its losses (the allowed ones)
     run_workflow(engine, workers=1, user="sched")
     d = trade_lot_detail(engine, "A3")
     tob = d[d["symbol"] == "TOB"].iloc[0]
@@ -385,7 +386,7 @@ def test_tables_copy_export_column_chooser_and_saved_views(qtbot, engine, review
 @pytest.fixture
 def notes_policy(engine, tmp_path):
     """A note is required to approve Small accounts (before the window opens)."""
-    data = default_policy().model_dump()
+    data = eager_policy().model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     data["notes"] = {"required": [{"action": "approve", "tiers": ["Small"]}]}
     import_book(engine, write_book(tmp_path / "book"), user="ops1")

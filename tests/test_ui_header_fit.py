@@ -5,7 +5,8 @@ from qt_fixtures import boxes, close_window, make_window, settings  # noqa: F401
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QTableView
 
-from bookkit import write_book
+from bookkit import eager_policy, write_book
+from engine.core.policy_store import save_policy
 from engine.desk.exporter import export_batch
 from engine.book.importer import import_book
 from engine.desk.review import approve
@@ -40,6 +41,7 @@ def cut_off(panel) -> list[str]:
 
 def test_no_header_or_label_is_cut_off_at_1440_by_900(qtbot, engine, db_path, settings, boxes, tmp_path):
     import_book(engine, write_book(tmp_path / "book"), user="ops1")
+    save_policy(engine, eager_policy(), user="admin")  # every account trades (A1 on score)
     run_workflow(engine, workers=1, user="sched")
     approve(engine, ["A1", "A2", "A3"], user="rev")
     export_batch(engine, tmp_path / "out", ("csv", "fix"), user="ops1")

@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMessageBox, QSpinBox
 
-from bookkit import write_book
+from bookkit import eager_policy, write_book
 from engine.core.audit import audit_entries
 from engine.desk.exporter import batch_trades, batches_frame
 from engine.book.importer import import_book
@@ -46,7 +46,7 @@ def opened(monkeypatch):
 
 
 def review_all_policy():
-    data = default_policy().model_dump()
+    data = eager_policy().model_dump()
     data["tiers"] = [{**t, "review": "all"} for t in data["tiers"]]
     return policy_from_dict(data)
 
@@ -357,6 +357,7 @@ def test_charts_host_saves_the_dragged_threshold_and_the_next_run_uses_it(
         qtbot, engine, sample_book, window, boxes, monkeypatch):
     w = window
     import_book(engine, sample_book, user="ops1")
+    save_policy(engine, eager_policy(), user="admin")  # a spread of Core scores above the floor to drag over
     w.ctx.notify("import")
     qtbot.waitUntil(w.run_action.isEnabled, timeout=10_000)
     w.run_action.trigger()
