@@ -43,20 +43,12 @@ def household_policy(base, drag_scale: float = 1.0):
 
 def members_only(book):
     """The lab book restricted to the accounts in households of two or more."""
-    from dataclasses import replace
-
     from engine.decide.household_wash import household_of
-    from engine.lab.plan import ACCOUNT_FRAMES
+    from engine.lab.plan import keep_accounts
 
     hh = household_of(book.frames["accounts"])
     multi = hh[hh.str.startswith("H:")]
-    keep = set(multi[multi.map(multi.value_counts()) >= 2].index)
-    frames = dict(book.frames)
-    for name in ACCOUNT_FRAMES:
-        f = frames.get(name)
-        if f is not None and "account_id" in f.columns:
-            frames[name] = f[f["account_id"].isin(keep)].reset_index(drop=True)
-    return replace(book, frames=frames)
+    return keep_accounts(book, set(multi[multi.map(multi.value_counts()) >= 2].index))
 
 
 def main() -> None:

@@ -98,7 +98,11 @@ def sample_accounts(book: LabBook, n: int | None, seed: int) -> LabBook:
         raise RefusedError(f"accounts sample {n}: at least one account")
     rng = np.random.default_rng([seed, 16])
     keep = np.sort(rng.choice(len(acc), size=n, replace=False))
-    ids = set(acc["account_id"].iloc[keep])
+    return keep_accounts(book, set(acc["account_id"].iloc[keep]))
+
+
+def keep_accounts(book: LabBook, ids: set) -> LabBook:
+    """The book restricted to the accounts ``ids``, each per-account frame filtered the same way."""
     frames = dict(book.frames)
     for name in ACCOUNT_FRAMES:
         f = frames.get(name)
