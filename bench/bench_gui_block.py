@@ -23,6 +23,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +54,37 @@ def make(db: str, n: int, workers: int) -> None:
         approve(engine, todo[: len(todo) // 2], user="bench")
     export_batch(engine, tmp / "out", ("csv", "fix", "signoff"), user="bench")
     print(f"made {db}: {n:,} accounts in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+class GcWatch:
+    """Every garbage collection's length, generation and thread (via ``gc.callbacks``)."""
+
+    def __init__(self):
+        import gc
+
+        self.events: list[tuple[int, float, bool]] = []  # (generation, ms, in the GUI thread)
+        self._start: dict[int, float] = {}
+        self._gui = threading.get_ident()
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict) -> None:
+        tid = threading.get_ident()
+        if phase == "start":
+            self._start[tid] = time.perf_counter()
+        elif tid in self._start:
+            ms = (time.perf_counter() - self._start.pop(tid)) * 1000
+            self.events.append((info.get("generation", -1), ms, tid == self._gui))
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def since(self, mark: int) -> tuple[int, float, int]:
+        """GUI-thread collections since ``mark``: how many, the longest (ms) and its generation."""
+        gui = [(g, ms) for g, ms, in_gui in self.events[mark:] if in_gui]
+        if not gui:
+            return 0, 0.0, -1
+        g, ms = max(gui, key=lambda e: e[1])
+        return len(gui), ms, g
 
 
 class Probe:
@@ -100,7 +132,9 @@ def main(argv=None) -> int:
     ap.add_argument("--make", type=int, default=0, metavar="N")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--profile", metavar="PANEL", default="", help="cProfile the GUI thread on PANEL's first open")
+    ap.add_argument("--only", default="", metavar="PANEL,...", help="only these panels' actions")
     args = ap.parse_args(argv)
+    only = {p.strip() for p in args.only.split(",") if p.strip()}
     if args.make:
         make(args.db, args.make, args.workers)
 
@@ -123,6 +157,7 @@ def main(argv=None) -> int:
     w.resize(1440, 900)
     w.show()
     probe = Probe(app)
+    gcw = GcWatch()
     probe.measure(lambda: None, quiet=1.0)  # the window's own start-up reads
 
     def busy():
@@ -131,6 +166,9 @@ def main(argv=None) -> int:
     results = []
 
     def step(panel, action, fn):
+        if only and panel not in only:
+            return
+        mark = gcw.mark()
         if args.profile == panel and action == "first open":
             import cProfile
             import pstats
@@ -147,9 +185,11 @@ def main(argv=None) -> int:
             pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
         else:
             ms = probe.measure(fn, busy)
+        n_gc, gc_ms, gen = gcw.since(mark)
         results.append((panel, action, ms, probe.cpu_ms))
         print(f"{panel:10s} {action:28s} wall {ms:8.0f} ms{'' if ms <= TARGET_MS else ' over'}"
-              f"   cpu {probe.cpu_ms:7.0f} ms{'' if probe.cpu_ms <= TARGET_MS else ' over'}", flush=True)
+              f"   cpu {probe.cpu_ms:7.0f} ms{'' if probe.cpu_ms <= TARGET_MS else ' over'}"
+              f"   gc {n_gc:3d} in GUI, longest " + (f"{gc_ms:5.0f} ms [gen {gen}]" if n_gc else "-"), flush=True)
 
     account = str(views.suspended_accounts(engine)["account_id"].iat[0]) if st else None
     for name in PANELS:
@@ -158,15 +198,20 @@ def main(argv=None) -> int:
         step(name, "first open", lambda n=name: w.show_panel(n))
         step(name, "reload (F5)", lambda: w._on_changed("refresh"))
     p = w.panel("Proposals")
-    w.show_panel("Proposals")
+    if not only or "Proposals" in only:
+        w.show_panel("Proposals")
     step("Proposals", "tier tab switch", lambda: p.tiers.setCurrentIndex(1))
-    w.show_panel("Blotter")
     b = w.panel("Blotter")
+    if not only or "Blotter" in only:
+        w.show_panel("Blotter")
     sym = str(b.frame["symbol"].iat[0]) if len(b.frame) else ""
     step("Blotter", "filter: one symbol, sells", lambda: b.set_filters(symbol=sym, side="SELL"))
     step("Blotter", "filter cleared", lambda: b.set_filters(symbol="", side=None))
     if account:
         step("History", "an account's history", lambda: w.show_panel("History", account))
+    if not results:
+        print("no actions run (check --only)", file=sys.stderr)
+        os._exit(2)
     worst = max(ms for _, _, ms, _ in results)
     worst_cpu = max(c for _, _, _, c in results)
     over = [f"{p} {a}" for p, a, ms, _ in results if ms > TARGET_MS]
@@ -174,6 +219,12 @@ def main(argv=None) -> int:
     print(f"accounts {st['snapshot']['n_accounts']:,}; longest block {worst:.0f} ms wall, {worst_cpu:.0f} ms cpu; "
           f"over {TARGET_MS:.0f} ms: {len(over)} of {len(results)} actions (wall), {len(over_cpu)} (cpu): "
           f"{', '.join(over_cpu)}; load average {os.getloadavg()[0]:.1f}")
+    gui_gc = [(g, ms) for g, ms, in_gui in gcw.events if in_gui]
+    full = [ms for g, ms in gui_gc if g == 2]
+    print(f"SUMMARY actions {len(results)}; over {TARGET_MS:.0f} ms: wall {len(over)}, GUI cpu {len(over_cpu)}; "
+          f"longest wall {worst:.0f} ms, GUI cpu {worst_cpu:.0f} ms; GUI-thread collections {len(gui_gc)} "
+          f"(full {len(full)}, longest {max(full, default=0):.0f} ms), longest any "
+          f"{max((ms for _, ms in gui_gc), default=0):.0f} ms; load average {os.getloadavg()[0]:.1f}", flush=True)
     w.ctx.tasks.cancel()
     w.ctx.tasks.wait(60_000)
     os._exit(0)

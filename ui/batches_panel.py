@@ -198,7 +198,7 @@ class BatchesPanel(Panel):
         self.count.setText(f"{len(df):,} batch{'es' if len(df) != 1 else ''} · "
                            f"{int(df['n_trades'].sum()) if has else 0:,} trades" if has else "")
         self.model.set_frame(df)
-        self.table.fit_columns()
+        self.table.fit_columns(sample=40)
         if has and (self.current is None or self.model.find("id", self.current) < 0):
             self.table.select_row(0)
 
@@ -243,7 +243,8 @@ class BatchesPanel(Panel):
     @staticmethod
     def read_trades(engine, batch_id: str) -> tuple:
         trades = batch_trades(engine, batch_id)
-        trades = gui_ready(trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)]))
+        trades = gui_ready(trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)]),
+                           categorical=True)  # a batch of 100,000 accounts' trades: cells by code
         value = float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0
         sells = float(trades.loc[trades["side"] == "SELL", "est_value"].fillna(0).sum()) if len(trades) else 0.0
         n_accounts = trades["account_id"].nunique() if len(trades) else 0
@@ -256,7 +257,7 @@ class BatchesPanel(Panel):
         self.trades_model.set_frame(trades)
         self.trades_title.setText(f"Trades — {len(trades):,} · {n_accounts:,}"
                                   f" accounts · sells {fmt.money(sells)} · buys {fmt.money(value - sells)}")
-        self.trades.fit_columns()
+        self.trades.fit_columns(sample=40)
 
     def write_signoff(self) -> list[dict]:
         """The selected batch's sign-off (PDF and HTML) into a folder the user picks (engine.desk.signoff)."""

@@ -20,7 +20,7 @@ from engine.desk.desk_views import BlotterIndex, order_blotter
 from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
 from ui.background import BackgroundReader
-from ui.models import Col, FrameModel, gui_ready
+from ui.models import Col, FrameModel, frame_order, gui_ready
 from ui.panel import AppContext, Panel
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import DataTable, EmptyState, count_label, filter_edit, inline_error, section_title, set_error_text
@@ -54,6 +54,7 @@ class BlotterPanel(Panel):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(ctx, parent)
         self.frame = pd.DataFrame()
+        self._view = None  # (filters, summary) made by the read for the filters it was asked with
         self.dialog: ReasonDialog | None = None
         self.reader = BackgroundReader(self)
         outer = QVBoxLayout(self)
@@ -132,18 +133,38 @@ class BlotterPanel(Panel):
         says it is loading and keeps showing the last lines meanwhile."""
         engine = self.ctx.engine
         self.count.setText("Loading the blotter…")
-        self.reader.start(lambda: self.read(engine), self._apply_frame,
+        filters, sort = self.filters(), self.model.sort_spec()
+        self.reader.start(lambda: self.read(engine, filters, sort), self._apply_frame,
                           lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
 
     @staticmethod
-    def read(engine) -> dict:
+    def read(engine, filters: dict | None = None, sort: tuple | None = None) -> dict:
         """The lines with everything the filters need, prepared off the GUI thread (a 100,000-account
-        book has half a million lines: no pass over them is left for the GUI thread)."""
+        book has half a million lines: no pass over them is left for the GUI thread): text columns
+        as categoricals, and for the ``filters`` and ``sort`` the panel had when it asked, the
+        filter's mask, the totals per symbol, the counts line and the sorted order."""
         df = order_blotter(engine)
-        frame = gui_ready(df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED")))
+        frame = gui_ready(df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED")),
+                          categorical=True)
         values = {key: sorted(str(v) for v in pd.unique(frame[key].dropna().astype(str))) for key, _ in COMBOS}
-        return {"frame": frame, "values": values, "index": BlotterIndex(frame),
-                "kept": frame["kept_back"].to_numpy(bool)}
+        out = {"frame": frame, "values": values, "index": BlotterIndex(frame),
+               "kept": frame["kept_back"].to_numpy(bool)}
+        if filters is not None:
+            out["view"] = (dict(filters), BlotterPanel.summary(out["index"], out["kept"], filters))
+        if sort is not None and sort[0] in frame:
+            out["order"] = (sort[0], sort[1], frame_order(frame, *sort))
+        return out
+
+    @staticmethod
+    def summary(ix: BlotterIndex, kept, filters: dict) -> tuple:
+        """``(mask, totals per symbol, counts line)`` of the lines under ``filters``."""
+        mask = ix.mask(**filters)
+        n_kept = int((mask & kept).sum())
+        buys = float(ix.value[mask & ix.buy].sum())
+        sells = float(ix.value[mask & ~ix.buy].sum())
+        text = (f"{int(mask.sum()):,} of {ix.n:,} lines · {ix.accounts(mask):,} accounts"
+                f" · sells {fmt.money(sells)} · buys {fmt.money(buys)}" + (f" · {n_kept:,} kept back" if n_kept else ""))
+        return mask, ix.totals(mask), text
 
     def _apply_frame(self, d: dict) -> None:
         df = self.frame = d["frame"]
@@ -159,12 +180,14 @@ class BlotterPanel(Panel):
             combo.setCurrentIndex(i if i >= 0 else 0)
             combo.blockSignals(False)
         self.index, self._kept = d["index"], d["kept"]  # filters and totals on every keystroke: prepared once
-        self.model.set_frame(self.frame)
+        self._view = d.get("view")  # this view's mask, totals and counts, made in the read
+        self.model.set_frame(self.frame, order=d.get("order"))
         self.empty.setVisible(not len(df))
         self.split.setVisible(bool(len(df)))
         self.apply_filters()
-        self.table.fit_columns()
-        self.totals.fit_columns()
+        self._view = None
+        self.table.fit_columns(sample=40)
+        self.totals.fit_columns(sample=40)
 
     def filters(self) -> dict:
         out = {key: c.currentData() for key, c in self.combos.items()}
@@ -193,21 +216,19 @@ class BlotterPanel(Panel):
             self.totals_model.set_frame(BlotterIndex(self.frame).totals())
             self.count.setText("")
             return
-        ix = self.index
-        mask = ix.mask(**self.filters())
+        filters = self.filters()
+        view = getattr(self, "_view", None)
+        if view is not None and view[0] == filters:
+            mask, totals, text = view[1]
+        else:
+            mask, totals, text = self.summary(self.index, self._kept, filters)
         self.model.set_mask("filters", mask)
-        self.totals_model.set_frame(ix.totals(mask))
-        kept = int((mask & self._kept).sum())
-        buys = float(ix.value[mask & ix.buy].sum())
-        sells = float(ix.value[mask & ~ix.buy].sum())
-        self.count.setText(f"{int(mask.sum()):,} of {ix.n:,} lines · {ix.accounts(mask):,} accounts"
-                           f" · sells {fmt.money(sells)} · buys {fmt.money(buys)}"
-                           + (f" · {kept:,} kept back" if kept else ""))
+        self.totals_model.set_frame(totals)
+        self.count.setText(text)
         self._on_select()
 
     def visible_frame(self) -> pd.DataFrame:
-        rows = [self.model.source_row(r) for r in range(self.model.rowCount())]
-        return self.frame.iloc[rows].reset_index(drop=True)
+        return self.frame.iloc[self.model.source_rows()].reset_index(drop=True)
 
     def totals_frame(self) -> pd.DataFrame:
         return self.totals_model.frame()
@@ -215,7 +236,7 @@ class BlotterPanel(Panel):
     # ------------------------------------------------------------------ selection
     def selected_lines(self) -> pd.DataFrame:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return self.frame.iloc[[self.model.source_row(r) for r in rows]] if rows else self.frame.iloc[:0]
+        return self.frame.iloc[self.model.source_rows(rows)] if rows else self.frame.iloc[:0]
 
     def select_all_lines(self) -> None:
         self.table.selectAll()

@@ -22,10 +22,10 @@ from storage.db import describe
 from ui import dialogs, themes
 from ui.day_actions import DayActions
 from ui.header import Header
-from ui.background import GuiThreadGC
 from ui.focus import FocusKeeper
 from ui.navigation import FACTORIES, PANELS
 from ui.panel import AppContext, Placeholder
+from ui.read_gc import ReadGC
 from ui.tasks import Task
 from ui.widgets import BadgeAlertRole, BadgeRole, NavDelegate
 
@@ -160,7 +160,10 @@ class MainWindow(DayActions, QMainWindow):
         self.recovered: list[str] | None = None  # what the start-up check did (None: not done yet)
         self.recover_exports()
         self.focus_keeper = FocusKeeper(self)  # focus back here after every dialog
-        self.gc_guard = GuiThreadGC(self)  # cycles collected in the GUI thread only (reads run on others)
+        # cycles collected in the GUI thread only (reads run on others), never a full collection
+        # during a panel action (ui.read_gc)
+        self.gc_guard = ReadGC(self, busy=lambda: self.ctx.tasks.busy or any(
+            getattr(p, "loading", False) for p in self.panels.values()))
 
     def recover_exports(self) -> None:
         """Finish what an interrupted export left in its drop folder (``engine.desk.publish``): files of

@@ -5,6 +5,12 @@ and a row permutation. Sorting computes one ``argsort`` over a cached numeric ke
 (strings are factorized once), never a ``lessThan`` per pair; filtering is a boolean mask over
 source rows. Only the cells a view asks for are ever formatted, so a 100,000-row frame costs
 what its visible rows cost.
+
+Text columns may come as pandas categoricals (:func:`gui_ready` with ``categorical=True``, in a
+panel's read): the model keeps their codes and categories, so a cell is one lookup and a sort
+key is the categories' rank gathered by code (no pass over the strings). A read can also
+compute the sorted order itself (:func:`frame_order`) and hand it to :meth:`FrameModel.set_frame`
+(``order=``), so the GUI thread applies a permutation instead of sorting.
 """
 from __future__ import annotations
 
@@ -46,17 +52,81 @@ def _as_python(v):
     return v
 
 
-def gui_ready(df: pd.DataFrame) -> pd.DataFrame:
+def gui_ready(df: pd.DataFrame, categorical: bool | tuple = False) -> pd.DataFrame:
     """``df`` with a 0..n-1 index and its text columns as Python objects, so a model takes its
     columns without converting them (pandas' string arrays cost a pass per column to become
-    numpy): made off the GUI thread, in a panel's read."""
+    numpy): made off the GUI thread, in a panel's read.
+
+    ``categorical=True`` (or a tuple of column names): text columns as pandas categoricals
+    instead (codes + categories: a big frame's cells, sorts and filters without touching its
+    strings; what a 100,000-account blotter's half a million lines need)."""
     if df is None:
         return df
     ix = df.index
     if not (isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1):
         df = df.reset_index(drop=True)
-    text = {c: object for c, t in df.dtypes.items() if isinstance(t, (pd.StringDtype, pd.CategoricalDtype))}
+    keys = set(categorical) if isinstance(categorical, (tuple, list, set, frozenset)) else None
+    text = {}
+    for c, t in df.dtypes.items():
+        if categorical and (keys is None or c in keys):
+            if not isinstance(t, pd.CategoricalDtype) and (
+                    isinstance(t, pd.StringDtype) or (t == object and _texty(df[c]))):
+                text[c] = "category"
+        elif isinstance(t, (pd.StringDtype, pd.CategoricalDtype)):
+            text[c] = object
     return df.astype(text) if text else df
+
+
+def _texty(s: pd.Series) -> bool:
+    """An object column holding only strings (and missing values): safe as a categorical."""
+    kind = pd.api.types.infer_dtype(s, skipna=True)
+    return kind in ("string", "empty")
+
+
+def _cat_rank(cats: pd.Index) -> np.ndarray:
+    """The sort rank of each category (by value; mixed types by their text)."""
+    try:
+        order = np.argsort(cats.to_numpy(), kind="stable")
+    except TypeError:
+        order = np.argsort(cats.astype(str).to_numpy(), kind="stable")
+    rank = np.empty(len(cats), dtype=float)
+    rank[order] = np.arange(len(cats), dtype=float)
+    return rank
+
+
+def sort_key(values) -> np.ndarray:
+    """A float key per row of ``values`` (a Series or array; NaN = missing, sorted last either way)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        key = _cat_rank(values.cat.categories)[codes]
+        key[codes < 0] = np.nan
+        return key
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    kind = arr.dtype.kind
+    if kind in "fiub":
+        return arr.astype(float)
+    if kind in "mM":
+        key = arr.view("i8").astype(float)
+        key[np.isnat(arr)] = np.nan
+        return key
+    try:
+        codes, _ = pd.factorize(arr, sort=True)
+    except TypeError:  # mixed types: compare their text
+        codes, _ = pd.factorize(np.array([None if fmt._missing(v) else str(v) for v in arr], object), sort=True)
+    key = codes.astype(float)
+    key[codes < 0] = np.nan
+    return key
+
+
+def order_by(key: np.ndarray, descending: bool = False) -> np.ndarray:
+    """The stable row order of a :func:`sort_key` (missing last in both orders)."""
+    return np.argsort(-key if descending else key, kind="stable")
+
+
+def frame_order(df: pd.DataFrame, key: str, descending: bool = False) -> np.ndarray:
+    """The rows of ``df`` sorted by column ``key`` as :meth:`FrameModel.sort` sorts them: made
+    in a panel's read, handed to :meth:`FrameModel.set_frame` (``order=``)."""
+    return order_by(sort_key(df[key]), descending)
 
 
 def text_index(df: pd.DataFrame, keys) -> pd.Series:
@@ -67,6 +137,20 @@ def text_index(df: pd.DataFrame, keys) -> pd.Series:
     for p in parts[1:]:
         hay = hay + "\x1f" + p
     return hay.reset_index(drop=True)
+
+
+class _CatArray:
+    """A categorical column as the model reads it: ``a[i]`` is row i's value (None if missing)."""
+    __slots__ = ("codes", "values")
+
+    def __init__(self, codes: np.ndarray, values: np.ndarray):
+        self.codes, self.values = codes, values
+
+    def __getitem__(self, i):
+        return self.values[self.codes[i]]
+
+    def __len__(self) -> int:
+        return len(self.codes)
 
 
 class FrameModel(QAbstractTableModel):
@@ -95,10 +179,19 @@ class FrameModel(QAbstractTableModel):
         self._frame = df
         self._n = len(df)
         self._arrays = {}
+        self._cats: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # key -> (codes, categories + a None)
         for c in self.columns:
             for key in (c.key, c.tooltip_key):
                 if key and key not in self._arrays:
-                    self._arrays[key] = df[key].to_numpy() if key in df else np.full(self._n, None, object)
+                    if key not in df:
+                        self._arrays[key] = np.full(self._n, None, object)
+                    elif isinstance(df[key].dtype, pd.CategoricalDtype):
+                        col = df[key]  # code -1 (missing) picks the None appended last
+                        self._cats[key] = (col.cat.codes.to_numpy(),
+                                           np.append(col.cat.categories.to_numpy(object), None))
+                        self._arrays[key] = _CatArray(*self._cats[key])
+                    else:
+                        self._arrays[key] = df[key].to_numpy()
         self._emph = self._flags(df, self._emphasis_key)
         self._strong = self._flags(df, self._strong_key)
         self._keys: dict[int, np.ndarray] = {}
@@ -113,10 +206,12 @@ class FrameModel(QAbstractTableModel):
             return None
         return df[key].fillna(False).to_numpy(bool) if key in df else np.zeros(len(df), bool)
 
-    def set_frame(self, df: pd.DataFrame, haystacks: dict | None = None) -> None:
+    def set_frame(self, df: pd.DataFrame, haystacks: dict | None = None, order: tuple | None = None) -> None:
         """Replace the data; the current sort order and named masks are dropped, sort kept.
         ``haystacks``: ``{tuple(keys): text_index(df, keys)}`` made elsewhere (off the GUI thread),
-        so the first keystroke of a text filter does not build it here."""
+        so the first keystroke of a text filter does not build it here. ``order``: ``(key,
+        descending, rows)`` with ``rows = frame_order(df, key, descending)`` made in the read; used
+        when the model is still sorted that way (else the model sorts here)."""
         self.beginResetModel()
         ix = df.index
         plain = isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1
@@ -124,7 +219,10 @@ class FrameModel(QAbstractTableModel):
         if haystacks:
             self._haystacks.update({tuple(k): v for k, v in haystacks.items()})
         if self._sort_column >= 0:
-            self._perm = self._sorted_perm(self._sort_column, self._sort_order)
+            if order is not None and order[:2] == self.sort_spec() and len(order[2]) == self._n:
+                self._perm = np.asarray(order[2])
+            else:
+                self._perm = self._sorted_perm(self._sort_column, self._sort_order)
         self._rows = self._perm
         self.endResetModel()
 
@@ -192,33 +290,22 @@ class FrameModel(QAbstractTableModel):
     def _sort_key(self, column: int) -> np.ndarray:
         """A float key per source row (NaN = missing, sorted last either way)."""
         key = self._keys.get(column)
-        if key is not None:
-            return key
-        arr = self._arrays[self.columns[column].key]
-        kind = arr.dtype.kind
-        if kind in "fiub":
-            key = arr.astype(float)
-        elif kind in "mM":
-            key = arr.view("i8").astype(float)
-            key[np.isnat(arr)] = np.nan
-        else:
-            try:
-                codes, _ = pd.factorize(arr, sort=True)
-            except TypeError:  # mixed types: compare their text
-                codes, _ = pd.factorize(np.array([None if fmt._missing(v) else str(v) for v in arr], object),
-                                        sort=True)
-            key = codes.astype(float)
-            key[codes < 0] = np.nan
-        self._keys[column] = key
+        if key is None:
+            name = self.columns[column].key
+            key = self._keys[column] = sort_key(self._frame[name] if name in self._frame else self._arrays[name])
         return key
 
     def _sorted_perm(self, column: int, order: Qt.SortOrder) -> np.ndarray:
         if column < 0 or column >= len(self.columns):
             return np.arange(self._n)
-        key = self._sort_key(column)
-        if order == Qt.SortOrder.DescendingOrder:
-            key = -key  # NaN stays NaN: missing values last in both orders
-        return np.argsort(key, kind="stable")
+        return order_by(self._sort_key(column), order == Qt.SortOrder.DescendingOrder)
+
+    def sort_spec(self) -> tuple[str, bool] | None:
+        """``(frame column, descending)`` of the current sort, or None: what a read sorts by
+        (:func:`frame_order`) before handing the frame back (``set_frame(order=...)``)."""
+        if not (0 <= self._sort_column < len(self.columns)):
+            return None
+        return self.columns[self._sort_column].key, self._sort_order == Qt.SortOrder.DescendingOrder
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
         """Stable numpy sort; ties keep the frame's own order (e.g. urgent first)."""
@@ -289,6 +376,12 @@ class FrameModel(QAbstractTableModel):
     def source_row(self, row: int) -> int:
         return int(self._rows[row])
 
+    def source_rows(self, rows=None) -> np.ndarray:
+        """The frame rows behind view rows ``rows`` (all shown rows, in view order, when None)."""
+        if rows is None:
+            return np.asarray(self._rows)
+        return np.asarray(self._rows)[np.asarray(list(rows), dtype=np.int64)]
+
     def row_dict(self, row: int) -> dict:
         """The frame row behind view row ``row`` (all frame columns, Python values)."""
         src = int(self._rows[row])
@@ -301,7 +394,12 @@ class FrameModel(QAbstractTableModel):
         """The view row whose ``key`` equals ``value``, or -1 (hidden by a filter or absent)."""
         if key not in self._frame or not self._n:
             return -1
-        hits = np.flatnonzero(self._frame[key].to_numpy() == value)
+        col = self._frame[key]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            code = col.cat.categories.get_indexer([value])[0] if value is not None else -1
+            hits = np.flatnonzero(col.cat.codes.to_numpy() == code) if code >= 0 else []
+        else:
+            hits = np.flatnonzero(col.to_numpy() == value)
         if not len(hits):
             return -1
         where = np.flatnonzero(np.isin(self._rows, hits))
