@@ -62,29 +62,31 @@ class GcWatch:
     def __init__(self):
         import gc
 
-        self.events: list[tuple[int, float, bool]] = []  # (generation, ms, in the GUI thread)
-        self._start: dict[int, float] = {}
+        self.events: list[tuple[int, float, bool, float]] = []  # (generation, ms, in the GUI thread, cpu ms)
+        self._start: dict[int, tuple[float, float]] = {}
         self._gui = threading.get_ident()
         gc.callbacks.append(self._cb)
 
     def _cb(self, phase: str, info: dict) -> None:
         tid = threading.get_ident()
         if phase == "start":
-            self._start[tid] = time.perf_counter()
+            self._start[tid] = (time.perf_counter(), time.thread_time())
         elif tid in self._start:
-            ms = (time.perf_counter() - self._start.pop(tid)) * 1000
-            self.events.append((info.get("generation", -1), ms, tid == self._gui))
+            t0, c0 = self._start.pop(tid)
+            self.events.append((info.get("generation", -1), (time.perf_counter() - t0) * 1000, tid == self._gui,
+                                (time.thread_time() - c0) * 1000))
 
     def mark(self) -> int:
         return len(self.events)
 
-    def since(self, mark: int) -> tuple[int, float, int]:
-        """GUI-thread collections since ``mark``: how many, the longest (ms) and its generation."""
-        gui = [(g, ms) for g, ms, in_gui in self.events[mark:] if in_gui]
+    def since(self, mark: int) -> tuple[int, float, float, int]:
+        """GUI-thread collections since ``mark``: how many, the longest by CPU (wall ms, CPU ms) and
+        its generation."""
+        gui = [(g, ms, cpu) for g, ms, in_gui, cpu in self.events[mark:] if in_gui]
         if not gui:
-            return 0, 0.0, -1
-        g, ms = max(gui, key=lambda e: e[1])
-        return len(gui), ms, g
+            return 0, 0.0, 0.0, -1
+        g, ms, cpu = max(gui, key=lambda e: e[2])
+        return len(gui), ms, cpu, g
 
 
 class Probe:
@@ -185,11 +187,12 @@ def main(argv=None) -> int:
             pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
         else:
             ms = probe.measure(fn, busy)
-        n_gc, gc_ms, gen = gcw.since(mark)
+        n_gc, gc_ms, gc_cpu, gen = gcw.since(mark)
         results.append((panel, action, ms, probe.cpu_ms))
         print(f"{panel:10s} {action:28s} wall {ms:8.0f} ms{'' if ms <= TARGET_MS else ' over'}"
               f"   cpu {probe.cpu_ms:7.0f} ms{'' if probe.cpu_ms <= TARGET_MS else ' over'}"
-              f"   gc {n_gc:3d} in GUI, longest " + (f"{gc_ms:5.0f} ms [gen {gen}]" if n_gc else "-"), flush=True)
+              f"   gc {n_gc:3d} in GUI, longest " + (f"{gc_ms:5.0f} / {gc_cpu:4.0f} ms [gen {gen}]" if n_gc else "-"),
+              flush=True)
 
     account = str(views.suspended_accounts(engine)["account_id"].iat[0]) if st else None
     for name in PANELS:
@@ -219,12 +222,12 @@ def main(argv=None) -> int:
     print(f"accounts {st['snapshot']['n_accounts']:,}; longest block {worst:.0f} ms wall, {worst_cpu:.0f} ms cpu; "
           f"over {TARGET_MS:.0f} ms: {len(over)} of {len(results)} actions (wall), {len(over_cpu)} (cpu): "
           f"{', '.join(over_cpu)}; load average {os.getloadavg()[0]:.1f}")
-    gui_gc = [(g, ms) for g, ms, in_gui in gcw.events if in_gui]
-    full = [ms for g, ms in gui_gc if g == 2]
+    gui_gc = [(g, cpu) for g, _, in_gui, cpu in gcw.events if in_gui]
+    full = [cpu for g, cpu in gui_gc if g == 2]
     print(f"SUMMARY actions {len(results)}; over {TARGET_MS:.0f} ms: wall {len(over)}, GUI cpu {len(over_cpu)}; "
           f"longest wall {worst:.0f} ms, GUI cpu {worst_cpu:.0f} ms; GUI-thread collections {len(gui_gc)} "
-          f"(full {len(full)}, longest {max(full, default=0):.0f} ms), longest any "
-          f"{max((ms for _, ms in gui_gc), default=0):.0f} ms; load average {os.getloadavg()[0]:.1f}", flush=True)
+          f"(full {len(full)}, longest {max(full, default=0):.0f} ms CPU), longest any "
+          f"{max((c for _, c in gui_gc), default=0):.0f} ms CPU; load average {os.getloadavg()[0]:.1f}", flush=True)
     w.ctx.tasks.cancel()
     w.ctx.tasks.wait(60_000)
     os._exit(0)

@@ -119,7 +119,7 @@ def read_gc(qtbot):
 
     state = {"busy": False, "pos": (0, 0)}
     g = ReadGC(busy=lambda: state["busy"], cursor=lambda: state["pos"], idle_s=5, full_every_s=60,
-               max_skip_s=20, young=1)
+               max_skip_s=20, young=1)  # young=1: any allocation makes a young collection due
     g.timer.stop()  # the test drives the ticks
     yield g, state
     g.deleteLater()
@@ -161,15 +161,24 @@ def test_read_gc_waits_for_reads_and_runs_full_collections_only_when_idle(read_g
     assert g.tick(t0 + 25) == "young"  # waited long enough
     # busy for minutes and the mouse still: still no full collection
     assert g.tick(t0 + 200) != "full" and ref() is not None
-    # the mouse moves while idle: not yet
+    # the read ends, the mouse moves: not yet
     state["busy"] = False
     state["pos"] = (5, 5)
     assert g.tick(t0 + 201) != "full"
     assert g.tick(t0 + 203) != "full"  # still for 2 s only
-    assert g.tick(t0 + 207) == "full"  # still for 6 s, nothing out, 60 s since the last
+    g._frozen_after_full = gc.get_freeze_count()  # the heap did not grow: no full collection
+    assert g.tick(t0 + 207) != "full"
+    g._frozen_after_full = gc.get_freeze_count() // 2  # grew by more than a quarter since the last
+    assert g.tick(t0 + 208) == "full"  # still for 7 s, nothing out, 60 s since the last
     assert ref() is None and g.full_runs == 1
     assert gc.get_freeze_count() > 0  # survivors frozen again
+    g._frozen_after_full = 1
     assert g.tick(t0 + 230) != "full"  # at most every full_every_s
+    state["busy"] = True
+    assert g.tick(t0 + 300) != "full"  # a read out
+    state["busy"] = False
+    assert g.tick(t0 + 302) != "full"  # the read ended 2 s ago
+    assert g.tick(t0 + 306) == "full"
     del junk
 
 

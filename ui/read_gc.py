@@ -16,8 +16,10 @@ for 0.2–1.3 s in the middle of a panel's first open (Households, Charts).
   rows that die when it ends; collecting them mid-read walks them all for nothing) unless it has
   waited ``max_skip_s`` or the young count passed ``young_cap`` (bounded memory for long tasks);
 * a **full** collection (``gc.unfreeze``, ``gc.collect()``, ``gc.freeze``) frees the cycles that
-  were frozen and died since: only when the console is idle (nothing out, the mouse still for
-  ``idle_s``) and at most every ``full_every_s`` — a pause the user is not waiting on.
+  were frozen and died since: only when the console is idle (no read or task out and the mouse
+  still for ``idle_s``), at most every ``full_every_s``, and only once the frozen objects grew by
+  a quarter since the last one (CPython's own rule for its full collections) — a pause the user
+  is not waiting on.
 
 Switched back to Python's own collection when the last window closes.
 """
@@ -34,7 +36,7 @@ class ReadGC(QObject):
     _active = 0
 
     def __init__(self, parent=None, *, busy=lambda: False, interval_ms: int = 500, young: int = 2_000,
-                 idle_s: float = 5.0, full_every_s: float = 120.0, max_skip_s: float = 20.0,
+                 idle_s: float = 5.0, full_every_s: float = 120.0, max_skip_s: float = 60.0,
                  young_cap: int = 2_000_000, cursor=None):
         super().__init__(parent)
         self.busy = busy
@@ -42,12 +44,13 @@ class ReadGC(QObject):
         self.max_skip_s, self.young_cap = max_skip_s, young_cap
         self._cursor = cursor if cursor is not None else _cursor_pos
         self._last_pos = None
-        self._still_since = self._last_young = self._last_full = time.monotonic()
+        self._still_since = self._quiet_since = self._last_young = self._last_full = time.monotonic()
         self.young_runs = self.full_runs = self.skipped = 0
         ReadGC._active += 1
         gc.disable()
         gc.collect(1)
         gc.freeze()  # what start-up built (modules, widgets) is never walked again
+        self._frozen_after_full = gc.get_freeze_count()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.tick)
@@ -61,7 +64,11 @@ class ReadGC(QObject):
         if pos != self._last_pos:
             self._last_pos, self._still_since = pos, now
         busy = bool(self.busy())
-        if not busy and now - self._still_since >= self.idle_s and now - self._last_full >= self.full_every_s:
+        if busy:
+            self._quiet_since = now
+        elif (now - max(self._still_since, self._quiet_since) >= self.idle_s
+              and now - self._last_full >= self.full_every_s
+              and gc.get_freeze_count() > 1.25 * self._frozen_after_full):
             self.full()
             self._last_full = now
             return "full"
@@ -84,6 +91,7 @@ class ReadGC(QObject):
         gc.unfreeze()
         gc.collect()
         gc.freeze()
+        self._frozen_after_full = gc.get_freeze_count()
         self.full_runs += 1
 
     @staticmethod
