@@ -120,6 +120,46 @@ def test_blotter_filters_totals_and_bulk_actions(qtbot, engine, reviewed, window
     assert b.frame[b.frame["account_id"] == "A1"]["blocked"].isna().all()
 
 
+def test_blotter_sort_mask_and_totals_made_in_the_read(qtbot, engine, reviewed, window):
+    """The blotter's read makes the filter's mask, the totals per symbol, the counts line and the
+    sorted order for the filters and sort the panel had (a 100,000-account book's half a million
+    lines are never sorted or counted on the GUI thread); each against the database."""
+    w = window
+    show_loaded(qtbot, w, "Blotter")
+    b = w.panel("Blotter")
+    loaded(qtbot, b)
+    b.table.sortByColumn([c.key for c in b.model.columns].index("quantity"), Qt.SortOrder.DescendingOrder)
+    b.set_filters(side="SELL")
+    sells = db_lines(engine, side="SELL")
+    assert b.model.sort_spec() == ("quantity", True) and len(sells) > 1
+
+    d = b.read(engine, b.filters(), b.model.sort_spec())
+    mask, totals, text = d["view"][1]
+    assert int(mask.sum()) == len(sells) and f"{len(sells)} of {len(db_lines(engine))} lines" in text
+    want = {}
+    for r in sells:
+        shares, value, accounts = want.get(r.symbol, (0, 0.0, set()))
+        want[r.symbol] = (shares + r.quantity, value + r.est_value, accounts | {r.account_id})
+    assert list(totals["symbol"]) == sorted(want)
+    for _, t in totals.iterrows():
+        shares, value, accounts = want[t["symbol"]]
+        assert (t["sell_shares"], t["accounts"], t["buy_shares"]) == (shares, len(accounts), 0)
+        assert t["sell_value"] == pytest.approx(value)
+    key, descending, order = d["order"]
+    assert (key, descending) == ("quantity", True)
+    every = sorted((r.quantity for r in db_lines(engine)), reverse=True)
+    assert list(d["frame"]["quantity"].to_numpy()[order]) == every
+
+    # the panel applies what the read made: the sells by shares, largest first, and the same totals
+    b.refresh()
+    loaded(qtbot, b)
+    assert [b.model.value(r, "quantity") for r in range(b.model.rowCount())] == \
+        sorted((r.quantity for r in sells), reverse=True)
+    assert b.totals_frame()[["symbol", "sell_shares", "accounts"]].equals(totals[["symbol", "sell_shares", "accounts"]])
+    assert b.count.text() == text
+    assert sorted(b.visible_frame()["account_id"]) == sorted(r.account_id for r in sells)
+
+
 RECON_BREAK = ["account_id,symbol,quantity", "A1,AAA,600", "A1,BBB,1500", "A2,BBB,3500", "A3,AAA,300",
                "A3,TOB,100", "A3,BBB,800"]
 
