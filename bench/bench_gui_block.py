@@ -228,6 +228,15 @@ def main(argv=None) -> int:
           f"longest wall {worst:.0f} ms, GUI cpu {worst_cpu:.0f} ms; GUI-thread collections {len(gui_gc)} "
           f"(full {len(full)}, longest {max(full, default=0):.0f} ms CPU), longest any "
           f"{max((c for _, c in gui_gc), default=0):.0f} ms CPU; load average {os.getloadavg()[0]:.1f}", flush=True)
+    guard = getattr(w, "gc_guard", None)
+    if hasattr(guard, "full"):  # what the idle full collection (ui.read_gc) costs with every panel loaded
+        import gc
+
+        frozen, c0, t0 = gc.get_freeze_count(), time.thread_time(), time.perf_counter()
+        guard.full()
+        print(f"idle full collection (ui.read_gc, every panel loaded): {(time.thread_time() - c0) * 1000:.0f} ms CPU, "
+              f"{(time.perf_counter() - t0) * 1000:.0f} ms wall; {frozen:,} frozen objects before, "
+              f"{gc.get_freeze_count():,} after", flush=True)
     w.ctx.tasks.cancel()
     w.ctx.tasks.wait(60_000)
     os._exit(0)
