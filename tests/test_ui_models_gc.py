@@ -145,7 +145,7 @@ def test_read_gc_waits_for_reads_and_runs_full_collections_only_when_idle(read_g
     g, state = read_gc
     t0 = 2_000_000.0
     g.tick(t0)
-    g._last_young = g._last_full = t0
+    g._last_full = t0
     # a cycle frozen while alive, then dropped: only a full collection frees it
     alive = cycle()
     ref = weakref.ref(alive)
@@ -157,8 +157,11 @@ def test_read_gc_waits_for_reads_and_runs_full_collections_only_when_idle(read_g
     # a read out: young collections wait (up to max_skip_s)
     state["busy"] = True
     junk = [Node() for _ in range(10)]
-    assert g.tick(t0 + 1) == "skip"
-    assert g.tick(t0 + 25) == "young"  # waited long enough
+    assert g.tick(t0 + 100) == "skip"  # however long since the last collection: the wait starts now
+    assert g.tick(t0 + 110) == "skip"
+    assert g.tick(t0 + 121) == "young"  # waited max_skip_s
+    junk2 = [Node() for _ in range(10)]
+    assert g.tick(t0 + 122) == "skip"  # a new wait
     # busy for minutes and the mouse still: still no full collection
     assert g.tick(t0 + 200) != "full" and ref() is not None
     # the read ends, the mouse moves: not yet
@@ -179,7 +182,7 @@ def test_read_gc_waits_for_reads_and_runs_full_collections_only_when_idle(read_g
     state["busy"] = False
     assert g.tick(t0 + 302) != "full"  # the read ended 2 s ago
     assert g.tick(t0 + 306) == "full"
-    del junk
+    del junk, junk2
 
 
 def test_read_gc_gives_collection_back_when_the_last_window_closes(qtbot):

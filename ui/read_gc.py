@@ -14,7 +14,8 @@ for 0.2–1.3 s in the middle of a panel's first open (Households, Charts).
   generation stays empty and no tick ever walks the whole heap;
 * while a panel read or a task is out, the tick collects nothing (the read's thread is building
   rows that die when it ends; collecting them mid-read walks them all for nothing) unless it has
-  waited ``max_skip_s`` or the young count passed ``young_cap`` (bounded memory for long tasks);
+  waited ``max_skip_s`` since it first put a due collection off, or the young count passed
+  ``young_cap`` (bounded memory for long tasks);
 * a **full** collection (``gc.unfreeze``, ``gc.collect()``, ``gc.freeze``) frees the cycles that
   were frozen and died since: only when the console is idle (no read or task out and the mouse
   still for ``idle_s``), at most every ``full_every_s``, and only once the frozen objects grew by
@@ -44,7 +45,8 @@ class ReadGC(QObject):
         self.max_skip_s, self.young_cap = max_skip_s, young_cap
         self._cursor = cursor if cursor is not None else _cursor_pos
         self._last_pos = None
-        self._still_since = self._quiet_since = self._last_young = self._last_full = time.monotonic()
+        self._still_since = self._quiet_since = self._last_full = time.monotonic()
+        self._skip_since: float | None = None  # when the ticks started waiting for a read
         self.young_runs = self.full_runs = self.skipped = 0
         ReadGC._active += 1
         gc.disable()
@@ -75,11 +77,14 @@ class ReadGC(QObject):
         young = gc.get_count()[0]
         if young < self.young:
             return ""
-        if busy and now - self._last_young < self.max_skip_s and young < self.young_cap:
-            self.skipped += 1
-            return "skip"
+        if busy and young < self.young_cap:
+            if self._skip_since is None:
+                self._skip_since = now
+            if now - self._skip_since < self.max_skip_s:
+                self.skipped += 1
+                return "skip"
         self.collect_young()
-        self._last_young = now
+        self._skip_since = None
         return "young"
 
     def collect_young(self) -> None:
