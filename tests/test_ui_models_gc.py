@@ -141,6 +141,25 @@ def test_read_gc_freezes_survivors_and_collects_young_cycles(read_gc):
     del keep
 
 
+def test_read_gc_freezes_a_big_young_generation_without_walking_it(read_gc):
+    g, state = read_gc
+    g.young_max, g.young_cap = 5_000, 20_000
+    t0 = 3_000_000.0
+    g.tick(t0)
+    alive = cycle()
+    ref = weakref.ref(alive)
+    big = [[] for _ in range(6_000)]  # a big read's result: more young objects than young_max
+    del alive
+    assert g.tick(t0 + 0.5) == "freeze"
+    assert ref() is not None and gc.get_count()[0] < 100  # not walked: the dead cycle is frozen with the rest
+    state["busy"] = True
+    more = [[] for _ in range(25_000)]  # past young_cap while a read is out: frozen at once
+    assert g.tick(t0 + 1) == "freeze" and g.frozen_only == 2
+    g.full()  # the idle full collection frees it
+    assert ref() is None
+    del big, more
+
+
 def test_read_gc_waits_for_reads_and_runs_full_collections_only_when_idle(read_gc):
     g, state = read_gc
     t0 = 2_000_000.0

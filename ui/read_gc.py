@@ -11,11 +11,14 @@ for 0.2–1.3 s in the middle of a panel's first open (Households, Charts).
 * every tick (500 ms) while no read or task is out, the young generations are collected (their
   cost is what was allocated since the last tick) and the survivors are **frozen**
   (``gc.freeze``: moved to the permanent generation, which no collection walks). So the old
-  generation stays empty and no tick ever walks the whole heap;
+  generation stays empty and no tick ever walks the whole heap. When more than ``young_max``
+  objects are young (a big read's result just applied: the Households' read leaves millions),
+  they are frozen without being walked (``gc.freeze`` costs nothing; walking them cost
+  0.3–0.5 s), their cycles, if any, left to the idle full collection;
 * while a panel read or a task is out, the tick collects nothing (the read's thread is building
   rows that die when it ends; collecting them mid-read walks them all for nothing) unless it has
   waited ``max_skip_s`` since it first put a due collection off, or the young count passed
-  ``young_cap`` (bounded memory for long tasks);
+  ``young_cap`` (then they are frozen, not walked);
 * a **full** collection (``gc.unfreeze``, ``gc.collect()``, ``gc.freeze``) frees the cycles that
   were frozen and died since: only when the console is idle (no read or task out and the mouse
   still for ``idle_s``), at most every ``full_every_s``, and only once the frozen objects grew by
@@ -38,16 +41,16 @@ class ReadGC(QObject):
 
     def __init__(self, parent=None, *, busy=lambda: False, interval_ms: int = 500, young: int = 2_000,
                  idle_s: float = 5.0, full_every_s: float = 120.0, max_skip_s: float = 60.0,
-                 young_cap: int = 2_000_000, cursor=None):
+                 young_cap: int = 1_000_000, young_max: int = 100_000, cursor=None):
         super().__init__(parent)
         self.busy = busy
         self.young, self.idle_s, self.full_every_s = young, idle_s, full_every_s
-        self.max_skip_s, self.young_cap = max_skip_s, young_cap
+        self.max_skip_s, self.young_cap, self.young_max = max_skip_s, young_cap, young_max
         self._cursor = cursor if cursor is not None else _cursor_pos
         self._last_pos = None
         self._still_since = self._quiet_since = self._last_full = time.monotonic()
         self._skip_since: float | None = None  # when the ticks started waiting for a read
-        self.young_runs = self.full_runs = self.skipped = 0
+        self.young_runs = self.full_runs = self.skipped = self.frozen_only = 0
         ReadGC._active += 1
         gc.disable()
         gc.collect(1)
@@ -60,7 +63,7 @@ class ReadGC(QObject):
         self.destroyed.connect(ReadGC._release)
 
     def tick(self, now: float | None = None) -> str:
-        """One timer turn: returns what it did ("full", "young", "skip" or "")."""
+        """One timer turn: returns what it did ("full", "young", "freeze", "skip" or "")."""
         now = time.monotonic() if now is None else now
         pos = self._cursor()
         if pos != self._last_pos:
@@ -83,8 +86,12 @@ class ReadGC(QObject):
             if now - self._skip_since < self.max_skip_s:
                 self.skipped += 1
                 return "skip"
-        self.collect_young()
         self._skip_since = None
+        if young > self.young_max:
+            gc.freeze()
+            self.frozen_only += 1
+            return "freeze"
+        self.collect_young()
         return "young"
 
     def collect_young(self) -> None:
