@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from storage import models as m
-from storage.bulk import in_chunks, read_frame
+from storage.columnar import columns_frame, read_columns, text_in
 
 # a user-defined FIX tag (the 20000-39999 range is for bilateral use) carrying the lots of a sell,
 # in the trades file's format: LOT:shares;LOT:shares
@@ -67,11 +67,13 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     S = m.BookSnapshot.__table__
     book = []
     for snap, g in df.groupby("snapshot_id"):
-        for chunk in in_chunks(g["account_id"].unique().tolist()):
-            book.append(read_frame(conn, select(L.c.snapshot_id, L.c.account_id, L.c.lot_id, L.c.unit_cost,
-                                                L.c.acquired_date, S.c.as_of)
-                                   .join(S, S.c.id == L.c.snapshot_id)
-                                   .where(L.c.snapshot_id == int(snap), L.c.account_id.in_(chunk))))
+        # one set-based query per book (storage.columnar.text_in: the accounts as one parameter),
+        # read column by column, not one query per 5,000 accounts through Row objects
+        accounts = g["account_id"].unique().tolist()
+        book.append(columns_frame(read_columns(conn, select(
+            L.c.snapshot_id, L.c.account_id, L.c.lot_id, L.c.unit_cost, L.c.acquired_date, S.c.as_of)
+            .join(S, S.c.id == L.c.snapshot_id)
+            .where(L.c.snapshot_id == int(snap), text_in(conn, L.c.account_id, accounts)))))
     lots = pd.concat(book, ignore_index=True)
     lots["snapshot_id"] = lots["snapshot_id"].astype(int)
     df = df.merge(lots, on=["snapshot_id", "account_id", "lot_id"], how="left")

@@ -1,0 +1,220 @@
+"""The batch's trade files written from columns (CONTRACT.md §3): the same bytes as the pandas
+``to_csv`` writer and the per-message FIX writer, and the same cells as XlsxWriter's cell-by-cell
+sheets, built a column at a time with string joins instead of a Python step per cell
+(``tests/test_export_columns.py`` compares each with the writer it replaced on awkward text).
+
+- CSV: each column turned to text once (numbers as pandas writes them, text quoted as the ``csv``
+  module quotes it), the lines joined in one pass.
+- FIX: the bodies joined from constant parts and columns, BodyLength and CheckSum for every message
+  at once (the checksums summed over one buffer with numpy).
+- XLSX: each sheet's XML built from columns (inline strings, numbers as XlsxWriter prints them,
+  ``%.16G``), zipped with the workbook, styles, theme, properties and content-types parts of an
+  XlsxWriter workbook of the same sheet titles.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from itertools import repeat
+
+import numpy as np
+import pandas as pd
+
+from engine.core.safe_text import CONTROL_RE, frame_cells_safe
+
+_CSV_SPECIAL = (",", '"', "\n", "\r")
+
+
+def _text_cells(values: np.ndarray) -> list[str]:
+    """Object values as pandas' ``to_csv`` writes them: missing -> '', else ``str``."""
+    out = values.tolist()
+    if any(v is None or (isinstance(v, float) and v != v) or not isinstance(v, str) for v in out):
+        out = ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in out]
+    return out
+
+
+def _float_cells(values: np.ndarray) -> list[str]:
+    """A float column as pandas writes it without a ``float_format``: numpy's shortest repr, NaN -> ''."""
+    arr = np.asarray(values, dtype=np.float64)
+    out = arr.astype(str).tolist()
+    nan = np.isnan(arr)
+    if nan.any():
+        for i in np.flatnonzero(nan).tolist():
+            out[i] = ""
+    return out
+
+
+def _csv_quoted(cells: list[str]) -> list[str]:
+    """Quote a cell as ``csv.QUOTE_MINIMAL`` does (delimiter, quote or line break inside)."""
+    joined = "\x00".join(cells)
+    if not any(ch in joined for ch in _CSV_SPECIAL):
+        return cells
+    return ['"' + c.replace('"', '""') + '"' if any(ch in c for ch in _CSV_SPECIAL) else c for c in cells]
+
+
+def csv_bytes(frame: pd.DataFrame, columns: list[str], text_columns: list[str]) -> bytes:
+    """``frame[columns]`` as ``to_csv(index=False, lineterminator="\\n")`` writes it, ``text_columns``
+    spreadsheet-safe (engine.core.safe_text.cell_safe), in UTF-8."""
+    safe = frame_cells_safe(frame[columns], [c for c in text_columns if c in columns])
+    cells = []
+    for c in columns:
+        arr = safe[c].to_numpy()
+        if arr.dtype.kind == "f":
+            cells.append(_float_cells(arr))
+        elif arr.dtype.kind in "iub":
+            cells.append(arr.astype(str).tolist())
+        else:
+            cells.append(_csv_quoted(_text_cells(arr)))
+    header = ",".join(_csv_quoted(list(columns)))
+    if not len(safe):
+        return (header + "\n").encode("utf-8")
+    return (header + "\n" + "\n".join(map(",".join, zip(*cells))) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- FIX
+
+_CHECKSUM = [f"10={s:03d}\x01\n" for s in range(256)]
+
+
+def fix_bodies_clean(cols) -> bool:
+    """No value of the text columns is empty or carries a control character (lots may be empty:
+    a buy has none); then every field passes :func:`engine.core.safe_text.fix_value`."""
+    acc, cust, sym, side, qty, lots = cols
+    for values, blank_ok in ((acc, False), (cust, False), (sym, False), (lots, True)):
+        if set(map(type, values)) - {str}:
+            return False
+        if not blank_ok and "" in values:
+            return False
+        if CONTROL_RE.search("".join(values)):
+            return False
+    return all(s in ("BUY", "SELL") for s in set(side))
+
+
+def fix_bytes(cols, batch_id: str, stamp: str, sender: str, lots_tag: int) -> bytes:
+    """Every NewOrderSingle of the batch at once, ``cols`` = (account_id, custodian, symbol, side,
+    quantity, lots) lists already checked by :func:`fix_bodies_clean`: the bytes
+    :func:`engine.desk.exporter.fix_message` writes for each, one message a line."""
+    acc, cust, sym, side, qty, lots = cols
+    n = len(acc)
+    if not n:
+        return b""
+    seq = list(map(str, range(1, n + 1)))
+    clord = [f"{batch_id}-{i:06d}" for i in range(1, n + 1)]
+    side_code = ["1" if s == "BUY" else "2" for s in side]
+    qty_text = list(map(str, map(int, qty)))
+    lots_field = [f"{lots_tag}={x}\x01" if x else "" for x in lots]
+    parts = [repeat(f"35=D\x0149={sender}\x0156="), cust, repeat("\x0134="), seq,
+             repeat(f"\x0152={stamp}\x0111="), clord, repeat("\x011="), acc, repeat("\x0121=1\x0155="), sym,
+             repeat("\x0154="), side_code, repeat(f"\x0160={stamp}\x0138="), qty_text, repeat("\x0140=1\x01"),
+             lots_field]
+    bodies = list(map("".join, zip(*parts)))
+    text = "".join(bodies)
+    if text.isascii():
+        lengths = list(map(len, bodies))
+    else:
+        lengths = [len(b.encode()) for b in bodies]
+    msgs = list(map("".join, zip(repeat("8=FIX.4.4\x019="), map(str, lengths), repeat("\x01"), bodies)))
+    data = "".join(msgs).encode()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    sizes = np.fromiter(map(len, msgs), dtype=np.int64, count=n) if text.isascii() else \
+        np.fromiter((len(x.encode()) for x in msgs), dtype=np.int64, count=n)
+    starts = np.concatenate(([0], np.cumsum(sizes[:-1])))
+    sums = np.add.reduceat(buf, starts, dtype=np.uint8)  # adding in 8 bits is adding modulo 256
+    return "".join(map("".join, zip(msgs, map(_CHECKSUM.__getitem__, sums.tolist())))).encode()
+
+
+# --------------------------------------------------------------------------------------------- XLSX
+
+_SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+               '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+               'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+               '<dimension ref="{dim}"/><sheetViews><sheetView {selected}workbookViewId="0"/></sheetViews>'
+               '<sheetFormatPr defaultRowHeight="15"/>')
+_SHEET_TAIL = ('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+               '</worksheet>')
+
+
+def _letters(j: int) -> str:
+    s = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _xml_text(cells: list[str]) -> list[str]:
+    joined = "".join(cells)
+    if "&" not in joined and "<" not in joined and ">" not in joined:
+        return cells
+    return [c.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c in cells]
+
+
+def _string_cells(letter: str, rows: list[str], values: list) -> list[str]:
+    """The inline-string cells of one column ('' where the cell is blank: None or '')."""
+    text = [v if isinstance(v, str) else "" for v in values]
+    text = [v[:32767] for v in text] if any(len(v) > 32767 for v in text) else text  # XlsxWriter's limit
+    body = _xml_text(text)
+    space = ['xml:space="preserve">' if v[:1].isspace() or v[-1:].isspace() else ">" for v in text]
+    cells = list(map("".join, zip(repeat(f'<c r="{letter}'), rows, repeat('" t="inlineStr"><is><t '), space, body,
+                                  repeat("</t></is></c>"))))
+    return [c if v else "" for c, v in zip(cells, text)]
+
+
+def _number_cells(letter: str, rows: list[str], values) -> list[str]:
+    """Number cells as XlsxWriter writes them (``%.16G``); a missing number is a blank cell."""
+    arr = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
+    out = [""] * len(arr)
+    keep = np.flatnonzero(~np.isnan(arr))
+    vals = arr.tolist()
+    for i in keep.tolist():
+        out[i] = f'<c r="{letter}{rows[i]}"><v>{vals[i]:.16G}</v></c>'
+    return out
+
+
+def _sheet_xml(header: list[str], frame: pd.DataFrame, text_columns: list[str], selected: bool) -> bytes:
+    n = len(frame)
+    rows = list(map(str, range(2, n + 2)))
+    cols = []
+    for j, c in enumerate(header):
+        letter = _letters(j)
+        values = frame[c].to_numpy()
+        if c in text_columns:
+            cols.append(_string_cells(letter, rows, values.tolist()))
+        else:
+            cols.append(_number_cells(letter, rows, values))
+    head_cells = "".join(_string_cells(_letters(j), ["1"], [h])[0] for j, h in enumerate(header))
+    lines = map("".join, zip(repeat('<row r="'), rows, repeat('">'), *cols, repeat("</row>")))
+    dim = f"A1:{_letters(len(header) - 1)}{n + 1}"
+    return (_SHEET_HEAD.format(dim=dim, selected='tabSelected="1" ' if selected else "")
+            + '<sheetData><row r="1">' + head_cells + "</row>" + "".join(lines) + "</sheetData>"
+            + _SHEET_TAIL).encode("utf-8")
+
+
+def xlsx_bytes(sheets: list[tuple[str, pd.DataFrame]], header: list[str], text_columns: list[str]) -> bytes:
+    """A workbook of one sheet per (title, frame): the header row, then the frame's ``header``
+    columns (``text_columns`` as spreadsheet-safe text, the others as numbers). Titles must be
+    legal and unique (engine.core.safe_text.sheet_titles)."""
+    import tempfile
+
+    import xlsxwriter
+
+    shell = io.BytesIO()  # the parts around the sheets, as XlsxWriter writes them
+    wb = xlsxwriter.Workbook(shell, {"constant_memory": True, "tmpdir": tempfile.gettempdir()})
+    for title, _ in sheets:
+        wb.add_worksheet(title)
+    wb.close()
+    out = io.BytesIO()
+    with zipfile.ZipFile(shell) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        names = {f"xl/worksheets/sheet{k}.xml": k - 1 for k in range(1, len(sheets) + 1)}
+        for info in src.infolist():
+            if info.filename in names:
+                k = names[info.filename]
+                frame = frame_cells_safe(sheets[k][1][header], text_columns)
+                data = _sheet_xml(header, frame, text_columns, k == 0)
+            else:
+                data = src.read(info.filename)
+            z = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            z.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(z, data, compresslevel=1)
+    return out.getvalue()
