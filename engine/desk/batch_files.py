@@ -28,9 +28,10 @@ _CSV_SPECIAL = (",", '"', "\n", "\r")
 def _text_cells(values: np.ndarray) -> list[str]:
     """Object values as pandas' ``to_csv`` writes them: missing -> '', else ``str``."""
     out = values.tolist()
-    if any(v is None or (isinstance(v, float) and v != v) or not isinstance(v, str) for v in out):
-        out = ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in out]
-    return out
+    if set(map(type, out)) <= {str}:
+        return out
+    missing = pd.isna(values).tolist()
+    return ["" if gap else str(v) for v, gap in zip(out, missing)]
 
 
 def _float_cells(values: np.ndarray) -> list[str]:
