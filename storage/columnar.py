@@ -14,7 +14,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Numeric, String, Text, any_, bindparam
+from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, String, Text, any_, bindparam
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.types import ARRAY
 
@@ -48,25 +48,22 @@ def _column(values: tuple, typ, sqlite: bool) -> np.ndarray:
             return pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601").to_numpy()
         return pd.Series(values).to_numpy()
     if isinstance(typ, Date) and sqlite:
-        if any(v is None for v in values):
+        if None in values:
             return np.array([None if v is None else date.fromisoformat(v) for v in values], dtype=object)
         return np.array(list(map(date.fromisoformat, values)), dtype=object)
-    if isinstance(typ, Boolean) and sqlite:
-        arr = np.array(values, dtype=object)
-        if any(v is None for v in values):
+    gaps = values.count(None)  # C-level scans: no Python step per value
+    if gaps == len(values) and isinstance(typ, (Boolean, Integer, Float)):
+        return np.array(values, dtype=object)  # all missing: None, as pandas keeps them
+    if isinstance(typ, Boolean) and sqlite:  # SQLite's 0/1
+        if gaps:
             return np.array([None if v is None else bool(v) for v in values], dtype=object)
-        return arr.astype(bool)
+        return np.array(values, dtype=bool)
     if isinstance(typ, Integer):
-        try:
-            return np.array(values, dtype=np.int64)
-        except (TypeError, ValueError):
-            if all(v is None for v in values):
-                return np.array(values, dtype=object)
-            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    if isinstance(typ, (Float, Numeric)):
-        if all(v is None for v in values):
-            return np.array(values, dtype=object)
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if gaps:  # pandas makes a column of ints with gaps floats with NaN
+            return np.array(values, dtype=np.float64)
+        return np.array(values, dtype=np.int64)
+    if isinstance(typ, Float):
+        return np.array(values, dtype=np.float64)  # None -> NaN
     if isinstance(typ, (String, Text)):
         return np.array(values, dtype=object)
     return pd.Series(values).to_numpy()  # unknown type: what pandas infers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -57,12 +58,13 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     sells = trades[(trades["side"] == "SELL") & trades["lots"].notna() & (trades["lots"].fillna("") != "")]
     if not len(sells):
         return pd.DataFrame(columns=LOTS_COLUMNS)
-    df = sells[["account_id", "custodian", "symbol", "snapshot_id", "est_price"]].assign(
-        lot=sells["lots"].astype(str).str.split(";"), seq=np.arange(len(sells))).explode("lot")
-    parts = [str(x).rpartition(":") for x in df["lot"].tolist()]
-    df = df.assign(lot_id=[p[0] for p in parts], quantity=np.array([int(p[2]) for p in parts], dtype=np.int64),
+    # one row per lot named (LOT:shares;LOT:shares), split with plain string methods over lists
+    split = [str(x).split(";") for x in sells["lots"].tolist()]
+    parts = [x.rpartition(":") for x in chain.from_iterable(split)]
+    at = np.repeat(np.arange(len(sells)), list(map(len, split)))
+    df = sells[["account_id", "custodian", "symbol", "snapshot_id", "est_price"]].iloc[at].reset_index(drop=True)
+    df = df.assign(seq=at, lot_id=[p[0] for p in parts], quantity=np.array([int(p[2]) for p in parts], dtype=np.int64),
                    snapshot_id=df["snapshot_id"].astype(int))
-    df = df.drop(columns="lot").reset_index(drop=True)
     L = m.Lot.__table__
     S = m.BookSnapshot.__table__
     book = []
