@@ -35,43 +35,48 @@ def read_columns(conn: Connection, stmt, params: dict | None = None) -> dict[str
     finally:
         result.close()
     types = types or [None] * len(names)
-    cols = list(zip(*rows)) if rows else [()] * len(names)
+    if not rows:
+        return {name: np.array([], dtype=object) for name in names}
+    # the rows into one 2-D object array (C loops; ``zip(*rows)`` took twice as long), sliced by column
+    block = np.empty((len(rows), len(names)), dtype=object)
+    block[:] = rows
+    del rows
     sqlite = conn.dialect.name == "sqlite"
-    return {name: _column(values, typ, sqlite) for name, values, typ in zip(names, cols, types)}
+    return {name: _column(block[:, j], typ, sqlite) for j, (name, typ) in enumerate(zip(names, types))}
 
 
-def _column(values: tuple, typ, sqlite: bool) -> np.ndarray:
-    if not values:
-        return np.array([], dtype=object)
+def _column(values: np.ndarray, typ, sqlite: bool) -> np.ndarray:
     if isinstance(typ, DateTime):
         if sqlite:  # ISO text: parsed in one vectorized pass
             return pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601").to_numpy()
-        return pd.Series(values).to_numpy()
+        return pd.Series(values.tolist()).to_numpy()
     if isinstance(typ, Date) and sqlite:
-        if None in values:
-            return np.array([None if v is None else date.fromisoformat(v) for v in values], dtype=object)
-        return np.array(list(map(date.fromisoformat, values)), dtype=object)
-    gaps = values.count(None)  # C-level scans: no Python step per value
-    if gaps == len(values) and isinstance(typ, (Boolean, Integer, Float)):
-        return np.array(values, dtype=object)  # all missing: None, as pandas keeps them
+        return np.array([None if v is None else date.fromisoformat(v) for v in values.tolist()], dtype=object)
+    if not isinstance(typ, (Boolean, Integer, Float)):
+        return values if isinstance(typ, (String, Text)) else pd.Series(values.tolist()).to_numpy()
+    gaps = int(pd.isna(values).sum())  # one C pass
+    if gaps == len(values):
+        return values  # all missing: None, as pandas keeps them
     if isinstance(typ, Boolean) and sqlite:  # SQLite's 0/1
-        if gaps:
-            return np.array([None if v is None else bool(v) for v in values], dtype=object)
-        return np.array(values, dtype=bool)
-    if isinstance(typ, Integer):
-        if gaps:  # pandas makes a column of ints with gaps floats with NaN
-            return np.array(values, dtype=np.float64)
-        return np.array(values, dtype=np.int64)
-    if isinstance(typ, Float):
-        return np.array(values, dtype=np.float64)  # None -> NaN
-    if isinstance(typ, (String, Text)):
-        return np.array(values, dtype=object)
-    return pd.Series(values).to_numpy()  # unknown type: what pandas infers
+        return np.array([None if v is None else bool(v) for v in values.tolist()], dtype=object) if gaps \
+            else values.astype(bool)
+    if isinstance(typ, Integer) and not gaps:
+        return values.astype(np.int64)
+    if isinstance(typ, Boolean):
+        return values if gaps else values.astype(bool)
+    return values.astype(np.float64)  # None -> NaN (pandas makes ints with gaps floats too)
 
 
 def columns_frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:
-    """A DataFrame of :func:`read_columns`'s arrays (no copy of the object columns' values)."""
-    return pd.DataFrame(cols, copy=False)
+    """A DataFrame of :func:`read_columns`'s arrays, typed as ``DataFrame.from_records`` types the
+    same rows (a text column is pandas' ``str``: given, not inferred value by value)."""
+    out = {}
+    for name, arr in cols.items():
+        if arr.dtype == object and len(arr) and pd.api.types.infer_dtype(arr, skipna=True) == "string":
+            out[name] = pd.Series(arr, dtype="str")
+            continue
+        out[name] = pd.Series(arr)
+    return pd.DataFrame(out, copy=False)
 
 
 def text_in(conn: Connection, column, values) -> object:
