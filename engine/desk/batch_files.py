@@ -129,51 +129,64 @@ def csv_bytes(frame: pd.DataFrame, columns: list[str], text_columns: list[str]) 
 _CHECKSUM = [f"10={s:03d}\x01\n" for s in range(256)]
 
 
-def fix_bodies_clean(cols) -> bool:
-    """No value of the text columns is empty or carries a control character (lots may be empty:
-    a buy has none); then every field passes :func:`engine.core.safe_text.fix_value`."""
-    acc, cust, sym, side, qty, lots = cols
-    for values, blank_ok in ((acc, False), (cust, False), (sym, False), (lots, True)):
-        if set(map(type, values)) - {str}:
-            return False
-        if not blank_ok and "" in values:
-            return False
-        if CONTROL_RE.search("".join(values)):
-            return False
-    return all(s in ("BUY", "SELL") for s in set(side))
+def fix_columns(lines: pd.DataFrame) -> list[pa.Array] | None:
+    """The FIX message's text columns (account_id, custodian, symbol, side, lots) as Arrow
+    arrays, when every value passes :func:`engine.core.safe_text.fix_value` (text, not empty but
+    for a buy's lots, no control character) and every side is BUY or SELL; else ``None`` (the
+    per-message writer then names the value it refuses)."""
+    out = []
+    for c, blank_ok in (("account_id", False), ("custodian", False), ("symbol", False), ("side", False),
+                        ("lots", True)):
+        col = lines[c]
+        if not blank_ok and col.isna().any():
+            return None
+        arr = arrow_text(col.fillna("") if blank_ok else col)
+        if arr is None or not len(arr):
+            return None
+        if not blank_ok and pc.any(pc.equal(arr, _lit(""))).as_py():
+            return None
+        if CONTROL_RE.search(arrow_bytes(arr).decode("utf-8")):
+            return None
+        out.append(arr)
+    if not pc.all(pc.is_in(out[3], value_set=pa.array(["BUY", "SELL"], type=LARGE))).as_py():
+        return None
+    return out
 
 
-def fix_bytes(cols, batch_id: str, stamp: str, sender: str, lots_tag: int) -> bytes:
-    """Every NewOrderSingle of the batch at once, ``cols`` = (account_id, custodian, symbol, side,
-    quantity, lots) lists already checked by :func:`fix_bodies_clean`: the bytes
-    :func:`engine.desk.exporter.fix_message` writes for each, one message a line."""
-    acc, cust, sym, side, qty, lots = cols
-    n = len(acc)
+def fix_bytes(lines: pd.DataFrame, batch_id: str, stamp: str, sender: str, lots_tag: int) -> bytes | None:
+    """Every NewOrderSingle of the batch at once, the bytes
+    :func:`engine.desk.exporter.fix_message` writes for each, one message a line: the bodies
+    joined element-wise from constants and columns by Arrow, BodyLength their UTF-8 lengths,
+    CheckSum summed over one buffer with numpy. ``None`` when a value must be refused (see
+    :func:`fix_columns`)."""
+    n = len(lines)
     if not n:
         return b""
-    seq = list(map(str, range(1, n + 1)))
-    clord = [f"{batch_id}-{i:06d}" for i in range(1, n + 1)]
-    side_code = ["1" if s == "BUY" else "2" for s in side]
-    qty_text = list(map(str, map(int, qty)))
-    lots_field = [f"{lots_tag}={x}\x01" if x else "" for x in lots]
-    parts = [repeat(f"35=D\x0149={sender}\x0156="), cust, repeat("\x0134="), seq,
-             repeat(f"\x0152={stamp}\x0111="), clord, repeat("\x011="), acc, repeat("\x0121=1\x0155="), sym,
-             repeat("\x0154="), side_code, repeat(f"\x0160={stamp}\x0138="), qty_text, repeat("\x0140=1\x01"),
-             lots_field]
-    bodies = list(map("".join, zip(*parts)))
-    text = "".join(bodies)
-    if text.isascii():
-        lengths = list(map(len, bodies))
-    else:
-        lengths = [len(b.encode()) for b in bodies]
-    msgs = list(map("".join, zip(repeat("8=FIX.4.4\x019="), map(str, lengths), repeat("\x01"), bodies)))
-    data = "".join(msgs).encode()
-    buf = np.frombuffer(data, dtype=np.uint8)
-    sizes = np.fromiter(map(len, msgs), dtype=np.int64, count=n) if text.isascii() else \
-        np.fromiter((len(x.encode()) for x in msgs), dtype=np.int64, count=n)
+    cols = fix_columns(lines)
+    if cols is None:
+        return None
+    acc, cust, sym, side, lots = cols
+    qty = lines["quantity"].to_numpy()
+    if qty.dtype.kind not in "iu":  # int(qty) of each, as the per-message writer does
+        qty = np.asarray(qty, dtype=np.float64)
+        if not np.isfinite(qty).all():
+            return None  # the per-message writer refuses it
+        qty = np.trunc(qty)
+    qty = qty.astype(np.int64)
+    seq = pa.array(np.arange(1, n + 1, dtype=np.int64)).cast(LARGE)
+    clord = joined([f"{batch_id}-", pc.utf8_lpad(seq, 6, "0")])  # f"{batch_id}-{seq:06d}"
+    side_code = pc.if_else(pc.equal(side, _lit("BUY")), _lit("1"), _lit("2"))
+    lots_field = pc.if_else(pc.equal(lots, _lit("")), _lit(""), joined([f"{lots_tag}=", lots, "\x01"]))
+    bodies = joined([f"35=D\x0149={sender}\x0156=", cust, "\x0134=", seq, f"\x0152={stamp}\x0111=", clord,
+                     "\x011=", acc, "\x0121=1\x0155=", sym, "\x0154=", side_code, f"\x0160={stamp}\x0138=",
+                     pa.array(qty).cast(LARGE), "\x0140=1\x01", lots_field])
+    msgs = joined(["8=FIX.4.4\x019=", pc.binary_length(bodies).cast(LARGE), "\x01", bodies])
+    data = arrow_bytes(msgs)
+    sizes = pc.binary_length(msgs).to_numpy()
     starts = np.concatenate(([0], np.cumsum(sizes[:-1])))
-    sums = np.add.reduceat(buf, starts, dtype=np.uint8)  # adding in 8 bits is adding modulo 256
-    return "".join(map("".join, zip(msgs, map(_CHECKSUM.__getitem__, sums.tolist())))).encode()
+    sums = np.add.reduceat(np.frombuffer(data, dtype=np.uint8), starts, dtype=np.uint8)  # modulo 256
+    tails = pa.array(_CHECKSUM, type=LARGE).take(pa.array(sums.astype(np.int64)))
+    return arrow_bytes(joined([msgs, tails]))
 
 
 # --------------------------------------------------------------------------------------------- XLSX

@@ -193,12 +193,13 @@ def fix_message(fields: list[tuple[int, object]]) -> bytes:
 
 def _fix_bytes(lines: pd.DataFrame, batch_id: str, when: datetime) -> bytes:
     stamp = when.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+    # every message at once, from columns (engine.desk.batch_files): the bytes fix_message writes
+    data = batch_files.fix_bytes(lines, batch_id, stamp, SENDER, FIX_LOTS_TAG)
+    if data is not None:
+        return data
     cols = [lines[c].astype(object).tolist() for c in ("account_id", "custodian", "symbol", "side", "quantity",
                                                        "lots")]
-    if not batch_files.fix_bodies_clean(cols):  # the per-message writer names the value it refuses
-        return _fix_bytes_each(cols, batch_id, stamp)
-    # every message at once, from columns: the same bytes fix_message writes for each
-    return batch_files.fix_bytes(cols, batch_id, stamp, SENDER, FIX_LOTS_TAG)
+    return _fix_bytes_each(cols, batch_id, stamp)  # a value it must refuse: named by the per-message writer
 
 
 def _fix_bytes_each(cols, batch_id: str, stamp: str) -> bytes:
