@@ -92,8 +92,16 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     g["est_gain"] = df.groupby(key, sort=False)["est_gain"].sum(min_count=1).to_numpy()
     g = g.sort_values(["account_id", "symbol", "seq"], kind="stable")
     g["est_gain"] = g["est_gain"].round(2)
-    g["acquired_date"] = g["acquired_date"].map(lambda d: "" if d is None or pd.isna(d) else str(d)[:10])
+    g["acquired_date"] = _date_text(g["acquired_date"])
     return g.assign(batch_id=batch_id)[LOTS_COLUMNS].reset_index(drop=True)
+
+
+def _date_text(dates: pd.Series) -> list[str]:
+    """``str(d)[:10]`` of each date ('' when missing), formatted once per distinct date (a batch's
+    lots have a few thousand dates among hundreds of thousands of rows)."""
+    values = dates.tolist()
+    text = {d: "" if d is None or pd.isna(d) else str(d)[:10] for d in set(values)}
+    return [text[d] for d in values]
 
 
 def lots_csv_bytes(rows: pd.DataFrame) -> bytes:
