@@ -164,3 +164,29 @@ def test_xlsx_from_columns_has_every_cell_of_the_xlsxwriter_sheets():
 def test_xlsx_from_columns_small_batches(n):
     lines = _lines(n)
     assert _cells(exporter._xlsx_bytes(lines, "B1")) == _cells(ref.xlsx_bytes(lines, "B1"))
+
+
+def test_lot_rows_read_set_based_are_the_rows_of_one_query_per_chunk(engine, tmp_path):
+    """The lots file of sells naming real lots of the book (and one unknown lot): the same bytes
+    whether the lots are read in one set-based query or one query per 5,000 accounts."""
+    from bookkit import write_book
+
+    from engine.book.importer import import_book
+    from engine.desk.lot_instructions import lot_rows, lots_csv_bytes
+    from storage import models as m
+
+    import_book(engine, write_book(tmp_path / "book"), user="t")
+    L = m.Lot.__table__
+    with engine.connect() as conn:
+        lots = read_frame(conn, select(L.c.account_id, L.c.symbol, L.c.lot_id, L.c.quantity).order_by(L.c.account_id, L.c.lot_id))
+        assert len(lots) > 3
+        by = lots.groupby(["account_id", "symbol"], sort=False)
+        sells = [{"account_id": a, "symbol": s, "custodian": f"C,{a[-1:]}", "side": "SELL", "snapshot_id": 1,
+                  "est_price": 12.5, "lots": ";".join(f"{lot}:{max(1, int(q) // 2)}" for lot, q in
+                                                      zip(g["lot_id"], g["quantity"]))} for (a, s), g in by]
+        sells.append(dict(sells[0], lots="NOPE:3"))
+        trades = pd.DataFrame(sells + [dict(sells[0], side="BUY", lots=None)])
+        got, want = lot_rows(conn, trades, "B1"), ref.lot_rows(conn, trades, "B1")
+    assert len(got) >= len(lots)
+    assert lots_csv_bytes(got) == lots_csv_bytes(want)
+    assert (got["term"] != "").any() and got["unit_cost"].notna().any()
