@@ -19,7 +19,7 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.types import ARRAY
 
 
-def read_columns(conn: Connection, stmt, params: dict | None = None) -> dict[str, np.ndarray]:
+def read_columns(conn: Connection, stmt, params=None) -> dict[str, np.ndarray]:
     """Run ``stmt`` (a SQLAlchemy select, or SQL text in the driver's paramstyle with ``params``)
     on the connection's DBAPI cursor (same transaction) and return ``{column: array}``."""
     if isinstance(stmt, str):

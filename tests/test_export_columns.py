@@ -56,6 +56,10 @@ def test_columnar_read_is_the_orm_read(engine):
             assert len(got) == len(want)
             if len(want):
                 pd.testing.assert_frame_equal(got, want, check_dtype=True)
+        # SQL text in the driver's paramstyle: the driver's values, typed as pandas infers them
+        mark = "?" if conn.dialect.name == "sqlite" else "%s"
+        raw = read_columns(conn, f"SELECT id, n FROM t_columns WHERE n > {mark} ORDER BY id", (70,))
+        assert raw["id"].tolist() == [r["id"] for r in _rows(500) if r["n"] > 70]
         md.drop_all(conn)
 
 
