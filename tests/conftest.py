@@ -54,6 +54,7 @@ BOTH_DATABASES = {
     "test_snapshot_cache",
     "test_storage",
     "test_export_speed",
+    "test_export_columns",
     "test_ui_desk_tools",
     "test_ui_lab",
     "test_workflow",

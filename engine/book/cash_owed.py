@@ -23,6 +23,7 @@ from sqlalchemy import and_, insert, or_, select
 from storage import models as m
 from storage import repo
 from storage.bulk import in_chunks, read_frame
+from storage.columnar import text_in
 
 OPEN, HANDLING, SENT, PAID = "open", "handling", "sent", "paid"
 RAISED = (HANDLING, SENT)  # cash raised (or being raised) for it: reserved whatever its due date
@@ -109,9 +110,10 @@ def mark_sent(conn, trades: pd.DataFrame, batch_id: str, user: str, horizon_days
     longer lists them. Returns the request ids marked."""
     snap = repo.snapshot_info(conn)
     accounts = trades["account_id"].unique().tolist()
-    parts = [read_frame(conn, select(CR.c.request_id, CR.c.account_id, CR.c.amount, CR.c.due_date)
-                        .where(CR.c.snapshot_id == snap.id, CR.c.account_id.in_(p))) for p in in_chunks(accounts)]
-    req = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    # one query, the accounts as one parameter (storage.columnar.text_in), not one per 5,000
+    req = read_frame(conn, select(CR.c.request_id, CR.c.account_id, CR.c.amount, CR.c.due_date)
+                     .where(CR.c.snapshot_id == snap.id, text_in(conn, CR.c.account_id, accounts))) \
+        if accounts else pd.DataFrame()
     if not len(req):
         return []
     states = request_states(conn, req["request_id"].tolist())

@@ -81,19 +81,39 @@ def frame_cells_safe(df: pd.DataFrame, columns) -> pd.DataFrame:
     return out
 
 
-_UNSAFE_PATTERN = f"^[=+\\-@]|[{CONTROL_CHARS}]"  # what cell_safe changes: a formula start, a control character
+_UNSAFE_PATTERN = f"[{CONTROL_CHARS}]"  # what cell_safe changes besides a formula start: a control character
+# the same characters in UTF-8 (C1 controls are C2 80..C2 9F): a scan of the column's bytes finds
+# whether any cell has one before a per-cell regex runs
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]|\xc2[\x80-\x9f]")
 
 
 def _unsafe_cells(col: pd.Series):
-    """Mask of the cells :func:`cell_safe` would change (``None``: not all text, check each)."""
+    """Mask of the cells :func:`cell_safe` would change (``None``: not all text, check each):
+    a formula start (first character), or a control character (looked for in the column's bytes
+    first, then cell by cell only when there is one)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     try:
-        arr = pa.array(col.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
+            arr = pa.array(col.array)  # no copy
+        else:
+            arr = pa.array(col.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    return pc.fill_null(pc.match_substring_regex(arr, _UNSAFE_PATTERN), False).to_numpy(zero_copy_only=False)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not len(arr):
+        return np.zeros(0, dtype=bool)
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    hit = pc.is_in(first, value_set=pa.array(["=", "+", "-", "@"], type=arr.type))
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    data = arr.buffers()[2]
+    if data is not None and _CONTROL_BYTES.search(
+            memoryview(data)[offsets[arr.offset]:offsets[arr.offset + len(arr)]]):
+        hit = pc.or_(hit, pc.match_substring_regex(arr, _UNSAFE_PATTERN))
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
 
 
 def sheet_titles(names) -> dict:

@@ -36,6 +36,7 @@ from engine.decide.overrides import ActiveOverrides, active_overrides
 from storage import models as m
 from storage import compact_detail, repo
 from storage.bulk import in_chunks, read_frame
+from storage.columnar import text_in
 
 T = m.Trade.__table__
 P = m.Proposal.__table__
@@ -76,48 +77,50 @@ def blocked_trades(conn, as_of: date | None, trades: pd.DataFrame,
         _restriction_reasons(conn, snap.id, acc, sym, side, why)
     # an account's trades go out together or not at all: sells fund buys, and an account's trades
     # of one book are sent in one batch; so what blocks one trade keeps the account's others back
+    # (``why`` is sparse, position -> reasons: a batch has 200,000 trades and few are blocked)
     by_account: dict[str, list[str]] = {}
-    for a, w in zip(acc, why):
-        if w:
-            by_account.setdefault(a, []).extend(w)
-    why = [list(dict.fromkeys(by_account[a])) if a in by_account else [] for a in acc]
+    for i in sorted(why):
+        by_account.setdefault(acc[i], []).extend(why[i])
+    why = {i: list(dict.fromkeys(by_account[a])) for i, a in enumerate(acc) if a in by_account} if by_account else {}
     if everything:
         # a proposal that raises cash for a request handled by manual trades since it was made
         # would raise it twice: the proposal waits (the manual trades themselves go)
         for i, reasons in _cash_handled(conn, t).items():
-            why[i].extend(reasons)
-    mask = [bool(w) for w in why]
-    out = t.loc[mask, ["id", "account_id", "symbol", "side", "quantity"]].copy()
-    out["blocked"] = ["; ".join(dict.fromkeys(w)) for w in why if w]
+            why.setdefault(i, []).extend(reasons)
+    rows = [i for i in sorted(why) if why[i]]
+    out = t.iloc[rows][["id", "account_id", "symbol", "side", "quantity"]].copy()
+    out["blocked"] = ["; ".join(dict.fromkeys(why[i])) for i in rows]
     return out.reset_index(drop=True)
 
 
-def _override_reasons(ov: ActiveOverrides, acc: list[str], sym: list[str]) -> list[list[str]]:
-    """Per trade: the holds and halts that block it (hold-accounts: every trade of an account
-    that trades the halted symbol)."""
+def _override_reasons(ov: ActiveOverrides, acc: list[str], sym: list[str]) -> dict[int, list[str]]:
+    """Position -> the holds and halts that block the trade, for the trades they block
+    (hold-accounts: every trade of an account that trades the halted symbol)."""
     if not (ov.hold_accounts or ov.holds or ov.freeze):
-        return [[] for _ in acc]
+        return {}
     halted: dict[str, list[str]] = {}
     for a, s in zip(acc, sym):
         if s in ov.hold_accounts:
             text = f"HALTED: {s} (hold-accounts): {ov.hold_accounts[s]}"
             if text not in halted.setdefault(a, []):
                 halted[a].append(text)
-    why: list[list[str]] = []
-    for a, s in zip(acc, sym):
+    why: dict[int, list[str]] = {}
+    for i, (a, s) in enumerate(zip(acc, sym)):
         w = [f"HELD: {ov.holds[a]}"] if a in ov.holds else []
         if s in ov.freeze:
             w.append(f"HALTED: {s} (freeze): {ov.freeze[s]}")
-        why.append(w + halted.get(a, []))
+        w += halted.get(a, [])
+        if w:
+            why[i] = w
     return why
 
 
-def _suspension_reasons(conn, t: pd.DataFrame, acc: list[str], why: list[list[str]]) -> None:
+def _suspension_reasons(conn, t: pd.DataFrame, acc: list[str], why: dict[int, list[str]]) -> None:
     """Suspensions of the account opened after the trade was made."""
     S = m.Suspension.__table__
     accounts = sorted(set(acc))
-    susp = pd.concat([read_frame(conn, select(S.c.account_id, S.c.code, S.c.since).where(
-        S.c.resolved_at.is_(None), S.c.account_id.in_(part))) for part in in_chunks(accounts)], ignore_index=True)
+    susp = read_frame(conn, select(S.c.account_id, S.c.code, S.c.since).where(
+        S.c.resolved_at.is_(None), text_in(conn, S.c.account_id, accounts)))  # one parameter, however many
     if not len(susp):
         return
     created = pd.to_datetime(t["created_at"]) if "created_at" in t else pd.Series(pd.NaT, index=t.index)
@@ -125,11 +128,11 @@ def _suspension_reasons(conn, t: pd.DataFrame, acc: list[str], why: list[list[st
     for i, a in enumerate(acc):
         for code, since in by_acc.get(a, ()):
             if pd.isna(created.iat[i]) or since > created.iat[i]:
-                why[i].append(f"SUSPENDED: {code}")
+                why.setdefault(i, []).append(f"SUSPENDED: {code}")
 
 
 def _restriction_reasons(conn, snapshot_id: int, acc: list[str], sym: list[str], side: list[str],
-                         why: list[list[str]]) -> None:
+                         why: dict[int, list[str]]) -> None:
     """Buys of a security the account restricts in the latest book."""
     from engine.decide.mandates import restricted_pairs
 
@@ -137,9 +140,8 @@ def _restriction_reasons(conn, snapshot_id: int, acc: list[str], sym: list[str],
     if not buys:
         return
     A, Sec = m.Account.__table__, m.Security.__table__
-    rows = pd.concat([read_frame(conn, select(A.c.account_id, A.c.restrictions).where(
-        A.c.snapshot_id == snapshot_id, A.c.account_id.in_(part), A.c.restrictions.is_not(None)))
-        for part in in_chunks(buys)], ignore_index=True)
+    rows = read_frame(conn, select(A.c.account_id, A.c.restrictions).where(
+        A.c.snapshot_id == snapshot_id, text_in(conn, A.c.account_id, buys), A.c.restrictions.is_not(None)))
     if not len(rows):
         return
     secs = read_frame(conn, select(Sec.c.symbol, Sec.c.tags).where(Sec.c.snapshot_id == snapshot_id))
@@ -148,7 +150,7 @@ def _restriction_reasons(conn, snapshot_id: int, acc: list[str], sym: list[str],
     for i, (a, s, sd) in enumerate(zip(acc, sym, side)):
         r = rule.get((a, s)) if sd == "BUY" else None
         if r is not None:
-            why[i].append(f"RESTRICTED: {s} ({r})")
+            why.setdefault(i, []).append(f"RESTRICTED: {s} ({r})")
 
 
 def _cash_handled(conn, t: pd.DataFrame) -> dict[int, list[str]]:

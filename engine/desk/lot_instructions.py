@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from itertools import chain
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
 from storage import models as m
-from storage.bulk import in_chunks, read_frame
+from storage.columnar import columns_frame, read_columns, text_in
 
 # a user-defined FIX tag (the 20000-39999 range is for bilateral use) carrying the lots of a sell,
 # in the trades file's format: LOT:shares;LOT:shares
@@ -57,21 +58,24 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     sells = trades[(trades["side"] == "SELL") & trades["lots"].notna() & (trades["lots"].fillna("") != "")]
     if not len(sells):
         return pd.DataFrame(columns=LOTS_COLUMNS)
-    df = sells[["account_id", "custodian", "symbol", "snapshot_id", "est_price"]].assign(
-        lot=sells["lots"].astype(str).str.split(";"), seq=np.arange(len(sells))).explode("lot")
-    parts = [str(x).rpartition(":") for x in df["lot"].tolist()]
-    df = df.assign(lot_id=[p[0] for p in parts], quantity=np.array([int(p[2]) for p in parts], dtype=np.int64),
+    # one row per lot named (LOT:shares;LOT:shares), split with plain string methods over lists
+    split = [str(x).split(";") for x in sells["lots"].tolist()]
+    parts = [x.rpartition(":") for x in chain.from_iterable(split)]
+    at = np.repeat(np.arange(len(sells)), list(map(len, split)))
+    df = sells[["account_id", "custodian", "symbol", "snapshot_id", "est_price"]].iloc[at].reset_index(drop=True)
+    df = df.assign(seq=at, lot_id=[p[0] for p in parts], quantity=np.array([int(p[2]) for p in parts], dtype=np.int64),
                    snapshot_id=df["snapshot_id"].astype(int))
-    df = df.drop(columns="lot").reset_index(drop=True)
     L = m.Lot.__table__
     S = m.BookSnapshot.__table__
     book = []
     for snap, g in df.groupby("snapshot_id"):
-        for chunk in in_chunks(g["account_id"].unique().tolist()):
-            book.append(read_frame(conn, select(L.c.snapshot_id, L.c.account_id, L.c.lot_id, L.c.unit_cost,
-                                                L.c.acquired_date, S.c.as_of)
-                                   .join(S, S.c.id == L.c.snapshot_id)
-                                   .where(L.c.snapshot_id == int(snap), L.c.account_id.in_(chunk))))
+        # one set-based query per book (storage.columnar.text_in: the accounts as one parameter),
+        # read column by column, not one query per 5,000 accounts through Row objects
+        accounts = g["account_id"].unique().tolist()
+        book.append(columns_frame(read_columns(conn, select(
+            L.c.snapshot_id, L.c.account_id, L.c.lot_id, L.c.unit_cost, L.c.acquired_date, S.c.as_of)
+            .join(S, S.c.id == L.c.snapshot_id)
+            .where(L.c.snapshot_id == int(snap), text_in(conn, L.c.account_id, accounts)))))
     lots = pd.concat(book, ignore_index=True)
     lots["snapshot_id"] = lots["snapshot_id"].astype(int)
     df = df.merge(lots, on=["snapshot_id", "account_id", "lot_id"], how="left")
@@ -88,8 +92,16 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     g["est_gain"] = df.groupby(key, sort=False)["est_gain"].sum(min_count=1).to_numpy()
     g = g.sort_values(["account_id", "symbol", "seq"], kind="stable")
     g["est_gain"] = g["est_gain"].round(2)
-    g["acquired_date"] = g["acquired_date"].map(lambda d: "" if d is None or pd.isna(d) else str(d)[:10])
+    g["acquired_date"] = _date_text(g["acquired_date"])
     return g.assign(batch_id=batch_id)[LOTS_COLUMNS].reset_index(drop=True)
+
+
+def _date_text(dates: pd.Series) -> list[str]:
+    """``str(d)[:10]`` of each date ('' when missing), formatted once per distinct date (a batch's
+    lots have a few thousand dates among hundreds of thousands of rows)."""
+    values = dates.tolist()
+    text = {d: "" if d is None or pd.isna(d) else str(d)[:10] for d in set(values)}
+    return [text[d] for d in values]
 
 
 def lots_csv_bytes(rows: pd.DataFrame) -> bytes:
