@@ -63,6 +63,7 @@ from ui.proposals_table import (  # noqa: F401 - re-exported
     ProposalsTable,
     tier_frames,
 )
+from ui.read_worker import in_worker
 from ui.proposals_trades import QuantityDelegate as QuantityDelegate, TradesModel as TradesModel  # noqa: F401
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, EmptyState, set_error_text
@@ -172,16 +173,17 @@ class ProposalsPanel(ProposalDecisions, Panel):
             self._show_tier(self.current_tier(), keep=True)
             self._show_detail(self.current)
             return
-        engine = self.ctx.engine
-        self.load(lambda: self.read(engine), self._apply_read, what="the proposals")
+        self.load(in_worker(ProposalsPanel.read, self.ctx.engine), self._apply_read, what="the proposals")
 
     @staticmethod
     def read(engine) -> dict:
-        """The latest run's proposals with names, prepared and cut per tier (off the GUI thread)."""
+        """The latest run's proposals with names, prepared and cut per tier (in a worker process,
+        :mod:`ui.read_worker`). Without the per-account detail JSON: the selected account's is
+        read when it is shown (:meth:`ui.proposals_detail.ProposalDetail.show_account`)."""
         policy = current_policy(engine)
         with engine.connect() as conn:
             run_id = latest_run_id(conn)
-            frame = proposals_frame(conn, run_id) if run_id is not None else None
+            frame = proposals_frame(conn, run_id, detail=False) if run_id is not None else None
             if frame is not None:  # names and households for the Name column and the filter
                 frame = with_names(frame, account_directory(conn, run_snapshot(conn, run_id)))
             stale = ""
@@ -195,7 +197,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
             blocked = proposals_blocked(conn, run_id) if run_id is not None else {}
         out = {"frame": frame, "policy": policy, "stale": stale, "blocked": blocked}
         if frame is not None:
-            source = frame.reset_index(drop=True)
+            source = out["frame"] = frame.reset_index(drop=True)  # one frame pickled, not two
             prepared = gui_ready(prepare(source, by_tier=True))  # one reorder; tiers are contiguous slices
             cut = tier_frames(prepared, policy)
             text = {t: {tuple(ACCOUNT_TEXT_KEYS): text_index(f, ACCOUNT_TEXT_KEYS)} for t, f in cut[1].items()}
