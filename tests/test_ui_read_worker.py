@@ -85,9 +85,13 @@ def test_a_worker_read_runs_in_another_process_and_gives_the_thread_reads_frames
     in_thread = ProposalsPanel.read(engine)  # what the thread read gives, read here
     assert p.run_id is not None and len(p._all) == len(in_thread["prepared"]) > 0
     pd.testing.assert_frame_equal(p._all, in_thread["prepared"])
-    pd.testing.assert_frame_equal(p._source, in_thread["source"])
-    assert "detail" not in p._source  # the run is read without its per-account detail JSON
-    assert sorted(p._frames) == sorted(in_thread["cut"][1])
+    assert "detail" not in p._all  # the run is read without its per-account detail JSON
+    from ui.proposals_table import tier_frames
+
+    tiers, cut = tier_frames(in_thread["prepared"], in_thread["policy"])
+    assert p._tiers == tiers and len(tiers) > 1
+    for t in tiers:
+        pd.testing.assert_frame_equal(p._frames[t], cut[t])
 
     # the selected account's detail comes in its own worker read: the same chart as the full frame's
     with engine.connect() as conn:
