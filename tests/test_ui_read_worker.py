@@ -160,3 +160,33 @@ def test_the_workers_stop_with_the_application(qtbot, engine, panel):
     read_worker.shutdown()
     assert not any(p.is_alive() for p in procs) and read_worker.worker_processes() == []
     assert read_in(qtbot, panel, in_worker(slow, engine, 0.0, 2)) == [2]  # made again when needed
+
+
+@pytest.mark.sqlite_only
+def test_a_worker_ends_when_the_console_process_is_killed(engine, db_path):
+    """However the console ends (here ``os._exit``: no atexit, no aboutToQuit), its workers end too."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import os, sys\n"
+            f"sys.path[:0] = [{str(root)!r}, {str(root / 'tests')!r}]\n"
+            "from ui.read_worker import _pool, in_worker\n"
+            "from test_ui_read_worker import process_id\n"
+            f"print(_pool.submit(in_worker(process_id, {db_path!r})).result(), flush=True)\n"
+            "os._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    pid = int(out.stdout.split()[0])
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{pid}/status").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+    deadline = time.monotonic() + 30
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(), f"worker {pid} outlived its console"

@@ -93,6 +93,24 @@ def in_memory(url: str) -> bool:
 _ENGINES: dict = {}
 
 
+def _init_worker() -> None:
+    """A worker's start: it ends when the console's process ends, however that ends (a killed
+    console, ``os._exit``: the pool's queue alone would keep it waiting for ever)."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch():
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-console", daemon=True).start()
+
+
 def _run(fn, url: str, args: tuple, today=None):
     """In a worker process: ``fn`` on this worker's engine for ``url``, on the console's calendar
     (``today``: its :data:`engine.core.clock.FIXED`). An exception that could not be pickled back
@@ -152,7 +170,8 @@ class _Pool:
 
         if self.executor is not None:
             self._stop(self.executor)
-        self.executor = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+        self.executor = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_init_worker)
         app = QCoreApplication.instance()
         if app is not None and not self._hooked:
             app.aboutToQuit.connect(shutdown)
