@@ -158,7 +158,7 @@ def test_the_workers_stop_with_the_application(qtbot, engine, panel):
     procs = read_worker.worker_processes()
     assert procs and all(p.is_alive() for p in procs)
     read_worker.shutdown()
-    assert not any(p.is_alive() for p in procs) and read_worker.worker_processes() == []
+    assert [p.exitcode for p in procs if p.is_alive()] == [] and read_worker.worker_processes() == []
     assert read_in(qtbot, panel, in_worker(slow, engine, 0.0, 2)) == [2]  # made again when needed
 
 
@@ -190,3 +190,38 @@ def test_a_worker_ends_when_the_console_process_is_killed(engine, db_path):
     while alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(), f"worker {pid} outlived its console"
+
+
+def count_audit(engine) -> int:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM audit_log")).scalar())
+
+
+@pytest.mark.sqlite_only
+def test_a_commit_made_after_a_worker_read_is_not_lost(qtbot, engine, db_path, panel):
+    """A worker closing its connections must not take a database this process still uses as
+    unused and delete its write-ahead log (seen: opening a second engine on the file read its
+    header with a plain open/close, which dropped this process's SQLite locks on it)."""
+    import sqlite3
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    other = make_engine(db_path)  # a second desk in this process: checks the file again
+    before = count_audit(engine)
+    assert read_in(qtbot, panel, in_worker(count_audit, engine)) == [before]
+    with other.begin() as conn:
+        conn.execute(text("INSERT INTO audit_log (seq, at, username, action, detail) "
+                          "VALUES (999999, '2026-11-20', 'bob', 'test', 'after the worker read')"))
+    assert Path(db_path + "-wal").exists()
+    fresh = sqlite3.connect(db_path)
+    try:
+        assert fresh.execute("SELECT count(*) FROM audit_log").fetchone()[0] == before + 1
+    finally:
+        fresh.close()
+    assert read_in(qtbot, panel, in_worker(count_audit, engine)) == [before + 1]
+    other.dispose()

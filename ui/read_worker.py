@@ -189,7 +189,10 @@ class _Pool:
             if p.is_alive():
                 p.terminate()
         for p in procs:
-            p.join(2)
+            p.join(5)
+            if p.is_alive():  # SIGTERM not acted on (yet): no longer asked
+                p.kill()
+                p.join(5)
 
     def shutdown(self) -> None:
         with self.lock:
