@@ -176,6 +176,9 @@ def main(argv=None) -> int:
           f"{', '.join(over_cpu)}; load average {os.getloadavg()[0]:.1f}")
     w.ctx.tasks.cancel()
     w.ctx.tasks.wait(60_000)
+    from ui.read_worker import shutdown
+
+    shutdown()  # the read workers (os._exit skips the atexit that would stop them)
     os._exit(0)
 
 
