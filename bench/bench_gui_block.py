@@ -239,6 +239,9 @@ def main(argv=None) -> int:
               f"{gc.get_freeze_count():,} after", flush=True)
     w.ctx.tasks.cancel()
     w.ctx.tasks.wait(60_000)
+    from ui.read_worker import shutdown
+
+    shutdown()  # the read workers (os._exit skips the atexit that would stop them)
     os._exit(0)
 
 

@@ -34,6 +34,29 @@ class DatabaseUnusable(ValueError):
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def _is_sqlite(path: Path) -> bool:
+    """The file is a SQLite database (or empty), asked of SQLite itself: never by opening and
+    closing the file here — closing any descriptor of a file drops every POSIX lock this process
+    holds on it, and without the shared locks of this process's open connections another process
+    closing its last connection (a console's read worker, the CLI) would take the database as
+    unused and delete its write-ahead log, with commits made here since (seen: a commit lost)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    if 0 < path.stat().st_size < 512:  # shorter than a SQLite page (which SQLite reads as empty)
+        return False
+    con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=1.0)
+    try:
+        con.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError:  # locked or busy: a database another connection is writing
+        return True
+    except sqlite3.DatabaseError:  # "file is not a database"
+        return False
+    finally:
+        con.close()
+    return True
+
+
 def check_db(db: str | os.PathLike | None, *, create: bool = True) -> None:
     """Refuse (:class:`DatabaseUnusable`) a ``--db`` that cannot be a database: empty, ``:memory:``
     (it would keep nothing), a folder, a file that is not SQLite, a URL that does not parse; with
@@ -62,9 +85,7 @@ def check_db(db: str | os.PathLike | None, *, create: bool = True) -> None:
     if path.exists():
         if not path.is_file():
             raise DatabaseUnusable(f"--db {path}: is not a regular file")
-        with open(path, "rb") as f:
-            head = f.read(16)
-        if head and head != SQLITE_MAGIC:
+        if not _is_sqlite(path):
             raise DatabaseUnusable(f"--db {path}: is not a SQLite database (a file of another kind)")
     elif not create:
         raise DatabaseUnusable(f"--db {path}: no database there (this command reads one, it never creates one)")

@@ -57,6 +57,7 @@ BOTH_DATABASES = {
     "test_export_columns",
     "test_ui_desk_tools",
     "test_ui_lab",
+    "test_ui_read_worker",
     "test_workflow",
 }
 

@@ -78,6 +78,7 @@ def test_the_asset_class_bars_carry_their_numbers(qtbot, panel, engine):
         run = proposals_frame(conn).set_index("account_id")
     account = run.index[run["category"].isin(["SCORE", "MANDATE"])][0]
     p.focus(account)
+    wait_loaded(qtbot, p)  # the account's detail is read in a worker process (ui.read_worker)
     detail = json.loads(run.at[account, "detail"])
     pre, post, target = detail["class_weights_pre"], detail["class_weights_post"], detail["class_targets"]
     labels = p.weights.labels()
@@ -98,6 +99,7 @@ def test_the_asset_class_bars_carry_their_numbers(qtbot, panel, engine):
         assert not a.intersects(b)
     # another account: the labels follow; no account: none
     p.focus(run.index[-1])
+    wait_loaded(qtbot, p)
     assert p.weights.labels() != labels or run.index[-1] == account
     p.weights.clear_weights()
     assert p.weights.labels() == {} and not p.weights.value_labels

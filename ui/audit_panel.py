@@ -15,7 +15,7 @@ from datetime import date, timezone
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QDate, QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (QComboBox, QDateEdit, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSplitter, QVBoxLayout)
 
@@ -25,6 +25,7 @@ from engine.core.tasks import RefusedError
 from ui import fmt
 from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
+from ui.read_worker import WorkerReader, in_worker
 from ui.widgets import Banner, DataTable, count_label, debounce, filter_edit
 
 ALL_USERS = "All users"
@@ -135,12 +136,6 @@ def _pydate(q: QDate) -> date:
     return date(q.year(), q.month(), q.day())
 
 
-class _Verified(QObject):
-    """The chain check's result, delivered in the GUI thread: generation, (report, acknowledged)."""
-    done = Signal(int, object)
-    error = Signal(int, object)
-
-
 def check_chain(engine):
     """The chain's report and whether an admin has acknowledged its break (a worker's read)."""
     rep = verify_chain(engine)
@@ -172,11 +167,7 @@ class AuditPanel(Panel):
         outer.addLayout(chain_row)
         self.report = None  # the last chain report
         self._verify_gen = 0
-        self._verify_pool = QThreadPool(self)
-        self._verify_pool.setMaxThreadCount(1)
-        self._verified = _Verified(self)
-        self._verified.done.connect(self._show_chain)
-        self._verified.error.connect(self._chain_failed)
+        self._verify_reader = WorkerReader(self)  # not a panel channel: the panel shows its log meanwhile
 
         bar = QHBoxLayout()
         self.user = QComboBox()
@@ -249,8 +240,7 @@ class AuditPanel(Panel):
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
         """The filter lists, the entries and the chain check, each read off the GUI thread."""
-        engine = self.ctx.engine
-        self.load(lambda: audit_facets(engine), self._apply_facets, channel="facets")
+        self.load(in_worker(audit_facets, self.ctx.engine), self._apply_facets, channel="facets")
         self.reload()
         self.verify()
 
@@ -267,22 +257,17 @@ class AuditPanel(Panel):
 
     # ------------------------------------------------------------------ the chain
     def verify(self) -> None:
-        """Check the chain on a worker thread; the newest check's result is shown."""
+        """Check the chain in a worker process (ui.read_worker; its hashing would hold this
+        process's GIL); the newest check's result is shown."""
         self._verify_gen += 1
-        gen, engine, bridge = self._verify_gen, self.ctx.engine, self._verified
+        gen = self._verify_gen
         if self.report is None:
             self.chain.setText("Verifying the audit chain…")
-
-        def read():
-            try:
-                bridge.done.emit(gen, check_chain(engine))
-            except Exception as exc:  # noqa: BLE001 - shown in the panel
-                bridge.error.emit(gen, exc)
-
-        self._verify_pool.start(read)  # a callable: no Python wrapper of a QRunnable to go stale
+        self._verify_reader.start(in_worker(check_chain, self.ctx.engine), lambda r: self._show_chain(gen, r),
+                                  lambda exc: self._chain_failed(gen, exc))
 
     def wait_verified(self, msecs: int = -1) -> bool:
-        return self._verify_pool.waitForDone(msecs)
+        return self._verify_reader.wait(msecs if msecs >= 0 else 600_000)
 
     def _chain_failed(self, gen: int, exc) -> None:
         if gen == self._verify_gen:
@@ -333,8 +318,13 @@ class AuditPanel(Panel):
 
     def reload(self) -> None:
         """The entries matching the filters, read and described off the GUI thread."""
-        f, engine = self.filters(), self.ctx.engine
-        self.load(lambda: (f, self.read_entries(engine, f)), self._apply_entries, what="the log")
+        self.load(in_worker(AuditPanel.read_filtered, self.ctx.engine, self.filters()), self._apply_entries,
+                  what="the log")
+
+    @staticmethod
+    def read_filtered(engine, f: dict) -> tuple:
+        """(the filters, their entries) — the log's read, in a worker process (ui.read_worker)."""
+        return f, AuditPanel.read_entries(engine, f)
 
     @staticmethod
     def read_entries(engine, f: dict):

@@ -21,6 +21,7 @@ from engine.core.tasks import RefusedError
 from engine.decide.workflow import current_policy, latest_run_id, proposals_frame
 from ui.charts import ChartsPanel
 from ui.panel import AppContext, Panel
+from ui.read_worker import in_worker
 from ui.widgets import Banner, inline_error, set_error_text
 
 
@@ -46,15 +47,16 @@ class ChartsPanelHost(Panel):
 
     def refresh(self) -> None:
         """Read the latest run off the GUI thread (:meth:`read`), then draw it."""
-        engine = self.ctx.engine
-        self.load(lambda: self.read(engine), self._apply, what="the charts")
+        self.load(in_worker(ChartsPanelHost.read, self.ctx.engine), self._apply, what="the charts")
 
     @staticmethod
     def read(engine) -> dict:
+        """The latest run's proposals (without their detail JSON), the policy and the days since each
+        account traded, prepared for the plots (in a worker process, :mod:`ui.read_worker`)."""
         policy = current_policy(engine)
         with engine.connect() as conn:
             run_id = latest_run_id(conn)
-            props = proposals_frame(conn, run_id) if run_id is not None else None
+            props = proposals_frame(conn, run_id, detail=False) if run_id is not None else None
             days = days_since_trade(conn, run_id) if run_id is not None else None
             stale = ""
             if run_id is not None:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from engine.desk.desk_views import LOT_DETAIL_COLUMNS, trade_line_detail, trade_lot_detail
 from ui import fmt
 from ui.models import Col, FrameModel
+from ui.read_worker import in_worker
 from ui.widgets import DataTable, count_label, section_title
 
 COLUMNS = [
@@ -56,8 +57,7 @@ class LotDetail(QWidget):
             self._apply((account, trade_lot_detail(engine, account, run_id)))
             return
         self.summary.setText("Reading the lots…")
-        load(lambda: (account, trade_lot_detail(engine, account, run_id)), self._apply, channel="lots",
-             what="the lots")
+        load(in_worker(read_lots, engine, account, run_id), self._apply, channel="lots", what="the lots")
 
     def _apply(self, result) -> None:
         account, df = result
@@ -76,6 +76,11 @@ class LotDetail(QWidget):
         self.summary.setText(f"Realized: ST {fmt.money2(st)} · LT {fmt.money2(lt)} · est. tax "
                              f"{fmt.money2(tax[tax > 0].sum())} · tax saved {fmt.money2(-tax[tax < 0].sum())}"
                              + (f" · {wash} wash-sale lot(s): loss disallowed" if wash else ""))
+
+
+def read_lots(engine, account: str, run_id: int | None) -> tuple:
+    """(account, the lots its sells relieve) — the lot detail's read (a worker's, ui.read_worker)."""
+    return account, trade_lot_detail(engine, account, run_id)
 
 
 def with_line_detail(engine, account: str, run_id: int | None, trades: pd.DataFrame) -> pd.DataFrame:

@@ -57,8 +57,9 @@ class Panel(QWidget):
     ``save_state``/``restore_state`` keep splitters and table columns in QSettings.
 
     ``load(read, apply)`` is how a panel reads ("never frozen", issue 20): ``read()`` runs off the
-    GUI thread (engine calls and every per-row preparation), ``apply(result)`` runs in the GUI
-    thread and only hands prepared frames to models. A "Loading…" badge shows at the panel's
+    GUI thread (engine calls and every per-row preparation; a big read in a worker process with
+    ``load(in_worker(fn, self.ctx.engine, ...), apply)``, see :mod:`ui.read_worker`),
+    ``apply(result)`` runs in the GUI thread and only hands prepared frames to models. A "Loading…" badge shows at the panel's
     top right meanwhile; ``loading`` is true while any of the panel's reads is out."""
     title = ""
 
@@ -72,14 +73,15 @@ class Panel(QWidget):
 
     # ------------------------------------------------------------------ background reads
     def load(self, read, apply, *, channel: str = "main", on_error=None, what: str = "") -> None:
-        """Run ``read()`` on the panel's ``channel`` thread, then ``apply(result)`` in the GUI thread
-        (a newer load on the same channel drops an older one's result). A failure is shown by
-        ``on_error(exc)``, else in the badge."""
-        from ui.background import BackgroundReader  # ui.background imports nothing of ui.panel
+        """Run ``read()`` on the panel's ``channel`` thread — or, for ``read`` made by
+        :func:`ui.read_worker.in_worker`, in a worker process — then ``apply(result)`` in the GUI
+        thread (a newer load on the same channel drops an older one's result). A failure is shown
+        by ``on_error(exc)``, else in the badge."""
+        from ui.read_worker import WorkerReader  # ui.read_worker imports nothing of ui.panel
 
         reader = self._readers.get(channel)
         if reader is None:
-            reader = self._readers[channel] = BackgroundReader(self)
+            reader = self._readers[channel] = WorkerReader(self)
         self._show_badge(f"Loading{(' ' + what) if what else ''}…")
 
         def done(result):

@@ -13,12 +13,14 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from engine.decide.workflow import proposal_detail
 from engine.desk.desk_views import account_group
 from engine.desk.review import TRADING, editors_of
 from ui import fmt
 from ui.proposals_chart import ProposalChart
 from ui.proposals_frames import _tier_rule, _who
 from ui.proposals_trade_editor import TradeEditor
+from ui.read_worker import in_worker
 from ui.widgets import inline_error, section_title
 
 STATUS_COLOURS = {"To review": "#8a5a00", "Approved": "#1b7f3b", "Auto-approved": "#1b7f3b", "Rejected": "#b3261e"}
@@ -92,6 +94,13 @@ class ScoreBreakdown(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
 
+def read_detail(engine, run_id: int, account: str) -> tuple:
+    """(account, its proposal's detail, its book group) — the detail's read (a worker's)."""
+    with engine.connect() as conn:
+        detail = proposal_detail(conn, run_id, account)
+    return account, detail, account_group(engine, account)
+
+
 class ProposalDetail(QWidget):
     """``host`` is the Proposals panel (its ``ctx``, ``run_id``, ``policy``, the run's
     ``_source`` frame and ``_blocked``), which the trade editor needs as well."""
@@ -99,6 +108,7 @@ class ProposalDetail(QWidget):
     def __init__(self, host, parent=None):
         super().__init__(parent)
         self.host = host
+        self.account: str | None = None  # the account shown
         dl = QVBoxLayout(self)
         dl.setContentsMargins(0, 6, 0, 0)
         dl.setSpacing(4)
@@ -150,6 +160,7 @@ class ProposalDetail(QWidget):
     def show_none(self, tier: str) -> None:
         self.detail_title.setText("<span style='color:#5f6b7a'>Select an account to see its trades, asset "
                                   f"classes and score{' in ' + html.escape(tier) if tier else ''}.</span>")
+        self.account = None
         self.editor.clear()
         self.chart.clear()
         self.breakdown.fill({})
@@ -159,15 +170,27 @@ class ProposalDetail(QWidget):
         host = self.host
         self.detail_title.setText(self._title(account, rec))
         self.editor.show_account(account, rec.get("category"), host.run_id, rec)
-        try:
-            src = rec.get("src")
-            text = host._source["detail"].iat[int(src)] if src is not None and "detail" in host._source \
-                else rec.get("detail")
-            detail = json.loads(text or "{}") if isinstance(text, str) else {}
-        except (TypeError, ValueError):
-            detail = {}
-        self.chart.show_detail(detail, rec, account_group(host.ctx.engine, account))
         self.breakdown.fill(rec)
+        self.account = account
+        src = rec.get("src")
+        if src is not None and "detail" in host._source or "detail" in rec or host.run_id is None:
+            try:  # proposals given with their detail (ProposalsPanel.set_proposals of a full frame)
+                text = host._source["detail"].iat[int(src)] if src is not None and "detail" in host._source \
+                    else rec.get("detail")
+                detail = json.loads(text or "{}") if isinstance(text, str) else {}
+            except (TypeError, ValueError):
+                detail = {}
+            self.chart.show_detail(detail, rec, account_group(host.ctx.engine, account))
+            return
+        # the run was read without the detail JSON: this account's, with its group, in a worker
+        self.chart.clear()
+        host.load(in_worker(read_detail, host.ctx.engine, host.run_id, account),
+                  lambda result: self._apply_detail(result, rec), channel="detail", what="the account")
+
+    def _apply_detail(self, result, rec: dict) -> None:
+        account, detail, group = result
+        if account == self.account:  # not another account selected meanwhile
+            self.chart.show_detail(detail, rec, group)
 
     def _title(self, account: str, rec: dict) -> str:
         e = html.escape

@@ -365,6 +365,7 @@ def shoot_safety(shots: Shots) -> None:
     if waiting:
         w.show_panel("Proposals", waiting[0])
         p = w.panel("Proposals")
+        shots.wait_reads()  # the run is read in a worker process; the account is selected once it is in
         _settle(app)
         p.reject_selected()
         dlg = p.reason_dialog

@@ -579,13 +579,30 @@ EXTRA_COLUMNS = ["value", "score", "drift_benefit", "harvest_benefit", "rating_b
                  "tax_cost", "te_pre", "te_post", "turnover", "realized_tax", "mandates", "urgent", "tier_basis"]
 
 
-def proposals_frame(conn, run_id: int | None = None) -> pd.DataFrame:
+def proposals_frame(conn, run_id: int | None = None, *, detail: bool = True) -> pd.DataFrame:
+    """One run's proposals (the latest run's by default), by account. ``detail`` False leaves out
+    the per-account detail JSON (the console's tables: a tenth of the read at 100,000 accounts;
+    one account's detail is :func:`proposal_detail`)."""
     run_id = run_id or latest_run_id(conn)
     if run_id is None:
         raise RefusedError("no run yet: use `run` first")
     t = m.Proposal.__table__
-    df = read_frame(conn, select(t).where(t.c.run_id == run_id).order_by(t.c.account_id))
-    return compact_detail.fill_frame(conn, df, run_id)
+    cols = list(t.c) if detail else [c for c in t.c if c.name != "detail"]
+    df = read_frame(conn, select(*cols).where(t.c.run_id == run_id).order_by(t.c.account_id))
+    return compact_detail.fill_frame(conn, df, run_id) if detail else df
+
+
+def proposal_detail(conn, run_id: int, account_id: str) -> dict:
+    """The detail (the decoded JSON) of ``account_id``'s proposal in run ``run_id``; {} when none."""
+    t = m.Proposal.__table__
+    row = conn.execute(select(t.c.id, t.c.detail).where(t.c.run_id == run_id, t.c.account_id == account_id)).first()
+    if row is None:
+        return {}
+    text = compact_detail.text_of(conn, {"id": row.id, "detail": row.detail})
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
 
 
 def write_report(engine: Engine, out: str) -> int:

@@ -1,0 +1,281 @@
+"""Reads in worker processes ("never frozen", issue 20): a panel's read that runs pandas and
+SQLAlchemy for a second holds the GIL for most of it, and a read in a thread of the console's own
+process makes the GUI thread wait for the GIL (measured: Proposals' reload 1.2 s of wall time
+against 70 ms of GUI-thread CPU at 100,000 accounts). In a worker process it holds another GIL.
+
+``Panel.load(in_worker(fn, engine, *args), apply)`` runs ``fn(engine, *args)`` in one of a small
+pool of worker processes (spawned, never forked: the console's Qt state and connections are not
+copied); each worker opens its own SQLAlchemy engine from the database's URL (no connection kept
+between reads) and sends the result back pickled (frames included). ``fn`` must be picklable by
+name: a module-level function or a class's staticmethod. The result is picked up in the GUI
+thread by a short timer (:data:`POLL_MS`) that only looks whether the read is done, never waits
+for it; a newer read on the same channel drops the older one's result (and cancels it when it
+has not started). A worker that dies fails its read with :class:`ReadWorkerDied` (the panel shows
+it) and the pool is made again for the next read. The workers stop with the application
+(``aboutToQuit``, and at exit).
+
+Reads run in a thread of this process instead (:class:`ui.background.BackgroundReader`, the
+``WorkerRead`` called as a plain function) for an in-memory SQLite database (a worker could not
+see it) or when the environment sets ``REBALANCE_DESK_READS=thread``.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import threading
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import wait as wait_futures
+
+from PySide6.QtCore import QCoreApplication, QTimer
+
+from ui.background import BackgroundReader
+
+MODE_ENV = "REBALANCE_DESK_READS"  # "thread": every read in a thread of the console (no worker processes)
+WORKERS = 2
+POLL_MS = 4
+_KEEP_ENGINES = 4  # engines a worker keeps (per database URL) between reads
+
+
+class ReadWorkerDied(RuntimeError):
+    """The worker process running a read stopped (killed, crashed) before it answered."""
+
+
+# ---------------------------------------------------------------------------- what a panel asks
+class WorkerRead:
+    """``fn(engine, *args)`` to run in a worker process (see :func:`in_worker`); called as a plain
+    function it runs in the calling thread with the given engine (the thread fallback)."""
+
+    def __init__(self, fn, db, args: tuple):
+        from storage.db import db_url
+
+        self.fn, self.args = fn, args
+        if isinstance(db, (str, os.PathLike)):
+            self.engine, self.url = None, db_url(db)
+        else:  # an SQLAlchemy Engine
+            self.engine, self.url = db, db.url.render_as_string(hide_password=False)
+
+    def in_process(self) -> bool:
+        """Run in a worker process (else in a thread of the console)?"""
+        return worker_mode() and not in_memory(self.url)
+
+    def __call__(self):
+        engine = self.engine
+        if engine is None:
+            from storage.db import make_engine
+
+            engine = make_engine(self.url, migrate=False, create=False)
+        return self.fn(engine, *self.args)
+
+    def __repr__(self) -> str:
+        return f"in_worker({getattr(self.fn, '__qualname__', self.fn)!r}, ...)"
+
+
+def in_worker(fn, db, *args) -> WorkerRead:
+    """A read for :meth:`ui.panel.Panel.load`: ``fn(engine, *args)`` in a worker process, where
+    ``engine`` is opened there on ``db`` (an Engine — its URL is used — or a database path/URL)."""
+    return WorkerRead(fn, db, args)
+
+
+def worker_mode() -> bool:
+    return os.environ.get(MODE_ENV, "").strip().lower() not in ("thread", "threads")
+
+
+def in_memory(url: str) -> bool:
+    """An SQLite database only this process can see."""
+    if not url.startswith("sqlite"):
+        return False
+    path = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
+    return path in ("", ":memory:") or "mode=memory" in url
+
+
+# ---------------------------------------------------------------------------- in the worker
+_ENGINES: dict = {}
+
+
+def _init_worker() -> None:
+    """A worker's start: it ends when the console's process ends, however that ends (a killed
+    console, ``os._exit``: the pool's queue alone would keep it waiting for ever)."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch():
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-console", daemon=True).start()
+
+
+def _run(fn, url: str, args: tuple, today=None):
+    """In a worker process: ``fn`` on this worker's engine for ``url``, on the console's calendar
+    (``today``: its :data:`engine.core.clock.FIXED`). An exception that could not be pickled back
+    is sent as a RuntimeError with its type and text."""
+    from engine.core import clock
+    from storage.db import make_engine
+
+    clock.FIXED = today
+
+    engine = _ENGINES.pop(url, None)
+    if engine is None:
+        engine = make_engine(url, migrate=False, create=False)
+    _ENGINES[url] = engine  # most recently used last
+    while len(_ENGINES) > _KEEP_ENGINES:
+        _ENGINES.pop(next(iter(_ENGINES))).dispose()
+    try:
+        return fn(engine, *args)
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:  # noqa: BLE001 - any failure to travel: sent as text
+            raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
+        raise
+    finally:
+        engine.dispose()  # no connection held between reads (a test's database may be dropped)
+
+
+# ---------------------------------------------------------------------------- the pool
+class _Pool:
+    """The console's worker processes, made on the first worker read (and again after one died)."""
+
+    def __init__(self):
+        self.executor = None
+        self.lock = threading.Lock()
+        self._hooked = False
+
+    def submit(self, read: WorkerRead) -> Future:
+        from concurrent.futures.process import BrokenProcessPool
+
+        from engine.core import clock
+
+        with self.lock:
+            for attempt in (1, 2):
+                if self.executor is None or getattr(self.executor, "_broken", False):
+                    self._make()
+                try:
+                    return self.executor.submit(_run, read.fn, read.url, read.args, clock.FIXED)
+                except BrokenProcessPool:
+                    if attempt == 2:
+                        raise
+                    self.executor = None
+        raise AssertionError("unreachable")
+
+    def _make(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self.executor is not None:
+            self._stop(self.executor)
+        self.executor = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_init_worker)
+        app = QCoreApplication.instance()
+        if app is not None and not self._hooked:
+            app.aboutToQuit.connect(shutdown)
+            self._hooked = True
+
+    def processes(self) -> list:
+        ex = self.executor
+        return list((getattr(ex, "_processes", None) or {}).values()) if ex is not None else []
+
+    @staticmethod
+    def _stop(executor) -> None:
+        procs = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for p in procs:  # a read still running is not waited for
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(5)
+            if p.is_alive():  # SIGTERM not acted on (yet): no longer asked
+                p.kill()
+                p.join(5)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            if self.executor is not None:
+                ex, self.executor = self.executor, None
+                self._stop(ex)
+
+
+_pool = _Pool()
+
+
+def shutdown() -> None:
+    """Stop the worker processes (the application quits; the next worker read makes them again)."""
+    _pool.shutdown()
+
+
+def worker_processes() -> list:
+    """The live worker processes (multiprocessing.Process), for tests."""
+    return _pool.processes()
+
+
+atexit.register(shutdown)
+
+
+# ---------------------------------------------------------------------------- in the GUI thread
+class WorkerReader(BackgroundReader):
+    """A panel channel's reader: a :class:`WorkerRead` goes to a worker process (unless it falls
+    back to a thread), anything else to the thread of :class:`~ui.background.BackgroundReader`.
+    Either way only the newest read's result is applied."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.future: Future | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self._poll)
+
+    def start(self, read, on_done, on_error=None) -> int:
+        if self.future is not None:
+            self.future.cancel()  # not started yet: never runs; running: its result is dropped
+            self.future = None
+        if not (isinstance(read, WorkerRead) and read.in_process()):
+            self.timer.stop()
+            return super().start(read, on_done, on_error)
+        self.gen += 1
+        self.loading = True
+        self._on_done, self._on_error = on_done, on_error
+        try:
+            self.future = _pool.submit(read)
+        except Exception as exc:  # noqa: BLE001 - no worker could be started: shown by the panel
+            self.future = Future()
+            self.future.set_exception(exc)
+        self.timer.start()
+        return self.gen
+
+    def _poll(self) -> None:
+        """The timer's look: is the newest worker read done? (Never waits for it.)"""
+        from concurrent.futures.process import BrokenProcessPool
+
+        f = self.future
+        if f is None:
+            self.timer.stop()
+            return
+        if not f.done():
+            return
+        self.timer.stop()
+        self.future = None
+        gen = self.gen
+        try:
+            result = f.result()
+        except CancelledError:
+            return
+        except BrokenProcessPool as exc:
+            self._failed(gen, ReadWorkerDied("the worker process reading this stopped before it answered "
+                                             f"({exc}); reload (F5) to read again"))
+        except Exception as exc:  # noqa: BLE001 - handed to the panel
+            self._failed(gen, exc)
+        else:
+            self._done(gen, result)
+
+    def wait(self, ms: int = 30_000) -> bool:
+        ok = super().wait(ms)
+        f = self.future
+        if f is not None:
+            ok = bool(wait_futures([f], timeout=ms / 1000).done) and ok
+        return ok
