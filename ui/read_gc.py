@@ -1,7 +1,9 @@
 """Garbage collection kept out of the GUI thread's panel actions ("never frozen", issue 20).
 
-The console collects cycles only in the GUI thread (:class:`ui.background.GuiThreadGC` says why:
-a Qt object collected in a read's thread crashes Qt). Its timer used to run a full collection
+The console collects cycles only in the GUI thread: Python collects in whichever thread happens
+to allocate, and a cycle holding a Qt object (a dialog, a panel's closure) collected by a
+background read destroys that object off the GUI thread, and Qt crashes (seen: a segfault
+"Garbage-collecting" in a Today read). Its timer used to run a full collection
 whenever ten young ones had run: on a 100,000-account book that walks every tracked object of
 the process (the frames, their indexes, SQLAlchemy, pandas, Qt wrappers) and held the GUI thread
 for 0.2–1.3 s in the middle of a panel's first open (Households, Charts).
