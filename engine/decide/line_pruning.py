@@ -47,6 +47,7 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
     buy_sh, sell_sh, lot_sh = buy_sh.copy(), sell_sh.copy(), lot_sh.copy()
     creq = p.creq * V
     k = p.kappa
+    pos = _band_positions(p) if len(p.band_k) else None
     while True:
         net = (buy_sh - sell_sh) * price
         w1 = p.h0 + net / V
@@ -58,7 +59,7 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
             bands = band_rules.after_costs(p, st, buy_sh, sell_sh, 0)
             w = Wk1[p.band_k]
             out1 = (w < bands[0] - 1e-9) | (w > bands[1] + 1e-9)
-            band_ok = _BandCheck(p, Wk1, out1, bands)
+            band_ok = _BandCheck(p, Wk1, out1, bands, pos)
         else:
             out1 = None
         best, best_gain = -1, 0.0
@@ -131,15 +132,13 @@ def _bands_no_worse(p, Wk1, Wk2, out1, bands) -> bool:
 class _BandCheck:
     """:func:`_bands_no_worse` of the class weights ``Wk1`` with one line dropped, checking only
     the band of the class that changes: the other bands compare each weight with itself, which
-    passes (NaN aside, which fails as it does there) — computed once."""
+    passes (NaN aside, which fails as it does there) — computed once. The changed band's test is
+    the same arithmetic on Python floats (IEEE doubles, as numpy's), so the same answer."""
 
-    def __init__(self, p, Wk1, out1, bands) -> None:
-        self.p, self.Wk1, self.out1, self.bands = p, Wk1, out1, bands
-        self.pos = {int(c): j for j, c in enumerate(p.band_k)}
-        if len(self.pos) < len(p.band_k):  # a class with two bands: check them all
-            self.pos = None
+    def __init__(self, p, Wk1, out1, bands, pos) -> None:
+        self.p, self.Wk1, self.out1, self.bands, self.pos = p, Wk1, out1, bands, pos
         self.ok = _pointwise_ok(p, Wk1, Wk1, out1, bands)
-        self.all_ok = bool(self.ok.all())
+        self.n_bad = len(self.ok) - int(np.count_nonzero(self.ok))
 
     def __call__(self, c, d) -> bool:
         if self.pos is None:
@@ -148,12 +147,22 @@ class _BandCheck:
             return _bands_no_worse(self.p, self.Wk1, Wk2, self.out1, self.bands)
         j = self.pos.get(int(c))
         if j is None:  # a class without a band: no band moves
-            return self.all_ok
-        if not (self.all_ok or (self.ok.sum() == len(self.ok) - 1 and not self.ok[j])):
+            return self.n_bad == 0
+        if self.n_bad > 1 or (self.n_bad == 1 and self.ok[j]):
             return False  # another band fails whatever this one does
-        Wk2 = self.Wk1.copy()
-        Wk2[c] -= d
-        return bool(_pointwise_ok(self.p, self.Wk1, Wk2, self.out1, self.bands)[j])
+        w1 = float(self.Wk1[c])
+        w2 = w1 - d
+        lo, hi = float(self.bands[0][j]), float(self.bands[1][j])
+        inside2 = (w2 >= lo - 1e-9) and (w2 <= hi + 1e-9)
+        dist1 = max(lo - w1, 0.0) + max(w1 - hi, 0.0)
+        dist2 = max(lo - w2, 0.0) + max(w2 - hi, 0.0)
+        return bool((inside2 or self.out1[j]) and dist2 <= dist1 + 1e-12)
+
+
+def _band_positions(p) -> dict | None:
+    """Class index -> its position in ``p.band_k``; None when a class has two bands."""
+    pos = {int(c): j for j, c in enumerate(p.band_k)}
+    return pos if len(pos) == len(p.band_k) else None
 
 
 def _pointwise_ok(p, Wk1, Wk2, out1, bands) -> np.ndarray:
