@@ -177,3 +177,35 @@ def test_a_bulk_write_gives_back_exactly_what_a_row_by_row_insert_gives(engine):
         assert copied == inserted
     names = [r[1] for r in read(m.Security.__table__, 1, "symbol")]
     assert repr(None) in names and repr("\\N") in names and repr("tab\there") in names
+
+
+def test_the_day_bench_reads_table_sizes_and_the_servers_cpu(engine, db_path):
+    """``bench/bench_days.py``'s per-table sizes see a table grow by what was written into it, and
+    on PostgreSQL its server CPU counts the backend that did the work."""
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    from storage import bulk
+    from storage import models as m
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_days
+
+    before = bench_days.table_sizes(engine)
+    assert "audit_log" in before and "lots" in before
+    server = bench_days.ServerCPU(engine.url.database if db_path.startswith("postgresql") else None)
+    server.start()
+    df = pd.DataFrame({"at": pd.Timestamp("2026-11-24"), "username": "bench", "action": "X",
+                       "detail": [f"row {i} " + "x" * 200 for i in range(20_000)]})
+    with engine.begin() as conn:
+        bulk.insert_frame(conn, m.AuditEntry.__table__, df)
+        if db_path.startswith("postgresql"):
+            conn.exec_driver_sql("SELECT count(*) FROM generate_series(1, 3000000)").scalar()
+    bench_days.used_size(engine)
+    grew = bench_days.table_sizes(engine)["audit_log"] - before["audit_log"]
+    assert grew > 20_000 * 200
+    cpu = server.seconds()
+    assert cpu > 0 if db_path.startswith("postgresql") else cpu == 0
+    assert bench_days.median([3, None, 1, 2]) == 2 and bench_days.median([4, 1]) == 2.5
