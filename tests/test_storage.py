@@ -101,3 +101,111 @@ def test_a_bulk_write_on_postgresql_refreshes_the_planner_statistics(engine, db_
         bulk.insert_frame(conn, m.AuditEntry.__table__, df)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'audit_log'").scalar() == n
+
+
+TRICKY_TEXT = ["plain", "", None, "tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N",
+               "it's \"quoted\"", "comma, semicolon;", "unicode é ü 中文 😀", "trailing\\", "NULL"]
+
+
+def _tricky_frames(snapshot_id: int):
+    """Frames of every kind of value a book carries, ``len(TRICKY_TEXT)`` rows each."""
+    import math
+    from datetime import date
+
+    import numpy as np
+    import pandas as pd
+
+    n = len(TRICKY_TEXT)
+    floats = [0.1, 1 / 3, -0.0, 1e-300, 1.7976931348623157e308, 123456789.123456789, math.nan,
+              2.5, -7.125e-5, 5e-324, 100.0, 0.30000000000000004, math.pi]
+    securities = pd.DataFrame({
+        "snapshot_id": snapshot_id,
+        "symbol": [f"S{i}" for i in range(n)],
+        "name": TRICKY_TEXT,
+        "asset_class": [t if t else "x" for t in TRICKY_TEXT],
+        "price": np.array(floats),
+        "price_date": [date(2026, 1, 1 + i) for i in range(n)],
+        "tags": pd.Series(TRICKY_TEXT, dtype="string"),
+        "rating": [None if i % 3 == 0 else float(i) for i in range(n)],
+    })
+    accounts = pd.DataFrame({
+        "snapshot_id": snapshot_id, "account_id": [f"A\t{i}" for i in range(n)], "name": TRICKY_TEXT,
+        "model_id": "M\\1", "custodian": "C", "cash": np.nan_to_num(np.array(floats[::-1]), nan=0.5),
+        "taxable": np.array([i % 2 == 0 for i in range(n)]),
+        "last_trade_date": [None if i % 4 == 0 else date(2025, 12, 1 + i) for i in range(n)],
+        "gains_budget": np.arange(n, dtype=np.int64),
+    })
+    return securities, accounts
+
+
+def test_a_bulk_write_gives_back_exactly_what_a_row_by_row_insert_gives(engine):
+    """``insert_frame`` (COPY on PostgreSQL, multi-row VALUES on SQLite) stores NULLs, quotes,
+    tabs, newlines, backslashes, unicode, dates, booleans and floats exactly as SQLAlchemy's
+    executemany of the same rows does."""
+    import math
+    from datetime import datetime
+
+    import pandas as pd
+    from sqlalchemy import insert, select
+
+    from storage import bulk
+    from storage import models as m
+
+    frames = {}
+    with engine.begin() as conn:
+        for sid in (1, 2):
+            conn.execute(insert(m.BookSnapshot.__table__).values(
+                id=sid, as_of=datetime(2026, 1, 1).date(), imported_at=datetime(2026, 1, 1), imported_by="t",
+                source="t", checksum=str(sid), n_accounts=0, n_lots=0))
+            conn.execute(insert(m.Model.__table__).values(snapshot_id=sid, model_id="M\\1"))
+            frames[sid] = _tricky_frames(sid)
+        for df, table in zip(frames[1], (m.Security.__table__, m.Account.__table__)):
+            assert bulk.insert_frame(conn, table, df) == len(df)
+        for df, table in zip(frames[2], (m.Security.__table__, m.Account.__table__)):
+            rows = [{k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NA else bulk._py(v))
+                     for k, v in r.items()} for r in df.to_dict("records")]
+            conn.execute(insert(table), rows)
+
+    def read(table, sid, key):
+        with engine.connect() as conn:
+            rows = conn.execute(select(table).where(table.c.snapshot_id == sid).order_by(table.c[key])).all()
+        return [tuple(repr(v) for k, v in r._mapping.items() if k != "snapshot_id") for r in rows]
+
+    for table, key in ((m.Security.__table__, "symbol"), (m.Account.__table__, "account_id")):
+        copied, inserted = read(table, 1, key), read(table, 2, key)
+        assert len(copied) == len(TRICKY_TEXT)
+        assert copied == inserted
+    names = [r[1] for r in read(m.Security.__table__, 1, "symbol")]
+    assert repr(None) in names and repr("\\N") in names and repr("tab\there") in names
+
+
+def test_the_day_bench_reads_table_sizes_and_the_servers_cpu(engine, db_path):
+    """``bench/bench_days.py``'s per-table sizes see a table grow by what was written into it, and
+    on PostgreSQL its server CPU counts the backend that did the work."""
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    from storage import bulk
+    from storage import models as m
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_days
+
+    before = bench_days.table_sizes(engine)
+    assert "audit_log" in before and "lots" in before
+    server = bench_days.ServerCPU(engine.url.database if db_path.startswith("postgresql") else None)
+    server.start()
+    df = pd.DataFrame({"at": pd.Timestamp("2026-11-24"), "username": "bench", "action": "X",
+                       "detail": [f"row {i} " + "x" * 200 for i in range(20_000)]})
+    with engine.begin() as conn:
+        bulk.insert_frame(conn, m.AuditEntry.__table__, df)
+        if db_path.startswith("postgresql"):
+            conn.exec_driver_sql("SELECT count(*) FROM generate_series(1, 3000000)").scalar()
+    bench_days.used_size(engine)
+    grew = bench_days.table_sizes(engine)["audit_log"] - before["audit_log"]
+    assert grew > 20_000 * 200
+    cpu = server.seconds()
+    assert cpu > 0 if db_path.startswith("postgresql") else cpu == 0
+    assert bench_days.median([3, None, 1, 2]) == 2 and bench_days.median([4, 1]) == 2.5

@@ -47,10 +47,11 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
     buy_sh, sell_sh, lot_sh = buy_sh.copy(), sell_sh.copy(), lot_sh.copy()
     creq = p.creq * V
     k = p.kappa
+    pos = _band_positions(p) if len(p.band_k) else None
     while True:
         net = (buy_sh - sell_sh) * price
         w1 = p.h0 + net / V
-        te1 = te2(p, w1)
+        te1 = None  # computed when a line needs it: a line under min_drift is dropped without it
         lines = int(((buy_sh > 0) | (sell_sh > 0)).sum())
         cash = p.c0 * V - net.sum() - k * np.abs(net).sum() - st.ticket_cost * lines
         Wk1 = np.bincount(p.ci, w1, p.K)
@@ -58,27 +59,30 @@ def prune_lines(p, st, buy_sh: np.ndarray, sell_sh: np.ndarray, lot_sh: np.ndarr
             bands = band_rules.after_costs(p, st, buy_sh, sell_sh, 0)
             w = Wk1[p.band_k]
             out1 = (w < bands[0] - 1e-9) | (w > bands[1] + 1e-9)
+            band_ok = _BandCheck(p, Wk1, out1, bands, pos)
         else:
             out1 = None
         best, best_gain = -1, 0.0
         for s in np.flatnonzero(((buy_sh > 0) | (sell_sh > 0)) & ~keep):
-            d = net[s] / V
-            w2 = w1.copy()
-            w2[s] -= d
-            cash2 = cash + net[s] + k * abs(net[s]) + st.ticket_cost
+            ns = float(net[s])
+            d = ns / V
+            cash2 = cash + ns + k * abs(ns) + st.ticket_cost
             if cash2 < creq - 0.005 and cash2 < cash:
                 continue
-            if out1 is not None:
-                Wk2 = Wk1.copy()
-                Wk2[p.ci[s]] -= d
-                if not _bands_no_worse(p, Wk1, Wk2, out1, bands):
-                    continue
-            drift_loss = p.lam * V * (te2(p, w2) - te1) / st.te_ref
-            rating = p.rv * float(p.rho[s] * net[s])
-            gain = st.ticket_cost + k * abs(net[s]) + (sold_tax[s] if sell_sh[s] > 0 else 0.0) \
-                - drift_loss - rating
-            if abs(net[s]) < min_drift:  # too small a drift line: dropped, smallest first
-                gain = 1e12 - abs(net[s])
+            if out1 is not None and not band_ok(p.ci[s], d):
+                continue
+            if abs(ns) < min_drift:  # too small a drift line: dropped, smallest first
+                gain = 1e12 - abs(ns)
+            else:
+                if te1 is None:
+                    te1 = te2(p, w1)
+                w1s = w1[s]
+                w1[s] -= d  # w1 with this line dropped (set back below, bit for bit)
+                drift_loss = p.lam * V * (te2(p, w1) - te1) / st.te_ref
+                w1[s] = w1s
+                rating = p.rv * float(p.rho[s] * net[s])
+                gain = st.ticket_cost + k * abs(net[s]) + (sold_tax[s] if sell_sh[s] > 0 else 0.0) \
+                    - drift_loss - rating
             if gain > best_gain + 1e-9:
                 best, best_gain = s, gain
         if best < 0:
@@ -123,3 +127,49 @@ def _bands_no_worse(p, Wk1, Wk2, out1, bands) -> bool:
     dist1 = np.maximum(lo - w1, 0) + np.maximum(w1 - hi, 0)
     dist2 = np.maximum(lo - w2, 0) + np.maximum(w2 - hi, 0)
     return bool(ok_in.all() and (dist2 <= dist1 + 1e-12).all())
+
+
+class _BandCheck:
+    """:func:`_bands_no_worse` of the class weights ``Wk1`` with one line dropped, checking only
+    the band of the class that changes: the other bands compare each weight with itself, which
+    passes (NaN aside, which fails as it does there) — computed once. The changed band's test is
+    the same arithmetic on Python floats (IEEE doubles, as numpy's), so the same answer."""
+
+    def __init__(self, p, Wk1, out1, bands, pos) -> None:
+        self.p, self.Wk1, self.out1, self.bands, self.pos = p, Wk1, out1, bands, pos
+        self.ok = _pointwise_ok(p, Wk1, Wk1, out1, bands)
+        self.n_bad = len(self.ok) - int(np.count_nonzero(self.ok))
+
+    def __call__(self, c, d) -> bool:
+        if self.pos is None:
+            Wk2 = self.Wk1.copy()
+            Wk2[c] -= d
+            return _bands_no_worse(self.p, self.Wk1, Wk2, self.out1, self.bands)
+        j = self.pos.get(int(c))
+        if j is None:  # a class without a band: no band moves
+            return self.n_bad == 0
+        if self.n_bad > 1 or (self.n_bad == 1 and self.ok[j]):
+            return False  # another band fails whatever this one does
+        w1 = float(self.Wk1[c])
+        w2 = w1 - d
+        lo, hi = float(self.bands[0][j]), float(self.bands[1][j])
+        inside2 = (w2 >= lo - 1e-9) and (w2 <= hi + 1e-9)
+        dist1 = max(lo - w1, 0.0) + max(w1 - hi, 0.0)
+        dist2 = max(lo - w2, 0.0) + max(w2 - hi, 0.0)
+        return bool((inside2 or self.out1[j]) and dist2 <= dist1 + 1e-12)
+
+
+def _band_positions(p) -> dict | None:
+    """Class index -> its position in ``p.band_k``; None when a class has two bands."""
+    pos = {int(c): j for j, c in enumerate(p.band_k)}
+    return pos if len(pos) == len(p.band_k) else None
+
+
+def _pointwise_ok(p, Wk1, Wk2, out1, bands) -> np.ndarray:
+    """Per band, the test of :func:`_bands_no_worse` (whose answer is this array's ``all()``)."""
+    w1, w2 = Wk1[p.band_k], Wk2[p.band_k]
+    lo, hi = bands
+    inside2 = (w2 >= lo - 1e-9) & (w2 <= hi + 1e-9)
+    dist1 = np.maximum(lo - w1, 0) + np.maximum(w1 - hi, 0)
+    dist2 = np.maximum(lo - w2, 0) + np.maximum(w2 - hi, 0)
+    return (inside2 | out1) & (dist2 <= dist1 + 1e-12)
