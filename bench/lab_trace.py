@@ -7,7 +7,8 @@ requests not paid on time (late, or of accounts suspended for bad data when due)
                               [--baseline band,calendar] [--seed 7] [--workers 2]
 
 Writes OUT/summary.csv and OUT/daily.csv (as ``main.py simulate`` does; bench/goal_table.py
-reads them) and OUT/trace.txt (also printed).
+reads them), OUT/dispersion_parts_VARIANT.csv (each account's parts of its active return:
+bench/lab_dispersion_floor.py reads them) and OUT/trace.txt (also printed).
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     res.summary.to_csv(out / "summary.csv", index=False)
     res.daily.round(6).to_csv(out / "daily.csv", index=False)
+    for v in variants:  # each account's parts of its active return (engine/lab/dispersion.py)
+        res.ledgers[v.name].dispersion_parts().to_csv(out / f"dispersion_parts_{v.name}.csv", index=False)
     lines = [f"{len(book.frames['accounts'])} accounts x {a.days} days, seed {a.seed}: "
              f"{time.perf_counter() - t0:.0f} s"]
     mw = book.frames["model_weights"]

@@ -27,7 +27,8 @@ return over the variance (within each model; the shares sum to one), so the part
 the dispersion exactly. The **floor** is the dispersion of what is left once the parts a
 rebalancer can remove without paying tax (``REMOVABLE``: cash, class weights, the model's
 securities' weights, non-model lots free to sell) are gone: the taxed legacy lots held as they
-were, every other dollar exactly at the model, and no trading costs. It holds the rest at the
+were, every other dollar exactly at the model, and no trading costs; an account suspended for bad
+data or held on some day (no rebalancer may trade it) keeps all of its active return. It holds the rest at the
 model's weights; a rebalancer that tilted the rest against the legacy lots' factor exposure could
 go a little lower (the lots' own, security-specific moves it cannot hedge).
 """
@@ -187,20 +188,34 @@ def shares(cum_parts: np.ndarray, model: np.ndarray, mask: np.ndarray) -> dict[s
     return {k: v / weight_sum * 1e4 for k, v in out.items()}
 
 
-def floor_bps(cum_parts: np.ndarray, model: np.ndarray, mask: np.ndarray, keep_costs: bool = False) -> float:
-    """The dispersion left once every part removable without tax (``REMOVABLE``) is gone, and the
-    trading costs too unless ``keep_costs``."""
+def left_after_removal(cum_parts: np.ndarray, fixed: np.ndarray | None = None, keep_costs: bool = False) -> np.ndarray:
+    """Each account's cumulative active return once the parts removable without tax (``REMOVABLE``)
+    are gone, and the trading costs too unless ``keep_costs``; an account in ``fixed`` (suspended or
+    held: no rebalancer may trade it) keeps every part."""
     left = [j for j, name in enumerate(PARTS) if name not in REMOVABLE and (keep_costs or name != "costs")]
-    return dispersion_of(cum_parts[:, left].sum(axis=1), model, mask)
+    out = cum_parts[:, left].sum(axis=1)
+    if fixed is not None:
+        out = np.where(fixed, cum_parts.sum(axis=1), out)
+    return out
 
 
-def summary_columns(cum_parts: np.ndarray, model: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, float]:
-    """The summary's split columns: ``disp_<part>_bps`` (shares of the full dispersion),
-    ``disp_managed_<part>_bps`` and the floors, for each mask (``""`` and ``"managed_"``)."""
+def floor_bps(cum_parts: np.ndarray, model: np.ndarray, mask: np.ndarray, keep_costs: bool = False,
+              fixed: np.ndarray | None = None) -> float:
+    """The floor: the dispersion of :func:`left_after_removal` among the masked accounts."""
+    return dispersion_of(left_after_removal(cum_parts, fixed, keep_costs), model, mask)
+
+
+def summary_columns(cum_parts: np.ndarray, model: np.ndarray, masks: dict[str, np.ndarray],
+                    fixed: np.ndarray | None = None) -> dict[str, float]:
+    """The summary's split columns for each mask (its name the prefix, e.g. ``""``, ``"managed_"``):
+    ``disp_<prefix><part>_bps`` (each part's bps of the dispersion, summing to it),
+    ``dispersion_<prefix>floor_bps`` and ``dispersion_<prefix>floor_with_costs_bps``; ``fixed``:
+    the accounts no rebalancer may trade, which keep every part in the floor."""
     out = {}
     for prefix, mask in masks.items():
         for name, v in shares(cum_parts, model, mask).items():
             out[f"disp_{prefix}{name}_bps"] = round(v, 4)
-        out[f"dispersion_{prefix}floor_bps"] = round(floor_bps(cum_parts, model, mask), 4)
-        out[f"dispersion_{prefix}floor_with_costs_bps"] = round(floor_bps(cum_parts, model, mask, keep_costs=True), 4)
+        out[f"dispersion_{prefix}floor_bps"] = round(floor_bps(cum_parts, model, mask, fixed=fixed), 4)
+        out[f"dispersion_{prefix}floor_with_costs_bps"] = round(
+            floor_bps(cum_parts, model, mask, keep_costs=True, fixed=fixed), 4)
     return out

@@ -328,8 +328,23 @@ class Ledger:
         """The parts' shares of the dispersion and its floor, over all live and over managed accounts
         (engine/lab/dispersion.py)."""
         live, managed = self.live(), self.managed()
-        return {**summary_columns(self.split.cum, self.model, {"": live, "managed_": managed}),
-                **summary_columns(self.split.window(), self.model, {"last20_": live, "managed_last20_": managed})}
+        return {**summary_columns(self.split.cum, self.model, {"": live, "managed_": managed}, self.unmanaged),
+                **summary_columns(self.split.window(), self.model, {"last20_": live, "managed_last20_": managed},
+                                  self.unmanaged)}
+
+    def dispersion_parts(self) -> pd.DataFrame:
+        """Per account: model, live, managed, each part's cumulative over the period
+        (``cum_<part>``) and over the last days (``last20_<part>``), engine/lab/dispersion.py."""
+        from engine.lab.dispersion import PARTS
+
+        out = pd.DataFrame({"account_id": self.ids, "model_id": self.model, "live": self.live(),
+                            "managed": self.managed()})
+        win = self.split.window()
+        for j, name in enumerate(PARTS):
+            out[f"cum_{name}"] = self.split.cum[:, j]
+        for j, name in enumerate(PARTS):
+            out[f"last20_{name}"] = win[:, j]
+        return out
 
     def all_executions(self) -> pd.DataFrame:
         from engine.lab.custodian import EXEC_COLUMNS
