@@ -5,6 +5,7 @@ requests not paid on time (late, or of accounts suspended for bad data when due)
 
     python bench/lab_trace.py DB DAYS OUT [--sample N] [--policy FILE ...] [--no-default]
                               [--baseline band,calendar] [--seed 7] [--workers 2]
+                              [--baseline-policy FILE]
 
 Writes OUT/summary.csv and OUT/daily.csv (as ``main.py simulate`` does; bench/goal_table.py
 reads them), OUT/dispersion_parts_VARIANT.csv (each account's parts of its active return:
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -38,13 +40,22 @@ def main(argv=None) -> None:
     ap.add_argument("--baseline", default="band")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline-policy", help="a policy FILE the baselines run under (bands, minimum trade; "
+                                              "default: the shipped policy)")
     a = ap.parse_args(argv)
     eng = make_engine(a.db, migrate=False)
     book = load_book(eng)
     book.policy = default_policy()
     book = sample_accounts(book, a.sample, a.seed)
+    baselines = [b for b in a.baseline.split(",") if b]
     variants = build_variants(book.policy, policy_files=a.policy, default=not a.no_default,
-                              baselines=[b for b in a.baseline.split(",") if b])
+                              baselines=[] if a.baseline_policy else baselines)
+    if a.baseline_policy and baselines:
+        from engine.core.policy import load_policy
+
+        stem = Path(a.baseline_policy).stem
+        variants += [replace(v, name=f"{v.name}_{stem}")
+                     for v in build_variants(load_policy(a.baseline_policy), baselines=baselines, default=False)]
     t0 = time.perf_counter()
     res = simulate(book, variants, a.days, seed=a.seed, workers=a.workers)
     out = Path(a.out)
