@@ -48,8 +48,9 @@ def main(argv=None) -> None:
     book.policy = default_policy()
     book = sample_accounts(book, a.sample, a.seed)
     baselines = [b for b in a.baseline.split(",") if b]
-    variants = build_variants(book.policy, policy_files=a.policy, default=not a.no_default,
-                              baselines=[] if a.baseline_policy else baselines)
+    first = [] if a.baseline_policy else baselines
+    variants = build_variants(book.policy, policy_files=a.policy, default=not a.no_default, baselines=first) \
+        if a.policy or not a.no_default or first else []
     if a.baseline_policy and baselines:
         from engine.core.policy import load_policy
 
