@@ -349,6 +349,10 @@ def cmd_simulate(args) -> int:
     cols = ["variant", "order_lines", "turnover_pct", "drift_mean_pct", "dispersion_bps", "tax_paid",
             "losses_harvested", "late_requests", "after_tax_wealth"]
     print(result.summary[cols].to_string(index=False))
+    # dispersion over the managed accounts and the last 20 days, and its floor (engine/lab/dispersion.py)
+    dcols = ["variant", "dispersion_bps", "dispersion_managed_bps", "dispersion_last20_bps",
+             "dispersion_managed_last20_bps", "managed_accounts", "dispersion_floor_bps"]
+    print(result.summary[[c for c in dcols if c in result.summary]].to_string(index=False))
     if "household_drift_pct" in result.summary:  # a book with households (engine.lab.metrics)
         hcols = ["variant", "households", "household_drift_pct", "household_tax_paid", "household_turnover_pct",
                  "household_order_lines", "household_after_tax_wealth"]

@@ -16,7 +16,13 @@ import pandas as pd
 
 ROWS = (("tax paid", "tax_paid", "$"), ("losses harvested", "losses_harvested", "$"),
         ("turnover after day 1", "turnover_after_day1", "%"), ("order lines", "order_lines", "n"),
-        ("dispersion, end (bps)", "dispersion_bps", "f"), ("mean drift (%)", "drift_mean_pct", "f"),
+        ("dispersion, end (bps)", "dispersion_bps", "f"),
+        ("… of the managed accounts (never suspended or held)", "dispersion_managed_bps", "f"),
+        ("… over the last 20 days", "dispersion_last20_bps", "f"),
+        ("… of the managed accounts, over the last 20 days", "dispersion_managed_last20_bps", "f"),
+        ("… its floor: taxed legacy lots, untradable accounts whole (engine/lab/dispersion.py)", "dispersion_floor_bps", "f"),
+        ("managed accounts", "managed_accounts", "n"),
+        ("mean drift (%)", "drift_mean_pct", "f"),
         ("drift, end (%)", "drift_end", "f"),
         ("tracking error, mean (%)", "te_mean_pct", "f"),
         ("account-days outside a band", "account_days_outside_band", "n"),
@@ -73,7 +79,8 @@ def table(s: pd.DataFrame, vs: str) -> str:
         cells = []
         for _, r in s.iterrows():
             cell = _fmt(r[col], kind) if col in r else "–"
-            if ref is not None and col in ("tax_paid", "dispersion_bps", "order_lines", "drift_mean_pct") \
+            if ref is not None and col in ("tax_paid", "dispersion_bps", "order_lines", "drift_mean_pct", "dispersion_managed_bps",
+                                                "dispersion_last20_bps", "dispersion_managed_last20_bps") \
                     and r["variant"] != ref["variant"] and ref[col]:
                 cell += f" ({100.0 * (r[col] / ref[col] - 1.0):+.0f} %)"
             cells.append(cell)

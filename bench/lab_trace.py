@@ -5,14 +5,17 @@ requests not paid on time (late, or of accounts suspended for bad data when due)
 
     python bench/lab_trace.py DB DAYS OUT [--sample N] [--policy FILE ...] [--no-default]
                               [--baseline band,calendar] [--seed 7] [--workers 2]
+                              [--baseline-policy FILE]
 
 Writes OUT/summary.csv and OUT/daily.csv (as ``main.py simulate`` does; bench/goal_table.py
-reads them) and OUT/trace.txt (also printed).
+reads them), OUT/dispersion_parts_VARIANT.csv (each account's parts of its active return:
+bench/lab_dispersion_floor.py reads them) and OUT/trace.txt (also printed).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -37,19 +40,31 @@ def main(argv=None) -> None:
     ap.add_argument("--baseline", default="band")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline-policy", help="a policy FILE the baselines run under (bands, minimum trade; "
+                                              "default: the shipped policy)")
     a = ap.parse_args(argv)
     eng = make_engine(a.db, migrate=False)
     book = load_book(eng)
     book.policy = default_policy()
     book = sample_accounts(book, a.sample, a.seed)
-    variants = build_variants(book.policy, policy_files=a.policy, default=not a.no_default,
-                              baselines=[b for b in a.baseline.split(",") if b])
+    baselines = [b for b in a.baseline.split(",") if b]
+    first = [] if a.baseline_policy else baselines
+    variants = build_variants(book.policy, policy_files=a.policy, default=not a.no_default, baselines=first) \
+        if a.policy or not a.no_default or first else []
+    if a.baseline_policy and baselines:
+        from engine.core.policy import load_policy
+
+        stem = Path(a.baseline_policy).stem
+        variants += [replace(v, name=f"{v.name}_{stem}")
+                     for v in build_variants(load_policy(a.baseline_policy), baselines=baselines, default=False)]
     t0 = time.perf_counter()
     res = simulate(book, variants, a.days, seed=a.seed, workers=a.workers)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     res.summary.to_csv(out / "summary.csv", index=False)
     res.daily.round(6).to_csv(out / "daily.csv", index=False)
+    for v in variants:  # each account's parts of its active return (engine/lab/dispersion.py)
+        res.ledgers[v.name].dispersion_parts().to_csv(out / f"dispersion_parts_{v.name}.csv", index=False)
     lines = [f"{len(book.frames['accounts'])} accounts x {a.days} days, seed {a.seed}: "
              f"{time.perf_counter() - t0:.0f} s"]
     mw = book.frames["model_weights"]

@@ -11,7 +11,11 @@ the same way for the engine's variants and the naive baselines:
 - tracking error: the annualized standard deviation of an account's daily return minus its
   model's return (ex post), mean and 95th percentile;
 - dispersion: standard deviation of cumulative returns among accounts of the same model, in bps,
-  averaged over models weighted by account count;
+  averaged over models weighted by account count; ``dispersion_managed_bps`` the same over the
+  accounts the rebalancer managed every day (``managed_accounts``: never suspended for bad data
+  nor held), ``dispersion_last20_bps`` / ``dispersion_managed_last20_bps`` over the returns of the
+  last 20 days only (less sensitive to the day-1 book), and the split of each account's active
+  return into its parts, their shares of the dispersion and its floor (engine/lab/dispersion.py);
 - realized short- and long-term gains, losses harvested, wash-sale losses disallowed (a loss
   sale with a buy of the same security in the account within 30 days before or after:
   disallowed in proportion to the shares bought back), tax paid (per account, short- and
@@ -47,11 +51,13 @@ import pandas as pd
 
 from engine.core.frames import lookup
 from engine.decide.harvest import deferral_factor
+from engine.lab.dispersion import DispersionSplit, dispersion_of, summary_columns
 from engine.lab.market import TRADING_DAYS
 from engine.decide.mandates import CASH, band_width
 from engine.core.policy import Policy
 
 WASH_DAYS = 30
+LAST_DAYS = 20  # the window of dispersion_last20_bps
 
 
 def tax_of(st: np.ndarray, lt: np.ndarray, st_rate: np.ndarray, lt_rate: np.ndarray) -> np.ndarray:
@@ -162,6 +168,14 @@ class Ledger:
         self.r_model: list[np.ndarray] = []
         self.paid: list[pd.DataFrame] = []
         self.suspended: list[np.ndarray] = []  # per day: accounts suspended for bad data
+        self.unmanaged = np.zeros(len(self.ids), bool)  # suspended for bad data or held on some day so far
+        self.split = DispersionSplit(len(self.ids), len(self.symbols), LAST_DAYS)
+        lots = frames["lots"]
+        self.split.hold(lookup(lots["account_id"], self.acc_pos, -1).astype(np.int64),
+                        lookup(lots["symbol"], self.sec_index, -1).astype(np.int64),
+                        lots["quantity"].to_numpy(float), lots["unit_cost"].to_numpy(float),
+                        pd.to_numeric(sec["price"], errors="coerce").to_numpy(float), self.taxable, self.acc_model,
+                        self.model_sec_w)
         self.unexcused: list[tuple[str, str]] = []  # (date, account) outside a band, not excused
         self.costs_total = np.zeros(len(self.ids))
         self.payouts_total = np.zeros(len(self.ids))
@@ -189,12 +203,15 @@ class Ledger:
     def record(self, day: date, start: np.ndarray, move: np.ndarray, costs: np.ndarray, payouts: np.ndarray,
                executions: pd.DataFrame, paid: pd.DataFrame, lots: pd.DataFrame, cash: np.ndarray,
                price: np.ndarray, sec_returns: np.ndarray, excused: np.ndarray | None = None,
-               owed: np.ndarray | None = None, suspended: np.ndarray | None = None) -> dict:
+               owed: np.ndarray | None = None, suspended: np.ndarray | None = None,
+               held: np.ndarray | None = None, held_returns: np.ndarray | None = None) -> dict:
         """Record one day as the custodian left it; returns the day's metrics row. ``excused``:
         bool per account, outside a band by no fault of the decision (suspended, held, flagged
         BAND_UNREACHABLE); ``owed``: dollars per account of the listed cash requests due within
         the policy's horizon, not yet paid: bands are checked on the value left once they are paid
-        (as the engine holds them), drift on today's value."""
+        (as the engine holds them), drift on today's value. ``held``: bool per account, held by
+        an override that day; ``held_returns``: each security's return as the accounts held it
+        (splits included; ``sec_returns`` when not given), for the split of the active return."""
         k = len(self.dates)
         if self.start_value is None:
             self.start_value = start.copy()
@@ -203,6 +220,9 @@ class Ledger:
         self.executions.append(ex)
         self.paid.append(paid.assign(day=k))
         self.suspended.append(np.zeros(len(self.ids), bool) if suspended is None else np.asarray(suspended, bool))
+        self.unmanaged |= self.suspended[-1]
+        if held is not None:
+            self.unmanaged |= np.asarray(held, bool)
         self.costs_total += costs
         self.payouts_total += payouts
         self.market_total += move
@@ -211,7 +231,12 @@ class Ledger:
         self.r_acc.append(r)
         model_r = self.model_sec_w @ sec_returns
         self.r_model.append(np.where(self.known_model, model_r[np.maximum(self.acc_model, 0)], 0.0))
+        self.split.day(start, costs, r, sec_returns if held_returns is None else held_returns, sec_returns,
+                       self.sec_class, self.acc_model, self.model_sec_w, self.target)
         cv = self.class_values(lots, cash, price)
+        sec_i, acc_i = self._codes[1]
+        self.split.hold(acc_i, sec_i, lots["quantity"].to_numpy(float), lots["unit_cost"].to_numpy(float), price,
+                        self.taxable, self.acc_model, self.model_sec_w)
         value = cv.sum(axis=1)
         if self.drag.any():
             self.drag_total += np.where(self.taxable, cv @ self.drag, 0.0)
@@ -242,6 +267,10 @@ class Ledger:
                "outside_band_unflagged": int((outside & ~excused[live]).sum()) if excused is not None
                else int(outside.sum()),
                "dispersion_bps": self.dispersion_bps(),
+               "dispersion_managed_bps": self.dispersion_bps(managed=True),
+               "dispersion_last20_bps": self.dispersion_bps(last=LAST_DAYS),
+               "dispersion_managed_last20_bps": self.dispersion_bps(managed=True, last=LAST_DAYS),
+               "managed_accounts": int(self.managed().sum()),
                "costs": round(float(costs.sum()), 2), "payouts": round(float(payouts.sum()), 2),
                "value": round(float(value.sum()), 2)}
         if self.n_hh:
@@ -276,20 +305,46 @@ class Ledger:
         self.unpaid = unpaid_requests
 
     # ------------------------------------------------------------------ metrics
-    def cumulative_returns(self) -> np.ndarray:
+    def cumulative_returns(self, last: int | None = None) -> np.ndarray:
+        """Each account's cumulative return, over the last ``last`` days only when given."""
         if not self.r_acc:
             return np.zeros(len(self.ids))
-        return np.prod(1.0 + np.vstack(self.r_acc), axis=0) - 1.0
+        rs = self.r_acc[-last:] if last else self.r_acc
+        return np.prod(1.0 + np.vstack(rs), axis=0) - 1.0
 
-    def dispersion_bps(self) -> float:
-        cum = self.cumulative_returns()
-        live = (self.start_value > 0) & self.known_model if self.start_value is not None else self.known_model
-        df = pd.DataFrame({"m": self.model[live], "r": cum[live]})
-        g = df.groupby("m")["r"].agg(["std", "count"])
-        g = g[g["count"] >= 2]
-        if not len(g):
-            return 0.0
-        return float((g["std"] * g["count"]).sum() / g["count"].sum() * 1e4)
+    def live(self) -> np.ndarray:
+        """Accounts dispersion counts: of a known model, with a value on day 1."""
+        return (self.start_value > 0) & self.known_model if self.start_value is not None else self.known_model
+
+    def managed(self) -> np.ndarray:
+        """Live accounts the rebalancer managed every day so far (never suspended for bad data, never held)."""
+        return self.live() & ~self.unmanaged
+
+    def dispersion_bps(self, managed: bool = False, last: int | None = None) -> float:
+        mask = self.managed() if managed else self.live()
+        return dispersion_of(self.cumulative_returns(last), self.model, mask)
+
+    def dispersion_split(self) -> dict[str, float]:
+        """The parts' shares of the dispersion and its floor, over all live and over managed accounts
+        (engine/lab/dispersion.py)."""
+        live, managed = self.live(), self.managed()
+        return {**summary_columns(self.split.cum, self.model, {"": live, "managed_": managed}, self.unmanaged),
+                **summary_columns(self.split.window(), self.model, {"last20_": live, "managed_last20_": managed},
+                                  self.unmanaged)}
+
+    def dispersion_parts(self) -> pd.DataFrame:
+        """Per account: model, live, managed, each part's cumulative over the period
+        (``cum_<part>``) and over the last days (``last20_<part>``), engine/lab/dispersion.py."""
+        from engine.lab.dispersion import PARTS
+
+        out = pd.DataFrame({"account_id": self.ids, "model_id": self.model, "live": self.live(),
+                            "managed": self.managed()})
+        win = self.split.window()
+        for j, name in enumerate(PARTS):
+            out[f"cum_{name}"] = self.split.cum[:, j]
+        for j, name in enumerate(PARTS):
+            out[f"last20_{name}"] = win[:, j]
+        return out
 
     def all_executions(self) -> pd.DataFrame:
         from engine.lab.custodian import EXEC_COLUMNS
@@ -390,6 +445,10 @@ class Ledger:
             "te_mean_pct": round(100 * float(te.mean()), 4) if len(te) else 0.0,
             "te_p95_pct": round(100 * float(np.percentile(te, 95)), 4) if len(te) else 0.0,
             "dispersion_bps": round(self.dispersion_bps(), 2),
+            "dispersion_managed_bps": round(self.dispersion_bps(managed=True), 2),
+            "dispersion_last20_bps": round(self.dispersion_bps(last=LAST_DAYS), 2),
+            "dispersion_managed_last20_bps": round(self.dispersion_bps(managed=True, last=LAST_DAYS), 2),
+            "managed_accounts": int(self.managed().sum()),
             "account_days_outside_band": int(d["outside_band"].sum()) if len(d) else 0,
             "account_days_outside_band_unflagged": int(d["outside_band_unflagged"].sum()) if len(d) else 0,
             "realized_st": round(float(tx["st"][t].sum()), 2),
@@ -412,6 +471,7 @@ class Ledger:
             "after_tax_wealth_ex_market": round(value_end - float(self.market_total.sum()) - float(tx["tax"].sum())
                                                 - float((liquidation - tx["tax"]).sum()) * (1.0 - self.deferral), 2),
         }
+        out.update(self.dispersion_split())
         if self.drag.any():
             out["tax_drag"] = round(float(self.drag_total.sum()), 2)
         if self.n_hh:

@@ -16,7 +16,9 @@ TABLE_COLUMNS = [
     ("order_lines", "Order lines", "{:,.0f}"), ("turnover_pct", "Turnover %", "{:.2f}"),
     ("turnover_annual_pct", "Turnover %/yr", "{:.1f}"), ("drift_mean_pct", "Drift mean %", "{:.2f}"),
     ("drift_p95_pct", "Drift p95 %", "{:.2f}"), ("te_mean_pct", "TE mean %", "{:.2f}"),
-    ("dispersion_bps", "Dispersion bps", "{:.1f}"), ("account_days_outside_band", "Acct-days out of band", "{:,.0f}"),
+    ("dispersion_bps", "Dispersion bps", "{:.1f}"), ("dispersion_managed_bps", "Dispersion, managed bps", "{:.1f}"),
+    ("dispersion_last20_bps", "Dispersion, last 20 days bps", "{:.1f}"),
+    ("dispersion_floor_bps", "Dispersion floor bps", "{:.1f}"), ("account_days_outside_band", "Acct-days out of band", "{:,.0f}"),
     ("realized_st", "Realized ST $", "{:,.0f}"), ("realized_lt", "Realized LT $", "{:,.0f}"),
     ("tax_paid", "Tax paid $", "{:,.0f}"), ("losses_harvested", "Losses harvested $", "{:,.0f}"),
     ("wash_sale_disallowed", "Wash-sale disallowed $", "{:,.0f}"), ("costs", "Costs $", "{:,.0f}"),
@@ -133,7 +135,8 @@ def render_report(result) -> str:
         "<h2>Charts</h2>", '<div class="charts">', *charts, "</div>",
         "<p>Turnover is one-sided (max of buys and sells over book value), summed over the period; drift is "
         "½ Σ|weight − target| over asset classes and cash after trading; dispersion is the standard deviation "
-        "of cumulative returns among accounts of one model; tax is on realized gains (wash-sale losses "
+        "of cumulative returns among accounts of one model (managed: accounts never suspended for bad data nor "
+        "held; its floor: what taxed legacy lots alone leave, engine/lab/dispersion.py); tax is on realized gains (wash-sale losses "
         "disallowed added back) in taxable accounts; after-tax wealth also deducts the tax of liquidating "
         "every lot at the end.</p>",
         "</body>", "</html>", ""])

@@ -182,7 +182,11 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
         label = f"{v.name}: day {k + 1}/{n} ({day})"
         state.progress(lo, label)
         start = cust.values()
+        p0, f0 = cust.price.copy(), cust.split_factor.copy()
         move = cust.mark(day, path.prices[k], path.moving)
+        with np.errstate(invalid="ignore", divide="ignore"):  # each security's return as held, splits included
+            held_r = np.where(np.isfinite(p0) & (p0 > 0), cust.price * cust.split_factor / (p0 * f0) - 1.0, 0.0)
+        held_r = np.where(np.isfinite(held_r), held_r, 0.0)
         new = arrivals[arrivals["day"] == k] if len(arrivals) else arrivals
         if len(new):
             cust.add_requests(new.drop(columns="day"))
@@ -204,9 +208,11 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
             suspended = set(p["account_id"].to_numpy(object)[(p["category"] == "SUSPENDED").to_numpy(bool)
                                                              & ~p["reasons"].astype(str).str.contains(
                                                                  "OPTIMIZER_FAILED", regex=False).to_numpy(bool)])
+            held = set(ov.holds)  # held by an override (the same accounts for every variant)
         else:
             trades, excused = baseline_day(v.kind, cust.frames, day, k, v.policy, holds=set(ov.holds))
-            suspended = excused - set(ov.holds)
+            held = excused & set(ov.holds)
+            suspended = excused - held
         seen = {k_: cust.frames[k_] for k_ in ("cash_requests", "lots", "securities", "model_weights")}
         seen["accounts"] = cust.frames["accounts"].copy()  # execute moves cash in place
         ex, costs = cust.execute(trades)
@@ -221,7 +227,8 @@ def _run_variant(book, v: Variant, path: PricePath, arrivals, reject_share, seed
         ledger.record(day, start, move, costs, payouts, ex, paid, cust.frames["lots"],
                       cust.frames["accounts"]["cash"].to_numpy(float), cust.price, path.returns(k),
                       excused=np.isin(ledger.ids, list(excused)), owed=_owed(cust, day, v.policy),
-                      suspended=np.isin(ledger.ids, list(suspended)))
+                      suspended=np.isin(ledger.ids, list(suspended)), held=np.isin(ledger.ids, list(held)),
+                      held_returns=held_r)
     ledger.finish(cust.frames["lots"], cust.price, cust.frames["cash_requests"])
     return ledger, cust.frames, flow
 
