@@ -5,6 +5,7 @@ import math
 import numpy as np
 from engine.decide import band_rules, gains_budget, trade_limits
 from engine.decide.harvest import harvest_cost, loss_value_rate
+from engine.decide.optimizer import tax_free
 from engine.decide.optimizer.model import AccountInput, OptimizerSettings, _INF, _arange, _max, _min, _nnz, _sum
 
 
@@ -23,7 +24,7 @@ class _Prep:
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0", "own2", "cs", "Ts",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
-        "band_hard", "b_lot", "gain_cap",
+        "band_hard", "b_lot", "gain_cap", "free2", "fs", "fU", "fUc", "fr0",
     )
 
 
@@ -99,7 +100,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.idio2 = u.idio2
     ak = p.Wk0 - u.Tk
     p.te0 = float(u.idio2 * (p.ag0 @ p.ag0) + (sig2 * ak) @ ak)
-    p.own2 = own2 = float(st.own_vol) ** 2
+    p.own2 = own2 = tax_free.own2(inp, st)  # own_vol (own_vol_untaxed where no tax is paid)
     p.Ts = u.Ts
     p.cs = p.lam * own2 / st.te_ref
     if own2 > 0:
@@ -135,6 +136,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
             hv = hv.copy()
             hv[disallowed] = 0.0
     p.tax_true, p.candidate, p.hv = tax_true, cand, hv
+    tax_free.prepare(p, inp, st, tax_true, sell_ok)  # the term where selling costs no tax
 
     # direction rule: a security holding a harvestable loss is not bought when a buyable
     # substitute without such a loss exists (same exposure, and the harvest stays open)
