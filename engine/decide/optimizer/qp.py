@@ -136,7 +136,7 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
     if trade_limits.applies(p.inp):  # a gains budget row, cash-flow limits
         trade_limits.apply(p, st, q)
     if p.fs > 0:  # last: its rows touch the lot, buy and cash columns
-        tax_free.add_to_qp(p, q)
+        tax_free.add_to_qp(p, q, _csc)
     return q
 
 
