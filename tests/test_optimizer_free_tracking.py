@@ -19,10 +19,10 @@ SETTINGS = OptimizerSettings()
 FREE = replace(SETTINGS, own_vol_free=0.06, tradeoff_lambda=3.0)
 
 
-def substitute_account(unit_cost: float, taxable: bool = True):
+def substitute_account(unit_cost: float, taxable: bool = True, model_can_buy: bool = True):
     """Holds ITOT (the substitute of the model's VTI, same group) instead of VTI: the
     substitute's lot at ``unit_cost`` against a price of 100."""
-    secs = [sec("VTI", 100.0, "EQ", "US", 0.58), sec("ITOT", 100.0, "EQ", "US"),
+    secs = [sec("VTI", 100.0, "EQ", "US", 0.58, can_buy=model_can_buy), sec("ITOT", 100.0, "EQ", "US"),
             sec("AGG", 100.0, "FI", "BOND", 0.40)]
     return account(secs, [lot("ITOT", 5800, unit_cost), lot("AGG", 4000, 100.0)], cash=20_000.0,
                    model_cash=0.02, taxable=taxable)
@@ -46,6 +46,21 @@ def test_the_term_leaves_a_taxed_substitute_alone():
     # the symmetric term (own_vol) does charge it, and sells the gain when drift outweighs tax
     res = optimize_account(inp, replace(SETTINGS, own_vol=0.06, tradeoff_lambda=30.0))
     assert lines(res, "SELL", "ITOT") and res.tax_cost > 0
+
+
+def test_a_harvest_is_not_charged_for_its_substitute_nor_is_the_wash_sale_window():
+    """The harvest's substitute has no model security to go back to on the harvest's day (the
+    direction rule) nor while the loss security cannot be bought back: not charged."""
+    inp = harvest_account()
+    ref = optimize_account(inp, replace(SETTINGS, tradeoff_lambda=3.0))
+    res = optimize_account(inp, FREE)
+    check_invariants(inp, res)
+    assert lines(res, "SELL", "VTI") and lines(res, "BUY", "ITOT")
+    assert [(t.symbol, t.side, t.shares) for t in res.trades] == [
+        (t.symbol, t.side, t.shares) for t in ref.trades]
+    blocked = substitute_account(100.0, model_can_buy=False)  # VTI sold at a loss lately
+    assert opt._no_trade_is_optimal(opt._prepare(blocked, FREE))
+    assert optimize_account(blocked, FREE).trades == []
 
 
 def test_only_the_free_part_of_a_holding_is_sold():

@@ -24,7 +24,7 @@ class _Prep:
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0", "own2", "cs", "Ts",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
-        "band_hard", "b_lot", "gain_cap", "free2", "fs", "fU", "fUc", "fr0",
+        "band_hard", "b_lot", "gain_cap", "free2", "fs", "fU", "fUc", "fr0", "fk",
     )
 
 
@@ -136,7 +136,6 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
             hv = hv.copy()
             hv[disallowed] = 0.0
     p.tax_true, p.candidate, p.hv = tax_true, cand, hv
-    tax_free.prepare(p, inp, st, tax_true, sell_ok)  # the term where selling costs no tax
 
     # direction rule: a security holding a harvestable loss is not bought when a buyable
     # substitute without such a loss exists (same exposure, and the harvest stays open)
@@ -149,6 +148,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
             hs = np.bincount(lot_sec, harv, S) > 0
             clean = np.bincount(p.gi, buy_ok & ~hs, p.G)[p.gi]
             p.buy_eff = buy_ok & ~(hs & (clean > 0))
+    tax_free.prepare(p, inp, st, tax_true, sell_ok)  # the term where selling costs no tax
 
     # QP variables for sellable lots.  Tax-exempt: one bucket per security and loss flag (all
     # its lots are interchangeable in the QP); taxable: one per lot (tax per dollar differs).

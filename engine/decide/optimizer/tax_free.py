@@ -18,6 +18,12 @@ selling can close without realizing a gain:
   cash weight plus the cash requested (cash above that is free to invest; not in a cash-flow
   account, which invests by its own rule).  An underweight is not charged here: the free
   overweights sold (or the cash) buy it, and the group and class terms say where.
+* a group that the model holds but none of whose model securities can be bought today is not
+  charged (``U_s`` infinite): its substitutes have nothing to go back to.  That is a harvest's
+  substitute, on the harvest's day (the direction rule keeps the loss security from being
+  bought) and through the wash-sale window after it (the loss security cannot be bought back);
+  without this the term would charge every harvest for the substitute it buys.  Once the model
+  security can be bought again, a substitute that sells without tax is switched back.
 * in the objective it is ``lambda x V x free(w) / te_ref`` dollars, like the tracking error;
   the score counts its change as drift benefit (``te_pre``/``te_post`` stay the risk model's).
 
@@ -50,14 +56,19 @@ def prepare(p, inp, st, tax_true: np.ndarray, sell_ok: np.ndarray) -> None:
     vol = float(st.own_vol_free)
     if not inp.taxable or vol <= 0:
         p.free2 = p.fs = p.fr0 = 0.0
-        p.fU = None
+        p.fU = p.fk = None
         p.fUc = _INF
         return
     p.free2 = free2 = vol * vol
     p.fs = p.lam * free2 / st.te_ref
     free = sell_ok & (tax_true <= float(st.free_tax_bps) * 1e-4)
     taxed = np.bincount(p.lot_sec, p.lot_val * ~free, p.S) if p.L else np.zeros(p.S)
-    p.fU = np.maximum(p.Ts, taxed)
+    p.fU = U = np.maximum(p.Ts, taxed)
+    # a model group with no model security to buy today: nothing to switch back to
+    stuck = (p.Tg > 0) & (np.bincount(p.gi, (p.Ts > 0) & p.buy_eff, p.G) == 0)
+    U[stuck[p.gi]] = _INF
+    # the QP's rows: where the term can be positive (bought, or held above U now)
+    p.fk = np.flatnonzero(np.isfinite(U) & (p.buy_eff | (p.h0 > U)))
     p.fUc = _INF if inp.cash_flow else float(inp.model_cash_w) + float(inp.cash_needed) / p.V
     p.fr0 = te2(p, p.h0)
 
@@ -67,7 +78,7 @@ def te2(p, w: np.ndarray) -> float:
     cash after the trades is taken as the cash before less the net bought (costs apart)."""
     if not p.free2:
         return 0.0
-    o = w - p.fU
+    o = w - p.fU  # -inf where not charged
     np.maximum(o, 0.0, out=o)
     out = float(o @ o)
     if p.fUc < _INF:
@@ -91,8 +102,13 @@ def add_to_qp(p, q, csc) -> None:
     entry, in a row below every existing one, so it goes at the column's end; ``csc`` builds a
     matrix from valid CSC arrays (qp._csc)."""
     S, B, n = p.S, p.B, q.n
+    fk = p.fk
+    k = len(fk)
+    row = np.full(S, -1, np.int64)  # each charged security's row, after the existing ones
     cash = p.fUc < _INF
-    m = S + cash
+    m = k + cash
+    if not m:
+        return
     nn = n + m
     G = q.Gm
     rG = G.shape[0]
@@ -102,14 +118,15 @@ def add_to_qp(p, q, csc) -> None:
     old_cnt[:n] = np.diff(old_ptr)
     add_row = np.full(nn, -1, np.int64)  # the new entry's row in each column (-1: none)
     add_val = np.zeros(nn)
-    add_row[:B] = rG + p.b_sec
+    row[fk] = rG + np.arange(k)
+    add_row[:B] = row[p.b_sec]
     add_val[:B] = -1.0
-    add_row[q.oy:q.oy + S] = rG + np.arange(S)
+    add_row[q.oy:q.oy + S] = row
     add_val[q.oy:q.oy + S] = 1.0
     add_row[n:] = rG + np.arange(m)
     add_val[n:] = -1.0
     if cash:
-        add_row[q.ocp] = rG + S
+        add_row[q.ocp] = rG + k
         add_val[q.ocp] = 1.0
     has = add_row >= 0
     ptr = np.zeros(nn + 1, np.int64)
@@ -127,7 +144,7 @@ def add_to_qp(p, q, csc) -> None:
     idx[at] = add_row[has]
     q.Gm = csc(data, idx, ptr.astype(i32), (rG + m, nn))
     q.hl = np.concatenate([q.hl, np.full(m, -_INF)])
-    hu = p.fU - p.h0
+    hu = p.fU[fk] - p.h0[fk]
     q.hu = np.concatenate([q.hu, hu, [p.fUc]] if cash else [q.hu, hu])
     A = q.A
     a_ptr = np.concatenate([np.asarray(A.indptr, dtype=i32), np.full(m, A.indptr[-1], i32)])
