@@ -46,8 +46,14 @@ def test_see_in_lab_starts_from_the_quick_sweep_or_around_the_setting():
     assert setting_sweep(p, "harvest.round_trip") == f"harvest.round_trip={str(not p.harvest.round_trip).lower()}"
     off = p.model_copy(update={"trading": p.trading.model_copy(update={"min_drift_trade_dollars": 0.0})})
     assert setting_sweep(off, "trading.min_drift_trade_dollars") == "trading.min_drift_trade_dollars=2500,10000"
+    # the per-security terms (off by default): the vols of docs/decision-quality.md 11b, bps in tens
+    off = off.model_copy(update={"trading": off.trading.model_copy(update={"security_vol_free": 0.0,
+                                                                           "free_tax_bps": 0.0})})
+    assert setting_sweep(off, "trading.security_vol_free") == "trading.security_vol_free=0.03,0.06,0.12"
+    assert setting_sweep(off, "trading.free_tax_bps") == "trading.free_tax_bps=10,50"
     for key in ("harvest.discount_rate", "trading.harvest_min_loss_pct", "bands.trade_to", "trading.wash_sale_days",
-                "harvest.round_trip", "trading.min_drift_trade_dollars"):
+                "harvest.round_trip", "trading.min_drift_trade_dollars", "trading.security_vol",
+                "trading.security_vol_untaxed", "trading.security_vol_free", "trading.free_tax_bps"):
         assert len(sweep(p, setting_sweep(p, key))) >= 1  # every starting sweep is valid
 
 

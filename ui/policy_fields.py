@@ -80,6 +80,16 @@ FIELDS: dict[str, tuple[str, str, str, int, str]] = {
                              "A security's own volatility apart from its substitute group: above 0, a "
                              "substitute held for the model security counts as tracking error (less "
                              "dispersion for more tax and order lines; docs/decision-quality.md)."),
+    "trading.security_vol_untaxed": ("Substitute tracking where no tax is paid", "", "", 3,
+                                     "The security vol above in accounts that pay no tax (the larger of "
+                                     "the two): every lot there sells without tax (docs/decision-quality.md)."),
+    "trading.security_vol_free": ("Substitute tracking where selling is tax-free", "", "", 3,
+                                  "Taxable accounts: a security held above its model weight counts as "
+                                  "tracking error at this vol, but only the part its tax-free lots (at a "
+                                  "loss or no gain) can sell, and cash above the model's; 0 = off."),
+    "trading.free_tax_bps": ("Tax-free lot: tax up to", "", " bps", 1,
+                             "A lot counts as tax-free to sell when its tax is at most this many bps of "
+                             "its value (0 = only lots at a loss or at no gain)."),
     "trading.drop_unpaid_lines": ("Drop lines that do not pay their ticket", "", "", 0,
                                   "Drop order lines whose ticket and trading cost exceed what they bring "
                                   "(never a mandate's, a harvest's, or one the cash or a band needs)."),
@@ -107,7 +117,8 @@ LAB_KEYS = ("trading.tradeoff_lambda", "bands.absolute", "bands.relative", "band
             "trading.harvest_min_loss_pct", "trading.harvest_min_loss_dollars", "harvest.value",
             "harvest.discount_rate", "harvest.horizon_years", "harvest.st_conversion", "harvest.substitute_bps",
             "harvest.round_trip", "trading.min_drift_trade_dollars", "trading.min_trade_dollars",
-            "trading.security_vol", "trading.drop_unpaid_lines")
+            "trading.security_vol", "trading.drop_unpaid_lines", "trading.security_vol_untaxed",
+            "trading.security_vol_free", "trading.free_tax_bps")
 
 
 def _label(key: str) -> str:

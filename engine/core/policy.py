@@ -74,6 +74,15 @@ class Trading(_Strict):
     # a security's own volatility apart from its substitute group (a year): a substitute held in
     # place of the model security is tracking error at this vol (0 = a perfect stand-in)
     security_vol: float = Field(0.0, ge=0, le=1)
+    # the per-security term where selling costs no tax (engine/decide/optimizer/tax_free.py), a
+    # year's vol like security_vol: in an account that pays no tax, the whole per-security term
+    # at this vol (the larger of it and security_vol) ...
+    security_vol_untaxed: float = Field(0.0, ge=0, le=1)
+    # ... and in a taxable one, only the part of a security's overweight that its free lots can
+    # sell (lots whose tax per $ sold is at most free_tax_bps: 0 = at a loss or at zero gain),
+    # and cash above the model's (0 = off)
+    security_vol_free: float = Field(0.0, ge=0, le=1)
+    free_tax_bps: float = Field(0.0, ge=0, le=10_000)
     # drop order lines whose ticket and trading cost exceed what they bring (engine/decide/line_pruning.py)
     drop_unpaid_lines: bool = False
     # with drop_unpaid_lines: a drift line (not a mandate's, a harvest's, or one the cash or a band
@@ -130,7 +139,8 @@ class Retention(_Strict):
 
 # keys added after policies were first saved: written only when they differ from their default,
 # so a policy saved before they existed keeps its text and checksum (and its version number)
-LATER_KEYS = (("checks", "max_price_move"), ("checks", "max_price"), ("retention", "keep_run_details"))
+LATER_KEYS = (("checks", "max_price_move"), ("checks", "max_price"), ("retention", "keep_run_details"),
+              ("trading", "security_vol_untaxed"), ("trading", "security_vol_free"), ("trading", "free_tax_bps"))
 
 REJECT_CODES = ("TAX_IMPACT", "CLIENT_INSTRUCTION", "BAD_DATA", "TIMING", "CASH_NEEDS", "OTHER")
 

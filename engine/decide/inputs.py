@@ -27,6 +27,8 @@ def optimizer_settings(policy: Policy) -> OptimizerSettings:
                              harvest_min_loss_pct=t.harvest_min_loss_pct,
                              harvest_min_loss_dollars=t.harvest_min_loss_dollars,
                              band_penalty=t.band_penalty, own_vol=t.security_vol,
+                             own_vol_untaxed=t.security_vol_untaxed, own_vol_free=t.security_vol_free,
+                             free_tax_bps=t.free_tax_bps,
                              prune_lines=t.drop_unpaid_lines, min_drift_dollars=t.min_drift_trade_dollars,
                              harvest_value=h.value, harvest_discount_rate=h.discount_rate,
                              harvest_horizon_years=h.horizon_years, harvest_st_conversion=h.st_conversion,

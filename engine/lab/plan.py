@@ -83,7 +83,8 @@ def setting_sweep(policy: Policy, key: str) -> str:
     fi = getattr(Policy.model_fields[section].annotation, "model_fields")[name]
     hi = next((m.le for m in fi.metadata if getattr(m, "le", None) is not None), None)
     vals = [v * 0.5, v * 2 if hi is None else min(v * 2, hi)] if v else \
-        ([2500.0, 10000.0] if name.endswith("_dollars") else [0.01, 0.1])  # a dollar amount that is off
+        ([2500.0, 10000.0] if name.endswith("_dollars") else [10.0, 50.0] if name.endswith("_bps")
+         else [0.03, 0.06, 0.12] if name.startswith("security_vol") else [0.01, 0.1])  # a setting that is off
     return f"{key}=" + ",".join(f"{x:g}" for x in dict.fromkeys(vals) if x != v)
 
 

@@ -25,7 +25,10 @@ A substitute held in place of a model security is in the same drift group, so it
 through the last term: ``a_s = w_s - t_s`` per security, at the security's own vol
 ``sigma_s = own_vol`` (substitutes are not perfect stand-ins; 0, the default, treats them as
 perfect and leaves the QP as it was).  When ``own_vol > 0`` the QP gets one weight variable
-and one equality row per security (:func:`_add_security_term`).
+and one equality row per security (:func:`_add_security_term`).  ``own_vol_untaxed`` raises
+``own_vol`` in an account that pays no tax; ``own_vol_free`` adds, in a taxable account, a term
+that charges only the overweight that lots sellable without tax can sell, and cash above the
+model's (``tax_free.py``: one variable and one inequality row per security it can charge).
 
 Objective (dollars)::
 
@@ -111,7 +114,7 @@ Score (computed on the final, rounded trades, in dollars; ``score_bps`` = score 
     rating_benefit  = rating_value * sum_s rho_s * (bought$_s - sold$_s)
     trading_cost    = k * traded$ + ticket_cost * number of order lines
 
-The package, by step: ``model``, ``prepare``, ``qp``, ``solve``, ``rounding``, ``score``, ``account``, ``reference``."""
+The package, by step: ``model``, ``prepare`` (with ``tax_free``), ``qp``, ``solve``, ``rounding``, ``score``, ``account``, ``reference``."""
 from __future__ import annotations
 
 from engine.decide.optimizer.model import (  # noqa: F401

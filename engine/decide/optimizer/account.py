@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import numpy as np
 from engine.decide import band_rules
 from engine.decide.line_pruning import prune_lines
+from engine.decide.optimizer import tax_free
 from engine.decide.optimizer.model import AccountInput, AccountResult, OptimizerSettings, _nnz
 from engine.decide.optimizer.prepare import _Prep, _prepare, _te2
 from engine.decide.optimizer.qp import _build_qp
@@ -85,8 +86,13 @@ def optimize_account(inp: AccountInput, settings: OptimizerSettings) -> AccountR
     bought = z[oy:og] * V
     buy_sh, sell_sh, lot_sh = _round(p, st, sold, bought)
     if st.prune_lines:
-        buy_sh, sell_sh, lot_sh = prune_lines(p, st, buy_sh, sell_sh, lot_sh, _te2)
+        buy_sh, sell_sh, lot_sh = prune_lines(p, st, buy_sh, sell_sh, lot_sh, _te2 if not p.fs else _te2_free)
     return _finish(p, st, buy_sh, sell_sh, lot_sh, "optimal", sess.n_solves, sess.solve_time)
+
+
+def _te2_free(p: _Prep, w: np.ndarray) -> float:
+    """The squared tracking error with the free term (tax_free.py) added: what line pruning weighs."""
+    return _te2(p, w) + tax_free.te2(p, w)
 
 
 def _no_trade_is_optimal(p: _Prep) -> bool:
@@ -107,13 +113,21 @@ def _no_trade_is_optimal(p: _Prep) -> bool:
     grad += Wk[p.ci]
     if p.cs > 0:
         grad += p.cs * (p.h0 - p.Ts)
+    oc = 0.0
+    if p.fs > 0:
+        gs, oc = tax_free.half_gradient(p)
+        grad += gs
     grad *= 2.0
     rvr = p.u.rvr
     buy_m = grad - rvr
+    if oc:  # a buy spends free cash (1 + kappa per $), a sale adds to it (1 - kappa)
+        buy_m -= 2.0 * oc * (1.0 + p.kappa)
     if _nnz(buy_m[p.buy_eff] < -p.kappa):
         return False
     bsec = p.b_sec
     sell_m = p.b_tax + (rvr - grad)[bsec]
+    if oc:
+        sell_m += 2.0 * oc * (1.0 - p.kappa)
     return not _nnz(sell_m < -p.kappa)
 
 

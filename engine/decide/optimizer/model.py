@@ -49,6 +49,10 @@ class OptimizerSettings:
     class_vols: tuple[tuple[str, float], ...] = ()  # overrides, e.g. (("FIXED_INCOME", .05),)
     idio_vol: float = 0.10  # idiosyncratic vol of a drift (substitute) group
     own_vol: float = 0.0  # a security's own vol apart from its group (0: substitutes are perfect stand-ins)
+    # the per-security term where selling costs no tax (engine/decide/optimizer/tax_free.py):
+    own_vol_untaxed: float = 0.0  # own_vol in an account that pays no tax (the larger of the two)
+    own_vol_free: float = 0.0  # taxable: a security's overweight that its free lots can sell, at this vol
+    free_tax_bps: float = 0.0  # a lot is free when its tax per $ sold is at most this (0: losses, zero gain)
     prune_lines: bool = False  # drop order lines that do not pay their ticket (engine/decide/line_pruning.py)
     min_drift_dollars: float = 0.0  # with prune_lines: drop drift lines under this many dollars too
     rating_value_bps: float = 10.0  # $ value (bps of moved value) per unit of rating score rho

@@ -5,6 +5,7 @@ import math
 import numpy as np
 from engine.decide import band_rules, gains_budget, trade_limits
 from engine.decide.harvest import harvest_cost, loss_value_rate
+from engine.decide.optimizer import tax_free
 from engine.decide.optimizer.model import AccountInput, OptimizerSettings, _INF, _arange, _max, _min, _nnz, _sum
 
 
@@ -23,7 +24,7 @@ class _Prep:
         "tax_true", "candidate", "sell_ok", "buy_ok", "buy_eff", "must_sec", "any_must",
         "band_k", "band_lo", "band_hi", "lam", "idio2", "Wk0", "ag0", "te0", "own2", "cs", "Ts",
         "B", "b_sec", "b_val", "b_tax", "b_must", "b_loss", "sold_lots", "u", "bands", "hv",
-        "band_hard", "b_lot", "gain_cap",
+        "band_hard", "b_lot", "gain_cap", "free2", "fs", "fU", "fUc", "fr0", "fk",
     )
 
 
@@ -99,7 +100,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
     p.idio2 = u.idio2
     ak = p.Wk0 - u.Tk
     p.te0 = float(u.idio2 * (p.ag0 @ p.ag0) + (sig2 * ak) @ ak)
-    p.own2 = own2 = float(st.own_vol) ** 2
+    p.own2 = own2 = tax_free.own2(inp, st)  # own_vol (own_vol_untaxed where no tax is paid)
     p.Ts = u.Ts
     p.cs = p.lam * own2 / st.te_ref
     if own2 > 0:
@@ -147,6 +148,7 @@ def _prepare(inp: AccountInput, st: OptimizerSettings) -> _Prep:
             hs = np.bincount(lot_sec, harv, S) > 0
             clean = np.bincount(p.gi, buy_ok & ~hs, p.G)[p.gi]
             p.buy_eff = buy_ok & ~(hs & (clean > 0))
+    tax_free.prepare(p, inp, st, tax_true, sell_ok)  # the term where selling costs no tax
 
     # QP variables for sellable lots.  Tax-exempt: one bucket per security and loss flag (all
     # its lots are interchangeable in the QP); taxable: one per lot (tax per dollar differs).

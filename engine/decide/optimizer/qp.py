@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from engine.decide import band_rules, trade_limits
+from engine.decide.optimizer import tax_free
 from engine.decide.optimizer.model import OptimizerSettings, _INF, _arange
 from engine.decide.optimizer.prepare import _Prep
 
@@ -134,6 +135,8 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
         _add_security_term(p, q)
     if trade_limits.applies(p.inp):  # a gains budget row, cash-flow limits
         trade_limits.apply(p, st, q)
+    if p.fs > 0:  # last: its rows touch the lot, buy and cash columns
+        tax_free.add_to_qp(p, q, _csc)
     return q
 
 

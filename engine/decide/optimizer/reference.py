@@ -62,5 +62,11 @@ def build_cvxpy_problem(inp: AccountInput, settings: OptimizerSettings):
     if p.cs > 0:
         obj = obj + p.cs * cp.sum_squares(w - p.Ts)
         const += float(p.cs * (p.Ts @ p.Ts))
+    if p.fs > 0:  # the free term (tax_free.py): overweights above U, cash above U_c
+        charged = np.flatnonzero(np.isfinite(p.fU))
+        if len(charged):
+            obj = obj + p.fs * cp.sum_squares(cp.pos(w[charged] - p.fU[charged]))
+        if np.isfinite(p.fUc):
+            obj = obj + p.fs * cp.square(cp.pos(cash - p.fUc))
     prob = cp.Problem(cp.Minimize(obj - const), cons)
     return prob, x, y

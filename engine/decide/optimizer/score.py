@@ -5,6 +5,7 @@ import math
 import numpy as np
 from engine.decide import band_rules, gains_budget
 from engine.decide.optimizer.model import AccountInput, AccountResult, OptimizerSettings, TradeLine, _max, _new_line, _nnz, _sum
+from engine.decide.optimizer import tax_free
 from engine.decide.optimizer.prepare import _Prep, _prepare
 
 
@@ -62,6 +63,8 @@ def _finish(p: _Prep, st: OptimizerSettings, buy_sh, sell_sh, lot_sh, status, n_
         trades = []
         cw_post = dict(zip(classes, Wk0.tolist()))
     drift = p.lam * V * (te0 - te1) / st.te_ref
+    if p.fs and lines:  # the free term (tax_free.py) is drift the score counts too
+        drift += p.lam * V * (p.fr0 - tax_free.te2(p, w1)) / st.te_ref
     score = drift + harvest + rating - trading_cost - tax_cost
     cw_pre = dict(zip(classes, Wk0.tolist()))
     cw_pre["CASH"] = p.c0
