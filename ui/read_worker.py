@@ -93,24 +93,6 @@ def in_memory(url: str) -> bool:
 _ENGINES: dict = {}
 
 
-def _init_worker() -> None:
-    """A worker's start: it ends when the console's process ends, however that ends (a killed
-    console, ``os._exit``: the pool's queue alone would keep it waiting for ever)."""
-    import multiprocessing
-
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch():
-        from multiprocessing.connection import wait
-
-        wait([parent.sentinel])
-        os._exit(0)
-
-    threading.Thread(target=watch, name="watch-console", daemon=True).start()
-
-
 def _run(fn, url: str, args: tuple, today=None):
     """In a worker process: ``fn`` on this worker's engine for ``url``, on the console's calendar
     (``today``: its :data:`engine.core.clock.FIXED`). An exception that could not be pickled back
@@ -165,13 +147,13 @@ class _Pool:
         raise AssertionError("unreachable")
 
     def _make(self) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from engine.core.orphans import process_pool
 
         if self.executor is not None:
             self._stop(self.executor)
-        self.executor = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_init_worker)
+        # spawned (a fresh interpreter: no copy of the console's Qt state); each worker ends when
+        # the console's process ends, however that ends (engine.core.orphans.die_with_parent)
+        self.executor = process_pool(WORKERS, method="spawn")
         app = QCoreApplication.instance()
         if app is not None and not self._hooked:
             app.aboutToQuit.connect(shutdown)
