@@ -34,8 +34,10 @@ for the points under the cursor), histograms are np.histogram + a stepMode curve
 step costs one searchsorted per update. Beyond :data:`MAX_SCATTER` accounts the scatter plots draw
 a fixed random sample of each tier (the legend says how many): painting every point of a
 100,000-account run costs the GUI thread a quarter second a frame. :meth:`ChartsPanel.prepare`
-does the per-account work without a widget (off the GUI thread); ``set_data(staged=True)``
-builds one plot per turn of the event loop.
+does all the arithmetic without a widget (off the GUI thread, :mod:`ui.charts_prepare`: the sample,
+the symlog transform, category counts, every tier's histogram and decay points), so the GUI thread
+only hands numpy arrays to pyqtgraph; ``set_data(staged=True)`` adds one tier's scatter, then one
+plot, per turn of the event loop (:data:`STAGE_MS` apart).
 """
 from __future__ import annotations
 
@@ -74,6 +76,10 @@ TIER_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2",
 CATEGORY_COLORS = {"SUSPENDED": "#D62728", "HELD": "#FF9F1C", "MANDATE": "#7B61B5", "SCORE": "#2CA02C",
                    "NO_TRADE": "#A0A0A0"}
 assert tuple(CATEGORY_COLORS) == CATEGORIES
+#: ms between two staged build steps: a real timer, not singleShot(0) (in Qt 6 a posted event, run
+#: in the same pass of the event loop as the step before it and its repaint, so that input waited
+#: for several steps and repaints at once)
+STAGE_MS = 1
 DECIMALS = 1  # preview thresholds are rounded to 0.1 bps (what is shown is what is saved)
 
 
@@ -314,7 +320,7 @@ class ChartsPanel(QWidget):
                 return
             steps[i]()
             if i + 1 < len(steps):
-                QTimer.singleShot(0, lambda: run(i + 1))
+                QTimer.singleShot(STAGE_MS, lambda: run(i + 1))
             else:
                 self.staging = False
                 if on_done is not None:
