@@ -318,13 +318,13 @@ class ChartsPanel(QWidget):
         def run(i: int) -> None:
             if gen != self._stage_gen:  # newer data: this build is abandoned
                 return
-            steps[i]()
-            if i + 1 < len(steps):
-                QTimer.singleShot(STAGE_MS, lambda: run(i + 1))
-            else:
+            if i == len(steps):  # the plots' first repaint (posted events) has run before this timer
                 self.staging = False
                 if on_done is not None:
                     on_done()
+                return
+            steps[i]()
+            QTimer.singleShot(STAGE_MS, lambda: run(i + 1))
 
         run(0)
 
