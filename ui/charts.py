@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
@@ -328,6 +328,14 @@ class ChartsPanel(QWidget):
 
         run(0)
 
+    def _settle(self) -> None:
+        """Lay the plots out and let their items (view transforms, text labels) follow the new ranges
+        now, before the plots' repaint: else the first paint does it, and what it moves is painted
+        again in the same pass of the event loop (three times on a first open)."""
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        for w in (self.hist_plot, self.scatter_plot, self.decay_plot, self.category_plot):
+            w.scene().prepareForPaint()
+
     def _finish_data(self) -> None:
         tiers = self._tiers
         current = self.tier_combo.currentText()
@@ -350,6 +358,7 @@ class ChartsPanel(QWidget):
         self.tier_combo.setCurrentText(pick)
         self.tier_combo.blockSignals(False)
         self._on_tier_changed(pick)
+        self._settle()
 
     def current_tier(self) -> str:
         return self.tier_combo.currentText()
