@@ -34,22 +34,23 @@ for the points under the cursor), histograms are np.histogram + a stepMode curve
 step costs one searchsorted per update. Beyond :data:`MAX_SCATTER` accounts the scatter plots draw
 a fixed random sample of each tier (the legend says how many): painting every point of a
 100,000-account run costs the GUI thread a quarter second a frame. :meth:`ChartsPanel.prepare`
-does the per-account work without a widget (off the GUI thread); ``set_data(staged=True)``
-builds one plot per turn of the event loop.
+does all the arithmetic without a widget (off the GUI thread, :mod:`ui.charts_prepare`: the sample,
+the symlog transform, category counts, every tier's histogram and decay points), so the GUI thread
+only hands numpy arrays to pyqtgraph; ``set_data(staged=True)`` adds one tier's scatter, then one
+plot, per turn of the event loop (:data:`STAGE_MS` apart).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from engine.core.policy import Policy
 from engine.decide.preview import ThresholdPreviewer, score_eligible
+from ui.charts_prepare import CATEGORIES, MAX_SCATTER, in_policy, plot_arrays, tier_arrays
 from ui.chart_parts import (  # noqa: F401 - the chart parts, also by their old address
     GRID_ALPHA,
     POINT_SIZE,
@@ -69,14 +70,16 @@ from ui.chart_parts import (  # noqa: F401 - the chart parts, also by their old 
 )
 
 __all__ = ["ChartsPanel", "AccountScatter", "SymlogDollarAxis", "symlog", "inv_symlog", "money",
-           "TIER_COLORS", "CATEGORY_COLORS"]
+           "TIER_COLORS", "CATEGORY_COLORS", "MAX_SCATTER"]
 
 TIER_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#9D755D", "#EECA3B")
 CATEGORY_COLORS = {"SUSPENDED": "#D62728", "HELD": "#FF9F1C", "MANDATE": "#7B61B5", "SCORE": "#2CA02C",
                    "NO_TRADE": "#A0A0A0"}
-CATEGORIES = tuple(CATEGORY_COLORS)
-MAX_SCATTER = 20_000  # points drawn on the benefit/cost plot at most (a sample of each tier beyond): painting
-#                       100,000 points costs the GUI thread a quarter second a frame and shows nothing more
+assert tuple(CATEGORY_COLORS) == CATEGORIES
+#: ms between two staged build steps: a real timer, not singleShot(0) (in Qt 6 a posted event, run
+#: in the same pass of the event loop as the step before it and its repaint, so that input waited
+#: for several steps and repaints at once)
+STAGE_MS = 1
 DECIMALS = 1  # preview thresholds are rounded to 0.1 bps (what is shown is what is saved)
 
 
@@ -266,9 +269,11 @@ class ChartsPanel(QWidget):
             days = pd.to_numeric(props["days_since_trade"], errors="coerce").to_numpy(float)
         else:
             days = None
-        return {"props": props, "previewer": ThresholdPreviewer(props) if n else None, "tier": codes("tier"),
-                "category": codes("category"), "ids": ids,
-                "elig": score_eligible(props) if n else np.zeros(0, bool), "days": days}
+        out = {"props": props, "previewer": ThresholdPreviewer(props) if n else None, "tier": codes("tier"),
+               "category": codes("category"), "ids": ids,
+               "elig": score_eligible(props) if n else np.zeros(0, bool), "days": days}
+        out["plots"] = plot_arrays(out, policy)  # what each plot draws (ui.charts_prepare)
+        return out
 
     def set_data(self, proposals: pd.DataFrame | None, policy: Policy,
                  days_since_trade: pd.Series | None = None, *, prepared: dict | None = None,
@@ -287,9 +292,9 @@ class ChartsPanel(QWidget):
         self._previewer = p["previewer"]
         self._tier_codes, self._tier_names = p["tier"]
         self._cat_codes, self._cat_names = p["category"]
-        tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)]
-        tiers += sorted(set(self._tier_names) - set(tiers))  # tiers of the run the policy lacks
-        self._tiers = tiers
+        self._prepared = p
+        self._plots = plots = p["plots"]
+        self._tiers = tiers = plots["tiers"]
         self._tier_color = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
         self._tier_value = {t: self._policy_floor(t) for t in tiers}
         self._ids = p["ids"]
@@ -297,7 +302,12 @@ class ChartsPanel(QWidget):
         self._days = p["days"]
         self._selected.clear()
         self.selection_label.setText("")
-        steps = [self._build_scatter, self._build_categories, self._build_decay_curves, self._finish_data]
+        self._bx, self._by = plots["bx"], plots["by"]
+        self._benefit, self._cost = plots["benefit"], plots["cost"]
+        self._decay_xmax = plots["decay_xmax"]
+        # one tier's points per turn of the event loop when staged (no turn hands pyqtgraph them all)
+        steps = [self._clear_scatter] + [lambda e=e: self._add_scatter(e) for e in plots["scatter"]] + [
+            self._build_categories, self._build_decay_curves, self._finish_data]
         if not staged:
             for step in steps:
                 step()
@@ -308,15 +318,23 @@ class ChartsPanel(QWidget):
         def run(i: int) -> None:
             if gen != self._stage_gen:  # newer data: this build is abandoned
                 return
-            steps[i]()
-            if i + 1 < len(steps):
-                QTimer.singleShot(0, lambda: run(i + 1))
-            else:
+            if i == len(steps):  # the plots' first repaint (posted events) has run before this timer
                 self.staging = False
                 if on_done is not None:
                     on_done()
+                return
+            steps[i]()
+            QTimer.singleShot(STAGE_MS, lambda: run(i + 1))
 
         run(0)
+
+    def _settle(self) -> None:
+        """Lay the plots out and let their items (view transforms, text labels) follow the new ranges
+        now, before the plots' repaint: else the first paint does it, and what it moves is painted
+        again in the same pass of the event loop (three times on a first open)."""
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        for w in (self.hist_plot, self.scatter_plot, self.decay_plot, self.category_plot):
+            w.scene().prepareForPaint()
 
     def _finish_data(self) -> None:
         tiers = self._tiers
@@ -340,6 +358,7 @@ class ChartsPanel(QWidget):
         self.tier_combo.setCurrentText(pick)
         self.tier_combo.blockSignals(False)
         self._on_tier_changed(pick)
+        self._settle()
 
     def current_tier(self) -> str:
         return self.tier_combo.currentText()
@@ -388,57 +407,33 @@ class ChartsPanel(QWidget):
         except (KeyError, AttributeError):
             return 0.0
 
-    def _mask(self, kind: str, value: str) -> np.ndarray:
-        """Rows whose tier / category is ``value`` (integer codes: no string comparisons)."""
-        codes, names = (self._tier_codes, self._tier_names) if kind == "tier" else \
-            (self._cat_codes, self._cat_names)
-        if value not in names:
-            return np.zeros(len(codes), dtype=bool)
-        return codes == names.index(value)
-
-    def _col(self, name: str) -> np.ndarray:
-        if name not in self._props.columns:
-            return np.zeros(len(self._props))
-        return pd.to_numeric(self._props[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-    def _build_scatter(self) -> None:
+    def _clear_scatter(self) -> None:
         plot = self.scatter_plot
         for item in self.scatter_items.values():
             plot.removeItem(item)
             self._scatter_legend.removeItem(item)
         self.scatter_items = {}
-        if not len(self._props):
+        rng = self._plots["scatter_range"]
+        if rng is None:
             self._diag.setData([], [])
             return
-        benefit = np.nansum([self._col(c) for c in ("drift_benefit", "harvest_benefit", "rating_benefit")], axis=0)
-        cost = np.nansum([self._col(c) for c in ("trading_cost", "tax_cost")], axis=0)
-        has = np.isfinite(self._col("score"))
-        self._bx, self._by = symlog(cost), symlog(benefit)
-        self._benefit, self._cost = benefit, cost
-        share = min(1.0, MAX_SCATTER / max(int(has.sum()), 1))  # a 100,000-account run: a sample is drawn
-        rng = np.random.default_rng(0)
-        for t in self._tiers:  # smallest tier first = drawn below the larger (rarer) ones
-            sel = np.flatnonzero(has & self._mask("tier", t))
-            if not len(sel):
-                continue
-            n_all = len(sel)
-            if share < 1.0:  # the same share of every tier, the same points every time
-                sel = np.sort(rng.choice(sel, size=max(1, int(round(n_all * share))), replace=False))
-            c = self._tier_color[t]
-            item = AccountScatter(size=POINT_SIZE, pen=None, brush=pg.mkBrush(_color(c, 170)), pxMode=True,
-                                  hoverable=False, name=f"{t} ({n_all:,}{'' if share >= 1.0 else f', {len(sel):,} drawn'})")
-            item.rows = sel
-            item.set_points(self._bx[sel], self._by[sel], self._ids[sel])
-            item.sigClicked.connect(self._on_points_clicked)
-            plot.addItem(item)
-            self.scatter_items[t] = item
-        if has.any():
-            hi = float(max(np.nanmax(self._bx[has]), np.nanmax(self._by[has]), 1.0))
-            lo_y = float(min(np.nanmin(self._by[has]), 0.0))
-            self._diag.setData([0.0, hi], [0.0, hi])
-            self._diag_label.setPos(hi * 0.97, hi * 0.97)
-            plot.getPlotItem().setXRange(-0.12, hi * 1.02, padding=0)  # room for the $0 tick
-            plot.getPlotItem().setYRange(lo_y - 0.1, hi * 1.02, padding=0)
+        hi, lo_y = rng
+        self._diag.setData([0.0, hi], [0.0, hi])
+        self._diag_label.setPos(hi * 0.97, hi * 0.97)
+        plot.getPlotItem().setXRange(-0.12, hi * 1.02, padding=0)  # room for the $0 tick
+        plot.getPlotItem().setYRange(lo_y - 0.1, hi * 1.02, padding=0)
+
+    def _add_scatter(self, e: dict) -> None:
+        """One tier's points (prepared by ui.charts_prepare.plot_arrays): one brush for the item."""
+        t, n_all, sel = e["tier"], e["n_all"], e["rows"]
+        c = self._tier_color[t]
+        item = AccountScatter(size=POINT_SIZE, pen=None, brush=pg.mkBrush(_color(c, 170)), pxMode=True,
+                              hoverable=False, name=f"{t} ({n_all:,}{f', {len(sel):,} drawn' if e['sampled'] else ''})")
+        item.rows = sel
+        item.set_points(e["x"], e["y"], e["ids"])
+        item.sigClicked.connect(self._on_points_clicked)
+        self.scatter_plot.addItem(item)
+        self.scatter_items[t] = item
 
     def _build_categories(self) -> None:
         plot = self.category_plot
@@ -451,12 +446,7 @@ class ChartsPanel(QWidget):
         width = 0.8 / len(CATEGORIES)
         self._cat_offsets = {c: (i - (len(CATEGORIES) - 1) / 2) * width for i, c in enumerate(CATEGORIES)}
         self._cat_width = width * 0.92
-        if len(self._props):
-            ct = pd.DataFrame({c: [int(np.count_nonzero(self._mask("tier", t) & self._mask("category", c)))
-                                   for t in tiers] for c in CATEGORIES}, index=tiers)
-        else:
-            ct = pd.DataFrame(0, index=tiers, columns=list(CATEGORIES))
-        self._cat_counts = ct
+        self._cat_counts = ct = self._plots["cat_counts"]
         for c in CATEGORIES:
             bar = pg.BarGraphItem(x=x0 + self._cat_offsets[c], height=ct[c].to_numpy(float), width=self._cat_width,
                                   brush=pg.mkBrush(CATEGORY_COLORS[c]), pen=pg.mkPen(None),
@@ -479,11 +469,7 @@ class ChartsPanel(QWidget):
         self._decay_legend.removeItem(self.decay_points_score)
         self._decay_legend.removeItem(self.decay_points)
         pol = self._policy
-        halves = [pol.tier(t).half_life_days for t in self._tiers if self._in_policy(t)] or [60.0]
-        xmax = float(max(90.0, 5.0 * max(halves)))
-        if self._days is not None and np.isfinite(self._days).any():
-            xmax = float(min(max(xmax, np.nanpercentile(self._days, 90)), 4 * xmax))
-        self._decay_xmax = xmax
+        xmax = self._decay_xmax
         self._decay_edge.setValue(xmax)
         days = np.linspace(0.0, xmax, 241)
         for t in self._tiers:
@@ -506,49 +492,43 @@ class ChartsPanel(QWidget):
             "never traded or traded before the right edge are drawn at the edge (dotted line).")
 
     def _in_policy(self, tier: str) -> bool:
-        try:
-            self._policy.tier(tier)
-            return True
-        except (KeyError, AttributeError):
-            return False
+        return in_policy(self._policy, tier)
+
+    def _tier_arrays(self, tier: str) -> dict:
+        """The tier's histogram and decay points, prepared with the data (computed now for a tier
+        the run does not know)."""
+        per = self._plots["per_tier"]
+        if tier not in per:
+            per[tier] = tier_arrays(self._prepared, self._policy, self._tiers, tier, self._decay_xmax)
+        return per[tier]
 
     # ------------------------------------------------------------------ tier-dependent
     def _on_tier_changed(self, tier: str) -> None:
         if not tier or self._previewer is None:
             return
         color = self._tier_color.get(tier, TIER_COLORS[0])
-        scores = np.asarray(self._previewer.scores(tier), dtype=float)
-        tr = self._policy.tier(tier) if self._in_policy(tier) else None
-        start = tr.threshold_start_bps if tr else 0.0
-        floor = tr.threshold_floor_bps if tr else 0.0
-        if len(scores):
-            lo = min(float(np.percentile(scores, 0.5)), 0.0)
-            hi = max(float(np.percentile(scores, 99.5)), start * 1.25, floor * 1.25, 10.0)
-        else:
-            lo, hi = 0.0, max(start * 1.5, 10.0)
-        nbins = int(np.clip(2 * math.sqrt(max(len(scores), 1)), 20, 120))
-        edges = np.linspace(lo, hi, nbins + 1)
-        clipped = np.clip(scores, lo, hi)
-        counts, _ = np.histogram(clipped, bins=edges)
+        a = self._tier_arrays(tier)  # prepared off the GUI thread (ui.charts_prepare.tier_arrays)
+        lo, hi, nbins, edges, counts = a["lo"], a["hi"], a["nbins"], a["edges"], a["counts"]
+        start, floor, has_tier = a["start"], a["floor"], a["in_policy"]
         self._hist_edges = edges
-        self._hist_sorted = np.sort(clipped)
-        self._hist_all.setData(x=edges, y=counts.astype(float), stepMode="center", fillLevel=0,
+        self._hist_sorted = a["sorted"]
+        self._hist_all.setData(x=edges, y=counts, stepMode="center", fillLevel=0,
                                brush=pg.mkBrush(_color(color, 60)), pen=pg.mkPen(_color(color, 140), width=1))
         self._hist_above.setPen(pg.mkPen(color, width=1))
         self._hist_above.setBrush(pg.mkBrush(_color(color, 210)))
         pi = self.hist_plot.getPlotItem()
         pi.setXRange(lo, hi, padding=0.01)
         pi.setYRange(0, max(float(counts.max()) if len(counts) else 1.0, 1.0) * 1.18, padding=0)
-        _title(self.hist_plot, f"Score distribution: {tier}, {len(scores):,} score accounts — drag the line")
+        _title(self.hist_plot, f"Score distribution: {tier}, {a['n_scores']:,} score accounts — drag the line")
         self.hist_plot.setToolTip(
             f"Scores of the {tier} accounts whose trading a threshold decides (SCORE or NO_TRADE with "
             f"trades), {nbins} bins from {lo:,.0f} to {hi:,.0f} bps; scores outside fall in the edge bins.\n"
             "Dashed: the policy's start and floor. Solid: the preview threshold (drag it).")
         self._start_line.setValue(start)
         self._floor_line.setValue(floor)
-        self._start_line.setVisible(tr is not None and start != floor)
+        self._start_line.setVisible(has_tier and start != floor)
         self._floor_line.label.format = "floor {value:.0f}" if start != floor else "policy {value:.0f} (flat)"
-        self._floor_line.setVisible(tr is not None)
+        self._floor_line.setVisible(has_tier)
         self._updating = True  # setBounds may move the line: not a user's preview
         try:
             self.threshold_line.setBounds((lo, hi))
@@ -569,40 +549,25 @@ class ChartsPanel(QWidget):
 
     def _draw_decay_points(self, tier: str) -> None:
         xmax = self._decay_xmax
-        if self._days is None:
+        a = self._tier_arrays(tier)
+        if a["decay"] is None:
             self.decay_points.clear()
             self.decay_points_score.clear()
             self._decay_note.setText("days since last trade not available for this run")
-            self._decay_note.setPos(xmax / 2, self._decay_y_range(tier)[1] * 0.5)
+            self._decay_note.setPos(xmax / 2, a["decay_y"][1] * 0.5)
             self.decay_plot.getPlotItem().setXRange(0, xmax, padding=0.01)
-            self.decay_plot.getPlotItem().setYRange(*self._decay_y_range(tier), padding=0)
+            self.decay_plot.getPlotItem().setYRange(*a["decay_y"], padding=0)
             return
         self._decay_note.setText("")
-        sel = self._elig & self._mask("tier", tier)
-        x = np.where(np.isfinite(self._days), np.clip(self._days, 0.0, xmax), xmax)
-        y = self._col("score_bps")
         color = self._tier_color.get(tier, TIER_COLORS[0])
-        for item, mask, brush in ((self.decay_points, sel & self._mask("category", "NO_TRADE"), _color("#8C8C8C", 120)),
-                                  (self.decay_points_score, sel & self._mask("category", "SCORE"), _color(color, 200))):
-            rows = np.flatnonzero(mask)
-            if len(rows) > MAX_SCATTER // 2:  # a sample, as on the benefit/cost plot
-                rows = np.sort(np.random.default_rng(1).choice(rows, size=MAX_SCATTER // 2, replace=False))
-            item.rows = rows
+        for item, kind, brush in ((self.decay_points, "NO_TRADE", _color("#8C8C8C", 120)),
+                                  (self.decay_points_score, "SCORE", _color(color, 200))):
+            d = a["decay"][kind]
+            item.rows = d["rows"]
             item.setBrush(pg.mkBrush(brush))
-            item.set_points(x[rows], y[rows], self._ids[rows])
+            item.set_points(d["x"], d["y"], d["ids"])
         self.decay_plot.getPlotItem().setXRange(0, xmax, padding=0.01)
-        self.decay_plot.getPlotItem().setYRange(*self._decay_y_range(tier), padding=0)
-
-    def _decay_y_range(self, tier: str) -> tuple[float, float]:
-        starts = [self._policy.tier(t).threshold_start_bps for t in self._tiers if self._in_policy(t)] or [100.0]
-        hi = max(starts) * 1.6
-        lo = 0.0
-        if self._previewer is not None:
-            s = np.asarray(self._previewer.scores(tier))
-            if len(s):
-                hi = max(hi, min(float(np.percentile(s, 90)), max(starts) * 4))
-                lo = min(0.0, float(np.percentile(s, 2)))
-        return lo - 5.0, hi * 1.25  # headroom for the legend
+        self.decay_plot.getPlotItem().setYRange(*a["decay_y"], padding=0)
 
     # ------------------------------------------------------------------ the drag
     def _on_threshold_moved(self, *_):
