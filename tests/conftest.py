@@ -55,6 +55,7 @@ BOTH_DATABASES = {
     "test_storage",
     "test_export_speed",
     "test_export_columns",
+    "test_ui_blotter_batches_worker",
     "test_ui_desk_tools",
     "test_ui_lab",
     "test_ui_read_worker",

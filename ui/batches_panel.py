@@ -24,6 +24,7 @@ from ui import fmt
 from ui.models import Col, FrameModel, gui_ready
 from ui.panel import AppContext, Panel
 from ui.proposals_frames import lots_text
+from ui.read_worker import in_worker
 from ui.widgets import Banner, DataTable, EmptyState, MasterDetail, count_label, section_title
 
 BATCH_COLUMNS = [
@@ -76,6 +77,18 @@ def batches_table(engine) -> pd.DataFrame:
         sells=[c.get("sells") for c in counts],
         file_names=[", ".join(f.get("name", "") for f in m.get("files", [])) for m in mans],
         files=[m.get("files", []) for m in mans])
+
+
+def read_batch_trades(engine, batch_id: str) -> tuple:
+    """A batch's trades for the detail, ready for the GUI thread (module-level: it runs in a worker
+    process, :mod:`ui.read_worker`): ``(batch_id, trades, value, sells, n_accounts)``."""
+    trades = batch_trades(engine, batch_id)
+    trades = gui_ready(trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)]),
+                       categorical=True)  # a batch of 100,000 accounts' trades: cells by code
+    value = float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0
+    sells = float(trades.loc[trades["side"] == "SELL", "est_value"].fillna(0).sum()) if len(trades) else 0.0
+    n_accounts = int(trades["account_id"].nunique()) if len(trades) else 0
+    return batch_id, trades, value, sells, n_accounts
 
 
 def sha256_file(path: Path) -> str:
@@ -187,9 +200,8 @@ class BatchesPanel(Panel):
         self._show(None)
 
     def refresh(self) -> None:
-        """Read the batches off the GUI thread, then show them."""
-        engine = self.ctx.engine
-        self.load(lambda: batches_table(engine), self._apply)
+        """Read the batches in a worker process (:mod:`ui.read_worker`), then show them."""
+        self.load(in_worker(batches_table, self.ctx.engine), self._apply, what="the batches")
 
     def _apply(self, df) -> None:
         has = bool(len(df))
@@ -237,18 +249,13 @@ class BatchesPanel(Panel):
                                   f"{rec.get('created_by')} · {rec.get('out_dir')}")
         self._fill_files(rec)
         self.trades_title.setText("Trades — loading…")
-        engine = self.ctx.engine
-        self.load(lambda: self.read_trades(engine, batch_id), self._apply_trades, channel="trades", what="the trades")
+        self.load(in_worker(read_batch_trades, self.ctx.engine, batch_id), self._apply_trades, channel="trades",
+                  what="the trades")
 
     @staticmethod
     def read_trades(engine, batch_id: str) -> tuple:
-        trades = batch_trades(engine, batch_id)
-        trades = gui_ready(trades.assign(lots_text=[lots_text(v) for v in trades["lots"].to_numpy(object)]),
-                           categorical=True)  # a batch of 100,000 accounts' trades: cells by code
-        value = float(trades["est_value"].fillna(0).sum()) if len(trades) else 0.0
-        sells = float(trades.loc[trades["side"] == "SELL", "est_value"].fillna(0).sum()) if len(trades) else 0.0
-        n_accounts = trades["account_id"].nunique() if len(trades) else 0
-        return batch_id, trades, value, sells, n_accounts
+        """:func:`read_batch_trades` (the detail's read, run in a worker process)."""
+        return read_batch_trades(engine, batch_id)
 
     def _apply_trades(self, result) -> None:
         batch_id, trades, value, sells, n_accounts = result

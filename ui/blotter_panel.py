@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QPushB
 from engine.desk.desk_views import BlotterIndex, order_blotter
 from engine.core.tasks import RefusedError
 from ui import dialogs, fmt
-from ui.background import BackgroundReader
 from ui.models import Col, FrameModel, frame_order, gui_ready
 from ui.panel import AppContext, Panel
+from ui.read_worker import in_worker
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import DataTable, EmptyState, count_label, filter_edit, inline_error, section_title, set_error_text
 
@@ -48,6 +48,26 @@ COMBOS = (("custodian", "Custodian"), ("tier", "Tier"), ("side", "Side"), ("stat
           ("category", "Category"), ("batch_id", "Batch"))
 
 
+def read_blotter(engine, filters: dict | None = None, sort: tuple | None = None) -> dict:
+    """The blotter's read (module-level: it runs in a worker process, :mod:`ui.read_worker`; the
+    arguments and the result are pickled): the lines with everything the filters need, prepared
+    off the GUI thread (a 100,000-account book has half a million lines: no pass over them is left
+    for the GUI thread): text columns as categoricals, and for the ``filters`` and ``sort`` the
+    panel had when it asked, the filter's mask, the totals per symbol, the counts line and the
+    sorted order."""
+    df = order_blotter(engine)
+    frame = gui_ready(df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED")),
+                      categorical=True)
+    values = {key: sorted(str(v) for v in pd.unique(frame[key].dropna().astype(str))) for key, _ in COMBOS}
+    out = {"frame": frame, "values": values, "index": BlotterIndex(frame),
+           "kept": frame["kept_back"].to_numpy(bool)}
+    if filters is not None:
+        out["view"] = (dict(filters), BlotterPanel.summary(out["index"], out["kept"], filters))
+    if sort is not None and sort[0] in frame:
+        out["order"] = (sort[0], sort[1], frame_order(frame, *sort))
+    return out
+
+
 class BlotterPanel(Panel):
     title = "Blotter"
 
@@ -56,7 +76,6 @@ class BlotterPanel(Panel):
         self.frame = pd.DataFrame()
         self._view = None  # (filters, summary) made by the read for the filters it was asked with
         self.dialog: ReasonDialog | None = None
-        self.reader = BackgroundReader(self)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         head = QHBoxLayout()
@@ -124,36 +143,19 @@ class BlotterPanel(Panel):
         self.reject_button.clicked.connect(self.ask_reject)
 
     # ------------------------------------------------------------------ data
-    @property
-    def loading(self) -> bool:
-        return self.reader.loading
-
     def refresh(self) -> None:
-        """Read the blotter off the GUI thread (a large book's lines take a while); the panel
-        says it is loading and keeps showing the last lines meanwhile."""
-        engine = self.ctx.engine
+        """Read the blotter in a worker process (a large book's lines take a while and would hold
+        this process's GIL: :mod:`ui.read_worker`); the panel says it is loading and keeps showing
+        the last lines meanwhile."""
         self.count.setText("Loading the blotter…")
-        filters, sort = self.filters(), self.model.sort_spec()
-        self.reader.start(lambda: self.read(engine, filters, sort), self._apply_frame,
-                          lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
+        self.load(in_worker(read_blotter, self.ctx.engine, self.filters(), self.model.sort_spec()),
+                  self._apply_frame, what="the blotter",
+                  on_error=lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
 
     @staticmethod
     def read(engine, filters: dict | None = None, sort: tuple | None = None) -> dict:
-        """The lines with everything the filters need, prepared off the GUI thread (a 100,000-account
-        book has half a million lines: no pass over them is left for the GUI thread): text columns
-        as categoricals, and for the ``filters`` and ``sort`` the panel had when it asked, the
-        filter's mask, the totals per symbol, the counts line and the sorted order."""
-        df = order_blotter(engine)
-        frame = gui_ready(df.assign(kept_back=df["blocked"].notna() & (df["status"] != "EXPORTED")),
-                          categorical=True)
-        values = {key: sorted(str(v) for v in pd.unique(frame[key].dropna().astype(str))) for key, _ in COMBOS}
-        out = {"frame": frame, "values": values, "index": BlotterIndex(frame),
-               "kept": frame["kept_back"].to_numpy(bool)}
-        if filters is not None:
-            out["view"] = (dict(filters), BlotterPanel.summary(out["index"], out["kept"], filters))
-        if sort is not None and sort[0] in frame:
-            out["order"] = (sort[0], sort[1], frame_order(frame, *sort))
-        return out
+        """:func:`read_blotter` (the panel's read, run in a worker process)."""
+        return read_blotter(engine, filters, sort)
 
     @staticmethod
     def summary(ix: BlotterIndex, kept, filters: dict) -> tuple:
