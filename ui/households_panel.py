@@ -17,6 +17,7 @@ from engine.desk.household_views import households
 from ui import fmt
 from ui.models import Col, FrameModel, gui_ready, text_index
 from ui.panel import AppContext, Panel
+from ui.read_worker import in_worker
 from ui.widgets import DataTable, EmptyState, MasterDetail, count_label, debounce, filter_edit, section_title
 
 HOUSEHOLD_COLUMNS = [
@@ -91,12 +92,13 @@ class HouseholdsPanel(Panel):
         self._show(None)
 
     def refresh(self) -> None:
-        """Read the households off the GUI thread (with each household's rows indexed), then show them."""
-        engine = self.ctx.engine
-        self.load(lambda: self.read(engine), self._apply)
+        """Read the households in a worker process (with each household's rows indexed and the
+        filter's text made there), then show them."""
+        self.load(in_worker(HouseholdsPanel.read, self.ctx.engine), self._apply, what="the households")
 
     @staticmethod
     def read(engine) -> dict:
+        """The panel's data, ready to show (runs in a read worker: its result is pickled back)."""
         data = {k: gui_ready(v) if isinstance(v, pd.DataFrame) else v for k, v in households(engine).items()}
         mem, cls = data.get("members"), data.get("classes")
         if mem is not None and len(mem):
