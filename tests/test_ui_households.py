@@ -44,6 +44,12 @@ def test_households_panel_lists_members_and_opens_one(qtbot, engine, db_path, tm
         panel.filter.setText("smith ira")
         panel.apply_filter()
         assert panel.model.rowCount() == 1
+        panel.filter.setText("jones")  # hides SMITH: focusing on its member I1 clears the filter
+        panel.apply_filter()
+        panel.table.clearSelection()
+        panel.current = None
+        panel.focus("I1")  # an account: its household is selected
+        assert panel.current == "SMITH" and panel.filter.text() == "" and panel.model.rowCount() == 1
         row = panel.members_model.find("account_id", "I1")
         panel.members.select_row(row)
         panel.open_button.click()
