@@ -7,8 +7,12 @@ from qt_fixtures import boxes, close_window, make_window, settings, wait_loaded 
 from bookkit import eager_policy
 from test_households import ACC, _book
 
+import pandas as pd
+
 from engine.book.importer import import_book
 from engine.decide.workflow import run_workflow
+from ui.households_panel import HouseholdsPanel
+from ui.read_worker import worker_processes
 
 
 def _desk(engine, tmp_path):
@@ -28,12 +32,24 @@ def test_households_panel_lists_members_and_opens_one(qtbot, engine, db_path, tm
         assert set(panel.members_model.frame()["account_id"]) == {"J1", "I1"}
         classes = panel.classes_model.frame().set_index("asset_class")
         assert abs(classes["target"].sum() - 1.0) < 1e-9 and abs(classes["weight"].sum() - 1.0) < 1e-9
+        # read in a worker process: the same data as the read made here
+        assert worker_processes(), "no read worker was started"
+        here = HouseholdsPanel.read(engine)
+        for key in ("households", "members", "classes"):
+            pd.testing.assert_frame_equal(panel._data[key], here[key])
+        assert panel._data["member_rows"] == here["member_rows"] == {"SMITH": (0, 2)}
         panel.filter.setText("jones")  # X1 is its own household: not listed
         panel.apply_filter()
         assert panel.model.rowCount() == 0
         panel.filter.setText("smith ira")
         panel.apply_filter()
         assert panel.model.rowCount() == 1
+        panel.filter.setText("jones")  # hides SMITH: focusing on its member I1 clears the filter
+        panel.apply_filter()
+        panel.table.clearSelection()
+        panel.current = None
+        panel.focus("I1")  # an account: its household is selected
+        assert panel.current == "SMITH" and panel.filter.text() == "" and panel.model.rowCount() == 1
         row = panel.members_model.find("account_id", "I1")
         panel.members.select_row(row)
         panel.open_button.click()

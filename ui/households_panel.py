@@ -17,6 +17,7 @@ from engine.desk.household_views import households
 from ui import fmt
 from ui.models import Col, FrameModel, gui_ready, text_index
 from ui.panel import AppContext, Panel
+from ui.read_worker import in_worker
 from ui.widgets import DataTable, EmptyState, MasterDetail, count_label, debounce, filter_edit, section_title
 
 HOUSEHOLD_COLUMNS = [
@@ -43,6 +44,19 @@ CLASS_COLUMNS = [
     Col("target", "Blend of models", "pct", "The members' model weights, weighted by member value"),
     Col("gap", "Gap", "pct"),
 ]
+
+MEMBER_CATEGORIES = ("household_id", "model_id", "kind", "category", "status")
+CLASS_CATEGORIES = ("household_id", "asset_class")
+
+
+def spans(keys: pd.Series) -> dict:
+    """``{key: (start, stop)}`` of a column sorted by key: each key's rows as one slice."""
+    codes, uniques = pd.factorize(keys, sort=False)
+    if not len(codes):
+        return {}
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    stops = np.r_[starts[1:], len(codes)]
+    return {str(k): (int(a), int(b)) for k, a, b in zip(np.asarray(uniques, object)[codes[starts]], starts, stops)}
 
 
 class HouseholdsPanel(Panel):
@@ -91,27 +105,31 @@ class HouseholdsPanel(Panel):
         self._show(None)
 
     def refresh(self) -> None:
-        """Read the households off the GUI thread (with each household's rows indexed), then show them."""
-        engine = self.ctx.engine
-        self.load(lambda: self.read(engine), self._apply)
+        """Read the households in a worker process (with each household's rows indexed and the
+        filter's text made there), then show them."""
+        self.load(in_worker(HouseholdsPanel.read, self.ctx.engine), self._apply, what="the households")
 
     @staticmethod
     def read(engine) -> dict:
-        data = {k: gui_ready(v) if isinstance(v, pd.DataFrame) else v for k, v in households(engine).items()}
-        mem, cls = data.get("members"), data.get("classes")
-        if mem is not None and len(mem):
-            mem = mem.reset_index(drop=True)
-            mem["kind"] = np.where(mem["taxable"].fillna(False).astype(bool), "taxable", "tax-deferred")
-            data["members"] = mem
-            data["member_rows"] = mem.groupby("household_id", sort=False).indices
-            data["account_household"] = dict(zip(mem["account_id"].astype(str), mem["household_id"].astype(str)))
+        """The panel's data, ready to show (runs in a read worker: its result is pickled back and
+        unpickled in one call holding the console's GIL, so it is kept to few Python objects: the
+        repeated texts as categoricals, each household's rows as one ``(start, stop)`` span of
+        frames sorted by household)."""
+        data = households(engine)
         hh = data.get("households")
         if hh is not None:
-            data["text"] = {tuple(HOUSEHOLD_TEXT_KEYS): text_index(hh.reset_index(drop=True), HOUSEHOLD_TEXT_KEYS)}
+            hh = data["households"] = gui_ready(hh)
+            data["text"] = {tuple(HOUSEHOLD_TEXT_KEYS): text_index(hh, HOUSEHOLD_TEXT_KEYS)}
+        mem, cls = data.get("members"), data.get("classes")
+        if mem is not None and len(mem):
+            mem = mem.sort_values("household_id", kind="stable").reset_index(drop=True)
+            mem["kind"] = np.where(mem["taxable"].fillna(False).astype(bool), "taxable", "tax-deferred")
+            data["members"] = gui_ready(mem, categorical=MEMBER_CATEGORIES)
+            data["member_rows"] = spans(mem["household_id"])
         if cls is not None and len(cls):
-            cls = cls.reset_index(drop=True)
-            data["classes"] = cls
-            data["class_rows"] = cls.groupby("household_id", sort=False).indices
+            cls = cls.sort_values("household_id", kind="stable").reset_index(drop=True)
+            data["classes"] = gui_ready(cls, categorical=CLASS_CATEGORIES)
+            data["class_rows"] = spans(cls["household_id"])
         return data
 
     def _apply(self, data: dict) -> None:
@@ -145,7 +163,10 @@ class HouseholdsPanel(Panel):
                 self.refresh()
             return
         hid = str(payload)
-        hid = self._data.get("account_household", {}).get(hid, hid)
+        mem = self._data.get("members")
+        if mem is not None and len(mem):  # an account: its household
+            hit = np.flatnonzero(mem["account_id"].to_numpy() == hid)
+            hid = str(mem["household_id"].iat[hit[0]]) if len(hit) else hid
         if self.model.find("household_id", hid) < 0:
             self.filter.clear()
             self.apply_filter()
@@ -167,10 +188,11 @@ class HouseholdsPanel(Panel):
             self.classes_model.set_frame(pd.DataFrame(columns=[c.key for c in CLASS_COLUMNS]))
             self.open_button.setEnabled(False)
             return
-        rows = mem.iloc[self._data["member_rows"].get(hid, [])]
+        rows = mem.iloc[slice(*self._data["member_rows"].get(hid, (0, 0)))]
         self.members_model.set_frame(rows.sort_values("value", ascending=False).reset_index(drop=True))
         cls = self._data["classes"]
-        self.classes_model.set_frame(cls.iloc[self._data.get("class_rows", {}).get(hid, [])].reset_index(drop=True))
+        self.classes_model.set_frame(cls.iloc[slice(*self._data.get("class_rows", {}).get(hid, (0, 0)))]
+                                     .reset_index(drop=True))
         value = float(rows["value"].sum())
         self.detail_title.setText(f"Household {hid} · {len(rows)} accounts · {fmt.money(value)} · "
                                   f"{int(rows['pending_trades'].sum()):,} pending trades")
