@@ -81,6 +81,7 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self._source = pd.DataFrame()       # the run's proposals as loaded (detail JSON by ``src``)
         self._tier_of: pd.Series | None = None
         self._local_change = False           # the next refresh may patch instead of reloading
+        self._first_pending = False          # the first account's selection is queued (_select_first)
         self._stale = False
         self._read_once = False              # a background read of the run has been applied
         self._text: dict = {}                # per tier: the text filter's index, made in the read
@@ -274,9 +275,21 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self.accounts.update_count()
         if self.current is None or self.model.find("account_id", self.current) < 0:
             if self.model.rowCount():
-                self.table.select_row(0)
+                # the first account's detail in the next turn of the event loop: the table paints
+                # first, and neither piece of work holds the GUI thread 100 ms on a big run
+                self._first_pending = True
+                QTimer.singleShot(1, self._select_first)
             else:
                 self._show_detail(None)
+
+    @property
+    def loading(self) -> bool:  # the queued first selection is part of showing the run
+        return self._first_pending or super().loading
+
+    def _select_first(self) -> None:
+        self._first_pending = False
+        if self.current is None and self.model.rowCount():
+            self.table.select_row(0)
 
     # ------------------------------------------------------------------ filters
     def apply_filter(self) -> None:
