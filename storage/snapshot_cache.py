@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -213,7 +214,18 @@ def sweep(url=None) -> list[Path]:
 
 
 def _prune(root: Path) -> None:
-    entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[KEEP:]:
+    """Keep the ``KEEP`` newest entries. Another process may prune the same folder at the same
+    time: an entry gone between the listing and its ``stat`` is simply not counted."""
+    entries = []
+    for p in root.iterdir():
+        if p.name.startswith("."):
+            continue
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            entries.append((st.st_mtime, p))
+    entries.sort(key=lambda e: e[0], reverse=True)
+    for _, old in entries[KEEP:]:
         shutil.rmtree(old, ignore_errors=True)

@@ -157,3 +157,38 @@ def test_a_cache_that_cannot_be_written_never_fails_the_import(engine, cache, tm
     assert list(cache.iterdir()) == []  # no entry, no temporary folder
     with engine.connect() as conn:
         assert repo.snapshot_info(conn).id == snap and len(repo.read_book_frames(conn, snap)["lots"]) == 7
+
+
+@pytest.mark.parametrize("on_call", [1, 2])
+def test_prune_tolerates_an_entry_another_process_removed_meanwhile(tmp_path, monkeypatch, on_call):
+    """Two processes share the cache: one may remove an entry between the other's listing and
+    its stat (on_call 1), or between two stats of it (on_call 2, which raised FileNotFoundError in
+    a CI run). _prune skips what is gone and still keeps the newest KEEP."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from storage import snapshot_cache as sc
+
+    root = tmp_path / "cache"
+    root.mkdir()
+    for i in range(sc.KEEP + 3):
+        d = root / f"e{i:02d}"
+        d.mkdir()
+        os.utime(d, (1_000 + i, 1_000 + i))
+    vanished = root / "e00"
+    real_stat = Path.stat
+    calls = {"n": 0}
+
+    def stat_racing_a_prune(self, *a, **k):
+        if self == vanished:
+            calls["n"] += 1
+            if calls["n"] == on_call:
+                shutil.rmtree(self, ignore_errors=True)
+        return real_stat(self, *a, **k)
+
+    monkeypatch.setattr(Path, "stat", stat_racing_a_prune)
+    sc._prune(root)
+    monkeypatch.undo()
+    left = sorted(p.name for p in root.iterdir())
+    assert left == [f"e{i:02d}" for i in range(3, sc.KEEP + 3)]
