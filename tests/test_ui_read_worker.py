@@ -45,6 +45,26 @@ def dies(engine):
     os._exit(3)
 
 
+def imported(engine, module: str) -> tuple[int, bool]:
+    import sys
+
+    return os.getpid(), module in sys.modules
+
+
+def in_parts(engine, n: int, bad: bool = False):
+    return read_worker.Parts({"n": n}, {("piece", i): list(range(i * 1000, (i + 1) * 1000)) for i in range(n)},
+                             finish=refuse_parts if bad else total_of_parts)
+
+
+def total_of_parts(read: dict) -> dict:
+    return {"n": read["n"], "pieces": sum(1 for k in read if isinstance(k, tuple)),
+            "total": sum(sum(read[("piece", i)]) for i in range(read["n"]))}
+
+
+def refuse_parts(read: dict):
+    raise ValueError("the pieces do not fit")
+
+
 @pytest.fixture
 def reviewed(engine, tmp_path):
     return review_all_run(engine, tmp_path)
@@ -82,13 +102,12 @@ def test_a_worker_read_runs_in_another_process_and_gives_the_thread_reads_frames
     p.show()
     p.refresh()
     wait_loaded(qtbot, p)
-    in_thread = ProposalsPanel.read(engine)  # what the thread read gives, read here
-    assert p.run_id is not None and len(p._all) == len(in_thread["prepared"]) > 0
-    pd.testing.assert_frame_equal(p._all, in_thread["prepared"])
+    parts = ProposalsPanel.read(engine)  # what the thread read gives, read here
+    assert isinstance(parts, read_worker.Parts) and parts.pieces  # each tier's frame its own piece
+    in_thread = parts.result()
+    tiers, cut = in_thread["cut"]
+    assert p.run_id is not None and len(p._all) == sum(len(f) for f in cut.values()) > 0
     assert "detail" not in p._all  # the run is read without its per-account detail JSON
-    from ui.proposals_table import tier_frames
-
-    tiers, cut = tier_frames(in_thread["prepared"], in_thread["policy"])
     assert p._tiers == tiers and len(tiers) > 1
     for t in tiers:
         pd.testing.assert_frame_equal(p._frames[t], cut[t])
@@ -151,6 +170,92 @@ def test_thread_fallback_by_the_environment_and_for_an_in_memory_database(qtbot,
     p = Panel(AppContext(memory, user="alice", settings=settings))
     qtbot.addWidget(p)
     assert read_in(qtbot, p, in_worker(process_id, memory)) == [os.getpid()]
+
+
+def test_a_result_in_parts_is_loaded_a_piece_per_turn_of_the_event_loop_then_assembled(qtbot, engine, panel,
+                                                                                          monkeypatch):
+    from PySide6.QtCore import QTimer
+
+    monkeypatch.setattr(read_worker, "SLICE_S", 0.0)  # one piece per turn
+    turns = [0]
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
+    ticker.start()
+    seen = []
+    step = read_worker.Parts.step
+
+    def counted(self):
+        seen.append(turns[0])
+        assert panel.loading  # the read is not over until every piece is in
+        step(self)
+
+    monkeypatch.setattr(read_worker.Parts, "step", counted)
+    expected = {"n": 5, "pieces": 5, "total": sum(range(5000))}
+    assert read_in(qtbot, panel, in_worker(in_parts, engine, 5)) == [expected]
+    ticker.stop()
+    assert len(seen) == 5 and all(b > a for a, b in zip(seen, seen[1:])), seen  # the event loop ran between pieces
+
+    # a newer read while the pieces of an older one are loaded: the older one is dropped
+    got, newer = [], []
+
+    def newer_read_at_first_piece(self):
+        if not newer:
+            newer.append(1)
+            panel.load(in_worker(slow, engine, 0.0, "new"), got.append)
+        step(self)
+
+    monkeypatch.setattr(read_worker.Parts, "step", newer_read_at_first_piece)
+    panel.load(in_worker(in_parts, engine, 4), got.append)
+    wait_loaded(qtbot, panel)
+    qtbot.wait(50)
+    assert newer and got == ["new"]
+
+    # a failure while assembling is the read's error
+    monkeypatch.setattr(read_worker.Parts, "step", step)
+    errors = []
+    panel.load(in_worker(in_parts, engine, 2, True), got.append, on_error=errors.append, channel="other")
+    wait_loaded(qtbot, panel)
+    assert [str(e) for e in errors] == ["the pieces do not fit"]
+
+    # in the thread fallback nothing is pickled: the same result
+    monkeypatch.setenv(MODE_ENV, "thread")
+    assert read_in(qtbot, panel, in_worker(in_parts, engine, 3)) == [{"n": 3, "pieces": 3, "total": sum(range(3000))}]
+
+
+def test_warm_starts_the_workers_with_the_panels_imports_once(qtbot, engine, panel, monkeypatch):
+    from concurrent.futures import wait as wait_futures
+
+    from sqlalchemy import create_engine
+
+    read_worker.shutdown()
+    assert read_worker.warm(create_engine("sqlite://")) == [] and not read_worker.worker_processes()
+    monkeypatch.setenv(MODE_ENV, "thread")
+    assert read_worker.warm(engine) == [] and not read_worker.worker_processes()
+    monkeypatch.delenv(MODE_ENV)
+    futures = read_worker.warm(engine)
+    assert len(futures) == read_worker.WORKERS and read_worker.worker_processes()
+    assert read_worker.warm(engine) == []  # up already: nothing more
+    wait_futures(futures, timeout=LONG / 1000)
+    warmed = {f.result() for f in futures}
+    assert warmed <= {p.pid for p in read_worker.worker_processes()} and os.getpid() not in warmed
+    [(pid, done)] = read_in(qtbot, panel, in_worker(imported, engine, "ui.navigation"))
+    assert pid in {p.pid for p in read_worker.worker_processes()}
+    if pid in warmed:  # the read ran in a worker warm() started: the panels' modules were there already
+        assert done
+
+
+def test_the_main_window_warms_the_read_workers_once_it_is_up(qtbot, engine, db_path, settings,  # noqa: F811
+                                                              monkeypatch):
+    from ui.main_window import MainWindow
+
+    calls = []
+    monkeypatch.setattr(read_worker, "warm", lambda db: calls.append(db) or [])
+    w = MainWindow(engine, db=db_path, user="alice", settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    assert not calls  # not in the window's own start
+    qtbot.waitUntil(lambda: calls == [engine], timeout=LONG)
 
 
 def test_the_workers_stop_with_the_application(qtbot, engine, panel):

@@ -63,10 +63,17 @@ from ui.proposals_table import (  # noqa: F401 - re-exported
     ProposalsTable,
     tier_frames,
 )
-from ui.read_worker import in_worker
+from ui.read_worker import Parts, in_worker
 from ui.proposals_trades import QuantityDelegate as QuantityDelegate, TradesModel as TradesModel  # noqa: F401
 from ui.review_dialogs import ReasonDialog
 from ui.widgets import Banner, EmptyState, set_error_text
+
+
+def _with_cut(read: dict) -> dict:
+    """The read's tiers' frames (its Parts' pieces) as ``cut``: (tiers, tier -> frame)."""
+    tiers = read["tiers"]
+    read["cut"] = (tiers, {t: read.pop(("tier", t)) for t in tiers})
+    return read
 
 
 class ProposalsPanel(ProposalDecisions, Panel):
@@ -77,7 +84,6 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self.run_id: int | None = None
         self.policy = None
         self.current: str | None = None     # the account shown in the detail
-        self._all = pd.DataFrame()
         self._source = pd.DataFrame()       # the run's proposals as loaded (detail JSON by ``src``)
         self._tier_of: pd.Series | None = None
         self._local_change = False           # the next refresh may patch instead of reloading
@@ -158,6 +164,15 @@ class ProposalsPanel(ProposalDecisions, Panel):
         return self.accounts.tier_names
 
     @property
+    def _all(self) -> pd.DataFrame:
+        """Every account of the run, the tiers' frames one after the other (tests, focus)."""
+        frames = [f for f in self._frames.values() if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def _n_accounts(self) -> int:
+        return sum(len(f) for f in self._frames.values())
+
+    @property
     def _frames(self) -> dict[str, pd.DataFrame]:
         return self.accounts.frames
 
@@ -196,18 +211,18 @@ class ProposalsPanel(ProposalDecisions, Panel):
             # what keeps each account's trades out of an export now, for the detail's title: one
             # query here instead of one per selected account on the GUI thread
             blocked = proposals_blocked(conn, run_id) if run_id is not None else {}
-        # sent back pickled: what the table needs once — ``prepared`` has every column of the run's
-        # frame (its first row stands for it); the tiers' frames are slices of it, cut again in
-        # the GUI thread (~3 ms at 100,000 accounts against ~40 ms to unpickle copies of them)
+        # sent back as Parts (ui.read_worker): each tier's frame its own pickle, loaded in the GUI
+        # thread one tier per turn of the event loop (the whole run's frame at once: ~45 ms)
         out = {"frame": frame, "policy": policy, "stale": stale, "blocked": blocked}
-        if frame is not None:
-            source = frame.reset_index(drop=True)
-            prepared = gui_ready(prepare(source, by_tier=True))  # one reorder; tiers are contiguous slices
-            cut = tier_frames(prepared, policy)
-            text = {t: {tuple(ACCOUNT_TEXT_KEYS): text_index(f, ACCOUNT_TEXT_KEYS)} for t, f in cut[1].items()}
-            out.update(frame=source.iloc[:1], prepared=prepared, text=text,
-                       tier_of=pd.Series(prepared["tier"].to_numpy(object), index=prepared["account_id"].to_numpy(object)))
-        return out
+        if frame is None:
+            return out
+        source = frame.reset_index(drop=True)
+        prepared = gui_ready(prepare(source, by_tier=True))  # one reorder; tiers are contiguous slices
+        tiers, cut = tier_frames(prepared, policy)
+        text = {t: {tuple(ACCOUNT_TEXT_KEYS): text_index(f, ACCOUNT_TEXT_KEYS)} for t, f in cut.items()}
+        out.update(frame=source.iloc[:1], tiers=tiers, text=text,
+                   tier_of=pd.Series(prepared["tier"].to_numpy(object), index=prepared["account_id"].to_numpy(object)))
+        return Parts(out, {("tier", t): cut[t] for t in tiers}, finish=_with_cut)
 
     def _apply_read(self, d: dict) -> None:
         self._read_once = True
@@ -224,7 +239,6 @@ class ProposalsPanel(ProposalDecisions, Panel):
         self.policy = policy
         if frame is None:
             self.run_id = None
-            self._all = pd.DataFrame()
             self._source = pd.DataFrame()
             self.accounts.clear()
             self.stack.setCurrentIndex(0)
@@ -236,10 +250,9 @@ class ProposalsPanel(ProposalDecisions, Panel):
             prepared = prepare(self._source, by_tier=True)  # one reorder; tiers are contiguous slices
             cut, self._tier_of = None, None
         else:
-            self._source, prepared, self._tier_of = read.get("source", pd.DataFrame()), read["prepared"], read["tier_of"]
-            cut = read.get("cut") or tier_frames(prepared, policy)
+            self._source, self._tier_of, cut = read.get("source", pd.DataFrame()), read["tier_of"], read["cut"]
+            prepared = None
         self._text = read.get("text", {}) if read is not None else {}  # the text filter's index per tier
-        self._all = prepared
         keep = self.current_tier() or getattr(self, "_saved_tier", "")  # the tab the user left, restored
         self._saved_tier = ""
         keep = self.accounts.set_frames(prepared, policy, keep, cut)
@@ -331,12 +344,12 @@ class ProposalsPanel(ProposalDecisions, Panel):
         if not payload:
             return
         account = str(payload)
-        if self.reading() or (self.run_id is None and not len(self._all) and not self._read_once):
+        if self.reading() or (self.run_id is None and not self._n_accounts() and not self._read_once):
             self._deferred_focus = payload  # shown once the run is read (Panel.load)
             if not self.reading():
                 self.refresh()
             return
-        if not len(self._all):
+        if not self._n_accounts():
             return
         if self._tier_of is None:
             self._tier_of = pd.Series(self._all["tier"].to_numpy(object), index=self._all["account_id"].to_numpy(object))

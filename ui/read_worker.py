@@ -14,6 +14,11 @@ has not started). A worker that dies fails its read with :class:`ReadWorkerDied`
 it) and the pool is made again for the next read. The workers stop with the application
 (``aboutToQuit``, and at exit).
 
+A big result can travel as :class:`Parts`: its pieces are pickled one by one in the worker and
+unpickled in the GUI thread one event-loop turn at a time (a 100,000-account run's frame takes
+~45 ms to unpickle whole — in the pool's result thread, holding the GIL the GUI thread waits for —
+and under ~15 ms a tier); the panel's ``apply`` gets the assembled result once every piece is in.
+
 Reads run in a thread of this process instead (:class:`ui.background.BackgroundReader`, the
 ``WorkerRead`` called as a plain function) for an in-memory SQLite database (a worker could not
 see it) or when the environment sets ``REBALANCE_DESK_READS=thread``.
@@ -24,6 +29,7 @@ import atexit
 import os
 import pickle
 import threading
+import time
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import wait as wait_futures
 
@@ -34,6 +40,7 @@ from ui.background import BackgroundReader
 MODE_ENV = "REBALANCE_DESK_READS"  # "thread": every read in a thread of the console (no worker processes)
 WORKERS = 2
 POLL_MS = 4
+SLICE_S = 0.008  # a turn of the GUI thread unpickles pieces of a Parts result until this much time went
 _KEEP_ENGINES = 4  # engines a worker keeps (per database URL) between reads
 
 
@@ -87,6 +94,55 @@ def in_memory(url: str) -> bool:
         return False
     path = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
     return path in ("", ":memory:") or "mode=memory" in url
+
+
+class _Pickled:
+    """A piece of :class:`Parts` as it travels: its pickle, not yet loaded."""
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def __getstate__(self):
+        return self.data
+
+    def __setstate__(self, data):
+        self.data = data
+
+
+class Parts:
+    """A read's result in pieces, for a result too big to unpickle in one stretch of the GUI
+    thread: ``whole`` (a dict, small) travels as usual, each of ``pieces`` (key -> object) as its
+    own pickle, loaded in the GUI thread one piece per event-loop turn (:class:`WorkerReader`);
+    then ``finish(result)`` (a module-level function, run in the GUI thread: keep it cheap) or the
+    dict ``whole`` updated with the pieces is what the panel's ``apply`` gets. In the thread
+    fallback nothing is pickled: the pieces are handed over as they are."""
+
+    def __init__(self, whole: dict, pieces: dict, finish=None):
+        self.whole, self.pieces, self.finish = dict(whole), dict(pieces), finish
+
+    def __getstate__(self):
+        return {"whole": self.whole, "finish": self.finish,
+                "pieces": {k: v if isinstance(v, _Pickled) else _Pickled(pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL))
+                           for k, v in self.pieces.items()}}
+
+    def __setstate__(self, state):
+        self.whole, self.pieces, self.finish = state["whole"], state["pieces"], state["finish"]
+
+    def pending(self) -> bool:
+        return any(isinstance(v, _Pickled) for v in self.pieces.values())
+
+    def step(self) -> None:
+        """Load the next piece still pickled."""
+        for k, v in self.pieces.items():
+            if isinstance(v, _Pickled):
+                self.pieces[k] = pickle.loads(v.data)
+                return
+
+    def result(self):
+        out = dict(self.whole)
+        out.update(self.pieces)
+        return self.finish(out) if self.finish is not None else out
 
 
 # ---------------------------------------------------------------------------- in the worker
@@ -191,6 +247,26 @@ def shutdown() -> None:
     _pool.shutdown()
 
 
+def _imports(engine) -> int:
+    """A read that imports what the panels' reads need (pandas, SQLAlchemy, the engine, every
+    panel's module) in the worker it runs in; ``engine`` is not used. Returns the worker's pid."""
+    import ui.navigation  # noqa: F401 - every panel and, through them, the engine and storage
+
+    return os.getpid()
+
+
+def warm(db) -> list:
+    """Start the worker processes and their imports now (the console calls it once its window is
+    up), so a panel's first read neither spawns them in the GUI thread nor shares the cores with
+    interpreters starting. Nothing for a database only a thread can read (in-memory SQLite,
+    ``REBALANCE_DESK_READS=thread``) or when the workers are up. Returns the futures of the
+    imports (each gives its worker's pid), empty when nothing was started."""
+    read = WorkerRead(_imports, db, ())
+    if not read.in_process() or _pool.processes():
+        return []
+    return [_pool.submit(read) for _ in range(WORKERS)]
+
+
 def worker_processes() -> list:
     """The live worker processes (multiprocessing.Process), for tests."""
     return _pool.processes()
@@ -254,6 +330,30 @@ class WorkerReader(BackgroundReader):
             self._failed(gen, exc)
         else:
             self._done(gen, result)
+
+    def _done(self, gen: int, result) -> None:
+        if isinstance(result, Parts):
+            self._unpack(gen, result)
+        else:
+            super()._done(gen, result)
+
+    def _unpack(self, gen: int, parts: Parts) -> None:
+        """Load ``parts``' pickled pieces, a few per turn of the event loop (``loading`` stays true),
+        then hand the result over; a newer read drops it."""
+        if gen != self.gen:
+            return
+        t0 = time.perf_counter()
+        try:
+            while parts.pending():
+                parts.step()
+                if parts.pending() and time.perf_counter() - t0 > SLICE_S:
+                    QTimer.singleShot(1, lambda: self._unpack(gen, parts))  # input and paint get in between
+                    return
+            result = parts.result()
+        except Exception as exc:  # noqa: BLE001 - handed to the panel
+            self._failed(gen, exc)
+        else:
+            super()._done(gen, result)
 
     def wait(self, ms: int = 30_000) -> bool:
         ok = super().wait(ms)
