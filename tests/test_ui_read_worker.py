@@ -233,7 +233,7 @@ def test_warm_starts_the_workers_with_the_panels_imports_once(qtbot, engine, pan
     monkeypatch.setenv(MODE_ENV, "thread")
     assert read_worker.warm(engine) == [] and not read_worker.worker_processes()
     monkeypatch.delenv(MODE_ENV)
-    futures = read_worker.warm(engine)
+    futures = read_worker.warm(engine, ("ui.navigation",))
     assert len(futures) == read_worker.WORKERS and read_worker.worker_processes()
     assert read_worker.warm(engine) == []  # up already: nothing more
     wait_futures(futures, timeout=LONG / 1000)
@@ -250,12 +250,12 @@ def test_the_main_window_warms_the_read_workers_once_it_is_up(qtbot, engine, db_
     from ui.main_window import MainWindow
 
     calls = []
-    monkeypatch.setattr(read_worker, "warm", lambda db: calls.append(db) or [])
+    monkeypatch.setattr(read_worker, "warm", lambda db, modules: calls.append((db, modules)) or [])
     w = MainWindow(engine, db=db_path, user="alice", settings=settings)
     qtbot.addWidget(w)
     w.show()
     assert not calls  # not in the window's own start
-    qtbot.waitUntil(lambda: calls == [engine], timeout=LONG)
+    qtbot.waitUntil(lambda: calls == [(engine, ("ui.navigation",))], timeout=LONG)
 
 
 def test_the_workers_stop_with_the_application(qtbot, engine, panel):

@@ -172,7 +172,7 @@ class MainWindow(DayActions, QMainWindow):
         from ui.read_worker import warm
 
         try:
-            warm(self.engine)
+            warm(self.engine, ("ui.navigation",))  # every panel, and through them the engine and storage
         except Exception as exc:  # noqa: BLE001 - the first read starts them (and says what fails)
             self.statusBar().showMessage(f"Could not start the read workers: {exc}", 15000)
 

@@ -247,21 +247,25 @@ def shutdown() -> None:
     _pool.shutdown()
 
 
-def _imports(engine) -> int:
-    """A read that imports what the panels' reads need (pandas, SQLAlchemy, the engine, every
-    panel's module) in the worker it runs in; ``engine`` is not used. Returns the worker's pid."""
-    import ui.navigation  # noqa: F401 - every panel and, through them, the engine and storage
+def _imports(engine, modules: tuple) -> int:
+    """A read that imports ``modules`` in the worker it runs in (what the panels' reads need:
+    pandas, SQLAlchemy, the engine, the panels' modules); ``engine`` is not used. Returns the
+    worker's pid."""
+    import importlib
 
+    for name in modules:
+        importlib.import_module(name)
     return os.getpid()
 
 
-def warm(db) -> list:
-    """Start the worker processes and their imports now (the console calls it once its window is
-    up), so a panel's first read neither spawns them in the GUI thread nor shares the cores with
-    interpreters starting. Nothing for a database only a thread can read (in-memory SQLite,
-    ``REBALANCE_DESK_READS=thread``) or when the workers are up. Returns the futures of the
-    imports (each gives its worker's pid), empty when nothing was started."""
-    read = WorkerRead(_imports, db, ())
+def warm(db, modules: tuple = ()) -> list:
+    """Start the worker processes and import ``modules`` in them now (the console calls it once
+    its window is up, with the panels' modules), so a panel's first read neither spawns them in
+    the GUI thread nor shares the cores with interpreters starting. Nothing for a database only
+    a thread can read (in-memory SQLite, ``REBALANCE_DESK_READS=thread``) or when the workers
+    are up. Returns the futures of the imports (each gives its worker's pid), empty when
+    nothing was started."""
+    read = WorkerRead(_imports, db, (tuple(modules),))
     if not read.in_process() or _pool.processes():
         return []
     return [_pool.submit(read) for _ in range(WORKERS)]
