@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from engine.decide import band_rules, trade_limits
-from engine.decide.optimizer import tax_free
+from engine.decide.optimizer import csc_append, tax_free
 from engine.decide.optimizer.model import OptimizerSettings, _INF, _arange
 from engine.decide.optimizer.prepare import _Prep
 
@@ -143,22 +143,26 @@ def _build_qp(p: _Prep, st: OptimizerSettings) -> _QP:
 def _add_security_term(p: _Prep, q: _QP) -> None:
     """The per-security tracking term (``own_vol > 0``): S weight variables v at the end of z,
     one equality row each (x of the security's lots - its buy + v = its weight before), and
-    ``cs * (v - t)^2`` in the objective.  Built with scipy's public constructors: only
-    policies that set ``own_vol`` pay for it."""
+    ``cs * (v - t)^2`` in the objective.  The CSC arrays are built directly
+    (:mod:`engine.decide.optimizer.csc_append`), equal to what scipy's vstack/hstack/diags give
+    (``tests/test_qp_security_term.py`` keeps that construction as the reference)."""
     S, B, n = p.S, p.B, q.n
-    rows = np.concatenate([p.b_sec, np.arange(S)])
-    cols = np.concatenate([np.arange(B), q.oy + np.arange(S)])
-    vals = np.concatenate([np.ones(B), -np.ones(S)])
-    X = sp.csc_matrix((vals, (rows, cols)), shape=(S, n))
-    A = sp.vstack([sp.hstack([q.A, sp.csc_matrix((q.A.shape[0], S))]),
-                   sp.hstack([X, sp.identity(S, format="csc")])], format="csc")
-    A.sort_indices()
-    q.A = A
+    nn = n + S
+    A = q.A if q.A.has_sorted_indices else q.A.sorted_indices()
+    rA = A.shape[0]
+    add_row = np.full(nn, -1, np.int64)
+    add_val = np.zeros(nn)
+    add_row[:B] = rA + np.asarray(p.b_sec, dtype=np.int64)  # x of the security's lots ...
+    add_val[:B] = 1.0
+    add_row[q.oy:q.oy + S] = rA + np.arange(S)  # ... - its buy ...
+    add_val[q.oy:q.oy + S] = -1.0
+    add_row[n:] = rA + np.arange(S)  # ... + v
+    add_val[n:] = 1.0
+    q.A = csc_append.append_entries(A, nn, rA + S, add_row, add_val, _csc)
     q.b = np.concatenate([q.b, p.h0])
-    Pd = np.concatenate([q.P.diagonal(), np.full(S, 2.0 * p.cs)])
-    q.P = sp.diags(Pd, format="csc")
+    q.P = csc_append.diagonal(np.concatenate([q.P.diagonal(), np.full(S, 2.0 * p.cs)]), _csc, keep_zeros=False)
     q.c = np.concatenate([q.c, -2.0 * p.cs * p.Ts])
-    q.Gm = sp.hstack([q.Gm, sp.csc_matrix((q.Gm.shape[0], S))], format="csc")
+    q.Gm = csc_append.widen(q.Gm, nn, _csc)
     q.xl = np.concatenate([q.xl, np.full(S, -_INF)])
     q.xu = np.concatenate([q.xu, np.full(S, _INF)])
-    q.n = n + S
+    q.n = nn

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.decide.optimizer import csc_append
 from engine.decide.optimizer.model import _INF
 
 
@@ -110,12 +111,7 @@ def add_to_qp(p, q, csc) -> None:
     if not m:
         return
     nn = n + m
-    G = q.Gm
-    rG = G.shape[0]
-    i32 = np.int32
-    old_ptr = np.asarray(G.indptr, dtype=np.int64)
-    old_cnt = np.zeros(nn, np.int64)
-    old_cnt[:n] = np.diff(old_ptr)
+    rG = q.Gm.shape[0]
     add_row = np.full(nn, -1, np.int64)  # the new entry's row in each column (-1: none)
     add_val = np.zeros(nn)
     row[fk] = rG + np.arange(k)
@@ -128,30 +124,12 @@ def add_to_qp(p, q, csc) -> None:
     if cash:
         add_row[q.ocp] = rG + k
         add_val[q.ocp] = 1.0
-    has = add_row >= 0
-    ptr = np.zeros(nn + 1, np.int64)
-    np.cumsum(old_cnt + has, out=ptr[1:])
-    nnz = int(ptr[-1])
-    data = np.empty(nnz)
-    idx = np.empty(nnz, i32)
-    if old_ptr[-1]:
-        col = np.repeat(np.arange(n), old_cnt[:n])
-        at = ptr[col] + np.arange(old_ptr[-1]) - old_ptr[col]
-        data[at] = G.data
-        idx[at] = G.indices
-    at = ptr[:-1][has] + old_cnt[has]
-    data[at] = add_val[has]
-    idx[at] = add_row[has]
-    q.Gm = csc(data, idx, ptr.astype(i32), (rG + m, nn))
+    q.Gm = csc_append.append_entries(q.Gm, nn, rG + m, add_row, add_val, csc)
     q.hl = np.concatenate([q.hl, np.full(m, -_INF)])
     hu = p.fU[fk] - p.h0[fk]
     q.hu = np.concatenate([q.hu, hu, [p.fUc]] if cash else [q.hu, hu])
-    A = q.A
-    a_ptr = np.concatenate([np.asarray(A.indptr, dtype=i32), np.full(m, A.indptr[-1], i32)])
-    q.A = csc(np.asarray(A.data), np.asarray(A.indices, dtype=i32), a_ptr, (A.shape[0], nn))
-    Pd = np.concatenate([q.P.diagonal(), np.full(m, 2.0 * p.fs)])
-    ar = np.arange(nn + 1, dtype=i32)
-    q.P = csc(Pd, ar[:nn], ar, (nn, nn))
+    q.A = csc_append.widen(q.A, nn, csc)
+    q.P = csc_append.diagonal(np.concatenate([q.P.diagonal(), np.full(m, 2.0 * p.fs)]), csc)
     q.c = np.concatenate([q.c, np.zeros(m)])
     q.xl = np.concatenate([q.xl, np.zeros(m)])
     q.xu = np.concatenate([q.xu, np.full(m, _INF)])
