@@ -351,7 +351,7 @@ class WorkerReader(BackgroundReader):
             while parts.pending():
                 parts.step()
                 if parts.pending() and time.perf_counter() - t0 > SLICE_S:
-                    QTimer.singleShot(1, lambda: self._unpack(gen, parts))  # input and paint get in between
+                    QTimer.singleShot(1, self, lambda: self._unpack(gen, parts))  # input and paint get in between
                     return
             result = parts.result()
         except Exception as exc:  # noqa: BLE001 - handed to the panel
