@@ -63,6 +63,9 @@ class TradeEditor(QWidget):
                                     | QAbstractItemView.EditTrigger.AnyKeyPressed)
         self.trades.setItemDelegateForColumn(self.trades_model._qcol, QuantityDelegate(self.trades))
         self.trades.max_column_width = 160
+        # the trades are what the desk reviews: never squeezed under four rows by the lots below
+        row_h = self.trades.verticalHeader().defaultSectionSize()
+        self.trades.setMinimumHeight(row_h * 4 + self.trades.horizontalHeader().sizeHint().height() + 6)
         ll.addWidget(self.trades, 3)
         self.lot_detail = LotDetail()  # per sell: its lots, term, gain, tax, wash status
         ll.addWidget(self.lot_detail, 2)
