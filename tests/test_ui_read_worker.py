@@ -257,6 +257,13 @@ def test_the_main_window_warms_the_read_workers_once_it_is_up(qtbot, engine, db_
     assert not calls  # not in the window's own start
     qtbot.waitUntil(lambda: calls == [(engine, ("ui.navigation",))], timeout=LONG)
 
+    def cannot(db, modules):
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(read_worker, "warm", cannot)  # a failure is said, not raised
+    assert read_worker.warm_or_say(engine, (), w.statusBar()) == []
+    assert w.statusBar().currentMessage() == "Could not start the read workers: no processes left"
+
 
 def test_the_workers_stop_with_the_application(qtbot, engine, panel):
     assert read_in(qtbot, panel, in_worker(slow, engine, 0.0, 1)) == [1]

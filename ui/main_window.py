@@ -19,7 +19,7 @@ from engine.desk.change_watch import ChangeWatcher, describe_changes
 from engine.core.identity import identity_note
 from storage import repo
 from storage.db import describe
-from ui import dialogs, themes
+from ui import dialogs, read_worker, themes
 from ui.day_actions import DayActions
 from ui.header import Header
 from ui.focus import FocusKeeper
@@ -164,17 +164,8 @@ class MainWindow(DayActions, QMainWindow):
         # during a panel action (ui.read_gc)
         self.gc_guard = ReadGC(self, busy=lambda: self.ctx.tasks.busy or any(
             getattr(p, "loading", False) for p in self.panels.values()))
-        # the panels' read workers started (and their imports made) while the desk looks at Today,
-        # not in the first panel's open (ui.read_worker.warm)
-        QTimer.singleShot(500, self, self._warm_reads)
-
-    def _warm_reads(self) -> None:
-        from ui.read_worker import warm
-
-        try:
-            warm(self.engine, ("ui.navigation",))  # every panel, and through them the engine and storage
-        except Exception as exc:  # noqa: BLE001 - the first read starts them (and says what fails)
-            self.statusBar().showMessage(f"Could not start the read workers: {exc}", 15000)
+        # the panels' read workers started (and their imports made) while the desk looks at Today
+        QTimer.singleShot(500, self, lambda: read_worker.warm_or_say(self.engine, ("ui.navigation",), self.statusBar()))
 
     def recover_exports(self) -> None:
         """Finish what an interrupted export left in its drop folder (``engine.desk.publish``): files of

@@ -271,6 +271,15 @@ def warm(db, modules: tuple = ()) -> list:
     return [_pool.submit(read) for _ in range(WORKERS)]
 
 
+def warm_or_say(db, modules: tuple, status_bar) -> list:
+    """:func:`warm`, a failure said in ``status_bar`` (the first read starts the workers again)."""
+    try:
+        return warm(db, modules)
+    except Exception as exc:  # noqa: BLE001 - said, not raised: nothing the user asked for failed
+        status_bar.showMessage(f"Could not start the read workers: {exc}", 15000)
+        return []
+
+
 def worker_processes() -> list:
     """The live worker processes (multiprocessing.Process), for tests."""
     return _pool.processes()
