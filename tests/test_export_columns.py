@@ -194,3 +194,17 @@ def test_lot_rows_read_set_based_are_the_rows_of_one_query_per_chunk(engine, tmp
     assert len(got) >= len(lots)
     assert lots_csv_bytes(got) == lots_csv_bytes(want)
     assert (got["term"] != "").any() and got["unit_cost"].notna().any()
+
+
+def test_lot_rows_split_each_named_lot_at_its_last_colon(engine):
+    from engine.desk.lot_instructions import lot_rows
+
+    trades = pd.DataFrame({"account_id": ["A1", "A1", "A1"], "custodian": ["C", "C", "C"], "symbol": ["X", "Y", "Z"],
+                           "side": ["SELL", "SELL", "BUY"], "snapshot_id": [1, 1, 1], "est_price": [10.0, 5.0, 2.0],
+                           "lots": ["L:1:100;L2:5", "L3:7", None]})
+    with engine.connect() as conn:
+        got = lot_rows(conn, trades, "B1")
+        assert list(zip(got["symbol"], got["lot_id"], got["quantity"])) == [("X", "L:1", 100), ("X", "L2", 5),
+                                                                            ("Y", "L3", 7)]
+        with pytest.raises(ValueError, match="LOT:shares"):  # a lot named without its shares
+            lot_rows(conn, trades.assign(lots=["L1", "L3:7", None]), "B1")

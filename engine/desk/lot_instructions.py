@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from itertools import chain
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 
 from storage import models as m
@@ -58,12 +59,15 @@ def lot_rows(conn, trades: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     sells = trades[(trades["side"] == "SELL") & trades["lots"].notna() & (trades["lots"].fillna("") != "")]
     if not len(sells):
         return pd.DataFrame(columns=LOTS_COLUMNS)
-    # one row per lot named (LOT:shares;LOT:shares), split with plain string methods over lists
-    split = [str(x).split(";") for x in sells["lots"].tolist()]
-    parts = [x.rpartition(":") for x in chain.from_iterable(split)]
-    at = np.repeat(np.arange(len(sells)), list(map(len, split)))
+    # one row per lot named (LOT:shares;LOT:shares), split in Arrow: each part at its last ":"
+    named = pc.split_pattern(pa.array(sells["lots"].astype(str).tolist(), pa.string()), ";")
+    halves = pc.split_pattern(pc.list_flatten(named), ":", max_splits=1, reverse=True)
+    if len(halves) and pc.min(pc.list_value_length(halves)).as_py() < 2:
+        raise ValueError("a sell's lots name a lot without its shares (LOT:shares)")
+    at = np.repeat(np.arange(len(sells)), pc.list_value_length(named).to_numpy())
     df = sells[["account_id", "custodian", "symbol", "snapshot_id", "est_price"]].iloc[at].reset_index(drop=True)
-    df = df.assign(seq=at, lot_id=[p[0] for p in parts], quantity=np.array([int(p[2]) for p in parts], dtype=np.int64),
+    df = df.assign(seq=at, lot_id=pc.list_element(halves, 0).to_numpy(zero_copy_only=False).astype(object),
+                   quantity=pc.cast(pc.list_element(halves, 1), pa.int64()).to_numpy(),
                    snapshot_id=df["snapshot_id"].astype(int))
     L = m.Lot.__table__
     S = m.BookSnapshot.__table__
