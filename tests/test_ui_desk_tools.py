@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
 from bookkit import eager_policy, write_book
+from ui.blotter_panel import read_blotter
 from engine.book.importer import import_book
 from engine.core.policy import policy_from_dict
 from engine.core.policy_store import save_policy
@@ -133,7 +134,7 @@ def test_blotter_sort_mask_and_totals_made_in_the_read(qtbot, engine, reviewed, 
     sells = db_lines(engine, side="SELL")
     assert b.model.sort_spec() == ("quantity", True) and len(sells) > 1
 
-    d = b.read(engine, b.filters(), b.model.sort_spec())
+    d = read_blotter(engine, b.filters(), b.model.sort_spec())
     mask, totals, text = d["view"][1]
     assert int(mask.sum()) == len(sells) and f"{len(sells)} of {len(db_lines(engine))} lines" in text
     want = {}

@@ -252,11 +252,6 @@ class BatchesPanel(Panel):
         self.load(in_worker(read_batch_trades, self.ctx.engine, batch_id), self._apply_trades, channel="trades",
                   what="the trades")
 
-    @staticmethod
-    def read_trades(engine, batch_id: str) -> tuple:
-        """:func:`read_batch_trades` (the detail's read, run in a worker process)."""
-        return read_batch_trades(engine, batch_id)
-
     def _apply_trades(self, result) -> None:
         batch_id, trades, value, sells, n_accounts = result
         if batch_id != self.current:

@@ -153,11 +153,6 @@ class BlotterPanel(Panel):
                   on_error=lambda exc: set_error_text(self.msg, f"Could not load the blotter: {exc}"))
 
     @staticmethod
-    def read(engine, filters: dict | None = None, sort: tuple | None = None) -> dict:
-        """:func:`read_blotter` (the panel's read, run in a worker process)."""
-        return read_blotter(engine, filters, sort)
-
-    @staticmethod
     def summary(ix: BlotterIndex, kept, filters: dict) -> tuple:
         """``(mask, totals per symbol, counts line)`` of the lines under ``filters``."""
         mask = ix.mask(**filters)

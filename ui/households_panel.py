@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout
 
 from engine.desk.household_views import households
 from ui import fmt
-from ui.models import Col, FrameModel, gui_ready, text_index
+from ui.models import Col, FrameModel, gui_ready, key_spans, text_index
 from ui.panel import AppContext, Panel
 from ui.read_worker import in_worker
 from ui.widgets import DataTable, EmptyState, MasterDetail, count_label, debounce, filter_edit, section_title
@@ -47,16 +47,6 @@ CLASS_COLUMNS = [
 
 MEMBER_CATEGORIES = ("household_id", "model_id", "kind", "category", "status")
 CLASS_CATEGORIES = ("household_id", "asset_class")
-
-
-def spans(keys: pd.Series) -> dict:
-    """``{key: (start, stop)}`` of a column sorted by key: each key's rows as one slice."""
-    codes, uniques = pd.factorize(keys, sort=False)
-    if not len(codes):
-        return {}
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    stops = np.r_[starts[1:], len(codes)]
-    return {str(k): (int(a), int(b)) for k, a, b in zip(np.asarray(uniques, object)[codes[starts]], starts, stops)}
 
 
 class HouseholdsPanel(Panel):
@@ -125,11 +115,11 @@ class HouseholdsPanel(Panel):
             mem = mem.sort_values("household_id", kind="stable").reset_index(drop=True)
             mem["kind"] = np.where(mem["taxable"].fillna(False).astype(bool), "taxable", "tax-deferred")
             data["members"] = gui_ready(mem, categorical=MEMBER_CATEGORIES)
-            data["member_rows"] = spans(mem["household_id"])
+            data["member_rows"] = key_spans(mem["household_id"])
         if cls is not None and len(cls):
             cls = cls.sort_values("household_id", kind="stable").reset_index(drop=True)
             data["classes"] = gui_ready(cls, categorical=CLASS_CATEGORIES)
-            data["class_rows"] = spans(cls["household_id"])
+            data["class_rows"] = key_spans(cls["household_id"])
         return data
 
     def _apply(self, data: dict) -> None:

@@ -77,6 +77,17 @@ def gui_ready(df: pd.DataFrame, categorical: bool | tuple = False) -> pd.DataFra
     return df.astype(text) if text else df
 
 
+def key_spans(keys) -> dict:
+    """``{str(key): (start, stop)}`` of a column sorted (grouped) by key: each key's rows as one
+    slice. Made off the GUI thread: a slice travels as two ints, not an array of row numbers."""
+    col = np.asarray(keys, dtype=object)
+    if not len(col):
+        return {}
+    starts = np.r_[0, np.flatnonzero(col[1:] != col[:-1]) + 1]
+    stops = np.r_[starts[1:], len(col)]
+    return {str(col[a]): (int(a), int(b)) for a, b in zip(starts, stops)}
+
+
 def _texty(s: pd.Series) -> bool:
     """An object column holding only strings (and missing values): safe as a categorical."""
     kind = pd.api.types.infer_dtype(s, skipna=True)

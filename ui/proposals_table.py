@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 
 from engine.desk.review import editors_of
 from ui import fmt
-from ui.models import Col, FrameModel
+from ui.models import Col, FrameModel, key_spans
 from ui.widgets import DataTable, count_label, debounce, filter_edit
 
 ALL_CATEGORIES = "All categories"
@@ -49,10 +49,7 @@ STATUS_TEXT = {"APPROVED": "Approved", "REJECTED": "Rejected", "PROPOSED": "To r
 def tier_frames(prepared: pd.DataFrame, policy) -> tuple[list[str], dict[str, pd.DataFrame]]:
     """The tiers to show (the policy's first, then the run's others) and each one's frame: the
     contiguous slices of ``prepared`` (ordered by tier). No widget touched: made off the GUI thread."""
-    tier_col = prepared["tier"].astype(object).to_numpy() if len(prepared) else np.empty(0, object)
-    cuts = np.flatnonzero(tier_col[1:] != tier_col[:-1]) + 1
-    ranges = {str(tier_col[a]): (int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(tier_col)])} \
-        if len(tier_col) else {}
+    ranges = key_spans(prepared["tier"].astype(object).to_numpy()) if len(prepared) else {}
     tiers = [t.name for t in sorted(policy.tiers, key=lambda t: t.min_value)] if policy is not None else []
     tiers += sorted(set(ranges) - set(tiers))  # tiers of the run the policy no longer has
     return tiers, {t: prepared.iloc[ranges[t][0]:ranges[t][1]].reset_index(drop=True) if t in ranges
