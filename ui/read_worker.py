@@ -231,6 +231,11 @@ class _Pool:
             if p.is_alive():  # SIGTERM not acted on (yet): no longer asked
                 p.kill()
                 p.join(5)
+        # the pool's own manager thread joins the same processes: a worker it reaped a moment ago
+        # reads as alive here (waitpid: ECHILD) until that thread has stored its exit code
+        deadline = time.monotonic() + 2.0
+        while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def shutdown(self) -> None:
         with self.lock:
